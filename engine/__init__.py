@@ -1,0 +1,1 @@
+"""tillsynsrisk engine package."""

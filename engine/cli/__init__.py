@@ -1,0 +1,29 @@
+"""The ``tillsynsrisk`` command line: the only layer that reads files, writes files and prints.
+
+Each area of the engine keeps its commands in its own module here; this module only wires them up.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from engine.cli import config_cmd
+from engine.cli.common import configure_logging
+
+app = typer.Typer(
+    name="tillsynsrisk",
+    help="Risk-based supervision targeting for IVO: ingest, features, models, scoring, plans and API.",
+    no_args_is_help=True,
+    rich_markup_mode="rich",
+    pretty_exceptions_enable=False,
+)
+
+config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
+config_app.command("show")(config_cmd.show_config)
+app.add_typer(config_app, name="config")
+
+
+@app.callback()
+def main() -> None:
+    """tillsynsrisk — risk-based supervision targeting (riskbaserad tillsyn)."""
+    configure_logging()

@@ -1,0 +1,48 @@
+"""Shared plumbing for CLI commands: settings, console, logging and error exits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import NoReturn
+
+import typer
+from rich.console import Console
+
+from engine.config import Config, ConfigError
+from engine.settings import Settings
+
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+
+def configure_logging(level: int = logging.WARNING) -> None:
+    """Log warnings and above to stderr; library code only logs, never prints."""
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def load_settings() -> Settings:
+    """Settings from the environment (created per command, never at import time)."""
+    return Settings()
+
+
+def load_effective_config(settings: Settings) -> Config:
+    """The effective configuration, or a clean exit naming what is wrong with it."""
+    try:
+        return settings.load_config()
+    except ConfigError as error:
+        fail(str(error))
+
+
+def fail(message: str, exit_code: int = 1) -> NoReturn:
+    """Print ``message`` as an error and exit non-zero."""
+    error_console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=exit_code)
+
+
+@contextmanager
+def status(message: str) -> Iterator[None]:
+    """A spinner for a long step (silent when stdout is not a terminal)."""
+    with console.status(message):
+        yield

@@ -1,0 +1,176 @@
+"""The engine's domain configuration: risk areas, sources, category mapping and thresholds.
+
+One TOML file (``engine/default_config.toml`` unless ``TILLSYNSRISK_CONFIG`` names another) is parsed
+into a frozen :class:`Config`. Unknown keys and dangling references (a category mapped to a risk area
+that does not exist) fail at load time with the offending key named, so a typo never silently drops a
+source from the features.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+DEFAULT_CONFIG_RESOURCE = "default_config.toml"
+IDENTIFIER_PATTERN = r"^[a-z][a-z0-9_]*$"
+
+
+class ConfigError(ValueError):
+    """Raised when a configuration file cannot be read or does not validate."""
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RiskArea(_Frozen):
+    """A riskområde the engine scores."""
+
+    id: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+    name_sv: str
+    name_en: str
+    description_sv: str = ""
+
+
+class Measure(_Frozen):
+    """One measure reported by an indicator source."""
+
+    name_sv: str
+    name_en: str
+    risk_area: str
+    higher_is_better: bool = True
+    threshold: Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class EventSource(_Frozen):
+    """A source of dated events (klagomål, lex Maria, lex Sarah, ...)."""
+
+    kind: Literal["event"]
+    file: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+    name_sv: str
+    name_en: str
+    categories: dict[str, str]
+    severities: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
+    free_text_columns: list[Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]] = Field(default_factory=list)
+    publication_lag_days: Annotated[int, Field(ge=0)] = 0
+
+
+class IndicatorSource(_Frozen):
+    """A source of monthly numerator/denominator measures per unit (Väntetidsdatabasen, ...)."""
+
+    kind: Literal["indicator"]
+    file: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+    name_sv: str
+    name_en: str
+    measures: dict[str, Measure]
+    publication_lag_months: Annotated[int, Field(ge=0)] = 1
+
+
+Source = Annotated[EventSource | IndicatorSource, Field(discriminator="kind")]
+
+
+class QualitySettings(_Frozen):
+    """Limits for the data-quality rules applied at ingest."""
+
+    placeholder_values: list[int] = Field(default_factory=lambda: [9999, 99999, 999999, 9999999])
+    magnitude_factor: Annotated[float, Field(gt=1.0)] = 200.0
+    magnitude_min_history: Annotated[int, Field(ge=1)] = 6
+    stop_reporting_months: Annotated[int, Field(ge=1)] = 3
+    share_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.011
+
+
+class Config(_Frozen):
+    """The effective configuration of one deployment."""
+
+    schema_version: Literal[1] = 1
+    unit_types: list[str] = Field(default_factory=lambda: ["vardcentral"], min_length=1)
+    risk_areas: list[RiskArea] = Field(min_length=1)
+    sources: dict[str, Source]
+    quality: QualitySettings = Field(default_factory=QualitySettings)
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Config:
+        area_ids = [area.id for area in self.risk_areas]
+        if len(set(area_ids)) != len(area_ids):
+            raise ValueError(f"risk area ids must be unique, got {area_ids}")
+        known = set(area_ids)
+        files = [source.file for source in self.sources.values()]
+        if len(set(files)) != len(files):
+            raise ValueError(f"source files must be unique, got {files}")
+        reserved = {"providers", "units", "inspections", "visits"}
+        for name, source in self.sources.items():
+            if source.file in reserved:
+                raise ValueError(f"source {name!r} uses the reserved file name {source.file!r}")
+            targets = (
+                source.categories.items()
+                if isinstance(source, EventSource)
+                else ((key, measure.risk_area) for key, measure in source.measures.items())
+            )
+            for key, area in targets:
+                if area not in known:
+                    raise ValueError(
+                        f"source {name!r}: {key!r} maps to unknown risk area {area!r}; known: {sorted(known)}"
+                    )
+        return self
+
+    @property
+    def risk_area_ids(self) -> list[str]:
+        return [area.id for area in self.risk_areas]
+
+    def risk_area(self, area_id: str) -> RiskArea:
+        for area in self.risk_areas:
+            if area.id == area_id:
+                return area
+        raise KeyError(f"unknown risk area {area_id!r}; known: {self.risk_area_ids}")
+
+    @property
+    def event_sources(self) -> dict[str, EventSource]:
+        return {name: src for name, src in self.sources.items() if isinstance(src, EventSource)}
+
+    @property
+    def indicator_sources(self) -> dict[str, IndicatorSource]:
+        return {name: src for name, src in self.sources.items() if isinstance(src, IndicatorSource)}
+
+    def content_hash(self) -> str:
+        """Stable hash of the effective configuration (names every output's config)."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+
+def default_config_text() -> str:
+    """The packaged default configuration, as TOML text."""
+    return resources.files("engine").joinpath(DEFAULT_CONFIG_RESOURCE).read_text(encoding="utf-8")
+
+
+def config_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Config:
+    """Validate a parsed TOML mapping into a :class:`Config`."""
+    try:
+        return Config.model_validate(data)
+    except ValidationError as error:
+        problems = "; ".join(
+            f"{'.'.join(str(part) for part in item['loc']) or '<root>'}: {item['msg']}"
+            for item in error.errors()
+        )
+        raise ConfigError(f"invalid configuration in {origin}: {problems}") from error
+
+
+def load_config(path: Path | None = None) -> Config:
+    """Load the configuration from ``path``, or the packaged default when ``path`` is None."""
+    if path is None:
+        text, origin = default_config_text(), "default_config.toml"
+    else:
+        try:
+            text, origin = path.read_text(encoding="utf-8"), str(path)
+        except OSError as error:
+            raise ConfigError(f"cannot read configuration file {path}: {error.strerror}") from error
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
+        raise ConfigError(f"configuration file {origin} is not valid TOML: {error}") from error
+    return config_from_mapping(data, origin)

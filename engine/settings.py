@@ -1,0 +1,53 @@
+"""Runtime settings: where state lives and which configuration file to use.
+
+One pydantic-settings class, read from the environment when it is created (never at import time):
+
+- ``TILLSYNSRISK_HOME``   home directory for all state (default ``./var``)
+- ``TILLSYNSRISK_CONFIG`` path to a TOML configuration (default: the packaged default)
+- ``MLFLOW_TRACKING_URI`` MLflow store (default: SQLite database in ``./mlruns``)
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from engine.config import Config, load_config
+
+
+class Settings(BaseSettings):
+    """Paths and service locations for one process."""
+
+    model_config = SettingsConfigDict(env_prefix="TILLSYNSRISK_", extra="ignore", frozen=True)
+
+    home: Path = Path("var")
+    config_file: Path | None = Field(
+        default=None, validation_alias=AliasChoices("TILLSYNSRISK_CONFIG", "config_file")
+    )
+    mlflow_tracking_uri: str = Field(
+        default="sqlite:///mlruns/mlflow.db",
+        validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
+    )
+    mlflow_artifact_root: Path = Path("mlruns/artifacts")
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.home / "snapshots"
+
+    @property
+    def features_dir(self) -> Path:
+        return self.home / "features"
+
+    @property
+    def scores_dir(self) -> Path:
+        return self.home / "scores"
+
+    @property
+    def logs_dir(self) -> Path:
+        return self.home / "logs"
+
+    def load_config(self) -> Config:
+        """The effective domain configuration."""
+        return load_config(self.config_file)

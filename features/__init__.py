@@ -1,0 +1,1 @@
+"""tillsynsrisk features package."""

@@ -1,0 +1,1 @@
+"""tillsynsrisk models package."""
