@@ -85,6 +85,42 @@ class QualitySettings(_Frozen):
     share_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.011
 
 
+class LightGBMSettings(_Frozen):
+    """Hyper-parameters of the per-area LightGBM classifiers (early stopping picks the tree count)."""
+
+    n_estimators: Annotated[int, Field(ge=1)] = 600
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.03
+    num_leaves: Annotated[int, Field(ge=2)] = 15
+    min_child_samples: Annotated[int, Field(ge=1)] = 20
+    subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
+    reg_lambda: Annotated[float, Field(ge=0.0)] = 1.0
+    early_stopping_rounds: Annotated[int, Field(ge=1)] = 50
+    num_threads: Annotated[int, Field(ge=1)] = 2
+
+
+class ModelSettings(_Frozen):
+    """How risk models are trained, evaluated and promoted (``[model]`` in the TOML file)."""
+
+    lead_time_days: Annotated[int, Field(ge=0)] = 60
+    layout: Literal["per_area", "pooled"] = "per_area"
+    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
+    ece_bins: Annotated[int, Field(ge=2)] = 10
+    bootstrap_resamples: Annotated[int, Field(ge=10, le=10_000)] = 200
+    seed: int = 42
+    top_fractions: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(
+        default_factory=lambda: [0.05, 0.10, 0.20], min_length=1
+    )
+    evaluation_years: Annotated[int, Field(ge=1)] = 3
+    min_train_years: Annotated[int, Field(ge=2)] = 3
+    complaint_triggered_weight: Annotated[float, Field(gt=0.0)] = 1.0
+    banding_rate_quantile: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.8
+    unit_size_bands: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [4000, 10000])
+    disparity_bounds: tuple[float, float] = (0.8, 1.25)
+    lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
+
+
 class Config(_Frozen):
     """The effective configuration of one deployment."""
 
@@ -93,6 +129,7 @@ class Config(_Frozen):
     risk_areas: list[RiskArea] = Field(min_length=1)
     sources: dict[str, Source]
     quality: QualitySettings = Field(default_factory=QualitySettings)
+    model: ModelSettings = Field(default_factory=ModelSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:
