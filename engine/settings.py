@@ -5,6 +5,8 @@ One pydantic-settings class, read from the environment when it is created (never
 - ``TILLSYNSRISK_HOME``   home directory for all state (default ``./var``)
 - ``TILLSYNSRISK_CONFIG`` path to a TOML configuration (default: the packaged default)
 - ``MLFLOW_TRACKING_URI`` MLflow store (default: SQLite database in ``./mlruns``)
+- ``TILLSYNSRISK_API_KEYS_FILE`` / ``TILLSYNSRISK_AUDIT_FILE``  API key store and audit log (SQLite; default
+  under the home directory); ``TILLSYNSRISK_CORS_ORIGINS`` a JSON list of allowed origins (default: none)
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("MLFLOW_TRACKING_URI", "mlflow_tracking_uri"),
     )
     mlflow_artifact_root: Path = Path("mlruns/artifacts")
+    # API (tillsynsrisk serve): key store and audit log default to SQLite files under the home directory.
+    api_keys_file: Path | None = None
+    audit_file: Path | None = None
+    cors_origins: list[str] = Field(default_factory=list)
+    scores_refresh_seconds: float = Field(default=1.0, ge=0.0)
+    high_risk_percentile: float = Field(default=90.0, ge=0.0, le=100.0)
 
     @property
     def snapshots_dir(self) -> Path:
@@ -47,6 +55,18 @@ class Settings(BaseSettings):
     @property
     def logs_dir(self) -> Path:
         return self.home / "logs"
+
+    @property
+    def plans_dir(self) -> Path:
+        return self.home / "plans"
+
+    @property
+    def api_keys_db(self) -> Path:
+        return self.api_keys_file or self.home / "api_keys.sqlite3"
+
+    @property
+    def audit_db(self) -> Path:
+        return self.audit_file or self.home / "audit.sqlite3"
 
     def load_config(self) -> Config:
         """The effective domain configuration."""

@@ -1,0 +1,307 @@
+"""Scoring snapshots: the contract between the scoring job, the planner and the API.
+
+A scoring snapshot is one Parquet file ``<root>/<score_id>.parquet`` (one row per unit × risk area, plus
+``risk_area == "overall"``) and its metadata ``<root>/<score_id>.json``. Snapshots are immutable; the one
+the API serves is named by ``<root>/CURRENT``, which :meth:`ScoreStore.publish` replaces atomically
+(write a temporary file, then ``os.replace``), so a reader sees either the old or the new id, never half.
+
+The store validates every frame against :class:`ScoresModel` when it is written *and* when it is
+opened, so a truncated or hand-edited file is refused instead of served.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import json
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandera.polars as pa
+import polars as pl
+from pandera.api.polars.types import PolarsData
+from pandera.errors import SchemaError, SchemaErrors
+from pydantic import BaseModel, ConfigDict
+
+from engine.contract import OWNERSHIPS, REGIONS
+from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
+
+logger = logging.getLogger(__name__)
+
+SCORES_SCHEMA_VERSION = 1
+OVERALL = "overall"
+CURRENT_FILE = "CURRENT"
+SCORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+EXPLANATION_DTYPE = pl.Struct(
+    {"feature": pl.String, "sentence_sv": pl.String, "contribution": pl.Float64, "value": pl.Float64}
+)
+
+
+class ScoreNotFoundError(LookupError):
+    """No scoring snapshot with that id (or none published yet)."""
+
+
+class ScoreValidationError(ValueError):
+    """A scoring snapshot on disk is unreadable or does not satisfy :class:`ScoresModel`."""
+
+
+class ScoresModel(pa.DataFrameModel):
+    """One row per unit × risk area (plus ``overall``): the scoring snapshot served by the API."""
+
+    unit_id: str = pa.Field(str_matches=HSA_ID_PATTERN)
+    unit_name: str = pa.Field(str_length={"min_value": 1})
+    provider_id: str = pa.Field(str_matches=ORGANISATION_NUMBER_PATTERN)
+    provider_name: str = pa.Field(str_length={"min_value": 1})
+    region_code: str = pa.Field(isin=list(REGIONS))
+    municipality_code: str = pa.Field(str_matches=r"^\d{4}$")
+    unit_type: str
+    ownership: str = pa.Field(isin=OWNERSHIPS)
+    listed_patients: int = pa.Field(ge=0)
+    risk_area: str = pa.Field(str_matches=r"^[a-z][a-z0-9_]*$")
+    p_deficiency: float = pa.Field(ge=0.0, le=1.0)
+    p_serious: float = pa.Field(ge=0.0, le=1.0)
+    rank: int = pa.Field(ge=1)
+    percentile: float = pa.Field(ge=0.0, le=100.0)
+    explanations: pl.List = pa.Field(dtype_kwargs={"inner": EXPLANATION_DTYPE})
+    as_of: dt.date
+
+    @pa.dataframe_check(name="serious_not_above_deficiency")
+    def _serious_le_deficiency(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("p_serious") <= pl.col("p_deficiency") + 1e-9)
+
+    @pa.dataframe_check(name="rank_is_a_permutation_within_area")
+    def _rank_permutation(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(
+            (pl.col("rank").n_unique().over("risk_area") == pl.len().over("risk_area"))
+            & (pl.col("rank").max().over("risk_area") == pl.len().over("risk_area"))
+        )
+
+    @pa.dataframe_check(name="rank_follows_p_deficiency")
+    def _rank_order(cls, data: PolarsData) -> pl.LazyFrame:
+        ordered = data.lazyframe.sort("risk_area", "rank")
+        previous = pl.col("p_deficiency").shift(1).over("risk_area", order_by="rank")
+        return ordered.select(previous.is_null() | (previous >= pl.col("p_deficiency")))
+
+    @pa.dataframe_check(name="one_as_of_date")
+    def _single_as_of(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(pl.col("as_of").n_unique() == 1)
+
+    @pa.dataframe_check(name="overall_present")
+    def _overall_present(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select((pl.col("risk_area") == OVERALL).any())
+
+    class Config:
+        name = "scores"
+        strict = True
+        unique = ["unit_id", "risk_area"]  # noqa: RUF012 - pandera reads this class attribute
+
+
+class ScoreMetadata(BaseModel):
+    """``<score_id>.json``: what a scoring snapshot was computed from."""
+
+    model_config = ConfigDict(extra="allow", frozen=True, protected_namespaces=())
+
+    score_id: str
+    schema_version: int = SCORES_SCHEMA_VERSION
+    as_of: dt.date
+    model_name: str
+    model_version: str
+    run_id: str | None = None
+    feature_set_id: str
+    snapshot_id: str
+    config_hash: str
+    created_at: dt.datetime
+    rows: int
+    rows_per_area: dict[str, int]
+    content_hash: str
+    model_versions: dict[str, str] = {}
+
+
+@dataclass(frozen=True)
+class ScoreSnapshot:
+    """A validated scoring snapshot loaded into memory."""
+
+    id: str
+    metadata: ScoreMetadata
+    frame: pl.DataFrame
+
+
+def ranked_scores(scores: pl.LazyFrame) -> pl.LazyFrame:
+    """Add ``rank`` (1 = highest ``p_deficiency`` within the area) and ``percentile`` (100 = highest).
+
+    Ties are broken by ``unit_id`` so ranks are a deterministic permutation. ``percentile`` is the share
+    of the area's units whose ``p_deficiency`` is at or below this unit's, times 100.
+    """
+    ordered = scores.sort(["risk_area", "p_deficiency", "unit_id"], descending=[False, True, False])
+    return ordered.with_columns(
+        rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("risk_area"),
+        percentile=(
+            pl.col("p_deficiency").rank(method="max").over("risk_area").cast(pl.Float64)
+            / pl.len().over("risk_area")
+            * 100.0
+        ),
+    )
+
+
+def validated_scores(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` in contract column order, validated by :class:`ScoresModel` (raises on violation)."""
+    columns = list(ScoresModel.to_schema().columns)
+    missing = sorted(set(columns) - set(frame.columns))
+    if missing:
+        raise ScoreValidationError(f"scores frame lacks columns {missing}; expected {columns}")
+    ordered = frame.select(columns)
+    try:
+        return ScoresModel.validate(ordered, lazy=True)
+    except SchemaErrors as error:
+        summary = "; ".join(_describe(item) for item in error.schema_errors)
+        raise ScoreValidationError(f"scores frame violates ScoresModel: {summary}") from error
+    except SchemaError as error:
+        raise ScoreValidationError(f"scores frame violates ScoresModel: {_describe(error)}") from error
+
+
+def _describe(error: SchemaError) -> str:
+    check = getattr(error.check, "name", None) or str(error.check or error.reason_code)
+    column = error.column_name or "<frame>"
+    return f"{column}: {check} ({error.reason_code.value if error.reason_code else 'error'})"
+
+
+def _parquet_bytes(frame: pl.DataFrame) -> bytes:
+    buffer = io.BytesIO()
+    frame.write_parquet(buffer, compression="zstd", statistics=False)
+    return buffer.getvalue()
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with tmp.open("wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+class ScoreStore:
+    """Scoring snapshots under ``root`` (``Settings().scores_dir``) and the ``CURRENT`` pointer."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def current_path(self) -> Path:
+        """The file naming the published snapshot (its content is one score id)."""
+        return self.root / CURRENT_FILE
+
+    def write(
+        self,
+        frame: pl.DataFrame,
+        *,
+        model_name: str,
+        model_version: str,
+        feature_set_id: str,
+        snapshot_id: str,
+        config_hash: str,
+        run_id: str | None = None,
+        model_versions: dict[str, str] | None = None,
+        created_at: dt.datetime | None = None,
+    ) -> ScoreMetadata:
+        """Validate and store a scoring frame; returns its metadata. Does not publish it.
+
+        The score id is ``<as_of>-<content hash>``: writing the same frame twice yields the same id.
+        """
+        valid = validated_scores(frame).sort(["risk_area", "rank"])
+        data = _parquet_bytes(valid)
+        as_of = valid.get_column("as_of").item(0)
+        content_hash = hashlib.sha256(
+            data + json.dumps([model_name, model_version, feature_set_id, snapshot_id]).encode()
+        ).hexdigest()
+        score_id = f"{as_of:%Y%m%d}-{content_hash[:12]}"
+        per_area = valid.group_by("risk_area").len().sort("risk_area")
+        metadata = ScoreMetadata(
+            score_id=score_id,
+            as_of=as_of,
+            model_name=model_name,
+            model_version=model_version,
+            run_id=run_id,
+            feature_set_id=feature_set_id,
+            snapshot_id=snapshot_id,
+            config_hash=config_hash,
+            created_at=created_at or dt.datetime.now(dt.UTC),
+            rows=valid.height,
+            rows_per_area=dict(zip(per_area["risk_area"], per_area["len"], strict=True)),
+            content_hash=content_hash,
+            model_versions=model_versions or {},
+        )
+        self.root.mkdir(parents=True, exist_ok=True)
+        _atomic_write(self.root / f"{score_id}.parquet", data)
+        _atomic_write(self.root / f"{score_id}.json", metadata.model_dump_json(indent=2).encode())
+        logger.info("wrote scoring snapshot %s (%d rows)", score_id, valid.height)
+        return metadata
+
+    def publish(self, score_id: str) -> None:
+        """Make ``score_id`` the served snapshot by replacing ``CURRENT`` atomically (validates first)."""
+        self.open(score_id)
+        _atomic_write(self.current_path(), f"{score_id}\n".encode())
+        logger.info("published scoring snapshot %s", score_id)
+
+    def current_id(self) -> str | None:
+        """The published score id, or None when nothing has been published."""
+        try:
+            text = self.current_path().read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def ids(self) -> list[str]:
+        """Every stored score id (those with a metadata file), oldest ``as_of`` first."""
+        if not self.root.is_dir():
+            return []
+        return sorted(path.stem for path in self.root.glob("*.json") if re.match(SCORE_ID_PATTERN, path.stem))
+
+    def metadata(self, score_id: str) -> ScoreMetadata:
+        """The metadata of one stored snapshot."""
+        path = self._path(score_id, "json")
+        try:
+            return ScoreMetadata.model_validate_json(path.read_bytes())
+        except FileNotFoundError as error:
+            raise ScoreNotFoundError(f"no scoring snapshot {score_id!r} in {self.root}") from error
+        except ValueError as error:
+            message = f"metadata of scoring snapshot {score_id!r} is invalid: {error}"
+            raise ScoreValidationError(message) from error
+
+    def list(self) -> list[ScoreMetadata]:
+        """Metadata of every stored snapshot that has readable metadata, by ``as_of`` then creation."""
+        found: list[ScoreMetadata] = []
+        for score_id in self.ids():
+            try:
+                found.append(self.metadata(score_id))
+            except (ScoreNotFoundError, ScoreValidationError) as error:
+                logger.warning("skipping scoring snapshot %s: %s", score_id, error)
+        return sorted(found, key=lambda meta: (meta.as_of, meta.created_at))
+
+    def open(self, score_id: str | None = None) -> ScoreSnapshot:
+        """Load and validate a snapshot (``None`` = the published one)."""
+        wanted = score_id if score_id is not None else self.current_id()
+        if wanted is None:
+            raise ScoreNotFoundError(f"no scoring snapshot has been published in {self.root}")
+        metadata = self.metadata(wanted)
+        path = self._path(wanted, "parquet")
+        try:
+            frame = pl.read_parquet(path)
+        except FileNotFoundError as error:
+            raise ScoreNotFoundError(f"scoring snapshot {wanted!r} has no data file {path.name}") from error
+        except Exception as error:
+            raise ScoreValidationError(f"scoring snapshot {wanted!r} is unreadable: {error}") from error
+        if frame.height != metadata.rows:
+            raise ScoreValidationError(
+                f"scoring snapshot {wanted!r} has {frame.height} rows, its metadata says {metadata.rows}"
+            )
+        return ScoreSnapshot(id=wanted, metadata=metadata, frame=validated_scores(frame))
+
+    def _path(self, score_id: str, suffix: str) -> Path:
+        if not re.match(SCORE_ID_PATTERN, score_id):
+            raise ScoreNotFoundError(f"invalid score id {score_id!r}; expected {SCORE_ID_PATTERN}")
+        return self.root / f"{score_id}.{suffix}"
