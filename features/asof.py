@@ -1,0 +1,78 @@
+"""Planning dates (as-of dates) and the calendar arithmetic every feature family shares.
+
+Point-in-time rules live here so that every family applies them the same way:
+
+- an event counts at ``as_of`` iff ``received_date < as_of`` (strictly before the planning date);
+- a trailing window of ``w`` months at ``as_of`` is ``[as_of - w months, as_of)`` in calendar months,
+  exact for any date (not only month starts);
+- an indicator month ``M`` is known at ``as_of`` iff ``first_day(M) + 1 month + lag <= as_of``, i.e.
+  ``month_index(M) <= month_index(as_of) - 1 - lag`` (the latest known month, see
+  :func:`latest_known_month_index`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal
+
+import polars as pl
+
+EVENT_WINDOWS_MONTHS: tuple[int, ...] = (3, 6, 12, 24)
+"""Trailing windows for event counts; 12 is the window of rates, shrinkage and trend."""
+
+GridStep = Literal["month", "quarter", "year"]
+_STEP_MONTHS: dict[str, int] = {"month": 1, "quarter": 3, "year": 12}
+
+
+def month_index(date: pl.Expr) -> pl.Expr:
+    """Months since year 0 (``year * 12 + month - 1``), the integer key of a calendar month."""
+    return (date.dt.year().cast(pl.Int32) * 12 + date.dt.month().cast(pl.Int32) - 1).cast(pl.Int32)
+
+
+def months_before(date: pl.Expr, months: int) -> pl.Expr:
+    """``date`` moved back ``months`` calendar months (day clamped to the month's length)."""
+    return date if months == 0 else date.dt.offset_by(f"-{months}mo")
+
+
+def latest_known_month_index(as_of: pl.Expr, publication_lag_months: int) -> pl.Expr:
+    """Month index of the latest indicator month published at ``as_of`` under the given lag."""
+    return month_index(as_of) - 1 - publication_lag_months
+
+
+def normalised_as_of_dates(as_of_dates: Sequence[dt.date]) -> list[dt.date]:
+    """Sorted distinct planning dates; raises when none are given."""
+    dates = sorted(set(as_of_dates))
+    if not dates:
+        raise ValueError("at least one as_of date is required, got none")
+    for value in dates:
+        if not isinstance(value, dt.date) or isinstance(value, dt.datetime):
+            raise TypeError(f"as_of dates must be datetime.date, got {value!r} ({type(value).__name__})")
+    return dates
+
+
+def as_of_frame(as_of_dates: Sequence[dt.date]) -> pl.LazyFrame:
+    """One row per distinct planning date, column ``as_of`` (pl.Date), sorted."""
+    return pl.LazyFrame({"as_of": normalised_as_of_dates(as_of_dates)}, schema={"as_of": pl.Date})
+
+
+def as_of_grid(start: dt.date, end: dt.date, every: GridStep) -> list[dt.date]:
+    """First days of each month/quarter/year period from ``start`` to ``end`` inclusive.
+
+    Quarters start in January, April, July and October; years on 1 January. A ``start`` inside a
+    period begins at the next period start, so every date of the grid lies within ``[start, end]``.
+    """
+    if every not in _STEP_MONTHS:
+        raise ValueError(f"unknown grid step {every!r}; allowed: {sorted(_STEP_MONTHS)}")
+    if end < start:
+        raise ValueError(f"grid end {end} lies before its start {start}")
+    step = _STEP_MONTHS[every]
+    index = start.year * 12 + start.month - 1
+    index += (-index) % step
+    if dt.date(index // 12, index % 12 + 1, 1) < start:
+        index += step
+    dates: list[dt.date] = []
+    while (current := dt.date(index // 12, index % 12 + 1, 1)) <= end:
+        dates.append(current)
+        index += step
+    return dates

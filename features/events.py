@@ -1,0 +1,152 @@
+"""Event-source features (klagomål, lex Maria, any configured event source).
+
+Counts are exact for any planning date: per unit, the events are accumulated over received dates
+once; the count in ``[as_of - w months, as_of)`` is then the cumulative count strictly before
+``as_of`` minus the cumulative count strictly before ``as_of - w months``, each looked up with a
+backward as-of join (``allow_exact_matches=False`` implements ``received_date < boundary``).
+The planning-date grid therefore never joins against the raw events.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+
+from engine.config import EventSource
+from features.asof import EVENT_WINDOWS_MONTHS, months_before
+from features.catalog import (
+    RATE_WINDOW_MONTHS,
+    SEVERITY_WINDOWS_MONTHS,
+    SHRINKAGE_MIN_CELL_UNITS,
+    event_count_name,
+    event_days_since_name,
+    event_has_any_name,
+    event_rate_name,
+    event_severity_name,
+    event_shrunk_rate_name,
+    event_trend_name,
+)
+from features.shrinkage import shrunk_rate
+
+PER_PATIENTS = 10_000.0
+_ALL = "all"
+_SEVERITY = "severity"
+_BOUNDARIES = (0, *EVENT_WINDOWS_MONTHS)
+
+
+def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: list[str]) -> pl.LazyFrame:
+    """Per unit and received date, cumulative event counts overall, per risk area and by severity.
+
+    Columns: unit_id, received_date, ``all`` (events), one column per risk area, ``severity``
+    (sum of severity weights; 0 when the source has no severities), all running totals.
+    """
+    area = pl.col("category").replace_strict(source.categories, default=None, return_dtype=pl.String)
+    if source.severities:
+        weight = pl.col("severity").replace_strict(source.severities, default=0.0, return_dtype=pl.Float64)
+    else:
+        weight = pl.lit(0.0)
+    counted = [_ALL, *areas, _SEVERITY]
+    return (
+        events.select("unit_id", "received_date", area.alias("_area"), weight.alias("_weight"))
+        .group_by("unit_id", "received_date")
+        .agg(
+            pl.len().cast(pl.Float64).alias(_ALL),
+            *[(pl.col("_area") == a).sum().cast(pl.Float64).alias(a) for a in areas],
+            pl.col("_weight").sum().alias(_SEVERITY),
+        )
+        .sort("unit_id", "received_date")
+        .with_columns(pl.col(counted).cum_sum().over("unit_id"))
+    )
+
+
+def _cumulative_before(
+    queries: pl.LazyFrame, cumulative: pl.LazyFrame, months: int, columns: list[str]
+) -> pl.LazyFrame:
+    """Attach the running totals strictly before ``as_of - months`` as ``<column>@<months>``."""
+    right = cumulative.select("unit_id", "received_date", *columns)
+    if months == 0:
+        right = right.with_columns(pl.col("received_date").alias("_last_received"))
+    joined = (
+        queries.with_columns(months_before(pl.col("as_of"), months).alias("_boundary"))
+        .sort("unit_id", "_boundary")
+        .join_asof(
+            right,
+            left_on="_boundary",
+            right_on="received_date",
+            by="unit_id",
+            strategy="backward",
+            allow_exact_matches=False,
+        )
+        .drop("_boundary", "received_date", strict=False)
+    )
+    return joined.with_columns(pl.col(columns).fill_null(0.0).name.suffix(f"@{months}")).drop(columns)
+
+
+def _window(column: str, months: int, *, until: int = 0) -> pl.Expr:
+    """Events in ``[as_of - months, as_of - until)`` from the attached running totals."""
+    return pl.col(f"{column}@{until}") - pl.col(f"{column}@{months}")
+
+
+def event_features(
+    events: pl.LazyFrame,
+    units_at: pl.LazyFrame,
+    *,
+    name: str,
+    source: EventSource,
+    areas: list[str],
+) -> pl.LazyFrame:
+    """Event features of one source per (unit_id, as_of) for the active units in ``units_at``.
+
+    Parameters
+    ----------
+    events
+        The source's normalised table (unit_id, received_date, category, severity, ...).
+    units_at
+        Active units per planning date with listed_patients, region_code and unit_type.
+    name
+        The source's configured name (column prefix).
+    source
+        The source's configuration (category → risk area mapping, severity weights).
+    areas
+        Risk areas the source's categories map to.
+
+    Returns
+    -------
+    pl.LazyFrame
+        unit_id, as_of and the source's feature columns (see :func:`features.catalog.feature_catalog`).
+    """
+    columns = [_ALL, *areas, _SEVERITY]
+    cumulative = cumulative_event_counts(events, source, areas)
+    frame = units_at.select("unit_id", "as_of", "listed_patients", "region_code", "unit_type")
+    for months in _BOUNDARIES:
+        frame = _cumulative_before(frame, cumulative, months, columns)
+    exposure = pl.col("listed_patients") / PER_PATIENTS
+    outputs: list[pl.Expr] = []
+    shrunk: list[pl.Expr] = []
+    for area in [None, *areas]:
+        column = area or _ALL
+        for months in EVENT_WINDOWS_MONTHS:
+            outputs.append(_window(column, months).alias(event_count_name(name, area, months)))
+        count_12m = _window(column, RATE_WINDOW_MONTHS)
+        previous_12m = _window(column, 2 * RATE_WINDOW_MONTHS, until=RATE_WINDOW_MONTHS)
+        outputs.append(pl.when(exposure > 0).then(count_12m / exposure).alias(event_rate_name(name, area)))
+        outputs.append(((count_12m + 1.0) / (previous_12m + 1.0)).log().alias(event_trend_name(name, area)))
+        shrunk.append(
+            shrunk_rate(
+                count_12m,
+                exposure,
+                cell=["as_of", "region_code", "unit_type"],
+                population=["as_of"],
+                min_cell_units=SHRINKAGE_MIN_CELL_UNITS,
+            ).alias(event_shrunk_rate_name(name, area))
+        )
+    outputs.append(
+        (pl.col("as_of") - pl.col("_last_received"))
+        .dt.total_days()
+        .cast(pl.Float64)
+        .alias(event_days_since_name(name))
+    )
+    outputs.append((pl.col(f"{_ALL}@0") > 0).cast(pl.Float64).alias(event_has_any_name(name)))
+    if source.severities:
+        for months in SEVERITY_WINDOWS_MONTHS:
+            outputs.append(_window(_SEVERITY, months).alias(event_severity_name(name, months)))
+    return frame.select("unit_id", "as_of", *outputs, *shrunk)

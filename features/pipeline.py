@@ -1,0 +1,119 @@
+"""``build_features``: the full point-in-time feature table for a list of planning dates.
+
+Pure and lazy: tables in (the normalised snapshot frames), one LazyFrame out, nothing collected.
+Every configured event and indicator source contributes its family of columns; the column set and
+order are exactly :func:`features.catalog.feature_catalog` (plus the key and context columns).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+
+import polars as pl
+
+from engine.config import Config
+from features.asof import normalised_as_of_dates
+from features.catalog import CONTEXT_COLUMNS, feature_catalog, provider_other_rate_name, source_areas
+from features.catalog import event_shrunk_rate_name as _shrunk_name
+from features.context import UNIT_KEY, active_units
+from features.continuity import visit_continuity_features
+from features.events import event_features
+from features.history import HISTORY_DEFICIENT, HISTORY_ROWS, history_features
+from features.indicators import indicator_features
+
+FIXED_TABLES: tuple[str, ...] = ("providers", "units", "inspections")
+VISITS_TABLE = "visits"
+
+
+def required_tables(config: Config) -> list[str]:
+    """Tables ``build_features`` needs under ``config`` (``visits`` is optional)."""
+    return [*FIXED_TABLES, *(source.file for source in config.sources.values())]
+
+
+def feature_columns(config: Config, *, has_visits: bool = False) -> list[str]:
+    """Column order of the feature table: key, identifying context, then the catalog's features."""
+    names = [spec.name for spec in feature_catalog(config, has_visits=has_visits)]
+    return [*UNIT_KEY, *(c for c in CONTEXT_COLUMNS if c not in names), *names]
+
+
+def _mean_of_other_units(column: str, group: list[str]) -> pl.Expr:
+    value = pl.col(column)
+    others = value.count().over(group) - value.is_not_null().cast(pl.UInt32)
+    total = value.sum().over(group) - value.fill_null(0.0)
+    return pl.when(others > 0).then(total / others)
+
+
+def provider_rollup(frame: pl.LazyFrame, config: Config) -> pl.LazyFrame:
+    """Add the provider's OTHER active units' signals at the same planning date (never the unit's own).
+
+    ``provider_other_units`` counts them; per event source the mean of their shrunk 12-month rates;
+    the share of deficiencies among their earlier decided risk-area assessments.
+    """
+    group = ["provider_id", "as_of"]
+    other_rows = pl.col(HISTORY_ROWS).sum().over(group) - pl.col(HISTORY_ROWS)
+    other_deficient = pl.col(HISTORY_DEFICIENT).sum().over(group) - pl.col(HISTORY_DEFICIENT)
+    return frame.with_columns(
+        (pl.len().over(group) - 1).cast(pl.Float64).alias("provider_other_units"),
+        pl.when(other_rows > 0)
+        .then(other_deficient / other_rows)
+        .alias("provider_other_units_deficiency_share"),
+        *[
+            _mean_of_other_units(_shrunk_name(name, None), group).alias(provider_other_rate_name(name))
+            for name in config.event_sources
+        ],
+    )
+
+
+def build_features(
+    tables: Mapping[str, pl.LazyFrame], as_of_dates: Sequence[dt.date], config: Config
+) -> pl.LazyFrame:
+    """One row per (unit_id, as_of) for every unit active at each planning date.
+
+    Parameters
+    ----------
+    tables
+        Normalised snapshot tables by name: providers, units, inspections, one per configured source
+        (by its ``file``) and optionally ``visits``.
+    as_of_dates
+        Planning dates; features at a date use only what was known strictly before it.
+    config
+        The domain configuration (sources, risk areas, thresholds).
+
+    Returns
+    -------
+    pl.LazyFrame
+        unit_id, as_of, provider_id, municipality_code and the catalog's columns, sorted by key.
+    """
+    missing = [name for name in required_tables(config) if name not in tables]
+    if missing:
+        raise KeyError(f"tables missing for build_features: {missing}; given: {sorted(tables)}")
+    dates = normalised_as_of_dates(as_of_dates)
+    units_at = active_units(tables["units"], tables["providers"], dates)
+    parts: list[pl.LazyFrame] = []
+    for name, event_source in config.event_sources.items():
+        areas = source_areas(config, event_source)
+        parts.append(
+            event_features(tables[event_source.file], units_at, name=name, source=event_source, areas=areas)
+        )
+    for name, indicator_source in config.indicator_sources.items():
+        parts.append(
+            indicator_features(
+                tables[indicator_source.file],
+                units_at,
+                tables["units"],
+                name=name,
+                source=indicator_source,
+                stop_reporting_months=config.quality.stop_reporting_months,
+            )
+        )
+    parts.append(history_features(tables["inspections"], units_at, config.risk_area_ids))
+    has_visits = VISITS_TABLE in tables
+    if has_visits:
+        parts.append(visit_continuity_features(tables[VISITS_TABLE], units_at, dates))
+    frame = units_at
+    for part in parts:
+        frame = frame.join(part, on=UNIT_KEY, how="left")
+    return (
+        provider_rollup(frame, config).select(feature_columns(config, has_visits=has_visits)).sort(UNIT_KEY)
+    )

@@ -1,0 +1,147 @@
+"""A small, seeded world of normalised contract tables for the feature tests (and its own checks).
+
+The synthetic generator and ingest live elsewhere; the feature tests need a world they control
+record by record, small enough to rebuild many times inside a hypothesis property.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from engine.config import Config, load_config
+from engine.contract import table_schemas
+from engine.identifiers import hsa_id, organisation_number
+
+START = dt.date(2018, 1, 1)
+MONTHS = 48
+REGIONS = ("01", "03", "12")
+
+
+def month_start(index: int) -> dt.date:
+    """First day of the ``index``-th month after START."""
+    absolute = START.year * 12 + START.month - 1 + index
+    return dt.date(absolute // 12, absolute % 12 + 1, 1)
+
+
+def small_world(
+    config: Config, seed: int = 7, n_units: int = 24, *, visits: bool = False
+) -> dict[str, pl.LazyFrame]:
+    """Seeded normalised tables: providers, units, inspections, every configured source (+ visits)."""
+    rng = np.random.default_rng(seed)
+    providers = [organisation_number(f"55{index:07d}") for index in range(1, 5)]
+    provider_frame = pl.DataFrame(
+        {
+            "provider_id": providers,
+            "name": [f"Vårdgivare {i}" for i in range(4)],
+            "ownership": ["public", "private"] * 2,
+        }
+    )
+    unit_ids = [hsa_id(providers[i % 4], f"U{i:03d}") for i in range(n_units)]
+    regions = [REGIONS[i % len(REGIONS)] for i in range(n_units)]
+    units = pl.DataFrame(
+        {
+            "unit_id": unit_ids,
+            "provider_id": [providers[i % 4] for i in range(n_units)],
+            "name": [f"Vårdcentral {i}" for i in range(n_units)],
+            "region_code": regions,
+            "municipality_code": [f"{r}80" for r in regions],
+            "unit_type": ["vardcentral"] * n_units,
+            "listed_patients": rng.integers(800, 20_000, n_units).tolist(),
+            "active_from": [
+                month_start(int(rng.integers(0, 12)) if i % 5 == 0 else 0) for i in range(n_units)
+            ],
+            "active_to": [month_start(40) if i % 7 == 3 else None for i in range(n_units)],
+        },
+        schema_overrides={"active_to": pl.Date, "listed_patients": pl.Int64},
+    )
+    tables: dict[str, pl.DataFrame] = {"providers": provider_frame, "units": units}
+    for name, source in config.event_sources.items():
+        n_events = int(rng.integers(60, 120))
+        categories = sorted(source.categories)
+        severities = sorted(source.severities)
+        event_dates = [START + dt.timedelta(days=int(d)) for d in rng.integers(0, MONTHS * 30, n_events)]
+        tables[source.file] = pl.DataFrame(
+            {
+                "event_id": [f"{name}-{i}" for i in range(n_events)],
+                "unit_id": [unit_ids[int(u)] for u in rng.integers(0, n_units, n_events)],
+                "event_date": event_dates,
+                "received_date": [
+                    d + dt.timedelta(days=int(lag))
+                    for d, lag in zip(event_dates, rng.integers(0, 60, n_events), strict=True)
+                ],
+                "category": [categories[int(c)] for c in rng.integers(0, len(categories), n_events)],
+                "severity": [severities[int(s)] for s in rng.integers(0, len(severities), n_events)]
+                if severities
+                else [None] * n_events,
+                **{column: ["fritext"] * n_events for column in source.free_text_columns},
+            },
+            schema_overrides={"severity": pl.String},
+        )
+    for indicator in config.indicator_sources.values():
+        rows = []
+        for unit in unit_ids[: n_units - 2]:  # the last two units never report
+            for month in range(MONTHS - 6):
+                if rng.random() < 0.1:
+                    continue  # a missing month
+                for measure in indicator.measures:
+                    denominator = int(rng.integers(0, 400)) if rng.random() > 0.05 else 0
+                    rows.append(
+                        (unit, month_start(month), measure, int(rng.binomial(denominator, 0.8)), denominator)
+                    )
+        tables[indicator.file] = pl.DataFrame(
+            rows, schema=["unit_id", "period", "measure", "numerator", "denominator"], orient="row"
+        )
+    inspection_rows = []
+    for index in range(30):
+        unit = unit_ids[int(rng.integers(0, n_units))]
+        start = START + dt.timedelta(days=int(rng.integers(0, MONTHS * 30)))
+        decision = start + dt.timedelta(days=int(rng.integers(0, 90)))
+        for area in rng.choice(config.risk_area_ids, size=int(rng.integers(1, 4)), replace=False):
+            finding = ["none", "deficiency", "serious"][int(rng.choice(3, p=[0.5, 0.4, 0.1]))]
+            inspection_rows.append((f"I{index}", unit, start, decision, str(area), finding, "random", 0.1))
+    tables["inspections"] = pl.DataFrame(
+        inspection_rows,
+        schema=[
+            "inspection_id",
+            "unit_id",
+            "start_date",
+            "decision_date",
+            "risk_area",
+            "finding",
+            "selection",
+            "inclusion_probability",
+        ],
+        orient="row",
+    )
+    if visits:
+        n_visits = 3000
+        tables["visits"] = pl.DataFrame(
+            {
+                "patient_pseudonym": [f"P{int(p)}" for p in rng.integers(0, 400, n_visits)],
+                "unit_id": [unit_ids[int(u)] for u in rng.integers(0, 6, n_visits)],
+                "clinician_pseudonym": [f"D{int(c)}" for c in rng.integers(0, 5, n_visits)],
+                "profession": [
+                    ["lakare", "sjukskoterska"][int(p)] for p in rng.choice(2, n_visits, p=[0.8, 0.2])
+                ],
+                "visit_date": [
+                    START + dt.timedelta(days=int(d)) for d in rng.integers(0, MONTHS * 30, n_visits)
+                ],
+            }
+        )
+    return {name: frame.lazy() for name, frame in tables.items()}  # fmt: skip
+
+
+@pytest.mark.parametrize("visits", [False, True], ids=["without-visits", "with-visits"])
+def test_small_world_satisfies_the_data_contract(visits: bool) -> None:
+    # given the default configuration and the seeded test world
+    config = load_config()
+    world = small_world(config, visits=visits)
+    # then every table validates against its contract schema
+    for name, spec in table_schemas(config).items():
+        if name == "visits" and not visits:
+            continue
+        spec.schema.validate(world[name].collect())
