@@ -145,3 +145,126 @@ def test_small_world_satisfies_the_data_contract(visits: bool) -> None:
         if name == "visits" and not visits:
             continue
         spec.schema.validate(world[name].collect())
+
+
+EVENT_COLUMNS = {
+    "event_id": pl.String,
+    "unit_id": pl.String,
+    "event_date": pl.Date,
+    "received_date": pl.Date,
+    "category": pl.String,
+    "severity": pl.String,
+}
+INDICATOR_COLUMNS = {
+    "unit_id": pl.String,
+    "period": pl.Date,
+    "measure": pl.String,
+    "numerator": pl.Int64,
+    "denominator": pl.Int64,
+}
+INSPECTION_COLUMNS = {
+    "inspection_id": pl.String,
+    "unit_id": pl.String,
+    "start_date": pl.Date,
+    "decision_date": pl.Date,
+    "risk_area": pl.String,
+    "finding": pl.String,
+    "selection": pl.String,
+    "inclusion_probability": pl.Float64,
+}
+
+
+def unit_row(
+    unit_id: str,
+    listed_patients: int = 10_000,
+    *,
+    provider_id: str = "P1",
+    region_code: str = "01",
+    active_from: dt.date = dt.date(2015, 1, 1),
+    active_to: dt.date | None = None,
+) -> dict[str, object]:
+    """One units-table record with readable defaults."""
+    return {
+        "unit_id": unit_id,
+        "provider_id": provider_id,
+        "name": unit_id,
+        "region_code": region_code,
+        "municipality_code": f"{region_code}80",
+        "unit_type": "vardcentral",
+        "listed_patients": listed_patients,
+        "active_from": active_from,
+        "active_to": active_to,
+    }
+
+
+def event_row(
+    unit_id: str,
+    received: dt.date,
+    category: str,
+    severity: str | None = None,
+    *,
+    event_id: str | None = None,
+) -> dict[str, object]:
+    """One event record (event date = received date)."""
+    return {
+        "event_id": event_id or f"{unit_id}-{received}-{category}-{severity}",
+        "unit_id": unit_id,
+        "event_date": received,
+        "received_date": received,
+        "category": category,
+        "severity": severity,
+    }
+
+
+def tiny_world(
+    config: Config,
+    units: list[dict[str, object]],
+    *,
+    events: dict[str, list[dict[str, object]]] | None = None,
+    indicators: dict[str, list[tuple[str, dt.date, str, int, int]]] | None = None,
+    inspections: list[tuple[str, str, dt.date, dt.date, str, str]] | None = None,
+    visits: list[tuple[str, str, str, str, dt.date]] | None = None,
+) -> dict[str, pl.LazyFrame]:
+    """Hand-built normalised tables; every table not given is present and empty."""
+    provider_ids = sorted({str(row["provider_id"]) for row in units})
+    tables = {
+        "providers": pl.LazyFrame(
+            {"provider_id": provider_ids, "name": provider_ids, "ownership": ["private"] * len(provider_ids)}
+        ),
+        "units": pl.LazyFrame(
+            units,
+            schema={
+                "unit_id": pl.String,
+                "provider_id": pl.String,
+                "name": pl.String,
+                "region_code": pl.String,
+                "municipality_code": pl.String,
+                "unit_type": pl.String,
+                "listed_patients": pl.Int64,
+                "active_from": pl.Date,
+                "active_to": pl.Date,
+            },
+        ),
+        "inspections": pl.LazyFrame(
+            [(*row, "random", 0.5) for row in inspections or []], schema=INSPECTION_COLUMNS, orient="row"
+        ),
+    }
+    for source in config.event_sources.values():
+        rows = (events or {}).get(source.file, [])
+        tables[source.file] = pl.LazyFrame(rows, schema=EVENT_COLUMNS)
+    for indicator in config.indicator_sources.values():
+        rows_i = (indicators or {}).get(indicator.file, [])
+        tables[indicator.file] = pl.LazyFrame(rows_i, schema=INDICATOR_COLUMNS, orient="row")
+    if visits is not None:
+        tables["visits"] = pl.LazyFrame(
+            visits,
+            schema={
+                "patient_pseudonym": pl.String,
+                "unit_id": pl.String,
+                "clinician_pseudonym": pl.String,
+                "profession": pl.String,
+                "visit_date": pl.Date,
+            },
+            orient="row",
+        )
+    return tables
