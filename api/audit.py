@@ -1,0 +1,154 @@
+"""Append-only audit log of API requests, in SQLite (``Settings().audit_db``).
+
+One row per request: when, who (the key's name and public id — never the key), what (method, path,
+query string, resource ids) and the response status. Append-only is enforced by the database: triggers
+abort every UPDATE and DELETE, and this module offers no way to change a row.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+UNAUDITED_PATHS = frozenset({"/healthz", "/readyz"})
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS audit_log (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
+    at            TEXT NOT NULL,
+    key_name      TEXT,
+    key_id        TEXT,
+    method        TEXT NOT NULL,
+    path          TEXT NOT NULL,
+    query         TEXT NOT NULL,
+    resource_ids  TEXT NOT NULL,
+    status        INTEGER NOT NULL,
+    duration_ms   REAL NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER IF NOT EXISTS audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One request as recorded."""
+
+    at: str
+    key_name: str | None
+    key_id: str | None
+    method: str
+    path: str
+    query: str
+    resource_ids: dict[str, str]
+    status: int
+    duration_ms: float
+
+
+class AuditLog:
+    """Writer and reader of the audit table (WAL mode: an append costs no fsync per request)."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._connection.execute("PRAGMA journal_mode=WAL")
+        self._connection.execute("PRAGMA synchronous=NORMAL")
+        self._connection.execute("PRAGMA busy_timeout=5000")
+        self._connection.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+    def append(self, entry: AuditEntry) -> None:
+        """Add one row."""
+        with self._lock:
+            self._connection.execute(
+                "INSERT INTO audit_log (at, key_name, key_id, method, path, query, resource_ids, status, "
+                "duration_ms) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    entry.at,
+                    entry.key_name,
+                    entry.key_id,
+                    entry.method,
+                    entry.path,
+                    entry.query,
+                    json.dumps(entry.resource_ids, sort_keys=True),
+                    entry.status,
+                    entry.duration_ms,
+                ),
+            )
+
+    def entries(self, limit: int = 1000) -> list[AuditEntry]:
+        """The latest ``limit`` rows, oldest first."""
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT at, key_name, key_id, method, path, query, resource_ids, status, duration_ms "
+                "FROM audit_log ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            AuditEntry(r[0], r[1], r[2], r[3], r[4], r[5], json.loads(r[6]), r[7], r[8])
+            for r in reversed(rows)
+        ]
+
+
+class AuditMiddleware:
+    """Pure ASGI middleware: records every request (except health probes) after its response status.
+
+    Who made the request is read from ``scope["state"]`` where the authentication dependency puts the
+    key's name and id; resource ids are the route's path parameters plus any a handler adds under
+    ``state["audit_resources"]`` (e.g. the id of a created plan).
+    """
+
+    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+        self.app = app
+        self.audit = audit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] in UNAUDITED_PATHS:
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        scope.setdefault("state", {})  # shared with request.state, where authentication records the key
+        status = 500
+
+        async def send_with_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_status)
+        finally:
+            self.audit.append(_entry(scope, status, started))
+
+
+def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
+    state: dict[str, Any] = scope.get("state", {})
+    resources = {key: str(value) for key, value in scope.get("path_params", {}).items()}
+    resources.update(state.get("audit_resources", {}))
+    return AuditEntry(
+        at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
+        key_name=state.get("api_key_name"),
+        key_id=state.get("api_key_id"),
+        method=scope["method"],
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        resource_ids=resources,
+        status=status,
+        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

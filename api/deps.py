@@ -1,0 +1,152 @@
+"""Dependencies shared by the routes, as ``Annotated`` aliases that chain.
+
+``StateDep`` → ``SettingsDep`` / ``ScoresDep`` / ``CurrentClient`` → ``require_scope(...)``.
+Permissions are dependencies: a route declares the scope it needs and never checks keys itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated
+
+import polars as pl
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.audit import AuditLog
+from api.problems import ProblemError
+from api.security import ApiKey, ApiKeyStore
+from api.serving import ScoresHolder, ServedScores
+from engine.config import Config
+from engine.plans import PlanStore
+from engine.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class AppState:
+    """Everything a request needs, created once by :func:`api.main.create_app`."""
+
+    settings: Settings
+    config: Config
+    holder: ScoresHolder
+    keys: ApiKeyStore
+    audit: AuditLog
+    plans: PlanStore
+
+
+@dataclass(frozen=True)
+class Inspections:
+    """The inspections of the current ingest snapshot (for plan cooldowns), if there is one."""
+
+    frame: pl.LazyFrame | None
+    snapshot_id: str | None
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.tillsynsrisk
+    return state
+
+
+StateDep = Annotated[AppState, Depends(get_state)]
+
+
+def get_settings(state: StateDep) -> Settings:
+    return state.settings
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="An API key from `tillsynsrisk apikey create`, sent as `Authorization: Bearer <key>`.",
+)
+
+
+async def current_client(
+    request: Request,
+    state: StateDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+) -> ApiKey:
+    """The authenticated key; 401 with ``WWW-Authenticate: Bearer`` when missing or invalid."""
+    if credentials is None:
+        raise ProblemError(
+            401,
+            "unauthenticated",
+            "Authentication required",
+            "send an API key as 'Authorization: Bearer <key>'",
+            headers={"WWW-Authenticate": 'Bearer realm="tillsynsrisk"'},
+        )
+    key = state.keys.authenticate(credentials.credentials)
+    request.state.api_key_id = ApiKeyStore.key_id_of(credentials.credentials)
+    if key is None:
+        raise ProblemError(
+            401,
+            "invalid-key",
+            "Invalid API key",
+            "the API key is unknown or revoked",
+            headers={"WWW-Authenticate": 'Bearer realm="tillsynsrisk", error="invalid_token"'},
+        )
+    request.state.api_key_name = key.name
+    return key
+
+
+CurrentClient = Annotated[ApiKey, Depends(current_client)]
+
+
+def require_scope(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    """A dependency that lets the request through only if its key has ``scope`` (else 403)."""
+
+    async def client_with_scope(client: CurrentClient) -> ApiKey:
+        if scope not in client.scopes:
+            raise ProblemError(
+                403,
+                "insufficient-scope",
+                "Insufficient scope",
+                f"this request needs scope {scope!r}; the key has {sorted(client.scopes)}",
+                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+            )
+        return client
+
+    client_with_scope.__name__ = f"require_{scope.replace(':', '_')}"
+    return client_with_scope
+
+
+async def get_scores(state: StateDep) -> ServedScores:
+    """The served scoring snapshot (503 problem when none could be loaded)."""
+    state.holder.poll()
+    served = state.holder.served
+    if served is None:
+        raise ProblemError(
+            503,
+            "not-ready",
+            "No scoring snapshot loaded",
+            state.holder.problem or "no scoring snapshot has been loaded yet",
+            headers={"Retry-After": "30"},
+        )
+    return served
+
+
+ScoresDep = Annotated[ServedScores, Depends(get_scores)]
+
+
+def get_inspections(settings: SettingsDep) -> Inspections:
+    """Inspections of the current ingest snapshot via :class:`engine.snapshots.SnapshotStore`."""
+    try:
+        from engine.snapshots import SnapshotNotFoundError, SnapshotStore
+    except ImportError:  # the ingest area is not installed in this build
+        return Inspections(frame=None, snapshot_id=None)
+    try:
+        snapshot = SnapshotStore(settings.snapshots_dir).open()
+    except SnapshotNotFoundError:
+        return Inspections(frame=None, snapshot_id=None)
+    if "inspections" not in snapshot.table_names():
+        return Inspections(frame=None, snapshot_id=snapshot.id)
+    return Inspections(frame=snapshot.scan("inspections"), snapshot_id=snapshot.id)
+
+
+InspectionsDep = Annotated[Inspections, Depends(get_inspections)]

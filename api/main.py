@@ -1,0 +1,112 @@
+"""The FastAPI application: ``create_app(settings)`` wires state, routers, errors, audit and CORS.
+
+Run it with ``tillsynsrisk serve`` (uvicorn). Nothing is created at import time: settings, the key
+store, the audit log and the served scores all come from :func:`create_app`.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
+
+from api.audit import AuditLog, AuditMiddleware
+from api.deps import AppState
+from api.problems import install_problem_handlers
+from api.routes import candidates, health, models, plans, providers, risk_areas, units
+from api.security import SCOPES, ApiKeyStore
+from api.serving import ScoresHolder
+from engine.plans import PlanStore
+from engine.scores import OVERALL, ScoreStore
+from engine.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+DESCRIPTION = (
+    """
+Risk-based supervision targeting for IVO: ranked, explained inspection candidates per risk area
+(riskområde), unit and provider profiles, and reproducible inspection plans.
+
+Every endpoint except `/healthz` and `/readyz` needs an API key (`Authorization: Bearer <key>`,
+created with `tillsynsrisk apikey create`). Scopes:
+
+"""
+    + "\n".join(f"- `{scope}`: {text}" for scope, text in SCOPES.items())
+    + """
+
+Errors are RFC 9457 problem details (`application/problem+json`). Every request is written to an
+append-only audit log.
+"""
+)
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    """Build the application for ``settings`` (default: read from the environment now)."""
+    settings = settings or Settings()
+    config = settings.load_config()
+    holder = ScoresHolder(ScoreStore(settings.scores_dir), config, settings.scores_refresh_seconds)
+    holder.refresh()
+    if holder.problem:
+        logger.warning("API starts without a servable scoring snapshot: %s", holder.problem)
+    state = AppState(
+        settings=settings,
+        config=config,
+        holder=holder,
+        keys=ApiKeyStore(settings.api_keys_db),
+        audit=AuditLog(settings.audit_db),
+        plans=PlanStore(settings.plans_dir),
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        yield
+        state.keys.close()
+        state.audit.close()
+
+    app = FastAPI(
+        title="tillsynsrisk API",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[{"name": name} for name in ("risk areas", "candidates", "units", "providers", "plans")],
+    )
+    app.state.tillsynsrisk = state
+    install_problem_handlers(app)
+    for module in (health, risk_areas, candidates, units, providers, plans, models):
+        app.include_router(module.router)
+    app.add_middleware(AuditMiddleware, audit=state.audit)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    _document_risk_areas(app, [*config.risk_area_ids, OVERALL])
+    return app
+
+
+def _document_risk_areas(app: FastAPI, area_ids: list[str]) -> None:
+    """Publish the configured risk areas as an enum in the OpenAPI schema (they come from config)."""
+    build_schema = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = build_schema()
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                for parameter in operation.get("parameters", []):
+                    if parameter.get("name") == "risk_area":
+                        parameter["schema"]["enum"] = area_ids
+        plan_request = schema.get("components", {}).get("schemas", {}).get("PlanRequest", {})
+        if "risk_area" in plan_request.get("properties", {}):
+            plan_request["properties"]["risk_area"]["enum"] = area_ids
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

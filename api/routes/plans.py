@@ -1,0 +1,88 @@
+"""POST /v1/plans and GET /v1/plans/{plan_id} — reproducible inspection plans."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Request, Response
+
+from api.deps import InspectionsDep, ScoresDep, StateDep, require_scope
+from api.problems import ProblemError
+from api.routes.common import AUTHENTICATED, problem_responses
+from api.schemas import Plan, PlanRequest
+from engine.planning import PlanParameters
+from engine.plans import PLAN_ID_PATTERN, CooldownUnavailableError, PlanNotFoundError, make_plan
+from engine.scores import ScoreNotFoundError, ScoreSnapshot, ScoreValidationError
+
+router = APIRouter(prefix="/v1", tags=["plans"])
+
+
+@router.post(
+    "/plans",
+    response_model=Plan,
+    status_code=201,
+    dependencies=[Depends(require_scope("write:plans"))],
+    responses=problem_responses(*AUTHENTICATED, 404, 409),
+    summary="Create an inspection plan (same parameters and seed → same plan id and units)",
+)
+def create_plan(
+    *,
+    request: Request,
+    response: Response,
+    state: StateDep,
+    scores: ScoresDep,
+    inspections: InspectionsDep,
+    body: PlanRequest,
+) -> Plan:
+    snapshot = _scores_for(body.score_id, scores.snapshot, state)
+    areas = sorted(set(snapshot.frame["risk_area"].unique().to_list()))
+    if body.risk_area not in areas:
+        raise ProblemError(
+            422,
+            "unknown-risk-area",
+            "Unknown risk area",
+            f"unknown risk area {body.risk_area!r}; known: {areas}",
+        )
+    parameters = PlanParameters(**body.model_dump(exclude={"score_id"}))
+    try:
+        document = make_plan(
+            snapshot,
+            parameters,
+            inspections=inspections.frame,
+            inspections_snapshot_id=inspections.snapshot_id,
+        )
+    except CooldownUnavailableError as error:
+        raise ProblemError(409, "cooldown-unavailable", "Cooldown cannot be applied", str(error)) from error
+    state.plans.save(document)
+    request.state.audit_resources = {"plan_id": document["plan_id"], "score_id": snapshot.id}
+    response.headers["Location"] = f"/v1/plans/{document['plan_id']}"
+    return Plan.model_validate(state.plans.open(document["plan_id"]))
+
+
+def _scores_for(score_id: str | None, served: ScoreSnapshot, state: StateDep) -> ScoreSnapshot:
+    if score_id is None or score_id == served.id:
+        return served
+    try:
+        return state.holder.store.open(score_id)
+    except (ScoreNotFoundError, ScoreValidationError) as error:
+        raise ProblemError(404, "unknown-score", "Unknown scoring snapshot", str(error)) from error
+
+
+@router.get(
+    "/plans/{plan_id}",
+    response_model=Plan,
+    dependencies=[Depends(require_scope("read:plans"))],
+    responses=problem_responses(401, 403, 404, 422),
+    summary="A stored inspection plan with its parameters, seed, chosen and skipped units",
+)
+def read_plan(
+    *,
+    state: StateDep,
+    plan_id: Annotated[
+        str, Path(pattern=PLAN_ID_PATTERN, openapi_examples={"plan": {"value": "plan-3f2a9c1b7d4e5a60"}})
+    ],
+) -> Plan:
+    try:
+        return Plan.model_validate(state.plans.open(plan_id))
+    except PlanNotFoundError as error:
+        raise ProblemError(404, "unknown-plan", "Unknown plan", f"no plan {plan_id!r}") from error

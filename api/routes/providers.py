@@ -1,0 +1,87 @@
+"""GET /v1/providers/{provider_id} — a vårdgivare's units rolled up per risk area."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from api.deps import ScoresDep, SettingsDep, require_scope
+from api.problems import ProblemError
+from api.routes.common import AUTHENTICATED, problem_responses
+from api.schemas import ProviderAreaRollup, ProviderRollup, ProviderUnit
+from engine.identifiers import ORGANISATION_NUMBER_PATTERN
+from engine.scores import OVERALL
+
+router = APIRouter(prefix="/v1", tags=["providers"])
+
+
+@router.get(
+    "/providers/{provider_id}",
+    response_model=ProviderRollup,
+    dependencies=[Depends(require_scope("read:providers"))],
+    responses=problem_responses(*AUTHENTICATED, 404),
+    summary="A provider's high-risk units, max and mean probability per risk area",
+)
+async def read_provider(
+    *,
+    scores: ScoresDep,
+    settings: SettingsDep,
+    provider_id: Annotated[
+        str, Path(pattern=ORGANISATION_NUMBER_PATTERN, openapi_examples={"provider": {"value": "5560000001"}})
+    ],
+    high_risk_percentile: Annotated[
+        float | None,
+        Query(
+            ge=0,
+            le=100,
+            description="A unit is high-risk at or above this percentile (default from settings).",
+        ),
+    ] = None,
+) -> ProviderRollup:
+    unit_ids = scores.provider_units.get(provider_id)
+    if unit_ids is None:
+        raise ProblemError(
+            404,
+            "unknown-provider",
+            "Unknown provider",
+            f"no provider {provider_id!r} in scoring snapshot {scores.id}",
+        )
+    threshold = settings.high_risk_percentile if high_risk_percentile is None else high_risk_percentile
+    rows = [row for unit in unit_ids for row in scores.unit_rows[unit]]
+    by_area: dict[str, list[dict]] = {}  # type: ignore[type-arg]
+    for row in rows:
+        by_area.setdefault(row["risk_area"], []).append(row)
+    areas = [
+        ProviderAreaRollup(
+            risk_area=area,
+            units=len(group),
+            high_risk_units=sum(1 for row in group if row["percentile"] >= threshold),
+            max_p_deficiency=max(row["p_deficiency"] for row in group),
+            mean_p_deficiency=sum(row["p_deficiency"] for row in group) / len(group),
+        )
+        for area, group in sorted(by_area.items())
+    ]
+    units = sorted(
+        (
+            ProviderUnit(
+                unit_id=row["unit_id"],
+                unit_name=row["unit_name"],
+                region_code=row["region_code"],
+                overall_rank=row["rank"],
+                overall_percentile=row["percentile"],
+                overall_p_deficiency=row["p_deficiency"],
+            )
+            for row in by_area.get(OVERALL, [])
+        ),
+        key=lambda unit: unit.overall_rank,
+    )
+    return ProviderRollup(
+        provider_id=provider_id,
+        provider_name=rows[0]["provider_name"],
+        score_id=scores.id,
+        as_of=scores.metadata.as_of,
+        high_risk_percentile=threshold,
+        units=units,
+        areas=areas,
+    )

@@ -1,0 +1,212 @@
+"""The scoring snapshot the API serves, held in memory and swapped atomically when a new one is published.
+
+:class:`ServedScores` is immutable: the frame, the metadata and indexes built once per snapshot (candidate
+JSON pre-rendered per risk area in rank order, rows per unit and per provider, score history).
+:class:`ScoresHolder` keeps one reference to it. Requests poll ``scores/CURRENT`` cheaply (one ``stat``
+at most every ``refresh_seconds``); when it changes, a background thread loads and validates the new
+snapshot completely and only then replaces the reference, so requests in flight keep the object they
+started with and none fails. A snapshot that cannot be loaded leaves the previous one in place and makes
+the holder not ready, with the reason.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any
+
+import polars as pl
+from pydantic import TypeAdapter
+
+from api.schemas import Candidate
+from engine.config import Config
+from engine.contract import REGIONS
+from engine.scores import (
+    OVERALL,
+    ScoreMetadata,
+    ScoreNotFoundError,
+    ScoreSnapshot,
+    ScoreStore,
+    ScoreValidationError,
+)
+
+logger = logging.getLogger(__name__)
+
+FilterKey = tuple[str, str, str, str]  # region_code, ownership, unit_type, provider_id
+_CANDIDATE = TypeAdapter(Candidate)
+
+
+@dataclass(frozen=True)
+class AreaIndex:
+    """One risk area's candidates in rank order: pre-rendered JSON and the filter keys per item."""
+
+    items: list[bytes]
+    keys: list[FilterKey]
+
+
+@dataclass(frozen=True)
+class ServedScores:
+    """A loaded, validated scoring snapshot with its lookup indexes."""
+
+    snapshot: ScoreSnapshot
+    areas: dict[str, AreaIndex]
+    unit_rows: dict[str, list[dict[str, Any]]]
+    provider_units: dict[str, list[str]]
+    history: dict[str, list[dict[str, Any]]]
+
+    @property
+    def id(self) -> str:
+        return self.snapshot.id
+
+    @property
+    def metadata(self) -> ScoreMetadata:
+        return self.snapshot.metadata
+
+    def model_version(self, risk_area: str) -> str:
+        return self.metadata.model_versions.get(risk_area, self.metadata.model_version)
+
+
+def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any]]]) -> ServedScores:
+    """Build the in-memory indexes of a validated snapshot."""
+    frame = snapshot.frame.with_columns(
+        region_name=pl.col("region_code").replace_strict(REGIONS, default=pl.col("region_code"))
+    ).sort("risk_area", "rank")
+    areas: dict[str, AreaIndex] = {}
+    unit_rows: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    provider_units: dict[str, set[str]] = defaultdict(set)
+    for (area,), group in frame.group_by("risk_area", maintain_order=True):
+        items: list[bytes] = []
+        keys: list[FilterKey] = []
+        for row in group.iter_rows(named=True):
+            items.append(_CANDIDATE.dump_json(_CANDIDATE.validate_python(row)))
+            keys.append((row["region_code"], row["ownership"], row["unit_type"], row["provider_id"]))
+            unit_rows[row["unit_id"]].append(row)
+            provider_units[row["provider_id"]].add(row["unit_id"])
+        areas[str(area)] = AreaIndex(items=items, keys=keys)
+    return ServedScores(
+        snapshot=snapshot,
+        areas=areas,
+        unit_rows=dict(unit_rows),
+        provider_units={key: sorted(value) for key, value in provider_units.items()},
+        history=history,
+    )
+
+
+def score_history(store: ScoreStore, current_id: str) -> dict[str, list[dict[str, Any]]]:
+    """Per unit, its scores in every stored snapshot that loads (oldest first)."""
+    frames = []
+    for meta in store.list():
+        try:
+            frame = pl.read_parquet(
+                store.root / f"{meta.score_id}.parquet",
+                columns=["unit_id", "risk_area", "rank", "percentile", "p_deficiency"],
+            )
+        except Exception as error:
+            logger.warning("score history skips %s: %s", meta.score_id, error)
+            continue
+        frames.append(
+            frame.with_columns(
+                score_id=pl.lit(meta.score_id),
+                as_of=pl.lit(meta.as_of),
+                created_at=pl.lit(meta.created_at),
+                is_current=pl.lit(meta.score_id == current_id),
+            )
+            .join(_versions(meta), on="risk_area", how="left")
+            .with_columns(pl.col("model_version").fill_null(meta.model_version))
+        )
+    if not frames:
+        return {}
+    history = pl.concat(frames).sort("unit_id", "as_of", "created_at", "risk_area").drop("created_at")
+    return {
+        str(unit): group.drop("unit_id").to_dicts()
+        for (unit,), group in history.group_by("unit_id", maintain_order=True)
+    }
+
+
+def _versions(meta: ScoreMetadata) -> pl.DataFrame:
+    return pl.DataFrame(
+        {"risk_area": list(meta.model_versions), "model_version": list(meta.model_versions.values())},
+        schema={"risk_area": pl.String, "model_version": pl.String},
+    )
+
+
+class ScoresHolder:
+    """Holds the served snapshot; polls ``CURRENT`` and swaps in a new snapshot once fully loaded."""
+
+    def __init__(self, store: ScoreStore, config: Config, refresh_seconds: float = 1.0) -> None:
+        self.store = store
+        self.config = config
+        self.refresh_seconds = refresh_seconds
+        self._served: ServedScores | None = None
+        self._problem: str | None = None
+        self._attempted: tuple[str | None, int] | None = None
+        self._last_poll = 0.0
+        self._load_lock = threading.Lock()
+
+    @property
+    def served(self) -> ServedScores | None:
+        """The snapshot to answer the current request with (one atomic attribute read)."""
+        return self._served
+
+    @property
+    def problem(self) -> str | None:
+        """Why the holder is not ready (None when it serves the published snapshot)."""
+        return self._problem
+
+    def poll(self) -> None:
+        """Cheap per-request check; starts a background load when ``CURRENT`` changed."""
+        now = time.monotonic()
+        if now - self._last_poll < self.refresh_seconds:
+            return
+        self._last_poll = now
+        if self._marker() != self._attempted and not self._load_lock.locked():
+            threading.Thread(target=self.refresh, name="scores-refresh", daemon=True).start()
+
+    def refresh(self) -> bool:
+        """Load the published snapshot if ``CURRENT`` changed since the last attempt; True if swapped."""
+        with self._load_lock:
+            marker = self._marker()
+            if marker == self._attempted:
+                return False
+            self._attempted = marker
+            score_id = marker[0]
+            if score_id is None:
+                self._problem = f"no scoring snapshot has been published in {self.store.root}"
+                return False
+            if self._served is not None and self._served.id == score_id:
+                self._problem = None
+                return False
+            try:
+                snapshot = self.store.open(score_id)
+                self._check_areas(snapshot)
+                fresh = served_scores(snapshot, score_history(self.store, score_id))
+            except (ScoreNotFoundError, ScoreValidationError, ValueError) as error:
+                kept = f"; still serving {self._served.id}" if self._served else ""
+                self._problem = f"published scoring snapshot {score_id!r} cannot be served: {error}{kept}"
+                logger.error("%s", self._problem)
+                return False
+            self._served = fresh
+            self._problem = None
+            logger.info("serving scoring snapshot %s", score_id)
+            return True
+
+    def _marker(self) -> tuple[str | None, int]:
+        path = self.store.current_path()
+        try:
+            mtime = path.stat().st_mtime_ns
+        except FileNotFoundError:
+            return (None, 0)
+        return (self.store.current_id(), mtime)
+
+    def _check_areas(self, snapshot: ScoreSnapshot) -> None:
+        present = set(snapshot.frame["risk_area"].unique().to_list())
+        missing = sorted(set(self.config.risk_area_ids) - present)
+        if missing:
+            raise ValueError(
+                f"risk areas {missing} of the configuration have no scores (has {sorted(present)})"
+            )
+        if OVERALL not in present:
+            raise ValueError("no 'overall' scores")
