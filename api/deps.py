@@ -20,7 +20,7 @@ from api.problems import ProblemError
 from api.security import ApiKey, ApiKeyStore
 from api.serving import ScoresHolder, ServedScores
 from engine.config import Config
-from engine.plans import PlanStore
+from engine.plans import PlanStore, current_inspections
 from engine.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -135,18 +135,9 @@ ScoresDep = Annotated[ServedScores, Depends(get_scores)]
 
 
 def get_inspections(settings: SettingsDep) -> Inspections:
-    """Inspections of the current ingest snapshot via :class:`engine.snapshots.SnapshotStore`."""
-    try:
-        from engine.snapshots import SnapshotNotFoundError, SnapshotStore
-    except ImportError:  # the ingest area is not installed in this build
-        return Inspections(frame=None, snapshot_id=None)
-    try:
-        snapshot = SnapshotStore(settings.snapshots_dir).open()
-    except SnapshotNotFoundError:
-        return Inspections(frame=None, snapshot_id=None)
-    if "inspections" not in snapshot.table_names():
-        return Inspections(frame=None, snapshot_id=snapshot.id)
-    return Inspections(frame=snapshot.scan("inspections"), snapshot_id=snapshot.id)
+    """Inspections of the current ingest snapshot (``engine.snapshots.SnapshotStore``), for cooldowns."""
+    frame, snapshot_id = current_inspections(settings.snapshots_dir)
+    return Inspections(frame=frame, snapshot_id=snapshot_id)
 
 
 InspectionsDep = Annotated[Inspections, Depends(get_inspections)]

@@ -127,6 +127,21 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def current_inspections(snapshots_dir: Path) -> tuple[pl.LazyFrame | None, str | None]:
+    """The ``inspections`` table of the current ingest snapshot and its id (None, None if there is none)."""
+    try:
+        from engine.snapshots import SnapshotNotFoundError, SnapshotStore
+    except ImportError:  # the ingest area is not part of this build
+        return None, None
+    try:
+        snapshot = SnapshotStore(snapshots_dir).open()
+    except SnapshotNotFoundError:
+        return None, None
+    if "inspections" not in snapshot.table_names():
+        return None, snapshot.id
+    return snapshot.scan("inspections"), snapshot.id
+
+
 class PlanStore:
     """Plans as JSON files under ``root`` (``Settings().plans_dir``)."""
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import config_cmd
+from engine.cli import api_cmd, config_cmd, plan_cmd
 from engine.cli.common import configure_logging
 
 app = typer.Typer(
@@ -21,6 +21,10 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 config_app.command("show")(config_cmd.show_config)
 app.add_typer(config_app, name="config")
+
+app.add_typer(plan_cmd.plan_app, name="plan")
+app.command("serve")(api_cmd.serve)
+app.add_typer(api_cmd.apikey_app, name="apikey")
 
 
 @app.callback()

@@ -1,0 +1,91 @@
+"""``tillsynsrisk serve`` and ``tillsynsrisk apikey create|list|revoke``."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from engine.cli.common import console, error_console, fail, load_settings
+
+apikey_app = typer.Typer(help="Manage API keys (stored hashed, with scopes).", no_args_is_help=True)
+
+
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind (loopback by default).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="TCP port.")] = 8000,
+    access_log: Annotated[
+        bool,
+        typer.Option(
+            "--access-log/--no-access-log", help="uvicorn's access log (the audit log is always on)."
+        ),
+    ] = False,
+) -> None:
+    """Serve the API (uvicorn) on the published scoring snapshot; swaps in newly published ones."""
+    import uvicorn
+
+    from api.main import create_app
+
+    settings = load_settings()
+    app = create_app(settings)
+    problem = app.state.tillsynsrisk.holder.problem
+    if problem:
+        error_console.print(f"[yellow]warning:[/] not ready yet: {problem}")
+    console.print(f"tillsynsrisk API on http://{host}:{port} (docs at /docs), home {settings.home}")
+    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+
+
+@apikey_app.command("create")
+def create_key(
+    name: Annotated[str, typer.Option("--name", help="Who or what uses the key (logged in the audit log).")],
+    scopes: Annotated[
+        str, typer.Option("--scopes", help="Comma-separated, e.g. read:candidates,write:plans.")
+    ] = "read:candidates",
+) -> None:
+    """Create a key and print it once (only its hash is stored)."""
+    from api.security import ApiKeyError, ApiKeyStore, parse_scopes
+
+    store = ApiKeyStore(load_settings().api_keys_db)
+    try:
+        record, key = store.create(name, parse_scopes(scopes))
+    except ApiKeyError as error:
+        fail(str(error))
+    finally:
+        store.close()
+    error_console.print(
+        f"Created key {record.key_id} '{record.name}' with scopes {', '.join(sorted(record.scopes))}. "
+        "It is shown only now; store it safely:"
+    )
+    print(key)  # stdout, alone, so that `KEY=$(tillsynsrisk apikey create ...)` works
+
+
+@apikey_app.command("list")
+def list_keys() -> None:
+    """List keys (id, name, scopes, created, revoked) — never the keys themselves."""
+    from api.security import ApiKeyStore
+
+    store = ApiKeyStore(load_settings().api_keys_db)
+    keys = store.list()
+    store.close()
+    table = Table("key id", "name", "scopes", "created", "revoked")
+    for key in keys:
+        table.add_row(
+            key.key_id, key.name, " ".join(sorted(key.scopes)), key.created_at, key.revoked_at or ""
+        )
+    console.print(table)
+
+
+@apikey_app.command("revoke")
+def revoke_key(name_or_id: Annotated[str, typer.Argument(help="The key's name or key id.")]) -> None:
+    """Revoke an active key; requests with it get 401 from then on."""
+    from api.security import ApiKeyError, ApiKeyStore
+
+    store = ApiKeyStore(load_settings().api_keys_db)
+    try:
+        key = store.revoke(name_or_id)
+    except ApiKeyError as error:
+        fail(str(error))
+    finally:
+        store.close()
+    console.print(f"Revoked key {key.key_id} '{key.name}' at {key.revoked_at}.")

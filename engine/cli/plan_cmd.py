@@ -1,0 +1,178 @@
+"""``tillsynsrisk plan`` (create an inspection plan) and ``plan show|list|export``."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from engine.cli.common import console, fail, load_effective_config, load_settings
+from engine.planning import PlanParameters, inspections_template
+from engine.plans import (
+    CooldownUnavailableError,
+    PlanNotFoundError,
+    PlanStore,
+    current_inspections,
+    make_plan,
+)
+from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
+
+plan_app = typer.Typer(
+    help="Inspection plans: `tillsynsrisk plan --capacity K --seed S` creates one; subcommands read them."
+)
+
+
+@plan_app.callback(invoke_without_command=True)
+def plan(
+    ctx: typer.Context,
+    *,
+    capacity: Annotated[
+        int | None, typer.Option("--capacity", min=1, help="Inspections to plan (K).")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", min=0, help="Seed of the exploration draw.")] = None,
+    risk_area: Annotated[str, typer.Option("--risk-area", help="A risk area id, or 'overall'.")] = OVERALL,
+    per_region: Annotated[
+        int | None, typer.Option("--per-region", min=1, help="Max units per region.")
+    ] = None,
+    max_per_provider: Annotated[
+        int | None, typer.Option("--max-per-provider", min=1, help="Max units per provider.")
+    ] = None,
+    exploration: Annotated[
+        float, typer.Option("--exploration", min=0.0, max=1.0, help="Share of K drawn at random.")
+    ] = 0.15,
+    cooldown_months: Annotated[
+        int, typer.Option("--cooldown-months", min=0, help="Skip units inspected this recently.")
+    ] = 12,
+    score: Annotated[
+        str | None, typer.Option("--score", help="Scoring snapshot id (default: published).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the plan document as JSON.")] = False,
+) -> None:
+    """Choose K units maximising expected findings under caps and cooldown, with a random share."""
+    if ctx.invoked_subcommand is not None:
+        return
+    if capacity is None or seed is None:
+        fail("`tillsynsrisk plan` needs --capacity K and --seed S (or a subcommand: show, list, export)", 2)
+    settings = load_settings()
+    try:
+        scores = ScoreStore(settings.scores_dir).open(score)
+    except (ScoreNotFoundError, ScoreValidationError) as error:
+        fail(f"{error}; run `tillsynsrisk score` first")
+    try:
+        parameters = PlanParameters(
+            capacity=capacity,
+            seed=seed,
+            risk_area=risk_area,
+            per_region=per_region,
+            max_per_provider=max_per_provider,
+            exploration=exploration,
+            cooldown_months=cooldown_months,
+        )
+        inspections, snapshot_id = current_inspections(settings.snapshots_dir)
+        document = make_plan(scores, parameters, inspections=inspections, inspections_snapshot_id=snapshot_id)
+    except (ValueError, CooldownUnavailableError) as error:
+        fail(str(error), 2)
+    path = PlanStore(settings.plans_dir).save(document)
+    if as_json:
+        print(json.dumps(document, indent=2, ensure_ascii=False))
+        return
+    _print_plan(document)
+    console.print(f"Stored {path}")
+
+
+@plan_app.command("show")
+def show_plan(plan_id: Annotated[str, typer.Argument(help="A plan id (plan-...).")]) -> None:
+    """Print a stored plan."""
+    _print_plan(_open(plan_id))
+
+
+@plan_app.command("list")
+def list_plans() -> None:
+    """List stored plans."""
+    store = PlanStore(load_settings().plans_dir)
+    table = Table("plan id", "created", "score id", "risk area", "capacity", "seed", "expected findings")
+    for plan_id in store.ids():
+        doc = store.open(plan_id)
+        params = doc["parameters"]
+        table.add_row(
+            plan_id,
+            doc["created_at"][:19],
+            doc["score_id"],
+            params["risk_area"],
+            str(params["capacity"]),
+            str(doc["seed"]),
+            f"{doc['expected_findings']:.2f}",
+        )
+    console.print(table)
+
+
+@plan_app.command("export")
+def export_plan(
+    plan_id: Annotated[str, typer.Argument(help="A plan id (plan-...).")],
+    export_format: Annotated[
+        str, typer.Option("--format", help="Only 'inspections-csv'.")
+    ] = "inspections-csv",
+    out: Annotated[Path | None, typer.Option("--out", help="File to write (default: stdout).")] = None,
+) -> None:
+    """Write the plan as inspections.csv rows (selection + inclusion probability; outcome columns empty)."""
+    if export_format != "inspections-csv":
+        fail(f"unknown format {export_format!r}; allowed: ['inspections-csv']", 2)
+    document = _open(plan_id)
+    area = document["parameters"]["risk_area"]
+    areas = load_effective_config(load_settings()).risk_area_ids if area == OVERALL else [area]
+    chosen = pl.DataFrame(document["chosen"]).select(
+        "plan_position", "unit_id", "selection", "inclusion_probability"
+    )
+    text = inspections_template(chosen, plan_id, areas).write_csv(
+        separator=";", decimal_comma=True, date_format="%Y-%m-%d"
+    )
+    if out is None:
+        print(text, end="")
+        return
+    out.write_text("\ufeff" + text, encoding="utf-8")
+    console.print(f"Wrote {chosen.height} units × {len(areas)} risk areas to {out}")
+
+
+def _open(plan_id: str) -> dict[str, Any]:
+    try:
+        return PlanStore(load_settings().plans_dir).open(plan_id)
+    except PlanNotFoundError as error:
+        fail(str(error))
+
+
+def _print_plan(doc: dict[str, Any]) -> None:
+    params = doc["parameters"]
+    console.print(
+        f"[bold]{doc['plan_id']}[/]  risk area {params['risk_area']}, capacity {params['capacity']}, "
+        f"seed {doc['seed']}, scores {doc['score_id']} (model {doc['model_name']} v{doc['model_version']}), "
+        f"inspections snapshot {doc['inspections_snapshot_id']}"
+    )
+    chosen = Table("#", "unit", "name", "region", "provider", "rank", "p", "reason", "incl. prob.")
+    for unit in doc["chosen"]:
+        chosen.add_row(
+            str(unit["plan_position"]),
+            unit["unit_id"],
+            unit["unit_name"],
+            unit["region_code"],
+            unit["provider_id"],
+            str(unit["rank"]),
+            f"{unit['p_deficiency']:.3f}",
+            unit["reason"],
+            f"{unit['inclusion_probability']:.4f}",
+        )
+    console.print(chosen)
+    if doc["skipped"]:
+        skipped = Table("rank", "unit", "reason", "detail", title="Higher-ranked units skipped")
+        for unit in doc["skipped"]:
+            skipped.add_row(str(unit["rank"]), unit["unit_id"], unit["reason"], unit["detail"])
+        console.print(skipped)
+    console.print(
+        f"Expected findings {doc['expected_findings']:.2f}; {doc['risk_ranked']} risk-ranked, "
+        f"{doc['random']} random; {doc['units_in_cooldown']} units in cooldown."
+    )
+    for warning in doc["warnings"]:
+        console.print(f"[yellow]warning:[/] {warning}")
