@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import api_cmd, config_cmd, plan_cmd
+from engine.cli import api_cmd, config_cmd, ingest_cmd, plan_cmd
 from engine.cli.common import configure_logging
 
 app = typer.Typer(
@@ -21,6 +21,12 @@ app = typer.Typer(
 config_app = typer.Typer(help="Show the effective configuration.", no_args_is_help=True)
 config_app.command("show")(config_cmd.show_config)
 app.add_typer(config_app, name="config")
+
+app.command("ingest")(ingest_cmd.ingest)
+snapshot_app = typer.Typer(help="Inspect stored snapshots.", no_args_is_help=True)
+snapshot_app.command("show")(ingest_cmd.show_snapshot)
+snapshot_app.command("list")(ingest_cmd.list_snapshots)
+app.add_typer(snapshot_app, name="snapshot")
 
 app.add_typer(plan_cmd.plan_app, name="plan")
 app.command("serve")(api_cmd.serve)

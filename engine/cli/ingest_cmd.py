@@ -1,0 +1,223 @@
+"""``tillsynsrisk ingest SRC_DIR`` and ``tillsynsrisk snapshot show|list``."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import polars as pl
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from engine.cli.common import console, error_console, fail, load_effective_config, load_settings
+from engine.contract import CONTRACT_SCHEMA_VERSION
+from engine.ingest import IngestResult, ingest_directory
+from engine.ingest.failures import counts_by_rule
+from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
+
+USAGE_ERROR = 2
+REPORT_ROWS_PER_RULE = 5
+REPORT_MAX_ROWS = 60
+
+
+def ingest(
+    src_dir: Annotated[Path, typer.Argument(help="Directory with <table>.csv or <table>.parquet files.")],
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write every failure and warning to this JSON file.")
+    ] = None,
+    redact: Annotated[
+        bool,
+        typer.Option("--redact", help="Replace personnummer in free text instead of rejecting the file."),
+    ] = False,
+    reference_date: Annotated[
+        str | None,
+        typer.Option("--reference-date", help="YYYY-MM-DD; later dates are errors (default: today)."),
+    ] = None,
+) -> None:
+    """Validate a directory of exports and store it as the current snapshot (nothing is written on error)."""
+    if not src_dir.is_dir():
+        fail(f"source directory {src_dir} does not exist or is not a directory", USAGE_ERROR)
+    reference = _parsed_reference_date(reference_date)
+    settings = load_settings()
+    config = load_effective_config(settings)
+    with console.status(f"Validating {src_dir} ..."):
+        result = ingest_directory(src_dir, config, reference_date=reference, redact=redact)
+    if report is not None:
+        _write_report(report, result)
+    _print_failures(result)
+    if not result.ok:
+        store = SnapshotStore(settings.snapshots_dir)
+        kept = store.current_id()
+        error_console.print(
+            f"[bold red]Ingest rejected:[/] {result.errors.height} error(s); nothing was written. "
+            + (f"Current snapshot stays {kept}." if kept else "There is no current snapshot.")
+        )
+        raise typer.Exit(code=1)
+    store = SnapshotStore(settings.snapshots_dir)
+    snapshot = store.write(
+        result.tables,
+        schema_version=CONTRACT_SCHEMA_VERSION,
+        config_hash=config.content_hash(),
+        metadata={
+            "reference_date": result.reference_date.isoformat(),
+            "redacted": result.redacted,
+            "source_dir": str(src_dir),
+            "sources": result.sources,
+            "warnings": result.manifest_warnings(),
+        },
+    )
+    store.set_current(snapshot.id)
+    rows = sum(table["rows"] for table in snapshot.manifest["tables"].values())
+    console.print(
+        f"[bold green]Snapshot {snapshot.id}[/] is current: {len(snapshot.table_names())} tables, "
+        f"{rows:,} rows, {result.warnings.height} warning(s)."
+    )
+
+
+def show_snapshot(
+    snapshot_id: Annotated[
+        str | None, typer.Argument(help="Snapshot id or unique prefix (default: current).")
+    ] = None,
+) -> None:
+    """Summarise a snapshot: tables, rows, sources, warnings per rule, id and config hash."""
+    snapshot = _opened(snapshot_id)
+    manifest = snapshot.manifest
+    store = SnapshotStore(load_settings().snapshots_dir)
+    current = " (current)" if store.current_id() == snapshot.id else ""
+    console.print(f"[bold]Snapshot {snapshot.id}[/]{current}")
+    console.print(f"  created {manifest.get('created_at')}  reference date {manifest.get('reference_date')}")
+    config_hash = str(manifest.get("config_hash"))[:16]
+    redacted = "yes" if manifest.get("redacted") else "no"
+    console.print(
+        f"  schema version {manifest.get('schema_version')}  config hash {config_hash}  redacted {redacted}"
+    )
+    console.print(f"  path {snapshot.path}")
+    tables = Table(title="Tables", title_justify="left")
+    for column in ("table", "rows", "columns", "source file", "encoding", "content hash"):
+        tables.add_column(column, justify="right" if column == "rows" else "left")
+    sources = manifest.get("sources", {})
+    for name in snapshot.table_names():
+        table = manifest["tables"][name]
+        source = sources.get(name, {})
+        tables.add_row(
+            name,
+            f"{table['rows']:,}",
+            str(len(table["columns"])),
+            source.get("file", ""),
+            source.get("encoding") or source.get("format", ""),
+            table["content_hash"][:12],
+        )
+    console.print(tables)
+    warnings = manifest.get("warnings", [])
+    if not warnings:
+        console.print("No warnings.")
+        return
+    summary = Table(title="Warnings per rule", title_justify="left")
+    for column in ("rule", "table", "column", "count", "hint"):
+        summary.add_column(column, justify="right" if column == "count" else "left")
+    for warning in warnings:
+        summary.add_row(
+            warning["rule"],
+            warning["table"],
+            escape(warning.get("column") or ""),
+            f"{warning['count']:,}",
+            escape(warning["hint"]),
+        )
+    console.print(summary)
+
+
+def list_snapshots() -> None:
+    """List stored snapshots, oldest first; the current one is marked."""
+    store = SnapshotStore(load_settings().snapshots_dir)
+    infos = store.list()
+    if not infos:
+        console.print(f"No snapshots in {store.root}.")
+        return
+    table = Table(title=f"Snapshots in {store.root}", title_justify="left")
+    for column in ("", "id", "created", "tables", "rows"):
+        table.add_column(column, justify="right" if column == "rows" else "left")
+    for info in infos:
+        table.add_row(
+            "*" if info.is_current else "",
+            info.id,
+            info.created_at,
+            str(len(info.rows)),
+            f"{sum(info.rows.values()):,}",
+        )
+    console.print(table)
+
+
+def _opened(snapshot_id: str | None) -> Snapshot:
+    store = SnapshotStore(load_settings().snapshots_dir)
+    try:
+        return store.open(snapshot_id)
+    except SnapshotNotFoundError as error:
+        fail(str(error))
+
+
+def _parsed_reference_date(text: str | None) -> dt.date:
+    if text is None:
+        return dt.date.today()
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        fail(f"--reference-date must be a date YYYY-MM-DD, got {text!r}", USAGE_ERROR)
+
+
+def _write_report(path: Path, result: IngestResult) -> None:
+    counts = counts_by_rule(result.failures.lazy()).collect()
+    payload: dict[str, Any] = {
+        "ok": result.ok,
+        "reference_date": result.reference_date.isoformat(),
+        "errors": result.errors.height,
+        "warnings": result.warnings.height,
+        "counts": counts.to_dicts(),
+        "sources": result.sources,
+        "failures": result.failures.to_dicts(),
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+def _print_failures(result: IngestResult) -> None:
+    if result.failures.is_empty():
+        return
+    shown = (
+        result.failures.with_columns(rank=pl.int_range(pl.len()).over("rule", "table"))
+        .filter(pl.col("rank") < REPORT_ROWS_PER_RULE)
+        .head(REPORT_MAX_ROWS)
+    )
+    title = f"Ingest failures ({result.errors.height} errors, {result.warnings.height} warnings)"
+    table = Table(title=title, title_justify="left", show_lines=False)
+    for column in ("severity", "file", "row", "column", "rule", "value", "hint"):
+        table.add_column(column, overflow="fold")
+    for item in shown.iter_rows(named=True):
+        style = "red" if item["severity"] == "error" else "yellow"
+        table.add_row(
+            f"[{style}]{item['severity']}[/]",
+            escape(item["file"]),
+            "" if item["row"] is None else str(item["row"]),
+            escape(item["column"] or ""),
+            item["rule"],
+            escape(_clipped(item["value"])),
+            escape(_clipped(item["hint"], 90)),
+        )
+    error_console.print(table)
+    if shown.height < result.failures.height:
+        counts = counts_by_rule(result.failures.lazy()).collect()
+        per_rule = Table(title=f"All {result.failures.height:,} failures by rule", title_justify="left")
+        for column in ("rule", "severity", "table", "count"):
+            per_rule.add_column(column, justify="right" if column == "count" else "left")
+        for item in counts.iter_rows(named=True):
+            per_rule.add_row(item["rule"], item["severity"], item["table"], f"{item['count']:,}")
+        error_console.print(per_rule)
+        error_console.print("Use --report FILE.json for the full list.")
+
+
+def _clipped(text: str | None, width: int = 60) -> str:
+    if text is None:
+        return ""
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,183 @@
+"""Ingest failures: one frame shape for every rule, and the rule catalogue (id, severity, hint).
+
+Every check in the ingest returns a LazyFrame of :data:`FAILURE_SCHEMA`. ``row`` follows the
+spreadsheet convention (header = row 1, first data record = row 2; Parquet records are numbered the
+same way); it is null for failures about a whole file, column or unit. ``value`` is what was found,
+already masked for personal data. Severity is fixed per rule here and explained in
+``docs/data-quality.md``: an *error* rejects the ingest, a *warning* is recorded in the manifest.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import polars as pl
+
+from engine.personal_data import masked_expr
+
+Severity = Literal["error", "warning"]
+
+FAILURE_SCHEMA: dict[str, pl.DataType] = {
+    "table": pl.String(),
+    "file": pl.String(),
+    "row": pl.Int64(),
+    "column": pl.String(),
+    "rule": pl.String(),
+    "severity": pl.String(),
+    "unit_id": pl.String(),
+    "value": pl.String(),
+    "hint": pl.String(),
+}
+FAILURE_COLUMNS = tuple(FAILURE_SCHEMA)
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule of the ingest: its fixed id, severity and the hint shown to the person fixing the file."""
+
+    id: str
+    severity: Severity
+    hint: str
+
+
+RULES: dict[str, Rule] = {
+    rule.id: rule
+    for rule in (
+        # Files and columns
+        Rule("missing_file", "error", "required table is missing: add <table>.csv or <table>.parquet"),
+        Rule("unreadable_file", "error", "the file cannot be read as CSV/Parquet"),
+        Rule("missing_column", "error", "a required column is missing from the header"),
+        Rule("unknown_column", "warning", "column is not part of the contract and was dropped"),
+        Rule("unparseable_value", "error", "value cannot be parsed to the column's type"),
+        # Schema (pandera) checks
+        Rule("missing_value", "error", "a value is required"),
+        Rule("duplicate_key", "error", "the key must be unique within the file"),
+        Rule("invalid_format", "error", "value does not have the required format"),
+        Rule("invalid_value", "error", "value is not one of the allowed values"),
+        Rule("invalid_check_digit", "error", "organisationsnummer check digit (Luhn) is wrong"),
+        Rule("out_of_range", "error", "value is outside the allowed range"),
+        Rule("inverted_active_period", "error", "active_to is before active_from"),
+        Rule("municipality_not_in_region", "error", "municipality code does not start with the region code"),
+        Rule("received_before_event", "error", "received_date is before event_date"),
+        Rule("numerator_above_denominator", "error", "numerator is larger than denominator"),
+        Rule("decision_before_start", "error", "decision_date is before start_date"),
+        Rule(
+            "missing_inclusion_probability",
+            "error",
+            "a randomly selected inspection needs its inclusion_probability",
+        ),
+        Rule("schema_check", "error", "value fails a contract check (see the check named in the hint)"),
+        # Cross-table rules
+        Rule("unknown_provider", "error", "provider_id is not in providers"),
+        Rule("unknown_unit", "error", "unit_id is not in units"),
+        Rule("future_date", "error", "date is after the reference date"),
+        Rule("outside_active_period", "error", "date is outside the unit's active period"),
+        # Data quality seen in real Swedish reporting
+        Rule(
+            "placeholder_value",
+            "error",
+            "a placeholder at the field maximum (e.g. 999 999) stands for a count",
+        ),
+        Rule("magnitude_outlier", "error", "count is far off the unit's own history (entered in thousands?)"),
+        Rule(
+            "listed_patients_magnitude",
+            "error",
+            "listed_patients is far below the unit's indicator denominators (entered in thousands?)",
+        ),
+        Rule("share_in_percent", "warning", "share given in percent; stored as a fraction (÷ 100)"),
+        Rule("share_mismatch", "error", "numerator/denominator does not match the reported share"),
+        Rule("stopped_reporting", "warning", "unit is active but stopped reporting this source"),
+        Rule(
+            "personal_data",
+            "error",
+            "free text holds a personnummer/samordningsnummer; remove it or use --redact",
+        ),
+    )
+}
+
+
+def empty_failures() -> pl.LazyFrame:
+    """A failure frame without rows."""
+    return pl.LazyFrame(schema=FAILURE_SCHEMA)
+
+
+def failures_frame(
+    rows: pl.LazyFrame,
+    *,
+    table: str,
+    file: str,
+    rule: str,
+    column: str | pl.Expr | None = None,
+    value: pl.Expr | None = None,
+    row: pl.Expr | None = None,
+    unit_id: pl.Expr | None = None,
+    hint: str | pl.Expr | None = None,
+    severity: Severity | None = None,
+) -> pl.LazyFrame:
+    """Failures of ``rule``, one per row of ``rows``, in :data:`FAILURE_SCHEMA`.
+
+    Values are raw here; :func:`masked_failures` masks personal data once over all failures.
+    """
+    known = RULES[rule]
+
+    def _as_expr(item: str | pl.Expr | None) -> pl.Expr:
+        if isinstance(item, pl.Expr):
+            return item.cast(pl.String)
+        return pl.lit(item, dtype=pl.String)
+
+    return rows.select(
+        table=pl.lit(table, dtype=pl.String),
+        file=pl.lit(file, dtype=pl.String),
+        row=(row if row is not None else pl.lit(None)).cast(pl.Int64),
+        column=_as_expr(column),
+        rule=pl.lit(rule, dtype=pl.String),
+        severity=pl.lit(severity or known.severity, dtype=pl.String),
+        unit_id=_as_expr(unit_id),
+        value=_as_expr(value),
+        hint=_as_expr(hint if hint is not None else known.hint),
+    )
+
+
+def single_failure(
+    *,
+    table: str,
+    file: str,
+    rule: str,
+    column: str | None = None,
+    value: str | None = None,
+    hint: str | None = None,
+    severity: Severity | None = None,
+) -> pl.LazyFrame:
+    """One failure about a whole file or column."""
+    return failures_frame(
+        pl.LazyFrame({"_": [0]}),
+        table=table,
+        file=file,
+        rule=rule,
+        column=column,
+        value=pl.lit(value, dtype=pl.String),
+        hint=hint,
+        severity=severity,
+    )
+
+
+def masked_failures(failures: pl.LazyFrame) -> pl.LazyFrame:
+    """``failures`` with personal identity numbers in values and hints masked."""
+    return failures.with_columns(masked_expr(pl.col("value")), masked_expr(pl.col("hint")))
+
+
+def sorted_failures(failures: pl.LazyFrame) -> pl.LazyFrame:
+    """Failures in reading order: errors first, then by file, row, column and rule."""
+    return failures.sort(
+        pl.col("severity") != "error", "file", "row", "column", "rule", nulls_last=True, maintain_order=True
+    )
+
+
+def counts_by_rule(failures: pl.LazyFrame) -> pl.LazyFrame:
+    """Number of failures per rule, severity and table."""
+    return (
+        failures.group_by("rule", "severity", "table")
+        .agg(count=pl.len())
+        .sort(pl.col("severity") != "error", "rule", "table")
+    )

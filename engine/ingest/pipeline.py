@@ -1,0 +1,228 @@
+"""The ingest job: read a source directory, validate every table, and return normalised frames
+plus every failure found (never just the first).
+
+Order: read (strings) → personal-data guard on free text → parse to contract types → pandera contract
+→ cross-table rules → data-quality rules. A table that cannot be read or misses required columns skips
+the later steps (its own failures say why); every other table is still checked in full.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from engine.config import Config
+from engine.contract import TableSpec, table_schemas
+from engine.ingest import cross_table, quality
+from engine.ingest.failures import (
+    FAILURE_COLUMNS,
+    FAILURE_SCHEMA,
+    empty_failures,
+    failures_frame,
+    masked_failures,
+    single_failure,
+    sorted_failures,
+)
+from engine.ingest.parsing import parsed_table
+from engine.ingest.readers import ROW_COLUMN, RawTable, UnreadableFileError, find_table_file, read_raw_table
+from engine.ingest.validation import schema_failures
+from engine.personal_data import masked, personal_number_matches, redacted
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    """What an ingest found: normalised tables (only meaningful when ``ok``) and all failures."""
+
+    tables: dict[str, pl.DataFrame]
+    failures: pl.DataFrame
+    sources: dict[str, dict[str, Any]]
+    reference_date: dt.date
+    redacted: bool
+    redaction_counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def errors(self) -> pl.DataFrame:
+        return self.failures.filter(pl.col("severity") == "error")
+
+    @property
+    def warnings(self) -> pl.DataFrame:
+        return self.failures.filter(pl.col("severity") == "warning")
+
+    @property
+    def ok(self) -> bool:
+        return self.errors.is_empty()
+
+    def manifest_warnings(self, examples: int = 10) -> list[dict[str, Any]]:
+        """Warnings summarised per rule, table and column for the manifest (values already masked)."""
+        summaries = []
+        grouped = self.warnings.group_by("rule", "table", "column", maintain_order=True)
+        for (rule, table, column), group in grouped:
+            count = (
+                self.redaction_counts.get(str(table), group.height)
+                if rule == "personal_data"
+                else group.height
+            )
+            summaries.append(
+                {
+                    "rule": rule,
+                    "table": table,
+                    "column": column,
+                    "count": count,
+                    "hint": group["hint"][0],
+                    "examples": group.head(examples).select("row", "unit_id", "value").to_dicts(),
+                }
+            )
+        return summaries
+
+
+def ingest_directory(
+    src_dir: Path, config: Config, *, reference_date: dt.date, redact: bool = False
+) -> IngestResult:
+    """Read and validate every contract table in ``src_dir``.
+
+    Parameters
+    ----------
+    src_dir
+        Directory with ``<table>.csv`` or ``<table>.parquet`` per table of :func:`table_schemas`.
+    config
+        The effective configuration (sources, allowed categories, quality thresholds).
+    reference_date
+        Dates after this are ``future_date`` errors.
+    redact
+        Replace personal identity numbers in free text instead of rejecting the file.
+    """
+    specs = table_schemas(config)
+    failures: list[pl.LazyFrame] = []
+    raw_tables: dict[str, RawTable] = {}
+    for name, spec in specs.items():
+        path = find_table_file(src_dir, name)
+        if path is None:
+            if spec.required:
+                failures.append(single_failure(table=name, file=f"{name}.csv", rule="missing_file"))
+            continue
+        try:
+            raw_tables[name] = read_raw_table(name, path)
+        except (UnreadableFileError, OSError) as error:
+            logger.warning("cannot read %s", path.name)
+            failures.append(
+                single_failure(table=name, file=path.name, rule="unreadable_file", hint=masked(str(error)))
+            )
+    redaction_counts: dict[str, int] = {}
+    guarded: dict[str, RawTable] = {}
+    for name, raw in raw_tables.items():
+        frame, guard_failures, count = _personal_data_guarded(raw, specs[name], redact)
+        guarded[name] = RawTable(
+            raw.name, raw.path, frame, raw.format, raw.encoding, raw.separator, raw.sha256
+        )
+        failures.append(guard_failures)
+        if count:
+            redaction_counts[name] = count
+    typed: dict[str, pl.DataFrame] = {}
+    for name, raw in guarded.items():
+        parsed = parsed_table(raw, specs[name])
+        failures.append(parsed.failures)
+        if parsed.frame is not None:
+            typed[name] = parsed.frame.collect()
+    files = {name: raw.file for name, raw in raw_tables.items()}
+    for name, frame in typed.items():
+        failures.append(schema_failures(frame, specs[name], files[name]))
+    failures += _cross_table_and_quality_failures(typed, specs, files, config, reference_date)
+    # Collected part by part: one plan over dozens of small rule queries optimises slowly.
+    parts = pl.collect_all(
+        [part.select(FAILURE_COLUMNS).cast(pl.Schema(FAILURE_SCHEMA)) for part in failures]
+    )
+    all_failures = _without_repeats(pl.concat(parts).lazy())
+    collected = sorted_failures(masked_failures(all_failures)).collect()
+    logger.info("ingest of %s: %d failures", src_dir, collected.height)
+    tables = {name: _normalised(frame, specs[name], config) for name, frame in typed.items()}
+    sources = {
+        name: {"file": raw.file, "sha256": raw.sha256, "format": raw.format, "encoding": raw.encoding}
+        | ({"separator": raw.separator} if raw.separator else {})
+        for name, raw in sorted(raw_tables.items())
+    }
+    return IngestResult(tables, collected, sources, reference_date, redact, redaction_counts)
+
+
+def _personal_data_guarded(
+    raw: RawTable, spec: TableSpec, redact: bool
+) -> tuple[pl.DataFrame, pl.LazyFrame, int]:
+    columns = [column for column in spec.free_text_columns if column in raw.frame.columns]
+    if not columns:
+        return raw.frame, empty_failures(), 0
+    matches = personal_number_matches(raw.frame.lazy(), columns, ROW_COLUMN).collect()
+    if matches.is_empty():
+        return raw.frame, empty_failures(), 0
+    if redact:
+        frame = redacted(raw.frame.lazy(), columns, matches["token"].to_list()).collect()
+        failure = single_failure(
+            table=spec.name,
+            file=raw.file,
+            rule="personal_data",
+            column=",".join(columns),
+            value=f"{matches.height} redacted",
+            hint="personal identity numbers replaced by '[personnummer borttaget]' (--redact)",
+            severity="warning",
+        )
+        return frame, failure, matches.height
+    failure = failures_frame(
+        matches.lazy().drop("token"),
+        table=spec.name,
+        file=raw.file,
+        rule="personal_data",
+        column=pl.col("column"),
+        value=pl.format("<{}>", pl.col("kind")),
+        row=pl.col("row"),
+    )
+    return raw.frame, failure, 0
+
+
+def _cross_table_and_quality_failures(
+    typed: dict[str, pl.DataFrame],
+    specs: dict[str, TableSpec],
+    files: dict[str, str],
+    config: Config,
+    reference_date: dt.date,
+) -> list[pl.LazyFrame]:
+    frames = {name: frame.lazy() for name, frame in typed.items()}
+    parts = [
+        cross_table.unknown_provider_failures(frames, files),
+        cross_table.unknown_unit_failures(frames, specs, files),
+        cross_table.future_date_failures(frames, specs, files, reference_date),
+        cross_table.outside_active_period_failures(frames, specs, files),
+    ]
+    indicator_names = [name for name in frames if specs[name].kind == "indicator"]
+    units = frames.get("units")
+    parts += [
+        quality.indicator_quality_failures(frames[name], units, name, files[name], config.quality)
+        for name in indicator_names
+    ]
+    if units is not None:
+        reference = quality.typical_denominators([frames[name] for name in indicator_names], config.quality)
+        parts.append(quality.listed_patients_failures(units, reference, files["units"], config.quality))
+    return parts
+
+
+def _without_repeats(failures: pl.LazyFrame) -> pl.LazyFrame:
+    """Drop contract failures on cells that already failed to parse (the null they became)."""
+    unparseable = failures.filter(pl.col("rule") == "unparseable_value").select("table", "row", "column")
+    repeats = failures.filter(pl.col("rule") == "missing_value").join(
+        unparseable, on=["table", "row", "column"], how="semi"
+    )
+    return failures.join(repeats, on=FAILURE_COLUMNS, how="anti", nulls_equal=True)
+
+
+def _normalised(frame: pl.DataFrame, spec: TableSpec, config: Config) -> pl.DataFrame:
+    """The snapshot form of a table: contract columns only, shares as fractions, sorted by key."""
+    lazy = frame.lazy()
+    if spec.kind == "indicator":
+        lazy = quality.with_share_as_fraction(lazy, config.quality)
+    columns = [column for column in frame.columns if column != ROW_COLUMN]
+    order = list(spec.key) + [column for column in columns if column not in spec.key]
+    return lazy.select(columns).sort(order, nulls_last=True, maintain_order=True).collect()
