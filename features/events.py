@@ -38,6 +38,8 @@ def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: li
 
     Columns: unit_id, received_date, ``all`` (events), one column per risk area, ``severity``
     (sum of severity weights; 0 when the source has no severities), all running totals.
+    A source with ``publication_lag_days`` > 0 is dated by when it became usable
+    (``received_date + lag``), so an event counts at ``as_of`` iff ``received_date + lag < as_of``.
     """
     area = pl.col("category").replace_strict(source.categories, default=None, return_dtype=pl.String)
     if source.severities:
@@ -46,7 +48,12 @@ def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: li
         weight = pl.lit(0.0)
     counted = [_ALL, *areas, _SEVERITY]
     return (
-        events.select("unit_id", "received_date", area.alias("_area"), weight.alias("_weight"))
+        events.select(
+            "unit_id",
+            (pl.col("received_date") + pl.duration(days=source.publication_lag_days)).alias("received_date"),
+            area.alias("_area"),
+            weight.alias("_weight"),
+        )
         .group_by("unit_id", "received_date")
         .agg(
             pl.len().cast(pl.Float64).alias(_ALL),

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import tomllib
 
 import polars as pl
 import pytest
 
-from engine.config import Config, load_config
+from engine.config import Config, config_from_mapping, default_config_text, load_config
 from features.pipeline import build_features
 from tests.test_features_world import event_row, tiny_world, unit_row
 
@@ -122,3 +123,18 @@ def test_event_features_are_exact_for_a_mid_month_planning_date(config: Config) 
     row = build_features(world, [dt.date(2021, 3, 15)], config).collect().row(0, named=True)
     assert row["complaints_count_3m"] == 2.0, "window [2020-12-15, 2021-03-15) holds two complaints"
     assert row["complaints_count_6m"] == 3.0
+
+
+def test_event_source_publication_lag_delays_when_events_count() -> None:
+    # given complaints that reach the analysis 10 days after they are received
+    mapping = tomllib.loads(default_config_text())
+    mapping["sources"]["complaints"]["publication_lag_days"] = 10
+    config = config_from_mapping(mapping)
+    complaints = [
+        event_row("U1", dt.date(2020, 12, 21), "vantetid"),
+        event_row("U1", dt.date(2020, 12, 22), "vantetid"),
+    ]
+    world = tiny_world(config, [unit_row("U1")], events={"complaints": complaints})
+    # then on 1 January only the complaint received on 21 December (usable 31 December) counts
+    row = build_features(world, [AS_OF], config).collect().row(0, named=True)
+    assert row["complaints_count_3m"] == 1.0

@@ -67,9 +67,9 @@ def with_late_records(
         extra["severity"] = draw(st.sampled_from(sorted(source.severities))) if source.severities else None
         extra.update({column: "text" for column in source.free_text_columns})
         changed[source.file] = pl.concat([frame, pl.DataFrame([extra], schema=frame.schema)])
-    for source in config.indicator_sources.values():
-        frame = changed[source.file]
-        known = month_index(as_of) - 1 - source.publication_lag_months
+    for indicator in config.indicator_sources.values():
+        frame = changed[indicator.file]
+        known = month_index(as_of) - 1 - indicator.publication_lag_months
         unpublished = (pl.col("period").dt.year() * 12 + pl.col("period").dt.month() - 1) > known
         factor = draw(st.sampled_from([0, 2, 5]))
         frame = frame.with_columns(
@@ -80,10 +80,10 @@ def with_late_records(
         )
         month = first_of(known + draw(st.integers(1, 6)))
         extra_rows = [
-            (draw(unit), month, measure, draw(st.integers(0, 50)), 50) for measure in source.measures
+            (draw(unit), month, measure, draw(st.integers(0, 50)), 50) for measure in indicator.measures
         ]
         extra_frame = pl.DataFrame(extra_rows, schema=frame.schema, orient="row")
-        changed[source.file] = pl.concat([frame, extra_frame]).unique(
+        changed[indicator.file] = pl.concat([frame, extra_frame]).unique(
             ["unit_id", "period", "measure"], keep="last"
         )
     inspections = changed["inspections"]
