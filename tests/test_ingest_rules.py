@@ -96,6 +96,10 @@ CASES: list[tuple[str, Mutation]] = [
     ("unparseable_value", _set("availability", 5, numerator="12,5")),
     ("missing_value", _set("units", 1, name="")),
     ("duplicate_key", _duplicate_event),
+    (
+        "duplicate_key",
+        _indicator_set("availability", _UNIT_1_JUNE, "unit_id,period,measure", measure="assessment_3d_share"),
+    ),
     ("invalid_format", _set("units", 0, municipality_code="380")),
     ("invalid_value", _set("complaints", 1, category="okand_kategori")),
     (

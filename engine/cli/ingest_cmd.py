@@ -193,7 +193,7 @@ def _print_failures(result: IngestResult) -> None:
     title = f"Ingest failures ({result.errors.height} errors, {result.warnings.height} warnings)"
     table = Table(title=title, title_justify="left", show_lines=False)
     for column in ("severity", "file", "row", "column", "rule", "value", "hint"):
-        table.add_column(column, overflow="fold")
+        table.add_column(column, overflow="fold", no_wrap=column in ("severity", "row", "rule"))
     for item in shown.iter_rows(named=True):
         style = "red" if item["severity"] == "error" else "yellow"
         table.add_row(

@@ -102,7 +102,9 @@ def _frame_level_failures(
     cases: pl.LazyFrame, frame: pl.LazyFrame, spec: TableSpec, file: str
 ) -> pl.LazyFrame:
     parts = []
-    for check, columns in DATAFRAME_CHECK_COLUMNS.items():
+    key_check = {"multiple_fields_uniqueness": spec.key} if spec.key else {}
+    compared = DATAFRAME_CHECK_COLUMNS | key_check
+    for check, columns in compared.items():
         if not all(column in spec.schema.columns for column in columns):
             continue
         shown = pl.concat_str(
@@ -124,7 +126,7 @@ def _frame_level_failures(
                 hint=pl.lit(RULES[CHECK_RULES[check]].hint),
             )
         )
-    other = cases.filter(~pl.col("check_name").is_in(list(DATAFRAME_CHECK_COLUMNS))).select(
+    other = cases.filter(~pl.col("check_name").is_in(list(compared))).select(
         table=pl.lit(spec.name),
         file=pl.lit(file),
         row=pl.col("row"),

@@ -1,0 +1,134 @@
+"""Personnummer and samordningsnummer are found in free text, never echoed, and redacted on request."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from engine.config import load_config
+from engine.identifiers import luhn_check_digit, organisation_number
+from engine.ingest import ingest_directory
+from engine.personal_data import (
+    PERSONNUMMER_MASK,
+    REDACTION_TEXT,
+    masked,
+    personal_number_kind_expr,
+    personal_number_matches,
+)
+from tests.ingest_factory import REFERENCE_DATE, personnummer, samordningsnummer, world, write_world
+
+PNR = personnummer("900228", "321")
+PNR_DIGITS = PNR.replace("-", "")
+
+
+def _kinds(texts: list[str]) -> list[str | None]:
+    frame = pl.LazyFrame({"__row__": list(range(2, 2 + len(texts))), "text": texts})
+    found = personal_number_matches(frame, ["text"]).collect()
+    by_row = dict(zip(found["row"], found["kind"], strict=True))
+    return [by_row.get(row) for row in range(2, 2 + len(texts))]
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        (f"ringde {PNR} igår", "personnummer"),
+        (f"ringde {PNR_DIGITS}", "personnummer"),
+        (f"född 19{PNR_DIGITS}.", "personnummer"),
+        (f"19{PNR}", "personnummer"),
+        (f"{PNR[:6]}+{PNR[7:]}", "personnummer"),
+        (samordningsnummer("850715", "456"), "samordningsnummer"),
+        (f"org {organisation_number('556677889')}", None),
+        (f"region {organisation_number('232100001')}", None),
+        (f"SE{organisation_number('232100001')}-vc1", None),
+        (PNR[:-1] + str((int(PNR[-1]) + 1) % 10), None),
+        ("telefon 08-123 456 78", None),
+        (f"konto 12{PNR_DIGITS}99", None),
+        ("ärende 2024-000123", None),
+        ("", None),
+    ],
+    ids=[
+        "10-digit-dash",
+        "10-digit-plain",
+        "12-digit",
+        "12-digit-dash",
+        "plus-separator",
+        "samordningsnummer",
+        "organisationsnummer-company",
+        "organisationsnummer-region",
+        "hsa-id",
+        "wrong-check-digit",
+        "phone-number",
+        "longer-number",
+        "case-number",
+        "empty",
+    ],
+)
+def test_personal_numbers_are_detected(text: str, kind: str | None) -> None:
+    assert _kinds([text]) == [kind], f"{kind} expected for a {len(text)}-char text"
+
+
+@pytest.mark.parametrize(
+    "month", ["00", "13", "20", "99"], ids=["month-00", "month-13", "org-20", "month-99"]
+)
+def test_implausible_months_are_not_personal_numbers(month: str) -> None:
+    first_nine = f"85{month}15123"
+    candidate = first_nine + str(luhn_check_digit(first_nine))
+    assert pl.select(personal_number_kind_expr(pl.lit(candidate))).item() is None
+
+
+def test_masked_hides_numbers_but_keeps_organisation_numbers() -> None:
+    org = organisation_number("556677889")
+    assert masked(f"a {PNR} b") == f"a {PERSONNUMMER_MASK} b"
+    assert masked(f"provider {org}") == f"provider {org}"
+
+
+def _world_with_personal_data(tmp_path: Path) -> Path:
+    tables = world()
+    tables["complaints"][1]["summary"] = f"Patienten ({PNR}) fick fel medicin"
+    tables["complaints"][2]["summary"] = f"Anhörig 19{PNR_DIGITS} hörde av sig"
+    return write_world(tmp_path, tables)
+
+
+def test_personal_data_rejects_the_file_with_rows_and_never_echoes_the_number(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    result = ingest_directory(
+        _world_with_personal_data(tmp_path), load_config(), reference_date=REFERENCE_DATE
+    )
+    found = result.errors.filter(pl.col("rule") == "personal_data")
+    assert found.select("file", "row", "column").rows() == [
+        ("complaints.csv", 3, "summary"),
+        ("complaints.csv", 4, "summary"),
+    ]
+    report = result.failures.write_json()
+    assert PNR not in report and PNR_DIGITS not in report, "the number leaked into the failures"
+    assert PNR_DIGITS[:6] not in caplog.text and PNR not in caplog.text, "the number leaked into the logs"
+
+
+def test_redact_replaces_numbers_and_records_only_the_count(tmp_path: Path) -> None:
+    result = ingest_directory(
+        _world_with_personal_data(tmp_path), load_config(), reference_date=REFERENCE_DATE, redact=True
+    )
+    assert result.ok, result.failures
+    summaries = result.tables["complaints"]["summary"].to_list()
+    assert sum(REDACTION_TEXT in text for text in summaries) == 2
+    assert not any(PNR in text or PNR_DIGITS in text for text in summaries)
+    warning = [item for item in result.manifest_warnings() if item["rule"] == "personal_data"]
+    assert warning and warning[0]["count"] == 2
+    assert PNR_DIGITS not in str(result.manifest_warnings())
+
+
+def test_free_text_in_other_failures_is_not_echoed(tmp_path: Path) -> None:
+    # given a row that fails a dataframe-level check and carries a number in its free text
+    tables = world()
+    tables["complaints"][0]["received_date"] = "2024-01-01"
+    tables["complaints"][0]["summary"] = f"hemlig text {PNR}"
+    write_world(tmp_path, tables)
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    assert "received_before_event" in result.errors["rule"].to_list()
+    dumped = result.failures.write_json()
+    assert "hemlig text" not in dumped and PNR not in dumped, "pandera's row echo must not reach the report"
