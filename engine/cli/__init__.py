@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import api_cmd, config_cmd, ingest_cmd, plan_cmd
+from engine.cli import api_cmd, config_cmd, features_cmd, ingest_cmd, plan_cmd
 from engine.cli.common import configure_logging
 
 app = typer.Typer(
@@ -27,6 +27,7 @@ snapshot_app = typer.Typer(help="Inspect stored snapshots.", no_args_is_help=Tru
 snapshot_app.command("show")(ingest_cmd.show_snapshot)
 snapshot_app.command("list")(ingest_cmd.list_snapshots)
 app.add_typer(snapshot_app, name="snapshot")
+app.command("features")(features_cmd.build_features_command)
 
 app.add_typer(plan_cmd.plan_app, name="plan")
 app.command("serve")(api_cmd.serve)
