@@ -96,17 +96,18 @@ class LightGBMSettings(_Frozen):
     colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0.0)] = 1.0
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 50
-    num_threads: Annotated[int, Field(ge=1)] = 2
+    num_threads: Annotated[int, Field(ge=1)] = 1
 
 
 class ModelSettings(_Frozen):
     """How risk models are trained, evaluated and promoted (``[model]`` in the TOML file)."""
 
     lead_time_days: Annotated[int, Field(ge=0)] = 60
-    layout: Literal["per_area", "pooled"] = "per_area"
-    calibration: Literal["isotonic", "sigmoid"] = "isotonic"
+    layout: Literal["per_area", "pooled"] = "pooled"
+    calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
     ece_bins: Annotated[int, Field(ge=2)] = 10
+    ece_gate_population: Literal["random", "all"] = "all"
     bootstrap_resamples: Annotated[int, Field(ge=10, le=10_000)] = 200
     seed: int = 42
     top_fractions: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(

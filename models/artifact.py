@@ -1,0 +1,178 @@
+# ruff: noqa: N803, N806  (X is the scikit-learn name of a feature matrix)
+"""The fitted risk model: per-area classifiers + calibrators, and its MLflow pyfunc wrapper.
+
+:class:`RiskModel` is what is pickled into MLflow and what scoring uses. It turns a feature frame
+(one row per unit and as-of date, as ``features.build_features`` returns it) into one row per unit,
+as-of date and risk area with calibrated ``p_deficiency``, ``p_serious`` and per-feature
+contributions (SHAP values of the deficiency model, log-odds scale, before calibration).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+import polars as pl
+from mlflow.pyfunc import PythonModel
+
+from models.calibration import Calibrator
+from models.estimator import RiskClassifier
+
+POOLED = "__pooled__"
+AREA_COLUMN = "risk_area"
+
+
+@dataclass(frozen=True)
+class ModelFeature:
+    """What the model needs to know about one feature (taken from the feature catalog)."""
+
+    name: str
+    kind: Literal["numeric", "categorical"]
+    higher_is_riskier: bool | None
+    risk_area: str | None
+    source: str
+    unit: str
+    window_months: int | None
+
+    @property
+    def monotone_constraint(self) -> int:
+        """+1 when more is riskier, −1 when less is riskier, 0 when the direction is unknown."""
+        if self.kind != "numeric" or self.higher_is_riskier is None:
+            return 0
+        return 1 if self.higher_is_riskier else -1
+
+    @classmethod
+    def from_spec(cls, spec: Any) -> ModelFeature:
+        """From a ``features.FeatureSpec`` (or any object / mapping with the same fields)."""
+
+        def get(key: str) -> Any:
+            return spec[key] if isinstance(spec, dict) else getattr(spec, key)
+
+        return cls(
+            name=get("name"),
+            kind=get("kind"),
+            higher_is_riskier=get("higher_is_riskier"),
+            risk_area=get("risk_area"),
+            source=get("source"),
+            unit=get("unit"),
+            window_months=get("window_months"),
+        )
+
+
+def features_for_area(catalog: Sequence[ModelFeature], area: str) -> list[ModelFeature]:
+    """General features plus the features of ``area`` (other areas' features are left out)."""
+    return [f for f in catalog if f.risk_area in (None, area)]
+
+
+def category_levels(frame: pl.DataFrame, features: Sequence[ModelFeature]) -> dict[str, list[str]]:
+    """Sorted levels of each categorical feature seen in ``frame`` (unknown levels score as missing)."""
+    return {
+        f.name: sorted(str(v) for v in frame.get_column(f.name).drop_nulls().unique().to_list())
+        for f in features
+        if f.kind == "categorical"
+    }
+
+
+def design_matrix(
+    frame: pl.DataFrame, features: Sequence[ModelFeature], levels: dict[str, list[str]]
+) -> np.ndarray:
+    """Float matrix of ``features`` in order; categorical values become level codes (unknown → NaN)."""
+    columns = []
+    for feature in features:
+        column = frame.get_column(feature.name)
+        if feature.kind == "categorical":
+            mapping = {level: float(code) for code, level in enumerate(levels.get(feature.name, []))}
+            column = column.cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.Float64)
+        columns.append(column.cast(pl.Float64).fill_nan(None).to_numpy().astype(np.float64))
+    return np.column_stack(columns) if columns else np.empty((frame.height, 0))
+
+
+@dataclass
+class AreaModel:
+    """The fitted models of one risk area (or of all areas when the layout is pooled)."""
+
+    risk_area: str
+    features: list[ModelFeature]
+    levels: dict[str, list[str]]
+    deficiency: RiskClassifier
+    deficiency_calibrator: Calibrator
+    serious: RiskClassifier | None
+    serious_calibrator: Calibrator | None
+    serious_share: float
+
+    def raw_deficiency(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated P(deficiency) of the trees."""
+        return self.deficiency.predict_proba(X)[:, 1]
+
+    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(deficiency) and P(serious) (never above P(deficiency))."""
+        p_deficiency = self.deficiency_calibrator.transform(self.raw_deficiency(X))
+        if self.serious is not None and self.serious_calibrator is not None:
+            p_serious = self.serious_calibrator.transform(self.serious.predict_proba(X)[:, 1])
+        else:
+            p_serious = p_deficiency * self.serious_share
+        return p_deficiency, np.minimum(p_serious, p_deficiency)
+
+
+@dataclass
+class RiskModel:
+    """Per-area (or pooled) risk models over one feature catalog."""
+
+    layout: Literal["per_area", "pooled"]
+    risk_areas: list[str]
+    area_models: dict[str, AreaModel]
+    catalog: list[ModelFeature]
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def model_for(self, area: str) -> AreaModel:
+        """The fitted model that scores ``area``."""
+        return self.area_models[POOLED if self.layout == "pooled" else area]
+
+    def area_frame(self, features: pl.DataFrame, area: str) -> pl.DataFrame:
+        """``features`` with the risk-area column the pooled layout uses as a feature."""
+        return features.with_columns(pl.lit(area).alias(AREA_COLUMN))
+
+    def predict_frame(self, features: pl.DataFrame, *, contributions: bool = True) -> pl.DataFrame:
+        """One row per input row and risk area: unit_id, as_of, risk_area, p_deficiency, p_serious.
+
+        With ``contributions`` a struct column ``contributions`` holds one float per catalog feature
+        (SHAP value on the log-odds scale; 0.0 for features the area's model does not use).
+        """
+        names = [f.name for f in self.catalog]
+        parts = []
+        for area in self.risk_areas:
+            model = self.model_for(area)
+            frame = self.area_frame(features, area)
+            X = design_matrix(frame, model.features, model.levels)
+            p_deficiency, p_serious = model.predict(X)
+            part = frame.select("unit_id", "as_of", AREA_COLUMN).with_columns(
+                pl.Series("p_deficiency", p_deficiency, dtype=pl.Float64),
+                pl.Series("p_serious", p_serious, dtype=pl.Float64),
+            )
+            if contributions:
+                values = model.deficiency.predict_contributions(X)[:, :-1]
+                used = {f.name: values[:, i] for i, f in enumerate(model.features) if f.name in names}
+                zeros = np.zeros(frame.height)
+                part = part.with_columns(
+                    pl.struct(
+                        [pl.Series(name, used.get(name, zeros), dtype=pl.Float64) for name in names]
+                    ).alias("contributions")
+                )
+            parts.append(part)
+        return pl.concat(parts, how="vertical")
+
+
+class RiskPyfunc(PythonModel):
+    """MLflow pyfunc face of :class:`RiskModel` (pandas in, pandas out, no contributions)."""
+
+    def __init__(self, model: RiskModel) -> None:
+        self.model = model
+
+    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> Any:
+        frame = pl.from_pandas(model_input)
+        if frame.schema.get("as_of") != pl.Date:
+            frame = frame.with_columns(pl.col("as_of").cast(pl.Date))
+        return self.model.predict_frame(frame, contributions=False).to_pandas()

@@ -1,0 +1,192 @@
+# ruff: noqa: N803, N806  (X is the scikit-learn name of a feature matrix)
+"""A scikit-learn compatible LightGBM classifier with monotone constraints and temporal early stopping.
+
+Why a wrapper and not ``lightgbm.LGBMClassifier``: we need early stopping on an explicit, *temporal*
+validation fold (the held-out year), deterministic single-machine training, SHAP contributions for
+explanations, and a class that passes scikit-learn's estimator checks under this project's rules
+(params only in ``__init__``, validation in ``fit``, fitted attributes ending in ``_``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal
+
+import lightgbm as lgb
+import numpy as np
+from sklearn.base import BaseEstimator, ClassifierMixin
+from sklearn.utils.multiclass import check_classification_targets
+from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
+
+EvalSet = tuple[Any, Any, Any]
+
+
+class RiskClassifier(ClassifierMixin, BaseEstimator):
+    """Binary gradient-boosted trees (LightGBM) predicting P(finding) for one risk area.
+
+    Parameters
+    ----------
+    n_estimators : int
+        Maximum number of boosting rounds (early stopping may use fewer).
+    learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree, reg_lambda
+        LightGBM hyper-parameters of the same names.
+    monotone_constraints : sequence of {-1, 0, 1} or None
+        One entry per feature: +1 the prediction never decreases as the feature grows, −1 never
+        increases, 0 unconstrained. ``None`` = no constraints.
+    categorical_features : sequence of int or None
+        Column indices LightGBM treats as categorical (non-negative integer codes).
+    early_stopping_rounds : int
+        Rounds without improvement on ``eval_set`` before training stops (only with ``eval_set``).
+    num_threads : int
+        Threads LightGBM may use.
+    random_state : int
+        Seed for bagging and feature subsampling; training is deterministic given the seed.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> X = rng.normal(size=(200, 2)); y = (X[:, 0] + rng.normal(size=200) > 0).astype(int)
+    >>> model = RiskClassifier(n_estimators=20, monotone_constraints=[1, 0]).fit(X, y)
+    >>> model.predict_proba(X).shape
+    (200, 2)
+    """
+
+    def __init__(
+        self,
+        *,
+        n_estimators: int = 600,
+        learning_rate: float = 0.03,
+        num_leaves: int = 15,
+        min_child_samples: int = 20,
+        subsample: float = 0.8,
+        colsample_bytree: float = 0.8,
+        reg_lambda: float = 1.0,
+        monotone_constraints: Sequence[int] | None = None,
+        categorical_features: Sequence[int] | None = None,
+        early_stopping_rounds: int = 50,
+        num_threads: int = 1,
+        random_state: int = 0,
+    ) -> None:
+        self.n_estimators = n_estimators
+        self.learning_rate = learning_rate
+        self.num_leaves = num_leaves
+        self.min_child_samples = min_child_samples
+        self.subsample = subsample
+        self.colsample_bytree = colsample_bytree
+        self.reg_lambda = reg_lambda
+        self.monotone_constraints = monotone_constraints
+        self.categorical_features = categorical_features
+        self.early_stopping_rounds = early_stopping_rounds
+        self.num_threads = num_threads
+        self.random_state = random_state
+
+    def __sklearn_tags__(self) -> Any:
+        tags = super().__sklearn_tags__()
+        tags.input_tags.allow_nan = True
+        tags.classifier_tags.multi_class = False
+        return tags
+
+    def fit(
+        self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: EvalSet | None = None
+    ) -> RiskClassifier:
+        """Fit on ``X, y``; with ``eval_set=(X_val, y_val, w_val)`` stop early on its log loss.
+
+        Returns
+        -------
+        self
+        """
+        X, y = validate_data(self, X, y, ensure_all_finite="allow-nan", dtype=np.float64)
+        check_classification_targets(y)
+        self.classes_ = np.unique(y)
+        if self.classes_.shape[0] != 2:
+            raise ValueError(
+                "Only binary classification is supported: y must hold exactly 2 classes, got "
+                f"{self.classes_.shape[0]} class(es) {self.classes_.tolist()[:5]}"
+            )
+        sample_weight = _check_sample_weight(sample_weight, X, dtype=np.float64)
+        params = self._lightgbm_params(X.shape[1])
+        target = (y == self.classes_[1]).astype(np.float64)
+        categorical: list[int] | Literal["auto"] = (
+            [int(i) for i in self.categorical_features] if self.categorical_features else "auto"
+        )
+        train = lgb.Dataset(
+            X,
+            target,
+            weight=sample_weight,
+            params=params,
+            categorical_feature=categorical,
+            free_raw_data=True,
+        )
+        valid_sets: list[lgb.Dataset] = []
+        callbacks: list[Any] = []
+        if eval_set is not None:
+            X_val, y_val, w_val = eval_set
+            X_val = validate_data(self, X_val, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+            w_val = _check_sample_weight(w_val, X_val, dtype=np.float64)
+            valid_target = (np.asarray(y_val) == self.classes_[1]).astype(np.float64)
+            valid_sets = [lgb.Dataset(X_val, valid_target, weight=w_val, reference=train, params=params)]
+            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
+        self.booster_ = lgb.train(
+            params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks
+        )
+        best = self.booster_.best_iteration
+        self.best_iteration_ = int(best) if best and best > 0 else self.booster_.current_iteration()
+        return self
+
+    def _lightgbm_params(self, n_features: int) -> dict[str, Any]:
+        constraints = self._validated_constraints(n_features)
+        params: dict[str, Any] = {
+            "objective": "binary",
+            "metric": "binary_logloss",
+            "learning_rate": self.learning_rate,
+            "num_leaves": self.num_leaves,
+            "min_child_samples": self.min_child_samples,
+            "min_data_in_bin": 1,
+            "bagging_fraction": self.subsample,
+            "bagging_freq": 1 if self.subsample < 1.0 else 0,
+            "feature_fraction": self.colsample_bytree,
+            "lambda_l2": self.reg_lambda,
+            "num_threads": self.num_threads,
+            "seed": self.random_state,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+        if constraints is not None and any(constraints):
+            params["monotone_constraints"] = constraints
+            params["monotone_constraints_method"] = "advanced"
+        return params
+
+    def _validated_constraints(self, n_features: int) -> list[int] | None:
+        if self.monotone_constraints is None:
+            return None
+        constraints = [int(c) for c in self.monotone_constraints]
+        if len(constraints) != n_features:
+            raise ValueError(
+                f"monotone_constraints has {len(constraints)} entries but X has {n_features} features"
+            )
+        bad = sorted({c for c in constraints if c not in (-1, 0, 1)})
+        if bad:
+            raise ValueError(f"monotone_constraints must be -1, 0 or 1, got {bad}")
+        return constraints
+
+    def _raw_input(self, X: Any) -> np.ndarray:
+        check_is_fitted(self)
+        return validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
+
+    def predict_proba(self, X: Any) -> np.ndarray:
+        """Class probabilities, columns ordered as ``classes_``."""
+        X = self._raw_input(X)
+        positive = np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_), dtype=np.float64)
+        return np.column_stack([1.0 - positive, positive])
+
+    def predict(self, X: Any) -> np.ndarray:
+        """The more probable class."""
+        positive = self.predict_proba(X)[:, 1]
+        return self.classes_[(positive > 0.5).astype(int)]
+
+    def predict_contributions(self, X: Any) -> np.ndarray:
+        """Per-feature SHAP contributions on the log-odds scale; the last column is the expected value."""
+        X = self._raw_input(X)
+        return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True))

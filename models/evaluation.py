@@ -1,0 +1,305 @@
+"""Rolling-origin evaluation of the model against the baselines and the oracle.
+
+Every test fold produces one prediction frame (one row per test inspection × area, one score column
+per scorer); metrics are computed from those frames on two populations: ``random`` (inspections
+chosen by random selection — the unbiased estimate) and ``all`` (every inspection, biased towards
+units that were chosen because they looked risky). Only inspected units have labels.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.config import Config
+from models import baselines
+from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_area
+from models.dataset import size_band
+from models.metrics import (
+    bootstrap_ranking_intervals,
+    brier_score,
+    expected_calibration_error,
+    fraction_tag,
+    reliability_table,
+    subgroup_audit,
+)
+from models.training import fit_risk_model, predict_rows
+from models.validation import Split
+
+logger = logging.getLogger(__name__)
+
+SCORERS = ("model", "oracle", "random", "complaints", "banding", "logistic")
+POPULATIONS = ("random", "all")
+ALL_FOLDS = "all"
+ORACLE_COLUMN = "true_p_deficiency"
+
+
+def _area_baseline_scores(
+    train: pl.DataFrame,
+    test: pl.DataFrame,
+    *,
+    catalog: Sequence[ModelFeature],
+    area: str,
+    config: Config,
+    seed: int,
+) -> dict[str, np.ndarray]:
+    features = features_for_area(catalog, area)
+    rules = baselines.banding_rules(catalog, area, train, config, config.model.banding_rate_quantile)
+    logistic, levels = baselines.fit_logistic(train, features, seed)
+    complaints = baselines.complaints_feature(catalog, area)
+    return {
+        "random": baselines.random_scores(test.height, seed),
+        "complaints": baselines.complaints_scores(test, complaints, seed + 1),
+        "banding": baselines.banding_scores(test, rules, seed + 2),
+        "logistic": baselines.logistic_scores(logistic, levels, test, features),
+    }
+
+
+def evaluate_split(
+    rows: pl.DataFrame, split: Split, catalog: Sequence[ModelFeature], config: Config
+) -> tuple[RiskModel, pl.DataFrame]:
+    """Fit on the split's past, score its test fold with the model and every baseline.
+
+    Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer.
+    """
+    settings = config.model
+    model = fit_risk_model(rows, split, catalog, config.risk_area_ids, settings)
+    train = rows.filter(split.fit_filter() | split.held_out_filter())
+    test = rows.filter(split.test_filter())
+    predictions = predict_rows(model, test)
+    parts = []
+    for index, area in enumerate(config.risk_area_ids):
+        area_test = test.filter(pl.col(AREA_COLUMN) == area)
+        if area_test.is_empty():
+            continue
+        scores = _area_baseline_scores(
+            train.filter(pl.col(AREA_COLUMN) == area),
+            area_test,
+            catalog=catalog,
+            area=area,
+            config=config,
+            seed=settings.seed + 10 * index,
+        )
+        oracle = (
+            area_test.get_column(ORACLE_COLUMN).cast(pl.Float64)
+            if ORACLE_COLUMN in area_test.columns
+            else pl.Series(ORACLE_COLUMN, [None] * area_test.height, dtype=pl.Float64)
+        )
+        parts.append(
+            area_test.select(
+                pl.lit(split.name).alias("fold"),
+                "inspection_id",
+                AREA_COLUMN,
+                "unit_id",
+                "start_date",
+                "is_random",
+                "deficiency",
+                "serious",
+                "weight",
+                pl.col("ownership").cast(pl.String).fill_null("unknown"),
+                pl.col("region_code").cast(pl.String).fill_null("unknown"),
+                size_band(pl.col("listed_patients"), settings.unit_size_bands).alias("size_band"),
+            ).with_columns(
+                pl.Series("score_oracle", oracle.to_numpy(), dtype=pl.Float64),
+                *[pl.Series(f"score_{name}", values, dtype=pl.Float64) for name, values in scores.items()],
+            )
+        )
+    frame = pl.concat(parts) if parts else pl.DataFrame()
+    if frame.is_empty():
+        return model, frame
+    frame = frame.join(predictions, on=["inspection_id", AREA_COLUMN], how="left").rename(
+        {"p_deficiency": "score_model"}
+    )
+    return model, frame
+
+
+def population_filter(population: str) -> pl.Expr:
+    """Rows of ``population``: ``random`` (random selection only) or ``all``."""
+    if population == "random":
+        return pl.col("is_random")
+    if population == "all":
+        return pl.lit(value=True)
+    raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
+
+
+def _metric_rows(
+    frame: pl.DataFrame, fractions: Sequence[float], resamples: int, seed: int, n_bins: int
+) -> list[dict[str, Any]]:
+    y = frame.get_column("deficiency").to_numpy().astype(float)
+    groups = frame.get_column("fold").to_numpy()
+    rows: list[dict[str, Any]] = [
+        {"scorer": "data", "metric": "n", "value": float(frame.height)},
+        {"scorer": "data", "metric": "base_rate", "value": float(y.mean())},
+        {
+            "scorer": "data",
+            "metric": "serious_rate",
+            "value": float(frame.get_column("serious").to_numpy().mean()),
+        },
+    ]
+    for scorer in SCORERS:
+        scores = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
+        if np.isnan(scores).all():
+            continue
+        intervals = bootstrap_ranking_intervals(
+            y, scores, fractions, groups=groups, resamples=resamples, seed=seed
+        )
+        rows += [
+            {"scorer": scorer, "metric": name, "value": i.estimate, "lower": i.lower, "upper": i.upper}
+            for name, i in intervals.items()
+        ]
+    p = frame.get_column("score_model").to_numpy().astype(float)
+    rows.append({"scorer": "model", "metric": "ece", "value": expected_calibration_error(y, p, n_bins)})
+    rows.append({"scorer": "model", "metric": "brier", "value": brier_score(y, p)})
+    raw = frame.get_column("raw_score").to_numpy().astype(float)
+    rows.append(
+        {"scorer": "model", "metric": "ece_uncalibrated", "value": expected_calibration_error(y, raw, n_bins)}
+    )
+    serious = frame.get_column("serious").to_numpy().astype(float)
+    p_serious = frame.get_column("p_serious").to_numpy().astype(float)
+    rows.append({"scorer": "model", "metric": "serious_brier", "value": brier_score(serious, p_serious)})
+    return rows
+
+
+def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
+    """Long metrics table: population, fold (or ``all``), risk_area, scorer, metric, value, lower, upper."""
+    settings = config.model
+    rows: list[dict[str, Any]] = []
+    folds = sorted(predictions.get_column("fold").unique().to_list())
+    for population in POPULATIONS:
+        subset = predictions.filter(population_filter(population))
+        for area in config.risk_area_ids:
+            area_rows = subset.filter(pl.col(AREA_COLUMN) == area)
+            for fold in [*folds, ALL_FOLDS]:
+                fold_rows = area_rows if fold == ALL_FOLDS else area_rows.filter(pl.col("fold") == fold)
+                if fold_rows.is_empty():
+                    continue
+                for row in _metric_rows(
+                    fold_rows,
+                    settings.top_fractions,
+                    settings.bootstrap_resamples,
+                    settings.seed,
+                    settings.ece_bins,
+                ):
+                    rows.append({"population": population, "fold": fold, AREA_COLUMN: area, **row})
+    schema = {
+        "population": pl.String,
+        "fold": pl.String,
+        AREA_COLUMN: pl.String,
+        "scorer": pl.String,
+        "metric": pl.String,
+        "value": pl.Float64,
+        "lower": pl.Float64,
+        "upper": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)
+
+
+def reliability_tables(predictions: pl.DataFrame, n_bins: int) -> pl.DataFrame:
+    """Reliability table per population and area over all test folds."""
+    parts = []
+    for population in POPULATIONS:
+        subset = predictions.filter(population_filter(population))
+        for (area,), area_rows in subset.group_by(AREA_COLUMN, maintain_order=True):
+            table = reliability_table(
+                area_rows.get_column("deficiency").to_numpy().astype(float),
+                area_rows.get_column("score_model").to_numpy(),
+                n_bins,
+            )
+            parts.append(
+                table.select(
+                    pl.lit(population).alias("population"), pl.lit(area).alias(AREA_COLUMN), pl.all()
+                )
+            )
+    return pl.concat(parts) if parts else pl.DataFrame()
+
+
+def selected_within_fold(frame: pl.DataFrame, score: str, fraction: float) -> pl.Expr:
+    """True for rows in the top ``fraction`` of ``score`` within their fold and area."""
+    rank = pl.col(score).rank("ordinal", descending=True).over("fold", AREA_COLUMN)
+    size = pl.len().over("fold", AREA_COLUMN)
+    return rank <= (size.cast(pl.Float64) * fraction).ceil().clip(lower_bound=1)
+
+
+def subgroup_tables(predictions: pl.DataFrame, config: Config, fraction: float = 0.10) -> pl.DataFrame:
+    """Subgroup audit of the model's top ``fraction`` per area (all inspections, all test folds)."""
+    marked = predictions.with_columns(
+        selected_within_fold(predictions, "score_model", fraction).alias("selected")
+    )
+    parts = []
+    for (area,), area_rows in marked.group_by(AREA_COLUMN, maintain_order=True):
+        table = subgroup_audit(
+            area_rows.get_column("deficiency").to_numpy().astype(float),
+            area_rows.get_column("selected").to_numpy(),
+            {
+                column: area_rows.get_column(column).to_list()
+                for column in ("ownership", "region_code", "size_band")
+            },
+            config.model.disparity_bounds,
+        )
+        parts.append(table.select(pl.lit(area).alias(AREA_COLUMN), pl.all()))
+    return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
+
+
+def rolling_origin_evaluation(
+    rows: pl.DataFrame,
+    splits: Sequence[Split],
+    catalog: Sequence[ModelFeature],
+    config: Config,
+    progress: Callable[[str], None] | None = None,
+) -> pl.DataFrame:
+    """Predictions of every split's test fold, concatenated (one fit per split)."""
+    frames = []
+    for split in splits:
+        _, frame = evaluate_split(rows, split, catalog, config)
+        if not frame.is_empty():
+            frames.append(frame)
+        if progress is not None:
+            progress(split.name)
+    if not frames:
+        raise ValueError(
+            f"no test fold has inspections: splits {[s.name for s in splits]} are empty; "
+            "the training data needs more years of inspections"
+        )
+    return pl.concat(frames, how="vertical_relaxed")
+
+
+def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict[str, Any]]:
+    """Per area: base rate and, per scorer, the headline metrics over all test folds (``--json``)."""
+    chosen = metrics.filter((pl.col("population") == population) & (pl.col("fold") == ALL_FOLDS))
+    out: dict[str, dict[str, Any]] = {}
+    headline = [f"precision_at_{fraction_tag(f)}" for f in (0.05, 0.10, 0.20)] + [
+        "roc_auc",
+        "average_precision",
+    ]
+    for (area,), area_metrics in chosen.group_by(AREA_COLUMN, maintain_order=True):
+        values = {(r["scorer"], r["metric"]): r for r in area_metrics.iter_rows(named=True)}
+        entry: dict[str, Any] = {
+            "n": int(values[("data", "n")]["value"]),
+            "base_rate": values[("data", "base_rate")]["value"],
+        }
+        for scorer in SCORERS:
+            if (scorer, "roc_auc") not in values:
+                entry[scorer] = None
+                continue
+            entry[scorer] = {m: values[(scorer, m)]["value"] for m in headline if (scorer, m) in values}
+            entry[scorer]["precision_at_10pct_ci"] = (
+                [
+                    values[(scorer, "precision_at_10pct")]["lower"],
+                    values[(scorer, "precision_at_10pct")]["upper"],
+                ]
+                if (scorer, "precision_at_10pct") in values
+                else None
+            )
+        entry["model"]["ece"] = values[("model", "ece")]["value"]
+        entry["model"]["brier"] = values[("model", "brier")]["value"]
+        oracle = entry.get("oracle")
+        if oracle and oracle.get("precision_at_10pct"):
+            entry["model"]["share_of_oracle_at_10pct"] = (
+                entry["model"]["precision_at_10pct"] / oracle["precision_at_10pct"]
+            )
+        out[str(area)] = entry
+    return out

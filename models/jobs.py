@@ -1,0 +1,303 @@
+"""The training job: snapshot tables → training set → rolling-origin evaluation → final model → MLflow.
+
+This is the edge where lazy frames are collected. The CLI (``tillsynsrisk train``) and the benchmark
+call :func:`build_training_data` and :func:`run_training`; everything they compute is logged.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import subprocess
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+import polars as pl
+
+from engine.config import Config
+from features.catalog import FEATURE_CODE_VERSION, feature_catalog
+from features.pipeline import build_features
+from models import plots
+from models.artifact import ModelFeature, RiskModel
+from models.dataset import labelled_inspections, training_as_of_dates, training_rows
+from models.evaluation import (
+    ORACLE_COLUMN,
+    metrics_table,
+    reliability_tables,
+    rolling_origin_evaluation,
+    subgroup_tables,
+    summary,
+)
+from models.metrics import population_stability_index
+from models.tracking import RunLogger, Tracking
+from models.training import fit_risk_model
+from models.validation import final_split, rolling_origin_splits
+
+matplotlib.use("Agg")
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str], None]
+
+
+@dataclass
+class TrainingData:
+    """Everything the training job needs, collected."""
+
+    rows: pl.DataFrame
+    catalog: list[ModelFeature]
+    catalog_records: list[dict[str, Any]]
+    as_of_dates: list[dt.date]
+    feature_set_id: str
+    latest_features: pl.DataFrame
+    has_oracle: bool
+
+
+def feature_set_id(snapshot_id: str, as_of_dates: Sequence[dt.date], config_hash: str) -> str:
+    """Content id of a feature set: snapshot, as-of dates, configuration and feature code version."""
+    text = "|".join(
+        [snapshot_id, ",".join(d.isoformat() for d in as_of_dates), config_hash, FEATURE_CODE_VERSION]
+    )
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def build_training_data(
+    tables: Mapping[str, pl.LazyFrame],
+    config: Config,
+    *,
+    as_of: dt.date,
+    snapshot_id: str,
+    truth_inspections: pl.LazyFrame | None = None,
+) -> TrainingData:
+    """Labelled inspections decided before ``as_of`` joined to their point-in-time features."""
+    settings = config.model
+    labelled = labelled_inspections(
+        tables["inspections"],
+        lead_time_days=settings.lead_time_days,
+        decided_before=as_of,
+        default_weight=settings.complaint_triggered_weight,
+    ).collect()
+    if labelled.is_empty():
+        raise ValueError(f"no inspection was decided before {as_of.isoformat()}; nothing to train on")
+    dates = training_as_of_dates(labelled)
+    scoring_date = as_of.replace(day=1)
+    features = build_features(tables, sorted({*dates, scoring_date}), config).collect()
+    rows = training_rows(labelled.lazy(), features.lazy()).collect()
+    units = tables["units"].select("unit_id", "listed_patients").collect()
+    rows = rows.join(units, on="unit_id", how="left", suffix="_unit")
+    if "listed_patients_unit" in rows.columns:
+        rows = rows.drop("listed_patients_unit")
+    has_oracle = truth_inspections is not None
+    if truth_inspections is not None:
+        truth = truth_inspections.select(
+            pl.col("inspection_id").cast(pl.String),
+            pl.col("risk_area").cast(pl.String),
+            pl.col("p_deficiency").cast(pl.Float64).alias(ORACLE_COLUMN),
+        ).collect()
+        rows = rows.join(truth, on=["inspection_id", "risk_area"], how="left")
+    dropped = labelled.height - rows.height
+    if dropped:
+        logger.warning(
+            "%d labelled rows have no feature row (unit not active at as_of) and were dropped", dropped
+        )
+    specs = feature_catalog(config, has_visits="visits" in tables)
+    present = set(features.columns)
+    specs = [s for s in specs if s.name in present]
+    return TrainingData(
+        rows=rows,
+        catalog=[ModelFeature.from_spec(s) for s in specs],
+        catalog_records=[s.to_dict() for s in specs],
+        as_of_dates=dates,
+        feature_set_id=feature_set_id(snapshot_id, dates, config.content_hash()),
+        latest_features=features.filter(pl.col("as_of") == scoring_date),
+        has_oracle=has_oracle,
+    )
+
+
+def code_version() -> str:
+    """The git commit of the working tree (``+dirty`` when it has changes), or ``unknown``."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, check=True, timeout=10
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "models", "features", "engine"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{commit}+dirty" if dirty else commit
+
+
+def _flat_metrics(metrics: pl.DataFrame) -> dict[str, float]:
+    """MLflow metric keys ``<population>/<fold>/<area>/<scorer>/<metric>`` (+ ``_lower``/``_upper``)."""
+    flat: dict[str, float] = {}
+    for row in metrics.iter_rows(named=True):
+        key = f"{row['population']}/{row['fold']}/{row['risk_area']}/{row['scorer']}/{row['metric']}"
+        flat[key] = row["value"]
+        for bound in ("lower", "upper"):
+            if row[bound] is not None:
+                flat[f"{key}_{bound}"] = row[bound]
+    return flat
+
+
+def _params(config: Config, data: TrainingData, as_of: dt.date) -> dict[str, Any]:
+    settings = config.model
+    params: dict[str, Any] = {k: v for k, v in settings.model_dump(mode="json").items() if k != "lightgbm"}
+    params.update({f"lightgbm.{k}": v for k, v in settings.lightgbm.model_dump().items()})
+    params.update(
+        {
+            "as_of": as_of.isoformat(),
+            "n_training_rows": data.rows.height,
+            "n_features": len(data.catalog),
+            "risk_areas": ",".join(config.risk_area_ids),
+        }
+    )
+    return params
+
+
+@dataclass
+class TrainingResult:
+    """What ``tillsynsrisk train`` prints."""
+
+    run_id: str
+    model: RiskModel
+    metrics: pl.DataFrame
+    summary: dict[str, dict[str, Any]]
+    lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def run_training(
+    data: TrainingData,
+    config: Config,
+    tracking: Tracking,
+    *,
+    as_of: dt.date,
+    lineage: Mapping[str, Any],
+    progress: Progress | None = None,
+) -> TrainingResult:
+    """Evaluate on rolling-origin folds, fit the final model, and log everything in one MLflow run."""
+    settings = config.model
+    step = progress or (lambda _: None)
+    rows = data.rows
+    complete_years = sorted(
+        {d.year for d in rows.get_column("start_date").to_list() if d < as_of.replace(month=1, day=1)}
+    )
+    splits = rolling_origin_splits(
+        complete_years, evaluation_years=settings.evaluation_years, min_train_years=settings.min_train_years
+    )
+    if not splits:
+        raise ValueError(
+            f"need at least {settings.min_train_years + 1} complete years of inspections before "
+            f"{as_of.isoformat()} for a test fold; found years {complete_years}"
+        )
+    predictions = rolling_origin_evaluation(
+        rows, splits, data.catalog, config, progress=lambda n: step(f"fold {n}")
+    )
+    metrics = metrics_table(predictions, config)
+    step("metrics")
+    reliability = reliability_tables(predictions, settings.ece_bins)
+    subgroups = subgroup_tables(predictions, config)
+    model = fit_risk_model(rows, final_split(as_of), data.catalog, config.risk_area_ids, settings)
+    reference = data.latest_features if not data.latest_features.is_empty() else rows.head(200)
+    reference_predictions = model.predict_frame(reference)
+    step("final model")
+    full_lineage = {
+        **lineage,
+        "feature_set_id": data.feature_set_id,
+        "as_of": as_of.isoformat(),
+        "as_of_dates": [d.isoformat() for d in data.as_of_dates],
+        "config_hash": config.content_hash(),
+        "feature_code_version": FEATURE_CODE_VERSION,
+        "code_version": code_version(),
+        "folds": [s.name for s in splits],
+        "has_oracle": data.has_oracle,
+        "seed": settings.seed,
+        "layout": settings.layout,
+    }
+    tags = {
+        "snapshot_id": str(full_lineage.get("snapshot_id", "")),
+        "feature_set_id": data.feature_set_id,
+        "config_hash": full_lineage["config_hash"][:16],
+        "code_version": full_lineage["code_version"],
+        "as_of": as_of.isoformat(),
+    }
+    with tracking.run(run_name=f"train-{as_of.isoformat()}", tags=tags) as run:
+        _log_run(
+            run,
+            config,
+            data=data,
+            metrics=metrics,
+            predictions=predictions,
+            reliability=reliability,
+            subgroups=subgroups,
+            as_of=as_of,
+        )
+        model_uri = run.log_model(model, reference.head(50))
+        full_lineage["model_uri"] = model_uri
+        full_lineage["run_id"] = run.run_id
+        run.log_dict(full_lineage, "lineage.json")
+        run.log_table(reference, "reference/features.parquet")
+        run.log_table(reference_predictions.drop("contributions"), "reference/predictions.parquet")
+        run_id = run.run_id
+    step("logged")
+    return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)
+
+
+def _log_run(
+    run: RunLogger,
+    config: Config,
+    *,
+    data: TrainingData,
+    metrics: pl.DataFrame,
+    predictions: pl.DataFrame,
+    reliability: pl.DataFrame,
+    subgroups: pl.DataFrame,
+    as_of: dt.date,
+) -> None:
+    run.log_params(_params(config, data, as_of))
+    run.log_metrics(_flat_metrics(metrics))
+    run.log_dict(config.model_dump(mode="json"), "config.json")
+    run.log_dict(data.catalog_records, "feature_catalog.json")
+    run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
+    run.log_dict(summary(metrics, "all"), "evaluation/summary_all.json")
+    run.log_table(metrics, "evaluation/metrics.parquet")
+    run.log_table(predictions, "evaluation/predictions.parquet")
+    run.log_table(reliability, "evaluation/reliability.parquet")
+    run.log_table(subgroups, "evaluation/subgroups.parquet")
+    run.log_table(feature_distribution(data), "evaluation/training_features.parquet")
+    for name, figure in plots.run_figures(predictions, reliability, config).items():
+        run.log_figure(figure, f"plots/{name}.png")
+        plots.close(figure)
+
+
+def feature_distribution(data: TrainingData, max_rows: int = 20_000) -> pl.DataFrame:
+    """The numeric training features (one row per unit × as-of, sampled) for PSI comparisons."""
+    numeric = [f.name for f in data.catalog if f.kind == "numeric"]
+    frame = data.rows.unique(["unit_id", "as_of"]).select("unit_id", "as_of", *numeric)
+    return frame.sample(max_rows, seed=0) if frame.height > max_rows else frame
+
+
+def psi_table(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
+    """Population stability index per numeric feature between two training periods."""
+    shared = [c for c in before.columns if c in after.columns and c not in ("unit_id", "as_of")]
+    rows = [
+        {
+            "feature": name,
+            "psi": population_stability_index(
+                before.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy(),
+                after.get_column(name).cast(pl.Float64).fill_null(np.nan).to_numpy(),
+            ),
+        }
+        for name in shared
+    ]
+    return pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64}).sort("psi", descending=True)

@@ -1,0 +1,192 @@
+"""MLflow behind one small object with a run context.
+
+The store is whatever ``Settings().mlflow_tracking_uri`` names (default: the SQLite database
+``mlruns/mlflow.db``, artifacts under ``mlruns/artifacts``); no server is needed. Browse it with
+``mlflow ui --backend-store-uri sqlite:///mlruns/mlflow.db``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import mlflow.pyfunc
+import polars as pl
+from mlflow import MlflowClient
+from mlflow.models import infer_signature
+
+from models.artifact import RiskModel, RiskPyfunc
+
+logger = logging.getLogger(__name__)
+
+EXPERIMENT_NAME = "tillsynsrisk"
+MODEL_ARTIFACT = "model"
+PIP_REQUIREMENTS = ["lightgbm", "scikit-learn", "polars", "numpy", "pandas", "mlflow"]
+
+
+def _sqlite_parent(tracking_uri: str) -> Path | None:
+    prefix = "sqlite:///"
+    return Path(tracking_uri[len(prefix) :]).parent if tracking_uri.startswith(prefix) else None
+
+
+class RunLogger:
+    """What one active run can log: params, metrics, tables, figures, JSON and the model."""
+
+    def __init__(self, client: MlflowClient, run_id: str) -> None:
+        self.client = client
+        self.run_id = run_id
+
+    def log_params(self, params: Mapping[str, Any]) -> None:
+        """Log flat parameters (values stringified, truncated by MLflow at 6,000 characters)."""
+        mlflow.log_params({key: str(value) for key, value in params.items()})
+
+    def log_metrics(self, metrics: Mapping[str, float]) -> None:
+        """Log finite metrics (NaN — e.g. AUC of a fold without positives — is left out)."""
+        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None and math.isfinite(v)})
+
+    def set_tags(self, tags: Mapping[str, str]) -> None:
+        """Set run tags (lineage ids, hashes, code version)."""
+        mlflow.set_tags(dict(tags))
+
+    def log_dict(self, data: Any, artifact_file: str) -> None:
+        """Log a JSON artifact."""
+        mlflow.log_dict(data, artifact_file)
+
+    def log_text(self, text: str, artifact_file: str) -> None:
+        """Log a text artifact."""
+        mlflow.log_text(text, artifact_file)
+
+    def log_table(self, frame: pl.DataFrame, artifact_file: str) -> None:
+        """Log a frame as a Parquet artifact."""
+        path = Path(artifact_file)
+        with tempfile.TemporaryDirectory() as directory:
+            local = Path(directory) / path.name
+            frame.write_parquet(local)
+            mlflow.log_artifact(str(local), str(path.parent) if str(path.parent) != "." else None)
+
+    def log_figure(self, figure: Any, artifact_file: str) -> None:
+        """Log a matplotlib figure as PNG."""
+        mlflow.log_figure(figure, artifact_file)
+
+    def log_model(self, model: RiskModel, example: pl.DataFrame) -> str:
+        """Log the model as an MLflow pyfunc with a signature inferred from ``example``; returns its URI."""
+        example_pd = example.to_pandas()
+        output = RiskPyfunc(model).predict(None, example_pd)
+        info = mlflow.pyfunc.log_model(
+            name=MODEL_ARTIFACT,
+            python_model=RiskPyfunc(model),
+            signature=infer_signature(example_pd, output),
+            pip_requirements=PIP_REQUIREMENTS,
+        )
+        return str(info.model_uri)
+
+
+class Tracking:
+    """The project's MLflow store: one experiment, runs opened with :meth:`run`."""
+
+    def __init__(
+        self, tracking_uri: str, artifact_root: Path, experiment_name: str = EXPERIMENT_NAME
+    ) -> None:
+        self.tracking_uri = tracking_uri
+        self.artifact_root = artifact_root
+        self.experiment_name = experiment_name
+        self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+
+    def experiment_id(self) -> str:
+        """The experiment's id, created (with its artifact location) on first use."""
+        parent = _sqlite_parent(self.tracking_uri)
+        if parent is not None:
+            parent.mkdir(parents=True, exist_ok=True)
+        experiment = self.client.get_experiment_by_name(self.experiment_name)
+        if experiment is not None:
+            return str(experiment.experiment_id)
+        self.artifact_root.mkdir(parents=True, exist_ok=True)
+        return str(
+            self.client.create_experiment(
+                self.experiment_name, artifact_location=self.artifact_root.resolve().as_uri()
+            )
+        )
+
+    @contextmanager
+    def activated(self) -> Iterator[None]:
+        """Point MLflow's fluent API at this store for the duration of the block."""
+        previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+        try:
+            yield
+        finally:
+            mlflow.set_tracking_uri(previous_tracking)
+            mlflow.set_registry_uri(previous_registry)
+
+    @contextmanager
+    def run(self, run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[RunLogger]:
+        """Open a run; it ends FINISHED, or FAILED when the block raises."""
+        experiment_id = self.experiment_id()
+        with (
+            self.activated(),
+            mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})) as run,
+        ):
+            yield RunLogger(self.client, run.info.run_id)
+
+    def read_json(self, run_id: str, artifact_file: str) -> Any:
+        """A JSON artifact of ``run_id``."""
+        with self.activated():
+            return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+
+    def read_table(self, run_id: str, artifact_file: str) -> pl.DataFrame:
+        """A Parquet artifact of ``run_id``."""
+        with tempfile.TemporaryDirectory() as directory, self.activated():
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=artifact_file, dst_path=directory, tracking_uri=self.tracking_uri
+            )
+            return pl.read_parquet(io.BytesIO(Path(local).read_bytes()))
+
+    def read_bytes(self, run_id: str, artifact_file: str) -> bytes:
+        """Raw bytes of an artifact of ``run_id`` (plots for the report)."""
+        with tempfile.TemporaryDirectory() as directory, self.activated():
+            local = mlflow.artifacts.download_artifacts(
+                run_id=run_id, artifact_path=artifact_file, dst_path=directory, tracking_uri=self.tracking_uri
+            )
+            return Path(local).read_bytes()
+
+    def run_info(self, run_id: str) -> dict[str, Any]:
+        """Params, tags and metrics of ``run_id`` (raises ``MlflowException`` when unknown)."""
+        run = self.client.get_run(run_id)
+        return {
+            "run_id": run.info.run_id,
+            "status": run.info.status,
+            "start_time": run.info.start_time,
+            "params": dict(run.data.params),
+            "tags": {k: v for k, v in run.data.tags.items() if not k.startswith("mlflow.")},
+            "metrics": dict(run.data.metrics),
+        }
+
+    def model_uri(self, run_id: str) -> str:
+        """The URI of the model logged by ``run_id``."""
+        uri = self.read_json(run_id, "lineage.json").get("model_uri")
+        if not uri:
+            raise LookupError(f"run {run_id} has no logged model")
+        return str(uri)
+
+
+def json_default(value: Any) -> Any:
+    """JSON encoder fallback for dates and numpy scalars in logged dictionaries."""
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    if hasattr(value, "item"):
+        return value.item()
+    raise TypeError(f"not JSON serialisable: {type(value).__name__}")
+
+
+def dumps(data: Any) -> str:
+    """Stable JSON text."""
+    return json.dumps(data, default=json_default, indent=2, sort_keys=True, ensure_ascii=False)

@@ -1,0 +1,38 @@
+"""Shared fixtures. Models: one migrated MLflow SQLite store per session and a small toy training set."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+
+from engine.config import Config, load_config
+from tests.models_factory import toy_catalog, toy_rows
+
+
+@pytest.fixture(scope="session")
+def models_tracking(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """One MLflow store (SQLite, migrated once — migrations are slow) shared by the models tests."""
+    from models.tracking import Tracking
+
+    root = tmp_path_factory.mktemp("mlruns")
+    tracking = Tracking(f"sqlite:///{root / 'mlflow.db'}", root / "artifacts")
+    tracking.experiment_id()
+    return tracking
+
+
+@pytest.fixture(scope="session")
+def models_config() -> Config:
+    """The default configuration with a small bootstrap so evaluation stays fast in tests."""
+    config = load_config()
+    return config.model_copy(update={"model": config.model.model_copy(update={"bootstrap_resamples": 50})})
+
+
+@pytest.fixture(scope="session")
+def toy_training_rows() -> pl.DataFrame:
+    """Toy labelled rows for 2016–2022 (seed 0)."""
+    return toy_rows()
+
+
+@pytest.fixture(scope="session")
+def toy_catalog_records() -> list[dict[str, object]]:
+    return toy_catalog()

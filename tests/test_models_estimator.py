@@ -1,0 +1,55 @@
+# ruff: noqa: N806  (X is the scikit-learn name of a feature matrix)
+"""The LightGBM wrapper is a scikit-learn estimator that honours monotone constraints."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from models.estimator import RiskClassifier
+
+EXPECTED_FAILED_CHECKS = {
+    "check_sample_weight_equivalence_on_dense_data": (
+        "LightGBM's min_child_samples and bagging count rows, not weights: weighting a row by 2 is "
+        "not the same as repeating it"
+    ),
+}
+
+
+@parametrize_with_checks(
+    [RiskClassifier(n_estimators=20, min_child_samples=5)],
+    expected_failed_checks=lambda estimator: EXPECTED_FAILED_CHECKS,
+)
+def test_risk_classifier_passes_scikit_learn_checks(estimator, check) -> None:  # type: ignore[no-untyped-def]
+    check(estimator)
+
+
+def test_monotone_constraint_keeps_risk_non_decreasing_in_the_feature() -> None:
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(600, 2))
+    # A non-monotone truth in feature 0: the constraint must still force a non-decreasing response.
+    y = (np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + rng.normal(scale=0.3, size=600) > 0).astype(int)
+    model = RiskClassifier(n_estimators=60, monotone_constraints=[1, 0], min_child_samples=5).fit(X, y)
+    grid = np.column_stack([np.linspace(-3, 3, 200), np.zeros(200)])
+    p = model.predict_proba(grid)[:, 1]
+    assert np.all(np.diff(p) >= -1e-12), "prediction decreased where the constraint says it never may"
+
+
+def test_constraints_of_the_wrong_length_are_rejected() -> None:
+    X = np.random.default_rng(0).normal(size=(50, 3))
+    y = np.arange(50) % 2
+    with pytest.raises(ValueError, match="monotone_constraints has 2 entries but X has 3 features"):
+        RiskClassifier(monotone_constraints=[1, 0]).fit(X, y)
+
+
+def test_early_stopping_uses_the_validation_fold() -> None:
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(size=400) > 0).astype(int)
+    model = RiskClassifier(n_estimators=500, early_stopping_rounds=10).fit(
+        X[:300], y[:300], eval_set=(X[300:], y[300:], None)
+    )
+    assert model.best_iteration_ < 500, "early stopping on the held-out rows should stop before 500 rounds"
+    contributions = model.predict_contributions(X[:5])
+    assert contributions.shape == (5, 4), "one SHAP value per feature plus the expected value"

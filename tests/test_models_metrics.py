@@ -1,0 +1,87 @@
+"""Ranking, calibration, subgroup and drift metrics give the textbook answers on small cases."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from sklearn.metrics import average_precision_score, roc_auc_score
+
+from models.metrics import (
+    bootstrap_ranking_intervals,
+    expected_calibration_error,
+    population_stability_index,
+    precision_at_k,
+    ranking_metrics,
+    recall_at_k,
+    subgroup_audit,
+)
+
+
+def test_precision_and_recall_at_k_count_hits_among_the_top_rows() -> None:
+    y = np.array([1, 0, 1, 0, 0, 0, 0, 0, 0, 1], dtype=float)
+    scores = np.linspace(1.0, 0.1, 10)  # row 0 highest
+    assert precision_at_k(y, scores, 0.2) == 0.5, "top 2 rows hold one positive"
+    assert recall_at_k(y, scores, 0.3) == pytest.approx(2 / 3), "top 3 rows hold 2 of 3 positives"
+
+
+def test_batch_auc_and_average_precision_match_scikit_learn() -> None:
+    rng = np.random.default_rng(1)
+    y = (rng.random(300) < 0.3).astype(float)
+    scores = rng.random(300) + 0.5 * y
+    metrics = ranking_metrics(y, scores, [0.1])
+    assert metrics["roc_auc"] == pytest.approx(roc_auc_score(y, scores))
+    assert metrics["average_precision"] == pytest.approx(average_precision_score(y, scores))
+
+
+def test_fold_wise_precision_selects_the_top_share_of_each_fold() -> None:
+    # Fold a has all the high scores; pooled top-k would take only fold a's rows.
+    y = np.array([0, 0, 0, 0, 1, 1, 0, 0, 0, 0], dtype=float)
+    scores = np.array([0.9, 0.9, 0.9, 0.9, 0.9, 0.2, 0.1, 0.1, 0.1, 0.1])
+    groups = np.array(["a"] * 5 + ["b"] * 5)
+    metrics = ranking_metrics(y, scores, [0.2], groups)
+    assert metrics["precision_at_20pct"] == 0.5, "fold b's top row (a positive) must be selected"
+
+
+def test_expected_calibration_error_is_zero_when_rates_match_predictions() -> None:
+    p = np.array([0.25] * 4 + [0.75] * 4)
+    y = np.array([1, 0, 0, 0, 1, 1, 1, 0], dtype=float)
+    assert expected_calibration_error(y, p, n_bins=10) == pytest.approx(0.0)
+    assert expected_calibration_error(y, np.full(8, 0.9), n_bins=10) == pytest.approx(0.4)
+
+
+def test_bootstrap_interval_contains_the_estimate_and_is_seeded() -> None:
+    rng = np.random.default_rng(2)
+    y = (rng.random(200) < 0.3).astype(float)
+    scores = rng.random(200) + y
+    first = bootstrap_ranking_intervals(y, scores, [0.1], resamples=100, seed=7)
+    second = bootstrap_ranking_intervals(y, scores, [0.1], resamples=100, seed=7)
+    interval = first["precision_at_10pct"]
+    assert interval.lower <= interval.estimate <= interval.upper
+    assert first == second, "the same seed must give the same intervals"
+
+
+def test_bootstrap_refuses_unbounded_resamples() -> None:
+    with pytest.raises(ValueError, match="resamples must be between 10 and 10000, got 50000"):
+        bootstrap_ranking_intervals(np.ones(3), np.ones(3), [0.1], resamples=50_000, seed=0)
+
+
+def test_subgroup_audit_flags_disparity_against_the_largest_group() -> None:
+    y = np.array([1, 1, 0, 0, 1, 0, 1, 0, 1, 0], dtype=float)
+    selected = np.array([1, 1, 0, 0, 0, 0, 1, 1, 0, 0], dtype=float)
+    groups = {"ownership": ["public"] * 6 + ["private"] * 4}
+    table = subgroup_audit(y, selected, groups, (0.8, 1.25))
+    private = table.filter(table["group"] == "private").row(0, named=True)
+    assert private["reference"] == "public", "the largest group is the reference"
+    assert private["selection_rate_disparity"] == pytest.approx((2 / 4) / (2 / 6))
+    assert private["selection_rate_flagged"], "a 1.5 selection-rate ratio is outside 0.8–1.25"
+    assert private["precision_disparity"] == pytest.approx(0.5)
+
+
+@pytest.mark.parametrize(("shift", "stable"), [(0.0, True), (2.0, False)], ids=["same", "shifted"])
+def test_population_stability_index_separates_stable_from_shifted(shift: float, stable: bool) -> None:
+    rng = np.random.default_rng(3)
+    psi = population_stability_index(rng.normal(size=2000), rng.normal(size=2000) + shift)
+    assert (psi < 0.1) is stable, f"PSI {psi:.3f} for a shift of {shift}"
+    assert not math.isnan(psi)
