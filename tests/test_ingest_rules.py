@@ -232,3 +232,16 @@ def test_placeholder_is_not_flagged_where_it_fits_the_units_level(tmp_path: Path
     # then it is a count, not a placeholder
     result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
     assert result.failures.filter(pl.col("rule") == "placeholder_value").is_empty()
+
+
+def test_magnitude_outlier_names_the_units_own_median(tmp_path: Path) -> None:
+    # regression: the median was computed after filtering, so it showed the outlier itself
+    tables = world()
+    index = _row_of(tables, "availability", **_UNIT_1_JUNE)
+    tables["availability"][index].update(numerator="3", denominator="3")
+    write_world(tmp_path, tables)
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    values = result.failures.filter(
+        (pl.col("rule") == "magnitude_outlier") & (pl.col("column") == "denominator")
+    )["value"].to_list()
+    assert values == ["3 (unit median 3000.0)"], values

@@ -86,12 +86,14 @@ def magnitude_outlier_failures(
         flagged = ~excluded & (history >= quality.magnitude_min_history) & (typical > 0) & off
         parts.append(
             failures_frame(
-                frame.filter(flagged.fill_null(False)),
+                # the median is kept as a column before filtering: a window after the filter would
+                # only see the flagged rows
+                frame.with_columns(__typical__=typical).filter(flagged.fill_null(False)),
                 table=table,
                 file=file,
                 rule="magnitude_outlier",
                 column=column,
-                value=pl.format("{} (unit median {})", pl.col(column), typical.round(1)),
+                value=pl.format("{} (unit median {})", pl.col(column), pl.col("__typical__").round(1)),
                 row=pl.col(ROW_COLUMN),
                 unit_id=pl.col("unit_id"),
             )

@@ -84,7 +84,7 @@ def read_raw_table(name: str, path: Path) -> RawTable:
     text, encoding = decoded_text(data)
     if not text.strip():
         raise UnreadableFileError("the file is empty (no header line)")
-    separator = detected_separator(text.splitlines()[0])
+    separator = detected_separator(text.split("\n", 1)[0])
     try:
         frame = pl.read_csv(
             io.BytesIO(text.encode("utf-8")),
