@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import api_cmd, config_cmd, features_cmd, ingest_cmd, plan_cmd
+from engine.cli import api_cmd, config_cmd, features_cmd, ingest_cmd, plan_cmd, world_cmd
 from engine.cli.common import configure_logging
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ config_app = typer.Typer(help="Show the effective configuration.", no_args_is_he
 config_app.command("show")(config_cmd.show_config)
 app.add_typer(config_app, name="config")
 
+app.command("generate")(world_cmd.generate)
 app.command("ingest")(ingest_cmd.ingest)
 snapshot_app = typer.Typer(help="Inspect stored snapshots.", no_args_is_help=True)
 snapshot_app.command("show")(ingest_cmd.show_snapshot)

@@ -1,0 +1,206 @@
+"""Historical inspections (the labels), selected the way IVO's history was, with known selection bias.
+
+Per 12-month block ending at the world's last month:
+
+- ``random``: stratified random sampling by region × ownership among units active the whole block,
+  proportional allocation (largest remainder) of ``random_inspections_per_year``; the inclusion
+  probability ``n_h / N_h`` is recorded.
+- ``complaint_triggered``: every month, ``complaint_inspections_per_year / 12`` units drawn without
+  replacement with weight ``complaints²`` over the complaints IVO *received* in the previous
+  ``complaint_window_months`` (at least 2); recorded probability ``min(1, quota * w / Σw)``.
+- ``risk_based``: every month, the units with the lowest observed same-day phone share over the previous
+  6 reported months (what IVO could see); no inclusion probability (a deterministic rule).
+
+Complaint-triggered and risk-based picks skip units inspected within ``inspection_cooldown_months``.
+Counts scale with ``n_units``. Each inspection covers every risk area (one row per area): finding
+``deficiency`` with probability ``p_deficiency`` at the start month, ``serious`` (föreläggande) for a
+``p_serious / p_deficiency`` subset. Inspections decided after the extract date are not in the extract.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from engine.synthetic.numeric import FloatArray, IntArray
+from engine.synthetic.params import AREAS, WorldParams
+from engine.synthetic.risk import Risk
+from engine.synthetic.structure import Structure
+
+_SELECTIONS = ("random", "complaint_triggered", "risk_based")
+
+
+def simulate_inspections(
+    structure: Structure,
+    risk: Risk,
+    complaints_received: IntArray,
+    phone_share: FloatArray,
+    *,
+    params: WorldParams,
+    rng: np.random.Generator,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The inspections table of the contract and truth/inspections (true probabilities per row)."""
+    picks = _select(structure, complaints_received, phone_share, params, rng)
+    unit, month, selection, probability = (
+        (np.array(column) for column in zip(*picks, strict=True))
+        if picks
+        else (
+            np.array([], dtype=np.int64),
+            np.array([], dtype=np.int64),
+            np.array([], dtype=np.int64),
+            np.array([], dtype=np.float64),
+        )
+    )
+    days_in_month = (
+        (structure.months[month] + 1).astype("datetime64[D]") - structure.month_starts[month]
+    ).astype(np.int64)
+    start = structure.month_starts[month] + (rng.random(len(unit)) * days_in_month).astype("timedelta64[D]")
+    open_end = np.where(np.isnat(structure.active_to), structure.end_date, structure.active_to)
+    start = np.minimum(np.maximum(start, structure.active_from[unit]), open_end[unit])
+    duration = np.maximum(np.round(rng.lognormal(np.log(params.decision_median_days), 0.4, len(unit))), 14)
+    decision = start + duration.astype("timedelta64[D]")
+    p_def = risk.p_deficiency[unit, month, :]
+    p_ser = risk.p_serious[unit, month, :]
+    draws = rng.random(p_def.shape)
+    finding = np.where(draws < p_ser, "serious", np.where(draws < p_def, "deficiency", "none"))
+    keep = decision <= structure.end_date
+    visits = (
+        pl.DataFrame(
+            {
+                "unit": unit[keep],
+                "start_date": start[keep],
+                "decision_date": decision[keep],
+                "selection": np.array(_SELECTIONS)[selection[keep]]
+                if keep.any()
+                else np.array([], dtype=str),
+                "inclusion_probability": probability[keep].astype(np.float64),
+                "row": np.flatnonzero(keep),
+            },
+            schema_overrides={
+                "start_date": pl.Date,
+                "decision_date": pl.Date,
+                "inclusion_probability": pl.Float64,
+            },
+        )
+        .with_columns(pl.col("inclusion_probability").fill_nan(None))
+        .sort("start_date", "unit")
+    )
+    visits = visits.with_columns(
+        inspection_id=pl.format(
+            "IVO-{}-{}",
+            pl.col("start_date").dt.year(),
+            (pl.int_range(pl.len()).over(pl.col("start_date").dt.year()) + 1).cast(pl.Utf8).str.zfill(5),
+        ),
+        unit_id=pl.Series(structure.unit_ids).gather(visits["unit"]),
+    )
+    rows = visits["row"].to_numpy()
+    per_area = pl.concat(
+        [
+            visits.with_columns(
+                area=pl.lit(a),
+                risk_area=pl.lit(area),
+                finding=pl.Series(finding[rows, a]),
+                p_deficiency=pl.Series(p_def[rows, a]),
+                p_serious=pl.Series(p_ser[rows, a]),
+            )
+            for a, area in enumerate(AREAS)
+        ]
+    ).sort("start_date", "unit", "area")
+    table = per_area.select(
+        "inspection_id", "unit_id", "start_date", "decision_date", "risk_area", "finding", "selection",
+        "inclusion_probability",
+    )  # fmt: skip
+    truth = per_area.select("inspection_id", "risk_area", "p_deficiency", "p_serious")
+    return table, truth
+
+
+def _select(
+    structure: Structure,
+    complaints_received: IntArray,
+    phone_share: FloatArray,
+    params: WorldParams,
+    rng: np.random.Generator,
+) -> list[tuple[int, int, int, float]]:
+    n_months = structure.n_months
+    last_inspected = np.full(structure.n_units, -10_000, dtype=np.int64)
+    picks: list[tuple[int, int, int, float]] = []
+    window = params.complaint_window_months
+    trailing = np.cumsum(np.pad(complaints_received, ((0, 0), (1, 0))), axis=1)
+    for block_end in range(n_months, 0, -12)[::-1]:
+        block = np.arange(max(block_end - 12, 0), block_end)
+        fraction = len(block) / 12.0
+        random_by_month = _stratified_sample(
+            structure, block, round(params.random_inspections_per_year * params.scale * fraction), rng
+        )
+        complaint_quota = _spread(
+            round(params.complaint_inspections_per_year * params.scale * fraction), len(block)
+        )
+        risk_quota = _spread(
+            round(params.risk_based_inspections_per_year * params.scale * fraction), len(block)
+        )
+        for k, t in enumerate(block.tolist()):
+            for unit, probability in random_by_month.get(int(t), []):
+                picks.append((unit, int(t), 0, probability))
+                last_inspected[unit] = t
+            eligible = structure.reporting[:, t] & (
+                t - last_inspected >= max(params.inspection_cooldown_months, 1)
+            )
+            counts = trailing[:, t] - trailing[:, max(t - window, 0)]
+            candidates = np.flatnonzero(eligible & (counts >= 2))
+            quota = min(int(complaint_quota[k]), len(candidates))
+            if quota > 0:
+                weight = counts[candidates].astype(np.float64) ** 2
+                chosen = rng.choice(candidates, size=quota, replace=False, p=weight / weight.sum())
+                probability = np.minimum(1.0, quota * counts[chosen] ** 2 / weight.sum())
+                for unit, p in zip(chosen, probability, strict=True):
+                    picks.append((int(unit), int(t), 1, float(p)))
+                    last_inspected[unit] = t
+            eligible = structure.reporting[:, t] & (
+                t - last_inspected >= max(params.inspection_cooldown_months, 1)
+            )
+            recent = phone_share[:, max(t - 6, 0) : t] if t > 0 else np.full((structure.n_units, 1), np.nan)
+            seen = np.isfinite(recent).sum(axis=1) >= 3
+            level = np.where(
+                seen,
+                np.nansum(np.nan_to_num(recent, nan=0.0), axis=1)
+                / np.maximum(np.isfinite(recent).sum(axis=1), 1),
+                np.inf,
+            )
+            candidates = np.flatnonzero(eligible & seen)
+            quota = min(int(risk_quota[k]), len(candidates))
+            if quota > 0:
+                chosen = candidates[np.argsort(level[candidates], kind="stable")[:quota]]
+                for unit in chosen:
+                    picks.append((int(unit), int(t), 2, float("nan")))
+                    last_inspected[unit] = t
+    return picks
+
+
+def _spread(total: int, n_months: int) -> IntArray:
+    base = np.full(n_months, total // n_months, dtype=np.int64)
+    base[: total % n_months] += 1
+    return base
+
+
+def _stratified_sample(
+    structure: Structure, block: IntArray, n_total: int, rng: np.random.Generator
+) -> dict[int, list[tuple[int, float]]]:
+    frame = np.flatnonzero(structure.reporting[:, block].all(axis=1))
+    if n_total <= 0 or len(frame) == 0:
+        return {}
+    n_regions = len(structure.regions)
+    stratum = structure.region_index[frame] * 2 + structure.private[frame].astype(np.int64)
+    sizes = np.bincount(stratum, minlength=2 * n_regions)
+    quotas = sizes * min(n_total, len(frame)) / len(frame)
+    floors = np.floor(quotas).astype(np.int64)
+    order = np.argsort(-(quotas - floors), kind="stable")
+    floors[order[: min(n_total, len(frame)) - int(floors.sum())]] += 1
+    allocation = np.minimum(floors, sizes)
+    by_month: dict[int, list[tuple[int, float]]] = {}
+    for h in np.flatnonzero(allocation):
+        members = frame[stratum == h]
+        chosen = rng.choice(members, size=int(allocation[h]), replace=False)
+        months = rng.choice(block, size=len(chosen))
+        for unit, t in zip(chosen, months, strict=True):
+            by_month.setdefault(int(t), []).append((int(unit), float(allocation[h] / sizes[h])))
+    return by_month

@@ -1,0 +1,151 @@
+"""Every parameter of the synthetic world, with its documented default.
+
+Defaults reproduce the published figures in ``docs/synthetic-world.md`` (calibration targets) at the
+default scale (1,200 units of which about 1,150 are active at the end, 6 years ending 2025-12). Rates
+are per 10,000 listed patients and year; effects on the logit scale. Per-year inspection counts are
+given at the default scale and scale with ``n_units``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
+DEFAULT_SCALE_UNITS = 1200
+
+Probability = Annotated[float, Field(gt=0.0, lt=1.0)]
+NonNegative = Annotated[float, Field(ge=0.0)]
+
+
+def _per_area(**values: float) -> dict[str, float]:
+    return dict(zip(AREAS, values.values(), strict=True))
+
+
+class WorldParams(BaseModel):
+    """Parameters of one synthetic supervision world (frozen; JSON-serialisable into truth/params.json)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # --- scale and period -------------------------------------------------------------------------
+    seed: int = 0
+    n_units: Annotated[int, Field(ge=30, le=100_000)] = DEFAULT_SCALE_UNITS
+    years: Annotated[int, Field(ge=1, le=30)] = 6
+    end: str = "2025-12"
+    with_visits: bool = False
+    with_faults: bool = False
+
+    # --- structure ----------------------------------------------------------------------------------
+    private_share: Probability = 0.46
+    listed_total_per_active_unit: Annotated[float, Field(gt=0)] = 10_500_000 / 1150
+    listed_sigma: Annotated[float, Field(gt=0)] = 0.55
+    urban_listing_factor: Annotated[float, Field(gt=0)] = 1.6
+    listed_min: Annotated[int, Field(ge=1)] = 600
+    listed_max: Annotated[int, Field(ge=1)] = 25_000
+    opening_share: Probability = 0.06
+    closing_share: Probability = 0.045
+    provider_size_exponent: Annotated[float, Field(gt=1.0)] = 1.9
+    provider_max_units: Annotated[int, Field(ge=1)] = 60
+
+    # --- latent risk (logit scale) ---------------------------------------------------------------------
+    deficiency_rate: dict[str, Probability] = Field(
+        default_factory=lambda: _per_area(pc=0.10, ti=0.43, sa=0.69, ko=0.875, sk=0.955)
+    )
+    serious_share_of_deficiencies: Probability = 0.07
+    serious_risk_slope: NonNegative = 0.8
+    area_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.97
+    sigma_region: NonNegative = 0.15
+    sigma_provider: NonNegative = 0.45
+    sigma_unit: NonNegative = 1.3
+    sigma_drift: NonNegative = 0.3
+    drift_persistence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.98
+    crisis_hazard_per_month: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.004
+    crisis_mean_months: Annotated[float, Field(ge=1.0)] = 9.0
+    crisis_effect: dict[str, NonNegative] = Field(
+        default_factory=lambda: _per_area(pc=0.6, ti=1.2, sa=0.4, ko=1.0, sk=0.5)
+    )
+
+    # --- events ---------------------------------------------------------------------------------------------
+    complaint_rate: dict[str, NonNegative] = Field(
+        default_factory=lambda: _per_area(pc=5.0, ti=3.0, sa=1.2, ko=1.0, sk=0.8)
+    )
+    complaint_risk_elasticity: NonNegative = 0.8
+    complaint_lag_median_days: Annotated[float, Field(gt=0)] = 9.0
+    complaint_lag_sigma: Annotated[float, Field(gt=0)] = 0.7
+    lex_maria_rate: dict[str, NonNegative] = Field(
+        default_factory=lambda: _per_area(pc=0.06, ti=0.14, sa=0.14, ko=0.08, sk=0.22)
+    )
+    lex_maria_risk_elasticity: NonNegative = 0.8
+    lex_maria_lag_median_days: Annotated[float, Field(gt=0)] = 55.0
+    lex_maria_lag_sigma: Annotated[float, Field(gt=0)] = 0.6
+    severe_share_intercept: float = -1.4
+    severe_share_slope: NonNegative = 0.5
+
+    # --- indicators ------------------------------------------------------------------------------------
+    phone_national: dict[int, Probability] = Field(
+        default_factory=lambda: {2020: 0.86, 2021: 0.85, 2022: 0.86, 2023: 0.87, 2024: 0.88, 2025: 0.88}
+    )
+    assessment_national: dict[int, Probability] = Field(
+        default_factory=lambda: {2020: 0.81, 2021: 0.83, 2022: 0.84, 2023: 0.86, 2024: 0.88, 2025: 0.88}
+    )
+    same_doctor_visit_national: Probability = 0.50
+    availability_risk_slope: NonNegative = 0.55
+    continuity_risk_slope: NonNegative = 0.5
+    summer_dip: dict[int, NonNegative] = Field(default_factory=lambda: {6: 0.15, 7: 0.45, 8: 0.2})
+    unit_reporting_noise: NonNegative = 0.15
+    monthly_noise: NonNegative = 0.08
+    calls_per_listed_month: Annotated[float, Field(gt=0)] = 0.05
+    assessments_per_listed_month: Annotated[float, Field(gt=0)] = 0.02
+    doctor_visits_per_listed_month: Annotated[float, Field(gt=0)] = 0.1
+    missing_month_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    public_only_regions: tuple[str, ...] = ("10", "23")
+    record_switch_region: str | None = "17"
+    record_switch_year: int = 2022
+
+    # --- inspections -----------------------------------------------------------------------------------
+    random_inspections_per_year: Annotated[int, Field(ge=0)] = 150
+    complaint_inspections_per_year: Annotated[int, Field(ge=0)] = 150
+    risk_based_inspections_per_year: Annotated[int, Field(ge=0)] = 25
+    complaint_window_months: Annotated[int, Field(ge=1)] = 3
+    inspection_cooldown_months: Annotated[int, Field(ge=0)] = 12
+    decision_median_days: Annotated[float, Field(gt=0)] = 80.0
+
+    # --- visits ---------------------------------------------------------------------------------------------
+    visit_patients_per_unit: Annotated[int, Field(ge=1)] = 120
+    visits_per_patient_year: Annotated[float, Field(gt=0)] = 3.0
+    doctor_visit_share: Probability = 0.45
+    listed_per_doctor: Annotated[float, Field(gt=0)] = 1100.0
+    locum_doctors_per_unit: Annotated[int, Field(ge=0)] = 6
+
+    @field_validator("end")
+    @classmethod
+    def _end_is_a_month(cls, value: str) -> str:
+        try:
+            dt.date.fromisoformat(f"{value}-01")
+        except ValueError as error:
+            raise ValueError(f"end must be YYYY-MM, got {value!r}") from error
+        return value
+
+    @field_validator("deficiency_rate", "crisis_effect", "complaint_rate", "lex_maria_rate")
+    @classmethod
+    def _covers_every_area(cls, value: dict[str, float]) -> dict[str, float]:
+        if set(value) != set(AREAS):
+            raise ValueError(f"per-area parameters must cover exactly {list(AREAS)}, got {sorted(value)}")
+        return value
+
+    @property
+    def scale(self) -> float:
+        """Units relative to the default scale (inspection counts scale with it)."""
+        return self.n_units / DEFAULT_SCALE_UNITS
+
+    @property
+    def end_month(self) -> dt.date:
+        return dt.date.fromisoformat(f"{self.end}-01")
+
+    @property
+    def start_month(self) -> dt.date:
+        end = self.end_month
+        index = end.year * 12 + end.month - 1 - (self.years * 12 - 1)
+        return dt.date(index // 12, index % 12 + 1, 1)

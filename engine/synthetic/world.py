@@ -1,0 +1,115 @@
+"""Orchestrates one synthetic world: structure → latent risk → observations → inspections (→ faults).
+
+Every component draws from its own child of ``numpy.random.SeedSequence(seed)``, so the world is
+deterministic per seed and switching ``with_visits`` or ``with_faults`` leaves every other table
+unchanged (faults then differ from the clean world in exactly the recorded cells).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+
+import numpy as np
+import polars as pl
+
+from engine.config import Config
+from engine.synthetic.events import received_counts, simulate_events
+from engine.synthetic.faults import Fault, inject_faults
+from engine.synthetic.indicators import MeasureSeries, indicator_frame, reported_months, simulate_measure
+from engine.synthetic.inspections import simulate_inspections
+from engine.synthetic.params import AREAS, WorldParams
+from engine.synthetic.risk import Risk, risk_truth_frame, simulate_risk
+from engine.synthetic.structure import Structure, build_structure, units_frame
+from engine.synthetic.visits import simulate_visits
+
+logger = logging.getLogger(__name__)
+
+_STREAMS = ("structure", "risk", "events", "indicators", "inspections", "visits", "faults")
+
+
+@dataclass(frozen=True)
+class World:
+    """A generated world: the contract tables, the truth behind them and the injected faults."""
+
+    params: WorldParams
+    tables: dict[str, pl.DataFrame]
+    truth: dict[str, pl.DataFrame]
+    faults: list[Fault] = field(default_factory=list)
+
+
+def generate_world(params: WorldParams, config: Config) -> World:
+    """Generate the world described by ``params`` for the sources and risk areas of ``config``."""
+    _check_config(config)
+    streams = dict(zip(_STREAMS, np.random.SeedSequence(params.seed).spawn(len(_STREAMS)), strict=True))
+    rng = {name: np.random.default_rng(seq) for name, seq in streams.items()}
+    structure = build_structure(params, rng["structure"])
+    risk = simulate_risk(structure, params, rng["risk"])
+    tables: dict[str, pl.DataFrame] = {
+        "providers": structure.providers,
+        "units": units_frame(structure, config.unit_types[0]),
+    }
+    for name, event_source in config.event_sources.items():
+        tables[event_source.file] = simulate_events(
+            name, event_source, structure, risk, params=params, rng=rng["events"]
+        )
+    series: dict[str, MeasureSeries] = {}
+    for source in config.indicator_sources.values():
+        measures = {
+            measure: simulate_measure(
+                measure, spec.risk_area, structure, risk, params=params, rng=rng["indicators"]
+            )
+            for measure, spec in source.measures.items()
+        }
+        reported = reported_months(source.file, structure, params, rng["indicators"])
+        tables[source.file] = indicator_frame(source, measures, reported, structure)
+        series.update({m: _masked(s, reported) for m, s in measures.items()})
+    complaints_file = config.event_sources["complaints"].file
+    inspections, inspection_truth = simulate_inspections(
+        structure,
+        risk,
+        received_counts(tables[complaints_file], structure),
+        _observed_share(series["phone_same_day_share"]),
+        params=params,
+        rng=rng["inspections"],
+    )
+    tables["inspections"] = inspections
+    truth = {"risk": risk_truth_frame(structure, risk), "inspections": inspection_truth}
+    if params.with_visits:
+        visits, continuity_truth = simulate_visits(structure, risk, series, params, rng["visits"])
+        tables["visits"] = visits
+        truth["continuity"] = continuity_truth
+    faults: list[Fault] = []
+    if params.with_faults:
+        tables, faults = inject_faults(tables, config, structure, rng["faults"])
+    logger.info("generated world seed=%s: %s", params.seed, {k: v.height for k, v in tables.items()})
+    return World(params=params, tables=tables, truth=truth, faults=faults)
+
+
+def _check_config(config: Config) -> None:
+    if config.risk_area_ids != list(AREAS):
+        raise ValueError(
+            f"the generator simulates the risk areas {list(AREAS)}; "
+            f"the configuration has {config.risk_area_ids}"
+        )
+    if "complaints" not in config.event_sources:
+        raise ValueError(
+            f"the generator needs an event source 'complaints'; configured: {sorted(config.event_sources)}"
+        )
+    measures = {m for source in config.indicator_sources.values() for m in source.measures}
+    if "phone_same_day_share" not in measures:
+        raise ValueError(
+            f"the generator needs the measure 'phone_same_day_share'; configured: {sorted(measures)}"
+        )
+
+
+def _masked(series: MeasureSeries, reported: np.ndarray) -> MeasureSeries:
+    return MeasureSeries(series.true_share, np.where(reported, series.numerator, -1), series.denominator)
+
+
+def _observed_share(series: MeasureSeries) -> np.ndarray:
+    reported = (series.numerator >= 0) & (series.denominator > 0)
+    return np.where(reported, series.numerator / np.maximum(series.denominator, 1), np.nan)
+
+
+__all__ = ["Risk", "Structure", "World", "generate_world"]
