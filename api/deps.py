@@ -13,7 +13,6 @@ from typing import Annotated
 
 import polars as pl
 from fastapi import Depends, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from api.audit import AuditLog
 from api.problems import ProblemError
@@ -46,7 +45,7 @@ class Inspections:
     snapshot_id: str | None
 
 
-def get_state(request: Request) -> AppState:
+async def get_state(request: Request) -> AppState:
     state: AppState = request.app.state.tillsynsrisk
     return state
 
@@ -54,26 +53,27 @@ def get_state(request: Request) -> AppState:
 StateDep = Annotated[AppState, Depends(get_state)]
 
 
-def get_settings(state: StateDep) -> Settings:
+async def get_settings(state: StateDep) -> Settings:
     return state.settings
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 
-bearer = HTTPBearer(
-    auto_error=False,
-    scheme_name="ApiKey",
-    description="An API key from `tillsynsrisk apikey create`, sent as `Authorization: Bearer <key>`.",
-)
+BEARER_SCHEME = {
+    "type": "http",
+    "scheme": "bearer",
+    "description": "An API key from `tillsynsrisk apikey create`, sent as `Authorization: Bearer <key>`.",
+}
 
 
-async def current_client(
-    request: Request,
-    state: StateDep,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-) -> ApiKey:
-    """The authenticated key; 401 with ``WWW-Authenticate: Bearer`` when missing or invalid."""
-    if credentials is None:
+async def current_client(request: Request) -> ApiKey:
+    """The authenticated key; 401 with ``WWW-Authenticate: Bearer`` when missing or invalid.
+
+    Reads the header itself (rather than through ``HTTPBearer``) to keep the per-request dependency
+    tree small; the security scheme is declared in the OpenAPI document by :func:`api.main.create_app`.
+    """
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not presented.strip():
         raise ProblemError(
             401,
             "unauthenticated",
@@ -81,8 +81,10 @@ async def current_client(
             "send an API key as 'Authorization: Bearer <key>'",
             headers={"WWW-Authenticate": 'Bearer realm="tillsynsrisk"'},
         )
-    key = state.keys.authenticate(credentials.credentials)
-    request.state.api_key_id = ApiKeyStore.key_id_of(credentials.credentials)
+    presented = presented.strip()
+    state: AppState = request.app.state.tillsynsrisk
+    key = state.keys.authenticate(presented)
+    request.state.api_key_id = ApiKeyStore.key_id_of(presented)
     if key is None:
         raise ProblemError(
             401,
@@ -116,8 +118,9 @@ def require_scope(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
     return client_with_scope
 
 
-async def get_scores(state: StateDep) -> ServedScores:
+async def get_scores(request: Request) -> ServedScores:
     """The served scoring snapshot (503 problem when none could be loaded)."""
+    state: AppState = request.app.state.tillsynsrisk
     state.holder.poll()
     served = state.holder.served
     if served is None:

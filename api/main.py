@@ -15,7 +15,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from api.audit import AuditLog, AuditMiddleware
-from api.deps import AppState
+from api.deps import BEARER_SCHEME, AppState
 from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
 from api.security import SCOPES, ApiKeyStore
@@ -86,12 +86,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    _document_risk_areas(app, [*config.risk_area_ids, OVERALL])
+    _complete_openapi(app, [*config.risk_area_ids, OVERALL])
     return app
 
 
-def _document_risk_areas(app: FastAPI, area_ids: list[str]) -> None:
-    """Publish the configured risk areas as an enum in the OpenAPI schema (they come from config)."""
+def _complete_openapi(app: FastAPI, area_ids: list[str]) -> None:
+    """Add what FastAPI cannot infer: the configured risk areas as an enum, and the bearer security."""
     build_schema = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -103,6 +103,9 @@ def _document_risk_areas(app: FastAPI, area_ids: list[str]) -> None:
                 for parameter in operation.get("parameters", []):
                     if parameter.get("name") == "risk_area":
                         parameter["schema"]["enum"] = area_ids
+                if operation.get("tags") != ["health"]:
+                    operation["security"] = [{"ApiKey": []}]
+        schema.setdefault("components", {}).setdefault("securitySchemes", {})["ApiKey"] = BEARER_SCHEME
         plan_request = schema.get("components", {}).get("schemas", {}).get("PlanRequest", {})
         if "risk_area" in plan_request.get("properties", {}):
             plan_request["properties"]["risk_area"]["enum"] = area_ids

@@ -107,6 +107,26 @@ class Candidate(UnitIdentity):
     )
 
 
+class CandidateQuery(Schema):
+    """Query parameters of ``GET /v1/candidates`` (unknown parameters are ignored)."""
+
+    risk_area: str = Field(
+        default="overall",
+        description="A risk area id (see /v1/risk-areas) or 'overall'.",
+        examples=["tillganglighet"],
+    )
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="Candidates to skip.")
+    region: str | None = Field(
+        default=None, pattern=r"^\d{2}$", description="Region (county) code.", examples=["01"]
+    )
+    ownership: Literal["public", "private"] | None = None
+    unit_type: str | None = Field(default=None, max_length=64, examples=["vardcentral"])
+    provider_id: str | None = Field(
+        default=None, pattern=ORGANISATION_NUMBER_PATTERN, examples=["5560000001"]
+    )
+
+
 class PageLinks(Schema):
     self_: str = Field(alias="self")
     next: str | None

@@ -15,6 +15,7 @@ import re
 import secrets
 import sqlite3
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -76,16 +77,27 @@ def _digest(key: str) -> str:
 
 
 class ApiKeyStore:
-    """The key table; one connection shared under a lock (lookups are a primary-key read)."""
+    """The key table; one connection shared under a lock.
 
-    def __init__(self, path: Path) -> None:
+    :meth:`authenticate` answers from an in-memory copy of the table, reloaded when the database files
+    have changed; they are checked (a ``stat`` of the database and its WAL) at most every
+    ``refresh_seconds``, so a key created or revoked by ``tillsynsrisk apikey`` in another process takes
+    effect within that time. Changes made through this object take effect at once.
+    """
+
+    def __init__(self, path: Path, refresh_seconds: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
+        self.refresh_seconds = refresh_seconds
+        self._checked_at = -float("inf")
         self._lock = threading.Lock()
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA busy_timeout=5000")
         self._connection.executescript(_SCHEMA)
+        self._cache: dict[str, tuple[str, ApiKey]] = {}
+        self._cache_marker: tuple[tuple[int, int], ...] | None = None
+        self._reload()
 
     def close(self) -> None:
         with self._lock:
@@ -112,6 +124,7 @@ class ApiKeyStore:
                 )
         except sqlite3.IntegrityError as error:
             raise ApiKeyError(f"an active key named {name!r} already exists; revoke it first") from error
+        self._reload()
         return ApiKey(key_id, name, frozenset(scopes), created_at), key
 
     def list(self) -> list[ApiKey]:
@@ -136,23 +149,49 @@ class ApiKeyStore:
             self._connection.execute(
                 "UPDATE api_keys SET revoked_at = ? WHERE key_id = ?", (revoked_at, row[0])
             )
+        self._reload()
         return next(key for key in self.list() if key.key_id == row[0])
 
     def authenticate(self, presented: str) -> ApiKey | None:
         """The active key matching ``presented``, or None (constant-time digest comparison)."""
         match = KEY_PATTERN.match(presented)
-        key_id = match.group("key_id") if match else ""
-        with self._lock:
-            row = self._connection.execute(
-                "SELECT key_id, name, key_sha256, scopes, created_at, revoked_at "
-                "FROM api_keys WHERE key_id = ?",
-                (key_id,),
-            ).fetchone()
-        stored = row[2] if row is not None else _DUMMY_DIGEST
+        keys = self._current_keys()
+        stored, key = keys.get(match.group("key_id") if match else "", (_DUMMY_DIGEST, None))
         valid = hmac.compare_digest(_digest(presented), stored)
-        if row is None or not valid or row[5] is not None:
+        if key is None or not valid or not key.active:
             return None
-        return ApiKey(row[0], row[1], frozenset(row[3].split()), row[4], row[5])
+        return key
+
+    def _current_keys(self) -> dict[str, tuple[str, ApiKey]]:
+        now = time.monotonic()
+        if now - self._checked_at >= self.refresh_seconds:
+            marker = self._files_marker()
+            if marker != self._cache_marker:
+                self._reload(marker)
+            self._checked_at = now
+        return self._cache
+
+    def _reload(self, marker: tuple[tuple[int, int], ...] | None = None) -> None:
+        marker = marker or self._files_marker()  # taken before reading: a later write triggers a reload
+        with self._lock:
+            rows = self._connection.execute(
+                "SELECT key_id, name, key_sha256, scopes, created_at, revoked_at FROM api_keys"
+            ).fetchall()
+        self._cache = {
+            row[0]: (row[2], ApiKey(row[0], row[1], frozenset(row[3].split()), row[4], row[5]))
+            for row in rows
+        }
+        self._cache_marker = marker
+
+    def _files_marker(self) -> tuple[tuple[int, int], ...]:
+        marker = []
+        for path in (self.path, self.path.with_name(self.path.name + "-wal")):
+            try:
+                stat = path.stat()
+                marker.append((stat.st_mtime_ns, stat.st_size))
+            except FileNotFoundError:
+                marker.append((0, 0))
+        return tuple(marker)
 
     @staticmethod
     def key_id_of(presented: str) -> str | None:

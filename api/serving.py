@@ -11,6 +11,7 @@ the holder not ready, with the reason.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -190,6 +191,9 @@ class ScoresHolder:
                 return False
             self._served = fresh
             self._problem = None
+            # The indexes are ~10^5 long-lived objects without reference cycles: keep them out of the
+            # cyclic collector's full passes, which otherwise show up as p99 latency spikes.
+            gc.freeze()
             logger.info("serving scoring snapshot %s", score_id)
             return True
 

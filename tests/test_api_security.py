@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import sqlite3
+import time
 from pathlib import Path
 
 import pytest
 
-from api.audit import AuditLog
 from api.security import SCOPES, ApiKeyError, ApiKeyStore, parse_scopes
 from tests.api_support import ApiHarness, harness
 
@@ -117,7 +117,7 @@ def test_audit_log_records_who_what_when_and_status(tmp_path: Path) -> None:
     created = api.client.post("/v1/plans", json={"capacity": 2, "seed": 3}, headers=api.auth())
     api.client.get("/healthz")
     # then
-    entries = AuditLog(api.settings.audit_db).entries()
+    entries = api.client.app.state.tillsynsrisk.audit.entries()  # type: ignore[attr-defined]
     assert [(e.method, e.path, e.status) for e in entries] == [
         ("GET", "/v1/units/SE2321000016-u0001", 200),
         ("GET", "/v1/candidates", 401),
@@ -143,6 +143,7 @@ def test_audit_log_records_who_what_when_and_status(tmp_path: Path) -> None:
 def test_audit_log_is_append_only(tmp_path: Path, statement: str) -> None:
     api = harness(tmp_path)
     api.client.get("/v1/candidates")
+    api.client.app.state.tillsynsrisk.audit.flush()  # type: ignore[attr-defined]
     connection = sqlite3.connect(api.settings.audit_db)
     with pytest.raises(sqlite3.IntegrityError, match="audit_log is append-only"):
         connection.execute(statement)
@@ -166,3 +167,16 @@ def test_cors_allows_only_configured_origins(tmp_path: Path, monkeypatch: pytest
     other = api.client.get("/v1/candidates", headers=api.auth() | {"Origin": "https://evil.example"})
     assert allowed.headers["access-control-allow-origin"] == "https://tillsyn.ivo.example"
     assert "access-control-allow-origin" not in other.headers
+
+
+def test_a_key_revoked_by_another_process_stops_working_within_a_second(api: ApiHarness) -> None:
+    # given a key in use, and the CLI (another ApiKeyStore on the same database) revoking it
+    store: ApiKeyStore = api.client.app.state.tillsynsrisk.keys  # type: ignore[attr-defined]
+    _, key = store.create("short-lived", frozenset({"read:candidates"}))
+    headers = {"Authorization": f"Bearer {key}"}
+    assert api.client.get("/v1/risk-areas", headers=headers).status_code == 200
+    ApiKeyStore(api.settings.api_keys_db).revoke("short-lived")
+    # when the key cache's refresh interval has passed
+    time.sleep(store.refresh_seconds + 0.1)
+    # then
+    assert api.client.get("/v1/risk-areas", headers=headers).status_code == 401

@@ -3,19 +3,50 @@
 from __future__ import annotations
 
 import json
-from typing import Annotated, Literal
-from urllib.parse import urlencode
+from typing import Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import BaseModel, ValidationError
 
 from api.deps import ScoresDep, require_scope
 from api.problems import ProblemError
 from api.routes.common import AUTHENTICATED, problem_responses
-from api.schemas import CandidatePage
-from engine.identifiers import ORGANISATION_NUMBER_PATTERN
-from engine.scores import OVERALL
+from api.schemas import CandidatePage, CandidateQuery
 
 router = APIRouter(prefix="/v1", tags=["candidates"])
+
+FILTERS = ("region", "ownership", "unit_type", "provider_id")
+
+
+def query_parameters(model: type[BaseModel]) -> list[dict[str, Any]]:
+    """OpenAPI query parameter objects for the fields of ``model``."""
+    schema = model.model_json_schema()
+    return [
+        {
+            "name": name,
+            "in": "query",
+            "required": name in schema.get("required", []),
+            "description": prop.get("description", ""),
+            "schema": {key: value for key, value in prop.items() if key != "description"},
+        }
+        for name, prop in schema["properties"].items()
+    ]
+
+
+def candidate_query(request: Request) -> CandidateQuery:
+    """The validated query of a candidates request (422 problem on invalid values).
+
+    Validated as one pydantic model straight from the query string: on the hottest endpoint this costs
+    a fraction of FastAPI's per-parameter resolution; the parameters are documented via ``openapi_extra``.
+    """
+    try:
+        return CandidateQuery.model_validate(dict(request.query_params))
+    except ValidationError as error:
+        raise RequestValidationError(
+            [{**item, "loc": ("query", *item["loc"])} for item in error.errors(include_input=False)]
+        ) from error
 
 
 @router.get(
@@ -24,34 +55,20 @@ router = APIRouter(prefix="/v1", tags=["candidates"])
     dependencies=[Depends(require_scope("read:candidates"))],
     responses=problem_responses(*AUTHENTICATED),
     summary="Ranked inspection candidates for a risk area",
+    openapi_extra={"parameters": query_parameters(CandidateQuery)},
 )
-async def read_candidates(
-    *,
-    request: Request,
-    scores: ScoresDep,
-    risk_area: Annotated[
-        str,
-        Query(
-            description="A risk area id (see /v1/risk-areas) or 'overall'.",
-            openapi_examples={"tillganglighet": {"value": "tillganglighet"}, "overall": {"value": OVERALL}},
-        ),
-    ] = OVERALL,
-    limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-    offset: Annotated[int, Query(ge=0, le=1_000_000, description="Candidates to skip.")] = 0,
-    region: Annotated[str | None, Query(pattern=r"^\d{2}$", description="Region (county) code.")] = None,
-    ownership: Annotated[Literal["public", "private"] | None, Query()] = None,
-    unit_type: Annotated[str | None, Query(max_length=64)] = None,
-    provider_id: Annotated[str | None, Query(pattern=ORGANISATION_NUMBER_PATTERN)] = None,
-) -> Response:
-    index = scores.areas.get(risk_area)
+async def read_candidates(*, request: Request, scores: ScoresDep) -> Response:
+    query = candidate_query(request)
+    index = scores.areas.get(query.risk_area)
     if index is None:
         raise ProblemError(
             422,
             "unknown-risk-area",
             "Unknown risk area",
-            f"unknown risk area {risk_area!r}; known: {sorted(scores.areas)}",
+            f"unknown risk area {query.risk_area!r}; known: {sorted(scores.areas)}",
         )
-    wanted = (region, ownership, unit_type, provider_id)
+    wanted = tuple(getattr(query, name) for name in FILTERS)
+    positions: list[int] | range
     if any(value is not None for value in wanted):
         positions = [
             i
@@ -59,29 +76,31 @@ async def read_candidates(
             if all(value is None or value == field for value, field in zip(wanted, key, strict=True))
         ]
     else:
-        positions = list(range(len(index.items)))
+        positions = range(len(index.items))
+    offset, limit = query.offset, query.limit
     page = positions[offset : offset + limit]
-    filters = {"region": region, "ownership": ownership, "unit_type": unit_type, "provider_id": provider_id}
-    query = {"risk_area": risk_area, "limit": limit} | {k: v for k, v in filters.items() if v is not None}
-    more = offset + limit < len(positions)
+    base = f"{request.url.path}?risk_area={quote(query.risk_area)}&limit={limit}" + "".join(
+        f"&{name}={quote(value)}" for name, value in zip(FILTERS, wanted, strict=True) if value is not None
+    )
     head = {
         "score_id": scores.id,
         "as_of": scores.metadata.as_of.isoformat(),
-        "risk_area": risk_area,
-        "model_version": scores.model_version(risk_area),
+        "risk_area": query.risk_area,
+        "model_version": scores.model_version(query.risk_area),
         "total": len(positions),
         "limit": limit,
         "offset": offset,
         "links": {
-            "self": f"{request.url.path}?{urlencode(query | {'offset': offset})}",
-            "next": f"{request.url.path}?{urlencode(query | {'offset': offset + limit})}" if more else None,
+            "self": f"{base}&offset={offset}",
+            "next": f"{base}&offset={offset + limit}" if offset + limit < len(positions) else None,
         },
     }
-    # Candidates were validated and rendered once when the snapshot was loaded (api.serving).
+    # Candidates were validated and rendered once, when the snapshot was loaded (api.serving).
+    items = b",".join([index.items[i] for i in page])
     body = (
         json.dumps(head, ensure_ascii=False, separators=(",", ":")).encode()[:-1]
         + b',"items":['
-        + b",".join(index.items[i] for i in page)
+        + items
         + b"]}"
     )
     return Response(content=body, media_type="application/json")

@@ -11,6 +11,7 @@ from api.schemas import Problem
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses`` entries for the given error statuses."""
     descriptions = {
+        400: "The request body cannot be parsed.",
         401: "Missing or invalid API key (with `WWW-Authenticate: Bearer`).",
         403: "The key lacks the scope this route needs.",
         404: "No such resource.",

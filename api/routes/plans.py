@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["plans"])
     response_model=Plan,
     status_code=201,
     dependencies=[Depends(require_scope("write:plans"))],
-    responses=problem_responses(*AUTHENTICATED, 404, 409),
+    responses=problem_responses(400, *AUTHENTICATED, 404, 409),
     summary="Create an inspection plan (same parameters and seed → same plan id and units)",
 )
 def create_plan(

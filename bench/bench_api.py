@@ -1,0 +1,291 @@
+"""Load benchmark of the API's top-50 candidates endpoint against a bare Starlette baseline.
+
+Method (loopback 127.0.0.1 only, bounded in requests and time):
+
+1. Write a scoring snapshot of ``--units`` units × 5 risk areas + overall (3 explanations per row) into a
+   temporary home, create an API key, and start ``tillsynsrisk serve`` (uvicorn, one worker) in a
+   subprocess.
+2. Fetch ``/v1/candidates?risk_area=tillganglighet&limit=50`` once and start a bare Starlette app (same
+   uvicorn settings) in a second subprocess that returns exactly that body as static JSON.
+3. For each of ``--runs`` rounds, alternately load both servers with ``--concurrency`` clients on one
+   keep-alive connection each (aiohttp if installed, else httpx): ``--warmup`` requests, then
+   ``--requests`` timed requests (or ``--max-seconds``, whichever comes first). Report requests/s and
+   p50/p99 latency per round, the medians over rounds, and the ratio API/bare of the medians.
+
+The API side does everything a real request does: bearer-key lookup in SQLite, scope check, a CURRENT
+poll, paging over the pre-rendered candidates, and an audit-log insert.
+
+    .venv/bin/python bench/bench_api.py            # defaults: 1200 units, 50 clients, 3 runs × 3000 requests
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+HOST = "127.0.0.1"
+TOP50 = "/v1/candidates?risk_area=tillganglighet&limit=50"
+AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
+BARE_APP = """
+import sys
+from starlette.applications import Starlette
+from starlette.responses import Response
+from starlette.routing import Route
+BODY = open(sys.argv[1], "rb").read()
+async def top50(request):
+    return Response(BODY, media_type="application/json")
+app = Starlette(routes=[Route("/v1/candidates", top50)])
+if __name__ == "__main__":
+    import uvicorn
+    uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[2]), access_log=False, log_level="warning")
+"""
+
+
+def _scores_frame(units: int, seed: int) -> pl.DataFrame:
+    from engine.identifiers import organisation_number
+    from engine.scores import EXPLANATION_DTYPE, OVERALL, ranked_scores
+
+    rng = np.random.default_rng(seed)
+    regions = ["01", "03", "04", "05", "06", "07", "08", "09", "10", "12", "13", "14", "17", "18", "19", "20"]
+    rows: list[dict[str, Any]] = []
+    for index in range(units):
+        region = regions[index % len(regions)]
+        provider = index % 150
+        p_areas = 1 / (1 + np.exp(-rng.normal(-1.0, 1.0, size=len(AREAS))))
+        base = {
+            "unit_id": f"SE2321000016-vc{index:05d}",
+            "unit_name": f"Vårdcentralen {index}",
+            "provider_id": organisation_number(f"55{provider:07d}"),
+            "provider_name": f"Vårdgivare {provider} AB",
+            "region_code": region,
+            "municipality_code": f"{region}80",
+            "unit_type": "vardcentral",
+            "ownership": "public" if provider < 16 else "private",
+            "listed_patients": int(rng.integers(1500, 25000)),
+            "as_of": dt.date(2025, 6, 1),
+        }
+        for area, p in zip((*AREAS, OVERALL), (*p_areas, float(p_areas.mean())), strict=True):
+            explanations = [
+                {
+                    "feature": f"{area}_feature_{k}",
+                    "sentence_sv": f"Klagomål om {area} senaste 12 mån: {k + 1},5 per 10 000 "
+                    "(regionens median 1,2)",
+                    "contribution": float(rng.normal(0, 0.3)),
+                    "value": float(k + 1.5),
+                }
+                for k in range(3)
+            ]
+            rows.append(
+                base
+                | {
+                    "risk_area": area,
+                    "p_deficiency": float(p),
+                    "p_serious": float(p) / 6,
+                    "explanations": explanations,
+                }
+            )
+    frame = pl.DataFrame(rows, schema_overrides={"explanations": pl.List(EXPLANATION_DTYPE)})
+    return ranked_scores(frame.lazy()).collect()
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def _wait_until_up(port: int, path: str, headers: dict[str, str], timeout: float = 60.0) -> bytes:
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            response = httpx.get(f"http://{HOST}:{port}{path}", headers=headers, timeout=2.0)
+            if response.status_code == 200:
+                return response.content
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not answer {path} within {timeout} s")
+
+
+async def _load(
+    url: str, headers: dict[str, str], concurrency: int, count: int, max_seconds: float
+) -> list[float]:
+    latencies: list[float] = []
+    remaining = count
+    deadline = time.perf_counter() + max_seconds
+    try:
+        import aiohttp
+    except ImportError:
+        aiohttp = None  # type: ignore[assignment]
+
+    async def worker_aiohttp(session: Any) -> None:
+        nonlocal remaining
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            start = time.perf_counter()
+            async with session.get(url, headers=headers) as response:
+                await response.read()
+                if response.status != 200:
+                    raise RuntimeError(f"{url} answered {response.status}")
+            latencies.append(time.perf_counter() - start)
+
+    async def worker_httpx(client: Any) -> None:
+        nonlocal remaining
+        while remaining > 0 and time.perf_counter() < deadline:
+            remaining -= 1
+            start = time.perf_counter()
+            response = await client.get(url, headers=headers)
+            if response.status_code != 200:
+                raise RuntimeError(f"{url} answered {response.status_code}")
+            latencies.append(time.perf_counter() - start)
+
+    if aiohttp is not None:
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            await asyncio.gather(*(worker_aiohttp(session) for _ in range(concurrency)))
+    else:
+        import httpx
+
+        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+        async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
+            await asyncio.gather(*(worker_httpx(client) for _ in range(concurrency)))
+    return latencies
+
+
+def _measure(url: str, headers: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    asyncio.run(_load(url, headers, args.concurrency, args.warmup, args.max_seconds))
+    started = time.perf_counter()
+    latencies = asyncio.run(_load(url, headers, args.concurrency, args.requests, args.max_seconds))
+    elapsed = time.perf_counter() - started
+    ms = np.array(latencies) * 1000
+    return {
+        "requests": len(latencies),
+        "rps": len(latencies) / elapsed,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p99_ms": float(np.percentile(ms, 99)),
+    }
+
+
+def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--units", type=int, default=1200)
+    parser.add_argument("--concurrency", type=int, default=50)
+    parser.add_argument("--requests", type=int, default=3000)
+    parser.add_argument("--warmup", type=int, default=300)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--max-seconds", type=float, default=20.0)
+    parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
+    args = parser.parse_args()
+
+    from api.security import SCOPES, ApiKeyStore
+    from engine.scores import ScoreStore
+
+    home = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    store = ScoreStore(home / "scores")
+    meta = store.write(
+        _scores_frame(args.units, seed=1),
+        model_name="tillsynsrisk",
+        model_version="bench",
+        feature_set_id="bench",
+        snapshot_id="bench",
+        config_hash="bench",
+    )
+    store.publish(meta.score_id)
+    keys = ApiKeyStore(home / "api_keys.sqlite3")
+    _, key = keys.create("bench", frozenset(SCOPES))
+    keys.close()
+    headers = {"Authorization": f"Bearer {key}"}
+    env = os.environ | {"TILLSYNSRISK_HOME": str(home)}
+    api_port, bare_port = _free_port(), _free_port()
+    cli = str(Path(sys.executable).with_name("tillsynsrisk"))
+    api = _start([cli, "serve", "--host", HOST, "--port", str(api_port)], env)
+    bare = None
+    try:
+        body = _wait_until_up(api_port, TOP50, headers)
+        body_file = home / "top50.json"
+        body_file.write_bytes(body)
+        bare_script = home / "bare_app.py"
+        bare_script.write_text(BARE_APP, encoding="utf-8")
+        bare = _start([sys.executable, str(bare_script), str(body_file), str(bare_port)], env)
+        _wait_until_up(bare_port, TOP50, {})
+        results: dict[str, list[dict[str, float]]] = {"bare": [], "api": []}
+        for run in range(args.runs):
+            for name, port, auth in (("bare", bare_port, {}), ("api", api_port, headers)):
+                result = _measure(f"http://{HOST}:{port}{TOP50}", auth, args)
+                results[name].append(result)
+                print(
+                    f"run {run + 1} {name:4s}: {result['requests']:5.0f} req, {result['rps']:7.0f} req/s, "
+                    f"p50 {result['p50_ms']:6.1f} ms, p99 {result['p99_ms']:6.1f} ms",
+                    flush=True,
+                )
+    finally:
+        _stop(api)
+        if bare is not None:
+            _stop(bare)
+    medians = {
+        name: {
+            metric: statistics.median(run[metric] for run in runs) for metric in ("rps", "p50_ms", "p99_ms")
+        }
+        for name, runs in results.items()
+    }
+    ratio = medians["api"]["rps"] / medians["bare"]["rps"]
+    try:
+        import aiohttp  # noqa: F401
+
+        client = "aiohttp"
+    except ImportError:
+        client = "httpx"
+    summary = {
+        "endpoint": TOP50,
+        "body_bytes": len(body),
+        "units": args.units,
+        "concurrency": args.concurrency,
+        "runs": args.runs,
+        "requests_per_run": args.requests,
+        "client": client,
+        "cpus": os.cpu_count(),
+        "medians": medians,
+        "throughput_ratio_api_to_bare": ratio,
+        "targets": {"ratio_at_least_0.5": ratio >= 0.5, "api_p99_under_50ms": medians["api"]["p99_ms"] < 50},
+    }
+    print(json.dumps(summary, indent=2))
+    if args.json is not None:
+        args.json.write_text(json.dumps(summary | {"runs_detail": results}, indent=2), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
