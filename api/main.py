@@ -72,6 +72,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's native OpenTelemetry hooks check the global providers on every request; this service
+        # exports no traces or metrics, so they are switched off rather than paid for per request.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
         openapi_tags=[{"name": name} for name in ("risk areas", "candidates", "units", "providers", "plans")],
     )
     app.state.tillsynsrisk = state
