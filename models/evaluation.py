@@ -154,6 +154,12 @@ def _metric_rows(
     p = frame.get_column("score_model").to_numpy().astype(float)
     rows.append({"scorer": "model", "metric": "ece", "value": expected_calibration_error(y, p, n_bins)})
     rows.append({"scorer": "model", "metric": "brier", "value": brier_score(y, p)})
+    oracle = frame.get_column("score_oracle").to_numpy().astype(float)
+    if not np.isnan(oracle).any():
+        # The true probabilities' ECE on the same rows: the noise floor no model can go below.
+        rows.append(
+            {"scorer": "oracle", "metric": "ece", "value": expected_calibration_error(y, oracle, n_bins)}
+        )
     raw = frame.get_column("raw_score").to_numpy().astype(float)
     rows.append(
         {"scorer": "model", "metric": "ece_uncalibrated", "value": expected_calibration_error(y, raw, n_bins)}
@@ -296,6 +302,8 @@ def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict
             )
         entry["model"]["ece"] = values[("model", "ece")]["value"]
         entry["model"]["brier"] = values[("model", "brier")]["value"]
+        if entry.get("oracle") and ("oracle", "ece") in values:
+            entry["oracle"]["ece"] = values[("oracle", "ece")]["value"]
         oracle = entry.get("oracle")
         if oracle and oracle.get("precision_at_10pct"):
             entry["model"]["share_of_oracle_at_10pct"] = (

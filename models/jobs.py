@@ -26,6 +26,7 @@ from models import plots
 from models.artifact import ModelFeature, RiskModel
 from models.dataset import labelled_inspections, training_as_of_dates, training_rows
 from models.evaluation import (
+    ALL_FOLDS,
     ORACLE_COLUMN,
     metrics_table,
     reliability_tables,
@@ -138,11 +139,31 @@ def code_version() -> str:
     return f"{commit}+dirty" if dirty else commit
 
 
+LOGGED_METRICS = (
+    "n",
+    "base_rate",
+    "precision_at_5pct",
+    "precision_at_10pct",
+    "precision_at_20pct",
+    "recall_at_10pct",
+    "lift_at_10pct",
+    "roc_auc",
+    "average_precision",
+    "ece",
+    "brier",
+)
+
+
 def _flat_metrics(metrics: pl.DataFrame) -> dict[str, float]:
-    """MLflow metric keys ``<population>/<fold>/<area>/<scorer>/<metric>`` (+ ``_lower``/``_upper``)."""
+    """Headline MLflow metrics ``<population>/<area>/<scorer>/<metric>`` over all test folds.
+
+    The full table (every fold, every metric, with bounds) is the ``evaluation/metrics.parquet``
+    artifact; MLflow metrics stay few because every logged key costs a database round trip.
+    """
     flat: dict[str, float] = {}
-    for row in metrics.iter_rows(named=True):
-        key = f"{row['population']}/{row['fold']}/{row['risk_area']}/{row['scorer']}/{row['metric']}"
+    headline = metrics.filter((pl.col("fold") == ALL_FOLDS) & pl.col("metric").is_in(LOGGED_METRICS))
+    for row in headline.iter_rows(named=True):
+        key = f"{row['population']}/{row['risk_area']}/{row['scorer']}/{row['metric']}"
         flat[key] = row["value"]
         for bound in ("lower", "upper"):
             if row[bound] is not None:
@@ -232,6 +253,8 @@ def run_training(
         "as_of": as_of.isoformat(),
     }
     with tracking.run(run_name=f"train-{as_of.isoformat()}", tags=tags) as run:
+        # The model first: MLflow links every metric already logged to the model, one query each.
+        model_uri = run.log_model(model, reference.head(50))
         _log_run(
             run,
             config,
@@ -242,7 +265,6 @@ def run_training(
             subgroups=subgroups,
             as_of=as_of,
         )
-        model_uri = run.log_model(model, reference.head(50))
         full_lineage["model_uri"] = model_uri
         full_lineage["run_id"] = run.run_id
         run.log_dict(full_lineage, "lineage.json")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import api_cmd, config_cmd, features_cmd, ingest_cmd, plan_cmd, world_cmd
+from engine.cli import api_cmd, config_cmd, features_cmd, ingest_cmd, models_cmd, plan_cmd, world_cmd
 from engine.cli.common import configure_logging
 
 app = typer.Typer(
@@ -29,6 +29,11 @@ snapshot_app.command("show")(ingest_cmd.show_snapshot)
 snapshot_app.command("list")(ingest_cmd.list_snapshots)
 app.add_typer(snapshot_app, name="snapshot")
 app.command("features")(features_cmd.build_features_command)
+
+app.command("train")(models_cmd.train)
+app.command("evaluate")(models_cmd.evaluate)
+app.command("compare")(models_cmd.compare)
+app.command("promote")(models_cmd.promote)
 
 app.add_typer(plan_cmd.plan_app, name="plan")
 app.command("serve")(api_cmd.serve)
