@@ -145,23 +145,26 @@ def indicator_frame(
     source: IndicatorSource, series: dict[str, MeasureSeries], reported: BoolArray, structure: Structure
 ) -> pl.DataFrame:
     """One indicator table of the contract (sorted by unit, period, measure), with the reported share."""
-    unit_idx, month_idx = np.nonzero(reported)
-    frames = [
-        pl.DataFrame(
-            {
-                "unit": unit_idx,
-                "period": structure.month_starts[month_idx],
-                "measure": np.full(len(unit_idx), measure),
-                "numerator": series[measure].numerator[unit_idx, month_idx],
-                "denominator": series[measure].denominator[unit_idx, month_idx],
-            },
-            schema_overrides={"period": pl.Date},
-        )
-        for measure in source.measures
-    ]
-    ordered = pl.concat(frames).sort("unit", "period", "measure")
+    measures = sorted(source.measures)
+    unit_pairs, month_pairs = np.nonzero(reported)  # ordered by unit, then month
+    unit_idx, month_idx = np.repeat(unit_pairs, len(measures)), np.repeat(month_pairs, len(measures))
+    measure_idx = np.tile(np.arange(len(measures)), len(unit_pairs))
+    numerator = np.zeros(len(unit_idx), dtype=np.int64)
+    denominator = np.zeros(len(unit_idx), dtype=np.int64)
+    for k, measure in enumerate(measures):
+        rows = measure_idx == k
+        numerator[rows] = series[measure].numerator[unit_idx[rows], month_idx[rows]]
+        denominator[rows] = series[measure].denominator[unit_idx[rows], month_idx[rows]]
+    ordered = pl.DataFrame(
+        {
+            "period": pl.Series(structure.month_starts[month_idx]).cast(pl.Date),
+            "measure": pl.Series(measures, dtype=pl.Utf8).gather(pl.Series(measure_idx)),
+            "numerator": numerator,
+            "denominator": denominator,
+        }
+    )
     return ordered.select(
-        unit_id=pl.Series(structure.unit_ids).gather(ordered["unit"]),
+        unit_id=pl.Series(structure.unit_ids).gather(pl.Series(unit_idx)),
         period=pl.col("period"),
         measure=pl.col("measure"),
         numerator=pl.col("numerator"),

@@ -59,8 +59,13 @@ def simulate_inspections(
     start = np.minimum(np.maximum(start, structure.active_from[unit]), open_end[unit])
     duration = np.maximum(np.round(rng.lognormal(np.log(params.decision_median_days), 0.4, len(unit))), 14)
     decision = start + duration.astype("timedelta64[D]")
-    p_def = risk.p_deficiency[unit, month, :]
-    p_ser = risk.p_serious[unit, month, :]
+    n_areas = len(AREAS)
+    p_def, p_ser = (
+        values.reshape(len(unit), n_areas)
+        for values in risk.probabilities(
+            np.repeat(unit, n_areas), np.repeat(month, n_areas), np.tile(np.arange(n_areas), len(unit))
+        )
+    )
     draws = rng.random(p_def.shape)
     finding = np.where(draws < p_ser, "serious", np.where(draws < p_def, "deficiency", "none"))
     keep = decision <= structure.end_date

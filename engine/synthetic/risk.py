@@ -25,21 +25,41 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from engine.synthetic.numeric import BoolArray, FloatArray, correlated_normals, sigmoid, solve_intercepts
+from engine.synthetic.numeric import (
+    BoolArray,
+    FloatArray,
+    IntArray,
+    correlated_normals,
+    sigmoid,
+    solve_intercepts,
+)
 from engine.synthetic.params import AREAS, WorldParams
 from engine.synthetic.structure import Structure
 
 
 @dataclass(frozen=True)
 class Risk:
-    """Latent risk arrays of shape (units, months, areas)."""
+    """Latent risk: the deviation array of shape (units, months, areas) and the links to probabilities.
+
+    Only ``deviation`` is stored (memory at national scale); latent and probabilities are derived on
+    the rows asked for.
+    """
 
     deviation: FloatArray  # latent minus the area intercept (what observations respond to)
-    latent: FloatArray
-    p_deficiency: FloatArray
-    p_serious: FloatArray
     crisis: BoolArray  # (units, months)
     intercepts: FloatArray  # alpha per area
+    serious_intercept: float
+    serious_slope: float
+
+    def latent(self, unit: IntArray, month: IntArray, area: IntArray) -> FloatArray:
+        """Latent risk (logit of the true deficiency probability) at the given index arrays."""
+        return np.asarray(self.deviation[unit, month, area] + self.intercepts[area])
+
+    def probabilities(self, unit: IntArray, month: IntArray, area: IntArray) -> tuple[FloatArray, FloatArray]:
+        """True (p_deficiency, p_serious) at the given index arrays."""
+        deviation = self.deviation[unit, month, area]
+        p_deficiency = sigmoid(deviation + self.intercepts[area])
+        return p_deficiency, p_deficiency * sigmoid(self.serious_intercept + self.serious_slope * deviation)
 
 
 def simulate_risk(structure: Structure, params: WorldParams, rng: np.random.Generator) -> Risk:
@@ -61,11 +81,11 @@ def simulate_risk(structure: Structure, params: WorldParams, rng: np.random.Gene
     active = structure.active
     areas_grid = np.broadcast_to(np.arange(n_areas), deviation.shape)[active]
     targets = np.array([params.deficiency_rate[a] for a in AREAS])
-    alpha = solve_intercepts(deviation[active].ravel(), areas_grid.ravel(), targets)
-    latent = deviation + alpha[None, None, :]
-    p_deficiency = sigmoid(latent)
-    p_serious = p_deficiency * _serious_given_deficiency(deviation, p_deficiency, active, params)
-    return Risk(deviation, latent, p_deficiency, p_serious, crisis, alpha)
+    active_deviation = deviation[active].ravel()
+    alpha = solve_intercepts(active_deviation, areas_grid.ravel(), targets)
+    p_deficiency = sigmoid(active_deviation + alpha[areas_grid.ravel()])
+    beta0 = _serious_intercept(active_deviation, p_deficiency, params)
+    return Risk(deviation, crisis, alpha, beta0, params.serious_risk_slope)
 
 
 def _drift(
@@ -93,44 +113,40 @@ def _crises(rng: np.random.Generator, n_units: int, n_months: int, params: World
     return crisis
 
 
-def _serious_given_deficiency(
-    deviation: FloatArray, p_deficiency: FloatArray, active: BoolArray, params: WorldParams
-) -> FloatArray:
-    offsets = params.serious_risk_slope * deviation[active].ravel()
-    weights = p_deficiency[active].ravel()
+def _serious_intercept(active_deviation: FloatArray, p_deficiency: FloatArray, params: WorldParams) -> float:
+    """beta0 with serious findings ``serious_share_of_deficiencies`` of all deficiencies on average."""
     beta0 = solve_intercepts(
-        offsets,
-        np.zeros(len(offsets), dtype=np.int64),
+        params.serious_risk_slope * active_deviation,
+        np.zeros(len(active_deviation), dtype=np.int64),
         np.array([params.serious_share_of_deficiencies]),
-        weights,
+        p_deficiency,
     )
-    return sigmoid(beta0[0] + params.serious_risk_slope * deviation)
+    return float(beta0[0])
 
 
 def risk_truth_frame(structure: Structure, risk: Risk) -> pl.DataFrame:
-    """truth/risk.parquet: one row per unit, risk area and active month."""
-    unit_idx, month_idx = np.nonzero(structure.active)
-    n_rows = len(unit_idx)
-    frames = []
-    for a, area in enumerate(AREAS):
-        frames.append(
-            pl.DataFrame(
-                {
-                    "unit": unit_idx,
-                    "area": np.full(n_rows, a, dtype=np.int8),
-                    "month": structure.month_starts[month_idx],
-                    "latent": risk.latent[unit_idx, month_idx, a],
-                    "p_deficiency": risk.p_deficiency[unit_idx, month_idx, a],
-                    "p_serious": risk.p_serious[unit_idx, month_idx, a],
-                }
-            ).with_columns(risk_area=pl.lit(area))
-        )
-    ordered = pl.concat(frames).sort("unit", "area", "month")
-    return ordered.select(
-        unit_id=pl.Series(structure.unit_ids).gather(ordered["unit"]),
-        risk_area=pl.col("risk_area"),
-        month=pl.col("month").cast(pl.Date),
-        latent=pl.col("latent"),
-        p_deficiency=pl.col("p_deficiency"),
-        p_serious=pl.col("p_serious"),
+    """truth/risk.parquet: one row per unit, risk area and active month (sorted in that order)."""
+    unit, area, month = _unit_area_month_rows(structure.active, len(AREAS))
+    p_deficiency, p_serious = risk.probabilities(unit, month, area)
+    return pl.DataFrame(
+        {
+            "unit_id": pl.Series(structure.unit_ids).gather(pl.Series(unit)),
+            "risk_area": pl.Series(AREAS, dtype=pl.Utf8).gather(pl.Series(area)),
+            "month": pl.Series(structure.month_starts[month]).cast(pl.Date),
+            "latent": risk.latent(unit, month, area),
+            "p_deficiency": p_deficiency,
+            "p_serious": p_serious,
+        }
     )
+
+
+def _unit_area_month_rows(active: BoolArray, n_areas: int) -> tuple[IntArray, IntArray, IntArray]:
+    """Index arrays ordered by unit, then area, then month, over the active months (no sort needed)."""
+    unit_idx, month_idx = np.nonzero(active)  # ordered by unit, then month
+    per_unit = active.sum(axis=1)
+    first = np.concatenate([[0], np.cumsum(per_unit)[:-1]])
+    block = np.repeat(per_unit, n_areas * per_unit)
+    block_unit = np.repeat(np.arange(len(per_unit)), n_areas * per_unit)
+    within = np.arange(int(n_areas * per_unit.sum())) - np.repeat(first * n_areas, n_areas * per_unit)
+    source = first[block_unit] + within % np.maximum(block, 1)
+    return unit_idx[source], within // np.maximum(block, 1), month_idx[source]
