@@ -24,7 +24,7 @@ _THOUSANDS_SEPARATORS = r"[\s\u00a0\u202f]"
 class ParsedTable:
     """A table in contract types (plus ``__row__``), or None when required columns are missing."""
 
-    frame: pl.LazyFrame | None
+    frame: pl.DataFrame | None
     failures: pl.LazyFrame
 
 
@@ -53,9 +53,8 @@ def date_expr(raw: pl.Expr) -> pl.Expr:
 
 def month_expr(raw: pl.Expr) -> pl.Expr:
     """The first day of the month from ``YYYY-MM`` or ``YYYY-MM-DD``."""
-    from_month = (raw + "-01").str.to_date("%Y-%m-%d", strict=False)
-    from_date = raw.str.to_date("%Y-%m-%d", strict=False).dt.truncate("1mo")
-    return pl.when(raw.str.len_chars() == 7).then(from_month).otherwise(from_date)
+    as_date = pl.when(raw.str.len_chars() == 7).then(raw + "-01").otherwise(raw)
+    return as_date.str.to_date("%Y-%m-%d", strict=False).dt.truncate("1mo")
 
 
 _PARSERS = {
@@ -76,7 +75,10 @@ def column_kinds(spec: TableSpec) -> dict[str, str]:
 
 
 def parsed_table(raw: RawTable, spec: TableSpec) -> ParsedTable:
-    """``raw`` checked for missing/unknown columns and parsed to the contract's types."""
+    """``raw`` checked for missing/unknown columns and parsed to the contract's types.
+
+    The typed frame is collected here (parsing is the one full pass over the raw strings).
+    """
     present = [column for column in raw.frame.columns if column != ROW_COLUMN]
     contract_columns = list(spec.schema.columns)
     failures = [
@@ -92,18 +94,19 @@ def parsed_table(raw: RawTable, spec: TableSpec) -> ParsedTable:
     if any(column not in present for column in required_columns(spec.schema)):
         return ParsedTable(None, pl.concat(failures))
     kinds = column_kinds(spec)
-    known = raw.frame.lazy().select(ROW_COLUMN, *[column for column in present if column in contract_columns])
-    typed = known.with_columns(
-        *(_PARSERS[kinds[column]][0](pl.col(column)).alias(column) for column in present if column in kinds),
-        *(
-            pl.lit(None, dtype=_dtype(kinds.get(column))).alias(column)
-            for column in contract_columns
-            if column not in present
-        ),
-    ).select(ROW_COLUMN, *contract_columns)
+    typed_present = [column for column in present if column in kinds]
+    # One pass: parsed values next to the raw strings, so failures need no second parse.
+    both = (
+        raw.frame.lazy()
+        .select(ROW_COLUMN, *[column for column in present if column in contract_columns])
+        .with_columns(
+            _PARSERS[kinds[column]][0](pl.col(column)).alias(_parsed(column)) for column in typed_present
+        )
+        .collect()
+    )
     failures += [
         failures_frame(
-            known.filter(pl.col(column).is_not_null() & _PARSERS[kinds[column]][0](pl.col(column)).is_null()),
+            both.lazy().filter(pl.col(column).is_not_null() & pl.col(_parsed(column)).is_null()),
             table=spec.name,
             file=raw.file,
             rule="unparseable_value",
@@ -112,10 +115,24 @@ def parsed_table(raw: RawTable, spec: TableSpec) -> ParsedTable:
             row=pl.col(ROW_COLUMN),
             hint=f"expected {_PARSERS[kinds[column]][1]}",
         )
-        for column in present
-        if column in kinds
+        for column in typed_present
     ]
+    typed = both.select(
+        ROW_COLUMN,
+        *(
+            pl.col(_parsed(column)).alias(column)
+            if column in typed_present
+            else pl.col(column)
+            if column in present
+            else pl.lit(None, dtype=_dtype(kinds.get(column))).alias(column)
+            for column in contract_columns
+        ),
+    )
     return ParsedTable(typed, pl.concat(failures) if failures else empty_failures())
+
+
+def _parsed(column: str) -> str:
+    return f"__parsed__{column}"
 
 
 def _dtype(kind: str | None) -> pl.DataType:

@@ -129,7 +129,7 @@ def ingest_directory(
         parsed = parsed_table(raw, specs[name])
         failures.append(parsed.failures)
         if parsed.frame is not None:
-            typed[name] = parsed.frame.collect()
+            typed[name] = parsed.frame
     files = {name: raw.file for name, raw in raw_tables.items()}
     for name, frame in typed.items():
         failures.append(schema_failures(frame, specs[name], files[name]))

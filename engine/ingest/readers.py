@@ -85,9 +85,11 @@ def read_raw_table(name: str, path: Path) -> RawTable:
     if not text.strip():
         raise UnreadableFileError("the file is empty (no header line)")
     separator = detected_separator(text.split("\n", 1)[0])
+    # UTF-8 input goes to the reader as is (without its BOM); only Windows-1252 is re-encoded.
+    utf8 = {"utf-8-sig": data[3:], "utf-8": data}.get(encoding) or text.encode("utf-8")
     try:
         frame = pl.read_csv(
-            io.BytesIO(text.encode("utf-8")),
+            io.BytesIO(utf8),
             separator=separator,
             infer_schema=False,
             quote_char='"',
@@ -120,12 +122,21 @@ def _normalised_strings(frame: pl.DataFrame) -> pl.DataFrame:
     renamed = frame.rename(
         {column: column.strip().lstrip("\ufeff").strip().lower() for column in frame.columns}
     )
-    stripped = pl.col(pl.String).str.strip_chars()
+    # Stripping allocates every string again; a cheap scan first finds the columns that need it.
+    untidy = renamed.select(_untidy_expr(pl.col(column)).alias(column) for column in renamed.columns).row(0)
+    needs_strip = [column for column, flag in zip(renamed.columns, untidy, strict=True) if flag]
+    stripped = pl.col(needs_strip).str.strip_chars()
     return (
         renamed.with_columns(pl.when(stripped == "").then(None).otherwise(stripped).name.keep())
         .with_row_index(ROW_COLUMN, offset=FIRST_DATA_ROW)
         .with_columns(pl.col(ROW_COLUMN).cast(pl.Int64))
     )
+
+
+def _untidy_expr(column: pl.Expr) -> pl.Expr:
+    """Whether any value of a string column has surrounding whitespace or is empty."""
+    edges = [column.str.starts_with(char) | column.str.ends_with(char) for char in (" ", "\t", "\u00a0")]
+    return pl.any_horizontal(*edges, column == "").any().fill_null(False)
 
 
 def _first_line(error: Exception) -> str:
