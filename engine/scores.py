@@ -255,6 +255,10 @@ class ScoreStore:
             return None
         return text or None
 
+    def current(self) -> ScoreSnapshot:
+        """The published snapshot, loaded and validated (raises :class:`ScoreNotFoundError` if none)."""
+        return self.open()
+
     def ids(self) -> list[str]:
         """Every stored score id (those with a metadata file), oldest ``as_of`` first."""
         if not self.root.is_dir():

@@ -85,7 +85,7 @@ def test_store_publish_then_open_returns_the_same_frame(tmp_path: Path) -> None:
     frame = make_scores(units=10)
     score_id = write_published(store, frame)
     loaded = store.open()
-    assert loaded.id == score_id == store.current_id()
+    assert loaded.id == score_id == store.current_id() == store.current().id
     assert loaded.metadata.model_version == "1"
     expected = frame.select(loaded.frame.columns).sort("risk_area", "rank")
     assert loaded.frame.sort("risk_area", "rank").equals(expected), "the stored frame must round-trip"
