@@ -1,0 +1,60 @@
+"""End to end on a small generated world: generate → ingest → train → evaluate → promote."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from engine.cli import app
+from models.tracking import Tracking
+
+
+@pytest.mark.slow
+def test_train_evaluate_and_promote_on_a_generated_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_tracking: Tracking
+) -> None:
+    # Given a small synthetic world ingested as the current snapshot, and the shared MLflow store
+    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", models_tracking.tracking_uri)
+    monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(models_tracking.artifact_root))
+    runner = CliRunner()
+    world = tmp_path / "world"
+    generated = runner.invoke(app, ["generate", "--seed", "3", "--units", "300", "--out", str(world)])
+    assert generated.exit_code == 0, generated.output
+    ingested = runner.invoke(app, ["ingest", str(world), "--reference-date", "2026-01-15"])
+    assert ingested.exit_code == 0, ingested.output
+
+    # When training as of 2026-01-01
+    trained = runner.invoke(app, ["train", "--as-of", "2026-01-01"])
+    assert trained.exit_code == 0, trained.output
+    run_id = trained.output.strip().splitlines()[-1].removeprefix("run id: ").strip()
+
+    # Then evaluate --json reports every scorer per area, the oracle from truth/ included
+    evaluated = runner.invoke(app, ["evaluate", run_id, "--json", "--out", str(tmp_path / "report.html")])
+    assert evaluated.exit_code == 0, evaluated.output
+    result = json.loads(evaluated.output)
+    assert sorted(result) == sorted(
+        ["personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete"]
+    )
+    area = result["tillganglighet"]
+    for scorer in ("model", "oracle", "random", "complaints", "banding", "logistic"):
+        assert {
+            "precision_at_5pct",
+            "precision_at_10pct",
+            "precision_at_20pct",
+            "roc_auc",
+            "average_precision",
+        } <= set(area[scorer]), f"{scorer} lacks headline metrics"
+    assert "ece" in area["model"]
+    report = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "Bara inspekterade enheter har utfall" in report, (
+        "the report must say only inspected units have labels"
+    )
+    assert "data:image/png;base64," in report, "plots must be embedded"
+
+    # And promote either registers the champion or names the failed gates
+    promoted = runner.invoke(app, ["promote", run_id])
+    assert promoted.exit_code == 0 or "promotion refused" in promoted.output, promoted.output
