@@ -15,6 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import queue
+import re
 import sqlite3
 import threading
 import time
@@ -25,6 +26,7 @@ from typing import Any
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 UNAUDITED_PATHS = frozenset({"/healthz", "/readyz"})
+PUBLIC_KEY_ID = re.compile(r"^[Bb]earer\s+tr_([0-9a-f]{12})_")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -186,10 +188,13 @@ def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
     state: dict[str, Any] = scope.get("state", {})
     resources = {key: str(value) for key, value in scope.get("path_params", {}).items()}
     resources.update(state.get("audit_resources", {}))
+    key_id = state.get("api_key_id")
+    if key_id is None:  # rejected before authentication ran (unknown path, wrong method): keep the public id
+        key_id = _presented_key_id(scope)
     return AuditEntry(
         at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
         key_name=state.get("api_key_name"),
-        key_id=state.get("api_key_id"),
+        key_id=key_id,
         method=scope["method"],
         path=scope["path"],
         query=scope.get("query_string", b"").decode("latin-1"),
@@ -197,3 +202,11 @@ def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
         status=status,
         duration_ms=round((time.perf_counter() - started) * 1000, 3),
     )
+
+
+def _presented_key_id(scope: Scope) -> str | None:
+    for name, value in scope.get("headers", []):
+        if name == b"authorization":
+            match = PUBLIC_KEY_ID.match(value.decode("latin-1"))
+            return match.group(1) if match else None
+    return None

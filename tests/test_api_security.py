@@ -116,14 +116,17 @@ def test_audit_log_records_who_what_when_and_status(tmp_path: Path) -> None:
     api.client.get("/v1/candidates")
     created = api.client.post("/v1/plans", json={"capacity": 2, "seed": 3}, headers=api.auth())
     api.client.get("/healthz")
+    api.client.get("/v1/nowhere", headers=api.auth())
     # then
     entries = api.client.app.state.tillsynsrisk.audit.entries()  # type: ignore[attr-defined]
     assert [(e.method, e.path, e.status) for e in entries] == [
         ("GET", "/v1/units/SE2321000016-u0001", 200),
         ("GET", "/v1/candidates", 401),
         ("POST", "/v1/plans", 201),
+        ("GET", "/v1/nowhere", 404),
     ], "health probes are not audited; everything else is"
-    unit, anonymous, plan = entries
+    unit, anonymous, plan, unrouted = entries
+    assert unrouted.key_id == api.keys["all"].split("_")[1], "the public key id is kept even without a route"
     assert (unit.key_name, unit.query, unit.resource_ids) == (
         "read-units",
         "x=1",

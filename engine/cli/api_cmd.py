@@ -26,9 +26,13 @@ def serve(
     import uvicorn
 
     from api.main import create_app
+    from engine.config import ConfigError
 
     settings = load_settings()
-    app = create_app(settings)
+    try:
+        app = create_app(settings)
+    except ConfigError as error:
+        fail(str(error))
     problem = app.state.tillsynsrisk.holder.problem
     if problem:
         error_console.print(f"[yellow]warning:[/] not ready yet: {problem}")
