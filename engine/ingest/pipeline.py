@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -118,15 +118,14 @@ def ingest_directory(
     guarded: dict[str, RawTable] = {}
     for name, raw in raw_tables.items():
         frame, guard_failures, count = _personal_data_guarded(raw, specs[name], redact)
-        guarded[name] = RawTable(
-            raw.name, raw.path, frame, raw.format, raw.encoding, raw.separator, raw.sha256
-        )
+        guarded[name] = replace(raw, frame=frame)
+        raw_tables[name] = replace(raw, frame=pl.DataFrame())  # keep the metadata, free the strings
         failures.append(guard_failures)
         if count:
             redaction_counts[name] = count
     typed: dict[str, pl.DataFrame] = {}
-    for name, raw in guarded.items():
-        parsed = parsed_table(raw, specs[name])
+    for name in list(guarded):
+        parsed = parsed_table(guarded.pop(name), specs[name])
         failures.append(parsed.failures)
         if parsed.frame is not None:
             typed[name] = parsed.frame
