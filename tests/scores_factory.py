@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 
 from engine.identifiers import organisation_number
-from engine.scores import EXPLANATION_DTYPE, OVERALL, ranked_scores
+from engine.scores import EXPLANATION_DTYPE, OVERALL, ScoreStore, ranked_scores
 
 AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
 REGION_CODES = ("01", "03", "12", "14", "25")
@@ -82,7 +82,7 @@ def make_scores(
     return ranked_scores(frame.lazy()).collect()
 
 
-def write_published(store, frame: pl.DataFrame, *, version: str = "1") -> str:  # type: ignore[no-untyped-def]
+def write_published(store: ScoreStore, frame: pl.DataFrame, *, version: str = "1") -> str:
     """Write ``frame`` to ``store`` with plausible lineage and publish it; returns the score id."""
     metadata = store.write(
         frame,
