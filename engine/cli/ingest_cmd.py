@@ -96,8 +96,8 @@ def show_snapshot(
     )
     console.print(f"  path {snapshot.path}")
     tables = Table(title="Tables", title_justify="left")
-    for column in ("table", "rows", "columns", "source file", "encoding", "content hash"):
-        tables.add_column(column, justify="right" if column == "rows" else "left")
+    for column in ("table", "rows", "cols", "source file", "encoding", "hash"):
+        tables.add_column(column, justify="right" if column in ("rows", "cols") else "left", no_wrap=True)
     sources = manifest.get("sources", {})
     for name in snapshot.table_names():
         table = manifest["tables"][name]
@@ -108,7 +108,7 @@ def show_snapshot(
             str(len(table["columns"])),
             source.get("file", ""),
             source.get("encoding") or source.get("format", ""),
-            table["content_hash"][:12],
+            table["content_hash"][:8],
         )
     console.print(tables)
     warnings = manifest.get("warnings", [])
