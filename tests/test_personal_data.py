@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from pathlib import Path
 
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from engine.config import load_config
 from engine.identifiers import luhn_check_digit, organisation_number
@@ -18,7 +21,14 @@ from engine.personal_data import (
     personal_number_kind_expr,
     personal_number_matches,
 )
-from tests.ingest_factory import REFERENCE_DATE, personnummer, samordningsnummer, world, write_world
+from tests.ingest_factory import (
+    REFERENCE_DATE,
+    personnummer,
+    samordningsnummer,
+    world,
+    write_csv,
+    write_world,
+)
 
 PNR = personnummer("900228", "321")
 PNR_DIGITS = PNR.replace("-", "")
@@ -132,3 +142,46 @@ def test_free_text_in_other_failures_is_not_echoed(tmp_path: Path) -> None:
     assert "received_before_event" in result.errors["rule"].to_list()
     dumped = result.failures.write_json()
     assert "hemlig text" not in dumped and PNR not in dumped, "pandera's row echo must not reach the report"
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    born=st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31)),
+    serial=st.integers(min_value=0, max_value=999),
+    samordning=st.booleans(),
+    form=st.sampled_from(["dash", "plain", "twelve"]),
+)
+def test_every_valid_personal_number_is_detected(
+    born: dt.date, serial: int, samordning: bool, form: str
+) -> None:
+    day = born.day + (60 if samordning else 0)
+    first_nine = f"{born:%y%m}{day:02d}{serial:03d}"
+    ten = first_nine + str(luhn_check_digit(first_nine))
+    text = {"dash": f"{ten[:6]}-{ten[6:]}", "plain": ten, "twelve": f"{born:%Y}"[:2] + ten}[form]
+    expected = "samordningsnummer" if samordning else "personnummer"
+    assert _kinds([f"text {text} text"]) == [expected]
+
+
+@settings(max_examples=100, deadline=None)
+@given(first_nine=st.from_regex(r"\A[0-9]{2}[2-9][0-9]{6}\Z"))
+def test_organisation_numbers_are_never_flagged(first_nine: str) -> None:
+    assert _kinds([f"org {organisation_number(first_nine)}"]) == [None]
+
+
+def test_personal_number_in_a_visit_pseudonym_is_rejected(tmp_path: Path) -> None:
+    write_world(tmp_path)
+    visits = [
+        {
+            "patient_pseudonym": pseudonym,
+            "unit_id": world()["units"][0]["unit_id"],
+            "clinician_pseudonym": "c1",
+            "profession": "lakare",
+            "visit_date": "2024-02-01",
+        }
+        for pseudonym in ("p-0001", PNR_DIGITS)
+    ]
+    write_csv(tmp_path / "visits.csv", visits)
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    found = result.errors.filter(pl.col("rule") == "personal_data")
+    assert found.select("file", "row", "column").rows() == [("visits.csv", 3, "patient_pseudonym")]
+    assert PNR_DIGITS not in result.failures.write_json()
