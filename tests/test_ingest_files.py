@@ -156,3 +156,26 @@ def test_optional_visits_are_ingested_when_present(tmp_path: Path) -> None:
     result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
     assert result.ok, result.failures
     assert result.tables["visits"].height == 3
+
+
+def test_quoted_fields_keep_separators_and_quotes(tmp_path: Path) -> None:
+    write_world(tmp_path)
+    lines = [
+        "event_id;unit_id;event_date;received_date;category;severity;summary",
+        f'K1;{UNIT_1};2024-01-10;2024-01-20;vantetid;;"Väntade; ringde ""igen"""',
+    ]
+    (tmp_path / "complaints.csv").write_bytes(("\r\n".join(lines) + "\r\n").encode("utf-8"))
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    assert result.ok, result.failures
+    assert result.tables["complaints"]["summary"].to_list() == ['Väntade; ringde "igen"']
+
+
+def test_surrounding_whitespace_is_trimmed_and_blank_is_null(tmp_path: Path) -> None:
+    tables = world()
+    tables["units"][0]["name"] = "  Vårdcentralen Öster "
+    tables["units"][0]["active_to"] = "   "
+    write_world(tmp_path, tables)
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    assert result.ok, result.failures
+    unit = result.tables["units"].filter(pl.col("unit_id") == UNIT_1).row(0, named=True)
+    assert (unit["name"], unit["active_to"]) == ("Vårdcentralen Öster", None)
