@@ -145,3 +145,15 @@ def test_snapshot_show_without_snapshot_fails_cleanly(home: Path) -> None:
     result = CliRunner().invoke(app, ["snapshot", "show"])
     assert result.exit_code == 1
     assert "no current snapshot" in result.output
+
+
+def test_narrow_terminal_lists_hints_below_the_table(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("COLUMNS", "80")
+    tables = world()
+    tables["units"][1]["listed_patients"] = "12,5"
+    code, output = _ingest(str(write_world(tmp_path / "src", tables)))
+    assert code == 1
+    assert "units.csv:3" in output, output
+    assert "unparseable_value: expected a whole number" in output, output

@@ -9,6 +9,7 @@ from typing import Annotated, Any
 
 import polars as pl
 import typer
+from rich import box
 from rich.markup import escape
 from rich.table import Table
 
@@ -21,6 +22,7 @@ from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 USAGE_ERROR = 2
 REPORT_ROWS_PER_RULE = 5
 REPORT_MAX_ROWS = 60
+WIDE_TERMINAL = 120
 
 
 def ingest(
@@ -191,24 +193,37 @@ def _print_failures(result: IngestResult) -> None:
         .head(REPORT_MAX_ROWS)
     )
     title = f"Ingest failures ({result.errors.height} errors, {result.warnings.height} warnings)"
-    table = Table(title=title, title_justify="left", show_lines=False)
-    for column in ("severity", "file", "row", "column", "rule", "value", "hint"):
-        table.add_column(column, overflow="fold", no_wrap=column in ("severity", "row", "rule"))
+    # On a narrow terminal the hints go below the table, once per rule, instead of in a squeezed column.
+    wide = error_console.width >= WIDE_TERMINAL
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("file:row", no_wrap=True)
+    table.add_column("column", overflow="fold", min_width=12, max_width=24)
+    table.add_column("rule", no_wrap=True)
+    table.add_column("value", overflow="fold", min_width=12, max_width=40)
+    if wide:
+        table.add_column("hint", overflow="fold", ratio=1)
     for item in shown.iter_rows(named=True):
         style = "red" if item["severity"] == "error" else "yellow"
-        table.add_row(
-            f"[{style}]{item['severity']}[/]",
-            escape(item["file"]),
-            "" if item["row"] is None else str(item["row"]),
+        where = item["file"] if item["row"] is None else f"{item['file']}:{item['row']}"
+        cells = [
+            escape(where),
             escape(item["column"] or ""),
-            item["rule"],
+            f"[{style}]{item['rule']}[/]",
             escape(_clipped(item["value"])),
-            escape(_clipped(item["hint"], 90)),
-        )
+        ]
+        table.add_row(*cells, *([escape(_clipped(item["hint"], 90))] if wide else []))
     error_console.print(table)
+    if not wide:
+        hints = shown.unique(["rule", "hint"], keep="first", maintain_order=True)
+        for item in hints.iter_rows(named=True):
+            error_console.print(f"  [bold]{item['rule']}[/]: {escape(_clipped(item['hint'], 200))}")
     if shown.height < result.failures.height:
         counts = counts_by_rule(result.failures.lazy()).collect()
-        per_rule = Table(title=f"All {result.failures.height:,} failures by rule", title_justify="left")
+        per_rule = Table(
+            title=f"All {result.failures.height:,} failures by rule",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+        )
         for column in ("rule", "severity", "table", "count"):
             per_rule.add_column(column, justify="right" if column == "count" else "left")
         for item in counts.iter_rows(named=True):
