@@ -38,7 +38,7 @@ logger = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class IngestResult:
-    """What an ingest found: normalised tables (only meaningful when ``ok``) and all failures."""
+    """What an ingest found: normalised tables (empty unless ``ok``) and all failures."""
 
     tables: dict[str, pl.DataFrame]
     failures: pl.DataFrame
@@ -140,7 +140,11 @@ def ingest_directory(
     all_failures = _without_repeats(pl.concat(parts).lazy())
     collected = sorted_failures(masked_failures(all_failures)).collect()
     logger.info("ingest of %s: %d failures", src_dir, collected.height)
-    tables = {name: _normalised(frame, specs[name], config) for name, frame in typed.items()}
+    has_errors = not collected.filter(pl.col("severity") == "error").is_empty()
+    # A rejected ingest stores nothing, so its tables are not normalised (saves a sort per table).
+    tables = (
+        {} if has_errors else {name: _normalised(frame, specs[name], config) for name, frame in typed.items()}
+    )
     sources = {
         name: {"file": raw.file, "sha256": raw.sha256, "format": raw.format, "encoding": raw.encoding}
         | ({"separator": raw.separator} if raw.separator else {})
