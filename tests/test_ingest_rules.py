@@ -245,3 +245,14 @@ def test_magnitude_outlier_names_the_units_own_median(tmp_path: Path) -> None:
         (pl.col("rule") == "magnitude_outlier") & (pl.col("column") == "denominator")
     )["value"].to_list()
     assert values == ["3 (unit median 3000.0)"], values
+
+
+def test_placeholder_is_reported_once_not_as_its_consequences(tmp_path: Path) -> None:
+    # given a placeholder numerator that is also above the denominator and off the reported share
+    tables = world()
+    index = _row_of(tables, "availability", **_UNIT_1_JUNE)
+    tables["availability"][index]["numerator"] = "999999"
+    write_world(tmp_path, tables)
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    at_row = result.failures.filter((pl.col("table") == "availability") & (pl.col("row") == index + 2))
+    assert at_row["rule"].to_list() == ["placeholder_value"], f"one cause, one failure; got {at_row}"

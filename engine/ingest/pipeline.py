@@ -212,11 +212,27 @@ def _cross_table_and_quality_failures(
     return parts
 
 
+# Failures that only restate a placeholder on the same row (999 999 is also above the denominator
+# and off the reported share): the placeholder is the cause, so only it is reported.
+_PLACEHOLDER_CONSEQUENCES = ["numerator_above_denominator", "share_mismatch", "magnitude_outlier"]
+
+
 def _without_repeats(failures: pl.LazyFrame) -> pl.LazyFrame:
-    """Drop contract failures on cells that already failed to parse (the null they became)."""
+    """Drop failures that restate another on the same cell or row: contract failures on cells that
+    failed to parse (the null they became), and consequences of a placeholder value."""
     unparseable = failures.filter(pl.col("rule") == "unparseable_value").select("table", "row", "column")
-    repeats = failures.filter(pl.col("rule") == "missing_value").join(
-        unparseable, on=["table", "row", "column"], how="semi"
+    placeholder_rows = failures.filter(
+        (pl.col("rule") == "placeholder_value") & pl.col("row").is_not_null()
+    ).select("table", "row")
+    repeats = pl.concat(
+        [
+            failures.filter(pl.col("rule") == "missing_value").join(
+                unparseable, on=["table", "row", "column"], how="semi"
+            ),
+            failures.filter(pl.col("rule").is_in(_PLACEHOLDER_CONSEQUENCES)).join(
+                placeholder_rows, on=["table", "row"], how="semi"
+            ),
+        ]
     )
     return failures.join(repeats, on=FAILURE_COLUMNS, how="anti", nulls_equal=True)
 
