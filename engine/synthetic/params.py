@@ -55,11 +55,11 @@ class WorldParams(BaseModel):
     )
     serious_share_of_deficiencies: Probability = 0.07
     serious_risk_slope: NonNegative = 0.8
-    area_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.97
+    area_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.985
     sigma_region: NonNegative = 0.15
     sigma_provider: NonNegative = 0.45
     sigma_unit: NonNegative = 1.3
-    sigma_drift: NonNegative = 0.3
+    sigma_drift: NonNegative = 0.2
     drift_persistence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.98
     crisis_hazard_per_month: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.004
     crisis_mean_months: Annotated[float, Field(ge=1.0)] = 9.0
