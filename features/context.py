@@ -9,7 +9,19 @@ import polars as pl
 
 from features.asof import as_of_frame, month_index
 
-UNIT_KEY = ["unit_id", "as_of"]
+OUTPUT_KEY = ["unit_id", "as_of"]
+JOIN_KEY = ["unit_key", "as_of"]
+"""Families join on an integer unit key (hashing strings dominated national-scale builds)."""
+
+
+def unit_keys(units: pl.LazyFrame) -> pl.LazyFrame:
+    """unit_id → unit_key (UInt32, the row number in the units table; internal only)."""
+    return units.select("unit_id").with_row_index("unit_key")
+
+
+def keyed(frame: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
+    """``frame`` with its units' integer key; records of units missing from the units table drop out."""
+    return frame.join(keys, on="unit_id", how="inner")
 
 
 def active_units(
@@ -25,13 +37,14 @@ def active_units(
     owners = providers.select("provider_id", "ownership")
     return (
         as_of_frame(as_of_dates)
-        .join(units, how="cross")
+        .join(units.with_row_index("unit_key"), how="cross")
         .filter(
             (pl.col("active_from") <= pl.col("as_of"))
             & (pl.col("active_to").is_null() | (pl.col("active_to") >= pl.col("as_of")))
         )
         .join(owners, on="provider_id", how="left")
         .select(
+            "unit_key",
             "unit_id",
             "as_of",
             "provider_id",
@@ -42,7 +55,7 @@ def active_units(
             pl.col("listed_patients").cast(pl.Float64),
             unit_age_months(pl.col("active_from"), pl.col("as_of")),
         )
-        .sort(UNIT_KEY)
+        .sort(JOIN_KEY)
     )
 
 

@@ -19,6 +19,7 @@ from collections.abc import Sequence
 import polars as pl
 
 from features.asof import months_before, normalised_as_of_dates
+from features.context import keyed
 
 DOCTOR_PROFESSION = "lakare"
 WINDOW_MONTHS = 12
@@ -37,16 +38,19 @@ def continuity_of_care(sum_of_squared_doctor_visits: pl.Expr, visits: pl.Expr) -
 
 
 def patient_doctor_visits(visits: pl.LazyFrame, as_of: dt.date) -> pl.LazyFrame:
-    """Per unit and patient: doctor visits in the 12 months before ``as_of``, Σ n_j², max n_j."""
+    """Per unit and patient: doctor visits in the 12 months before ``as_of``, Σ n_j², max n_j.
+
+    ``visits`` must carry ``unit_key`` (:func:`features.context.keyed`).
+    """
     boundary = pl.lit(as_of, dtype=pl.Date)
     in_window = (pl.col("visit_date") >= months_before(boundary, WINDOW_MONTHS)) & (
         pl.col("visit_date") < boundary
     )
     return (
         visits.filter(in_window & (pl.col("profession") == DOCTOR_PROFESSION))
-        .group_by("unit_id", "patient_pseudonym", "clinician_pseudonym")
+        .group_by("unit_key", "patient_pseudonym", "clinician_pseudonym")
         .agg(pl.len().cast(pl.Float64).alias("with_doctor"))
-        .group_by("unit_id", "patient_pseudonym")
+        .group_by("unit_key", "patient_pseudonym")
         .agg(
             pl.col("with_doctor").sum().alias("visits"),
             (pl.col("with_doctor") ** 2).sum().alias("squared"),
@@ -62,7 +66,7 @@ def unit_continuity(patients: pl.LazyFrame) -> pl.LazyFrame:
     upc = usual_provider_of_care(pl.col("most_with_one_doctor"), visits)
     qualifies = visits >= MIN_VISITS_FOR_INDEX
     majority_basis = visits >= MIN_VISITS_FOR_MAJORITY
-    return patients.group_by("unit_id", "as_of").agg(
+    return patients.group_by("unit_key", "as_of").agg(
         upc.filter(qualifies).mean().alias("visits_upc_12m"),
         continuity_of_care(pl.col("squared"), visits).filter(qualifies).mean().alias("visits_coc_12m"),
         (upc > 0.5)
@@ -75,15 +79,16 @@ def unit_continuity(patients: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def visit_continuity_features(
-    visits: pl.LazyFrame, units_at: pl.LazyFrame, as_of_dates: Sequence[dt.date]
+    visits: pl.LazyFrame, units_at: pl.LazyFrame, keys: pl.LazyFrame, as_of_dates: Sequence[dt.date]
 ) -> pl.LazyFrame:
     """Visit-based continuity features per (unit_id, as_of) for the active units in ``units_at``.
 
     A unit without any qualifying patient in the window has null indices and a null patient count
     (the visit data may not cover it; that is missing information, not zero continuity).
     """
+    doctor_visits = keyed(visits.filter(pl.col("profession") == DOCTOR_PROFESSION), keys)
     patients = pl.concat(
-        [patient_doctor_visits(visits, as_of) for as_of in normalised_as_of_dates(as_of_dates)],
+        [patient_doctor_visits(doctor_visits, as_of) for as_of in normalised_as_of_dates(as_of_dates)],
         how="vertical",
     )
     per_unit = unit_continuity(patients).with_columns(
@@ -91,4 +96,4 @@ def visit_continuity_features(
         .then(pl.col("visits_patients_12m"))
         .alias("visits_patients_12m")
     )
-    return units_at.select("unit_id", "as_of").join(per_unit, on=["unit_id", "as_of"], how="left")
+    return units_at.select("unit_key", "as_of").join(per_unit, on=["unit_key", "as_of"], how="left")

@@ -25,7 +25,8 @@ from features.catalog import (
     event_shrunk_rate_name,
     event_trend_name,
 )
-from features.shrinkage import shrunk_rate
+from features.context import keyed
+from features.shrinkage import with_shrunk_rates
 
 PER_PATIENTS = 10_000.0
 _ALL = "all"
@@ -36,7 +37,7 @@ _BOUNDARIES = (0, *EVENT_WINDOWS_MONTHS)
 def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: list[str]) -> pl.LazyFrame:
     """Per unit and received date, cumulative event counts overall, per risk area and by severity.
 
-    Columns: unit_id, received_date, ``all`` (events), one column per risk area, ``severity``
+    Columns: unit_key, received_date, ``all`` (events), one column per risk area, ``severity``
     (sum of severity weights; 0 when the source has no severities), all running totals.
     A source with ``publication_lag_days`` > 0 is dated by when it became usable
     (``received_date + lag``), so an event counts at ``as_of`` iff ``received_date + lag < as_of``.
@@ -49,19 +50,19 @@ def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: li
     counted = [_ALL, *areas, _SEVERITY]
     return (
         events.select(
-            "unit_id",
+            "unit_key",
             (pl.col("received_date") + pl.duration(days=source.publication_lag_days)).alias("received_date"),
             area.alias("_area"),
             weight.alias("_weight"),
         )
-        .group_by("unit_id", "received_date")
+        .group_by("unit_key", "received_date")
         .agg(
             pl.len().cast(pl.Float64).alias(_ALL),
             *[(pl.col("_area") == a).sum().cast(pl.Float64).alias(a) for a in areas],
             pl.col("_weight").sum().alias(_SEVERITY),
         )
-        .sort("unit_id", "received_date")
-        .with_columns(pl.col(counted).cum_sum().over("unit_id"))
+        .sort("unit_key", "received_date")
+        .with_columns(pl.col(counted).cum_sum().over("unit_key"))
     )
 
 
@@ -69,19 +70,20 @@ def _cumulative_before(
     queries: pl.LazyFrame, cumulative: pl.LazyFrame, months: int, columns: list[str]
 ) -> pl.LazyFrame:
     """Attach the running totals strictly before ``as_of - months`` as ``<column>@<months>``."""
-    right = cumulative.select("unit_id", "received_date", *columns)
+    right = cumulative.select("unit_key", "received_date", *columns)
     if months == 0:
         right = right.with_columns(pl.col("received_date").alias("_last_received"))
     joined = (
         queries.with_columns(months_before(pl.col("as_of"), months).alias("_boundary"))
-        .sort("unit_id", "_boundary")
+        .sort("unit_key", "_boundary")
         .join_asof(
             right,
             left_on="_boundary",
             right_on="received_date",
-            by="unit_id",
+            by="unit_key",
             strategy="backward",
             allow_exact_matches=False,
+            check_sortedness=False,  # sorted just above; polars cannot check it per group
         )
         .drop("_boundary", "received_date", strict=False)
     )
@@ -96,6 +98,7 @@ def _window(column: str, months: int, *, until: int = 0) -> pl.Expr:
 def event_features(
     events: pl.LazyFrame,
     units_at: pl.LazyFrame,
+    keys: pl.LazyFrame,
     *,
     name: str,
     source: EventSource,
@@ -108,7 +111,9 @@ def event_features(
     events
         The source's normalised table (unit_id, received_date, category, severity, ...).
     units_at
-        Active units per planning date with listed_patients, region_code and unit_type.
+        Active units per planning date with unit_key, listed_patients, region_code and unit_type.
+    keys
+        unit_id → unit_key (:func:`features.context.unit_keys`).
     name
         The source's configured name (column prefix).
     source
@@ -119,16 +124,16 @@ def event_features(
     Returns
     -------
     pl.LazyFrame
-        unit_id, as_of and the source's feature columns (see :func:`features.catalog.feature_catalog`).
+        unit_key, as_of and the source's feature columns (see :func:`features.catalog.feature_catalog`).
     """
     columns = [_ALL, *areas, _SEVERITY]
-    cumulative = cumulative_event_counts(events, source, areas)
-    frame = units_at.select("unit_id", "as_of", "listed_patients", "region_code", "unit_type")
+    cumulative = cumulative_event_counts(keyed(events, keys), source, areas).cache()
+    frame = units_at.select("unit_key", "as_of", "listed_patients", "region_code", "unit_type")
     for months in _BOUNDARIES:
         frame = _cumulative_before(frame, cumulative, months, columns)
     exposure = pl.col("listed_patients") / PER_PATIENTS
     outputs: list[pl.Expr] = []
-    shrunk: list[pl.Expr] = []
+    shrunk: dict[str, pl.Expr] = {}
     for area in [None, *areas]:
         column = area or _ALL
         for months in EVENT_WINDOWS_MONTHS:
@@ -137,15 +142,7 @@ def event_features(
         previous_12m = _window(column, 2 * RATE_WINDOW_MONTHS, until=RATE_WINDOW_MONTHS)
         outputs.append(pl.when(exposure > 0).then(count_12m / exposure).alias(event_rate_name(name, area)))
         outputs.append(((count_12m + 1.0) / (previous_12m + 1.0)).log().alias(event_trend_name(name, area)))
-        shrunk.append(
-            shrunk_rate(
-                count_12m,
-                exposure,
-                cell=["as_of", "region_code", "unit_type"],
-                population=["as_of"],
-                min_cell_units=SHRINKAGE_MIN_CELL_UNITS,
-            ).alias(event_shrunk_rate_name(name, area))
-        )
+        shrunk[event_shrunk_rate_name(name, area)] = count_12m
     outputs.append(
         (pl.col("as_of") - pl.col("_last_received"))
         .dt.total_days()
@@ -156,4 +153,14 @@ def event_features(
     if source.severities:
         for months in SEVERITY_WINDOWS_MONTHS:
             outputs.append(_window(_SEVERITY, months).alias(event_severity_name(name, months)))
-    return frame.select("unit_id", "as_of", *outputs, *shrunk)
+    features = frame.select(
+        "unit_key", "as_of", "listed_patients", "region_code", "unit_type", *outputs, **shrunk
+    )
+    return with_shrunk_rates(
+        features,
+        {column: pl.col(column) for column in shrunk},
+        exposure,
+        cell=["as_of", "region_code", "unit_type"],
+        population=["as_of"],
+        min_cell_units=SHRINKAGE_MIN_CELL_UNITS,
+    ).drop("listed_patients", "region_code", "unit_type")

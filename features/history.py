@@ -9,6 +9,7 @@ from __future__ import annotations
 import polars as pl
 
 from features.catalog import history_area_name
+from features.context import keyed
 
 HISTORY_ROWS = "_history_rows"
 HISTORY_DEFICIENT = "_history_deficient"
@@ -30,6 +31,7 @@ def _before(queries: pl.LazyFrame, running: pl.LazyFrame, by: list[str]) -> pl.L
             strategy="backward",
             allow_exact_matches=False,
             coalesce=False,
+            check_sortedness=False,  # sorted just above; polars cannot check it per group
         )
         .drop([f"{column}_right" for column in by], strict=False)
     )
@@ -37,19 +39,19 @@ def _before(queries: pl.LazyFrame, running: pl.LazyFrame, by: list[str]) -> pl.L
 
 def _overall_history(inspections: pl.LazyFrame, units_at: pl.LazyFrame) -> pl.LazyFrame:
     running = (
-        inspections.group_by("unit_id", "decision_date")
+        inspections.group_by("unit_key", "decision_date")
         .agg(
             pl.col("inspection_id").n_unique().cast(pl.Float64).alias("inspections"),
             pl.len().cast(pl.Float64).alias("rows"),
             _deficient().sum().alias("deficient"),
         )
-        .sort("unit_id", "decision_date")
-        .with_columns(pl.col("inspections", "rows", "deficient").cum_sum().over("unit_id"))
+        .sort("unit_key", "decision_date")
+        .with_columns(pl.col("inspections", "rows", "deficient").cum_sum().over("unit_key"))
     )
-    joined = _before(units_at.select("unit_id", "as_of"), running, ["unit_id"])
+    joined = _before(units_at.select("unit_key", "as_of"), running, ["unit_key"])
     rows = pl.col("rows").fill_null(0.0)
     return joined.select(
-        "unit_id",
+        "unit_key",
         "as_of",
         pl.col("inspections").fill_null(0.0).alias("history_inspections"),
         pl.when(rows > 0).then(pl.col("deficient") / rows).alias("history_deficiency_share"),
@@ -63,7 +65,7 @@ def _overall_history(inspections: pl.LazyFrame, units_at: pl.LazyFrame) -> pl.La
 
 
 def _area_history(inspections: pl.LazyFrame, units_at: pl.LazyFrame, areas: list[str]) -> pl.LazyFrame:
-    key = ["unit_id", "risk_area"]
+    key = ["unit_key", "risk_area"]
     running = (
         inspections.group_by(*key, "decision_date")
         .agg(
@@ -73,28 +75,28 @@ def _area_history(inspections: pl.LazyFrame, units_at: pl.LazyFrame, areas: list
         )
         .sort(*key, "decision_date")
         .with_columns(pl.col("rows", "deficient").cum_sum().over(key))
+        .cache()
     )
-    area_frame = pl.LazyFrame({"risk_area": areas}, schema={"risk_area": pl.String})
-    queries = units_at.select("unit_id", "as_of").join(area_frame, how="cross")
-    joined = _before(queries, running, key).with_columns(
-        pl.col("rows").fill_null(0.0),
-        pl.when(pl.col("rows") > 0).then(pl.col("deficient") / pl.col("rows")).alias("share"),
-    )
-    in_area = pl.col("risk_area")
-    return joined.group_by("unit_id", "as_of").agg(
-        *[
-            pl.col(column).filter(in_area == area).first().alias(history_area_name(area, statistic))
-            for area in areas
-            for column, statistic in (
-                ("rows", "inspections"),
-                ("share", "deficiency_share"),
-                ("last_deficient", "last_deficiency"),
-            )
-        ]
-    )
+    frame = units_at.select("unit_key", "as_of")
+    queries = frame.sort("unit_key", "as_of")
+    for area in areas:
+        in_area = running.filter(pl.col("risk_area") == area).drop("risk_area")
+        statistics = _before(queries, in_area, ["unit_key"]).select(
+            "unit_key",
+            "as_of",
+            pl.col("rows").fill_null(0.0).alias(history_area_name(area, "inspections")),
+            pl.when(pl.col("rows") > 0)
+            .then(pl.col("deficient") / pl.col("rows"))
+            .alias(history_area_name(area, "deficiency_share")),
+            pl.col("last_deficient").alias(history_area_name(area, "last_deficiency")),
+        )
+        frame = frame.join(statistics, on=["unit_key", "as_of"], how="left")
+    return frame
 
 
-def history_features(inspections: pl.LazyFrame, units_at: pl.LazyFrame, areas: list[str]) -> pl.LazyFrame:
+def history_features(
+    inspections: pl.LazyFrame, units_at: pl.LazyFrame, keys: pl.LazyFrame, areas: list[str]
+) -> pl.LazyFrame:
     """Inspection-history features per (unit_id, as_of) for the active units in ``units_at``.
 
     Parameters
@@ -102,10 +104,13 @@ def history_features(inspections: pl.LazyFrame, units_at: pl.LazyFrame, areas: l
     inspections
         The normalised inspections table (one row per inspection and risk area).
     units_at
-        Active units per planning date.
+        Active units per planning date (with unit_key).
+    keys
+        unit_id → unit_key (:func:`features.context.unit_keys`).
     areas
         The configured risk areas (one set of per-area columns each).
     """
-    return _overall_history(inspections, units_at).join(
-        _area_history(inspections, units_at, areas), on=["unit_id", "as_of"], how="left"
+    with_keys = keyed(inspections, keys)
+    return _overall_history(with_keys, units_at).join(
+        _area_history(with_keys, units_at, areas), on=["unit_key", "as_of"], how="left"
     )

@@ -16,6 +16,7 @@ import polars as pl
 from engine.config import IndicatorSource
 from features.asof import latest_known_month_index, month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
+from features.context import keyed
 
 _SLOPE_WINDOW = 12
 _LATEST_WITHIN_MONTHS = 12
@@ -24,13 +25,20 @@ _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
 
 
+def _measure_index(source: IndicatorSource) -> dict[str, int]:
+    return {key: index for index, key in enumerate(source.measures)}
+
+
 def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -> pl.LazyFrame:
     """One row per unit, measure and reported month: numerator, denominator, share, worse-than-threshold.
 
-    ``share`` is null when the denominator is zero (nothing to measure, not a zero share).
+    ``indicator`` must carry ``unit_key`` (:func:`features.context.keyed`); ``measure`` becomes its
+    position in the configuration (UInt32). ``share`` is null when the denominator is zero (nothing
+    to measure, not a zero share).
     """
-    thresholds = {key: measure.threshold for key, measure in source.measures.items()}
-    higher_is_better = {key: measure.higher_is_better for key, measure in source.measures.items()}
+    index = _measure_index(source)
+    thresholds = {index[key]: measure.threshold for key, measure in source.measures.items()}
+    higher_is_better = {index[key]: measure.higher_is_better for key, measure in source.measures.items()}
     measure = pl.col("measure")
     share = pl.col("share")
     threshold = measure.replace_strict(thresholds, return_dtype=pl.Float64)
@@ -43,7 +51,8 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
         indicator.filter(measure.is_in(list(source.measures)))
         .select(
             "unit_id",
-            "measure",
+            "unit_key",
+            measure.replace_strict(index, return_dtype=pl.UInt32).alias("measure"),
             month_index(pl.col("period")).alias("month"),
             pl.col("numerator").cast(pl.Float64).alias("num"),
             pl.col("denominator").cast(pl.Float64).alias("den"),
@@ -53,15 +62,23 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
     )
 
 
-def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
+def _series_key(measures: int) -> pl.Expr:
+    """One integer per unit and measure (a single, cheap as-of ``by`` key)."""
+    return (pl.col("unit_key").cast(pl.UInt64) * measures + pl.col("measure").cast(pl.UInt64)).alias("series")
+
+
+def _running_totals(monthly: pl.LazyFrame, len_measures: int) -> pl.LazyFrame:
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
-    key = ["unit_id", "measure"]
+    key = "series"
     return (
-        monthly.sort("unit_id", "measure", "month")
+        monthly.with_columns(_series_key(len_measures))
+        .sort(key, "month")
         .select(
-            *key,
+            key,
+            "unit_key",
+            "measure",
             "month",
             pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
             pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
@@ -102,11 +119,11 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
 
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
     columns = _RUNNING if months_back else [*_RUNNING, "last_month", "last_share"]
-    right = running.select("unit_id", "measure", "month", *columns)
+    right = running.select("unit_key", "month", *columns)
     return (
         queries.with_columns((pl.col("known_month") - months_back).alias("_boundary"))
-        .sort("unit_id", "measure", "_boundary")
-        .join_asof(right, left_on="_boundary", right_on="month", by=["unit_id", "measure"])
+        .sort("unit_key", "_boundary")
+        .join_asof(right, left_on="_boundary", right_on="month", by="unit_key", check_sortedness=False)
         .drop("_boundary", "month", strict=False)
         .with_columns(pl.col(_RUNNING).fill_null(0.0).name.suffix(f"@{months_back}"))
         .drop(_RUNNING)
@@ -133,6 +150,7 @@ def indicator_features(
     indicator: pl.LazyFrame,
     units_at: pl.LazyFrame,
     units: pl.LazyFrame,
+    keys: pl.LazyFrame,
     *,
     name: str,
     source: IndicatorSource,
@@ -145,9 +163,11 @@ def indicator_features(
     indicator
         The source's normalised table (unit_id, period, measure, numerator, denominator).
     units_at
-        Active units per planning date (unit_id, as_of, region_code).
+        Active units per planning date (unit_key, as_of, region_code).
     units
         The units table (regions of every reporting unit, for the regional medians).
+    keys
+        unit_id → unit_key (:func:`features.context.unit_keys`).
     name
         The source's configured name (column prefix).
     source
@@ -155,31 +175,52 @@ def indicator_features(
     stop_reporting_months
         A unit without any report in this many latest published months is flagged as not reporting.
     """
-    monthly = monthly_indicator_values(indicator, source)
-    running = _running_totals(monthly)
-    peers = peer_values(monthly, units)
-    measures = pl.LazyFrame({"measure": list(source.measures)}, schema={"measure": pl.String})
-    queries = (
-        units_at.select("unit_id", "as_of", "region_code")
-        .join(measures, how="cross")
-        .with_columns(known_month=latest_known_month_index(pl.col("as_of"), source.publication_lag_months))
+    monthly = monthly_indicator_values(keyed(indicator, keys), source)
+    running = _running_totals(monthly, len(source.measures)).cache()
+    peers = peer_values(monthly, units).cache()
+    queries = units_at.select("unit_key", "as_of", "region_code").with_columns(
+        known_month=latest_known_month_index(pl.col("as_of"), source.publication_lag_months)
     )
+    frame = units_at.select("unit_key", "as_of")
+    since_columns: list[str] = []
+    for key, index in _measure_index(source).items():
+        statistics = _measure_statistics(
+            queries,
+            running.filter(pl.col("measure") == index),
+            peers.filter(pl.col("measure") == index).drop("measure"),
+        )
+        frame = frame.join(
+            statistics.rename({s: indicator_name(name, key, s) for s in INDICATOR_STATISTICS}),
+            on=["unit_key", "as_of"],
+            how="left",
+        )
+        since_columns.append(indicator_name(name, key, "months_since_report"))
+    recent = pl.min_horizontal(since_columns)
+    return frame.with_columns(
+        pl.when(recent.is_null() | (recent >= stop_reporting_months))
+        .then(1.0)
+        .otherwise(0.0)
+        .alias(indicator_not_reporting_name(name))
+    )
+
+
+def _measure_statistics(queries: pl.LazyFrame, running: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFrame:
+    """The statistics of one measure per (unit_key, as_of), named as in INDICATOR_STATISTICS."""
     for months_back in (0, 3, _SLOPE_WINDOW):
         queries = _totals_at(queries, running, months_back)
     since = pl.col("known_month") - pl.col("last_month")
     latest = pl.when(since < _LATEST_WITHIN_MONTHS).then(pl.col("last_share"))
-    long = (
+    return (
         queries.join(
             peers,
-            left_on=["region_code", "measure", "last_month"],
-            right_on=["region_code", "measure", "month"],
+            left_on=["region_code", "last_month"],
+            right_on=["region_code", "month"],
             how="left",
         )
         .with_columns(latest.alias("latest"), since.cast(pl.Float64).alias("months_since_report"))
         .select(
-            "unit_id",
+            "unit_key",
             "as_of",
-            "measure",
             "latest",
             _share_over(3).alias("3m"),
             _share_over(12).alias("12m"),
@@ -189,20 +230,5 @@ def indicator_features(
             (pl.col("latest") - pl.col("national_share")).alias("gap_national"),
             "months_since_report",
         )
-    )
-    recent = pl.col("months_since_report").min()
-    return long.group_by("unit_id", "as_of").agg(
-        *[
-            pl.col(statistic)
-            .filter(pl.col("measure") == key)
-            .first()
-            .cast(pl.Float64)
-            .alias(indicator_name(name, key, statistic))
-            for key in source.measures
-            for statistic in INDICATOR_STATISTICS
-        ],
-        pl.when(recent.is_null() | (recent >= stop_reporting_months))
-        .then(1.0)
-        .otherwise(0.0)
-        .alias(indicator_not_reporting_name(name)),
+        .with_columns(pl.col(INDICATOR_STATISTICS).cast(pl.Float64))
     )

@@ -16,7 +16,7 @@ from engine.config import Config
 from features.asof import normalised_as_of_dates
 from features.catalog import CONTEXT_COLUMNS, feature_catalog, provider_other_rate_name, source_areas
 from features.catalog import event_shrunk_rate_name as _shrunk_name
-from features.context import UNIT_KEY, active_units
+from features.context import JOIN_KEY, OUTPUT_KEY, active_units, unit_keys
 from features.continuity import visit_continuity_features
 from features.events import event_features
 from features.history import HISTORY_DEFICIENT, HISTORY_ROWS, history_features
@@ -34,7 +34,7 @@ def required_tables(config: Config) -> list[str]:
 def feature_columns(config: Config, *, has_visits: bool = False) -> list[str]:
     """Column order of the feature table: key, identifying context, then the catalog's features."""
     names = [spec.name for spec in feature_catalog(config, has_visits=has_visits)]
-    return [*UNIT_KEY, *(c for c in CONTEXT_COLUMNS if c not in names), *names]
+    return [*OUTPUT_KEY, *(c for c in CONTEXT_COLUMNS if c not in names), *names]
 
 
 def _mean_of_other_units(column: str, group: list[str]) -> pl.Expr:
@@ -90,11 +90,14 @@ def build_features(
         raise KeyError(f"tables missing for build_features: {missing}; given: {sorted(tables)}")
     dates = normalised_as_of_dates(as_of_dates)
     units_at = active_units(tables["units"], tables["providers"], dates)
+    keys = unit_keys(tables["units"])
     parts: list[pl.LazyFrame] = []
     for name, event_source in config.event_sources.items():
         areas = source_areas(config, event_source)
         parts.append(
-            event_features(tables[event_source.file], units_at, name=name, source=event_source, areas=areas)
+            event_features(
+                tables[event_source.file], units_at, keys, name=name, source=event_source, areas=areas
+            )
         )
     for name, indicator_source in config.indicator_sources.items():
         parts.append(
@@ -102,18 +105,19 @@ def build_features(
                 tables[indicator_source.file],
                 units_at,
                 tables["units"],
+                keys,
                 name=name,
                 source=indicator_source,
                 stop_reporting_months=config.quality.stop_reporting_months,
             )
         )
-    parts.append(history_features(tables["inspections"], units_at, config.risk_area_ids))
+    parts.append(history_features(tables["inspections"], units_at, keys, config.risk_area_ids))
     has_visits = VISITS_TABLE in tables
     if has_visits:
-        parts.append(visit_continuity_features(tables[VISITS_TABLE], units_at, dates))
+        parts.append(visit_continuity_features(tables[VISITS_TABLE], units_at, keys, dates))
     frame = units_at
     for part in parts:
-        frame = frame.join(part, on=UNIT_KEY, how="left")
+        frame = frame.join(part, on=JOIN_KEY, how="left")
     return (
-        provider_rollup(frame, config).select(feature_columns(config, has_visits=has_visits)).sort(UNIT_KEY)
+        provider_rollup(frame, config).select(feature_columns(config, has_visits=has_visits)).sort(OUTPUT_KEY)
     )

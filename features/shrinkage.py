@@ -15,48 +15,56 @@ so a unit with little exposure stays close to its peers and a large unit close t
 
 When ``τ² <= 0`` the data show no between-unit variation beyond noise and every unit gets ``m``.
 A peer group with fewer than ``min_cell_units`` units with exposure borrows the population's prior.
-Everything is expressed with window expressions, so it works inside any ``with_columns``.
+The moment sums come from one group-by per peer level, joined back (no per-rate window passes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import polars as pl
 
 
-def _prior_moments(count: pl.Expr, exposure: pl.Expr, group: Sequence[str]) -> tuple[pl.Expr, pl.Expr]:
-    """Prior mean ``m`` and between-unit variance ``τ²`` over ``group`` (units with exposure only)."""
+def _moment_sums(counts: Mapping[str, pl.Expr], exposure: pl.Expr) -> list[pl.Expr]:
+    """Per peer group: Σy, Σy²/e per rate, Σe and the number of units with exposure."""
     valid = exposure > 0
-    y = pl.when(valid).then(count)
     e = pl.when(valid).then(exposure)
-    sum_y = y.sum().over(group)
-    sum_e = e.sum().over(group)
-    n = valid.sum().over(group)
-    mean = sum_y / sum_e
-    weighted_variance = (y * y / e).sum().over(group) / sum_e - mean * mean
-    between_variance = weighted_variance - mean / (sum_e / n)
-    return mean, between_variance
+    sums = [e.sum().alias("_sum_e"), valid.sum().alias("_n")]
+    for name, count in counts.items():
+        y = pl.when(valid).then(count)
+        sums += [y.sum().alias(f"_sum_y:{name}"), (y * y / e).sum().alias(f"_sum_yy:{name}")]
+    return sums
 
 
-def shrunk_rate(
-    count: pl.Expr,
+def _prior(name: str, prefix: str) -> tuple[pl.Expr, pl.Expr]:
+    """Prior mean ``m`` and between-unit variance ``τ²`` from a group's moment sums."""
+    sum_e, n = pl.col(f"{prefix}_sum_e"), pl.col(f"{prefix}_n")
+    mean = pl.col(f"{prefix}_sum_y:{name}") / sum_e
+    weighted_variance = pl.col(f"{prefix}_sum_yy:{name}") / sum_e - mean * mean
+    return mean, weighted_variance - mean / (sum_e / n)
+
+
+def with_shrunk_rates(
+    frame: pl.LazyFrame,
+    counts: Mapping[str, pl.Expr],
     exposure: pl.Expr,
     *,
     cell: Sequence[str],
     population: Sequence[str],
     min_cell_units: int,
-) -> pl.Expr:
-    """Posterior-mean rate per unit of exposure, shrunk toward the cell (or population) mean.
+) -> pl.LazyFrame:
+    """Add one shrunk rate column per entry of ``counts`` (posterior mean per unit of exposure).
 
     Parameters
     ----------
-    count
-        Events per unit (non-negative).
+    frame
+        One row per unit (and planning date) with the columns ``counts`` and ``exposure`` use.
+    counts
+        Output column name → events per unit (non-negative).
     exposure
         Exposure per unit in the rate's denominator unit (e.g. listed patients / 10,000).
     cell
-        Columns of the peer group whose mean the rate shrinks toward (e.g. as_of, region, type).
+        Columns of the peer group whose mean a rate shrinks toward (e.g. as_of, region, type).
     population
         Columns of the fallback group used when a cell has fewer than ``min_cell_units`` units.
     min_cell_units
@@ -64,18 +72,37 @@ def shrunk_rate(
 
     Returns
     -------
-    pl.Expr
-        The shrunk rate; equals the prior mean when the prior has no between-unit variance.
+    pl.LazyFrame
+        ``frame`` with the shrunk rates added; a rate equals the prior mean when the prior has no
+        between-unit variance (and 0 when no unit in the group has any event).
     """
-    cell_mean, cell_variance = _prior_moments(count, exposure, cell)
-    population_mean, population_variance = _prior_moments(count, exposure, population)
-    use_cell = (exposure > 0).sum().over(cell) >= min_cell_units
-    mean = pl.when(use_cell).then(cell_mean).otherwise(population_mean)
-    variance = pl.when(use_cell).then(cell_variance).otherwise(population_variance)
-    strength = mean / variance
-    return (
-        pl.when(variance > 0)
-        .then((count + strength * mean) / (exposure + strength))
-        .otherwise(mean)
-        .cast(pl.Float64)
+    cell, population = list(cell), list(population)
+    sums = _moment_sums(counts, exposure)
+    cell_sums = frame.group_by(cell).agg(sums).rename(lambda c: c if c in cell else f"cell{c}")
+    population_sums = (
+        frame.group_by(population).agg(sums).rename(lambda c: c if c in population else f"pop{c}")
     )
+    joined = frame.join(cell_sums, on=cell, how="left", nulls_equal=True, maintain_order="left").join(
+        population_sums, on=population, how="left", nulls_equal=True, maintain_order="left"
+    )
+    use_cell = pl.col("cell_n") >= min_cell_units
+    shrunk: list[pl.Expr] = []
+    for name, count in counts.items():
+        cell_mean, cell_variance = _prior(name, "cell")
+        population_mean, population_variance = _prior(name, "pop")
+        mean = pl.when(use_cell).then(cell_mean).otherwise(population_mean)
+        variance = pl.when(use_cell).then(cell_variance).otherwise(population_variance)
+        strength = mean / variance
+        shrunk.append(
+            pl.when(variance > 0)
+            .then((count + strength * mean) / (exposure + strength))
+            .otherwise(mean)
+            .cast(pl.Float64)
+            .alias(name)
+        )
+    helper = [
+        f"{prefix}{column}"
+        for prefix in ("cell", "pop")
+        for column in ("_sum_e", "_n", *(f"_sum_{s}:{n}" for n in counts for s in ("y", "yy")))
+    ]
+    return joined.with_columns(shrunk).drop(helper)

@@ -6,17 +6,22 @@ import numpy as np
 import polars as pl
 import pytest
 
-from features.shrinkage import shrunk_rate
+from features.shrinkage import with_shrunk_rates
 
 
 def shrink(
     counts: list[float], exposures: list[float], cells: list[str], min_cell_units: int = 3
 ) -> np.ndarray:
     frame = pl.LazyFrame({"y": counts, "e": exposures, "cell": cells, "all": ["x"] * len(counts)})
-    expression = shrunk_rate(
-        pl.col("y"), pl.col("e"), cell=["cell"], population=["all"], min_cell_units=min_cell_units
+    shrunk = with_shrunk_rates(
+        frame,
+        {"shrunk": pl.col("y")},
+        pl.col("e"),
+        cell=["cell"],
+        population=["all"],
+        min_cell_units=min_cell_units,
     )
-    return frame.select(expression.alias("shrunk")).collect()["shrunk"].to_numpy()
+    return shrunk.collect()["shrunk"].to_numpy()
 
 
 def peer_world() -> tuple[list[float], list[float]]:
