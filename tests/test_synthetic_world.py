@@ -212,3 +212,9 @@ def test_truth_covers_every_unit_area_and_active_month(world: World, config: Con
     assert risk.select(pl.col("p_serious") <= pl.col("p_deficiency")).to_series().all()
     per_unit = risk.group_by("unit_id").agg(pl.col("month").n_unique())
     assert per_unit.height == world.tables["units"].height, "every unit needs latent risk"
+
+
+def test_every_parameter_is_documented() -> None:
+    doc = (Path(__file__).parents[1] / "docs" / "synthetic-world.md").read_text(encoding="utf-8")
+    undocumented = [name for name in WorldParams.model_fields if f"`{name}`" not in doc]
+    assert undocumented == [], f"parameters missing from docs/synthetic-world.md: {undocumented}"
