@@ -116,6 +116,7 @@ class ModelSettings(_Frozen):
     evaluation_years: Annotated[int, Field(ge=1)] = 3
     min_train_years: Annotated[int, Field(ge=2)] = 3
     complaint_triggered_weight: Annotated[float, Field(gt=0.0)] = 1.0
+    max_weight: Annotated[float, Field(ge=1.0)] = 20.0
     banding_rate_quantile: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.8
     unit_size_bands: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [4000, 10000])
     disparity_bounds: tuple[float, float] = (0.8, 1.25)

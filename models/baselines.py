@@ -169,7 +169,9 @@ def fit_logistic(
     )
     X = design_matrix(train_rows, features, levels)
     y = train_rows.get_column("deficiency").to_numpy()
-    pipeline.fit(X, y, logistic__sample_weight=train_rows.get_column("weight").to_numpy())
+    weights = train_rows.get_column("weight").to_numpy().astype(float)
+    # Mean-one weights keep the penalty C comparable to an unweighted fit (and lbfgs well conditioned).
+    pipeline.fit(X, y, logistic__sample_weight=weights / weights.mean())
     return pipeline, levels
 
 

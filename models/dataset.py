@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 
 import polars as pl
 
@@ -23,15 +24,18 @@ def inspection_as_of(start_date: pl.Expr, lead_time_days: int) -> pl.Expr:
     return (start_date - pl.duration(days=lead_time_days)).dt.truncate("1mo")
 
 
-def inverse_probability_weight(default_weight: float) -> pl.Expr:
+def inverse_probability_weight(default_weight: float, max_weight: float = math.inf) -> pl.Expr:
     """1/π where the inclusion probability π is known, ``default_weight`` where it is not.
+
+    Weights above ``max_weight`` are truncated (a standard variance control for IPW).
 
     Random selections always carry π (the contract requires it). Complaint-triggered and risk-based
     inspections usually do not: they get ``default_weight`` and ``weight_known`` = False, and the
     evaluation reports the random subset separately as the unbiased estimate.
     """
     probability = pl.col("inclusion_probability")
-    return pl.when(probability.is_not_null()).then(1.0 / probability).otherwise(pl.lit(default_weight))
+    weight = pl.when(probability.is_not_null()).then(1.0 / probability).otherwise(pl.lit(default_weight))
+    return weight.clip(upper_bound=max_weight) if math.isfinite(max_weight) else weight
 
 
 def labelled_inspections(
@@ -40,6 +44,7 @@ def labelled_inspections(
     lead_time_days: int,
     decided_before: dt.date | None = None,
     default_weight: float = 1.0,
+    max_weight: float = math.inf,
 ) -> pl.LazyFrame:
     """Inspections with their as-of date, labels, selection flags and inverse-probability weights.
 
@@ -53,6 +58,8 @@ def labelled_inspections(
         Keep only inspections whose decision was known before this date (the training cut-off).
     default_weight
         Weight of rows without a known inclusion probability.
+    max_weight
+        Truncation of the inverse-probability weights.
     """
     frame = inspections
     if decided_before is not None:
@@ -70,7 +77,7 @@ def labelled_inspections(
         (pl.col("finding") == "serious").cast(pl.Int8).alias("serious"),
         (pl.col("selection") == "random").alias("is_random"),
         pl.col("inclusion_probability").is_not_null().alias("weight_known"),
-        inverse_probability_weight(default_weight).alias("weight"),
+        inverse_probability_weight(default_weight, max_weight).alias("weight"),
     ).sort("start_date", "inspection_id", "risk_area")
 
 

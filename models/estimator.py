@@ -155,7 +155,8 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         }
         if constraints is not None and any(constraints):
             params["monotone_constraints"] = constraints
-            params["monotone_constraints_method"] = "advanced"
+            # "intermediate" is several times faster than "advanced" at equal ranking quality here.
+            params["monotone_constraints_method"] = "intermediate"
         return params
 
     def _validated_constraints(self, n_features: int) -> list[int] | None:

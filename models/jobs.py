@@ -81,6 +81,7 @@ def build_training_data(
         lead_time_days=settings.lead_time_days,
         decided_before=as_of,
         default_weight=settings.complaint_triggered_weight,
+        max_weight=settings.max_weight,
     ).collect()
     if labelled.is_empty():
         raise ValueError(f"no inspection was decided before {as_of.isoformat()}; nothing to train on")

@@ -117,62 +117,74 @@ def fraction_tag(fraction: float) -> str:
     return f"{round(fraction * 100):d}pct"
 
 
-def _batch_precision_recall(y: FloatArray, s: FloatArray, fraction: float) -> tuple[FloatArray, FloatArray]:
-    """Hits among the top ``fraction`` of each row of (B, n) matrices; returns (hits, positives) sums."""
-    k = top_k_count(y.shape[1], fraction)
-    top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-    hits = np.take_along_axis(y, top, axis=1).sum(axis=1)
-    return hits, np.full(y.shape[0], float(k))
+def _hits_in_top_k(y_desc: FloatArray, counts_desc: FloatArray, k: int) -> FloatArray:
+    """Positives among the first ``k`` draws; rows sorted by descending score repeat ``counts`` times."""
+    drawn = np.cumsum(counts_desc, axis=1)
+    hits = np.cumsum(counts_desc * y_desc, axis=1)
+    full = (drawn < k).sum(axis=1)  # rows entirely inside the top k
+    rows = np.arange(counts_desc.shape[0])
+    before_drawn = np.where(full > 0, drawn[rows, np.maximum(full - 1, 0)], 0.0)
+    before_hits = np.where(full > 0, hits[rows, np.maximum(full - 1, 0)], 0.0)
+    boundary = np.minimum(full, y_desc.shape[0] - 1)
+    return before_hits + (k - before_drawn) * y_desc[boundary]
 
 
-def _batch_auc(y: FloatArray, s: FloatArray) -> FloatArray:
-    """ROC AUC per row via the Mann–Whitney statistic (scores are tie-broken continuous values)."""
-    ranks = np.argsort(np.argsort(s, axis=1, kind="stable"), axis=1, kind="stable") + 1.0
-    positives = y.sum(axis=1)
-    negatives = y.shape[1] - positives
+def _auc_from_counts(y_asc: FloatArray, counts_asc: FloatArray) -> FloatArray:
+    """ROC AUC (Mann–Whitney) of rows sorted by ascending score, each repeated ``counts`` times."""
+    positives = counts_asc * y_asc
+    negatives = counts_asc * (1.0 - y_asc)
+    negatives_below = np.cumsum(negatives, axis=1) - negatives
+    n_pos, n_neg = positives.sum(axis=1), negatives.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        auc = ((ranks * y).sum(axis=1) - positives * (positives + 1) / 2) / (positives * negatives)
-    return np.where((positives > 0) & (negatives > 0), auc, np.nan)
+        auc = (positives * negatives_below).sum(axis=1) / (n_pos * n_neg)
+    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
 
 
-def _batch_average_precision(y: FloatArray, s: FloatArray) -> FloatArray:
-    """Average precision per row: mean precision at the rank of each positive."""
-    order = np.argsort(-s, axis=1, kind="stable")
-    hits = np.take_along_axis(y, order, axis=1)
-    precision = np.cumsum(hits, axis=1) / np.arange(1, y.shape[1] + 1)
-    positives = y.sum(axis=1)
+def _average_precision_from_counts(y_desc: FloatArray, counts_desc: FloatArray) -> FloatArray:
+    """Average precision as scikit-learn defines it; copies of one row form one tied threshold."""
+    hits = np.cumsum(counts_desc * y_desc, axis=1)
+    drawn = np.cumsum(counts_desc, axis=1)
+    n_pos = hits[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(positives > 0, (precision * hits).sum(axis=1) / positives, np.nan)
+        precision = np.where(drawn > 0, hits / drawn, 0.0)
+        ap = (counts_desc * y_desc * precision).sum(axis=1) / n_pos
+    return np.where(n_pos > 0, ap, np.nan)
 
 
 def batch_ranking_metrics(
-    y: FloatArray, s: FloatArray, groups: FloatArray, fractions: Sequence[float]
+    y: FloatArray, s: FloatArray, groups: FloatArray, fractions: Sequence[float], counts: FloatArray
 ) -> dict[str, FloatArray]:
-    """Ranking metrics for each row of (B, n) label/score matrices, top-k taken within each group.
+    """Ranking metrics for each row of ``counts`` (B, n): how often each of the n rows is drawn.
 
-    ``groups`` (length n) names each column's fold: every fold selects its own top ``fraction`` of
+    ``counts`` of ones give the point estimates; bootstrap resamples are multiplicities, so every
+    metric is a cumulative sum over rows sorted once — linear in B × n, no per-resample sort.
+    ``groups`` (length n) names each row's fold: each fold selects its own top ``fraction`` of
     inspected units, and precision@k = all hits / all selected, recall@k = all hits / all positives.
-    ROC AUC and average precision are computed over all columns together.
+    ROC AUC and average precision are computed over all rows together. Scores must be tie-free
+    (the callers break ties with a seeded jitter).
     """
     out: dict[str, FloatArray] = {}
-    labels = np.unique(groups)
-    positives = y.sum(axis=1)
-    base_rate = positives / y.shape[1] if y.shape[1] else np.full(y.shape[0], np.nan)
+    n_pos = (counts * y).sum(axis=1)
+    n_all = counts.sum(axis=1)
     for fraction in fractions:
-        hits = np.zeros(y.shape[0])
-        selected = np.zeros(y.shape[0])
-        for label in labels:
-            member = groups == label
-            h, k = _batch_precision_recall(y[:, member], s[:, member], fraction)
-            hits += h
+        hits = np.zeros(counts.shape[0])
+        selected = 0.0
+        for label in np.unique(groups):
+            member = np.flatnonzero(groups == label)
+            order = member[np.argsort(-s[member], kind="stable")]
+            k = top_k_count(member.size, fraction)
+            hits += _hits_in_top_k(y[order], counts[:, order], k)
             selected += k
         tag = fraction_tag(fraction)
         with np.errstate(invalid="ignore", divide="ignore"):
-            out[f"precision_at_{tag}"] = hits / selected
-            out[f"recall_at_{tag}"] = np.where(positives > 0, hits / positives, np.nan)
-            out[f"lift_at_{tag}"] = np.where(base_rate > 0, hits / selected / base_rate, np.nan)
-    out["roc_auc"] = _batch_auc(y, s)
-    out["average_precision"] = _batch_average_precision(y, s)
+            precision = hits / selected
+            out[f"precision_at_{tag}"] = precision
+            out[f"recall_at_{tag}"] = np.where(n_pos > 0, hits / n_pos, np.nan)
+            out[f"lift_at_{tag}"] = np.where(n_pos > 0, precision / (n_pos / n_all), np.nan)
+    ascending = np.argsort(s, kind="stable")
+    out["roc_auc"] = _auc_from_counts(y[ascending], counts[:, ascending])
+    descending = ascending[::-1]
+    out["average_precision"] = _average_precision_from_counts(y[descending], counts[:, descending])
     return out
 
 
@@ -184,7 +196,7 @@ def ranking_metrics(
         return {}
     groups = np.zeros(y_true.shape[0]) if groups is None else np.asarray(groups)
     batch = batch_ranking_metrics(
-        y_true.astype(float).reshape(1, -1), scores.astype(float).reshape(1, -1), groups, fractions
+        y_true.astype(float), scores.astype(float), groups, fractions, np.ones((1, y_true.shape[0]))
     )
     return {name: float(values[0]) for name, values in batch.items()}
 
@@ -198,17 +210,19 @@ class Interval:
     upper: float
 
 
-def bootstrap_resample_index(groups: FloatArray, resamples: int, seed: int) -> FloatArray:
-    """(resamples, n) row indices, resampled with replacement *within* each group (fold)."""
+def bootstrap_counts(groups: FloatArray, resamples: int, seed: int) -> FloatArray:
+    """(resamples, n) multiplicities of each row, resampled with replacement *within* each group (fold)."""
     if not 10 <= resamples <= 10_000:
         raise ValueError(f"resamples must be between 10 and 10000, got {resamples}")
     rng = np.random.default_rng(seed)
     groups = np.asarray(groups)
-    index = np.empty((resamples, groups.shape[0]), dtype=np.int64)
+    counts = np.zeros((resamples, groups.shape[0]))
+    offsets = np.arange(resamples)[:, None] * groups.shape[0]
     for label in np.unique(groups):
         members = np.flatnonzero(groups == label)
-        index[:, members] = members[rng.integers(0, members.size, size=(resamples, members.size))]
-    return index
+        drawn = members[rng.integers(0, members.size, size=(resamples, members.size))]
+        counts += np.bincount((offsets + drawn).ravel(), minlength=counts.size).reshape(counts.shape)
+    return counts
 
 
 def bootstrap_ranking_intervals(
@@ -227,8 +241,8 @@ def bootstrap_ranking_intervals(
     point = ranking_metrics(y_true, scores, fractions, groups)
     if n == 0:
         return {}
-    index = bootstrap_resample_index(groups, resamples, seed)
-    batch = batch_ranking_metrics(y_true.astype(float)[index], scores.astype(float)[index], groups, fractions)
+    counts = bootstrap_counts(groups, resamples, seed)
+    batch = batch_ranking_metrics(y_true.astype(float), scores.astype(float), groups, fractions, counts)
     alpha = (1.0 - level) / 2.0
     intervals = {}
     for name, values in batch.items():

@@ -139,3 +139,14 @@ def test_final_split_holds_out_the_year_before_the_cut_off() -> None:
     assert split == yearly_split(2026).__class__(
         "final", dt.date(2025, 1, 1), dt.date(2026, 1, 1), dt.date(2026, 1, 1)
     )
+
+
+def test_inverse_probability_weights_are_truncated_at_max_weight() -> None:
+    inspections = _inspections(
+        [
+            ("a", "u1", dt.date(2023, 5, 1), dt.date(2023, 6, 1), "none", "complaint_triggered", 0.002),
+            ("b", "u2", dt.date(2023, 5, 1), dt.date(2023, 6, 1), "none", "random", 0.1),
+        ]
+    )
+    rows = labelled_inspections(inspections, lead_time_days=60, max_weight=20.0).collect()
+    assert rows["weight"].to_list() == [20.0, 10.0], "1/0.002 = 500 must be truncated to 20; 1/0.1 kept"

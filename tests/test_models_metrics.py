@@ -9,6 +9,8 @@ import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from models.metrics import (
+    batch_ranking_metrics,
+    bootstrap_counts,
     bootstrap_ranking_intervals,
     expected_calibration_error,
     population_stability_index,
@@ -85,3 +87,21 @@ def test_population_stability_index_separates_stable_from_shifted(shift: float, 
     psi = population_stability_index(rng.normal(size=2000), rng.normal(size=2000) + shift)
     assert (psi < 0.1) is stable, f"PSI {psi:.3f} for a shift of {shift}"
     assert not math.isnan(psi)
+
+
+def test_metrics_from_resample_counts_equal_metrics_on_the_explicit_resample() -> None:
+    # Given one bootstrap resample expressed as multiplicities
+    rng = np.random.default_rng(4)
+    y = (rng.random(120) < 0.4).astype(float)
+    scores = rng.random(120) + 0.3 * y
+    groups = np.zeros(120)
+    counts = bootstrap_counts(groups, resamples=10, seed=1)
+    batch = batch_ranking_metrics(y, scores, groups, [0.1], counts)
+    # When the same resample is materialised row by row
+    index = np.repeat(np.arange(120), counts[0].astype(int))
+    y_res, s_res = y[index], scores[index]
+    # Then every metric agrees with the direct computation
+    top = np.argsort(-s_res, kind="stable")[:12]
+    assert batch["precision_at_10pct"][0] == pytest.approx(y_res[top].mean())
+    assert batch["roc_auc"][0] == pytest.approx(roc_auc_score(y_res, s_res))
+    assert batch["average_precision"][0] == pytest.approx(average_precision_score(y_res, s_res))
