@@ -58,13 +58,13 @@ from features.events import event_features
 from features.history import history_features
 from features.indicators import indicator_features
 from features.pipeline import build_features
-world = Path(sys.argv[1])
+world, ENGINE = Path(sys.argv[1]), sys.argv[2]
 config = load_config()
 tables = {path.stem: pl.scan_parquet(path) for path in sorted(world.glob("*.parquet"))}
 dates = as_of_grid(dt.date(2016, 1, 1), dt.date(2025, 12, 31), "quarter")
 def timed(frame):
     started = time.perf_counter()
-    result = frame.collect()
+    result = frame.collect(engine=ENGINE)
     return time.perf_counter() - started, result
 result = {"as_of_dates": len(dates)}
 result["baseline_s"], _ = timed(tables["complaints"].group_by("unit_id").len())
@@ -131,7 +131,8 @@ lazy_visits.group_by("unit_id").len().collect()
 baseline = time.perf_counter() - started
 units_at = active_units(units.lazy(), providers.lazy(), dates)
 started = time.perf_counter()
-table = visit_continuity_features(lazy_visits, units_at, unit_keys(units.lazy()), dates).collect()
+frame = visit_continuity_features(lazy_visits, units_at, unit_keys(units.lazy()), dates)
+table = frame.collect(engine=sys.argv[4])
 elapsed = time.perf_counter() - started
 print(json.dumps({"visits": n_visits, "baseline_s": baseline, "continuity_s": elapsed, "rows": table.height,
                   "as_of_dates": len(dates),
@@ -225,6 +226,9 @@ def main() -> None:
     parser.add_argument("--visits", type=int, default=40_000_000)
     parser.add_argument("--repeats", type=int, default=3, help="runs per measurement (median; at least 3)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--engine", default="in-memory", choices=["in-memory", "streaming", "auto"], help="Polars engine"
+    )
     parser.add_argument("--skip-features", action="store_true")
     parser.add_argument("--skip-visits", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
@@ -233,14 +237,15 @@ def main() -> None:
         parser.error(f"--repeats must be at least 3, got {args.repeats}")
     print(
         f"# bench_features — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-        f"python {platform.python_version()}, load average {os.getloadavg()[0]:.1f} at start\n"
+        f"python {platform.python_version()}, polars engine {args.engine}, "
+        f"load average {os.getloadavg()[0]:.1f} at start\n"
     )
     summary: dict[str, Any] = {}
     if not args.skip_features:
         world = Path(tempfile.mkdtemp(prefix="bench-features-world-"))
         try:
             run_child(_GENERATE, str(args.units), str(args.years), str(args.seed), str(world))
-            runs = [run_child(_FEATURES, str(world)) for _ in range(args.repeats)]
+            runs = [run_child(_FEATURES, str(world), args.engine) for _ in range(args.repeats)]
         finally:
             shutil.rmtree(world, ignore_errors=True)
         summary["features"] = report_features(runs, args.units, args.years)
