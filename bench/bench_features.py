@@ -251,7 +251,8 @@ def main() -> None:
         summary["features"] = report_features(runs, args.units, args.years)
     if not args.skip_visits:
         runs = [
-            run_child(_VISITS, str(args.visits), str(args.units), str(args.seed)) for _ in range(args.repeats)
+            run_child(_VISITS, str(args.visits), str(args.units), str(args.seed), args.engine)
+            for _ in range(args.repeats)
         ]
         summary["continuity"] = report_visits(runs)
     print(f"\nload average {os.getloadavg()[0]:.1f} at end")
