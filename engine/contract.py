@@ -207,7 +207,13 @@ def _event_schema(name: str, source: EventSource) -> pa.DataFrameSchema:
         schema = schema.update_column(
             "severity", nullable=False, checks=[pa.Check.isin(sorted(source.severities))]
         )
-    text_columns = {column: pa.Column(pl.Utf8, nullable=True) for column in source.free_text_columns}
+    else:
+        # A source without severities may leave the column out of its export (stored as null).
+        schema = schema.update_column("severity", required=False)
+    # Free text is never needed by features: an export without it is accepted (stored as null).
+    text_columns = {
+        column: pa.Column(pl.Utf8, nullable=True, required=False) for column in source.free_text_columns
+    }
     schema = schema.add_columns(text_columns) if text_columns else schema
     return _renamed(schema, name)
 
@@ -299,6 +305,8 @@ def table_schemas(config: Config) -> dict[str, TableSpec]:
             integer_columns=(),
             float_columns=(),
             free_text_columns=tuple(event_source.free_text_columns),
+            optional_columns=tuple(event_source.free_text_columns)
+            + (() if event_source.severities else ("severity",)),
         )
     for indicator_source in config.indicator_sources.values():
         specs[indicator_source.file] = TableSpec(

@@ -179,3 +179,27 @@ def test_surrounding_whitespace_is_trimmed_and_blank_is_null(tmp_path: Path) -> 
     assert result.ok, result.failures
     unit = result.tables["units"].filter(pl.col("unit_id") == UNIT_1).row(0, named=True)
     assert (unit["name"], unit["active_to"]) == ("Vårdcentralen Öster", None)
+
+
+def test_export_without_free_text_or_unused_severity_is_accepted(tmp_path: Path) -> None:
+    # given complaints without the optional summary and severity columns
+    tables = world()
+    for row in tables["complaints"]:
+        del row["summary"], row["severity"]
+    write_world(tmp_path, tables)
+    # when ingested, the columns are stored as nulls so every snapshot has the same shape
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    assert result.ok, result.failures
+    complaints = result.tables["complaints"]
+    assert complaints["summary"].null_count() == complaints.height
+    assert complaints.schema["severity"] == pl.String
+
+
+def test_lex_maria_still_requires_its_severity(tmp_path: Path) -> None:
+    tables = world()
+    for row in tables["lex_maria"]:
+        del row["severity"]
+    write_world(tmp_path, tables)
+    result = ingest_directory(tmp_path, load_config(), reference_date=REFERENCE_DATE)
+    missing = result.errors.filter(pl.col("rule") == "missing_column")
+    assert missing.select("table", "column").rows() == [("lex_maria", "severity")]
