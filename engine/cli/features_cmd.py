@@ -22,6 +22,7 @@ from features.store import FeatureSet, FeatureStore, feature_set_id
 USAGE_ERROR = 2
 GRID_STEPS: tuple[str, ...] = ("month", "quarter", "year")
 TOP_VARYING = 10
+_NON_NEGATIVE_UNITS = {"count", "per_10k", "share", "days", "months", "patients"}
 _VARYING_SCHEMA = {"feature": pl.String, "mean": pl.Float64, "std": pl.Float64, "non_null": pl.Float64}
 
 
@@ -112,8 +113,12 @@ def _planning_dates(
 
 
 def top_varying_features(frame: pl.DataFrame, catalog: list[FeatureSpec], limit: int) -> pl.DataFrame:
-    """Numeric features ranked by coefficient of variation (std / |mean|) over all rows."""
-    numeric = [spec.name for spec in catalog if spec.kind == "numeric"]
+    """Non-negative numeric features ranked by coefficient of variation (std / mean) over all rows.
+
+    Signed features (trends, slopes, gaps) are left out: their mean is near zero by construction,
+    which makes the coefficient of variation meaningless.
+    """
+    numeric = [spec.name for spec in catalog if spec.kind == "numeric" and spec.unit in _NON_NEGATIVE_UNITS]
     if not numeric or frame.height == 0:
         return pl.DataFrame(
             schema={"feature": pl.String, "mean": pl.Float64, "std": pl.Float64, "non_null": pl.Float64}
