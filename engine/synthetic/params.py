@@ -58,7 +58,7 @@ class WorldParams(BaseModel):
     area_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.985
     sigma_region: NonNegative = 0.15
     sigma_provider: NonNegative = 0.45
-    sigma_unit: NonNegative = 1.3
+    sigma_unit: NonNegative = 1.6
     sigma_drift: NonNegative = 0.2
     drift_persistence: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.98
     crisis_hazard_per_month: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.004
