@@ -114,7 +114,8 @@ def with_late_records(
     return changed
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@pytest.mark.slow
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), as_of=st.dates(dt.date(2018, 6, 1), dt.date(2022, 3, 1)))
 def test_records_known_only_after_as_of_never_change_features(
     config: Config, world: dict[str, pl.DataFrame], data: st.DataObject, as_of: dt.date

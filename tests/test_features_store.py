@@ -81,6 +81,7 @@ def test_catalog_json_entries_round_trip() -> None:
     assert FeatureSpec.from_dict(json.loads(json.dumps(spec.to_dict()))) == spec
 
 
+@pytest.mark.slow
 def test_features_command_builds_validates_and_stores_a_quarterly_grid(home: Path) -> None:
     # given a current snapshot with visits
     snapshot_id = stored_snapshot(home, visits=True)
