@@ -11,6 +11,7 @@ import io
 import json
 import logging
 import math
+import os
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 
 EXPERIMENT_NAME = "tillsynsrisk"
 MODEL_ARTIFACT = "model"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+REGISTRY_URI_ENV = "MLFLOW_REGISTRY_URI"
 PIP_REQUIREMENTS = ["lightgbm", "scikit-learn", "polars", "numpy", "pandas", "mlflow"]
 
 
@@ -117,15 +120,25 @@ class Tracking:
 
     @contextmanager
     def activated(self) -> Iterator[None]:
-        """Point MLflow's fluent API at this store for the duration of the block."""
-        previous_tracking, previous_registry = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
+        """Point MLflow's fluent API at this store for the duration of the block.
+
+        MLflow keeps the URI in ``MLFLOW_TRACKING_URI`` too, which :class:`Settings` reads: the
+        previous *environment* value is restored (or removed), never MLflow's resolved default.
+        """
+        previous_tracking = os.environ.get(TRACKING_URI_ENV)
+        previous_registry = os.environ.get(REGISTRY_URI_ENV)
         mlflow.set_tracking_uri(self.tracking_uri)
         mlflow.set_registry_uri(self.tracking_uri)
         try:
             yield
         finally:
-            mlflow.set_tracking_uri(previous_tracking)
-            mlflow.set_registry_uri(previous_registry)
+            mlflow.set_tracking_uri(previous_tracking)  # type: ignore[arg-type]
+            mlflow.set_registry_uri(previous_registry)  # type: ignore[arg-type]
+            for name, value in ((TRACKING_URI_ENV, previous_tracking), (REGISTRY_URI_ENV, previous_registry)):
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @contextmanager
     def run(self, run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[RunLogger]:

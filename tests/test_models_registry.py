@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 
 import numpy as np
 import polars as pl
@@ -132,3 +133,15 @@ def test_ece_gate_refuses_a_badly_calibrated_candidate(models_config: Config) ->
     assert reasons == [
         "tillganglighet: expected calibration error 0.120 (all inspections) exceeds the threshold 0.030"
     ]
+
+
+def test_tracking_leaves_the_environment_as_it_found_it(
+    models_tracking: Tracking, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given no MLFLOW_TRACKING_URI in the environment (Settings would read it)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    # When a block runs against the store
+    with models_tracking.activated():
+        pass
+    # Then the variable is not left pointing at MLflow's resolved default
+    assert "MLFLOW_TRACKING_URI" not in os.environ, os.environ.get("MLFLOW_TRACKING_URI")
