@@ -90,8 +90,8 @@ class LightGBMSettings(_Frozen):
 
     n_estimators: Annotated[int, Field(ge=1)] = 600
     learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.03
-    num_leaves: Annotated[int, Field(ge=2)] = 15
-    min_child_samples: Annotated[int, Field(ge=1)] = 20
+    num_leaves: Annotated[int, Field(ge=2)] = 7
+    min_child_samples: Annotated[int, Field(ge=1)] = 50
     subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0.0)] = 1.0
