@@ -111,3 +111,10 @@ def test_synthetic_personal_number_is_well_formed(samordning: bool) -> None:
     day = int(number[6:8])
     assert (day > 60) is samordning, f"day field {day} for samordning={samordning}"
     assert is_luhn_valid(number[2:8] + number[9:]), number
+
+
+@pytest.mark.parametrize("years", [1, 2], ids=["one-year", "two-years"])
+def test_short_worlds_still_get_every_fault(config: Config, years: int) -> None:
+    # regression: the history bounds once required 24 months, so a one-year world could not be faulted
+    world = generate_world(WorldParams(seed=5, n_units=60, years=years, with_faults=True), config)
+    assert {fault.fault for fault in world.faults} == set(FAULT_IDS)

@@ -116,7 +116,13 @@ def _index(row: dict[str, object]) -> int:
 
 
 def _with_history(frame: pl.DataFrame) -> pl.DataFrame:
-    """Indexed rows of units with a long history, away from both ends of that history."""
+    """Indexed rows of units with a long history, away from both ends of that history.
+
+    At least six earlier months (the magnitude rule's own-history minimum) and four later ones; in short
+    worlds the bounds shrink with the number of months.
+    """
+    n_months = frame["period"].n_unique()
+    first = min(8, max(n_months - 6, 0))
     return (
         frame.with_row_index("index")
         .with_columns(
@@ -124,8 +130,8 @@ def _with_history(frame: pl.DataFrame) -> pl.DataFrame:
             history=pl.len().over("unit_id", "measure"),
         )
         .filter(
-            (pl.col("history") >= 18)
-            & (pl.col("position") >= 8)
+            (pl.col("history") >= max(first + 5, min(18, n_months)))
+            & (pl.col("position") >= first)
             & (pl.col("position") < pl.col("history") - 4)
         )
     )
@@ -200,7 +206,10 @@ def _stop_reporting(
     candidates = (
         frame.group_by("unit_id")
         .agg(months=pl.col("period").n_unique(), last=pl.col("period").max())
-        .filter(pl.col("months") >= 24, pl.col("last") == structure.month_starts[-1].item())
+        .filter(
+            pl.col("months") >= min(24, max(structure.n_months - 2, stop_months + 5)),
+            pl.col("last") == structure.month_starts[-1].item(),
+        )
         .filter(pl.col("unit_id").is_in(sorted(open_units)))
         .sort("unit_id")
     )
