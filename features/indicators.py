@@ -176,7 +176,7 @@ def indicator_features(
         A unit without any report in this many latest published months is flagged as not reporting.
     """
     monthly = monthly_indicator_values(keyed(indicator, keys), source)
-    running = _running_totals(monthly, len(source.measures)).cache()
+    monthly = monthly.cache()
     peers = peer_values(monthly, units).cache()
     queries = units_at.select("unit_key", "as_of", "region_code").with_columns(
         known_month=latest_known_month_index(pl.col("as_of"), source.publication_lag_months)
@@ -186,7 +186,7 @@ def indicator_features(
     for key, index in _measure_index(source).items():
         statistics = _measure_statistics(
             queries,
-            running.filter(pl.col("measure") == index),
+            _running_totals(monthly.filter(pl.col("measure") == index), len(source.measures)).cache(),
             peers.filter(pl.col("measure") == index).drop("measure"),
         )
         frame = frame.join(
