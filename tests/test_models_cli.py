@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -30,7 +31,9 @@ def test_train_evaluate_and_promote_on_a_generated_world(
     # When training as of 2026-01-01
     trained = runner.invoke(app, ["train", "--as-of", "2026-01-01"])
     assert trained.exit_code == 0, trained.output
-    run_id = trained.output.strip().splitlines()[-1].removeprefix("run id: ").strip()
+    found = re.search(r"run id: ([0-9a-f]{32})", trained.output)
+    assert found, f"train did not print a run id: {trained.output[-2000:]}"
+    run_id = found.group(1)
 
     # Then evaluate --json reports every scorer per area, the oracle from truth/ included
     evaluated = runner.invoke(app, ["evaluate", run_id, "--json", "--out", str(tmp_path / "report.html")])
