@@ -117,12 +117,14 @@ def fraction_tag(fraction: float) -> str:
     return f"{round(fraction * 100):d}pct"
 
 
-def _hits_in_top_k(y_desc: FloatArray, counts_desc: FloatArray, k: int) -> FloatArray:
-    """Positives among the first ``k`` draws; rows sorted by descending score repeat ``counts`` times."""
-    drawn = np.cumsum(counts_desc, axis=1)
-    hits = np.cumsum(counts_desc * y_desc, axis=1)
+def _hits_in_top_k(y_desc: FloatArray, drawn: FloatArray, hits: FloatArray, k: int) -> FloatArray:
+    """Positives among the first ``k`` draws, from the running totals of draws and hits.
+
+    Rows are sorted by descending score and repeat as often as they were drawn; ``drawn`` and
+    ``hits`` are their cumulative sums (B, n).
+    """
     full = (drawn < k).sum(axis=1)  # rows entirely inside the top k
-    rows = np.arange(counts_desc.shape[0])
+    rows = np.arange(drawn.shape[0])
     before_drawn = np.where(full > 0, drawn[rows, np.maximum(full - 1, 0)], 0.0)
     before_hits = np.where(full > 0, hits[rows, np.maximum(full - 1, 0)], 0.0)
     boundary = np.minimum(full, y_desc.shape[0] - 1)
@@ -166,15 +168,26 @@ def batch_ranking_metrics(
     out: dict[str, FloatArray] = {}
     n_pos = (counts * y).sum(axis=1)
     n_all = counts.sum(axis=1)
-    for fraction in fractions:
-        hits = np.zeros(counts.shape[0])
-        selected = 0.0
-        for label in np.unique(groups):
-            member = np.flatnonzero(groups == label)
-            order = member[np.argsort(-s[member], kind="stable")]
+    hits_by_fraction = {fraction: np.zeros(counts.shape[0]) for fraction in fractions}
+    selected_by_fraction = dict.fromkeys(fractions, 0.0)
+    for label in np.unique(groups):
+        member = np.flatnonzero(groups == label)
+        order = member[np.argsort(-s[member], kind="stable")]
+        # Only the top of the ranking matters: the largest fraction bounds the rows to accumulate.
+        top = order[: min(order.size, top_k_count(member.size, max(fractions)) * 4 + 16)]
+        drawn = np.cumsum(counts[:, top], axis=1)
+        if (drawn[:, -1] < top_k_count(member.size, max(fractions))).any():
+            top = order  # a resample drew too few of the top rows: use the whole fold (exact either way)
+            drawn = np.cumsum(counts[:, top], axis=1)
+        group_counts = counts[:, top]
+        running_hits = np.cumsum(group_counts * y[top], axis=1)
+        for fraction in fractions:
             k = top_k_count(member.size, fraction)
-            hits += _hits_in_top_k(y[order], counts[:, order], k)
-            selected += k
+            hits_by_fraction[fraction] += _hits_in_top_k(y[top], drawn, running_hits, k)
+            selected_by_fraction[fraction] += k
+    for fraction in fractions:
+        hits = hits_by_fraction[fraction]
+        selected = selected_by_fraction[fraction]
         tag = fraction_tag(fraction)
         with np.errstate(invalid="ignore", divide="ignore"):
             precision = hits / selected
