@@ -123,6 +123,12 @@ class ModelSettings(_Frozen):
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
 
 
+class ScoringSettings(_Frozen):
+    """How ``tillsynsrisk score`` explains and combines per-area risks."""
+
+    explanations_per_row: Annotated[int, Field(ge=1, le=20)] = 3
+
+
 class Config(_Frozen):
     """The effective configuration of one deployment."""
 
@@ -132,6 +138,7 @@ class Config(_Frozen):
     sources: dict[str, Source]
     quality: QualitySettings = Field(default_factory=QualitySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
+    scoring: ScoringSettings = Field(default_factory=ScoringSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:

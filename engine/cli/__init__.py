@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import api_cmd, config_cmd, features_cmd, ingest_cmd, models_cmd, plan_cmd, world_cmd
+from engine.cli import (
+    api_cmd,
+    config_cmd,
+    features_cmd,
+    ingest_cmd,
+    models_cmd,
+    plan_cmd,
+    score_cmd,
+    world_cmd,
+)
 from engine.cli.common import configure_logging
 
 app = typer.Typer(
@@ -34,6 +43,7 @@ app.command("train")(models_cmd.train)
 app.command("evaluate")(models_cmd.evaluate)
 app.command("compare")(models_cmd.compare)
 app.command("promote")(models_cmd.promote)
+app.command("score")(score_cmd.score)
 
 app.add_typer(plan_cmd.plan_app, name="plan")
 app.command("serve")(api_cmd.serve)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -13,8 +14,11 @@ from rich.console import Console
 from engine.config import Config, ConfigError
 from engine.settings import Settings
 
-console = Console(highlight=False)
-error_console = Console(stderr=True, highlight=False)
+# Piped or captured output (CI logs, `make demo | tee`) gets a wide console instead of rich's 80 columns,
+# so the per-area tables stay readable; a terminal keeps its own width.
+PIPED_WIDTH = 160
+console = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
+error_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else PIPED_WIDTH)
 
 
 def configure_logging(level: int = logging.WARNING) -> None:

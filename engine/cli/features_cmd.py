@@ -12,7 +12,9 @@ import typer
 from rich.table import Table
 
 from engine.cli.common import console, fail, load_effective_config, load_settings
-from engine.snapshots import SnapshotNotFoundError, SnapshotStore
+from engine.config import Config
+from engine.settings import Settings
+from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 from features.asof import GridStep, as_of_grid
 from features.catalog import FeatureSpec, feature_catalog
 from features.pipeline import VISITS_TABLE, build_features
@@ -47,13 +49,26 @@ def build_features_command(
         source = SnapshotStore(settings.snapshots_dir).open(snapshot)
     except SnapshotNotFoundError as error:
         fail(str(error))
+    feature_set, frame, seconds = stored_feature_set(settings, config, source, dates)
+    if seconds is None:
+        console.print(
+            f"Feature set [bold]{feature_set.id}[/] already built from snapshot {source.id}; reusing it."
+        )
+    _print_summary(feature_set, frame, feature_set.catalog, seconds=seconds)
+
+
+def stored_feature_set(
+    settings: Settings, config: Config, source: Snapshot, dates: list[dt.date]
+) -> tuple[FeatureSet, pl.DataFrame, float | None]:
+    """The feature set for ``dates`` from ``source``: reused when stored, else built, validated and stored.
+
+    Returns the set, its table and the build time in seconds (None when it was reused).
+    """
     store = FeatureStore(settings.features_dir)
     set_id = feature_set_id(source.id, dates, config.content_hash())
     if store.exists(set_id):
         feature_set = store.open(set_id)
-        console.print(f"Feature set [bold]{set_id}[/] already built from snapshot {source.id}; reusing it.")
-        _print_summary(feature_set, feature_set.read(), feature_set.catalog, seconds=None)
-        return
+        return feature_set, feature_set.read(), None
     tables = source.tables()
     has_visits = VISITS_TABLE in tables
     started = time.perf_counter()
@@ -77,7 +92,7 @@ def build_features_command(
         config_hash=config.content_hash(),
         extra={"has_visits": has_visits, "build_seconds": round(seconds, 3)},
     )
-    _print_summary(feature_set, frame, catalog, seconds=seconds)
+    return feature_set, frame, seconds
 
 
 def _parse_date(value: str, option: str) -> dt.date:

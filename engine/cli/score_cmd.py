@@ -1,0 +1,156 @@
+"""``tillsynsrisk score``: score every active unit for every risk area with the champion and publish it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from typing import Annotated
+
+import polars as pl
+import typer
+from rich.table import Table
+
+from engine.cli.common import console, error_console, fail, load_effective_config, load_settings
+from engine.cli.features_cmd import stored_feature_set
+from engine.contract import REGIONS
+from engine.scores import OVERALL, ScoreStore, ScoreValidationError
+from engine.scoring import default_as_of, provider_rollup, scores_frame
+from engine.snapshots import SnapshotNotFoundError, SnapshotStore
+
+TOP_UNITS = 10
+TOP_PROVIDERS = 5
+
+
+def _parse_date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"--as-of must be a date YYYY-MM-DD, got {value!r}", 2)
+
+
+def score(
+    as_of: Annotated[
+        str | None,
+        typer.Option(
+            "--as-of",
+            help="Planning date YYYY-MM-DD (default: the first day of the month after the newest record "
+            "in the snapshot).",
+        ),
+    ] = None,
+    snapshot: Annotated[
+        str | None, typer.Option("--snapshot", help="Snapshot id or unique prefix (default: current).")
+    ] = None,
+    publish: Annotated[
+        bool, typer.Option("--publish/--no-publish", help="Make it the snapshot the API serves.")
+    ] = True,
+) -> None:
+    """Score every active unit for every risk area with the champion; store (and publish) the snapshot."""
+    from models.registry import MODEL_NAME, NoChampionError, load_champion
+
+    settings = load_settings()
+    config = load_effective_config(settings)
+    try:
+        source = SnapshotStore(settings.snapshots_dir).open(snapshot)
+    except SnapshotNotFoundError as error:
+        fail(str(error))
+    tables = source.tables()
+    try:
+        planning_date = _parse_date(as_of) if as_of is not None else default_as_of(tables, config)
+    except ValueError as error:
+        fail(str(error))
+    try:
+        with console.status("Loading the champion from the MLflow registry ..."):
+            champion = load_champion(settings)
+    except NoChampionError as error:
+        fail(str(error))
+    started = time.perf_counter()
+    feature_set, features, _ = stored_feature_set(settings, config, source, [planning_date])
+    missing = sorted({f.name for f in champion.model.catalog} - set(features.columns))
+    if missing:
+        fail(
+            f"champion version {champion.version} needs features this configuration does not build: "
+            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}; retrain with `tillsynsrisk train`"
+        )
+    if features.height == 0:
+        fail(f"no unit is active at {planning_date} in snapshot {source.id}")
+    if champion.snapshot_id and champion.snapshot_id != source.id:
+        error_console.print(
+            f"[yellow]note:[/] champion version {champion.version} was trained on snapshot "
+            f"{champion.snapshot_id}; scoring snapshot {source.id}"
+        )
+    with console.status(f"Scoring {features.height:,} units at {planning_date} ..."):
+        predictions = champion.predict_frame(features)
+        frame = scores_frame(
+            predictions.lazy(),
+            features.lazy(),
+            tables["units"],
+            tables["providers"],
+            champion.catalog,
+            explanations_per_row=config.scoring.explanations_per_row,
+        ).collect()
+    store = ScoreStore(settings.scores_dir)
+    try:
+        metadata = store.write(
+            frame,
+            model_name=MODEL_NAME,
+            model_version=champion.version,
+            run_id=champion.run_id,
+            feature_set_id=feature_set.id,
+            snapshot_id=source.id,
+            config_hash=config.content_hash(),
+            model_versions=dict.fromkeys([*champion.model.risk_areas, OVERALL], champion.version),
+        )
+    except ScoreValidationError as error:
+        fail(f"the scores did not pass their contract; nothing was written: {error}")
+    if publish:
+        store.publish(metadata.score_id)
+    seconds = time.perf_counter() - started
+    state = "published" if publish else "stored, not published"
+    console.print(
+        f"Scoring snapshot [bold]{metadata.score_id}[/] ({state}) in {seconds:.1f} s: "
+        f"{features.height:,} units × {len(champion.model.risk_areas)} risk areas + overall "
+        f"at {planning_date}; "
+        f"model {MODEL_NAME} v{champion.version} (run {champion.run_id}), feature set {feature_set.id}, "
+        f"snapshot {source.id}."
+    )
+    _print_top_units(frame)
+    _print_providers(frame, settings.high_risk_percentile)
+
+
+def _print_top_units(frame: pl.DataFrame) -> None:
+    top = frame.filter(pl.col("risk_area") == OVERALL).sort("rank").head(TOP_UNITS)
+    console.print(
+        f"[bold]Top {top.height} units over all risk areas[/] "
+        "(mean probability of a deficiency over the areas; why: the signals that raised it most)"
+    )
+    for row in top.iter_rows(named=True):
+        console.print(
+            f"{row['rank']:>3}. {row['unit_name']} ({row['unit_id']}), {row['provider_name']}, "
+            f"region {REGIONS.get(row['region_code'], row['region_code'])}: "
+            f"P(brist) {row['p_deficiency']:.2f}, "
+            f"P(allvarlig brist) {row['p_serious']:.2f}"
+        )
+        for reason in row["explanations"]:
+            console.print(f"       – {reason['sentence_sv']}")
+
+
+def _print_providers(frame: pl.DataFrame, high_risk_percentile: float) -> None:
+    rollup = (
+        provider_rollup(frame.lazy().filter(pl.col("risk_area") == OVERALL), high_risk_percentile)
+        .collect()
+        .head(TOP_PROVIDERS)
+    )
+    table = Table(
+        title=f"Providers with most high-risk units (overall percentile ≥ {high_risk_percentile:g})"
+    )
+    for column in ("provider", "units", "high-risk", "max P(brist)", "mean P(brist)"):
+        table.add_column(column, justify="left" if column == "provider" else "right")
+    for row in rollup.iter_rows(named=True):
+        table.add_row(
+            f"{row['provider_name']} ({row['provider_id']})",
+            str(row["units"]),
+            str(row["high_risk_units"]),
+            f"{row['max_p_deficiency']:.2f}",
+            f"{row['mean_p_deficiency']:.2f}",
+        )
+    console.print(table)

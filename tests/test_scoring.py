@@ -1,0 +1,251 @@
+"""Scoring: predictions + features → the scores contract, with Swedish explanations."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+
+import polars as pl
+import pytest
+
+from engine.config import load_config
+from engine.scores import OVERALL, validated_scores
+from engine.scoring import (
+    default_as_of,
+    explanation_sentence,
+    formatted_value,
+    provider_rollup,
+    scores_frame,
+)
+from tests.scores_factory import provider_ids, unit_id
+
+AS_OF = dt.date(2026, 1, 1)
+AREAS = ("tillganglighet", "kontinuitet")
+CATALOG = [
+    {
+        "name": "complaints_tillganglighet_count_12m",
+        "kind": "numeric",
+        "unit": "count",
+        "template_sv": "Klagomål om tillgänglighet senaste 12 mån: {value}",
+    },
+    {
+        "name": "availability_phone_same_day_share_3m",
+        "kind": "numeric",
+        "unit": "share",
+        "template_sv": "Telefontillgänglighet samma dag senaste 3 mån: {value}",
+    },
+    {
+        "name": "continuity_not_reporting",
+        "kind": "numeric",
+        "unit": "flag",
+        "template_sv": "Rapporterar inte till Kontinuitet: {value}",
+    },
+    {"name": "ownership", "kind": "categorical", "unit": "category", "template_sv": "Driftsform: {value}"},
+]
+
+
+@pytest.mark.parametrize(
+    ("value", "unit", "feature", "expected"),
+    [
+        (9.0, "count", "complaints_count_12m", "9"),
+        (12345.0, "patients", "listed_patients", "12\N{NO-BREAK SPACE}345"),
+        (0.384, "share", "availability_phone_same_day_share_3m", "38 %"),
+        (
+            -0.32,
+            "ratio",
+            "availability_phone_same_day_share_gap_region_median",
+            "\N{MINUS SIGN}32 procentenheter",
+        ),
+        (17.56, "per_10k", "complaints_per_10k_12m", "17,6"),
+        (-0.5, "ratio", "complaints_trend_12m", "\N{MINUS SIGN}0,50"),
+        (1.0, "flag", "continuity_not_reporting", "ja"),
+        (0.0, "flag", "continuity_not_reporting", "nej"),
+        (None, "count", "complaints_count_12m", "uppgift saknas"),
+        (math.nan, "share", "availability_phone_same_day_share_3m", "uppgift saknas"),
+    ],
+    ids=["count", "thousands", "share", "gap", "rate", "ratio", "flag-yes", "flag-no", "null", "nan"],
+)
+def test_values_are_written_the_way_a_swedish_planner_reads_them(
+    value: float | None, unit: str, feature: str, expected: str
+) -> None:
+    assert formatted_value(value, unit, feature) == expected
+
+
+def test_sentence_names_the_value_and_the_regional_median() -> None:
+    sentence = explanation_sentence(
+        "complaints_tillganglighet_count_12m", CATALOG[0]["template_sv"], "count", 9.0, None, 2.0
+    )
+    assert sentence == "Klagomål om tillgänglighet senaste 12 mån: 9 (regionens median 2)"
+
+
+@pytest.mark.parametrize(
+    ("feature", "unit", "value", "label", "expected"),
+    [
+        ("continuity_not_reporting", "flag", 1.0, None, "Rapporterar inte: ja"),
+        ("ownership", "category", None, "private", "Rapporterar inte: privat"),
+        ("region_code", "category", None, "01", "Rapporterar inte: Stockholm"),
+        ("availability_x_gap_region_median", "ratio", -0.1, None, "Rapporterar inte: −10 procentenheter"),
+    ],
+    ids=["flag", "ownership", "region", "gap-to-median"],
+)
+def test_sentence_leaves_out_a_median_that_says_nothing(
+    feature: str, unit: str, value: float | None, label: str | None, expected: str
+) -> None:
+    assert explanation_sentence(feature, "Rapporterar inte: {value}", unit, value, label, 0.0) == expected
+
+
+def _contributions(values: dict[str, float]) -> dict[str, float]:
+    return {spec["name"]: values.get(str(spec["name"]), 0.0) for spec in CATALOG}
+
+
+def _world() -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Three units in region 01 (one private), two risk areas; unit 0 has the strongest signals."""
+    pid = provider_ids(2)
+    units = pl.DataFrame(
+        {
+            "unit_id": [unit_id(i) for i in range(3)],
+            "name": ["Vårdcentralen A", "Vårdcentralen B", "Vårdcentralen C"],
+            "listed_patients": [9000, 4000, 12000],
+        }
+    )
+    providers = pl.DataFrame({"provider_id": pid, "name": ["Region Stockholm", "Vård AB"]})
+    features = pl.DataFrame(
+        {
+            "unit_id": [unit_id(i) for i in range(3)],
+            "as_of": [AS_OF] * 3,
+            "provider_id": [pid[0], pid[0], pid[1]],
+            "region_code": ["01"] * 3,
+            "municipality_code": ["0180"] * 3,
+            "unit_type": ["vardcentral"] * 3,
+            "ownership": ["public", "public", "private"],
+            "complaints_tillganglighet_count_12m": [9.0, 2.0, 1.0],
+            "availability_phone_same_day_share_3m": [0.40, 0.90, None],
+            "continuity_not_reporting": [0.0, 0.0, 1.0],
+        }
+    )
+    contributions = {
+        (0, "tillganglighet"): {
+            "complaints_tillganglighet_count_12m": 0.8,
+            "availability_phone_same_day_share_3m": 0.5,
+        },
+        (0, "kontinuitet"): {"continuity_not_reporting": -0.2, "complaints_tillganglighet_count_12m": 0.1},
+        (1, "tillganglighet"): {"complaints_tillganglighet_count_12m": -0.3},
+        (1, "kontinuitet"): {},
+        (2, "tillganglighet"): {"ownership": 0.2, "availability_phone_same_day_share_3m": 0.3},
+        (2, "kontinuitet"): {"continuity_not_reporting": 0.9},
+    }
+    p = {
+        (0, "tillganglighet"): (0.8, 0.2),
+        (0, "kontinuitet"): (0.3, 0.4),  # serious above deficiency: must be clipped
+        (1, "tillganglighet"): (0.1, 0.01),
+        (1, "kontinuitet"): (0.2, 0.02),
+        (2, "tillganglighet"): (0.5, 0.1),
+        (2, "kontinuitet"): (0.9, 0.3),
+    }
+    predictions = pl.DataFrame(
+        [
+            {
+                "unit_id": unit_id(i),
+                "as_of": AS_OF,
+                "risk_area": area,
+                "p_deficiency": p[(i, area)][0],
+                "p_serious": p[(i, area)][1],
+                "contributions": _contributions(contributions[(i, area)]),
+            }
+            for i in range(3)
+            for area in AREAS
+        ]
+    )
+    return predictions, features, units, providers
+
+
+def _scores() -> pl.DataFrame:
+    predictions, features, units, providers = _world()
+    frame = scores_frame(
+        predictions.lazy(), features.lazy(), units.lazy(), providers.lazy(), CATALOG, explanations_per_row=2
+    )
+    return frame.collect()
+
+
+def _row(frame: pl.DataFrame, index: int, area: str) -> dict[str, object]:
+    return frame.filter((pl.col("unit_id") == unit_id(index)) & (pl.col("risk_area") == area)).row(
+        0, named=True
+    )
+
+
+def test_scores_frame_satisfies_the_scores_contract() -> None:
+    frame = _scores()
+    validated = validated_scores(frame)
+    assert validated.height == 3 * (len(AREAS) + 1), "one row per unit and area plus overall"
+
+
+def test_overall_is_the_mean_over_the_areas_and_ranks_within_itself() -> None:
+    frame = _scores()
+    # unit 2: (0.5 + 0.9) / 2 = 0.7 beats unit 0: (0.8 + 0.3) / 2 = 0.55
+    assert _row(frame, 2, OVERALL)["p_deficiency"] == pytest.approx(0.7)
+    assert _row(frame, 2, OVERALL)["rank"] == 1 and _row(frame, 0, OVERALL)["rank"] == 2
+    assert _row(frame, 0, "tillganglighet")["rank"] == 1
+
+
+def test_serious_probability_never_exceeds_deficiency() -> None:
+    assert _row(_scores(), 0, "kontinuitet")["p_serious"] == pytest.approx(0.3)
+
+
+def test_explanations_are_the_strongest_risk_raising_features_in_order() -> None:
+    frame = _scores()
+    top = _row(frame, 0, "tillganglighet")["explanations"]
+    assert [e["feature"] for e in top] == [  # type: ignore[union-attr]
+        "complaints_tillganglighet_count_12m",
+        "availability_phone_same_day_share_3m",
+    ]
+    assert top[0]["sentence_sv"] == "Klagomål om tillgänglighet senaste 12 mån: 9 (regionens median 2)"  # type: ignore[index]
+    assert top[1]["sentence_sv"] == (  # type: ignore[index]
+        "Telefontillgänglighet samma dag senaste 3 mån: 40 % (regionens median 65 %)"
+    ), "the median ignores the unit with no report"
+    assert _row(frame, 1, "tillganglighet")["explanations"] == [], "a risk-lowering feature is no reason"
+
+
+def test_explanations_of_a_categorical_feature_carry_its_label_not_a_number() -> None:
+    explained = _row(_scores(), 2, "tillganglighet")["explanations"]
+    by_feature = {e["feature"]: e for e in explained}  # type: ignore[union-attr]
+    assert by_feature["ownership"]["sentence_sv"] == "Driftsform: privat"
+    assert by_feature["ownership"]["value"] is None
+    assert by_feature["availability_phone_same_day_share_3m"]["sentence_sv"].startswith(
+        "Telefontillgänglighet samma dag senaste 3 mån: uppgift saknas"
+    )
+
+
+def test_scores_carry_unit_and_provider_names() -> None:
+    row = _row(_scores(), 2, OVERALL)
+    assert (row["unit_name"], row["provider_name"], row["listed_patients"]) == (
+        "Vårdcentralen C",
+        "Vård AB",
+        12000,
+    )
+
+
+def test_provider_rollup_counts_high_risk_units() -> None:
+    rollup = provider_rollup(_scores().lazy(), high_risk_percentile=60.0).collect()
+    region = rollup.filter((pl.col("risk_area") == OVERALL) & (pl.col("provider_name") == "Region Stockholm"))
+    # overall: unit 0 0.55 (percentile 66.7), unit 1 0.15 (33.3); unit 2 (0.7) belongs to Vård AB
+    assert region.select("units", "high_risk_units").row(0) == (2, 1)
+    assert region["max_p_deficiency"].item() == pytest.approx(0.55)
+
+
+def test_default_planning_date_follows_the_newest_record() -> None:
+    config = load_config()
+    tables = {
+        "complaints": pl.LazyFrame({"received_date": [dt.date(2025, 12, 30), dt.date(2025, 3, 1)]}),
+        "availability": pl.LazyFrame({"period": [dt.date(2025, 11, 1)]}),
+        "inspections": pl.LazyFrame(
+            {"decision_date": [dt.date(2025, 10, 1)]}, schema={"decision_date": pl.Date}
+        ),
+    }
+    assert default_as_of(tables, config) == dt.date(2026, 1, 1)
+    tables["complaints"] = pl.LazyFrame({"received_date": [dt.date(2025, 6, 2)]})
+    assert default_as_of(tables, config) == dt.date(2025, 12, 1), "an indicator month is known when it ends"
+
+
+def test_default_planning_date_needs_some_dated_record() -> None:
+    with pytest.raises(ValueError, match="give --as-of explicitly"):
+        default_as_of({}, load_config())
