@@ -1,10 +1,18 @@
 # Two commands on a fresh machine: `make demo` and `make test`. Both create their own .venv.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 CLI    := $(BIN)/tillsynsrisk
 DEMO_SEED ?= 42
 DEMO_WORLD := var/demo-world
+# The demo world's history ends 2025-12, so the planning date is the first day after it.
+DEMO_AS_OF := 2026-01-01
+DEMO_KEY_FILE := var/demo-api-key
+DEMO_SCOPES := read:candidates,read:units,read:providers,read:models,read:plans,write:plans
+HOST ?= 127.0.0.1
+PORT ?= 8000
 
 .PHONY: install demo test lint typecheck pytest bench clean
 
@@ -16,10 +24,31 @@ $(VENV)/.installed: pyproject.toml
 
 install: $(VENV)/.installed
 
+# The main job end to end: world → snapshot → features → model (trained, evaluated, promoted) → scores →
+# API. Ends by serving on $(HOST):$(PORT) with a demo key (printed, and kept in $(DEMO_KEY_FILE) for the
+# README's curl examples). Ctrl-C stops the server; everything stays under var/ and mlruns/.
 demo: install
 	$(CLI) generate --seed $(DEMO_SEED) --out $(DEMO_WORLD)
 	$(CLI) ingest $(DEMO_WORLD)
 	$(CLI) snapshot show
+	$(CLI) features --as-of $(DEMO_AS_OF)
+	$(CLI) train --as-of $(DEMO_AS_OF) | tee var/demo-train.log
+	@run=$$(sed -n 's/^run id: \([0-9a-f]*\).*/\1/p' var/demo-train.log | tail -n 1); \
+	  test -n "$$run" || { echo "train printed no run id" >&2; exit 1; }; \
+	  $(CLI) evaluate $$run --out var/demo-report.html && \
+	  { $(CLI) promote $$run || { echo "demo: promotion refused by the gates above; promoting anyway" \
+	      "with --force so the rest of the path can be shown (the reasons are tagged on the version)"; \
+	      $(CLI) promote $$run --force; }; }
+	$(CLI) score --as-of $(DEMO_AS_OF)
+	$(CLI) plan --capacity 20 --per-region 3 --max-per-provider 2 --seed $(DEMO_SEED)
+	@$(CLI) apikey revoke demo >/dev/null 2>&1 || true
+	@umask 077 && $(CLI) apikey create --name demo --scopes $(DEMO_SCOPES) > $(DEMO_KEY_FILE)
+	@echo ""
+	@echo "Demo API key (read and write:plans; also in $(DEMO_KEY_FILE)): $$(cat $(DEMO_KEY_FILE))"
+	@echo "HTML evaluation report: var/demo-report.html. In another terminal, try the README's curl examples:"
+	@echo "  export TILLSYNSRISK_API_KEY=\$$(cat $(DEMO_KEY_FILE))"
+	@echo "  curl -s -H \"Authorization: Bearer \$$TILLSYNSRISK_API_KEY\" \"http://$(HOST):$(PORT)/v1/candidates?limit=5\""
+	$(CLI) serve --host $(HOST) --port $(PORT)
 
 lint: install
 	$(BIN)/ruff check .
