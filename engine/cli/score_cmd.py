@@ -124,9 +124,12 @@ def _print_top_units(frame: pl.DataFrame) -> None:
         "(mean probability of a deficiency over the areas; why: the signals that raised it most)"
     )
     for row in top.iter_rows(named=True):
+        region = REGIONS.get(row["region_code"], row["region_code"])
+        where = (
+            row["provider_name"] if region in row["provider_name"] else f"{row['provider_name']}, {region}"
+        )
         console.print(
-            f"{row['rank']:>3}. {row['unit_name']} ({row['unit_id']}), {row['provider_name']}, "
-            f"region {REGIONS.get(row['region_code'], row['region_code'])}: "
+            f"{row['rank']:>3}. {row['unit_name']} ({row['unit_id']}), {where}: "
             f"P(brist) {row['p_deficiency']:.2f}, "
             f"P(allvarlig brist) {row['p_serious']:.2f}"
         )
