@@ -83,6 +83,8 @@ class QualitySettings(_Frozen):
     magnitude_min_history: Annotated[int, Field(ge=1)] = 6
     stop_reporting_months: Annotated[int, Field(ge=1)] = 3
     share_tolerance: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.011
+    placeholder_context_factor: Annotated[float, Field(gt=1.0)] = 10.0
+    listed_patients_factor: Annotated[float, Field(gt=1.0)] = 20.0
 
 
 class LightGBMSettings(_Frozen):
@@ -105,6 +107,7 @@ class ModelSettings(_Frozen):
     lead_time_days: Annotated[int, Field(ge=0)] = 60
     layout: Literal["per_area", "pooled"] = "pooled"
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
+    calibration_by_area: bool = True
     ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
     ece_bins: Annotated[int, Field(ge=2)] = 10
     ece_gate_population: Literal["random", "all"] = "all"

@@ -20,12 +20,6 @@ from engine.config import QualitySettings
 from engine.ingest.failures import empty_failures, failures_frame
 from engine.ingest.readers import ROW_COLUMN
 
-# A placeholder is only taken for one when it is this many times the unit's own median for the column
-# (or when the unit has no other values to compare with).
-PLACEHOLDER_CONTEXT_FACTOR = 10.0
-# listed_patients is taken as entered in thousands when the unit's largest typical monthly denominator
-# is this many times larger: no monthly measure counts many more events than there are listed patients.
-LISTED_PATIENTS_FACTOR = 20.0
 COUNT_COLUMNS = ("numerator", "denominator")
 
 
@@ -67,7 +61,7 @@ def indicator_placeholder_failures(
     for column in COUNT_COLUMNS:
         typical = pl.col(f"__median_{column}")
         suspicious = placeholder_expr(column, quality) & (
-            typical.is_null() | (pl.col(column) > typical * PLACEHOLDER_CONTEXT_FACTOR)
+            typical.is_null() | (pl.col(column) > typical * quality.placeholder_context_factor)
         )
         parts.append(
             failures_frame(
@@ -132,11 +126,11 @@ def listed_patients_failures(
     is_placeholder = placeholder_expr("listed_patients", quality)
     placeholder = is_placeholder & (
         pl.col("reference").is_null()
-        | (pl.col("listed_patients") > pl.col("reference") * PLACEHOLDER_CONTEXT_FACTOR)
+        | (pl.col("listed_patients") > pl.col("reference") * quality.placeholder_context_factor)
     )
     in_thousands = (
         (pl.col("listed_patients") > 0)
-        & (pl.col("listed_patients") * LISTED_PATIENTS_FACTOR < pl.col("reference"))
+        & (pl.col("listed_patients") * quality.listed_patients_factor < pl.col("reference"))
     ).fill_null(False)
     return pl.concat(
         [
