@@ -14,11 +14,13 @@ from engine.cli.common import console, error_console, fail, load_effective_confi
 from engine.cli.features_cmd import stored_feature_set
 from engine.contract import REGIONS
 from engine.scores import OVERALL, ScoreStore, ScoreValidationError
-from engine.scoring import default_as_of, provider_rollup, scores_frame
+from engine.scoring import data_horizon, default_as_of, provider_rollup, scores_frame
 from engine.snapshots import SnapshotNotFoundError, SnapshotStore
 
 TOP_UNITS = 10
 TOP_PROVIDERS = 5
+STALE_AFTER_DAYS = 92
+"""Warn when the planning date lies this far after the newest record (a quarter: data not refreshed)."""
 
 
 def _parse_date(value: str) -> dt.date:
@@ -56,8 +58,14 @@ def score(
     tables = source.tables()
     try:
         planning_date = _parse_date(as_of) if as_of is not None else default_as_of(tables, config)
+        horizon = data_horizon(tables, config)
     except ValueError as error:
         fail(str(error))
+    if (planning_date - horizon).days > STALE_AFTER_DAYS:
+        error_console.print(
+            f"[yellow]warning:[/] the snapshot's newest record is from {horizon}; at {planning_date} every "
+            "later month counts as not reported (indicator signals go stale, not-reporting flags rise)"
+        )
     try:
         with console.status("Loading the champion from the MLflow registry ..."):
             champion = load_champion(settings)
