@@ -41,21 +41,14 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from engine.scores import OVERALL
+from engine.scores import OVERALL, UNIT_CONTEXT_COLUMNS
 
 RISK_RANK = "risk_rank"
 RANDOM = "random"
 SKIP_REASONS = ("cooldown", "provider_cap", "region_cap")
 SELECTION_FOR_REASON = {RISK_RANK: "risk_based", RANDOM: "random"}
 UNIT_COLUMNS = (
-    "unit_id",
-    "unit_name",
-    "provider_id",
-    "provider_name",
-    "region_code",
-    "municipality_code",
-    "unit_type",
-    "ownership",
+    *UNIT_CONTEXT_COLUMNS,
     "risk_area",
     "rank",
     "percentile",

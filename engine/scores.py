@@ -37,6 +37,18 @@ OVERALL = "overall"
 CURRENT_FILE = "CURRENT"
 SCORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
+UNIT_CONTEXT_COLUMNS: tuple[str, ...] = (
+    "unit_id",
+    "unit_name",
+    "provider_id",
+    "provider_name",
+    "region_code",
+    "municipality_code",
+    "unit_type",
+    "ownership",
+)
+"""The columns that describe the unit (the same on every risk area's row)."""
+
 EXPLANATION_DTYPE = pl.Struct(
     {"feature": pl.String, "sentence_sv": pl.String, "contribution": pl.Float64, "value": pl.Float64}
 )

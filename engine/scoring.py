@@ -26,23 +26,13 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import REGIONS
-from engine.scores import EXPLANATION_DTYPE, OVERALL, ranked_scores
+from engine.scores import EXPLANATION_DTYPE, OVERALL, UNIT_CONTEXT_COLUMNS, ranked_scores
 
 MISSING_SV = "uppgift saknas"
 OWNERSHIP_SV = {"public": "offentlig", "private": "privat"}
 NO_MEDIAN_UNITS = frozenset({"flag", "category"})
 GAP_SUFFIXES = ("_gap_region_median", "_gap_national")
-UNIT_COLUMNS = (
-    "unit_id",
-    "unit_name",
-    "provider_id",
-    "provider_name",
-    "region_code",
-    "municipality_code",
-    "unit_type",
-    "ownership",
-    "listed_patients",
-)
+UNIT_COLUMNS = (*UNIT_CONTEXT_COLUMNS, "listed_patients")
 
 
 def data_horizon(tables: Mapping[str, pl.LazyFrame], config: Config) -> dt.date:

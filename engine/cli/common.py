@@ -13,6 +13,7 @@ from rich.console import Console
 
 from engine.config import Config, ConfigError
 from engine.settings import Settings
+from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
 # Piped or captured output (CI logs, `make demo | tee`) gets a wide console instead of rich's 80 columns,
 # so the per-area tables stay readable; a terminal keeps its own width.
@@ -36,6 +37,14 @@ def load_effective_config(settings: Settings) -> Config:
     try:
         return settings.load_config()
     except ConfigError as error:
+        fail(str(error))
+
+
+def open_snapshot(settings: Settings, snapshot_id: str | None) -> Snapshot:
+    """The named (or current) snapshot, or a clean exit saying there is none."""
+    try:
+        return SnapshotStore(settings.snapshots_dir).open(snapshot_id)
+    except SnapshotNotFoundError as error:
         fail(str(error))
 
 

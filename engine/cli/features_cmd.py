@@ -11,10 +11,10 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from engine.cli.common import console, fail, load_effective_config, load_settings
+from engine.cli.common import console, fail, load_effective_config, load_settings, open_snapshot
 from engine.config import Config
 from engine.settings import Settings
-from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
+from engine.snapshots import Snapshot
 from features.asof import GridStep, as_of_grid
 from features.catalog import FeatureSpec, feature_catalog
 from features.pipeline import VISITS_TABLE, build_features
@@ -45,10 +45,7 @@ def build_features_command(
     dates = _planning_dates(as_of, every, start, end)
     settings = load_settings()
     config = load_effective_config(settings)
-    try:
-        source = SnapshotStore(settings.snapshots_dir).open(snapshot)
-    except SnapshotNotFoundError as error:
-        fail(str(error))
+    source = open_snapshot(settings, snapshot)
     feature_set, frame, seconds = stored_feature_set(settings, config, source, dates)
     if seconds is None:
         console.print(

@@ -10,12 +10,18 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from engine.cli.common import console, error_console, fail, load_effective_config, load_settings
+from engine.cli.common import (
+    console,
+    error_console,
+    fail,
+    load_effective_config,
+    load_settings,
+    open_snapshot,
+)
 from engine.cli.features_cmd import stored_feature_set
 from engine.contract import REGIONS
 from engine.scores import OVERALL, ScoreStore, ScoreValidationError
 from engine.scoring import data_horizon, default_as_of, provider_rollup, scores_frame
-from engine.snapshots import SnapshotNotFoundError, SnapshotStore
 
 TOP_UNITS = 10
 TOP_PROVIDERS = 5
@@ -51,10 +57,7 @@ def score(
 
     settings = load_settings()
     config = load_effective_config(settings)
-    try:
-        source = SnapshotStore(settings.snapshots_dir).open(snapshot)
-    except SnapshotNotFoundError as error:
-        fail(str(error))
+    source = open_snapshot(settings, snapshot)
     tables = source.tables()
     try:
         planning_date = _parse_date(as_of) if as_of is not None else default_as_of(tables, config)
