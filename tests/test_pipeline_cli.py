@@ -15,6 +15,7 @@ from engine.cli import app
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
 from models.tracking import Tracking
+from tests.cli_support import generated_and_ingested
 
 
 @pytest.mark.slow
@@ -26,13 +27,7 @@ def test_a_promoted_champion_scores_every_unit_and_the_api_serves_it(
     monkeypatch.setenv("MLFLOW_TRACKING_URI", models_tracking.tracking_uri)
     monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(models_tracking.artifact_root))
     runner = CliRunner()
-    world = tmp_path / "world"
-    for args in (
-        ["generate", "--seed", "5", "--units", "250", "--years", "5", "--out", str(world)],
-        ["ingest", str(world), "--reference-date", "2026-01-15"],
-    ):
-        result = runner.invoke(app, args)
-        assert result.exit_code == 0, result.output
+    generated_and_ingested(runner, tmp_path / "world", seed=5, units=250, years=5)
     trained = runner.invoke(app, ["train", "--as-of", "2026-01-01"])
     assert trained.exit_code == 0, trained.output
     found = re.search(r"run id: ([0-9a-f]{32})", trained.output)

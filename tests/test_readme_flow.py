@@ -17,9 +17,9 @@ from typer.testing import CliRunner
 
 from api.main import create_app
 from api.security import SCOPES, ApiKeyStore
-from engine.cli import app as cli
 from engine.scores import ScoreStore
 from engine.settings import Settings
+from tests.cli_support import generated_and_ingested
 from tests.scores_factory import make_scores, write_published
 
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -49,13 +49,7 @@ def demo_server(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tup
     home = tmp_path / "var"
     monkeypatch.setenv("TILLSYNSRISK_HOME", str(home))
     runner = CliRunner()
-    world = tmp_path / "world"
-    for args in (
-        ["generate", "--seed", "2", "--units", "120", "--years", "3", "--out", str(world)],
-        ["ingest", str(world), "--reference-date", "2026-01-15"],
-    ):
-        result = runner.invoke(cli, args)
-        assert result.exit_code == 0, result.output
+    generated_and_ingested(runner, tmp_path / "world", seed=2, units=120, years=3)
     settings = Settings(home=home)
     write_published(ScoreStore(settings.scores_dir), make_scores(units=40))
     keys = ApiKeyStore(settings.api_keys_db)
