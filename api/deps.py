@@ -66,11 +66,12 @@ BEARER_SCHEME = {
 }
 
 
-async def current_client(request: Request) -> ApiKey:
-    """The authenticated key; 401 with ``WWW-Authenticate: Bearer`` when missing or invalid.
+def authenticated_key(request: Request) -> ApiKey:
+    """The key presented with ``request``; 401 with ``WWW-Authenticate: Bearer`` when missing or invalid.
 
     Reads the header itself (rather than through ``HTTPBearer``) to keep the per-request dependency
     tree small; the security scheme is declared in the OpenAPI document by :func:`api.main.create_app`.
+    Records the key's name and public id on ``request.state`` for the audit log.
     """
     scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
@@ -97,13 +98,24 @@ async def current_client(request: Request) -> ApiKey:
     return key
 
 
+async def current_client(request: Request) -> ApiKey:
+    """Dependency: the authenticated key (see :func:`authenticated_key`)."""
+    return authenticated_key(request)
+
+
 CurrentClient = Annotated[ApiKey, Depends(current_client)]
 
 
-def require_scope(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
-    """A dependency that lets the request through only if its key has ``scope`` (else 403)."""
+def require_scope(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
+    """A dependency that lets the request through only if its key is valid (else 401) and has ``scope``
+    (else 403).
 
-    async def client_with_scope(client: CurrentClient) -> ApiKey:
+    Authenticates by calling :func:`authenticated_key` rather than depending on :data:`CurrentClient`:
+    the same checks, one level less of dependency resolution on every request.
+    """
+
+    async def client_with_scope(request: Request) -> ApiKey:
+        client = authenticated_key(request)
         if scope not in client.scopes:
             raise ProblemError(
                 403,
@@ -118,8 +130,8 @@ def require_scope(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
     return client_with_scope
 
 
-async def get_scores(request: Request) -> ServedScores:
-    """The served scoring snapshot (503 problem when none could be loaded)."""
+def served_scores_or_503(request: Request) -> ServedScores:
+    """The served scoring snapshot (503 problem when none could be loaded); polls ``CURRENT``."""
     state: AppState = request.app.state.tillsynsrisk
     state.holder.poll()
     served = state.holder.served
@@ -132,6 +144,11 @@ async def get_scores(request: Request) -> ServedScores:
             headers={"Retry-After": "30"},
         )
     return served
+
+
+async def get_scores(request: Request) -> ServedScores:
+    """Dependency: the served scoring snapshot (see :func:`served_scores_or_503`)."""
+    return served_scores_or_503(request)
 
 
 ScoresDep = Annotated[ServedScores, Depends(get_scores)]

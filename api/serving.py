@@ -12,6 +12,7 @@ the holder not ready, with the reason.
 from __future__ import annotations
 
 import gc
+import json
 import logging
 import threading
 import time
@@ -42,8 +43,13 @@ _CANDIDATE = TypeAdapter(Candidate)
 
 @dataclass(frozen=True)
 class AreaIndex:
-    """One risk area's candidates in rank order: pre-rendered JSON and the filter keys per item."""
+    """One risk area's candidates in rank order: pre-rendered JSON and the filter keys per item.
 
+    ``head`` is the start of a candidate page, the fields that are the same on every page of the area
+    (``{"score_id":…,"as_of":…,"risk_area":…,"model_version":…,``), rendered once with the items.
+    """
+
+    head: bytes
     items: list[bytes]
     keys: list[FilterKey]
 
@@ -86,7 +92,7 @@ def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any
             keys.append((row["region_code"], row["ownership"], row["unit_type"], row["provider_id"]))
             unit_rows[row["unit_id"]].append(row)
             provider_units[row["provider_id"]].add(row["unit_id"])
-        areas[str(area)] = AreaIndex(items=items, keys=keys)
+        areas[str(area)] = AreaIndex(head=_page_head(snapshot, str(area)), items=items, keys=keys)
     return ServedScores(
         snapshot=snapshot,
         areas=areas,
@@ -94,6 +100,17 @@ def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any
         provider_units={key: sorted(value) for key, value in provider_units.items()},
         history=history,
     )
+
+
+def _page_head(snapshot: ScoreSnapshot, area: str) -> bytes:
+    meta = snapshot.metadata
+    fields = {
+        "score_id": meta.score_id,
+        "as_of": meta.as_of.isoformat(),
+        "risk_area": area,
+        "model_version": meta.model_versions.get(area, meta.model_version),
+    }
+    return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()[:-1] + b","
 
 
 def score_history(store: ScoreStore, current_id: str) -> dict[str, list[dict[str, Any]]]:
