@@ -39,6 +39,7 @@ import numpy as np
 import polars as pl
 
 HOST = "127.0.0.1"
+METRICS = ("rps", "p50_ms", "p99_ms", "server_cpu_us_per_request", "server_cpu_share", "client_cpu_share")
 TOP50 = "/v1/candidates?risk_area=tillganglighet&limit=50"
 AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
 BARE_APP = """
@@ -124,18 +125,58 @@ def _wait_until_up(port: int, path: str, headers: dict[str, str], timeout: float
     raise RuntimeError(f"server on port {port} did not answer {path} within {timeout} s")
 
 
-async def _load(
-    url: str, headers: dict[str, str], concurrency: int, count: int, max_seconds: float
+async def _load_raw(
+    port: int, request: bytes, concurrency: int, count: int, max_seconds: float
 ) -> list[float]:
+    """``count`` GETs over ``concurrency`` keep-alive connections with a minimal HTTP/1.1 client.
+
+    Sends the same pre-built request and reads the response by its Content-Length: a fraction of a
+    general client's CPU per request, so the load generator takes less of the CPU the servers need.
+    """
     latencies: list[float] = []
     remaining = count
     deadline = time.perf_counter() + max_seconds
-    try:
-        import aiohttp
-    except ImportError:
-        aiohttp = None  # type: ignore[assignment]
 
-    async def worker_aiohttp(session: Any) -> None:
+    async def worker() -> None:
+        nonlocal remaining
+        reader, writer = await asyncio.open_connection(HOST, port)
+        try:
+            while remaining > 0 and time.perf_counter() < deadline:
+                remaining -= 1
+                start = time.perf_counter()
+                writer.write(request)
+                head = await reader.readuntil(b"\r\n\r\n")
+                status = head[9:12]
+                length = _content_length(head)
+                await reader.readexactly(length)
+                if status != b"200":
+                    raise RuntimeError(f"port {port} answered {head[:40]!r}")
+                latencies.append(time.perf_counter() - start)
+        finally:
+            writer.close()
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+def _content_length(head: bytes) -> int:
+    for line in head.split(b"\r\n")[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            return int(value)
+    raise RuntimeError(f"response without Content-Length: {head[:200]!r}")
+
+
+async def _load_aiohttp(
+    url: str, headers: dict[str, str], concurrency: int, count: int, max_seconds: float
+) -> list[float]:
+    import aiohttp
+
+    latencies: list[float] = []
+    remaining = count
+    deadline = time.perf_counter() + max_seconds
+
+    async def worker(session: Any) -> None:
         nonlocal remaining
         while remaining > 0 and time.perf_counter() < deadline:
             remaining -= 1
@@ -146,40 +187,53 @@ async def _load(
                     raise RuntimeError(f"{url} answered {response.status}")
             latencies.append(time.perf_counter() - start)
 
-    async def worker_httpx(client: Any) -> None:
-        nonlocal remaining
-        while remaining > 0 and time.perf_counter() < deadline:
-            remaining -= 1
-            start = time.perf_counter()
-            response = await client.get(url, headers=headers)
-            if response.status_code != 200:
-                raise RuntimeError(f"{url} answered {response.status_code}")
-            latencies.append(time.perf_counter() - start)
-
-    if aiohttp is not None:
-        connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as session:
-            await asyncio.gather(*(worker_aiohttp(session) for _ in range(concurrency)))
-    else:
-        import httpx
-
-        limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-        async with httpx.AsyncClient(limits=limits, timeout=30.0) as client:
-            await asyncio.gather(*(worker_httpx(client) for _ in range(concurrency)))
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        await asyncio.gather(*(worker(session) for _ in range(concurrency)))
     return latencies
 
 
-def _measure(url: str, headers: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
-    asyncio.run(_load(url, headers, args.concurrency, args.warmup, args.max_seconds))
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU of process ``pid`` (all its threads) from /proc (Linux), else NaN."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return float("nan")
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _measure(
+    port: int, server_pid: int, headers: dict[str, str], args: argparse.Namespace
+) -> dict[str, float]:
+    """One timed round against one server: throughput, latency percentiles and CPU per request."""
+    url = f"http://{HOST}:{port}{TOP50}"
+    request = (
+        f"GET {TOP50} HTTP/1.1\r\nHost: {HOST}:{port}\r\n"
+        + "".join(f"{name}: {value}\r\n" for name, value in headers.items())
+        + "\r\n"
+    ).encode("latin-1")
+
+    def load(count: int) -> list[float]:
+        if args.client == "aiohttp":
+            return asyncio.run(_load_aiohttp(url, headers, args.concurrency, count, args.max_seconds))
+        return asyncio.run(_load_raw(port, request, args.concurrency, count, args.max_seconds))
+
+    load(args.warmup)
+    server_cpu, client_cpu = _cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
-    latencies = asyncio.run(_load(url, headers, args.concurrency, args.requests, args.max_seconds))
+    latencies = load(args.requests)
     elapsed = time.perf_counter() - started
+    server_cpu, client_cpu = _cpu_seconds(server_pid) - server_cpu, time.process_time() - client_cpu
     ms = np.array(latencies) * 1000
     return {
         "requests": len(latencies),
+        "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50_ms": float(np.percentile(ms, 50)),
         "p99_ms": float(np.percentile(ms, 99)),
+        "server_cpu_us_per_request": server_cpu / len(latencies) * 1e6,
+        "server_cpu_share": server_cpu / elapsed,
+        "client_cpu_share": client_cpu / elapsed,
     }
 
 
@@ -207,7 +261,13 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
     parser.add_argument("--runs", type=int, default=3)
-    parser.add_argument("--max-seconds", type=float, default=20.0)
+    parser.add_argument("--max-seconds", type=float, default=20.0, help="Time limit per timed round.")
+    parser.add_argument(
+        "--client",
+        choices=("raw", "aiohttp"),
+        default="raw",
+        help="Load generator: a minimal keep-alive HTTP/1.1 client (default) or aiohttp.",
+    )
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args()
 
@@ -244,12 +304,15 @@ def main() -> None:
         _wait_until_up(bare_port, TOP50, {})
         results: dict[str, list[dict[str, float]]] = {"bare": [], "api": []}
         for run in range(args.runs):
-            for name, port, auth in (("bare", bare_port, {}), ("api", api_port, headers)):
-                result = _measure(f"http://{HOST}:{port}{TOP50}", auth, args)
+            for name, server, auth in (("bare", bare, {}), ("api", api, headers)):
+                port = bare_port if name == "bare" else api_port
+                result = _measure(port, server.pid, auth, args)
                 results[name].append(result)
                 print(
                     f"run {run + 1} {name:4s}: {result['requests']:5.0f} req, {result['rps']:7.0f} req/s, "
-                    f"p50 {result['p50_ms']:6.1f} ms, p99 {result['p99_ms']:6.1f} ms",
+                    f"p50 {result['p50_ms']:6.1f} ms, p99 {result['p99_ms']:6.1f} ms, server CPU "
+                    f"{result['server_cpu_us_per_request']:4.0f} µs/req ({result['server_cpu_share']:.0%} "
+                    f"of a core), client {result['client_cpu_share']:.0%}, load {os.getloadavg()[0]:.1f}",
                     flush=True,
                 )
     finally:
@@ -257,18 +320,11 @@ def main() -> None:
         if bare is not None:
             _stop(bare)
     medians = {
-        name: {
-            metric: statistics.median(run[metric] for run in runs) for metric in ("rps", "p50_ms", "p99_ms")
-        }
+        name: {metric: statistics.median(run[metric] for run in runs) for metric in METRICS}
         for name, runs in results.items()
     }
     ratio = medians["api"]["rps"] / medians["bare"]["rps"]
-    try:
-        import aiohttp  # noqa: F401
-
-        client = "aiohttp"
-    except ImportError:
-        client = "httpx"
+    cpu_ratio = medians["bare"]["server_cpu_us_per_request"] / medians["api"]["server_cpu_us_per_request"]
     summary = {
         "endpoint": TOP50,
         "body_bytes": len(body),
@@ -276,10 +332,13 @@ def main() -> None:
         "concurrency": args.concurrency,
         "runs": args.runs,
         "requests_per_run": args.requests,
-        "client": client,
+        "client": args.client,
+        "client_process": "the bench process (both servers run in their own subprocesses)",
         "cpus": os.cpu_count(),
+        "load_average_after": os.getloadavg(),
         "medians": medians,
         "throughput_ratio_api_to_bare": ratio,
+        "server_cpu_ratio_bare_to_api": cpu_ratio,
         "targets": {"ratio_at_least_0.5": ratio >= 0.5, "api_p99_under_50ms": medians["api"]["p99_ms"] < 50},
     }
     print(json.dumps(summary, indent=2))
