@@ -111,6 +111,7 @@ class ModelSettings(_Frozen):
     ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
     ece_bins: Annotated[int, Field(ge=2)] = 10
     ece_gate_population: Literal["random", "all"] = "all"
+    ece_gate_rule: Literal["point", "noise"] = "noise"
     bootstrap_resamples: Annotated[int, Field(ge=10, le=10_000)] = 200
     seed: int = 42
     top_fractions: list[Annotated[float, Field(gt=0.0, lt=1.0)]] = Field(

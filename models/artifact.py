@@ -107,11 +107,12 @@ class AreaModel:
         """Uncalibrated P(deficiency) of the trees."""
         return self.deficiency.predict_proba(X)[:, 1]
 
-    def predict(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated P(deficiency) and P(serious) (never above P(deficiency))."""
-        p_deficiency = self.deficiency_calibrator.transform(self.raw_deficiency(X))
+    def predict(self, X: np.ndarray, area: str) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(deficiency) and P(serious) (never above P(deficiency)) of rows of ``area``."""
+        areas = np.full(X.shape[0], area, dtype=object)
+        p_deficiency = self.deficiency_calibrator.transform(self.raw_deficiency(X), areas)
         if self.serious is not None and self.serious_calibrator is not None:
-            p_serious = self.serious_calibrator.transform(self.serious.predict_proba(X)[:, 1])
+            p_serious = self.serious_calibrator.transform(self.serious.predict_proba(X)[:, 1], areas)
         else:
             p_serious = p_deficiency * self.serious_share
         return p_deficiency, np.minimum(p_serious, p_deficiency)
@@ -147,7 +148,7 @@ class RiskModel:
             model = self.model_for(area)
             frame = self.area_frame(features, area)
             X = design_matrix(frame, model.features, model.levels)
-            p_deficiency, p_serious = model.predict(X)
+            p_deficiency, p_serious = model.predict(X, area)
             part = frame.select("unit_id", "as_of", AREA_COLUMN).with_columns(
                 pl.Series("p_deficiency", p_deficiency, dtype=pl.Float64),
                 pl.Series("p_serious", p_serious, dtype=pl.Float64),

@@ -67,6 +67,10 @@ def _weights(frame: pl.DataFrame) -> np.ndarray:
     return frame.get_column("weight").to_numpy().astype(np.float64)
 
 
+def _groups(frame: pl.DataFrame) -> np.ndarray:
+    return frame.get_column(AREA_COLUMN).cast(pl.String).to_numpy()
+
+
 def _has_both_classes(y: np.ndarray) -> bool:
     return bool(y.size) and 0 < y.sum() < y.size
 
@@ -92,6 +96,7 @@ def _fit_label(
     X_held = design_matrix(held_out_rows, features, levels)
     y_held = _labels(held_out_rows, label)
     w_held = _weights(held_out_rows)
+    g_held = _groups(held_out_rows)
     eval_set = (X_held, y_held, w_held) if _has_both_classes(y_held) else None
     model = classifier(settings, constraints, categorical).fit(
         X_fit, y_fit, sample_weight=_weights(fit_rows), eval_set=eval_set
@@ -99,8 +104,14 @@ def _fit_label(
     if eval_set is None:
         # No usable held-out year: calibrate on the fit rows (optimistic; logged as a warning).
         logger.warning("%s: held-out period lacks both outcomes; calibrating on the fit rows", label)
-        X_held, y_held, w_held = X_fit, y_fit, _weights(fit_rows)
-    calibrator = fit_calibrator(model.predict_proba(X_held)[:, 1], y_held, settings.calibration, w_held)
+        X_held, y_held, w_held, g_held = X_fit, y_fit, _weights(fit_rows), _groups(fit_rows)
+    calibrator = fit_calibrator(
+        model.predict_proba(X_held)[:, 1],
+        y_held,
+        settings.calibration,
+        w_held,
+        groups=g_held if settings.calibration_by_area else None,
+    )
     return model, calibrator
 
 
@@ -201,7 +212,7 @@ def predict_rows(model: RiskModel, rows: pl.DataFrame) -> pl.DataFrame:
             continue
         area_model = model.model_for(area)
         X = design_matrix(area_rows, area_model.features, area_model.levels)
-        p_deficiency, p_serious = area_model.predict(X)
+        p_deficiency, p_serious = area_model.predict(X, area)
         parts.append(
             area_rows.select("inspection_id", AREA_COLUMN).with_columns(
                 pl.Series("raw_score", area_model.raw_deficiency(X), dtype=pl.Float64),
