@@ -18,6 +18,7 @@ import polars as pl
 from engine.config import Config
 from models import baselines
 from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_area
+from models.calibration_metrics import ece_interval, ece_noise_band
 from models.dataset import size_band
 from models.metrics import (
     bootstrap_ranking_intervals,
@@ -140,6 +141,8 @@ def _metric_rows(
             "value": float(frame.get_column("serious").to_numpy().mean()),
         },
     ]
+    oracle = frame.get_column("score_oracle").to_numpy().astype(float)
+    has_oracle = not np.isnan(oracle).any()
     for scorer in SCORERS:
         scores = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(scores).all():
@@ -151,11 +154,26 @@ def _metric_rows(
             {"scorer": scorer, "metric": name, "value": i.estimate, "lower": i.lower, "upper": i.upper}
             for name, i in intervals.items()
         ]
+        if has_oracle:
+            rows += _expected_precision_rows(
+                scorer, oracle, scores, fractions=fractions, groups=groups, resamples=resamples, seed=seed
+            )
     p = frame.get_column("score_model").to_numpy().astype(float)
-    rows.append({"scorer": "model", "metric": "ece", "value": expected_calibration_error(y, p, n_bins)})
-    rows.append({"scorer": "model", "metric": "brier", "value": brier_score(y, p)})
-    oracle = frame.get_column("score_oracle").to_numpy().astype(float)
-    if not np.isnan(oracle).any():
+    ece = ece_interval(y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed)
+    noise = ece_noise_band(p, n_bins=n_bins, resamples=resamples, seed=seed)
+    rows += [
+        {"scorer": "model", "metric": "ece", "value": ece.estimate, "lower": ece.lower, "upper": ece.upper},
+        # What a perfectly calibrated model with these predictions would show on these rows.
+        {
+            "scorer": "model",
+            "metric": "ece_noise",
+            "value": noise.estimate,
+            "lower": noise.lower,
+            "upper": noise.upper,
+        },
+        {"scorer": "model", "metric": "brier", "value": brier_score(y, p)},
+    ]
+    if has_oracle:
         # The true probabilities' ECE on the same rows: the noise floor no model can go below.
         rows.append(
             {"scorer": "oracle", "metric": "ece", "value": expected_calibration_error(y, oracle, n_bins)}
@@ -168,6 +186,37 @@ def _metric_rows(
     p_serious = frame.get_column("p_serious").to_numpy().astype(float)
     rows.append({"scorer": "model", "metric": "serious_brier", "value": brier_score(serious, p_serious)})
     return rows
+
+
+def _expected_precision_rows(
+    scorer: str,
+    oracle: np.ndarray,
+    scores: np.ndarray,
+    *,
+    fractions: Sequence[float],
+    groups: np.ndarray,
+    resamples: int,
+    seed: int,
+) -> list[dict[str, Any]]:
+    """Expected precision@k: the mean *true* probability among each scorer's top k (synthetic only).
+
+    The same selection as precision@k, scored by the truth's probability instead of the one realised
+    label, so it carries no label noise: a fairer model-vs-oracle comparison on ~40 selected rows.
+    """
+    intervals = bootstrap_ranking_intervals(
+        oracle, scores, fractions, groups=groups, resamples=resamples, seed=seed
+    )
+    return [
+        {
+            "scorer": scorer,
+            "metric": f"expected_{name}",
+            "value": interval.estimate,
+            "lower": interval.lower,
+            "upper": interval.upper,
+        }
+        for name, interval in intervals.items()
+        if name.startswith("precision_at_")
+    ]
 
 
 def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
@@ -292,22 +341,31 @@ def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict
                 entry[scorer] = None
                 continue
             entry[scorer] = {m: values[(scorer, m)]["value"] for m in headline if (scorer, m) in values}
-            entry[scorer]["precision_at_10pct_ci"] = (
-                [
-                    values[(scorer, "precision_at_10pct")]["lower"],
-                    values[(scorer, "precision_at_10pct")]["upper"],
-                ]
-                if (scorer, "precision_at_10pct") in values
-                else None
-            )
-        entry["model"]["ece"] = values[("model", "ece")]["value"]
-        entry["model"]["brier"] = values[("model", "brier")]["value"]
+            for metric in ("precision_at_10pct", "expected_precision_at_10pct"):
+                if (scorer, metric) in values:
+                    entry[scorer][metric] = values[(scorer, metric)]["value"]
+                    entry[scorer][f"{metric}_ci"] = [
+                        values[(scorer, metric)]["lower"],
+                        values[(scorer, metric)]["upper"],
+                    ]
+                else:
+                    entry[scorer][f"{metric}_ci"] = None
+        model = entry["model"]
+        model["ece"] = values[("model", "ece")]["value"]
+        model["ece_ci"] = [values[("model", "ece")]["lower"], values[("model", "ece")]["upper"]]
+        if ("model", "ece_noise") in values:
+            noise = values[("model", "ece_noise")]
+            model["ece_noise"] = noise["value"]
+            model["ece_noise_upper"] = noise["upper"]
+        model["brier"] = values[("model", "brier")]["value"]
         if entry.get("oracle") and ("oracle", "ece") in values:
             entry["oracle"]["ece"] = values[("oracle", "ece")]["value"]
         oracle = entry.get("oracle")
         if oracle and oracle.get("precision_at_10pct"):
-            entry["model"]["share_of_oracle_at_10pct"] = (
-                entry["model"]["precision_at_10pct"] / oracle["precision_at_10pct"]
+            model["share_of_oracle_at_10pct"] = model["precision_at_10pct"] / oracle["precision_at_10pct"]
+        if oracle and oracle.get("expected_precision_at_10pct"):
+            model["expected_share_of_oracle_at_10pct"] = (
+                model["expected_precision_at_10pct"] / oracle["expected_precision_at_10pct"]
             )
         out[str(area)] = entry
     return out

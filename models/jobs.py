@@ -151,7 +151,9 @@ LOGGED_METRICS = (
     "roc_auc",
     "average_precision",
     "ece",
+    "ece_noise",
     "brier",
+    "expected_precision_at_10pct",
 )
 
 

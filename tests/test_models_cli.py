@@ -51,7 +51,9 @@ def test_train_evaluate_and_promote_on_a_generated_world(
             "roc_auc",
             "average_precision",
         } <= set(area[scorer]), f"{scorer} lacks headline metrics"
-    assert "ece" in area["model"]
+    assert {"ece", "ece_ci", "ece_noise", "ece_noise_upper", "expected_precision_at_10pct"} <= set(
+        area["model"]
+    )
     report = (tmp_path / "report.html").read_text(encoding="utf-8")
     assert "Bara inspekterade enheter har utfall" in report, (
         "the report must say only inspected units have labels"

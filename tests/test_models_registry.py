@@ -66,14 +66,23 @@ def test_training_logs_metrics_for_model_oracle_and_every_baseline(champion_run:
         assert 0.0 <= entry[scorer]["precision_at_10pct"] <= 1.0
     assert entry["model"]["roc_auc"] > 0.6, "the toy truth is learnable: AUC should beat chance clearly"
     assert entry["oracle"]["roc_auc"] >= entry["random"]["roc_auc"]
+    # The toy truth gives every row its probability: expected precision is reported for every scorer
+    for scorer in ("model", "oracle", "complaints"):
+        low, high = entry[scorer]["expected_precision_at_10pct_ci"]
+        assert low <= entry[scorer]["expected_precision_at_10pct"] <= high, f"{scorer} expected p@10 CI"
+    assert entry["oracle"]["expected_precision_at_10pct"] >= entry["random"]["expected_precision_at_10pct"]
+    model = entry["model"]
+    assert 0.0 < model["ece_noise"] <= model["ece_noise_upper"], "noise band of a calibrated model"
 
 
 @pytest.mark.slow
 def test_champion_reloads_and_reproduces_logged_predictions_exactly(
     champion_run: TrainingResult, models_tracking: Tracking, models_config: Config
 ) -> None:
-    decision = promote(models_tracking, champion_run.run_id, _lenient(models_config).model)
-    assert decision.promoted, f"the first model should be promoted, refused: {decision.reasons}"
+    # The session's MLflow store may already hold a champion (the CLI test promotes one): force, since
+    # this test is about reproduction, not the gates.
+    decision = promote(models_tracking, champion_run.run_id, _lenient(models_config).model, force=True)
+    assert decision.promoted, f"the toy model should be promoted, refused: {decision.reasons}"
     settings = Settings(
         mlflow_tracking_uri=models_tracking.tracking_uri, mlflow_artifact_root=models_tracking.artifact_root
     )
@@ -107,8 +116,8 @@ def test_promotion_refuses_a_worse_model(
         as_of=AS_OF,
         lineage={"snapshot_id": "toy-shuffled"},
     )
-    if not promote(models_tracking, champion_run.run_id, _lenient(models_config).model).promoted:
-        pass  # already champion from the reproduction test
+    # Given the toy model as champion (force: the shared store may hold another champion already)
+    promote(models_tracking, champion_run.run_id, _lenient(models_config).model, force=True)
     # When promoting the worse candidate
     decision = promote(models_tracking, worse.run_id, _lenient(models_config).model)
     # Then it is refused with the failed gate named
@@ -133,6 +142,47 @@ def test_ece_gate_refuses_a_badly_calibrated_candidate(models_config: Config) ->
     assert reasons == [
         "tillganglighet: expected calibration error 0.120 (all inspections) exceeds the threshold 0.030"
     ]
+
+
+def _ece_metrics(ece: float, noise_upper: float) -> pl.DataFrame:
+    return pl.DataFrame(
+        {
+            "population": ["random", "all", "all"],
+            "fold": ["all", "all", "all"],
+            "risk_area": ["tillganglighet"] * 3,
+            "scorer": ["model"] * 3,
+            "metric": ["precision_at_10pct", "ece", "ece_noise"],
+            "value": [0.8, ece, noise_upper - 0.015],
+            "lower": [0.7, ece - 0.01, noise_upper - 0.03],
+            "upper": [0.9, ece + 0.03, noise_upper],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("rule", "ece", "noise_upper", "refused"),
+    [
+        ("noise", 0.042, 0.051, False),
+        ("point", 0.042, 0.051, True),
+        ("noise", 0.080, 0.051, True),
+        ("noise", 0.025, 0.051, False),
+    ],
+    ids=["noise-rule-inside-band", "point-rule", "noise-rule-above-band", "under-threshold"],
+)
+def test_ece_gate_rule_decides_on_the_threshold_and_the_noise_band(
+    models_config: Config, rule: str, ece: float, noise_upper: float, refused: bool
+) -> None:
+    # Given an ECE of `ece` where a calibrated model would show up to `noise_upper`
+    settings = models_config.model.model_copy(update={"ece_gate_rule": rule})
+    # When checking the gates
+    reasons = promotion_refusals(_ece_metrics(ece, noise_upper), None, settings)
+    # Then the candidate is refused exactly when the rule says so, with the figures that decided
+    assert bool(reasons) == refused, reasons
+    if refused and rule == "noise":
+        assert reasons == [
+            f"tillganglighet: expected calibration error {ece:.3f} (all inspections) exceeds the threshold "
+            f"0.030 and the noise band of a calibrated model ({noise_upper:.3f})"
+        ]
 
 
 def test_tracking_leaves_the_environment_as_it_found_it(

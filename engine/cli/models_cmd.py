@@ -50,21 +50,23 @@ def _fmt(value: Any) -> str:
 def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
     for column in ("risk area", "n", "base rate", "model p@10%", "oracle", "random", "complaints", "banding",
-                   "logistic", "model AUC", "ECE"):  # fmt: skip
+                   "logistic", "expected p@10% model", "oracle", "model AUC", "ECE",
+                   "ECE noise 97.5%"):  # fmt: skip
         table.add_column(column, justify="right" if column != "risk area" else "left")
     for area, entry in result.items():
-        p10 = {
-            k: (v or {}).get("precision_at_10pct")
-            for k, v in entry.items()
-            if isinstance(v, dict) or v is None
-        }
+        scorers = {k: v or {} for k, v in entry.items() if isinstance(v, dict) or v is None}
         table.add_row(
             area,
             str(entry["n"]),
             _fmt(entry["base_rate"]),
-            *[_fmt(p10.get(s)) for s in ("model", "oracle", "random", "complaints", "banding", "logistic")],
+            *[
+                _fmt(scorers.get(s, {}).get("precision_at_10pct"))
+                for s in ("model", "oracle", "random", "complaints", "banding", "logistic")
+            ],
+            *[_fmt(scorers.get(s, {}).get("expected_precision_at_10pct")) for s in ("model", "oracle")],
             _fmt(entry["model"].get("roc_auc")),
             _fmt(entry["model"].get("ece")),
+            _fmt(entry["model"].get("ece_noise_upper")),
         )
     return table
 
