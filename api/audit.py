@@ -4,10 +4,15 @@ One row per request: when, who (the key's name and public id — never the key),
 query string, resource ids) and the response status. Append-only is enforced by the database: triggers
 abort every UPDATE and DELETE, and this module offers no way to change a row.
 
-Requests hand their entry to a writer thread, which inserts everything queued in one transaction at
-least every ``flush_seconds`` (default 0.1 s) and on shutdown. An insert per request would cost a
-transaction commit on the request path; batching keeps the audit log off the latency budget. The price:
-a process killed with SIGKILL loses at most the last ``flush_seconds`` of entries.
+Requests hand their entry to a writer thread (a tuple of raw values; the writer formats the time and
+the resource ids), which inserts everything queued in one transaction at least every ``flush_seconds``
+(default 0.1 s) and on shutdown. An insert per request would cost a transaction commit on the request
+path; batching keeps the audit log off the latency budget. The queue is bounded: when ``max_pending``
+entries are waiting (the writer cannot keep up, e.g. the disk stalls) the request that finds it full
+writes them itself, so memory stays bounded and nothing is dropped. The price: a process killed with
+SIGKILL (or a power loss) loses the entries not yet committed — at most the last ``flush_seconds`` of
+requests, and never more than ``max_pending`` entries. A clean shutdown (SIGTERM/SIGINT, lifespan end)
+flushes everything.
 """
 
 from __future__ import annotations
@@ -63,33 +68,41 @@ class AuditEntry:
     duration_ms: float
 
 
+# What a request queues: (unix time, key name, key id, method, path, query string, resource ids,
+# status, duration in ms) — formatted into an audit row by the writer, off the request path.
+PendingEntry = tuple[float, str | None, str | None, str, str, bytes, dict[str, str], int, float]
+
+
 class AuditLog:
     """Writer and reader of the audit table (WAL mode; entries are written in batches by a thread)."""
 
-    def __init__(self, path: Path, flush_seconds: float = 0.1) -> None:
+    def __init__(self, path: Path, flush_seconds: float = 0.1, max_pending: int = 10_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self.flush_seconds = flush_seconds
+        self.max_pending = max_pending
         self._lock = threading.Lock()
         self._connection = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
         self._connection.execute("PRAGMA journal_mode=WAL")
         self._connection.execute("PRAGMA synchronous=NORMAL")
         self._connection.execute("PRAGMA busy_timeout=5000")
         self._connection.executescript(_SCHEMA)
-        self._queue: queue.SimpleQueue[AuditEntry] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[PendingEntry] = queue.SimpleQueue()
         self._drain_lock = threading.Lock()  # one drainer at a time keeps rows in request order
         self._stopping = threading.Event()
         self._writer = threading.Thread(target=self._write_loop, name="audit-writer", daemon=True)
         self._writer.start()
 
-    def append(self, entry: AuditEntry) -> None:
-        """Queue one row (written within ``flush_seconds``)."""
+    def append(self, entry: PendingEntry) -> None:
+        """Queue one row (written within ``flush_seconds``; at once if ``max_pending`` are waiting)."""
         self._queue.put(entry)
+        if self._queue.qsize() >= self.max_pending:
+            self.flush()
 
     def flush(self) -> None:
         """Write every queued row now."""
         with self._drain_lock:
-            pending: list[AuditEntry] = []
+            pending: list[PendingEntry] = []
             while True:
                 try:
                     pending.append(self._queue.get_nowait())
@@ -125,22 +138,22 @@ class AuditLog:
         while not self._stopping.wait(self.flush_seconds):
             self.flush()
 
-    def _insert(self, batch: list[AuditEntry]) -> None:
+    def _insert(self, batch: list[PendingEntry]) -> None:
         if not batch:
             return
         rows = [
             (
-                e.at,
-                e.key_name,
-                e.key_id,
-                e.method,
-                e.path,
-                e.query,
-                json.dumps(e.resource_ids, sort_keys=True),
-                e.status,
-                e.duration_ms,
+                dt.datetime.fromtimestamp(at, dt.UTC).isoformat(timespec="milliseconds"),
+                key_name,
+                key_id,
+                method,
+                path,
+                query.decode("latin-1"),
+                json.dumps(resources, sort_keys=True),
+                status,
+                round(duration_ms, 3),
             )
-            for e in batch
+            for at, key_name, key_id, method, path, query, resources, status, duration_ms in batch
         ]
         with self._lock:
             self._connection.execute("BEGIN")
@@ -184,23 +197,24 @@ class AuditMiddleware:
             self.audit.append(_entry(scope, status, started))
 
 
-def _entry(scope: Scope, status: int, started: float) -> AuditEntry:
+def _entry(scope: Scope, status: int, started: float) -> PendingEntry:
     state: dict[str, Any] = scope.get("state", {})
     resources = {key: str(value) for key, value in scope.get("path_params", {}).items()}
-    resources.update(state.get("audit_resources", {}))
+    if "audit_resources" in state:
+        resources.update(state["audit_resources"])
     key_id = state.get("api_key_id")
     if key_id is None:  # rejected before authentication ran (unknown path, wrong method): keep the public id
         key_id = _presented_key_id(scope)
-    return AuditEntry(
-        at=dt.datetime.now(dt.UTC).isoformat(timespec="milliseconds"),
-        key_name=state.get("api_key_name"),
-        key_id=key_id,
-        method=scope["method"],
-        path=scope["path"],
-        query=scope.get("query_string", b"").decode("latin-1"),
-        resource_ids=resources,
-        status=status,
-        duration_ms=round((time.perf_counter() - started) * 1000, 3),
+    return (
+        time.time(),
+        state.get("api_key_name"),
+        key_id,
+        scope["method"],
+        scope["path"],
+        scope.get("query_string", b""),
+        resources,
+        status,
+        (time.perf_counter() - started) * 1000,
     )
 
 
