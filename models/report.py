@@ -22,6 +22,7 @@ HEADLINE_METRICS = (
     "lift_at_10pct",
     "roc_auc",
     "average_precision",
+    "expected_precision_at_10pct",
 )
 
 
@@ -57,11 +58,18 @@ def _area_facts(metrics: pl.DataFrame, population: str, area: str) -> dict[str, 
     rows = metrics.filter(
         (pl.col("population") == population) & (pl.col("fold") == ALL_FOLDS) & (pl.col("risk_area") == area)
     )
-    values = {(r["scorer"], r["metric"]): r["value"] for r in rows.iter_rows(named=True)}
+    full = {(r["scorer"], r["metric"]): r for r in rows.iter_rows(named=True)}
+    values = {key: row["value"] for key, row in full.items()}
+    ece = full.get(("model", "ece"), {})
+    noise = full.get(("model", "ece_noise"), {})
     return {
         "n": _fmt(values.get(("data", "n")), 0),
         "base_rate": _fmt(values.get(("data", "base_rate"))),
         "ece": _fmt(values.get(("model", "ece"))),
+        "ece_ci": f"{_fmt(ece.get('lower'))}–{_fmt(ece.get('upper'))}",
+        "ece_noise": _fmt(noise.get("value")),
+        "ece_noise_upper": _fmt(noise.get("upper")),
+        "ece_oracle": _fmt(values.get(("oracle", "ece"))),
         "ece_uncalibrated": _fmt(values.get(("model", "ece_uncalibrated"))),
         "brier": _fmt(values.get(("model", "brier"))),
     }
