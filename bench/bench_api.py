@@ -1,21 +1,30 @@
 """Load benchmark of the API's top-50 candidates endpoint against a bare Starlette baseline.
 
-Method (loopback 127.0.0.1 only, bounded in requests and time):
+Method (loopback 127.0.0.1 only; bounded in requests and time):
 
 1. Write a scoring snapshot of ``--units`` units × 5 risk areas + overall (3 explanations per row) into a
-   temporary home, create an API key, and start ``tillsynsrisk serve`` (uvicorn, one worker) in a
-   subprocess.
+   temporary home, create an API key, and start ``tillsynsrisk serve`` (uvicorn, one worker, the same
+   ``create_app`` factory) in a subprocess.
 2. Fetch ``/v1/candidates?risk_area=tillganglighet&limit=50`` once and start a bare Starlette app (same
    uvicorn settings) in a second subprocess that returns exactly that body as static JSON.
 3. For each of ``--runs`` rounds, alternately load both servers with ``--concurrency`` clients on one
-   keep-alive connection each (aiohttp if installed, else httpx): ``--warmup`` requests, then
-   ``--requests`` timed requests (or ``--max-seconds``, whichever comes first). Report requests/s and
-   p50/p99 latency per round, the medians over rounds, and the ratio API/bare of the medians.
+   keep-alive connection each: ``--warmup`` requests, then ``--requests`` timed requests (or
+   ``--max-seconds``, whichever comes first). The load generator runs in this process, apart from both
+   servers; by default it is a minimal HTTP/1.1 client (a pre-built request, the response read by its
+   Content-Length) that costs a fraction of aiohttp's CPU per request (``--client aiohttp`` to compare),
+   so on a small machine it takes less of the CPU the servers need.
+4. Report per round requests/s, p50/p99 latency, the server's CPU time per request (from /proc, all its
+   threads) and the share of a core used by the server and by the client — a client near 100 % would
+   mean the load generator, not the server, limits the figures. Then the medians over rounds, the
+   throughput ratio API/bare, and the CPU-per-request ratio bare/API (less sensitive to other load on
+   the machine than throughput).
+5. Stop the API with SIGTERM (a clean shutdown) and count its audit-log rows with status 200 against the
+   requests it answered: the batched audit writer must not lose any.
 
-The API side does everything a real request does: bearer-key lookup in SQLite, scope check, a CURRENT
-poll, paging over the pre-rendered candidates, and an audit-log insert.
+The API side does everything a real request does: bearer-key check, scope dependency, a CURRENT poll,
+query validation, paging over the pre-rendered candidates, and an audit-log entry.
 
-    .venv/bin/python bench/bench_api.py            # defaults: 1200 units, 50 clients, 3 runs × 3000 requests
+    .venv/bin/python bench/bench_api.py     # defaults: 1200 units, 50 clients, 3 runs × 3000 requests
 """
 
 from __future__ import annotations
@@ -25,6 +34,7 @@ import asyncio
 import datetime as dt
 import json
 import os
+import shutil
 import signal
 import socket
 import statistics
@@ -218,7 +228,7 @@ def _measure(
             return asyncio.run(_load_aiohttp(url, headers, args.concurrency, count, args.max_seconds))
         return asyncio.run(_load_raw(port, request, args.concurrency, count, args.max_seconds))
 
-    load(args.warmup)
+    warmup = len(load(args.warmup))
     server_cpu, client_cpu = _cpu_seconds(server_pid), time.process_time()
     started = time.perf_counter()
     latencies = load(args.requests)
@@ -227,6 +237,7 @@ def _measure(
     ms = np.array(latencies) * 1000
     return {
         "requests": len(latencies),
+        "warmup_requests": warmup,
         "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50_ms": float(np.percentile(ms, 50)),
@@ -235,6 +246,14 @@ def _measure(
         "server_cpu_share": server_cpu / elapsed,
         "client_cpu_share": client_cpu / elapsed,
     }
+
+
+def _audited_successes(path: Path) -> int:
+    """Rows with status 200 in the audit log (read after the server has shut down)."""
+    import sqlite3
+
+    with sqlite3.connect(path) as connection:
+        return int(connection.execute("SELECT count(*) FROM audit_log WHERE status = 200").fetchone()[0])
 
 
 def _start(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -270,11 +289,17 @@ def main() -> None:
     )
     parser.add_argument("--json", type=Path, default=None, help="Also write the results here.")
     args = parser.parse_args()
+    home = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    try:
+        _run(home, args)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
 
+
+def _run(home: Path, args: argparse.Namespace) -> None:
     from api.security import SCOPES, ApiKeyStore
     from engine.scores import ScoreStore
 
-    home = Path(tempfile.mkdtemp(prefix="bench-api-"))
     store = ScoreStore(home / "scores")
     meta = store.write(
         _scores_frame(args.units, seed=1),
@@ -325,6 +350,12 @@ def main() -> None:
     }
     ratio = medians["api"]["rps"] / medians["bare"]["rps"]
     cpu_ratio = medians["bare"]["server_cpu_us_per_request"] / medians["api"]["server_cpu_us_per_request"]
+    answered = 1 + sum(run["requests"] + run["warmup_requests"] for run in results["api"])
+    audited = _audited_successes(home / "audit.sqlite3")
+    print(
+        f"audit log after a clean shutdown (SIGTERM): {audited} rows with status 200 "
+        f"for {answered} answered requests"
+    )
     summary = {
         "endpoint": TOP50,
         "body_bytes": len(body),
@@ -339,6 +370,7 @@ def main() -> None:
         "medians": medians,
         "throughput_ratio_api_to_bare": ratio,
         "server_cpu_ratio_bare_to_api": cpu_ratio,
+        "audit_rows_after_shutdown": {"status_200_rows": audited, "answered_requests": answered},
         "targets": {"ratio_at_least_0.5": ratio >= 0.5, "api_p99_under_50ms": medians["api"]["p99_ms"] < 50},
     }
     print(json.dumps(summary, indent=2))
