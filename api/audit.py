@@ -149,7 +149,7 @@ class AuditLog:
                 method,
                 path,
                 query.decode("latin-1"),
-                json.dumps(resources, sort_keys=True),
+                json.dumps(resources, sort_keys=True) if resources else "{}",
                 status,
                 round(duration_ms, 3),
             )

@@ -73,7 +73,7 @@ def authenticated_key(request: Request) -> ApiKey:
     tree small; the security scheme is declared in the OpenAPI document by :func:`api.main.create_app`.
     Records the key's name and public id on ``request.state`` for the audit log.
     """
-    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
+    scheme, _, presented = _authorization_header(request).partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise ProblemError(
             401,
@@ -85,7 +85,7 @@ def authenticated_key(request: Request) -> ApiKey:
     presented = presented.strip()
     state: AppState = request.app.state.tillsynsrisk
     key = state.keys.authenticate(presented)
-    request.state.api_key_id = ApiKeyStore.key_id_of(presented)
+    request.state.api_key_id = key.key_id if key else ApiKeyStore.key_id_of(presented)
     if key is None:
         raise ProblemError(
             401,
@@ -96,6 +96,14 @@ def authenticated_key(request: Request) -> ApiKey:
         )
     request.state.api_key_name = key.name
     return key
+
+
+def _authorization_header(request: Request) -> str:
+    """The first ``Authorization`` header, read from the ASGI scope (no ``Headers`` object built)."""
+    for name, value in request.scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
 
 
 async def current_client(request: Request) -> ApiKey:

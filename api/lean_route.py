@@ -10,8 +10,10 @@ but its request handler awaits each declared dependency and then the endpoint, e
 So that nothing declared is ever skipped, the route is refused when the application is built unless
 the endpoint and every dependency are ``async`` functions of the ``Request`` alone: no parameters,
 no sub-dependencies, no ``yield``. Security and other checks therefore stay route dependencies (e.g.
-``Depends(require_scope("read:candidates"))``) and run in the order declared. ``dependency_overrides``
-do not apply to a ``LeanRoute`` (it does not consult the solver); tests exercise it unmodified.
+``Depends(require_scope("read:candidates"))``) and run in the order declared. The endpoint returns
+the ``Response`` itself: the response model documents it but is not applied per request, so a test must
+check that the body matches the model. ``dependency_overrides`` do not apply to a ``LeanRoute`` (it
+does not consult the solver); tests exercise it unmodified.
 """
 
 from __future__ import annotations
