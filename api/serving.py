@@ -17,6 +17,7 @@ import logging
 import threading
 import time
 from collections import defaultdict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +39,7 @@ from engine.scores import (
 logger = logging.getLogger(__name__)
 
 FilterKey = tuple[str, str, str, str]  # region_code, ownership, unit_type, provider_id
+FILTER_FIELDS = 4  # the length of a FilterKey
 _CANDIDATE = TypeAdapter(Candidate)
 
 
@@ -47,11 +49,43 @@ class AreaIndex:
 
     ``head`` is the start of a candidate page, the fields that are the same on every page of the area
     (``{"score_id":…,"as_of":…,"risk_area":…,"model_version":…,``), rendered once with the items.
+    ``postings[f][value]`` lists, in rank order, the positions whose filter field ``f`` (an index into
+    :data:`FilterKey`) equals ``value``.
     """
 
     head: bytes
     items: list[bytes]
     keys: list[FilterKey]
+    postings: tuple[dict[str, list[int]], ...]
+
+    def matching(self, wanted: tuple[str | None, ...]) -> Sequence[int]:
+        """Positions, in rank order, whose filter key equals ``wanted`` wherever it is not None.
+
+        Starts from the shortest posting list of the requested filters and checks the others on those
+        positions only: a filtered page costs the size of its smallest filter, not of the area.
+        """
+        requested = [(field, value) for field, value in enumerate(wanted) if value is not None]
+        if not requested:
+            return range(len(self.items))
+        lists = [self.postings[field].get(value, []) for field, value in requested]
+        shortest = min(range(len(lists)), key=lambda i: len(lists[i]))
+        others = [pair for i, pair in enumerate(requested) if i != shortest]
+        if not others:
+            return lists[shortest]
+        return [
+            position
+            for position in lists[shortest]
+            if all(self.keys[position][field] == value for field, value in others)
+        ]
+
+
+def area_index(head: bytes, items: list[bytes], keys: list[FilterKey]) -> AreaIndex:
+    """An :class:`AreaIndex` with its posting lists built from ``keys``."""
+    postings: tuple[dict[str, list[int]], ...] = tuple({} for _ in range(FILTER_FIELDS))
+    for position, key in enumerate(keys):
+        for field, value in enumerate(key):
+            postings[field].setdefault(value, []).append(position)
+    return AreaIndex(head=head, items=items, keys=keys, postings=postings)
 
 
 @dataclass(frozen=True)
@@ -92,7 +126,7 @@ def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any
             keys.append((row["region_code"], row["ownership"], row["unit_type"], row["provider_id"]))
             unit_rows[row["unit_id"]].append(row)
             provider_units[row["provider_id"]].add(row["unit_id"])
-        areas[str(area)] = AreaIndex(head=_page_head(snapshot, str(area)), items=items, keys=keys)
+        areas[str(area)] = area_index(_page_head(snapshot, str(area)), items, keys)
     return ServedScores(
         snapshot=snapshot,
         areas=areas,

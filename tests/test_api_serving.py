@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from api.serving import area_index
 from engine.scores import ScoreStore
 from tests.api_support import ApiHarness, harness
 from tests.scores_factory import make_scores, write_published
@@ -112,3 +114,33 @@ def test_snapshot_missing_a_configured_area_is_refused(tmp_path: Path) -> None:
         in (ready.json()["detail"])
     )
     assert _served_id(api) == api.score_id
+
+
+@pytest.mark.parametrize("mask", range(16), ids=[f"filters-{mask:04b}" for mask in range(16)])
+def test_area_index_matching_equals_a_scan_of_the_filter_keys(mask: int) -> None:
+    # given an area of 300 candidates with repeated region, ownership, type and provider values
+    rng = random.Random(mask)
+    keys = [
+        (
+            f"{rng.randint(1, 5):02d}",
+            rng.choice(["public", "private"]),
+            rng.choice(["vc", "bvc"]),
+            f"p{rng.randint(0, 20)}",
+        )
+        for _ in range(300)
+    ]
+    index = area_index(b"{", [b"{}"] * len(keys), keys)
+    for _ in range(20):
+        # when asking for the filters in the mask, with values that exist and some that do not
+        probe = rng.choice(keys)
+        wanted = tuple(
+            (value if rng.random() < 0.9 else "absent") if mask & (1 << field) else None
+            for field, value in enumerate(probe)
+        )
+        # then the posting-list lookup returns exactly the scan's positions, in rank order
+        scan = [
+            i
+            for i, key in enumerate(keys)
+            if all(w is None or w == k for w, k in zip(wanted, key, strict=True))
+        ]
+        assert list(index.matching(wanted)) == scan, f"filters {wanted} differ from a scan"

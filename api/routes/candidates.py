@@ -93,15 +93,7 @@ async def read_candidates(request: Request) -> Response:
             f"unknown risk area {query.risk_area!r}; known: {sorted(scores.areas)}",
         )
     wanted = tuple(getattr(query, name) for name in FILTERS)
-    positions: list[int] | range
-    if any(value is not None for value in wanted):
-        positions = [
-            i
-            for i, key in enumerate(index.keys)
-            if all(value is None or value == field for value, field in zip(wanted, key, strict=True))
-        ]
-    else:
-        positions = range(len(index.items))
+    positions = index.matching(wanted)
     offset, limit = query.offset, query.limit
     page = positions[offset : offset + limit]
     base = f"{request.scope['path']}?risk_area={quote(query.risk_area)}&limit={limit}" + "".join(
