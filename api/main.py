@@ -79,8 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.tillsynsrisk = state
     install_problem_handlers(app)
-    # The hottest route first: routes are matched in order, so every other one is a miss it need not try.
-    for module in (candidates, health, risk_areas, units, providers, plans, models):
+    # The hottest route first (routes are matched in order), on the application itself (see add_route).
+    candidates.add_route(app)
+    for module in (health, risk_areas, units, providers, plans, models):
         app.include_router(module.router)
     app.add_middleware(AuditMiddleware, audit=state.audit)
     if settings.cors_origins:
