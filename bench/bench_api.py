@@ -370,7 +370,11 @@ def _run(home: Path, args: argparse.Namespace) -> None:
         "medians": medians,
         "throughput_ratio_api_to_bare": ratio,
         "server_cpu_ratio_bare_to_api": cpu_ratio,
-        "audit_rows_after_shutdown": {"status_200_rows": audited, "answered_requests": answered},
+        "audit_rows_after_shutdown": {
+            "status_200_rows": audited,
+            "answered_requests": answered,
+            "complete": audited == answered,
+        },
         "targets": {"ratio_at_least_0.5": ratio >= 0.5, "api_p99_under_50ms": medians["api"]["p99_ms"] < 50},
     }
     print(json.dumps(summary, indent=2))
