@@ -17,7 +17,7 @@ from engine.cli import (
     score_cmd,
     world_cmd,
 )
-from engine.cli.common import configure_logging
+from engine.cli.common import configure_consoles, configure_logging
 
 app = typer.Typer(
     name="tillsynsrisk",
@@ -54,3 +54,4 @@ app.add_typer(api_cmd.apikey_app, name="apikey")
 def main() -> None:
     """tillsynsrisk — risk-based supervision targeting (riskbaserad tillsyn)."""
     configure_logging()
+    configure_consoles()

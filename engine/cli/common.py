@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-import sys
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import NoReturn
@@ -15,11 +15,18 @@ from engine.config import Config, ConfigError
 from engine.settings import Settings
 from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
-# Piped or captured output (CI logs, `make demo | tee`) gets a wide console instead of rich's 80 columns,
-# so the per-area tables stay readable; a terminal keeps its own width.
 PIPED_WIDTH = 160
-console = Console(highlight=False, width=None if sys.stdout.isatty() else PIPED_WIDTH)
-error_console = Console(stderr=True, highlight=False, width=None if sys.stderr.isatty() else PIPED_WIDTH)
+console = Console(highlight=False)
+error_console = Console(stderr=True, highlight=False)
+
+
+def configure_consoles() -> None:
+    """Piped or captured output (CI logs, ``make demo | tee``) is ``COLUMNS`` wide, else 160 columns
+    instead of rich's 80, so the per-area tables stay readable; a terminal keeps its own width."""
+    for each in (console, error_console):
+        if not each.is_terminal:
+            columns = os.environ.get("COLUMNS", "")
+            each.width = int(columns) if columns.isdigit() else PIPED_WIDTH
 
 
 def configure_logging(level: int = logging.WARNING) -> None:
