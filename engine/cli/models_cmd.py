@@ -5,22 +5,21 @@ from __future__ import annotations
 import datetime as dt
 import math
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
-from mlflow.exceptions import MlflowException
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from engine.cli.common import console, fail, load_effective_config, load_settings
 from engine.snapshots import SnapshotNotFoundError, SnapshotStore
-from models.evaluation import summary
-from models.jobs import build_training_data, psi_table, run_training
-from models.registry import METRICS_ARTIFACT, tracking_for
-from models.registry import promote as promote_run
-from models.report import render_report
-from models.tracking import Tracking, dumps
+
+if TYPE_CHECKING:
+    from models.tracking import Tracking
+
+# models.* (scikit-learn, LightGBM, MLflow) is imported inside each command: `tillsynsrisk --help` and
+# the other commands should not pay seconds for it.
 
 TRUTH_FILE = Path("truth") / "inspections.parquet"
 
@@ -86,6 +85,9 @@ def train(
     ] = None,
 ) -> None:
     """Build the training set, evaluate on yearly folds with baselines, log to MLflow, print the run id."""
+    from models.jobs import build_training_data, run_training
+    from models.registry import tracking_for
+
     settings = load_settings()
     config = load_effective_config(settings)
     cutoff = _parse_date(as_of)
@@ -140,6 +142,10 @@ def train(
 
 
 def _tracking_and_metrics(run_id: str) -> tuple[Tracking, pl.DataFrame]:
+    from mlflow.exceptions import MlflowException
+
+    from models.registry import METRICS_ARTIFACT, tracking_for
+
     tracking = tracking_for(load_settings())
     try:
         return tracking, tracking.read_table(run_id, METRICS_ARTIFACT)
@@ -155,6 +161,10 @@ def evaluate(
     ] = None,
 ) -> None:
     """Show a run's evaluation: per area the model, oracle and baselines (random-selection inspections)."""
+    from models.evaluation import summary
+    from models.report import render_report
+    from models.tracking import dumps
+
     tracking, metrics = _tracking_and_metrics(run_id)
     result = summary(metrics, "random")
     if as_json:
@@ -182,6 +192,9 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print deltas and PSI as JSON.")] = False,
 ) -> None:
     """Metric deltas (B − A) per area and population stability index per feature between training periods."""
+    from models.jobs import psi_table
+    from models.tracking import dumps
+
     tracking, metrics_a = _tracking_and_metrics(run_a)
     _, metrics_b = _tracking_and_metrics(run_b)
     key = ["population", "fold", "risk_area", "scorer", "metric"]
@@ -228,6 +241,8 @@ def promote(
     ] = False,
 ) -> None:
     """Register a run's model as `tillsynsrisk` and alias it `champion` if it passes the promotion gates."""
+    from models.registry import promote as promote_run
+
     settings = load_settings()
     config = load_effective_config(settings)
     tracking, _ = _tracking_and_metrics(run_id)
