@@ -62,8 +62,11 @@ def ece_interval(
     resamples: int,
     seed: int,
     level: float = 0.95,
+    counts: FloatArray | None = None,
 ) -> Interval:
     """ECE with a percentile bootstrap interval (rows resampled within ``groups``, e.g. test folds).
+
+    ``counts`` may pass resample multiplicities already drawn with the same groups and seed.
 
     The bootstrap distribution of the ECE sits above the estimate (resampling adds noise to every
     bin), so the interval is wide on the upper side; read it with :func:`ece_noise_band`.
@@ -74,7 +77,7 @@ def ece_interval(
     if y.shape[0] == 0:
         return Interval(estimate, np.nan, np.nan)
     groups = np.zeros(y.shape[0]) if groups is None else np.asarray(groups)
-    counts = bootstrap_counts(groups, resamples, seed)
+    counts = bootstrap_counts(groups, resamples, seed) if counts is None else counts
     indicators = bin_indicators(p, n_bins)
     values = np.concatenate([batch_ece(y - p, counts[chunk], indicators) for chunk in _chunks(resamples)])
     return _interval(values, estimate, level)

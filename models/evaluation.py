@@ -21,6 +21,7 @@ from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_a
 from models.calibration_metrics import ece_interval, ece_noise_band
 from models.dataset import size_band
 from models.metrics import (
+    bootstrap_counts,
     bootstrap_ranking_intervals,
     brier_score,
     expected_calibration_error,
@@ -143,12 +144,14 @@ def _metric_rows(
     ]
     oracle = frame.get_column("score_oracle").to_numpy().astype(float)
     has_oracle = not np.isnan(oracle).any()
+    # One set of resamples for every scorer and metric (the same seed would draw the same ones).
+    counts = bootstrap_counts(groups, resamples, seed)
     for scorer in SCORERS:
         scores = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(scores).all():
             continue
         intervals = bootstrap_ranking_intervals(
-            y, scores, fractions, groups=groups, resamples=resamples, seed=seed
+            y, scores, fractions, groups=groups, resamples=resamples, seed=seed, counts=counts
         )
         rows += [
             {"scorer": scorer, "metric": name, "value": i.estimate, "lower": i.lower, "upper": i.upper}
@@ -156,10 +159,10 @@ def _metric_rows(
         ]
         if has_oracle:
             rows += _expected_precision_rows(
-                scorer, oracle, scores, fractions=fractions, groups=groups, resamples=resamples, seed=seed
+                scorer, oracle, scores, fractions=fractions, groups=groups, counts=counts
             )
     p = frame.get_column("score_model").to_numpy().astype(float)
-    ece = ece_interval(y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed)
+    ece = ece_interval(y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed, counts=counts)
     noise = ece_noise_band(p, n_bins=n_bins, resamples=resamples, seed=seed)
     rows += [
         {"scorer": "model", "metric": "ece", "value": ece.estimate, "lower": ece.lower, "upper": ece.upper},
@@ -195,8 +198,7 @@ def _expected_precision_rows(
     *,
     fractions: Sequence[float],
     groups: np.ndarray,
-    resamples: int,
-    seed: int,
+    counts: np.ndarray,
 ) -> list[dict[str, Any]]:
     """Expected precision@k: the mean *true* probability among each scorer's top k (synthetic only).
 
@@ -204,7 +206,14 @@ def _expected_precision_rows(
     label, so it carries no label noise: a fairer model-vs-oracle comparison on ~40 selected rows.
     """
     intervals = bootstrap_ranking_intervals(
-        oracle, scores, fractions, groups=groups, resamples=resamples, seed=seed
+        oracle,
+        scores,
+        fractions,
+        groups=groups,
+        resamples=counts.shape[0],
+        seed=0,  # unused: the resamples are given
+        counts=counts,
+        with_auc=False,
     )
     return [
         {

@@ -154,7 +154,13 @@ def _average_precision_from_counts(y_desc: FloatArray, counts_desc: FloatArray) 
 
 
 def batch_ranking_metrics(
-    y: FloatArray, s: FloatArray, groups: FloatArray, fractions: Sequence[float], counts: FloatArray
+    y: FloatArray,
+    s: FloatArray,
+    groups: FloatArray,
+    fractions: Sequence[float],
+    counts: FloatArray,
+    *,
+    with_auc: bool = True,
 ) -> dict[str, FloatArray]:
     """Ranking metrics for each row of ``counts`` (B, n): how often each of the n rows is drawn.
 
@@ -163,7 +169,8 @@ def batch_ranking_metrics(
     ``groups`` (length n) names each row's fold: each fold selects its own top ``fraction`` of
     inspected units, and precision@k = all hits / all selected, recall@k = all hits / all positives.
     ROC AUC and average precision are computed over all rows together. Scores must be tie-free
-    (the callers break ties with a seeded jitter).
+    (the callers break ties with a seeded jitter). ``with_auc=False`` skips ROC AUC and average
+    precision (a sort of every resample's rows) when only the top-k figures are wanted.
     """
     out: dict[str, FloatArray] = {}
     n_pos = (counts * y).sum(axis=1)
@@ -194,6 +201,8 @@ def batch_ranking_metrics(
             out[f"precision_at_{tag}"] = precision
             out[f"recall_at_{tag}"] = np.where(n_pos > 0, hits / n_pos, np.nan)
             out[f"lift_at_{tag}"] = np.where(n_pos > 0, precision / (n_pos / n_all), np.nan)
+    if not with_auc:
+        return out
     ascending = np.argsort(s, kind="stable")
     out["roc_auc"] = _auc_from_counts(y[ascending], counts[:, ascending])
     descending = ascending[::-1]
@@ -202,14 +211,24 @@ def batch_ranking_metrics(
 
 
 def ranking_metrics(
-    y_true: FloatArray, scores: FloatArray, fractions: Sequence[float], groups: FloatArray | None = None
+    y_true: FloatArray,
+    scores: FloatArray,
+    fractions: Sequence[float],
+    groups: FloatArray | None = None,
+    *,
+    with_auc: bool = True,
 ) -> dict[str, float]:
     """precision@k, recall@k, lift@k per fraction, ROC AUC and average precision (point estimates)."""
     if y_true.shape[0] == 0:
         return {}
     groups = np.zeros(y_true.shape[0]) if groups is None else np.asarray(groups)
     batch = batch_ranking_metrics(
-        y_true.astype(float), scores.astype(float), groups, fractions, np.ones((1, y_true.shape[0]))
+        y_true.astype(float),
+        scores.astype(float),
+        groups,
+        fractions,
+        np.ones((1, y_true.shape[0])),
+        with_auc=with_auc,
     )
     return {name: float(values[0]) for name, values in batch.items()}
 
@@ -247,15 +266,23 @@ def bootstrap_ranking_intervals(
     resamples: int,
     seed: int,
     level: float = 0.95,
+    counts: FloatArray | None = None,
+    with_auc: bool = True,
 ) -> dict[str, Interval]:
-    """Percentile bootstrap CIs (rows resampled within folds) for every ranking metric."""
+    """Percentile bootstrap CIs (rows resampled within folds) for every ranking metric.
+
+    ``counts`` (from :func:`bootstrap_counts` with the same groups, resamples and seed) lets callers
+    scoring several scorers on the same rows draw the resamples once.
+    """
     n = y_true.shape[0]
     groups = np.zeros(n) if groups is None else np.asarray(groups)
-    point = ranking_metrics(y_true, scores, fractions, groups)
+    point = ranking_metrics(y_true, scores, fractions, groups, with_auc=with_auc)
     if n == 0:
         return {}
-    counts = bootstrap_counts(groups, resamples, seed)
-    batch = batch_ranking_metrics(y_true.astype(float), scores.astype(float), groups, fractions, counts)
+    counts = bootstrap_counts(groups, resamples, seed) if counts is None else counts
+    batch = batch_ranking_metrics(
+        y_true.astype(float), scores.astype(float), groups, fractions, counts, with_auc=with_auc
+    )
     alpha = (1.0 - level) / 2.0
     intervals = {}
     for name, values in batch.items():
