@@ -20,6 +20,15 @@ def models_tracking(tmp_path_factory: pytest.TempPathFactory):  # type: ignore[n
     return tracking
 
 
+@pytest.fixture
+def cli_home_with_models(tmp_path, monkeypatch, models_tracking):  # type: ignore[no-untyped-def]
+    """``TILLSYNSRISK_HOME`` in ``tmp_path/home`` and the shared MLflow store, for CLI tests that train."""
+    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", models_tracking.tracking_uri)
+    monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(models_tracking.artifact_root))
+    return tmp_path / "home"
+
+
 @pytest.fixture(scope="session")
 def models_config() -> Config:
     """The default configuration with a small bootstrap so evaluation stays fast in tests."""

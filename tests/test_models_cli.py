@@ -10,17 +10,12 @@ import pytest
 from typer.testing import CliRunner
 
 from engine.cli import app
-from models.tracking import Tracking
 
 
 @pytest.mark.slow
-def test_train_evaluate_and_promote_on_a_generated_world(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_tracking: Tracking
-) -> None:
+@pytest.mark.usefixtures("cli_home_with_models")
+def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None:
     # Given a small synthetic world ingested as the current snapshot, and the shared MLflow store
-    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", models_tracking.tracking_uri)
-    monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(models_tracking.artifact_root))
     runner = CliRunner()
     world = tmp_path / "world"
     generated = runner.invoke(app, ["generate", "--seed", "3", "--units", "300", "--out", str(world)])

@@ -14,18 +14,13 @@ from typer.testing import CliRunner
 from engine.cli import app
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
-from models.tracking import Tracking
 from tests.cli_support import generated_and_ingested
 
 
 @pytest.mark.slow
-def test_a_promoted_champion_scores_every_unit_and_the_api_serves_it(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, models_tracking: Tracking
-) -> None:
+@pytest.mark.usefixtures("cli_home_with_models")
+def test_a_promoted_champion_scores_every_unit_and_the_api_serves_it(tmp_path: Path) -> None:
     # Given a small world ingested and a trained run promoted to champion (forced: gates are not the point)
-    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", models_tracking.tracking_uri)
-    monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(models_tracking.artifact_root))
     runner = CliRunner()
     generated_and_ingested(runner, tmp_path / "world", seed=5, units=250, years=5)
     trained = runner.invoke(app, ["train", "--as-of", "2026-01-01"])
