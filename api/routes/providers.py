@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+import polars as pl
 from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import ScoresDep, SettingsDep, require_scope
@@ -12,6 +13,9 @@ from api.routes.common import AUTHENTICATED, problem_responses
 from api.schemas import ProviderAreaRollup, ProviderRollup, ProviderUnit
 from engine.identifiers import ORGANISATION_NUMBER_PATTERN
 from engine.scores import OVERALL
+from engine.scoring import provider_rollup
+
+ROLLUP_INPUT_COLUMNS = ("provider_id", "provider_name", "risk_area", "percentile", "p_deficiency")
 
 router = APIRouter(prefix="/v1", tags=["providers"])
 
@@ -49,18 +53,12 @@ async def read_provider(
         )
     threshold = settings.high_risk_percentile if high_risk_percentile is None else high_risk_percentile
     rows = [row for unit in unit_ids for row in scores.unit_rows[unit]]
-    by_area: dict[str, list[dict]] = {}  # type: ignore[type-arg]
-    for row in rows:
-        by_area.setdefault(row["risk_area"], []).append(row)
+    rollup = provider_rollup(
+        pl.LazyFrame({column: [row[column] for row in rows] for column in ROLLUP_INPUT_COLUMNS}), threshold
+    ).collect()
     areas = [
-        ProviderAreaRollup(
-            risk_area=area,
-            units=len(group),
-            high_risk_units=sum(1 for row in group if row["percentile"] >= threshold),
-            max_p_deficiency=max(row["p_deficiency"] for row in group),
-            mean_p_deficiency=sum(row["p_deficiency"] for row in group) / len(group),
-        )
-        for area, group in sorted(by_area.items())
+        ProviderAreaRollup(**{field: row[field] for field in ProviderAreaRollup.model_fields})
+        for row in rollup.sort("risk_area").iter_rows(named=True)
     ]
     units = sorted(
         (
@@ -72,7 +70,8 @@ async def read_provider(
                 overall_percentile=row["percentile"],
                 overall_p_deficiency=row["p_deficiency"],
             )
-            for row in by_area.get(OVERALL, [])
+            for row in rows
+            if row["risk_area"] == OVERALL
         ),
         key=lambda unit: unit.overall_rank,
     )
