@@ -37,7 +37,7 @@ from models.evaluation import (
 from models.metrics import population_stability_index
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_model
-from models.validation import final_split, rolling_origin_splits
+from models.validation import Split, final_split, rolling_origin_splits
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -200,6 +200,39 @@ class TrainingResult:
     lineage: dict[str, Any] = field(default_factory=dict)
 
 
+def evaluation_splits(rows: pl.DataFrame, config: Config, as_of: dt.date) -> list[Split]:
+    """The rolling-origin folds over the complete inspection years before ``as_of``."""
+    settings = config.model
+    complete_years = sorted(
+        {d.year for d in rows.get_column("start_date").to_list() if d < as_of.replace(month=1, day=1)}
+    )
+    splits = rolling_origin_splits(
+        complete_years, evaluation_years=settings.evaluation_years, min_train_years=settings.min_train_years
+    )
+    if not splits:
+        raise ValueError(
+            f"need at least {settings.min_train_years + 1} complete years of inspections before "
+            f"{as_of.isoformat()} for a test fold; found years {complete_years}"
+        )
+    return splits
+
+
+def temporal_evaluation(
+    data: TrainingData,
+    config: Config,
+    splits: Sequence[Split],
+    progress: Progress | None = None,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Test-fold predictions of the model and every baseline, and their metrics table."""
+    step = progress or (lambda _: None)
+    predictions = rolling_origin_evaluation(
+        data.rows, splits, data.catalog, config, progress=lambda n: step(f"fold {n}")
+    )
+    metrics = metrics_table(predictions, config)
+    step("metrics")
+    return predictions, metrics
+
+
 def run_training(
     data: TrainingData,
     config: Config,
@@ -213,22 +246,8 @@ def run_training(
     settings = config.model
     step = progress or (lambda _: None)
     rows = data.rows
-    complete_years = sorted(
-        {d.year for d in rows.get_column("start_date").to_list() if d < as_of.replace(month=1, day=1)}
-    )
-    splits = rolling_origin_splits(
-        complete_years, evaluation_years=settings.evaluation_years, min_train_years=settings.min_train_years
-    )
-    if not splits:
-        raise ValueError(
-            f"need at least {settings.min_train_years + 1} complete years of inspections before "
-            f"{as_of.isoformat()} for a test fold; found years {complete_years}"
-        )
-    predictions = rolling_origin_evaluation(
-        rows, splits, data.catalog, config, progress=lambda n: step(f"fold {n}")
-    )
-    metrics = metrics_table(predictions, config)
-    step("metrics")
+    splits = evaluation_splits(rows, config, as_of)
+    predictions, metrics = temporal_evaluation(data, config, splits, progress=step)
     reliability = reliability_tables(predictions, settings.ece_bins)
     subgroups = subgroup_tables(predictions, config)
     model = fit_risk_model(rows, final_split(as_of), data.catalog, config.risk_area_ids, settings)
