@@ -26,23 +26,15 @@ from pathlib import Path
 from engine.config import load_config
 from engine.synthetic.params import WorldParams
 from engine.synthetic.world import generate_world
-from models.jobs import build_training_data, run_training
+from models.jobs import run_training, synthetic_training_data
 from models.tracking import Tracking
 
 
 def _prepare(units: int, years: int, seed: int) -> tuple[object, float, dt.date]:
     config = load_config()
-    end = WorldParams(seed=seed).end
-    world = generate_world(WorldParams(seed=seed, n_units=units, years=years, end=end), config)
-    as_of = dt.date(int(end[:4]) + 1, 1, 1)
+    world = generate_world(WorldParams(seed=seed, n_units=units, years=years), config)
     started = time.perf_counter()
-    data = build_training_data(
-        {name: frame.lazy() for name, frame in world.tables.items()},
-        config,
-        as_of=as_of,
-        snapshot_id=f"bench-{units}",
-        truth_inspections=world.truth["inspections"].lazy(),
-    )
+    data, as_of = synthetic_training_data(world, config)
     return data, time.perf_counter() - started, as_of
 
 

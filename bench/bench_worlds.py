@@ -18,7 +18,6 @@ lines count, per target, in how many worlds it is met. Nothing is timed.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import logging
 import statistics
 from typing import Any
@@ -27,7 +26,7 @@ from engine.config import load_config
 from engine.synthetic.params import WorldParams
 from engine.synthetic.world import generate_world
 from models.evaluation import summary
-from models.jobs import build_training_data, evaluation_splits, temporal_evaluation
+from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
 
 TARGET_SHARE_OF_ORACLE = 0.9
 TARGET_LIFT = 2.5
@@ -39,16 +38,8 @@ BASELINES = ("complaints", "banding", "logistic")
 def world_summaries(seed: int, units: int, years: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Per area the random-selection and all-inspection summaries of one world's evaluation."""
     config = load_config()
-    params = WorldParams(seed=seed, n_units=units, years=years)
-    world = generate_world(params, config)
-    as_of = dt.date(int(params.end[:4]) + 1, 1, 1)
-    data = build_training_data(
-        {name: frame.lazy() for name, frame in world.tables.items()},
-        config,
-        as_of=as_of,
-        snapshot_id=f"world-{seed}",
-        truth_inspections=world.truth["inspections"].lazy(),
-    )
+    world = generate_world(WorldParams(seed=seed, n_units=units, years=years), config)
+    data, as_of = synthetic_training_data(world, config)
     _, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
     return summary(metrics, "random"), summary(metrics, "all")
 

@@ -20,6 +20,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import Config
+from engine.synthetic.world import World
 from features.catalog import FEATURE_CODE_VERSION, feature_catalog
 from features.pipeline import build_features
 from models import plots
@@ -198,6 +199,22 @@ class TrainingResult:
     metrics: pl.DataFrame
     summary: dict[str, dict[str, Any]]
     lineage: dict[str, Any] = field(default_factory=dict)
+
+
+def synthetic_training_data(world: World, config: Config) -> tuple[TrainingData, dt.date]:
+    """An in-memory synthetic world's training data (with the oracle) and its planning date.
+
+    The planning date is the first day of the year after the world's history, as in ``make demo``.
+    """
+    as_of = dt.date(int(world.params.end[:4]) + 1, 1, 1)
+    data = build_training_data(
+        {name: frame.lazy() for name, frame in world.tables.items()},
+        config,
+        as_of=as_of,
+        snapshot_id=f"synthetic-{world.params.seed}-{world.params.n_units}",
+        truth_inspections=world.truth["inspections"].lazy(),
+    )
+    return data, as_of
 
 
 def evaluation_splits(rows: pl.DataFrame, config: Config, as_of: dt.date) -> list[Split]:
