@@ -13,14 +13,13 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import matplotlib
 import numpy as np
 import polars as pl
 
 from engine.config import Config
-from engine.synthetic.world import World
 from features.catalog import FEATURE_CODE_VERSION, feature_catalog
 from features.pipeline import build_features
 from models import plots
@@ -39,6 +38,9 @@ from models.metrics import population_stability_index
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_model
 from models.validation import Split, final_split, rolling_origin_splits
+
+if TYPE_CHECKING:
+    from engine.synthetic.world import World
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
