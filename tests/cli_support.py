@@ -6,7 +6,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 
 
 def generated_and_ingested(runner: CliRunner, world: Path, *, seed: int, units: int, years: int) -> None:

@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from api.security import ApiKeyStore
-from engine.cli.api_cmd import apikey_app
-from engine.cli.plan_cmd import plan_app
+from cli.api_cmd import apikey_app
+from cli.plan_cmd import plan_app
 from engine.scores import ScoreStore
 from engine.settings import Settings
 from tests.api_support import harness

@@ -11,7 +11,7 @@ import pytest
 from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 from engine.config import load_config
 from engine.contract import CONTRACT_SCHEMA_VERSION
 from engine.snapshots import SnapshotStore

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 from tests.ingest_factory import personnummer, world, write_world
 
 REFERENCE = ["--reference-date", "2024-12-31"]

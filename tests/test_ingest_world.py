@@ -9,7 +9,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 from engine.config import load_config
 from engine.ingest import ingest_directory
 from engine.snapshots import SnapshotStore

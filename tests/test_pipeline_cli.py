@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
 from tests.cli_support import generated_and_ingested

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
-from engine.cli import app
+from cli import app
 from engine.config import Config, load_config
 from engine.contract import table_schemas
 from engine.synthetic import World, WorldParams, generate_world

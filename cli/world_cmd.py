@@ -10,7 +10,7 @@ import typer
 from pydantic import ValidationError
 from rich.table import Table
 
-from engine.cli.common import console, fail, load_effective_config, load_settings, status
+from cli.common import console, fail, load_effective_config, load_settings, status
 from engine.synthetic import WorldParams, generate_world
 from engine.synthetic.writer import WorldFormat, write_world
 

@@ -11,7 +11,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from engine.cli.common import console, fail, load_effective_config, load_settings, open_snapshot
+from cli.common import console, fail, load_effective_config, load_settings, open_snapshot
 from engine.config import Config
 from engine.settings import Settings
 from engine.snapshots import Snapshot

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tomli_w
 
-from engine.cli.common import console, load_effective_config, load_settings
+from cli.common import console, load_effective_config, load_settings
 
 
 def show_config() -> None:

@@ -10,7 +10,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from engine.cli.common import (
+from cli.common import (
     console,
     error_console,
     fail,
@@ -18,7 +18,7 @@ from engine.cli.common import (
     load_settings,
     open_snapshot,
 )
-from engine.cli.features_cmd import stored_feature_set
+from cli.features_cmd import stored_feature_set
 from engine.contract import REGIONS
 from engine.scores import OVERALL, ScoreStore, ScoreValidationError
 from engine.scoring import data_horizon, default_as_of, provider_rollup, scores_frame

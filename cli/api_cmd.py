@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from engine.cli.common import console, error_console, fail, load_settings
+from cli.common import console, error_console, fail, load_settings
 
 apikey_app = typer.Typer(help="Manage API keys (stored hashed, with scopes).", no_args_is_help=True)
 

@@ -10,7 +10,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from engine.cli.common import console, fail, load_effective_config, load_settings
+from cli.common import console, fail, load_effective_config, load_settings
 from engine.planning import PlanParameters, inspections_template
 from engine.plans import (
     CooldownUnavailableError,

@@ -13,7 +13,7 @@ from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from engine.cli.common import console, error_console, fail, load_effective_config, load_settings
+from cli.common import console, error_console, fail, load_effective_config, load_settings
 from engine.contract import CONTRACT_SCHEMA_VERSION
 from engine.ingest import IngestResult, ingest_directory
 from engine.ingest.failures import counts_by_rule

@@ -12,7 +12,7 @@ import typer
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from engine.cli.common import console, fail, load_effective_config, load_settings
+from cli.common import console, fail, load_effective_config, load_settings
 from engine.snapshots import SnapshotNotFoundError, SnapshotStore
 
 if TYPE_CHECKING:

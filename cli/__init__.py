@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import typer
 
-from engine.cli import (
+from cli import (
     api_cmd,
     config_cmd,
     features_cmd,
@@ -17,7 +17,7 @@ from engine.cli import (
     score_cmd,
     world_cmd,
 )
-from engine.cli.common import configure_consoles, configure_logging
+from cli.common import configure_consoles, configure_logging
 
 app = typer.Typer(
     name="tillsynsrisk",
