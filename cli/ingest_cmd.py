@@ -17,6 +17,8 @@ from cli.common import console, error_console, fail, load_effective_config, load
 from engine.contract import CONTRACT_SCHEMA_VERSION
 from engine.ingest import IngestResult, ingest_directory
 from engine.ingest.failures import counts_by_rule
+from engine.personal_data import masked
+from engine.pseudonyms import pseudonym_key
 from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
 USAGE_ERROR = 2
@@ -41,12 +43,18 @@ def ingest(
 ) -> None:
     """Validate a directory of exports and store it as the current snapshot (nothing is written on error)."""
     if not src_dir.is_dir():
-        fail(f"source directory {src_dir} does not exist or is not a directory", USAGE_ERROR)
+        fail(f"source directory {escape(masked(str(src_dir)))} does not exist or is not a directory", USAGE_ERROR)
     reference = _parsed_reference_date(reference_date)
     settings = load_settings()
     config = load_effective_config(settings)
-    with console.status(f"Validating {src_dir} ..."):
-        result = ingest_directory(src_dir, config, reference_date=reference, redact=redact)
+    with console.status(f"Validating {escape(masked(str(src_dir)))} ..."):
+        result = ingest_directory(
+            src_dir,
+            config,
+            reference_date=reference,
+            redact=redact,
+            pseudonym_key=pseudonym_key(settings.pseudonym_key_file),
+        )
     if report is not None:
         _write_report(report, result)
     _print_failures(result)
@@ -66,7 +74,7 @@ def ingest(
         metadata={
             "reference_date": result.reference_date.isoformat(),
             "redacted": result.redacted,
-            "source_dir": str(src_dir),
+            "source_dir": masked(str(src_dir)),
             "sources": result.sources,
             "warnings": result.manifest_warnings(),
         },
