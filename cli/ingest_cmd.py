@@ -10,10 +10,9 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, error_console, fail, load_effective_config, load_settings
+from cli.common import console, error_console, fail, load_effective_config, load_settings, shown
 from engine.contract import CONTRACT_SCHEMA_VERSION
 from engine.ingest import IngestResult, ingest_directory
 from engine.ingest.failures import counts_by_rule
@@ -43,11 +42,11 @@ def ingest(
 ) -> None:
     """Validate a directory of exports and store it as the current snapshot (nothing is written on error)."""
     if not src_dir.is_dir():
-        fail(f"source directory {escape(masked(str(src_dir)))} does not exist or is not a directory", USAGE_ERROR)
+        fail(f"source directory {shown(src_dir)} does not exist or is not a directory", USAGE_ERROR)
     reference = _parsed_reference_date(reference_date)
     settings = load_settings()
     config = load_effective_config(settings)
-    with console.status(f"Validating {escape(masked(str(src_dir)))} ..."):
+    with console.status(f"Validating {shown(src_dir)} ..."):
         result = ingest_directory(
             src_dir,
             config,
@@ -104,7 +103,7 @@ def show_snapshot(
     console.print(
         f"  schema version {manifest.get('schema_version')}  config hash {config_hash}  redacted {redacted}"
     )
-    console.print(f"  path {snapshot.path}")
+    console.print(f"  path {shown(snapshot.path)}")
     tables = Table(title="Tables", title_justify="left")
     for column in ("table", "rows", "cols", "source file", "encoding", "hash"):
         tables.add_column(column, justify="right" if column in ("rows", "cols") else "left", no_wrap=True)
@@ -116,7 +115,7 @@ def show_snapshot(
             name,
             f"{table['rows']:,}",
             str(len(table["columns"])),
-            source.get("file", ""),
+            shown(source.get("file", "")),
             source.get("encoding") or source.get("format", ""),
             table["content_hash"][:8],
         )
@@ -130,11 +129,11 @@ def show_snapshot(
         summary.add_column(column, justify="right" if column == "count" else "left")
     for warning in warnings:
         summary.add_row(
-            warning["rule"],
-            warning["table"],
-            escape(warning.get("column") or ""),
+            shown(warning["rule"]),
+            shown(warning["table"]),
+            shown(warning.get("column") or ""),
             f"{warning['count']:,}",
-            escape(warning["hint"]),
+            shown(warning["hint"]),
         )
     console.print(summary)
 
@@ -144,9 +143,9 @@ def list_snapshots() -> None:
     store = SnapshotStore(load_settings().snapshots_dir)
     infos = store.list()
     if not infos:
-        console.print(f"No snapshots in {store.root}.")
+        console.print(f"No snapshots in {shown(store.root)}.")
         return
-    table = Table(title=f"Snapshots in {store.root}", title_justify="left")
+    table = Table(title=f"Snapshots in {shown(store.root)}", title_justify="left")
     for column in ("", "id", "created", "tables", "rows"):
         table.add_column(column, justify="right" if column == "rows" else "left")
     for info in infos:
@@ -214,17 +213,17 @@ def _print_failures(result: IngestResult) -> None:
         style = "red" if item["severity"] == "error" else "yellow"
         where = item["file"] if item["row"] is None else f"{item['file']}:{item['row']}"
         cells = [
-            escape(where),
-            escape(item["column"] or ""),
-            f"[{style}]{item['rule']}[/]",
-            escape(_clipped(item["value"])),
+            shown(where),
+            shown(item["column"] or ""),
+            f"[{style}]{shown(item['rule'])}[/]",
+            shown(_clipped(item["value"])),
         ]
-        table.add_row(*cells, *([escape(_clipped(item["hint"], 90))] if wide else []))
+        table.add_row(*cells, *([shown(_clipped(item["hint"], 90))] if wide else []))
     error_console.print(table)
     if not wide:
         hints = shown.unique(["rule", "hint"], keep="first", maintain_order=True)
         for item in hints.iter_rows(named=True):
-            error_console.print(f"  [bold]{item['rule']}[/]: {escape(_clipped(item['hint'], 200))}")
+            error_console.print(f"  [bold]{shown(item['rule'])}[/]: {shown(_clipped(item['hint'], 200))}")
     if shown.height < result.failures.height:
         counts = counts_by_rule(result.failures.lazy()).collect()
         per_rule = Table(

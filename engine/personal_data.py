@@ -192,8 +192,9 @@ def redacted_text(text: str) -> str:
 
 def _candidate_values(series: pl.Series) -> pl.Series:
     """Distinct values of a string series with enough digits to hold a number (the pre-filter)."""
-    strings = series.cast(pl.String).drop_nulls()
-    return strings.filter(strings.str.count_matches(_DIGIT_REGEX) >= _ENOUGH_DIGITS).unique()
+    strings = series.cast(pl.String).drop_nulls().unique()
+    strings = strings.filter(strings.str.len_chars() >= _ENOUGH_DIGITS)
+    return strings.filter(strings.str.count_matches(_DIGIT_REGEX) >= _ENOUGH_DIGITS)
 
 
 def personal_values(series: pl.Series) -> dict[str, str]:
