@@ -42,7 +42,7 @@ def ingest(
 ) -> None:
     """Validate a directory of exports and store it as the current snapshot (nothing is written on error)."""
     if not src_dir.is_dir():
-        fail(f"source directory {shown(src_dir)} does not exist or is not a directory", USAGE_ERROR)
+        fail(f"source directory {src_dir} does not exist or is not a directory", USAGE_ERROR)
     reference = _parsed_reference_date(reference_date)
     settings = load_settings()
     config = load_effective_config(settings)
@@ -194,7 +194,7 @@ def _write_report(path: Path, result: IngestResult) -> None:
 def _print_failures(result: IngestResult) -> None:
     if result.failures.is_empty():
         return
-    shown = (
+    listed = (
         result.failures.with_columns(rank=pl.int_range(pl.len()).over("rule", "table"))
         .filter(pl.col("rank") < REPORT_ROWS_PER_RULE)
         .head(REPORT_MAX_ROWS)
@@ -209,7 +209,7 @@ def _print_failures(result: IngestResult) -> None:
     table.add_column("value", overflow="fold", min_width=12, max_width=40)
     if wide:
         table.add_column("hint", overflow="fold", ratio=1)
-    for item in shown.iter_rows(named=True):
+    for item in listed.iter_rows(named=True):
         style = "red" if item["severity"] == "error" else "yellow"
         where = item["file"] if item["row"] is None else f"{item['file']}:{item['row']}"
         cells = [
@@ -221,10 +221,10 @@ def _print_failures(result: IngestResult) -> None:
         table.add_row(*cells, *([shown(_clipped(item["hint"], 90))] if wide else []))
     error_console.print(table)
     if not wide:
-        hints = shown.unique(["rule", "hint"], keep="first", maintain_order=True)
+        hints = listed.unique(["rule", "hint"], keep="first", maintain_order=True)
         for item in hints.iter_rows(named=True):
             error_console.print(f"  [bold]{shown(item['rule'])}[/]: {shown(_clipped(item['hint'], 200))}")
-    if shown.height < result.failures.height:
+    if listed.height < result.failures.height:
         counts = counts_by_rule(result.failures.lazy()).collect()
         per_rule = Table(
             title=f"All {result.failures.height:,} failures by rule",

@@ -116,12 +116,7 @@ def score(
         fail(f"the scores did not pass their contract; nothing was written: {error}")
     seconds = time.perf_counter() - started
     state = "published" if publish else "stored, not published"
-    # Publishing is the last step: everything that can fail (printing data included) comes first,
-    # so a failed command never leaves a new snapshot served.
-    _print_top_units(frame)
-    _print_providers(frame, settings.high_risk_percentile)
-    if publish:
-        store.publish(metadata.score_id)
+    reported_then_published(store, frame, metadata.score_id, publish, settings.high_risk_percentile)
     console.print(
         f"Scoring snapshot [bold]{metadata.score_id}[/] ({state}) in {seconds:.1f} s: "
         f"{features.height:,} units × {len(champion.model.risk_areas)} risk areas + overall "
@@ -129,6 +124,20 @@ def score(
         f"model {MODEL_NAME} v{champion.version} (run {champion.run_id}), feature set {feature_set.id}, "
         f"snapshot {source.id}."
     )
+
+
+def reported_then_published(
+    store: ScoreStore, frame: pl.DataFrame, score_id: str, publish: bool, high_risk_percentile: float
+) -> None:
+    """Print the top units and providers, then publish ``score_id`` (when asked).
+
+    Publishing is the last step: everything that can fail (printing data included) comes first, so
+    a failed command never leaves a new snapshot served.
+    """
+    _print_top_units(frame)
+    _print_providers(frame, high_risk_percentile)
+    if publish:
+        store.publish(score_id)
 
 
 def _print_top_units(frame: pl.DataFrame) -> None:
