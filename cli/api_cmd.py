@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
 from cli.common import console, error_console, fail, load_settings, shown
+from engine.personal_data import MaskingFilter
 
 apikey_app = typer.Typer(help="Manage API keys (stored hashed, with scopes).", no_args_is_help=True)
 
@@ -39,6 +41,10 @@ def serve(
     console.print(
         f"tillsynsrisk API on http://{shown(host)}:{port} (docs at /docs), home {shown(settings.home)}"
     )
+    # uvicorn's own loggers do not propagate to the root handlers: they get the masking filter too
+    # (an access-log line quotes the path and query as sent).
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(MaskingFilter())
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 
 

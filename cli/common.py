@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from engine.config import Config, ConfigError
-from engine.personal_data import masked
+from engine.personal_data import MaskingFilter, masked
 from engine.settings import Settings
 from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
@@ -34,6 +34,9 @@ def configure_consoles() -> None:
 def configure_logging(level: int = logging.WARNING) -> None:
     """Log warnings and above to stderr; library code only logs, never prints."""
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(each, MaskingFilter) for each in handler.filters):
+            handler.addFilter(MaskingFilter())
 
 
 def load_settings() -> Settings:

@@ -28,6 +28,7 @@ False-positive rates on ordinary numbers: ``docs/data-quality.md``.
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +50,7 @@ _DIGIT_REGEX = r"\d"
 SEPARATORS = frozenset(
     " \t\u00a0\u202f\u200b\u2060\ufeff\u2007\u2009\u200a\u2002\u2003\u2004\u2005\u2006\u2008\u205f\u3000"
     "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u00ad\ufe58\ufe63\uff0d\u0096\u0097"
-    "._/+\uff0e\uff0f\uff3f\uff0b"
+    "._/+\uff0e\uff0f\uff3f\uff0b\ufffd"
 )
 """Characters that may stand between the digit groups of one written number."""
 
@@ -188,6 +189,21 @@ def masked(text: str) -> str:
 def redacted_text(text: str) -> str:
     """``text`` with every personal identity number replaced by the redaction text."""
     return _replaced(text, REDACTION_TEXT)
+
+
+class MaskingFilter(logging.Filter):
+    """A logging filter that masks personal identity numbers in every record it passes.
+
+    Attached to the CLI's log handlers and to uvicorn's loggers (request lines quote paths and query
+    strings as sent), so no log line holds a number, whoever logs it.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        hidden = masked(message)
+        if hidden != message:
+            record.msg, record.args = hidden, None
+        return True
 
 
 def _candidate_values(series: pl.Series) -> pl.Series:

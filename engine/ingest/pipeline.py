@@ -43,6 +43,7 @@ from engine.ingest.validation import schema_failures
 from engine.personal_data import (
     contains_personal_number,
     masked,
+    masked_expr,
     personal_number_kind,
     personal_number_matches,
     redacted_expr,
@@ -269,7 +270,8 @@ def _control_character_failures(raw: RawTable) -> pl.LazyFrame:
             file=raw.file,
             rule="control_character",
             column=column,
-            value=pl.col(column).str.replace_all(CONTROL_CHARACTERS, "\ufffd").str.slice(0, 60),
+            # Masked before the control characters are shown as U+FFFD (one may sit inside a number).
+            value=masked_expr(pl.col(column)).str.replace_all(CONTROL_CHARACTERS, "\ufffd").str.slice(0, 60),
             row=pl.col(ROW_COLUMN),
         )
         for column in columns
