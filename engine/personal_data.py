@@ -17,7 +17,7 @@ People write the numbers in many ways, so text is normalised before matching:
   as Latin-1 —, non-breaking hyphen, minus sign, soft hyphen, ``.``, ``/``, ``_``, ``+``) form a *run*;
 - a candidate is any consecutive groups of a run with 10 or 12 digits in total whose inner boundaries
   fall where people split the number: between the date parts (``12 12 12-1212``) and before the last
-  four digits (positions 2, 4, 6 of the ten-digit form, 2, 4, 6, 8 of the twelve-digit form). A longer
+  four digits (positions 2, 4, 6 of the ten-digit form; 2 and 8 of the twelve-digit form). A longer
   group is never cut (``konto 1212121212129`` is an account, not a personnummer), and a phone number
   grouped ``070-123 45 67`` is not a candidate.
 
@@ -42,7 +42,10 @@ PERSONNUMMER_MASK = "<personnummer>"
 REDACTION_TEXT = "[personnummer borttaget]"
 MAX_SEPARATOR_RUN = 5
 _CENTURIES = ("18", "19", "20")
-_ALLOWED_BOUNDARIES = {10: frozenset({2, 4, 6}), 12: frozenset({2, 4, 6, 8})}
+# Where a written number may be split: the ten-digit form between its date parts and before the
+# serial; the twelve-digit form after the century and before the serial only (``19850715-1234``):
+# grouping its date part too would make every date range ``2019-01-15 – 2020-…`` a candidate.
+_ALLOWED_BOUNDARIES = {10: frozenset({2, 4, 6}), 12: frozenset({2, 8})}
 # A value needs at least ten digits (any script) to hold a number: a cheap vectorised pre-filter.
 _ENOUGH_DIGITS = 10
 _DIGIT_REGEX = r"\d"

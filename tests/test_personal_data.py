@@ -225,14 +225,12 @@ def written_personal_numbers(
         and (controls or not any(0x80 <= ord(char) <= 0x9F for char in sep))
     ]
     parts_sep = [sep for sep in DATE_PART_SEPARATORS if sep in usable]
-    grouped = draw(st.booleans())
+    grouped = draw(st.booleans()) and not twelve  # a twelve-digit form splits before the serial only
     between = [draw(st.sampled_from(parts_sep)) if grouped else "" for _ in range(2 + twelve)]
     before_serial = draw(st.sampled_from(usable))
     date_digits = (f"{born:%Y}"[:2] if twelve else "") + ten[:6]
     pairs = [date_digits[index : index + 2] for index in range(0, len(date_digits), 2)]
     date_part = pairs[0] + "".join(sep + pair for sep, pair in zip(between, pairs[1:], strict=False))
-    if twelve and not grouped:
-        date_part = date_digits
     written = _in_script(date_part, script) + before_serial + _in_script(ten[6:], script)
     return written, ten, "samordningsnummer" if samordning else "personnummer"
 
