@@ -145,7 +145,8 @@ def main() -> None:
         world = args.world
         if world is None:
             world = Path(temp) / "world"
-            command = [sys.executable, "-m", "cli", "generate", "--seed", "42", "--out", str(world)]
+            cli = str(Path(sys.executable).with_name("tillsynsrisk"))
+            command = [cli, "generate", "--seed", "42", "--out", str(world)]
             subprocess.run(command, check=True, capture_output=True)
         started = time.perf_counter()
         scanned, flagged, text_scanned, text_flagged = world_text_rates(world)
