@@ -289,3 +289,13 @@ def test_organisation_numbers_in_written_forms_are_never_flagged(
 
     number = organisation_number(first_nine)
     assert not contains_personal_number(f"{before} {number[:6]}{separator}{number[6:]} .")
+
+
+def test_log_lines_are_masked_by_the_filter(caplog: pytest.LogCaptureFixture) -> None:
+    from engine.personal_data import MaskingFilter
+
+    logger = logging.getLogger("tests.masking")
+    logger.addFilter(MaskingFilter())
+    with caplog.at_level(logging.INFO, logger="tests.masking"):
+        logger.info("GET /v1/units/SE%s-x %s", PNR_DIGITS, "200")
+    assert PNR_DIGITS not in caplog.text and PERSONNUMMER_MASK in caplog.text

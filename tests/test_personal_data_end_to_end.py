@@ -134,6 +134,16 @@ def test_no_personnummer_survives_anywhere(
 
         # Given every string column of every table (and a column name) holding a number: rejected, unechoed
         hostile = world()
+        hostile["visits"] = [
+            {
+                "patient_pseudonym": f"p-{index}",
+                "unit_id": hostile["units"][0]["unit_id"],
+                "clinician_pseudonym": "c1",
+                "profession": "lakare",
+                "visit_date": "2024-02-01",
+            }
+            for index in range(2)
+        ]
         for rows in hostile.values():
             for column in list(rows[0]):
                 rows[0][column], ten = number_in_text()
