@@ -76,12 +76,14 @@ def plan(
         document = make_plan(scores, parameters, inspections=inspections, inspections_snapshot_id=snapshot_id)
     except (ValueError, CooldownUnavailableError) as error:
         fail(str(error), 2)
-    path = PlanStore(settings.plans_dir).save(document)
+    # Printed before it is stored: a command that fails never leaves half its effect.
     if as_json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
-        return
-    _print_plan(document)
-    console.print(f"Stored {shown(path)}")
+    else:
+        _print_plan(document)
+    path = PlanStore(settings.plans_dir).save(document)
+    if not as_json:
+        console.print(f"Stored {shown(path)}")
 
 
 @plan_app.command("show")
