@@ -299,3 +299,9 @@ def test_log_lines_are_masked_by_the_filter(caplog: pytest.LogCaptureFixture) ->
     with caplog.at_level(logging.INFO, logger="tests.masking"):
         logger.info("GET /v1/units/SE%s-x %s", PNR_DIGITS, "200")
     assert PNR_DIGITS not in caplog.text and PERSONNUMMER_MASK in caplog.text
+
+
+def test_a_number_broken_over_two_lines_is_found() -> None:
+    assert (
+        _kinds([f"ring {PNR[:6]}\n{PNR[7:]} idag", f"ring {PNR[:6]}\r\n-{PNR[7:]}"]) == ["personnummer"] * 2
+    )
