@@ -36,6 +36,7 @@ import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -215,13 +216,15 @@ class AuditMiddleware:
         audit: AuditLog,
         unauthenticated_per_second: float = 20.0,
         unauthenticated_burst: int = 200,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.app = app
         self.audit = audit
         self.rate = unauthenticated_per_second
         self.burst = float(unauthenticated_burst)
+        self.clock = clock
         self._tokens = self.burst
-        self._refilled = time.monotonic()
+        self._refilled = clock()
         self._suppressed = 0
         self._bucket_lock = threading.Lock()
 
@@ -251,7 +254,7 @@ class AuditMiddleware:
         """None when an unauthenticated request is over the rate (counted, not logged); else how many
         were dropped since the last one logged."""
         with self._bucket_lock:
-            now = time.monotonic()
+            now = self.clock()
             self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.rate)
             self._refilled = now
             if self._tokens < 1.0:

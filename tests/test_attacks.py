@@ -18,6 +18,7 @@ import polars as pl
 import pytest
 from typer.testing import CliRunner
 
+from api.audit import AuditMiddleware
 from api.limits import MAX_BODY_BYTES
 from cli import app as cli_app
 from engine.config import load_config
@@ -208,13 +209,22 @@ def test_audit_log_keeps_no_secret_and_no_personnummer(api: ApiHarness) -> None:
 
 
 def test_unauthenticated_flood_cannot_grow_the_audit_log_without_bound(api: ApiHarness) -> None:
-    before = len(_audit_rows(api))
+    # given the audit middleware's clock stopped (the flood takes no time: no token is refilled)
+    now = [1000.0]
+    audit = next(item for item in api.client.app.user_middleware if item.cls is AuditMiddleware)  # type: ignore[attr-defined]
+    audit.kwargs["clock"] = lambda: now[0]
+    # when 300 requests without a key arrive, each with a 30 KB query
     query = "x=" + "a" * 30_000
     for _ in range(300):
         api.client.get(f"/v1/candidates?{query}")
-    rows = _audit_rows(api)[before:]
-    assert len(rows) < 300, "unauthenticated requests above the rate are counted, not logged"
+    rows = _audit_rows(api)
+    # then the burst (200) is logged, the rest counted, and no row holds the query
+    assert len(rows) == 200, "unauthenticated requests above the rate are counted, not logged"
     assert max(len(json.dumps(row)) for row in rows) < 600, "a row never holds the 30 KB query"
+    # and one second later the next one is logged with the count of those dropped
+    now[0] += 1.0
+    api.client.get("/v1/candidates")
+    assert json.loads(str(_audit_rows(api)[-1][2])) == {"suppressed": "100"}
 
 
 def test_no_filesystem_path_in_any_response(tmp_path: Path) -> None:
