@@ -1,7 +1,18 @@
 """Append-only audit log of API requests, in SQLite (``Settings().audit_db``).
 
-One row per request: when, who (the key's name and public id — never the key), what (method, path,
-query string, resource ids) and the response status. Append-only is enforced by the database: triggers
+One row per request: when, who (the key's name and public id — never the key), what (method, the
+route's path template, the query parameter names, resource ids) and the response status.
+
+What a row may hold is limited, because the table cannot be erased: the path *template*
+(``/v1/units/{unit_id}``; an unmatched path is masked and cut to :data:`MAX_PATH_CHARS`), the query
+parameter *names* with a value only for parameters whose values are identifiers of this system
+(:data:`KEPT_QUERY_VALUES`: risk area, region, limit, ...) and only when the value has that shape —
+never a key or token (``?api_key=``, ``?access_token=`` keep only their name) — and never a
+personnummer (the one detector of :mod:`engine.personal_data` masks names, values and resource ids).
+The file is created with mode 0600. Requests without a valid key are logged at most
+``unauthenticated_per_second`` per second (a token bucket, burst ``unauthenticated_burst``); the
+rows dropped above that are counted in the next logged row (``resource_ids.suppressed``), so a flood
+cannot grow the log without bound. Append-only is enforced by the database: triggers
 abort every UPDATE and DELETE, and this module offers no way to change a row.
 
 Requests hand their entry to a writer thread (a tuple of raw values; the writer formats the time and
@@ -19,19 +30,44 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import queue
 import re
 import sqlite3
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.identifiers import ORGANISATION_NUMBER_PATTERN
+from engine.personal_data import contains_personal_number, masked
+
 UNAUDITED_PATHS = frozenset({"/healthz", "/readyz"})
 PUBLIC_KEY_ID = re.compile(r"^[Bb]earer\s+tr_([0-9a-f]{12})_")
+MAX_PATH_CHARS = 200
+MAX_QUERY_NAMES = 20
+MAX_NAME_CHARS = 64
+MAX_RESOURCE_CHARS = 128
+_IDENTIFIER = r"^[a-z][a-z0-9_]{0,63}$"
+KEPT_QUERY_VALUES: dict[str, re.Pattern[str]] = {
+    name: re.compile(pattern)
+    for name, pattern in {
+        "risk_area": _IDENTIFIER,
+        "unit_type": _IDENTIFIER,
+        "ownership": _IDENTIFIER,
+        "region": r"^\d{2}$",
+        "provider_id": ORGANISATION_NUMBER_PATTERN,
+        "limit": r"^\d{1,7}$",
+        "offset": r"^\d{1,7}$",
+        "high_risk_percentile": r"^\d{1,3}(\.\d{1,6})?$",
+    }.items()
+}
+"""Query parameters whose values are identifiers of this system, and the shape a kept value has."""
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS audit_log (
@@ -78,6 +114,7 @@ class AuditLog:
 
     def __init__(self, path: Path, flush_seconds: float = 0.1, max_pending: int = 10_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        _create_private(path)
         self.path = path
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending
@@ -148,7 +185,7 @@ class AuditLog:
                 key_id,
                 method,
                 path,
-                query.decode("latin-1"),
+                query.decode("utf-8"),
                 json.dumps(resources, sort_keys=True) if resources else "{}",
                 status,
                 round(duration_ms, 3),
@@ -173,9 +210,23 @@ class AuditMiddleware:
     ``state["audit_resources"]`` (e.g. the id of a created plan).
     """
 
-    def __init__(self, app: ASGIApp, audit: AuditLog) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        audit: AuditLog,
+        unauthenticated_per_second: float = 20.0,
+        unauthenticated_burst: int = 200,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.app = app
         self.audit = audit
+        self.rate = unauthenticated_per_second
+        self.burst = float(unauthenticated_burst)
+        self.clock = clock
+        self._tokens = self.burst
+        self._refilled = clock()
+        self._suppressed = 0
+        self._bucket_lock = threading.Lock()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in UNAUDITED_PATHS:
@@ -194,14 +245,76 @@ class AuditMiddleware:
         try:
             await self.app(scope, receive, send_with_status)
         finally:
-            self.audit.append(_entry(scope, status, started))
+            authenticated = scope.get("state", {}).get("api_key_name") is not None
+            suppressed = 0 if authenticated else self._admitted_unauthenticated()
+            if suppressed is not None:
+                self.audit.append(_entry(scope, status, started, suppressed))
+
+    def _admitted_unauthenticated(self) -> int | None:
+        """None when an unauthenticated request is over the rate (counted, not logged); else how many
+        were dropped since the last one logged."""
+        with self._bucket_lock:
+            now = self.clock()
+            self._tokens = min(self.burst, self._tokens + (now - self._refilled) * self.rate)
+            self._refilled = now
+            if self._tokens < 1.0:
+                self._suppressed += 1
+                return None
+            self._tokens -= 1.0
+            dropped, self._suppressed = self._suppressed, 0
+            return dropped
 
 
-def _entry(scope: Scope, status: int, started: float) -> PendingEntry:
+def _create_private(path: Path) -> None:
+    """Create ``path`` readable only by its owner (and make an existing one so)."""
+    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
+    os.close(descriptor)
+    os.chmod(path, 0o600)
+
+
+def _clipped(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def safe_text(text: str, limit: int) -> str:
+    """``text`` with personal identity numbers masked, cut to ``limit`` characters."""
+    return masked(_clipped(text, limit * 2))[:limit]
+
+
+def audited_path(scope: Scope) -> str:
+    """The matched route's path template, else the request path masked and cut."""
+    route = scope.get("route")
+    template = getattr(route, "path", None)
+    if isinstance(template, str):
+        return template
+    return safe_text(scope.get("path", ""), MAX_PATH_CHARS)
+
+
+def audited_query(query_string: bytes) -> str:
+    """Query parameter names, with values only for :data:`KEPT_QUERY_VALUES` of the right shape."""
+    parts = []
+    pairs = parse_qsl(query_string.decode("latin-1"), keep_blank_values=True)
+    for name, value in pairs[:MAX_QUERY_NAMES]:
+        shown = safe_text(name, MAX_NAME_CHARS)
+        pattern = KEPT_QUERY_VALUES.get(name)
+        if pattern is not None and pattern.match(value) and not contains_personal_number(value):
+            shown += f"={value}"
+        parts.append(shown)
+    if len(pairs) > MAX_QUERY_NAMES:
+        parts.append(f"…{len(pairs) - MAX_QUERY_NAMES} more")
+    return "&".join(parts)
+
+
+def _entry(scope: Scope, status: int, started: float, suppressed: int = 0) -> PendingEntry:
     state: dict[str, Any] = scope.get("state", {})
-    resources = {key: str(value) for key, value in scope.get("path_params", {}).items()}
+    resources = {
+        safe_text(str(key), MAX_NAME_CHARS): safe_text(str(value), MAX_RESOURCE_CHARS)
+        for key, value in scope.get("path_params", {}).items()
+    }
     if "audit_resources" in state:
         resources.update(state["audit_resources"])
+    if suppressed:
+        resources["suppressed"] = str(suppressed)
     key_id = state.get("api_key_id")
     if key_id is None:  # rejected before authentication ran (unknown path, wrong method): keep the public id
         key_id = _presented_key_id(scope)
@@ -209,9 +322,9 @@ def _entry(scope: Scope, status: int, started: float) -> PendingEntry:
         time.time(),
         state.get("api_key_name"),
         key_id,
-        scope["method"],
-        scope["path"],
-        scope.get("query_string", b""),
+        safe_text(scope["method"], 16),
+        audited_path(scope),
+        audited_query(scope.get("query_string", b"")).encode("utf-8"),
         resources,
         status,
         (time.perf_counter() - started) * 1000,

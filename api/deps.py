@@ -148,7 +148,7 @@ def served_scores_or_503(request: Request) -> ServedScores:
             503,
             "not-ready",
             "No scoring snapshot loaded",
-            state.holder.problem or "no scoring snapshot has been loaded yet",
+            state.holder.public_problem or "no scoring snapshot has been loaded yet",
             headers={"Retry-After": "30"},
         )
     return served

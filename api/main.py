@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.audit import AuditLog, AuditMiddleware
 from api.deps import BEARER_SCHEME, AppState
+from api.limits import BodySizeLimitMiddleware
 from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
 from api.security import SCOPES, ApiKeyStore
@@ -83,6 +84,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     candidates.add_route(app)
     for module in (health, risk_areas, units, providers, plans, models):
         app.include_router(module.router)
+    # Inside the audit middleware: an oversized body is refused (and audited) before anything reads it.
+    app.add_middleware(BodySizeLimitMiddleware)
     app.add_middleware(AuditMiddleware, audit=state.audit)
     if settings.cors_origins:
         app.add_middleware(

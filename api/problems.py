@@ -3,6 +3,11 @@
 Problem types (documented in docs/api.md): plain HTTP errors (404 unknown path, 405, ...) use
 ``about:blank`` with the HTTP reason phrase as title; the API's own problems use
 ``urn:tillsynsrisk:problem:<slug>``.
+
+A problem never echoes what the request sent: validation errors carry the location and message only
+(never pydantic's ``input``), a request's query and path values quoted in a detail are replaced by
+``<value>``, every text is cut to :data:`MAX_DETAIL_CHARS` and personal identity numbers are masked
+(:mod:`engine.personal_data`), and no detail names a filesystem path.
 """
 
 from __future__ import annotations
@@ -17,10 +22,31 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from engine.personal_data import masked
+
 logger = logging.getLogger(__name__)
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 TYPE_PREFIX = "urn:tillsynsrisk:problem:"
+MAX_DETAIL_CHARS = 300
+MAX_INSTANCE_CHARS = 200
+MAX_VALIDATION_ERRORS = 20
+REQUEST_VALUE = "<value>"
+
+
+def safe_text(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
+    """``text`` cut to ``limit`` characters with personal identity numbers masked."""
+    clipped = text if len(text) <= limit else text[: limit - 1] + "…"
+    return masked(clipped)
+
+
+def without_request_values(request: Request, text: str) -> str:
+    """``text`` with every query or path value of ``request`` that it quotes replaced by ``<value>``."""
+    values = [*request.query_params.values(), *(str(value) for value in request.path_params.values())]
+    for value in sorted(set(values), key=len, reverse=True):
+        if value:
+            text = text.replace(repr(value), REQUEST_VALUE)
+    return text
 
 
 class ProblemError(Exception):
@@ -53,7 +79,13 @@ def problem_response(
     extra: dict[str, Any] | None = None,
 ) -> JSONResponse:
     """A ``application/problem+json`` response."""
-    body = {"type": type_, "title": title, "status": status, "detail": detail, "instance": request.url.path}
+    body = {
+        "type": type_,
+        "title": title,
+        "status": status,
+        "detail": safe_text(without_request_values(request, detail)),
+        "instance": safe_text(request.url.path, MAX_INSTANCE_CHARS),
+    }
     return JSONResponse(
         body | (extra or {}), status_code=status, headers=headers, media_type=PROBLEM_MEDIA_TYPE
     )
@@ -82,9 +114,9 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
     detail = error.detail if isinstance(error.detail, str) else _phrase(error.status_code)
     if error.status_code == 404 and detail == "Not Found":
-        detail = f"no resource at {request.url.path}"
+        detail = "no resource at this path"
     if error.status_code == 405:
-        detail = f"method {request.method} is not allowed on {request.url.path}"
+        detail = "this method is not allowed on this path"
     return problem_response(
         request, error.status_code, title=_phrase(error.status_code), detail=detail, headers=error.headers
     )
@@ -92,9 +124,13 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, RequestValidationError)
+    # Location and message only: pydantic's ``input`` (and ``ctx``) would echo what was sent.
     errors = [
-        {"location": ".".join(str(part) for part in item.get("loc", ())), "message": str(item.get("msg", ""))}
-        for item in error.errors()
+        {
+            "location": safe_text(".".join(str(part) for part in item.get("loc", ())), 100),
+            "message": safe_text(str(item.get("msg", "")), 200),
+        }
+        for item in error.errors()[:MAX_VALIDATION_ERRORS]
     ]
     summary = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
     return problem_response(

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
+from engine.scores import SCORE_ID_PATTERN
 
 _UNIT_EXAMPLE: dict[str, Any] = {
     "unit_id": "SE2321000016-vc0042",
@@ -112,6 +113,8 @@ class CandidateQuery(Schema):
 
     risk_area: str = Field(
         default="overall",
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
         description="A risk area id (see /v1/risk-areas) or 'overall'.",
         examples=["tillganglighet"],
     )
@@ -241,6 +244,17 @@ class ProviderRollup(Schema):
     areas: list[ProviderAreaRollup]
 
 
+def _json_number(value: Any) -> Any:
+    """Refuse booleans and strings where a number is expected (pydantic's lax mode takes both)."""
+    if isinstance(value, bool | str | bytes):
+        raise ValueError("must be a JSON number, not a boolean or a string")
+    return value
+
+
+JsonInt = Annotated[int, BeforeValidator(_json_number)]
+JsonFloat = Annotated[float, BeforeValidator(_json_number)]
+
+
 class PlanRequest(Schema):
     """Parameters of an inspection plan (stored with the plan, so it can be reproduced)."""
 
@@ -261,16 +275,32 @@ class PlanRequest(Schema):
         },
     )
 
-    capacity: int = Field(ge=1, le=2000, description="Number of inspections to plan (K).")
-    seed: int = Field(ge=0, le=2**32 - 1, description="Seed of the exploration draw.")
-    risk_area: str = Field(default="overall", description="A risk area id, or 'overall'.")
-    per_region: int | None = Field(default=None, ge=1, description="Max risk-ranked units per region.")
-    max_per_provider: int | None = Field(
+    # Strict: JSON ``true`` is not 1 and ``"20"`` is not 20 (a client bug must not become a plan);
+    # ``20.0`` is 20, as JSON Schema's "integer" says.
+    capacity: JsonInt = Field(ge=1, le=2000, description="Number of inspections to plan (K).")
+    seed: JsonInt = Field(ge=0, le=2**32 - 1, description="Seed of the exploration draw.")
+    risk_area: str = Field(
+        default="overall",
+        strict=True,
+        max_length=64,
+        pattern=r"^[a-z][a-z0-9_]*$",
+        description="A risk area id, or 'overall'.",
+    )
+    per_region: JsonInt | None = Field(default=None, ge=1, description="Max risk-ranked units per region.")
+    max_per_provider: JsonInt | None = Field(
         default=None, ge=1, description="Max risk-ranked units per provider."
     )
-    exploration: float = Field(default=0.15, ge=0, le=1, description="Share of K drawn at random.")
-    cooldown_months: int = Field(default=12, ge=0, le=120, description="Skip units inspected this recently.")
-    score_id: str | None = Field(default=None, description="Scoring snapshot; default the served one.")
+    exploration: JsonFloat = Field(default=0.15, ge=0, le=1, description="Share of K drawn at random.")
+    cooldown_months: JsonInt = Field(
+        default=12, ge=0, le=120, description="Skip units inspected this recently."
+    )
+    score_id: str | None = Field(
+        default=None,
+        strict=True,
+        max_length=128,
+        pattern=SCORE_ID_PATTERN,
+        description="Scoring snapshot; default the served one.",
+    )
 
 
 class PlanParametersOut(Schema):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import gc
 import json
 import logging
+import re
 import threading
 import time
 from collections import defaultdict
@@ -29,6 +30,7 @@ from engine.config import Config
 from engine.contract import REGIONS
 from engine.scores import (
     OVERALL,
+    SCORE_ID_PATTERN,
     ScoreMetadata,
     ScoreNotFoundError,
     ScoreSnapshot,
@@ -178,6 +180,20 @@ def score_history(store: ScoreStore, current_id: str) -> dict[str, list[dict[str
     }
 
 
+def _public_reason(error: Exception) -> str:
+    """Why a snapshot cannot be served, without the store's paths or file contents."""
+    if isinstance(error, ScoreNotFoundError):
+        return "it is not stored"
+    if isinstance(error, ScoreValidationError):
+        return "it is unreadable or violates the scores contract"
+    return str(error)  # the served-areas check: names risk areas only
+
+
+def _shown_id(score_id: str) -> str:
+    """A score id as it may appear in a response (ids that do not have the id shape are not shown)."""
+    return score_id if re.match(SCORE_ID_PATTERN, score_id) else "(invalid id)"
+
+
 def _versions(meta: ScoreMetadata) -> pl.DataFrame:
     return pl.DataFrame(
         {"risk_area": list(meta.model_versions), "model_version": list(meta.model_versions.values())},
@@ -194,6 +210,7 @@ class ScoresHolder:
         self.refresh_seconds = refresh_seconds
         self._served: ServedScores | None = None
         self._problem: str | None = None
+        self._public_problem: str | None = None
         self._attempted: tuple[str | None, int] | None = None
         self._last_poll = 0.0
         self._load_lock = threading.Lock()
@@ -205,8 +222,13 @@ class ScoresHolder:
 
     @property
     def problem(self) -> str | None:
-        """Why the holder is not ready (None when it serves the published snapshot)."""
+        """Why the holder is not ready (None when it serves the published snapshot), for the log."""
         return self._problem
+
+    @property
+    def public_problem(self) -> str | None:
+        """:attr:`problem` as a client may see it: it names the snapshot id only, never a path."""
+        return self._public_problem
 
     def poll(self) -> None:
         """Cheap per-request check; starts a background load when ``CURRENT`` changed."""
@@ -227,9 +249,10 @@ class ScoresHolder:
             score_id = marker[0]
             if score_id is None:
                 self._problem = f"no scoring snapshot has been published in {self.store.root}"
+                self._public_problem = "no scoring snapshot has been published"
                 return False
             if self._served is not None and self._served.id == score_id:
-                self._problem = None
+                self._problem = self._public_problem = None
                 return False
             try:
                 snapshot = self.store.open(score_id)
@@ -238,10 +261,14 @@ class ScoresHolder:
             except (ScoreNotFoundError, ScoreValidationError, ValueError) as error:
                 kept = f"; still serving {self._served.id}" if self._served else ""
                 self._problem = f"published scoring snapshot {score_id!r} cannot be served: {error}{kept}"
+                self._public_problem = (
+                    f"published scoring snapshot {_shown_id(score_id)} cannot be served: "
+                    f"{_public_reason(error)}{kept}"
+                )
                 logger.error("%s", self._problem)
                 return False
             self._served = fresh
-            self._problem = None
+            self._problem = self._public_problem = None
             # The indexes are ~10^5 long-lived objects without reference cycles: keep them out of the
             # cyclic collector's full passes, which otherwise show up as p99 latency spikes.
             gc.freeze()

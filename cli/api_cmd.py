@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from cli.common import console, error_console, fail, load_settings
+from cli.common import console, error_console, fail, load_settings, shown
+from engine.personal_data import MaskingFilter
 
 apikey_app = typer.Typer(help="Manage API keys (stored hashed, with scopes).", no_args_is_help=True)
 
@@ -35,8 +37,14 @@ def serve(
         fail(str(error))
     problem = app.state.tillsynsrisk.holder.problem
     if problem:
-        error_console.print(f"[yellow]warning:[/] not ready yet: {problem}")
-    console.print(f"tillsynsrisk API on http://{host}:{port} (docs at /docs), home {settings.home}")
+        error_console.print(f"[yellow]warning:[/] not ready yet: {shown(problem)}")
+    console.print(
+        f"tillsynsrisk API on http://{shown(host)}:{port} (docs at /docs), home {shown(settings.home)}"
+    )
+    # uvicorn's own loggers do not propagate to the root handlers: they get the masking filter too
+    # (an access-log line quotes the path and query as sent).
+    for name in ("uvicorn.access", "uvicorn.error"):
+        logging.getLogger(name).addFilter(MaskingFilter())
     uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
 
 
@@ -58,7 +66,7 @@ def create_key(
     finally:
         store.close()
     error_console.print(
-        f"Created key {record.key_id} '{record.name}' with scopes {', '.join(sorted(record.scopes))}. "
+        f"Created key {record.key_id} '{shown(record.name)}' with scopes {', '.join(sorted(record.scopes))}. "
         "It is shown only now; store it safely:"
     )
     print(key)  # stdout, alone, so that `KEY=$(tillsynsrisk apikey create ...)` works
@@ -75,7 +83,7 @@ def list_keys() -> None:
     table = Table("key id", "name", "scopes", "created", "revoked")
     for key in keys:
         table.add_row(
-            key.key_id, key.name, " ".join(sorted(key.scopes)), key.created_at, key.revoked_at or ""
+            key.key_id, shown(key.name), " ".join(sorted(key.scopes)), key.created_at, key.revoked_at or ""
         )
     console.print(table)
 
@@ -92,4 +100,4 @@ def revoke_key(name_or_id: Annotated[str, typer.Argument(help="The key's name or
         fail(str(error))
     finally:
         store.close()
-    console.print(f"Revoked key {key.key_id} '{key.name}' at {key.revoked_at}.")
+    console.print(f"Revoked key {key.key_id} '{shown(key.name)}' at {key.revoked_at}.")

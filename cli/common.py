@@ -10,8 +10,10 @@ from typing import NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from engine.config import Config, ConfigError
+from engine.personal_data import MaskingFilter, masked
 from engine.settings import Settings
 from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
@@ -32,6 +34,9 @@ def configure_consoles() -> None:
 def configure_logging(level: int = logging.WARNING) -> None:
     """Log warnings and above to stderr; library code only logs, never prints."""
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        if not any(isinstance(each, MaskingFilter) for each in handler.filters):
+            handler.addFilter(MaskingFilter())
 
 
 def load_settings() -> Settings:
@@ -55,9 +60,18 @@ def open_snapshot(settings: Settings, snapshot_id: str | None) -> Snapshot:
         fail(str(error))
 
 
+def shown(value: object) -> str:
+    """``value`` as text safe to print with rich: markup escaped, personal identity numbers masked.
+
+    Every value that comes from data (names, ids, sentences, messages that quote them) goes through
+    this before it reaches a console: a unit named ``[/bold]`` would otherwise crash the print.
+    """
+    return escape(masked(str(value)))
+
+
 def fail(message: str, exit_code: int = 1) -> NoReturn:
-    """Print ``message`` as an error and exit non-zero."""
-    error_console.print(f"[bold red]error:[/] {message}")
+    """Print ``message`` (plain text, shown with :func:`shown`) as an error and exit non-zero."""
+    error_console.print(f"[bold red]error:[/] {shown(message)}")
     raise typer.Exit(code=exit_code)
 
 

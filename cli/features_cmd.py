@@ -11,7 +11,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from cli.common import console, fail, load_effective_config, load_settings, open_snapshot
+from cli.common import console, fail, load_effective_config, load_settings, open_snapshot, shown
 from engine.config import Config
 from engine.settings import Settings
 from engine.snapshots import Snapshot
@@ -172,11 +172,13 @@ def _print_summary(
         f"{dates[0]}..{dates[-1]}, {len(catalog)} features "
         f"({numeric} numeric, {len(catalog) - numeric} categorical)."
     )
-    console.print(f"Stored in {feature_set.path}")
+    console.print(f"Stored in {shown(feature_set.path)}")
     varying = top_varying_features(frame, catalog, TOP_VARYING)
     table = Table(title=f"Top {varying.height} varying features (coefficient of variation)")
     for column in ("feature", "mean", "std", "non-null"):
         table.add_column(column, justify="left" if column == "feature" else "right")
     for row in varying.iter_rows(named=True):
-        table.add_row(row["feature"], f"{row['mean']:.3g}", f"{row['std']:.3g}", f"{row['non_null']:.0%}")
+        table.add_row(
+            shown(row["feature"]), f"{row['mean']:.3g}", f"{row['std']:.3g}", f"{row['non_null']:.0%}"
+        )
     console.print(table)

@@ -10,13 +10,14 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 from rich import box
-from rich.markup import escape
 from rich.table import Table
 
-from cli.common import console, error_console, fail, load_effective_config, load_settings
+from cli.common import console, error_console, fail, load_effective_config, load_settings, shown
 from engine.contract import CONTRACT_SCHEMA_VERSION
 from engine.ingest import IngestResult, ingest_directory
 from engine.ingest.failures import counts_by_rule
+from engine.personal_data import masked
+from engine.pseudonyms import pseudonym_key
 from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
 USAGE_ERROR = 2
@@ -45,8 +46,14 @@ def ingest(
     reference = _parsed_reference_date(reference_date)
     settings = load_settings()
     config = load_effective_config(settings)
-    with console.status(f"Validating {src_dir} ..."):
-        result = ingest_directory(src_dir, config, reference_date=reference, redact=redact)
+    with console.status(f"Validating {shown(src_dir)} ..."):
+        result = ingest_directory(
+            src_dir,
+            config,
+            reference_date=reference,
+            redact=redact,
+            pseudonym_key=pseudonym_key(settings.pseudonym_key_file),
+        )
     if report is not None:
         _write_report(report, result)
     _print_failures(result)
@@ -66,7 +73,7 @@ def ingest(
         metadata={
             "reference_date": result.reference_date.isoformat(),
             "redacted": result.redacted,
-            "source_dir": str(src_dir),
+            "source_dir": masked(str(src_dir)),
             "sources": result.sources,
             "warnings": result.manifest_warnings(),
         },
@@ -96,7 +103,7 @@ def show_snapshot(
     console.print(
         f"  schema version {manifest.get('schema_version')}  config hash {config_hash}  redacted {redacted}"
     )
-    console.print(f"  path {snapshot.path}")
+    console.print(f"  path {shown(snapshot.path)}")
     tables = Table(title="Tables", title_justify="left")
     for column in ("table", "rows", "cols", "source file", "encoding", "hash"):
         tables.add_column(column, justify="right" if column in ("rows", "cols") else "left", no_wrap=True)
@@ -108,7 +115,7 @@ def show_snapshot(
             name,
             f"{table['rows']:,}",
             str(len(table["columns"])),
-            source.get("file", ""),
+            shown(source.get("file", "")),
             source.get("encoding") or source.get("format", ""),
             table["content_hash"][:8],
         )
@@ -122,11 +129,11 @@ def show_snapshot(
         summary.add_column(column, justify="right" if column == "count" else "left")
     for warning in warnings:
         summary.add_row(
-            warning["rule"],
-            warning["table"],
-            escape(warning.get("column") or ""),
+            shown(warning["rule"]),
+            shown(warning["table"]),
+            shown(warning.get("column") or ""),
             f"{warning['count']:,}",
-            escape(warning["hint"]),
+            shown(warning["hint"]),
         )
     console.print(summary)
 
@@ -136,9 +143,9 @@ def list_snapshots() -> None:
     store = SnapshotStore(load_settings().snapshots_dir)
     infos = store.list()
     if not infos:
-        console.print(f"No snapshots in {store.root}.")
+        console.print(f"No snapshots in {shown(store.root)}.")
         return
-    table = Table(title=f"Snapshots in {store.root}", title_justify="left")
+    table = Table(title=f"Snapshots in {shown(store.root)}", title_justify="left")
     for column in ("", "id", "created", "tables", "rows"):
         table.add_column(column, justify="right" if column == "rows" else "left")
     for info in infos:
@@ -187,7 +194,7 @@ def _write_report(path: Path, result: IngestResult) -> None:
 def _print_failures(result: IngestResult) -> None:
     if result.failures.is_empty():
         return
-    shown = (
+    listed = (
         result.failures.with_columns(rank=pl.int_range(pl.len()).over("rule", "table"))
         .filter(pl.col("rank") < REPORT_ROWS_PER_RULE)
         .head(REPORT_MAX_ROWS)
@@ -202,22 +209,22 @@ def _print_failures(result: IngestResult) -> None:
     table.add_column("value", overflow="fold", min_width=12, max_width=40)
     if wide:
         table.add_column("hint", overflow="fold", ratio=1)
-    for item in shown.iter_rows(named=True):
+    for item in listed.iter_rows(named=True):
         style = "red" if item["severity"] == "error" else "yellow"
         where = item["file"] if item["row"] is None else f"{item['file']}:{item['row']}"
         cells = [
-            escape(where),
-            escape(item["column"] or ""),
-            f"[{style}]{item['rule']}[/]",
-            escape(_clipped(item["value"])),
+            shown(where),
+            shown(item["column"] or ""),
+            f"[{style}]{shown(item['rule'])}[/]",
+            shown(_clipped(item["value"])),
         ]
-        table.add_row(*cells, *([escape(_clipped(item["hint"], 90))] if wide else []))
+        table.add_row(*cells, *([shown(_clipped(item["hint"], 90))] if wide else []))
     error_console.print(table)
     if not wide:
-        hints = shown.unique(["rule", "hint"], keep="first", maintain_order=True)
+        hints = listed.unique(["rule", "hint"], keep="first", maintain_order=True)
         for item in hints.iter_rows(named=True):
-            error_console.print(f"  [bold]{item['rule']}[/]: {escape(_clipped(item['hint'], 200))}")
-    if shown.height < result.failures.height:
+            error_console.print(f"  [bold]{shown(item['rule'])}[/]: {shown(_clipped(item['hint'], 200))}")
+    if listed.height < result.failures.height:
         counts = counts_by_rule(result.failures.lazy()).collect()
         per_rule = Table(
             title=f"All {result.failures.height:,} failures by rule",

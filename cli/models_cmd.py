@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -55,7 +56,7 @@ def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
     for area, entry in result.items():
         scorers = {k: v or {} for k, v in entry.items() if isinstance(v, dict) or v is None}
         table.add_row(
-            area,
+            escape(str(area)),
             str(entry["n"]),
             _fmt(entry["base_rate"]),
             *[
@@ -183,7 +184,7 @@ def evaluate(
     if out is not None:
         out.write_text(render_report(tracking, run_id), encoding="utf-8")
         if not as_json:
-            console.print(f"report written to {out}")
+            console.print(f"report written to {escape(str(out))}")
 
 
 def compare(
@@ -218,9 +219,9 @@ def compare(
     shown = ("base_rate", "precision_at_10pct", "roc_auc", "average_precision", "ece")
     for row in joined.filter(pl.col("metric").is_in(shown)).sort(key).iter_rows(named=True):
         table.add_row(
-            row["population"],
-            row["risk_area"],
-            row["metric"],
+            escape(row["population"]),
+            escape(row["risk_area"]),
+            escape(row["metric"]),
             _fmt(row["a"]),
             _fmt(row["b"]),
             _fmt(row["delta"]),
@@ -230,7 +231,7 @@ def compare(
     psi_view.add_column("feature")
     psi_view.add_column("PSI", justify="right")
     for row in psi.head(20).iter_rows(named=True):
-        psi_view.add_row(row["feature"], _fmt(row["psi"]))
+        psi_view.add_row(escape(row["feature"]), _fmt(row["psi"]))
     console.print(psi_view)
 
 
@@ -250,7 +251,7 @@ def promote(
     if not decision.promoted:
         fail("promotion refused:\n  - " + "\n  - ".join(decision.reasons))
     for reason in decision.reasons:
-        console.print(f"[yellow]forced despite:[/] {reason}")
+        console.print(f"[yellow]forced despite:[/] {escape(reason)}")
     console.print(
         f"promoted run {run_id} as tillsynsrisk version {decision.version} (alias champion; "
         f"previous: {decision.previous_version or 'none'})"

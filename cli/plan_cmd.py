@@ -10,7 +10,7 @@ import polars as pl
 import typer
 from rich.table import Table
 
-from cli.common import console, fail, load_effective_config, load_settings
+from cli.common import console, fail, load_effective_config, load_settings, shown
 from engine.planning import PlanParameters, inspections_template
 from engine.plans import (
     CooldownUnavailableError,
@@ -76,12 +76,14 @@ def plan(
         document = make_plan(scores, parameters, inspections=inspections, inspections_snapshot_id=snapshot_id)
     except (ValueError, CooldownUnavailableError) as error:
         fail(str(error), 2)
-    path = PlanStore(settings.plans_dir).save(document)
+    # Printed before it is stored: a command that fails never leaves half its effect.
     if as_json:
         print(json.dumps(document, indent=2, ensure_ascii=False))
-        return
-    _print_plan(document)
-    console.print(f"Stored {path}")
+    else:
+        _print_plan(document)
+    path = PlanStore(settings.plans_dir).save(document)
+    if not as_json:
+        console.print(f"Stored {shown(path)}")
 
 
 @plan_app.command("show")
@@ -100,9 +102,9 @@ def list_plans() -> None:
         params = doc["parameters"]
         table.add_row(
             plan_id,
-            doc["created_at"][:19],
-            doc["score_id"],
-            params["risk_area"],
+            shown(doc["created_at"][:19]),
+            shown(doc["score_id"]),
+            shown(params["risk_area"]),
             str(params["capacity"]),
             str(doc["seed"]),
             f"{doc['expected_findings']:.2f}",
@@ -134,7 +136,7 @@ def export_plan(
         print(text, end="")
         return
     out.write_text("\ufeff" + text, encoding="utf-8")
-    console.print(f"Wrote {chosen.height} units × {len(areas)} risk areas to {out}")
+    console.print(f"Wrote {chosen.height} units × {len(areas)} risk areas to {shown(out)}")
 
 
 def _open(plan_id: str) -> dict[str, Any]:
@@ -147,32 +149,35 @@ def _open(plan_id: str) -> dict[str, Any]:
 def _print_plan(doc: dict[str, Any]) -> None:
     params = doc["parameters"]
     console.print(
-        f"[bold]{doc['plan_id']}[/]  risk area {params['risk_area']}, capacity {params['capacity']}, "
-        f"seed {doc['seed']}, scores {doc['score_id']} (model {doc['model_name']} v{doc['model_version']}), "
-        f"inspections snapshot {doc['inspections_snapshot_id']}"
+        f"[bold]{shown(doc['plan_id'])}[/]  risk area {shown(params['risk_area'])}, "
+        f"capacity {params['capacity']}, seed {doc['seed']}, scores {shown(doc['score_id'])} "
+        f"(model {shown(doc['model_name'])} v{shown(doc['model_version'])}), "
+        f"inspections snapshot {shown(doc['inspections_snapshot_id'])}"
     )
     chosen = Table("#", "unit", "name", "region", "provider", "rank", "p", "reason", "incl. prob.")
     for unit in doc["chosen"]:
         chosen.add_row(
             str(unit["plan_position"]),
-            unit["unit_id"],
-            unit["unit_name"],
-            unit["region_code"],
-            unit["provider_id"],
+            shown(unit["unit_id"]),
+            shown(unit["unit_name"]),
+            shown(unit["region_code"]),
+            shown(unit["provider_id"]),
             str(unit["rank"]),
             f"{unit['p_deficiency']:.3f}",
-            unit["reason"],
+            shown(unit["reason"]),
             f"{unit['inclusion_probability']:.4f}",
         )
     console.print(chosen)
     if doc["skipped"]:
         skipped = Table("rank", "unit", "reason", "detail", title="Higher-ranked units skipped")
         for unit in doc["skipped"]:
-            skipped.add_row(str(unit["rank"]), unit["unit_id"], unit["reason"], unit["detail"])
+            skipped.add_row(
+                str(unit["rank"]), shown(unit["unit_id"]), shown(unit["reason"]), shown(unit["detail"])
+            )
         console.print(skipped)
     console.print(
         f"Expected findings {doc['expected_findings']:.2f}; {doc['risk_ranked']} risk-ranked, "
         f"{doc['random']} random; {doc['units_in_cooldown']} units in cooldown."
     )
     for warning in doc["warnings"]:
-        console.print(f"[yellow]warning:[/] {warning}")
+        console.print(f"[yellow]warning:[/] {shown(warning)}")

@@ -17,6 +17,7 @@ from cli.common import (
     load_effective_config,
     load_settings,
     open_snapshot,
+    shown,
 )
 from cli.features_cmd import stored_feature_set
 from engine.contract import REGIONS
@@ -113,10 +114,9 @@ def score(
         )
     except ScoreValidationError as error:
         fail(f"the scores did not pass their contract; nothing was written: {error}")
-    if publish:
-        store.publish(metadata.score_id)
     seconds = time.perf_counter() - started
     state = "published" if publish else "stored, not published"
+    reported_then_published(store, frame, metadata.score_id, publish, settings.high_risk_percentile)
     console.print(
         f"Scoring snapshot [bold]{metadata.score_id}[/] ({state}) in {seconds:.1f} s: "
         f"{features.height:,} units × {len(champion.model.risk_areas)} risk areas + overall "
@@ -124,8 +124,20 @@ def score(
         f"model {MODEL_NAME} v{champion.version} (run {champion.run_id}), feature set {feature_set.id}, "
         f"snapshot {source.id}."
     )
+
+
+def reported_then_published(
+    store: ScoreStore, frame: pl.DataFrame, score_id: str, publish: bool, high_risk_percentile: float
+) -> None:
+    """Print the top units and providers, then publish ``score_id`` (when asked).
+
+    Publishing is the last step: everything that can fail (printing data included) comes first, so
+    a failed command never leaves a new snapshot served.
+    """
     _print_top_units(frame)
-    _print_providers(frame, settings.high_risk_percentile)
+    _print_providers(frame, high_risk_percentile)
+    if publish:
+        store.publish(score_id)
 
 
 def _print_top_units(frame: pl.DataFrame) -> None:
@@ -140,12 +152,12 @@ def _print_top_units(frame: pl.DataFrame) -> None:
             row["provider_name"] if region in row["provider_name"] else f"{row['provider_name']}, {region}"
         )
         console.print(
-            f"{row['rank']:>3}. {row['unit_name']} ({row['unit_id']}), {where}: "
+            f"{row['rank']:>3}. {shown(row['unit_name'])} ({shown(row['unit_id'])}), {shown(where)}: "
             f"P(brist) {row['p_deficiency']:.2f}, "
             f"P(allvarlig brist) {row['p_serious']:.2f}"
         )
         for reason in row["explanations"]:
-            console.print(f"       – {reason['sentence_sv']}")
+            console.print(f"       – {shown(reason['sentence_sv'])}")
 
 
 def _print_providers(frame: pl.DataFrame, high_risk_percentile: float) -> None:
@@ -161,7 +173,7 @@ def _print_providers(frame: pl.DataFrame, high_risk_percentile: float) -> None:
         table.add_column(column, justify="left" if column == "provider" else "right")
     for row in rollup.iter_rows(named=True):
         table.add_row(
-            f"{row['provider_name']} ({row['provider_id']})",
+            f"{shown(row['provider_name'])} ({shown(row['provider_id'])})",
             str(row["units"]),
             str(row["high_risk_units"]),
             f"{row['max_p_deficiency']:.2f}",

@@ -53,6 +53,11 @@ FINDINGS = ("none", "deficiency", "serious")
 SELECTIONS = ("random", "risk_based", "complaint_triggered", "other")
 PROFESSIONS = ("lakare", "sjukskoterska", "distriktsskoterska", "psykolog", "fysioterapeut", "annan")
 
+MAX_LISTED_PATIENTS = 200_000
+"""Upper bound of units.listed_patients: the largest Swedish vårdcentraler list some 40 000 patients."""
+MAX_MONTHLY_COUNT = 10_000_000
+"""Upper bound of an indicator's monthly numerator and denominator (a unit's calls or visits)."""
+
 TableKind = Literal["providers", "units", "inspections", "visits", "event", "indicator"]
 
 
@@ -81,7 +86,7 @@ class UnitModel(pa.DataFrameModel):
     region_code: str = pa.Field(isin=list(REGIONS))
     municipality_code: str = pa.Field(str_matches=r"^\d{4}$")
     unit_type: str
-    listed_patients: int = pa.Field(ge=0)
+    listed_patients: int = pa.Field(ge=0, le=MAX_LISTED_PATIENTS)
     active_from: dt.date
     active_to: dt.date = pa.Field(nullable=True)
 
@@ -124,8 +129,8 @@ class IndicatorModel(pa.DataFrameModel):
     unit_id: str = pa.Field(str_matches=HSA_ID_PATTERN)
     period: dt.date
     measure: str
-    numerator: int = pa.Field(ge=0)
-    denominator: int = pa.Field(ge=0)
+    numerator: int = pa.Field(ge=0, le=MAX_MONTHLY_COUNT)
+    denominator: int = pa.Field(ge=0, le=MAX_MONTHLY_COUNT)
 
     @pa.check("period", name="period_is_first_of_month")
     def _first_of_month(cls, data: PolarsData) -> pl.LazyFrame:

@@ -13,6 +13,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -142,6 +143,20 @@ def current_inspections(snapshots_dir: Path) -> tuple[pl.LazyFrame | None, str |
     return snapshot.scan("inspections"), snapshot.id
 
 
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file unique to this call, fsynced and renamed."""
+    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(name, path)
+    except BaseException:
+        Path(name).unlink(missing_ok=True)
+        raise
+
+
 class PlanStore:
     """Plans as JSON files under ``root`` (``Settings().plans_dir``)."""
 
@@ -149,15 +164,18 @@ class PlanStore:
         self.root = root
 
     def save(self, document: dict[str, Any]) -> Path:
-        """Write a plan document atomically; an existing plan with the same id is left untouched."""
+        """Write a plan document atomically; an existing plan with the same id is left untouched.
+
+        Each call writes its own temporary file (unique per call, not per process: concurrent
+        requests for the same plan run in one process) and renames it over the final name, so a
+        reader sees no file or a complete one, and two writers of the same plan never collide.
+        """
         plan_id = document["plan_id"]
         path = self._path(plan_id)
         if path.exists():
             return path
         self.root.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(document, indent=2, ensure_ascii=False), encoding="utf-8")
-        os.replace(tmp, path)
+        atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False))
         logger.info("stored plan %s", plan_id)
         return path
 
@@ -166,7 +184,7 @@ class PlanStore:
         try:
             data: dict[str, Any] = json.loads(self._path(plan_id).read_text(encoding="utf-8"))
         except FileNotFoundError as error:
-            raise PlanNotFoundError(f"no plan {plan_id!r} in {self.root}") from error
+            raise PlanNotFoundError(f"no plan {plan_id!r}") from error
         return data
 
     def ids(self) -> list[str]:
@@ -177,5 +195,5 @@ class PlanStore:
 
     def _path(self, plan_id: str) -> Path:
         if not re.match(PLAN_ID_PATTERN, plan_id):
-            raise PlanNotFoundError(f"invalid plan id {plan_id!r}; expected {PLAN_ID_PATTERN}")
+            raise PlanNotFoundError(f"invalid plan id; expected {PLAN_ID_PATTERN}")
         return self.root / f"{plan_id}.json"

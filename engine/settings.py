@@ -61,6 +61,11 @@ class Settings(BaseSettings):
         return self.home / "plans"
 
     @property
+    def pseudonym_key_file(self) -> Path:
+        """The key of the ingest's keyed pseudonyms (outside every snapshot; mode 0600)."""
+        return self.home / "keys" / "pseudonym.key"
+
+    @property
     def api_keys_db(self) -> Path:
         return self.api_keys_file or self.home / "api_keys.sqlite3"
 

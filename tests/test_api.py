@@ -101,7 +101,7 @@ def test_unknown_risk_area_is_a_422_problem_naming_the_known_areas(api: ApiHarne
         "type": "urn:tillsynsrisk:problem:unknown-risk-area",
         "title": "Unknown risk area",
         "status": 422,
-        "detail": "unknown risk area 'nope'; known: ['kontinuitet', 'overall', 'personcentrering', "
+        "detail": "unknown risk area <value>; known: ['kontinuitet', 'overall', 'personcentrering', "
         "'samverkan', 'systematiskt_kvalitetsarbete', 'tillganglighet']",
         "instance": "/v1/candidates",
     }
@@ -144,7 +144,7 @@ def test_unknown_unit_is_a_404_problem(api: ApiHarness) -> None:
         "type": "urn:tillsynsrisk:problem:unknown-unit",
         "title": "Unknown unit",
         "status": 404,
-        "detail": f"no unit 'SE2321000016-zzzz' in scoring snapshot {api.score_id}",
+        "detail": f"no unit <value> in scoring snapshot {api.score_id}",
         "instance": "/v1/units/SE2321000016-zzzz",
     }
 
@@ -194,12 +194,12 @@ def test_unknown_path_and_wrong_method_are_problems(api: ApiHarness) -> None:
         "type": "about:blank",
         "title": "Not Found",
         "status": 404,
-        "detail": "no resource at /v1/nothing",
+        "detail": "no resource at this path",
         "instance": "/v1/nothing",
     }
     wrong = api.client.delete("/v1/candidates", headers=api.auth())
     assert wrong.status_code == 405 and wrong.headers["content-type"] == PROBLEM
-    assert wrong.json()["detail"] == "method DELETE is not allowed on /v1/candidates"
+    assert wrong.json()["detail"] == "this method is not allowed on this path"
 
 
 def test_unhandled_error_is_a_500_problem_without_internals(tmp_path: Path) -> None:
@@ -274,14 +274,14 @@ def test_plan_without_inspections_and_a_cooldown_is_a_409(tmp_path: Path) -> Non
 
 def test_unknown_plan_is_a_404_problem(api: ApiHarness) -> None:
     response = api.client.get("/v1/plans/plan-0000000000000000", headers=api.auth())
-    assert response.status_code == 404 and response.json()["detail"] == "no plan 'plan-0000000000000000'"
+    assert response.status_code == 404 and response.json()["detail"] == "no plan with that id"
 
 
 def test_without_a_published_snapshot_data_routes_are_503_and_readyz_says_why(tmp_path: Path) -> None:
     api = harness(tmp_path, publish=False)
     ready = api.client.get("/readyz")
     assert ready.status_code == 503 and ready.headers["content-type"] == PROBLEM
-    assert ready.json()["detail"].startswith("no scoring snapshot has been published in ")
+    assert ready.json()["detail"] == "no scoring snapshot has been published", "no path in a response"
     candidates = api.client.get("/v1/candidates", headers=api.auth())
     assert candidates.status_code == 503 and candidates.json()["type"].endswith("not-ready")
     assert api.client.get("/v1/candidates").status_code == 401, "authentication comes before readiness"

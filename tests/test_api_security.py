@@ -120,7 +120,7 @@ def test_audit_log_records_who_what_when_and_status(tmp_path: Path) -> None:
     # then
     entries = api.client.app.state.tillsynsrisk.audit.entries()  # type: ignore[attr-defined]
     assert [(e.method, e.path, e.status) for e in entries] == [
-        ("GET", "/v1/units/SE2321000016-u0001", 200),
+        ("GET", "/v1/units/{unit_id}", 200),
         ("GET", "/v1/candidates", 401),
         ("POST", "/v1/plans", 201),
         ("GET", "/v1/nowhere", 404),
@@ -129,7 +129,7 @@ def test_audit_log_records_who_what_when_and_status(tmp_path: Path) -> None:
     assert unrouted.key_id == api.keys["all"].split("_")[1], "the public key id is kept even without a route"
     assert (unit.key_name, unit.query, unit.resource_ids) == (
         "read-units",
-        "x=1",
+        "x",
         {"unit_id": "SE2321000016-u0001"},
     )
     assert anonymous.key_name is None

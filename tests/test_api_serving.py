@@ -87,8 +87,9 @@ def test_corrupt_published_snapshot_keeps_the_previous_one_and_readyz_is_503(tmp
     # then readiness fails saying why, and A keeps being served
     assert ready.status_code == 503
     detail = ready.json()["detail"]
-    assert detail.startswith(f"published scoring snapshot '{bad.score_id}' cannot be served: ")
+    assert detail.startswith(f"published scoring snapshot {bad.score_id} cannot be served: ")
     assert "unreadable" in detail and detail.endswith(f"still serving {old_id}")
+    assert str(api.settings.scores_dir) not in detail, "no path in a response"
     assert _served_id(api) == old_id
     # and when a good snapshot is published again, readiness recovers
     good = write_published(store, make_scores(units=40, seed=6), version="3")

@@ -107,6 +107,15 @@ CASES: list[tuple[str, Mutation]] = [
         _set("providers", 1, provider_id=PROVIDER_B[:9] + str((int(PROVIDER_B[9]) + 1) % 10)),
     ),
     ("out_of_range", _set("units", 2, listed_patients="-5")),
+    ("out_of_range", _set("units", 1, listed_patients="1212121212")),
+    (
+        "out_of_range",
+        _indicator_set(
+            "continuity", {"unit_id": UNIT_3, "period": "2024-02"}, "denominator", denominator="99000000"
+        ),
+    ),
+    ("control_character", _set("units", 1, name="Vårdcentralen\x00Väster")),
+    ("control_character", _set("complaints", 2, summary="text\x1b[31m")),
     ("inverted_active_period", _set("units", 1, active_to="2014-12-31")),
     ("municipality_not_in_region", _set("units", 2, municipality_code="0180")),
     ("received_before_event", _set("complaints", 0, received_date="2024-01-01")),
@@ -177,6 +186,14 @@ def test_valid_world_has_no_failures(tmp_path: Path) -> None:
 def test_every_error_rule_in_the_catalogue_has_a_failing_example() -> None:
     covered = {rule for rule, _ in CASES}
     unreachable = {"unreadable_file", "schema_check"}  # tested in test_ingest_files.py / a catch-all
+    # need a file this factory cannot write, or a pseudonym key: tested in test_attacks.py
+    unreachable |= {
+        "mixed_encoding",
+        "link_outside_source",
+        "empty_table",
+        "pseudonymised_identifier",
+        "pseudonym_collision",
+    }
     assert set(RULES) - covered - unreachable == set(), "every rule needs a failing example"
 
 

@@ -32,7 +32,7 @@ def read_readiness(*, request: Request, state: StateDep) -> Readiness | JSONResp
             request,
             503,
             title="Not ready",
-            detail=state.holder.problem or "no scoring snapshot loaded",
+            detail=state.holder.public_problem or "no scoring snapshot loaded",
             type_=TYPE_PREFIX + "not-ready",
             headers={"Retry-After": "30"},
         )

@@ -41,7 +41,7 @@ def create_plan(
             422,
             "unknown-risk-area",
             "Unknown risk area",
-            f"unknown risk area {body.risk_area!r}; known: {areas}",
+            f"the risk area is not scored in this snapshot; known: {areas}",
         )
     parameters = PlanParameters(**body.model_dump(exclude={"score_id"}))
     try:
@@ -65,7 +65,10 @@ def _scores_for(score_id: str | None, served: ScoreSnapshot, state: StateDep) ->
     try:
         return state.holder.store.open(score_id)
     except (ScoreNotFoundError, ScoreValidationError) as error:
-        raise ProblemError(404, "unknown-score", "Unknown scoring snapshot", str(error)) from error
+        # The store's message names its directory (and the id as sent): neither goes to the client.
+        raise ProblemError(
+            404, "unknown-score", "Unknown scoring snapshot", "no valid scoring snapshot with that score_id"
+        ) from error
 
 
 @router.get(
@@ -85,4 +88,4 @@ def read_plan(
     try:
         return Plan.model_validate(state.plans.open(plan_id))
     except PlanNotFoundError as error:
-        raise ProblemError(404, "unknown-plan", "Unknown plan", f"no plan {plan_id!r}") from error
+        raise ProblemError(404, "unknown-plan", "Unknown plan", "no plan with that id") from error

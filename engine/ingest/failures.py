@@ -47,6 +47,14 @@ RULES: dict[str, Rule] = {
         # Files and columns
         Rule("missing_file", "error", "required table is missing: add <table>.csv or <table>.parquet"),
         Rule("unreadable_file", "error", "the file cannot be read as CSV/Parquet"),
+        Rule("mixed_encoding", "error", "the file mixes UTF-8 and Windows-1252 lines"),
+        Rule(
+            "link_outside_source",
+            "error",
+            "the file is a symbolic link to a place outside the source directory; copy the file in instead",
+        ),
+        Rule("empty_table", "warning", "the file has a header but no rows"),
+        Rule("control_character", "error", "value holds a control character (NUL, escape, ...)"),
         Rule("missing_column", "error", "a required column is missing from the header"),
         Rule("unknown_column", "warning", "column is not part of the contract and was dropped"),
         Rule("unparseable_value", "error", "value cannot be parsed to the column's type"),
@@ -92,6 +100,16 @@ RULES: dict[str, Rule] = {
             "personal_data",
             "error",
             "free text holds a personnummer/samordningsnummer; remove it or use --redact",
+        ),
+        Rule(
+            "pseudonymised_identifier",
+            "warning",
+            "a sole trader's organisationsnummer (a personnummer) was replaced by its keyed pseudonym",
+        ),
+        Rule(
+            "pseudonym_collision",
+            "error",
+            "two provider ids map to the same pseudonym; report this (the key must be rotated)",
         ),
     )
 }
@@ -163,8 +181,11 @@ def single_failure(
 
 
 def masked_failures(failures: pl.LazyFrame) -> pl.LazyFrame:
-    """``failures`` with personal identity numbers in values and hints masked."""
-    return failures.with_columns(masked_expr(pl.col("value")), masked_expr(pl.col("hint")))
+    """``failures`` with personal identity numbers masked wherever they can appear (the column, the
+    unit id, the value and the hint)."""
+    return failures.with_columns(
+        masked_expr(pl.col(column)) for column in ("column", "unit_id", "value", "hint")
+    )
 
 
 def sorted_failures(failures: pl.LazyFrame) -> pl.LazyFrame:

@@ -22,6 +22,7 @@ from engine.ingest import cross_table, quality
 from engine.ingest.failures import (
     FAILURE_COLUMNS,
     FAILURE_SCHEMA,
+    RULES,
     empty_failures,
     failures_frame,
     masked_failures,
@@ -29,9 +30,25 @@ from engine.ingest.failures import (
     sorted_failures,
 )
 from engine.ingest.parsing import parsed_table
-from engine.ingest.readers import ROW_COLUMN, RawTable, UnreadableFileError, find_table_file, read_raw_table
+from engine.ingest.readers import (
+    ROW_COLUMN,
+    MixedEncodingError,
+    RawTable,
+    UnreadableFileError,
+    find_table_file,
+    is_inside,
+    read_raw_table,
+)
 from engine.ingest.validation import schema_failures
-from engine.personal_data import masked, personal_number_matches, redacted
+from engine.personal_data import (
+    contains_personal_number,
+    masked,
+    masked_expr,
+    personal_number_kind,
+    personal_number_matches,
+    redacted_expr,
+)
+from engine.pseudonyms import provider_pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +100,12 @@ class IngestResult:
 
 
 def ingest_directory(
-    src_dir: Path, config: Config, *, reference_date: dt.date, redact: bool = False
+    src_dir: Path,
+    config: Config,
+    *,
+    reference_date: dt.date,
+    redact: bool = False,
+    pseudonym_key: bytes | None = None,
 ) -> IngestResult:
     """Read and validate every contract table in ``src_dir``.
 
@@ -97,6 +119,9 @@ def ingest_directory(
         Dates after this are ``future_date`` errors.
     redact
         Replace personal identity numbers in free text instead of rejecting the file.
+    pseudonym_key
+        Key of the pseudonyms that replace sole traders' ``provider_id`` (:mod:`engine.pseudonyms`);
+        without one such an id is an error.
     """
     specs = table_schemas(config)
     failures: list[pl.LazyFrame] = []
@@ -107,16 +132,28 @@ def ingest_directory(
             if spec.required:
                 failures.append(single_failure(table=name, file=f"{name}.csv", rule="missing_file"))
             continue
+        if not is_inside(path, src_dir):
+            failures.append(single_failure(table=name, file=path.name, rule="link_outside_source"))
+            continue
         try:
             raw_tables[name] = read_raw_table(name, path)
+        except MixedEncodingError as error:
+            failures.append(
+                single_failure(
+                    table=name, file=path.name, rule="mixed_encoding", value=error.rows_text, hint=str(error)
+                )
+            )
         except (UnreadableFileError, OSError) as error:
             logger.warning("cannot read %s", path.name)
             failures.append(
                 single_failure(table=name, file=path.name, rule="unreadable_file", hint=masked(str(error)))
             )
+    raw_tables, pseudonym_failures = _pseudonymised(raw_tables, pseudonym_key)
+    failures += pseudonym_failures
     redaction_counts: dict[str, int] = {}
     guarded: dict[str, RawTable] = {}
     for name, raw in raw_tables.items():
+        failures.append(_control_character_failures(raw))
         frame, guard_failures, count = _personal_data_guarded(raw, specs[name], redact)
         guarded[name] = replace(raw, frame=frame)
         raw_tables[name] = replace(raw, frame=pl.DataFrame())  # keep the metadata, free the strings
@@ -129,6 +166,8 @@ def ingest_directory(
         failures.append(parsed.failures)
         if parsed.frame is not None:
             typed[name] = parsed.frame
+            if parsed.frame.is_empty():
+                failures.append(single_failure(table=name, file=raw_tables[name].file, rule="empty_table"))
     files = {name: raw.file for name, raw in raw_tables.items()}
     for name, frame in typed.items():
         failures.append(schema_failures(frame, specs[name], files[name]))
@@ -139,7 +178,7 @@ def ingest_directory(
     )
     all_failures = _without_repeats(pl.concat(parts).lazy())
     collected = sorted_failures(masked_failures(all_failures)).collect()
-    logger.info("ingest of %s: %d failures", src_dir, collected.height)
+    logger.info("ingest of %s: %d failures", masked(str(src_dir)), collected.height)
     has_errors = not collected.filter(pl.col("severity") == "error").is_empty()
     # A rejected ingest stores nothing, so its tables are not normalised (saves a sort per table).
     tables = (
@@ -153,37 +192,153 @@ def ingest_directory(
     return IngestResult(tables, collected, sources, reference_date, redact, redaction_counts)
 
 
+# Columns holding an identifier that may legitimately be a personnummer (a sole trader's
+# organisationsnummer): replaced by a keyed pseudonym (engine.pseudonyms) in every table that has them.
+PSEUDONYMISED_COLUMNS = ("provider_id",)
+_TEN_DIGITS = r"^\d{10}$"
+# C0 controls except tab, newline and carriage return; DEL; C1 controls.
+CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+
+
+def _pseudonymised(
+    raw_tables: dict[str, RawTable], key: bytes | None
+) -> tuple[dict[str, RawTable], list[pl.LazyFrame]]:
+    """Tables with every sole trader's ``provider_id`` (a personnummer) replaced by its keyed pseudonym.
+
+    Without a key such ids are ``personal_data`` errors (the caller found none to use).
+    """
+    personal: set[str] = set()
+    others: set[str] = set()
+    for raw in raw_tables.values():
+        for column in PSEUDONYMISED_COLUMNS:
+            if column not in raw.frame.columns:
+                continue
+            values = raw.frame.get_column(column).drop_nulls().unique()
+            for value in values.filter(values.str.contains(_TEN_DIGITS)).to_list():
+                (personal if personal_number_kind(value) else others).add(value)
+    if not personal:
+        return raw_tables, []
+    if key is None:
+        return raw_tables, [
+            single_failure(
+                table="providers",
+                file="providers",
+                rule="personal_data",
+                column=",".join(PSEUDONYMISED_COLUMNS),
+                value=f"{len(personal)} personnummer",
+                hint="a sole trader's organisationsnummer is a personnummer and no pseudonym key is "
+                "available to replace it",
+            )
+        ]
+    mapping = {value: provider_pseudonym(key, value) for value in sorted(personal)}
+    failures: list[pl.LazyFrame] = []
+    if len(set(mapping.values())) < len(mapping) or set(mapping.values()) & others:
+        failures.append(
+            single_failure(
+                table="providers", file="providers", rule="pseudonym_collision", column="provider_id"
+            )
+        )
+    replaced = {}
+    for name, raw in raw_tables.items():
+        columns = [column for column in PSEUDONYMISED_COLUMNS if column in raw.frame.columns]
+        if not columns:
+            replaced[name] = raw
+            continue
+        frame = raw.frame.with_columns(pl.col(column).replace(mapping) for column in columns)
+        replaced[name] = replace(raw, frame=frame)
+        count = sum(int(raw.frame.get_column(column).is_in(list(mapping)).sum()) for column in columns)
+        if count:
+            failures.append(
+                single_failure(
+                    table=name,
+                    file=raw.file,
+                    rule="pseudonymised_identifier",
+                    column=",".join(columns),
+                    value=f"{count} replaced",
+                )
+            )
+    return replaced, failures
+
+
+def _control_character_failures(raw: RawTable) -> pl.LazyFrame:
+    """Values holding control characters (NUL, escape, ...): never valid in an export."""
+    columns = [column for column in raw.frame.columns if column != ROW_COLUMN]
+    parts = [
+        failures_frame(
+            raw.frame.lazy().filter(pl.col(column).str.contains(CONTROL_CHARACTERS)),
+            table=raw.name,
+            file=raw.file,
+            rule="control_character",
+            column=column,
+            # Masked before the control characters are shown as U+FFFD (one may sit inside a number).
+            value=masked_expr(pl.col(column)).str.replace_all(CONTROL_CHARACTERS, "\ufffd").str.slice(0, 60),
+            row=pl.col(ROW_COLUMN),
+        )
+        for column in columns
+        if raw.frame.schema[column] == pl.String
+    ]
+    return pl.concat(parts) if parts else empty_failures()
+
+
 def _personal_data_guarded(
     raw: RawTable, spec: TableSpec, redact: bool
 ) -> tuple[pl.DataFrame, pl.LazyFrame, int]:
-    columns = [column for column in spec.free_text_columns if column in raw.frame.columns]
-    if not columns:
-        return raw.frame, empty_failures(), 0
-    matches = personal_number_matches(raw.frame.lazy(), columns, ROW_COLUMN).collect()
-    if matches.is_empty():
-        return raw.frame, empty_failures(), 0
-    if redact:
-        frame = redacted(raw.frame.lazy(), columns, matches["token"].to_list()).collect()
-        failure = single_failure(
+    """Every string column (and every column name) of ``raw`` scanned for personal identity numbers.
+
+    Free-text columns are redacted with ``redact``; anywhere else (names, ids, pseudonyms, counts,
+    column names) a number is an error: an identifier cannot be redacted without breaking it.
+    """
+    columns = [column for column in raw.frame.columns if column != ROW_COLUMN]
+    failures: list[pl.LazyFrame] = [
+        single_failure(
             table=spec.name,
             file=raw.file,
             rule="personal_data",
-            column=",".join(columns),
-            value=f"{matches.height} redacted",
-            hint="personal identity numbers replaced by '[personnummer borttaget]' (--redact)",
-            severity="warning",
+            column=column,
+            value="<personnummer> in the column name",
+            hint="a column name holds a personnummer/samordningsnummer; rename the column",
         )
-        return frame, failure, matches.height
-    failure = failures_frame(
-        matches.lazy().drop("token"),
-        table=spec.name,
-        file=raw.file,
-        rule="personal_data",
-        column=pl.col("column"),
-        value=pl.format("<{}>", pl.col("kind")),
-        row=pl.col("row"),
-    )
-    return raw.frame, failure, 0
+        for column in columns
+        if contains_personal_number(column)
+    ]
+    matches = personal_number_matches(raw.frame, columns, ROW_COLUMN)
+    redactable = [column for column in spec.free_text_columns if column in columns] if redact else []
+    in_text = matches.filter(pl.col("column").is_in(redactable))
+    elsewhere = matches.filter(~pl.col("column").is_in(redactable))
+    frame = raw.frame
+    if not in_text.is_empty():
+        touched = sorted(set(in_text["column"].to_list()))
+        frame = frame.with_columns(redacted_expr(pl.col(column)).alias(column) for column in touched)
+        failures.append(
+            single_failure(
+                table=spec.name,
+                file=raw.file,
+                rule="personal_data",
+                column=",".join(touched),
+                value=f"{in_text.height} redacted",
+                hint="personal identity numbers replaced by '[personnummer borttaget]' (--redact)",
+                severity="warning",
+            )
+        )
+    if not elsewhere.is_empty():
+        free_text = set(spec.free_text_columns)
+        failures.append(
+            failures_frame(
+                elsewhere.lazy(),
+                table=spec.name,
+                file=raw.file,
+                rule="personal_data",
+                column=pl.col("column"),
+                value=pl.format("<{}>", pl.col("kind")),
+                row=pl.col("row"),
+                hint=pl.when(pl.col("column").is_in(list(free_text)))
+                .then(pl.lit(RULES["personal_data"].hint))
+                .otherwise(
+                    pl.lit("a personnummer/samordningsnummer in a column that is not free text; remove it")
+                ),
+            )
+        )
+    return frame, pl.concat(failures) if failures else empty_failures(), in_text.height
 
 
 def _cross_table_and_quality_failures(
@@ -214,7 +369,12 @@ def _cross_table_and_quality_failures(
 
 # Failures that only restate a placeholder on the same row (999 999 is also above the denominator
 # and off the reported share): the placeholder is the cause, so only it is reported.
-_PLACEHOLDER_CONSEQUENCES = ["numerator_above_denominator", "share_mismatch", "magnitude_outlier"]
+_PLACEHOLDER_CONSEQUENCES = [
+    "numerator_above_denominator",
+    "share_mismatch",
+    "magnitude_outlier",
+    "out_of_range",
+]
 
 
 def _without_repeats(failures: pl.LazyFrame) -> pl.LazyFrame:

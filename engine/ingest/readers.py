@@ -27,6 +27,24 @@ class UnreadableFileError(ValueError):
     """A file that cannot be read as CSV or Parquet at all (the message names the file and why)."""
 
 
+class MixedEncodingError(UnreadableFileError):
+    """A CSV file whose lines are partly UTF-8 and partly Windows-1252 (``rows``: the latter)."""
+
+    def __init__(self, rows: list[int]) -> None:
+        self.rows = rows
+        shown = ", ".join(str(row) for row in rows[:MIXED_ROWS_SHOWN]) + (
+            " ..." if len(rows) > MIXED_ROWS_SHOWN else ""
+        )
+        self.rows_text = f"rows {shown}"
+        super().__init__(
+            f"the file mixes UTF-8 and Windows-1252: {len(rows)} row(s) are not UTF-8 ({shown}) while "
+            "others are; save the whole file in one encoding"
+        )
+
+
+MIXED_ROWS_SHOWN = 10
+
+
 @dataclass(frozen=True)
 class RawTable:
     """One source file read as strings, with where it came from."""
@@ -44,6 +62,11 @@ class RawTable:
         return self.path.name
 
 
+def is_inside(path: Path, directory: Path) -> bool:
+    """Whether ``path``, with every symbolic link resolved, is inside ``directory`` (also resolved)."""
+    return path.resolve().is_relative_to(directory.resolve())
+
+
 def find_table_file(src_dir: Path, table: str) -> Path | None:
     """``<table>.csv`` or ``<table>.parquet`` in ``src_dir`` (CSV wins if both exist), or None."""
     for suffix in (".csv", ".parquet"):
@@ -58,6 +81,9 @@ def decoded_text(data: bytes) -> tuple[str, str]:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
+        mixed = mixed_encoding_rows(data)
+        if mixed:
+            raise MixedEncodingError(mixed) from None
         try:
             return data.decode("cp1252"), "cp1252"
         except UnicodeDecodeError as error:
@@ -65,6 +91,26 @@ def decoded_text(data: bytes) -> tuple[str, str]:
                 f"neither UTF-8 nor Windows-1252 (byte 0x{data[error.start]:02x} at offset {error.start})"
             ) from error
     return text, "utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8"
+
+
+def mixed_encoding_rows(data: bytes) -> list[int]:
+    """Line numbers (header = 1) that are not UTF-8, when other lines hold non-ASCII UTF-8; else ``[]``.
+
+    A file that fails strict UTF-8 is Windows-1252 only if no line is genuine multi-byte UTF-8: a
+    file edited in two programs (half ``å`` as two bytes, half as one) would otherwise be read as
+    Windows-1252 and garble every UTF-8 line without a word.
+    """
+    invalid, utf8_lines = [], 0
+    for number, line in enumerate(data.removeprefix(b"\xef\xbb\xbf").split(b"\n"), start=1):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            invalid.append(number)
+        else:
+            utf8_lines += 1
+    return invalid if utf8_lines and invalid else []
 
 
 def detected_separator(header_line: str) -> str:

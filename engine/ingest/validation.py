@@ -149,7 +149,11 @@ def _hint_expr(check_name: pl.Expr, check: pl.Expr) -> pl.Expr:
     base = check_name.replace_strict(hints, default=RULES["schema_check"].hint, return_dtype=pl.String)
     detail = check.str.slice(0, 300)
     return (
-        pl.when(check_name.is_in(["isin", "str_matches", "greater_than_or_equal_to", "greater_than"]))
+        pl.when(
+            check_name.is_in(
+                ["isin", "str_matches", "greater_than_or_equal_to", "greater_than", "less_than_or_equal_to"]
+            )
+        )
         .then(base + " — " + detail)
         .otherwise(base)
     )
