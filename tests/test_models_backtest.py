@@ -34,7 +34,10 @@ class TableModel:
         return pl.concat(
             [
                 features.select(
-                    "unit_id", "as_of", pl.lit(area).alias("risk_area"), pl.col(self.column).alias("p_deficiency")
+                    "unit_id",
+                    "as_of",
+                    pl.lit(area).alias("risk_area"),
+                    pl.col(self.column).alias("p_deficiency"),
                 )
                 for area in AREAS
             ]
@@ -104,7 +107,10 @@ def test_a_better_model_shows_a_positive_paired_difference_and_equal_models_show
     assert result.window_text() == "2025-01-01 – 2025-12-31"
     counts = {(r["population"], r["risk_area"]): r["n"] for r in result.counts.iter_rows(named=True)}
     decided_2025 = inspections.filter(pl.col("decision_date") >= dt.date(2025, 1, 1))
-    assert counts[("all", "tillganglighet")] == decided_2025.filter(pl.col("risk_area") == "tillganglighet").height
+    assert (
+        counts[("all", "tillganglighet")]
+        == decided_2025.filter(pl.col("risk_area") == "tillganglighet").height
+    )
     assert 0 < counts[("random", "tillganglighet")] < counts[("all", "tillganglighet")]
     # And the copy's paired difference is exactly zero (same rows, same resamples), interval included
     diffs = result.differences.filter((pl.col("population") == "all") & (pl.col("metric") == "roc_auc"))
