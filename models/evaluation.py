@@ -9,6 +9,7 @@ units that were chosen because they looked risky). Only inspected units have lab
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -302,7 +303,7 @@ def group_name(attribute: str, value: str) -> str:
     if attribute == "size_band":
         if value == "unknown":
             return "okänt antal listade patienter"
-        spaced = value.replace("000", " 000")
+        spaced = re.sub(r"\d+", lambda m: f"{int(m.group()):,}".replace(",", " "), value)
         if spaced.startswith("<"):
             return f"färre än {spaced[1:]} listade patienter"
         if spaced.startswith(">="):

@@ -95,7 +95,7 @@ def _num(value: Any, digits: int = 2) -> str:
 
 def flagged_sentences(subgroups: pl.DataFrame, bounds: tuple[float, float]) -> list[dict[str, str]]:
     """One sentence per flagged ratio: group in words, ratio, interval, reference, bound it lies beyond."""
-    sentences = []
+    sentences: list[dict[str, str]] = []
     if subgroups.is_empty() or "selection_rate_lower" not in subgroups.columns:
         return sentences
     for row in subgroups.iter_rows(named=True):
