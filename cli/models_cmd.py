@@ -270,6 +270,11 @@ def _load_versions(tracking: Tracking, names: list[str]) -> list[Any]:
     return versions
 
 
+def _label(version: str) -> str:
+    """``v3`` for a registry version, the name as it is for a run (``run:d0a21a8b``)."""
+    return f"v{version}" if version.isdigit() else version
+
+
 def _metric_cell(row: dict[str, Any] | None) -> str:
     return _interval_text(row["value"], [row["lower"], row["upper"]]) if row else "–"
 
@@ -308,8 +313,8 @@ def _print_backtest(result: Any, snapshot_id: str) -> None:
             for r in result.metrics.filter(pl.col("population") == population).iter_rows(named=True)
         }
         table = Table(title=f"{title}: precision@10 % and ROC AUC (95 % bootstrap CI)")
-        for column in ("risk area", "n", "base rate", *[f"v{n} p@10%" for n in names],
-                       *[f"v{n} AUC" for n in names]):  # fmt: skip
+        for column in ("risk area", "n", "base rate", *[f"{_label(n)} p@10%" for n in names],
+                       *[f"{_label(n)} AUC" for n in names]):  # fmt: skip
             table.add_column(column, justify="left" if column == "risk area" else "right")
         for row in counts.iter_rows(named=True):
             area = row["risk_area"]
@@ -325,7 +330,7 @@ def _print_backtest(result: Any, snapshot_id: str) -> None:
         if differences.is_empty():
             continue
         diff_table = Table(
-            title=f"{title}: paired differences (version − v{result.reference}, 95 % paired CI)"
+            title=f"{title}: paired differences (version − {_label(result.reference)}, 95 % paired CI)"
         )
         for column in ("risk area", "version", "Δ p@10%", "Δ ROC AUC", "Δ average precision", "Δ Brier"):
             diff_table.add_column(column, justify="left" if column in ("risk area", "version") else "right")
@@ -437,6 +442,10 @@ def compare(
             _fmt(row["delta"]),
         )
     console.print(table)
+    console.print(
+        "each run is measured on its own test years, so these deltas mix a change of model with a change "
+        "of years; `tillsynsrisk backtest` compares versions on the same inspections"
+    )
     psi_view = Table(title="Population stability index of training features (>0.25 = major shift)")
     psi_view.add_column("feature")
     psi_view.add_column("PSI", justify="right")

@@ -359,6 +359,8 @@ def subgroup_audit(
                 "reference": reference,
                 "n": int(size),
                 "too_small": bool(size < min_size),
+                "base_rate": float(y[member > 0].mean()),
+                "reference_base_rate": float(y[ref_member > 0].mean()),
             }
             for index, metric in enumerate(AUDIT_METRICS):
                 row[metric] = float(point[index])

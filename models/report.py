@@ -116,10 +116,21 @@ def flagged_sentences(subgroups: pl.DataFrame, bounds: tuple[float, float]) -> l
                         f"({row.get('reference_name') or row['reference']}), "
                         f"95 % KI {_num(lower)}–{_num(upper)}; "
                         f"hela intervallet ligger {side}."
+                        + _base_rate_clause(row)
                     ),
                 }
             )
     return sentences
+
+
+def _base_rate_clause(row: dict[str, Any]) -> str:
+    """Whether the group's own deficiency rate differs too: a riskier group should be chosen more often."""
+    if row.get("base_rate") is None:
+        return ""
+    return (
+        f" Andel med brist i gruppen {_num(row['base_rate'])}, i referensgruppen "
+        f"{_num(row['reference_base_rate'])}."
+    )
 
 
 def _subgroup_rows(subgroups: pl.DataFrame) -> list[dict[str, str]]:
