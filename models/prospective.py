@@ -23,6 +23,7 @@ from mlflow.exceptions import MlflowException
 
 from engine.config import Config
 from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
+from features.catalog import feature_catalog
 from models.backtest import run_backtest, window_inspections
 from models.registry import MODEL_NAME, current_champion_run, load_version, promoted_at
 from models.tracking import Tracking
@@ -70,6 +71,13 @@ def prospective_record(
         return None
     number, run_id = current
     version = load_version(tracking, number, stored_scores(ScoreStore(scores_dir), number))
+    built = {spec.name for spec in feature_catalog(config, has_visits="visits" in tables)}
+    missing = sorted({f.name for f in version.model.catalog} - built)
+    if missing:
+        raise ValueError(
+            f"champion version {number} uses features this configuration does not build "
+            f"({', '.join(missing[:3])}{', …' if len(missing) > 3 else ''}); its record cannot be computed"
+        )
     rule = config.model.prospective_since
     since = version.as_of if rule == "as_of" else promoted_at(tracking, number)
     record: dict[str, Any] = {

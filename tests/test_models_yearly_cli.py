@@ -30,8 +30,12 @@ def _invoke(runner: CliRunner, args: list[str]) -> str:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("cli_home_with_models")
-def test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world(tmp_path: Path) -> None:
-    # Given a small world (2020–2025), a model trained at 2025-01-01 promoted as champion, and one at 2026
+def test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a small world (2020–2025) and an MLflow store of its own (no champion yet)
+    _fresh_store(tmp_path, monkeypatch)
+    # And a model trained at 2025-01-01 promoted as champion, and one trained at 2026-01-01
     runner = CliRunner(env={"COLUMNS": "250"})
     world = tmp_path / "world"
     generated_and_ingested(runner, world, seed=5, units=300, years=6)
@@ -77,6 +81,12 @@ def test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world
     assert "Evidence: each run's own test folds" in outcome.output
 
 
+def _fresh_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An MLflow store for this test alone: the session's shared store may hold another champion."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+
+
 def _without_random_selections(world: Path) -> None:
     """Rewrite the world's inspections as if no unit had been chosen at random (no π known either)."""
     path = world / "inspections.csv"
@@ -93,10 +103,11 @@ def _without_random_selections(world: Path) -> None:
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("cli_home_with_models")
-def test_train_evaluate_and_promote_work_without_random_selections(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_train_evaluate_and_promote_work_without_random_selections(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # Given a world whose inspections include no random selection, and a fresh MLflow store (no champion)
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(tmp_path / "artifacts"))
+    _fresh_store(tmp_path, monkeypatch)
     lenient = tmp_path / "config.toml"
     default = (Path(__file__).parent.parent / "engine" / "default_config.toml").read_text(encoding="utf-8")
     lenient.write_text(default.replace("ece_threshold = 0.03", "ece_threshold = 0.5"), encoding="utf-8")
