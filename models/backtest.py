@@ -57,6 +57,7 @@ class BacktestResult:
     metrics: pl.DataFrame  # population, risk_area, version, metric, value, lower, upper
     differences: pl.DataFrame  # population, risk_area, version, reference, metric, value, lower, upper
     scores: pl.DataFrame = field(default_factory=pl.DataFrame)
+    newest_decision: dt.date | None = None
 
     @property
     def reference(self) -> str:
@@ -65,7 +66,10 @@ class BacktestResult:
 
     def window_text(self) -> str:
         """``2025-01-01 – 2025-12-31`` (decision dates, both ends inclusive) or ``2026-01-01 –``."""
-        end = (self.until - dt.timedelta(days=1)).isoformat() if self.until else ""
+        if self.until is not None:
+            end = (self.until - dt.timedelta(days=1)).isoformat()
+        else:
+            end = self.newest_decision.isoformat() if self.newest_decision else ""
         return f"{self.since.isoformat()} – {end}".rstrip()
 
     def to_dict(self) -> dict[str, Any]:
@@ -271,7 +275,17 @@ def run_backtest(
         raise ValueError("no inspection in the window could be scored by every version (no feature rows)")
     described = [_describe(version, frame, since) for version in versions]
     counts, metrics, differences = paired_metrics(frame, names, config.model)
-    return BacktestResult(since, until, described, counts, metrics, differences, frame)
+    newest = frame.get_column("decision_date").max()
+    return BacktestResult(
+        since,
+        until,
+        described,
+        counts,
+        metrics,
+        differences,
+        frame,
+        newest if isinstance(newest, dt.date) else None,
+    )
 
 
 def _describe(version: VersionToScore, frame: pl.DataFrame, since: dt.date) -> dict[str, Any]:
@@ -349,15 +363,18 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
             f"(rule {settings.paired_gate_better!r})"
         )
     n_text = ", ".join(f"{a} {n}" for a, n in zip(counts[AREA_COLUMN], counts["n"], strict=True))
+    words_sv = {"better": "bättre", "worse": "sämre", "no clear difference": "ingen säker skillnad"}
+    outcome_sv = ", ".join(f"{a} {words_sv[v]}" for a, v in verdicts.items())
+    outcome_en = ", ".join(f"{a} {v}" for a, v in verdicts.items())
     window = result.window_text()
     evidence_sv = (
         f"Beslutsunderlag: parad jämförelse av version {challenger} mot version {result.reference} på samma "
         f"tillsyner beslutade {window} ({'alla tillsyner' if population == 'all' else 'slumpvis urval'}; "
-        f"n per område: {n_text}), mått {metric}, 95 % parade bootstrapintervall."
+        f"n per område: {n_text}), mått {metric}, 95 % parade bootstrapintervall. Utfall: {outcome_sv}."
     )
     evidence_en = (
         f"Evidence: paired comparison of version {challenger} against version {result.reference} on the "
         f"same inspections decided {window} ({population} inspections; n per area: {n_text}), metric "
-        f"{metric}, 95 % paired bootstrap intervals."
+        f"{metric}, 95 % paired bootstrap intervals. Outcome: {outcome_en}."
     )
     return PairedVerdict(not reasons, reasons, evidence_sv, evidence_en, verdicts)

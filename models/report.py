@@ -115,8 +115,7 @@ def flagged_sentences(subgroups: pl.DataFrame, bounds: tuple[float, float]) -> l
                         f"{METRIC_SV[metric]} är {_num(ratio)} gånger referensgruppens "
                         f"({row.get('reference_name') or row['reference']}), "
                         f"95 % KI {_num(lower)}–{_num(upper)}; "
-                        f"hela intervallet ligger {side}."
-                        + _base_rate_clause(row)
+                        f"hela intervallet ligger {side}." + _base_rate_clause(row)
                     ),
                 }
             )

@@ -211,6 +211,7 @@ def test_the_paired_gate_replaces_only_when_worse_nowhere_and_better_somewhere(
     # And it names its evidence in Swedish and English, with the window and the n per area
     assert "parad jämförelse" in verdict.evidence_sv and "2026-01-01" in verdict.evidence_sv
     assert "paired comparison" in verdict.evidence_en and "a 200" in verdict.evidence_en
+    assert "Utfall: a " in verdict.evidence_sv and "Outcome: a " in verdict.evidence_en
 
 
 def test_the_paired_gate_stands_aside_below_the_minimum_n_and_follows_the_interval_rule(
