@@ -16,6 +16,9 @@ from cli.common import console, fail, load_effective_config, load_settings
 from engine.snapshots import SnapshotNotFoundError, SnapshotStore
 
 if TYPE_CHECKING:
+    from engine.config import Config
+    from engine.settings import Settings
+    from models.backtest import BacktestResult, PairedVerdict, VersionToScore
     from models.tracking import Tracking
 
 # models.* (scikit-learn, LightGBM, MLflow) is imported inside each command: `tillsynsrisk --help` and
@@ -255,7 +258,7 @@ def _parse_window_date(value: str, option: str) -> dt.date:
         fail(f"{option} must be a date YYYY-MM-DD, got {value!r}")
 
 
-def _load_versions(tracking: Tracking, names: list[str]) -> list[Any]:
+def _load_versions(tracking: Tracking, names: list[str]) -> list[VersionToScore]:
     from models.registry import load_run, load_version
 
     versions = []
@@ -285,7 +288,7 @@ def _delta_cell(row: dict[str, Any] | None) -> str:
     return f"{row['value']:+.3f} ({row['lower']:+.3f} to {row['upper']:+.3f})"
 
 
-def _print_backtest(result: Any, snapshot_id: str) -> None:
+def _print_backtest(result: BacktestResult, snapshot_id: str) -> None:
     console.print(
         f"[bold]Backtest window:[/] inspections decided {result.window_text()} (snapshot {snapshot_id}); "
         f"every version scores the same inspections, each with features as of its own planning rule."
@@ -454,7 +457,9 @@ def compare(
     console.print(psi_view)
 
 
-def _paired_evidence(tracking: Tracking, run_id: str, settings: Any, config: Any) -> Any:
+def _paired_evidence(
+    tracking: Tracking, run_id: str, settings: Settings, config: Config
+) -> PairedVerdict | None:
     """The paired comparison with the champion on their newest common window, or None when none exists.
 
     The window is every inspection in the current snapshot decided on or after the later of the two
