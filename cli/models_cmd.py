@@ -484,7 +484,8 @@ def _paired_evidence(
     with console.status("paired comparison with the champion on the newest common window ..."):
         try:
             result = run_backtest(opened.tables(), config, [champion, challenger], since=since)
-        except ValueError:
+        except Exception as error:
+            console.print(f"[yellow]no paired comparison with the champion:[/] {error}")
             return None
     _print_backtest(result, opened.id)
     return paired_verdict(result, challenger.version, config.model)
