@@ -107,7 +107,7 @@ def _update_prospective_record(settings: Settings, config: Config, snapshot: Sna
             )
             if record is not None:
                 keep_record(tracking, record)
-    except Exception as error:
+    except Exception as error:  # the ingest has succeeded; the record is a follow-up, never a failure
         error_console.print(f"[yellow]The champion's prospective record was not updated:[/] {error}")
         return
     if record is None:

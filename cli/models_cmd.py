@@ -484,7 +484,7 @@ def _paired_evidence(
     with console.status("paired comparison with the champion on the newest common window ..."):
         try:
             result = run_backtest(opened.tables(), config, [champion, challenger], since=since)
-        except Exception as error:
+        except Exception as error:  # e.g. the champion needs features this configuration lacks
             console.print(f"[yellow]no paired comparison with the champion:[/] {error}")
             return None
     _print_backtest(result, opened.id)
