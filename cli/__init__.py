@@ -43,6 +43,7 @@ app.command("train")(models_cmd.train)
 app.command("evaluate")(models_cmd.evaluate)
 app.command("compare")(models_cmd.compare)
 app.command("promote")(models_cmd.promote)
+app.command("backtest")(models_cmd.backtest)
 app.command("score")(score_cmd.score)
 
 app.add_typer(plan_cmd.plan_app, name="plan")

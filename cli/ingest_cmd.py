@@ -13,11 +13,13 @@ from rich import box
 from rich.table import Table
 
 from cli.common import console, error_console, fail, load_effective_config, load_settings, shown
+from engine.config import Config
 from engine.contract import CONTRACT_SCHEMA_VERSION
 from engine.ingest import IngestResult, ingest_directory
 from engine.ingest.failures import counts_by_rule
 from engine.personal_data import masked
 from engine.pseudonyms import pseudonym_key
+from engine.settings import Settings
 from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 
 USAGE_ERROR = 2
@@ -83,6 +85,44 @@ def ingest(
     console.print(
         f"[bold green]Snapshot {snapshot.id}[/] is current: {len(snapshot.table_names())} tables, "
         f"{rows:,} rows, {result.warnings.height} warning(s)."
+    )
+    _update_prospective_record(settings, config, snapshot)
+
+
+def _mlflow_store_exists(tracking_uri: str) -> bool:
+    """False for a SQLite store whose file does not exist yet (no model was ever trained there)."""
+    if not tracking_uri.startswith("sqlite:///"):
+        return True
+    return Path(tracking_uri.removeprefix("sqlite:///")).is_file()
+
+
+def _update_prospective_record(settings: Settings, config: Config, snapshot: Snapshot) -> None:
+    """After an ingest: the champion's record on the inspections decided since it was put in force.
+
+    The snapshot is already stored and current; a failure here is reported and never undoes it.
+    """
+    if not _mlflow_store_exists(settings.mlflow_tracking_uri):
+        return
+    from models.prospective import keep_record, prospective_record, since_label
+    from models.registry import tracking_for
+
+    tracking = tracking_for(settings)
+    try:
+        with console.status("Updating the champion's prospective record ..."):
+            record = prospective_record(
+                snapshot.tables(), config, tracking, snapshot_id=snapshot.id, scores_dir=settings.scores_dir
+            )
+            if record is not None:
+                keep_record(tracking, record)
+    except Exception as error:  # the ingest has succeeded; the record is a follow-up, never a failure
+        error_console.print(f"[yellow]The champion's prospective record was not updated:[/] {shown(error)}")
+        return
+    if record is None:
+        return
+    console.print(
+        f"Champion {since_label(record)}: {record['inspections']} inspection(s) scored "
+        f"({record['stored_scores_used']} rows from its stored scores); `tillsynsrisk evaluate "
+        f"{record['run_id']}` shows the figures."
     )
 
 

@@ -17,6 +17,9 @@ from cli.common import console, fail, load_effective_config, load_settings
 from engine.snapshots import SnapshotNotFoundError, SnapshotStore
 
 if TYPE_CHECKING:
+    from engine.config import Config
+    from engine.settings import Settings
+    from models.backtest import BacktestResult, PairedVerdict, VersionToScore
     from models.tracking import Tracking
 
 # models.* (scikit-learn, LightGBM, MLflow) is imported inside each command: `tillsynsrisk --help` and
@@ -64,9 +67,9 @@ def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
                 for s in ("model", "oracle", "random", "complaints", "banding", "logistic")
             ],
             *[_fmt(scorers.get(s, {}).get("expected_precision_at_10pct")) for s in ("model", "oracle")],
-            _fmt(entry["model"].get("roc_auc")),
-            _fmt(entry["model"].get("ece")),
-            _fmt(entry["model"].get("ece_noise_upper")),
+            _fmt(scorers.get("model", {}).get("roc_auc")),
+            _fmt(scorers.get("model", {}).get("ece")),
+            _fmt(scorers.get("model", {}).get("ece_noise_upper")),
         )
     return table
 
@@ -132,14 +135,37 @@ def train(
             )
         except ValueError as error:
             fail(str(error))
-    console.print(
-        _summary_table(
-            result.summary, "Random-selection inspections, all test folds (only inspected units have labels)"
-        )
-    )
+    _print_summaries(result.metrics)
     if truth_path is None:
         console.print("no truth files found: the oracle column is empty (real data)")
     console.print(f"run id: {result.run_id}")
+
+
+NO_RANDOM_NOTE = (
+    "no test inspection has selection = random: the unbiased (random-selection) subset is empty, so "
+    "only the all-inspection figures exist (biased towards units chosen because they looked risky) / "
+    "inget slumpvis urval bland testtillsynerna: den opartiska skattningen saknas"
+)
+
+
+def _print_summaries(metrics: pl.DataFrame) -> None:
+    """The random-selection table (or a note that it is empty) and the all-inspection table."""
+    from models.evaluation import has_population, summary
+
+    if has_population(metrics, "random"):
+        console.print(
+            _summary_table(
+                summary(metrics, "random"),
+                "Random-selection inspections, all test folds (unbiased; only inspected units have labels)",
+            )
+        )
+    else:
+        console.print(f"[yellow]{NO_RANDOM_NOTE}[/]")
+    console.print(
+        _summary_table(
+            summary(metrics, "all"), "All inspections, all test folds (biased towards risky-looking units)"
+        )
+    )
 
 
 def _tracking_and_metrics(run_id: str) -> tuple[Tracking, pl.DataFrame]:
@@ -163,28 +189,221 @@ def evaluate(
 ) -> None:
     """Show a run's evaluation: per area the model, oracle and baselines (random-selection inspections)."""
     from models.evaluation import summary
+    from models.prospective import read_record, record_summary
     from models.report import render_report
     from models.tracking import dumps
 
     tracking, metrics = _tracking_and_metrics(run_id)
     result = summary(metrics, "random")
+    record = read_record(tracking, run_id)
     if as_json:
         for area, entry in summary(metrics, "all").items():
             result[area]["all_inspections"] = entry
+        if record is not None:
+            for area, entry in record_summary(record).items():
+                if area in result:
+                    result[area]["i_drift_sedan"] = {
+                        "since": record["since"],
+                        "until": record["until"],
+                        **entry,
+                    }
         console.print_json(dumps(result))
     else:
-        console.print(
-            _summary_table(
-                result, "Random-selection inspections (unbiased; only inspected units have labels)"
-            )
-        )
-        console.print(
-            _summary_table(summary(metrics, "all"), "All inspections (biased towards risky-looking units)")
-        )
+        _print_summaries(metrics)
+        if record is not None:
+            _print_prospective(record)
     if out is not None:
         out.write_text(render_report(tracking, run_id), encoding="utf-8")
         if not as_json:
             console.print(f"report written to {escape(str(out))}")
+
+
+def _interval_text(value: Any, ci: Any) -> str:
+    if not ci or ci[0] is None:
+        return _fmt(value)
+    return f"{_fmt(value)} ({_fmt(ci[0])}–{_fmt(ci[1])})"
+
+
+def _print_prospective(record: dict[str, Any]) -> None:
+    """The champion's record on inspections decided since it was put in force ("i drift sedan …")."""
+    from models.prospective import record_summary, since_label
+
+    table = Table(title=f"Prospective record: {since_label(record)} (snapshot {record['snapshot_id']})")
+    for column in ("risk area", "population", "n", "base rate", "p@10% (95% CI)", "ROC AUC (95% CI)",
+                   "Brier", "ECE"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("risk area", "population") else "right")
+    for area, populations in record_summary(record).items():
+        for population in ("random", "all"):
+            entry = populations.get(population)
+            if entry is None:
+                continue
+            table.add_row(
+                area,
+                population,
+                str(entry.get("n", 0)),
+                _fmt(entry.get("base_rate")),
+                _interval_text(entry.get("precision_at_10pct"), entry.get("precision_at_10pct_ci")),
+                _interval_text(entry.get("roc_auc"), entry.get("roc_auc_ci")),
+                _fmt(entry.get("brier")),
+                _fmt(entry.get("ece")),
+            )
+    console.print(table)
+    if not record.get("counts"):
+        console.print("no inspection has been decided since the champion was put in force")
+
+
+def _parse_window_date(value: str, option: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        fail(f"{option} must be a date YYYY-MM-DD, got {value!r}")
+
+
+def _load_versions(tracking: Tracking, names: list[str]) -> list[VersionToScore]:
+    from models.registry import load_run, load_version
+
+    versions = []
+    for name in names:
+        try:
+            if len(name) == 32 and all(c in "0123456789abcdef" for c in name):
+                versions.append(load_run(tracking, name))
+            else:
+                versions.append(load_version(tracking, name))
+        except (LookupError, OSError) as error:
+            fail(f"model version {name!r}: {error}")
+    return versions
+
+
+def _label(version: str) -> str:
+    """``v3`` for a registry version, the name as it is for a run (``run:d0a21a8b``)."""
+    return f"v{version}" if version.isdigit() else version
+
+
+def _metric_cell(row: dict[str, Any] | None) -> str:
+    return _interval_text(row["value"], [row["lower"], row["upper"]]) if row else "–"
+
+
+def _delta_cell(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "–"
+    return f"{row['value']:+.3f} ({row['lower']:+.3f} to {row['upper']:+.3f})"
+
+
+def _print_backtest(result: BacktestResult, snapshot_id: str) -> None:
+    console.print(
+        f"[bold]Backtest window:[/] inspections decided {result.window_text()} (snapshot {snapshot_id}); "
+        f"every version scores the same inspections, each with features as of its own planning rule."
+    )
+    versions = Table(title="Model versions")
+    for column in ("version", "run", "trained as of", "lead time (days)", "sample status"):
+        versions.add_column(column)
+    for v in result.versions:
+        status = (
+            f"[bold red]IN SAMPLE[/]: {v['in_sample_inspections']} of {v['inspections']} inspections were "
+            "in its training data"
+            if v["in_sample"]
+            else "out of sample (trained before the window)"
+        )
+        versions.add_row(v["version"], v["run_id"][:8], v["trained_as_of"], str(v["lead_time_days"]), status)
+    console.print(versions)
+    names = [v["version"] for v in result.versions]
+    for population, title in (("random", "Random selections (unbiased)"), ("all", "All inspections")):
+        counts = result.counts.filter(pl.col("population") == population)
+        if counts.is_empty():
+            console.print(f"{title}: no inspection in the window")
+            continue
+        metrics = {
+            (r["risk_area"], r["version"], r["metric"]): r
+            for r in result.metrics.filter(pl.col("population") == population).iter_rows(named=True)
+        }
+        table = Table(title=f"{title}: precision@10 % and ROC AUC (95 % bootstrap CI)")
+        for column in ("risk area", "n", "base rate", *[f"{_label(n)} p@10%" for n in names],
+                       *[f"{_label(n)} AUC" for n in names]):  # fmt: skip
+            table.add_column(column, justify="left" if column == "risk area" else "right")
+        for row in counts.iter_rows(named=True):
+            area = row["risk_area"]
+            table.add_row(
+                area,
+                str(row["n"]),
+                _fmt(row["base_rate"]),
+                *[_metric_cell(metrics.get((area, n, "precision_at_10pct"))) for n in names],
+                *[_metric_cell(metrics.get((area, n, "roc_auc"))) for n in names],
+            )
+        console.print(table)
+        differences = result.differences.filter(pl.col("population") == population)
+        if differences.is_empty():
+            continue
+        diff_table = Table(
+            title=f"{title}: paired differences (version − {_label(result.reference)}, 95 % paired CI)"
+        )
+        for column in ("risk area", "version", "Δ p@10%", "Δ ROC AUC", "Δ average precision", "Δ Brier"):
+            diff_table.add_column(column, justify="left" if column in ("risk area", "version") else "right")
+        by_key = {(r["risk_area"], r["version"], r["metric"]): r for r in differences.iter_rows(named=True)}
+        for row in counts.iter_rows(named=True):
+            for name in names[1:]:
+                diff_table.add_row(
+                    row["risk_area"],
+                    name,
+                    *[
+                        _delta_cell(by_key.get((row["risk_area"], name, metric)))
+                        for metric in ("precision_at_10pct", "roc_auc", "average_precision", "brier")
+                    ],
+                )
+        console.print(diff_table)
+
+
+def backtest(  # noqa: PLR0917 - typer options are keyword-only by nature, positional by signature
+    versions: Annotated[
+        list[str],
+        typer.Argument(
+            help="Model versions to compare (registry version numbers, `champion`, or training run ids); "
+            "differences are taken against the first."
+        ),
+    ],
+    since: Annotated[
+        str, typer.Option("--since", help="Window start YYYY-MM-DD (decision date, inclusive).")
+    ],
+    until: Annotated[
+        str | None, typer.Option("--until", help="Window end YYYY-MM-DD (decision date, exclusive).")
+    ] = None,
+    snapshot: Annotated[
+        str | None, typer.Option("--snapshot", help="Snapshot id (default: current).")
+    ] = None,
+    out_of_sample_only: Annotated[
+        bool,
+        typer.Option("--out-of-sample-only", help="Refuse versions whose training data overlaps the window."),
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+) -> None:
+    """Score model versions on the same inspections decided in a window; paired bootstrap differences."""
+    from models.backtest import in_sample_refusal, run_backtest
+    from models.registry import tracking_for
+    from models.tracking import dumps
+
+    settings = load_settings()
+    config = load_effective_config(settings)
+    start = _parse_window_date(since, "--since")
+    end = _parse_window_date(until, "--until") if until else None
+    try:
+        opened = SnapshotStore(settings.snapshots_dir).open(snapshot)
+    except SnapshotNotFoundError as error:
+        fail(str(error))
+    tracking = tracking_for(settings)
+    loaded = _load_versions(tracking, versions)
+    with console.status("scoring the window's inspections with every version ..."):
+        try:
+            result = run_backtest(opened.tables(), config, loaded, since=start, until=end)
+        except ValueError as error:
+            fail(str(error))
+    overlap = in_sample_refusal(result)
+    if out_of_sample_only and overlap:
+        fail("refused (--out-of-sample-only):\n  - " + "\n  - ".join(overlap))
+    if as_json:
+        console.print_json(dumps({"snapshot_id": opened.id, **result.to_dict()}))
+        return
+    _print_backtest(result, opened.id)
+    for sentence in overlap:
+        console.print(f"[bold red]in sample:[/] {sentence}")
 
 
 def compare(
@@ -227,12 +446,50 @@ def compare(
             _fmt(row["delta"]),
         )
     console.print(table)
+    console.print(
+        "each run is measured on its own test years, so these deltas mix a change of model with a change "
+        "of years; `tillsynsrisk backtest` compares versions on the same inspections"
+    )
     psi_view = Table(title="Population stability index of training features (>0.25 = major shift)")
     psi_view.add_column("feature")
     psi_view.add_column("PSI", justify="right")
     for row in psi.head(20).iter_rows(named=True):
         psi_view.add_row(escape(row["feature"]), _fmt(row["psi"]))
     console.print(psi_view)
+
+
+def _paired_evidence(
+    tracking: Tracking, run_id: str, settings: Settings, config: Config
+) -> PairedVerdict | None:
+    """The paired comparison with the champion on their newest common window, or None when none exists.
+
+    The window is every inspection in the current snapshot decided on or after the later of the two
+    training cut-offs (both models are out of sample there).
+    """
+    from models.backtest import paired_verdict, run_backtest, window_inspections
+    from models.registry import current_champion_run, load_run, load_version
+
+    current = current_champion_run(tracking)
+    store = SnapshotStore(settings.snapshots_dir)
+    if current is None or current[1] == run_id or store.current_id() is None:
+        return None
+    opened = store.open()
+    champion = load_version(tracking, current[0])
+    challenger = load_run(tracking, run_id)
+    since = max(champion.as_of, challenger.as_of)
+    window = window_inspections(
+        opened.tables()["inspections"], since=since, until=None, lead_time_days=config.model.lead_time_days
+    ).collect()
+    if window.height < config.model.paired_gate_min_n:
+        return None
+    with console.status("paired comparison with the champion on the newest common window ..."):
+        try:
+            result = run_backtest(opened.tables(), config, [champion, challenger], since=since)
+        except Exception as error:  # e.g. the champion needs features this configuration lacks
+            console.print(f"[yellow]no paired comparison with the champion:[/] {error}")
+            return None
+    _print_backtest(result, opened.id)
+    return paired_verdict(result, challenger.version, config.model)
 
 
 def promote(
@@ -247,7 +504,10 @@ def promote(
     settings = load_settings()
     config = load_effective_config(settings)
     tracking, _ = _tracking_and_metrics(run_id)
-    decision = promote_run(tracking, run_id, config.model, force=force)
+    paired = _paired_evidence(tracking, run_id, settings, config)
+    decision = promote_run(tracking, run_id, config.model, force=force, paired=paired)
+    console.print(decision.evidence_sv)
+    console.print(decision.evidence_en)
     if not decision.promoted:
         fail("promotion refused:\n  - " + "\n  - ".join(decision.reasons))
     for reason in decision.reasons:

@@ -124,6 +124,22 @@ class ModelSettings(_Frozen):
     banding_rate_quantile: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.8
     unit_size_bands: list[Annotated[int, Field(gt=0)]] = Field(default_factory=lambda: [4000, 10000])
     disparity_bounds: tuple[float, float] = (0.8, 1.25)
+    audit_min_group_size: Annotated[int, Field(ge=1)] = 30
+    audit_level: Annotated[float, Field(gt=0.5, lt=1.0)] = 0.95
+    # Higher is better for every allowed metric (the gate's "worse" and "better" assume it).
+    paired_gate_metric: Literal[
+        "precision_at_5pct",
+        "precision_at_10pct",
+        "precision_at_20pct",
+        "recall_at_10pct",
+        "lift_at_10pct",
+        "roc_auc",
+        "average_precision",
+    ] = "precision_at_10pct"
+    paired_gate_population: Literal["random", "all"] = "all"
+    paired_gate_better: Literal["point", "interval"] = "point"
+    paired_gate_min_n: Annotated[int, Field(ge=1)] = 30
+    prospective_since: Literal["as_of", "promoted"] = "as_of"
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
 
 

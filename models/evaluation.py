@@ -9,6 +9,7 @@ units that were chosen because they looked risky). Only inspected units have lab
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -16,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import Config
+from engine.contract import REGIONS
 from models import baselines
 from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_area
 from models.calibration_metrics import ece_interval, ece_noise_band
@@ -288,8 +290,34 @@ def selected_within_fold(frame: pl.DataFrame, score: str, fraction: float) -> pl
     return rank <= (size.cast(pl.Float64) * fraction).ceil().clip(lower_bound=1)
 
 
+AUDIT_ATTRIBUTES = {"region_code": "region", "ownership": "ägarform", "size_band": "storlek"}
+OWNERSHIP_NAMES = {"public": "offentlig regi", "private": "privat regi", "unknown": "okänd ägarform"}
+
+
+def group_name(attribute: str, value: str) -> str:
+    """A subgroup in words: ``Region Skåne``, ``privat regi``, ``4 000–10 000 listade patienter``."""
+    if attribute == "region_code":
+        return f"Region {REGIONS[value]}" if value in REGIONS else f"okänd region ({value})"
+    if attribute == "ownership":
+        return OWNERSHIP_NAMES.get(value, value)
+    if attribute == "size_band":
+        if value == "unknown":
+            return "okänt antal listade patienter"
+        spaced = re.sub(r"\d+", lambda m: f"{int(m.group()):,}".replace(",", " "), value)
+        if spaced.startswith("<"):
+            return f"färre än {spaced[1:]} listade patienter"
+        if spaced.startswith(">="):
+            return f"minst {spaced[2:]} listade patienter"
+        return f"{spaced.replace('-', '–')} listade patienter"
+    return value
+
+
 def subgroup_tables(predictions: pl.DataFrame, config: Config, fraction: float = 0.10) -> pl.DataFrame:
-    """Subgroup audit of the model's top ``fraction`` per area (all inspections, all test folds)."""
+    """Subgroup audit of the model's top ``fraction`` per area (all inspections, all test folds).
+
+    Ratios carry bootstrap intervals (resampled within test folds); groups are named in words.
+    """
+    settings = config.model
     marked = predictions.with_columns(
         selected_within_fold(predictions, "score_model", fraction).alias("selected")
     )
@@ -298,13 +326,24 @@ def subgroup_tables(predictions: pl.DataFrame, config: Config, fraction: float =
         table = subgroup_audit(
             area_rows.get_column("deficiency").to_numpy().astype(float),
             area_rows.get_column("selected").to_numpy(),
-            {
-                column: area_rows.get_column(column).to_list()
-                for column in ("ownership", "region_code", "size_band")
-            },
-            config.model.disparity_bounds,
+            {column: area_rows.get_column(column).to_list() for column in AUDIT_ATTRIBUTES},
+            settings.disparity_bounds,
+            min_size=settings.audit_min_group_size,
+            resamples=settings.bootstrap_resamples,
+            seed=settings.seed,
+            level=settings.audit_level,
+            strata=area_rows.get_column("fold").to_numpy(),
         )
-        parts.append(table.select(pl.lit(area).alias(AREA_COLUMN), pl.all()))
+        named = table.with_columns(
+            pl.struct("attribute", "group")
+            .map_elements(lambda r: group_name(r["attribute"], r["group"]), return_dtype=pl.String)
+            .alias("group_name"),
+            pl.struct("attribute", "reference")
+            .map_elements(lambda r: group_name(r["attribute"], r["reference"]), return_dtype=pl.String)
+            .alias("reference_name"),
+            pl.col("attribute").replace_strict(AUDIT_ATTRIBUTES, default=pl.col("attribute")),
+        )
+        parts.append(named.select(pl.lit(area).alias(AREA_COLUMN), pl.all()))
     return pl.concat(parts, how="diagonal_relaxed") if parts else pl.DataFrame()
 
 
@@ -332,49 +371,73 @@ def rolling_origin_evaluation(
 
 
 def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict[str, Any]]:
-    """Per area: base rate and, per scorer, the headline metrics over all test folds (``--json``)."""
+    """Per area: base rate and, per scorer, the headline metrics over all test folds (``--json``).
+
+    Every area of ``metrics`` gets an entry; an area without inspections of ``population`` (no random
+    selection in the test folds, as in real data without a random programme) gets ``n`` = 0 and every
+    scorer ``None`` instead of a missing key.
+    """
     chosen = metrics.filter((pl.col("population") == population) & (pl.col("fold") == ALL_FOLDS))
-    out: dict[str, dict[str, Any]] = {}
+    areas = list(dict.fromkeys(metrics.get_column(AREA_COLUMN).to_list()))
+    out: dict[str, dict[str, Any]] = {str(area): _empty_summary() for area in areas}
+    for (area,), area_metrics in chosen.group_by(AREA_COLUMN, maintain_order=True):
+        out[str(area)] = _area_summary(
+            {(r["scorer"], r["metric"]): r for r in area_metrics.iter_rows(named=True)}
+        )
+    return out
+
+
+def _empty_summary() -> dict[str, Any]:
+    return {"n": 0, "base_rate": None, **dict.fromkeys(SCORERS)}
+
+
+def _area_summary(values: dict[tuple[str, str], dict[str, Any]]) -> dict[str, Any]:
     headline = [f"precision_at_{fraction_tag(f)}" for f in (0.05, 0.10, 0.20)] + [
         "roc_auc",
         "average_precision",
     ]
-    for (area,), area_metrics in chosen.group_by(AREA_COLUMN, maintain_order=True):
-        values = {(r["scorer"], r["metric"]): r for r in area_metrics.iter_rows(named=True)}
-        entry: dict[str, Any] = {
-            "n": int(values[("data", "n")]["value"]),
-            "base_rate": values[("data", "base_rate")]["value"],
-        }
-        for scorer in SCORERS:
-            if (scorer, "roc_auc") not in values:
-                entry[scorer] = None
-                continue
-            entry[scorer] = {m: values[(scorer, m)]["value"] for m in headline if (scorer, m) in values}
-            for metric in ("precision_at_10pct", "expected_precision_at_10pct"):
-                if (scorer, metric) in values:
-                    entry[scorer][metric] = values[(scorer, metric)]["value"]
-                    entry[scorer][f"{metric}_ci"] = [
-                        values[(scorer, metric)]["lower"],
-                        values[(scorer, metric)]["upper"],
-                    ]
-                else:
-                    entry[scorer][f"{metric}_ci"] = None
-        model = entry["model"]
+    entry: dict[str, Any] = {
+        "n": int(values[("data", "n")]["value"]),
+        "base_rate": values[("data", "base_rate")]["value"],
+    }
+    for scorer in SCORERS:
+        if (scorer, "roc_auc") not in values:
+            entry[scorer] = None
+            continue
+        entry[scorer] = {m: values[(scorer, m)]["value"] for m in headline if (scorer, m) in values}
+        for metric in ("precision_at_10pct", "expected_precision_at_10pct"):
+            if (scorer, metric) in values:
+                entry[scorer][metric] = values[(scorer, metric)]["value"]
+                entry[scorer][f"{metric}_ci"] = [
+                    values[(scorer, metric)]["lower"],
+                    values[(scorer, metric)]["upper"],
+                ]
+            else:
+                entry[scorer][f"{metric}_ci"] = None
+    model = entry["model"]
+    if model is None:
+        return entry
+    if ("model", "ece") in values:
         model["ece"] = values[("model", "ece")]["value"]
         model["ece_ci"] = [values[("model", "ece")]["lower"], values[("model", "ece")]["upper"]]
-        if ("model", "ece_noise") in values:
-            noise = values[("model", "ece_noise")]
-            model["ece_noise"] = noise["value"]
-            model["ece_noise_upper"] = noise["upper"]
+    if ("model", "ece_noise") in values:
+        noise = values[("model", "ece_noise")]
+        model["ece_noise"] = noise["value"]
+        model["ece_noise_upper"] = noise["upper"]
+    if ("model", "brier") in values:
         model["brier"] = values[("model", "brier")]["value"]
-        if entry.get("oracle") and ("oracle", "ece") in values:
-            entry["oracle"]["ece"] = values[("oracle", "ece")]["value"]
-        oracle = entry.get("oracle")
-        if oracle and oracle.get("precision_at_10pct"):
-            model["share_of_oracle_at_10pct"] = model["precision_at_10pct"] / oracle["precision_at_10pct"]
-        if oracle and oracle.get("expected_precision_at_10pct"):
-            model["expected_share_of_oracle_at_10pct"] = (
-                model["expected_precision_at_10pct"] / oracle["expected_precision_at_10pct"]
-            )
-        out[str(area)] = entry
-    return out
+    if entry.get("oracle") and ("oracle", "ece") in values:
+        entry["oracle"]["ece"] = values[("oracle", "ece")]["value"]
+    oracle = entry.get("oracle")
+    if oracle and oracle.get("precision_at_10pct"):
+        model["share_of_oracle_at_10pct"] = model["precision_at_10pct"] / oracle["precision_at_10pct"]
+    if oracle and oracle.get("expected_precision_at_10pct"):
+        model["expected_share_of_oracle_at_10pct"] = (
+            model["expected_precision_at_10pct"] / oracle["expected_precision_at_10pct"]
+        )
+    return entry
+
+
+def has_population(metrics: pl.DataFrame, population: str) -> bool:
+    """True when ``metrics`` holds any figure of ``population`` (e.g. some random selection was tested)."""
+    return not metrics.filter(pl.col("population") == population).is_empty()

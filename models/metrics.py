@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -296,54 +297,89 @@ def bootstrap_ranking_intervals(
     return intervals
 
 
+AUDIT_METRICS = ("precision", "recall", "selection_rate")
+
+
+def _group_rates(counts: FloatArray, member: FloatArray, y: FloatArray, chosen: FloatArray) -> FloatArray:
+    """(3, B) precision, recall and selection rate of one group under each row of ``counts``."""
+    n = counts @ member
+    selected = counts @ (member * chosen)
+    hits = counts @ (member * chosen * y)
+    positives = counts @ (member * y)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.vstack(
+            [
+                np.where(selected > 0, hits / selected, np.nan),
+                np.where(positives > 0, hits / positives, np.nan),
+                np.where(n > 0, selected / n, np.nan),
+            ]
+        )
+
+
 def subgroup_audit(
     y_true: FloatArray,
     selected: FloatArray,
     groups: Mapping[str, Sequence[str]],
     bounds: tuple[float, float] = (0.8, 1.25),
+    *,
+    min_size: int = 1,
+    resamples: int = 200,
+    seed: int = 0,
+    level: float = 0.95,
+    strata: FloatArray | None = None,
 ) -> pl.DataFrame:
-    """Precision, recall and selection rate per group, with disparity ratios against the largest group.
+    """Precision, recall and selection rate per group, with disparity ratios and their intervals.
 
-    As in Aequitas: each group's metric divided by the reference group's (the largest group of the
-    attribute); a ratio outside ``bounds`` is flagged.
+    As in Aequitas, each group's metric is divided by the reference group's (the largest group of the
+    attribute). Every ratio gets a percentile bootstrap interval (rows resampled within ``strata``,
+    e.g. the test folds, the selection held fixed; group and reference resampled together), and a ratio
+    is flagged only when its whole interval lies outside ``bounds`` and the group has at least
+    ``min_size`` rows: a small group's ratio of 3.0 whose interval reaches 1.0 is noise, not disparity.
     """
+    y = np.asarray(y_true, dtype=float)
+    chosen = np.asarray(selected, dtype=float)
+    counts = bootstrap_counts(np.zeros(y.shape[0]) if strata is None else strata, resamples, seed)
+    ones = np.ones((1, y.shape[0]))
+    alpha = (1.0 - level) / 2.0
     rows = []
     for attribute, values in groups.items():
         labels = np.asarray(values, dtype=object)
-        names, counts = np.unique(labels, return_counts=True)
-        reference = str(names[int(np.argmax(counts))])
-        stats = {str(name): _group_stats(y_true[labels == name], selected[labels == name]) for name in names}
-        for name, (n, precision, recall, selection_rate) in stats.items():
-            ref = stats[reference]
-            row = {
+        names, sizes = np.unique(labels, return_counts=True)
+        reference = str(names[int(np.argmax(sizes))])
+        ref_member = (labels == reference).astype(float)
+        ref_point = _group_rates(ones, ref_member, y, chosen)[:, 0]
+        ref_boot = _group_rates(counts, ref_member, y, chosen)
+        for name, size in zip(names, sizes, strict=True):
+            member = (labels == name).astype(float)
+            point = _group_rates(ones, member, y, chosen)[:, 0]
+            boot = _group_rates(counts, member, y, chosen)
+            row: dict[str, Any] = {
                 "attribute": attribute,
-                "group": name,
+                "group": str(name),
                 "reference": reference,
-                "n": n,
-                "precision": precision,
-                "recall": recall,
-                "selection_rate": selection_rate,
+                "n": int(size),
+                "too_small": bool(size < min_size),
+                "base_rate": float(y[member > 0].mean()),
+                "reference_base_rate": float(y[ref_member > 0].mean()),
             }
-            for metric, value, ref_value in zip(
-                ("precision", "recall", "selection_rate"),
-                (precision, recall, selection_rate),
-                ref[1:],
-                strict=True,
-            ):
-                ratio = value / ref_value if ref_value and not math.isnan(ref_value) else math.nan
-                row[f"{metric}_disparity"] = ratio
-                row[f"{metric}_flagged"] = bool(not math.isnan(ratio) and not bounds[0] <= ratio <= bounds[1])
+            for index, metric in enumerate(AUDIT_METRICS):
+                row[metric] = float(point[index])
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    ratio = point[index] / ref_point[index] if ref_point[index] else math.nan
+                    ratios = boot[index] / ref_boot[index]
+                finite = ratios[np.isfinite(ratios)]
+                lower, upper = (
+                    (float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha)))
+                    if finite.size
+                    else (math.nan, math.nan)
+                )
+                row[f"{metric}_disparity"] = float(ratio)
+                row[f"{metric}_lower"] = lower
+                row[f"{metric}_upper"] = upper
+                outside = (lower > bounds[1]) or (upper < bounds[0])  # NaN compares False: never flagged
+                row[f"{metric}_flagged"] = bool(size >= min_size and not math.isnan(ratio) and outside)
             rows.append(row)
     return pl.DataFrame(rows)
-
-
-def _group_stats(y_true: FloatArray, selected: FloatArray) -> tuple[int, float, float, float]:
-    n = int(y_true.shape[0])
-    chosen = selected.astype(bool)
-    precision = float(y_true[chosen].mean()) if chosen.any() else math.nan
-    recall = float(y_true[chosen].sum() / y_true.sum()) if y_true.sum() else math.nan
-    selection_rate = float(chosen.mean()) if n else math.nan
-    return n, precision, recall, selection_rate
 
 
 def population_stability_index(expected: FloatArray, actual: FloatArray, n_bins: int = 10) -> float:

@@ -12,11 +12,18 @@ alias ``champion`` at it — only if it passes the gates:
    hundred inspections even the true probabilities exceed 0.03 about half the time. With
    ``"point"`` the raw ECE alone decides.
 
+When the caller passes a paired comparison (:func:`models.backtest.paired_verdict` on the newest
+window of inspections decided after both models' cut-offs), that comparison replaces gate 1: the
+challenger must be worse beyond the paired interval in no area and better in at least one. Without
+random selections in either run, gate 1 compares the all-inspection figures. Every decision names the
+evidence it used, in Swedish and English.
+
 Otherwise the promotion is refused and every failed gate is named.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 from dataclasses import dataclass, field
@@ -29,6 +36,7 @@ from mlflow.exceptions import MlflowException
 from engine.config import ModelSettings
 from engine.settings import Settings
 from models.artifact import RiskModel
+from models.backtest import PairedVerdict, VersionToScore
 from models.evaluation import ALL_FOLDS
 from models.tracking import Tracking
 
@@ -93,6 +101,56 @@ def load_champion(settings: Settings) -> Champion:
     )
 
 
+def load_version(
+    tracking: Tracking, version: str, stored_scores: pl.DataFrame | None = None
+) -> VersionToScore:
+    """A registered version (number, or ``champion``) with its training cut-off and planning rule."""
+    try:
+        if version == CHAMPION_ALIAS:
+            found = tracking.client.get_model_version_by_alias(MODEL_NAME, CHAMPION_ALIAS)
+        else:
+            found = tracking.client.get_model_version(MODEL_NAME, version)
+    except MlflowException as error:
+        raise LookupError(f"no registered version {version!r} of {MODEL_NAME!r}: {error}") from error
+    with tracking.activated():
+        loaded = mlflow.pyfunc.load_model(f"models:/{MODEL_NAME}/{found.version}")
+    run_id = str(found.run_id)
+    lineage = tracking.read_json(run_id, "lineage.json")
+    config = tracking.read_json(run_id, "config.json")
+    return VersionToScore(
+        version=str(found.version),
+        run_id=run_id,
+        as_of=dt.date.fromisoformat(lineage["as_of"]),
+        lead_time_days=int(config.get("model", {}).get("lead_time_days", 60)),
+        model=loaded.unwrap_python_model().model,
+        stored_scores=stored_scores,
+    )
+
+
+def load_run(tracking: Tracking, run_id: str) -> VersionToScore:
+    """A training run's model (registered or not) as a backtest version named ``run:<id8>``."""
+    with tracking.activated():
+        loaded = mlflow.pyfunc.load_model(tracking.model_uri(run_id))
+    lineage = tracking.read_json(run_id, "lineage.json")
+    config = tracking.read_json(run_id, "config.json")
+    return VersionToScore(
+        version=f"run:{run_id[:8]}",
+        run_id=run_id,
+        as_of=dt.date.fromisoformat(lineage["as_of"]),
+        lead_time_days=int(config.get("model", {}).get("lead_time_days", 60)),
+        model=loaded.unwrap_python_model().model,
+    )
+
+
+def promoted_at(tracking: Tracking, version: str) -> dt.date:
+    """The date ``version`` was promoted (tag ``promoted_at``; else its registration date)."""
+    found = tracking.client.get_model_version(MODEL_NAME, version)
+    tagged = found.tags.get("promoted_at")
+    if tagged:
+        return dt.date.fromisoformat(tagged[:10])
+    return dt.datetime.fromtimestamp(found.creation_timestamp / 1000, tz=dt.UTC).date()
+
+
 def _gate_values(metrics: pl.DataFrame, metric: str, population: str) -> dict[str, dict[str, Any]]:
     rows = metrics.filter(
         (pl.col("population") == population)
@@ -106,21 +164,42 @@ def _gate_values(metrics: pl.DataFrame, metric: str, population: str) -> dict[st
     }
 
 
+def gate_population(candidate: pl.DataFrame, champion: pl.DataFrame | None) -> str:
+    """The population the precision gate compares: ``random`` unless neither run has a random subset.
+
+    Without random selections (real data without a random programme) the unbiased figures do not
+    exist; when the champion (if any) lacks them too, both are judged on all inspections alike.
+    """
+    if _gate_values(candidate, GATE_METRIC, GATE_POPULATION):
+        return GATE_POPULATION
+    if champion is None or not _gate_values(champion, GATE_METRIC, GATE_POPULATION):
+        return "all"
+    return GATE_POPULATION
+
+
 def promotion_refusals(
     candidate: pl.DataFrame, champion: pl.DataFrame | None, settings: ModelSettings
 ) -> list[str]:
     """Reasons to refuse promoting ``candidate`` (metrics tables as logged); empty = promote."""
     reasons = []
-    precision = _gate_values(candidate, GATE_METRIC, GATE_POPULATION)
+    population = gate_population(candidate, champion)
+    precision = _gate_values(candidate, GATE_METRIC, population)
     if not precision:
-        reasons.append(f"the candidate has no {GATE_POPULATION}-subset {GATE_METRIC} to compare")
+        reasons.append(
+            f"the candidate has no {population}-subset {GATE_METRIC} to compare"
+            + (
+                " while the champion has one"
+                if population == GATE_POPULATION and champion is not None
+                else ""
+            )
+        )
     if champion is not None:
-        for area, current in sorted(_gate_values(champion, GATE_METRIC, GATE_POPULATION).items()):
+        for area, current in sorted(_gate_values(champion, GATE_METRIC, population).items()):
             value = precision.get(area, {}).get("value", math.nan)
             bound = current["lower"]
             if math.isnan(value) or (bound is not None and not math.isnan(bound) and value < bound):
                 reasons.append(
-                    f"{area}: {GATE_POPULATION}-subset {GATE_METRIC} {value:.3f} is below the champion's "
+                    f"{area}: {population}-subset {GATE_METRIC} {value:.3f} is below the champion's "
                     f"lower confidence bound {bound:.3f}"
                 )
     reasons += _calibration_refusals(candidate, settings)
@@ -168,6 +247,8 @@ class PromotionDecision:
     reasons: list[str]
     version: str | None = None
     previous_version: str | None = None
+    evidence_sv: str = ""
+    evidence_en: str = ""
 
 
 def current_champion_run(tracking: Tracking) -> tuple[str, str] | None:
@@ -179,10 +260,43 @@ def current_champion_run(tracking: Tracking) -> tuple[str, str] | None:
     return str(version.version), str(version.run_id)
 
 
+def _own_folds_evidence(population: str, has_champion: bool) -> tuple[str, str]:
+    subset_sv = (
+        "slumpvis urval" if population == GATE_POPULATION else "alla tillsyner (inget slumpvis urval finns)"
+    )
+    subset_en = (
+        "random selections" if population == GATE_POPULATION else "all inspections (no random selections)"
+    )
+    if not has_champion:
+        return (
+            f"Beslutsunderlag: ingen champion finns; kandidatens egna testår ({subset_sv}) "
+            "och kalibreringen.",
+            f"Evidence: no champion exists; the candidate's own test folds ({subset_en}) "
+            "and its calibration.",
+        )
+    return (
+        "Beslutsunderlag: varje körnings egna testår (olika år, ingen gemensam period med tillsyner "
+        f"beslutade efter båda modellernas träningsdatum), {subset_sv}: kandidatens precision@10 % mot "
+        "championens nedre 95 %-gräns, samt kalibreringen.",
+        "Evidence: each run's own test folds (different years; no common window of inspections decided "
+        f"after both models' training cut-offs), {subset_en}: the candidate's precision@10 % against the "
+        "champion's lower 95 % bound, and the calibration.",
+    )
+
+
 def promote(
-    tracking: Tracking, run_id: str, settings: ModelSettings, *, force: bool = False
+    tracking: Tracking,
+    run_id: str,
+    settings: ModelSettings,
+    *,
+    force: bool = False,
+    paired: PairedVerdict | None = None,
 ) -> PromotionDecision:
-    """Register ``run_id``'s model and alias it ``champion`` if it passes the gates (or ``force``)."""
+    """Register ``run_id``'s model and alias it ``champion`` if it passes the gates (or ``force``).
+
+    ``paired`` is the paired comparison with the champion on their newest common window, when one
+    exists: it then decides instead of the comparison of each run's own test folds.
+    """
     candidate = tracking.read_table(run_id, METRICS_ARTIFACT)
     current = current_champion_run(tracking)
     if current is not None and current[1] == run_id:
@@ -190,15 +304,27 @@ def promote(
             False, [f"run {run_id} is already the champion (version {current[0]})"], current[0]
         )
     champion = tracking.read_table(current[1], METRICS_ARTIFACT) if current else None
-    reasons = promotion_refusals(candidate, champion, settings)
+    if paired is not None and current is not None:
+        reasons = paired.reasons + _calibration_refusals(candidate, settings)
+        evidence_sv, evidence_en = paired.evidence_sv, paired.evidence_en
+    else:
+        reasons = promotion_refusals(candidate, champion, settings)
+        evidence_sv, evidence_en = _own_folds_evidence(
+            gate_population(candidate, champion), current is not None
+        )
+    previous = current[0] if current else None
     if reasons and not force:
-        return PromotionDecision(False, reasons, None, current[0] if current else None)
+        return PromotionDecision(False, reasons, None, previous, evidence_sv, evidence_en)
     with tracking.activated():
         version = mlflow.register_model(tracking.model_uri(run_id), MODEL_NAME, tags={"run_id": run_id})
     tracking.client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, version.version)
+    tracking.client.set_model_version_tag(
+        MODEL_NAME, version.version, "promoted_at", dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
+    tracking.client.set_model_version_tag(MODEL_NAME, version.version, "promotion_evidence", evidence_en)
     if reasons:
         tracking.client.set_model_version_tag(
             MODEL_NAME, version.version, "forced_despite", "; ".join(reasons)
         )
     logger.info("promoted run %s as %s version %s", run_id, MODEL_NAME, version.version)
-    return PromotionDecision(True, reasons, str(version.version), current[0] if current else None)
+    return PromotionDecision(True, reasons, str(version.version), previous, evidence_sv, evidence_en)

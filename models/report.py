@@ -11,6 +11,8 @@ import jinja2
 import polars as pl
 
 from models.evaluation import ALL_FOLDS, SCORERS
+from models.metrics import AUDIT_METRICS
+from models.prospective import read_record, record_summary, since_label
 from models.tracking import Tracking
 
 TEMPLATE = "report.html.j2"
@@ -79,11 +81,120 @@ def _frame_rows(frame: pl.DataFrame) -> list[dict[str, str]]:
     return [{k: _fmt(v) for k, v in row.items()} for row in frame.iter_rows(named=True)]
 
 
+METRIC_SV = {
+    "precision": "precision (andel med brist bland de valda)",
+    "recall": "recall (andel av bristerna som modellen väljer)",
+    "selection_rate": "urvalsandel (andel av gruppens tillsyner bland de valda)",
+}
+
+
+def _num(value: Any, digits: int = 2) -> str:
+    """Swedish decimal comma: 0,62."""
+    return _fmt(value, digits).replace(".", ",")
+
+
+def flagged_sentences(subgroups: pl.DataFrame, bounds: tuple[float, float]) -> list[dict[str, str]]:
+    """One sentence per flagged ratio: group in words, ratio, interval, reference, bound it lies beyond."""
+    sentences: list[dict[str, str]] = []
+    if subgroups.is_empty() or "selection_rate_lower" not in subgroups.columns:
+        return sentences
+    for row in subgroups.iter_rows(named=True):
+        for metric in AUDIT_METRICS:
+            if not row.get(f"{metric}_flagged"):
+                continue
+            ratio = row[f"{metric}_disparity"]
+            lower, upper = row[f"{metric}_lower"], row[f"{metric}_upper"]
+            side = f"under {_num(bounds[0])}" if upper < bounds[0] else f"över {_num(bounds[1])}"
+            sentences.append(
+                {
+                    "risk_area": row["risk_area"],
+                    "group": row.get("group_name") or row["group"],
+                    "sentence": (
+                        f"{row.get('group_name') or row['group']} "
+                        f"({row['n']} tillsyner, {row['risk_area']}): "
+                        f"{METRIC_SV[metric]} är {_num(ratio)} gånger referensgruppens "
+                        f"({row.get('reference_name') or row['reference']}), "
+                        f"95 % KI {_num(lower)}–{_num(upper)}; "
+                        f"hela intervallet ligger {side}." + _base_rate_clause(row)
+                    ),
+                }
+            )
+    return sentences
+
+
+def _base_rate_clause(row: dict[str, Any]) -> str:
+    """Whether the group's own deficiency rate differs too: a riskier group should be chosen more often."""
+    if row.get("base_rate") is None:
+        return ""
+    return (
+        f" Andel med brist i gruppen {_num(row['base_rate'])}, i referensgruppen "
+        f"{_num(row['reference_base_rate'])}."
+    )
+
+
+def _subgroup_rows(subgroups: pl.DataFrame) -> list[dict[str, str]]:
+    rows = []
+    for row in subgroups.iter_rows(named=True):
+        cells = {
+            "risk_area": row["risk_area"],
+            "attribute": row["attribute"],
+            "group": row.get("group_name") or row["group"],
+            "n": str(row["n"]) + (" (för liten)" if row.get("too_small") else ""),
+            "precision": _fmt(row["precision"]),
+            "recall": _fmt(row["recall"]),
+            "selection_rate": _fmt(row["selection_rate"]),
+        }
+        for metric in AUDIT_METRICS:
+            ratio = _fmt(row[f"{metric}_disparity"], 2)
+            if row.get(f"{metric}_lower") is not None:
+                ratio += f" ({_fmt(row[f'{metric}_lower'], 2)}–{_fmt(row[f'{metric}_upper'], 2)})"
+            if row.get(f"{metric}_flagged"):
+                ratio += " ⚑"
+            cells[f"{metric}_disparity"] = ratio
+        rows.append(cells)
+    return rows
+
+
+def _prospective(tracking: Tracking, run_id: str) -> dict[str, Any] | None:
+    record = read_record(tracking, run_id)
+    if record is None:
+        return None
+    rows = []
+    for area, populations in record_summary(record).items():
+        for population in ("random", "all"):
+            entry = populations.get(population)
+            if entry is None:
+                continue
+            ci = entry.get("precision_at_10pct_ci") or [None, None]
+            auc_ci = entry.get("roc_auc_ci") or [None, None]
+            rows.append(
+                {
+                    "risk_area": area,
+                    "population": "slumpvis urval" if population == "random" else "alla tillsyner",
+                    "n": str(entry.get("n", 0)),
+                    "base_rate": _fmt(entry.get("base_rate")),
+                    "precision": (
+                        f"{_fmt(entry.get('precision_at_10pct'), 2)} ({_fmt(ci[0], 2)}–{_fmt(ci[1], 2)})"
+                    ),
+                    "auc": f"{_fmt(entry.get('roc_auc'), 2)} ({_fmt(auc_ci[0], 2)}–{_fmt(auc_ci[1], 2)})",
+                    "brier": _fmt(entry.get("brier")),
+                }
+            )
+    return {"label": since_label(record), "record": record, "rows": rows}
+
+
 def _png(tracking: Tracking, run_id: str, name: str) -> str | None:
     try:
         return base64.b64encode(tracking.read_bytes(run_id, f"plots/{name}.png")).decode("ascii")
     except Exception:  # a missing plot leaves a gap in the report, not a failed report
         return None
+
+
+def _run_config(tracking: Tracking, run_id: str) -> Any:
+    try:
+        return tracking.read_json(run_id, "config.json")
+    except Exception:  # an older run without its config: defaults in the report
+        return {}
 
 
 def render_report(tracking: Tracking, run_id: str) -> str:
@@ -94,9 +205,10 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     reliability = tracking.read_table(run_id, "evaluation/reliability.parquet")
     subgroups = tracking.read_table(run_id, "evaluation/subgroups.parquet")
     areas = list(dict.fromkeys(metrics.get_column("risk_area").to_list()))
-    flagged = subgroups.filter(
-        pl.col("precision_flagged") | pl.col("recall_flagged") | pl.col("selection_rate_flagged")
-    )
+    config = _run_config(tracking, run_id)
+    model_config = config.get("model", {}) if isinstance(config, dict) else {}
+    bounds = tuple(model_config.get("disparity_bounds", (0.8, 1.25)))
+    sentences = flagged_sentences(subgroups, (float(bounds[0]), float(bounds[1])))
     context = {
         "run_id": run_id,
         "info": info,
@@ -120,21 +232,12 @@ def render_report(tracking: Tracking, run_id: str) -> str:
         ],
         "reliability_random": _png(tracking, run_id, "reliability_random"),
         "reliability_all": _png(tracking, run_id, "reliability_all"),
-        "subgroups": _frame_rows(
-            subgroups.select(
-                "risk_area",
-                "attribute",
-                "group",
-                "n",
-                "precision",
-                "recall",
-                "selection_rate",
-                "precision_disparity",
-                "recall_disparity",
-                "selection_rate_disparity",
-            )
-        ),
-        "n_flagged": flagged.height,
+        "subgroups": _subgroup_rows(subgroups),
+        "flagged": sentences,
+        "n_flagged": len(sentences),
+        "audit_bounds": f"{_num(bounds[0])}–{_num(bounds[1])}",
+        "audit_min_size": model_config.get("audit_min_group_size", 1),
+        "prospective": _prospective(tracking, run_id),
         "headline": HEADLINE_METRICS,
     }
     environment = jinja2.Environment(

@@ -69,16 +69,46 @@ def test_bootstrap_refuses_unbounded_resamples() -> None:
         bootstrap_ranking_intervals(np.ones(3), np.ones(3), [0.1], resamples=50_000, seed=0)
 
 
-def test_subgroup_audit_flags_disparity_against_the_largest_group() -> None:
+def test_subgroup_audit_flags_disparity_only_when_the_interval_excludes_the_bounds() -> None:
+    # Given a private group selected at 1.5 times the public group's rate
     y = np.array([1, 1, 0, 0, 1, 0, 1, 0, 1, 0], dtype=float)
     selected = np.array([1, 1, 0, 0, 0, 0, 1, 1, 0, 0], dtype=float)
     groups = {"ownership": ["public"] * 6 + ["private"] * 4}
-    table = subgroup_audit(y, selected, groups, (0.8, 1.25))
-    private = table.filter(table["group"] == "private").row(0, named=True)
+
+    # When audited on ten inspections
+    small = subgroup_audit(y, selected, groups, (0.8, 1.25), resamples=200, seed=0)
+    private = small.filter(small["group"] == "private").row(0, named=True)
+
+    # Then the ratio is reported against the largest group, with an interval that reaches parity: no flag
     assert private["reference"] == "public", "the largest group is the reference"
     assert private["selection_rate_disparity"] == pytest.approx((2 / 4) / (2 / 6))
-    assert private["selection_rate_flagged"], "a 1.5 selection-rate ratio is outside 0.8–1.25"
     assert private["precision_disparity"] == pytest.approx(0.5)
+    assert private["selection_rate_lower"] <= 1.0 <= private["selection_rate_upper"]
+    assert not private["selection_rate_flagged"], "four inspections cannot show a disparity"
+
+    # And the same pattern on 400 times as many inspections is flagged (interval wholly above 1.25)
+    big = subgroup_audit(
+        np.tile(y, 400), np.tile(selected, 400), {"ownership": groups["ownership"] * 400}, resamples=200
+    )
+    private = big.filter(big["group"] == "private").row(0, named=True)
+    assert private["selection_rate_lower"] > 1.25, private
+    assert private["selection_rate_flagged"]
+
+
+def test_subgroup_audit_never_flags_groups_below_the_minimum_size() -> None:
+    # Given a tiny group that is never selected while the large group is selected half the time
+    y = np.zeros(1010)
+    selected = np.r_[np.tile([1.0, 0.0], 500), np.zeros(10)]
+    groups = {"region": ["a"] * 1000 + ["b"] * 10}
+
+    # When the minimum group size is 30
+    table = subgroup_audit(y, selected, groups, min_size=30, resamples=100)
+
+    # Then the tiny group is marked too small and not flagged, whatever its ratio
+    tiny = table.filter(table["group"] == "b").row(0, named=True)
+    assert tiny["selection_rate_disparity"] == 0.0
+    assert tiny["too_small"]
+    assert not tiny["selection_rate_flagged"]
 
 
 @pytest.mark.parametrize(("shift", "stable"), [(0.0, True), (2.0, False)], ids=["same", "shifted"])

@@ -13,8 +13,9 @@ from polars.testing import assert_frame_equal
 from engine.config import Config
 from engine.settings import Settings
 from models.artifact import ModelFeature
+from models.backtest import PairedVerdict
 from models.jobs import TrainingData, TrainingResult, run_training
-from models.registry import load_champion, promote, promotion_refusals
+from models.registry import gate_population, load_champion, promote, promotion_refusals
 from models.tracking import Tracking
 
 AS_OF = dt.date(2023, 1, 1)
@@ -195,3 +196,79 @@ def test_tracking_leaves_the_environment_as_it_found_it(
         pass
     # Then the variable is not left pointing at MLflow's resolved default
     assert "MLFLOW_TRACKING_URI" not in os.environ, os.environ.get("MLFLOW_TRACKING_URI")
+
+
+@pytest.mark.slow
+def test_a_paired_comparison_decides_instead_of_the_own_test_folds(
+    champion_run: TrainingResult,
+    models_tracking: Tracking,
+    models_config: Config,
+    toy_training_rows: pl.DataFrame,
+    toy_catalog_records: list[dict[str, object]],
+) -> None:
+    # Given a champion, and a candidate trained on the same data (it passes the own-fold gates)
+    settings = _lenient(models_config).model
+    promote(models_tracking, champion_run.run_id, settings, force=True)
+    candidate = run_training(
+        _training_data(toy_training_rows, toy_catalog_records),
+        models_config,
+        models_tracking,
+        as_of=AS_OF,
+        lineage={"snapshot_id": "toy-candidate"},
+    )
+    assert promotion_refusals(candidate.metrics, champion_run.metrics, settings) == [], (
+        "the own-fold gates alone would promote it"
+    )
+    worse = PairedVerdict(
+        replace=False,
+        reasons=["tillganglighet: paired all precision_at_10pct difference -0.100 is worse"],
+        evidence_sv="Beslutsunderlag: parad jämförelse X",
+        evidence_en="Evidence: paired comparison X",
+        per_area={"tillganglighet": "worse"},
+    )
+    # When the paired comparison says it is worse beyond the interval
+    refused = promote(models_tracking, candidate.run_id, settings, paired=worse)
+    # Then it is refused on that evidence, named in both languages
+    assert not refused.promoted and refused.reasons[0].startswith("tillganglighet: paired")
+    assert (refused.evidence_sv, refused.evidence_en) == (worse.evidence_sv, worse.evidence_en)
+    # And when the paired comparison says better somewhere and worse nowhere, it is promoted and tagged
+    better = PairedVerdict(
+        True, [], "Beslutsunderlag: parad Y", "Evidence: paired Y", {"tillganglighet": "better"}
+    )
+    accepted = promote(models_tracking, candidate.run_id, settings, paired=better)
+    assert accepted.promoted, accepted.reasons
+    version = models_tracking.client.get_model_version("tillsynsrisk", str(accepted.version))
+    assert version.tags["promotion_evidence"] == "Evidence: paired Y"
+    assert "promoted_at" in version.tags
+
+
+def test_without_random_selections_the_gates_compare_all_inspections(models_config: Config) -> None:
+    # Given a candidate and a champion whose metrics hold no random-selection subset
+    def metrics(precision: float, lower: float) -> pl.DataFrame:
+        return pl.DataFrame(
+            {
+                "population": ["all", "all"],
+                "fold": ["all", "all"],
+                "risk_area": ["tillganglighet"] * 2,
+                "scorer": ["model"] * 2,
+                "metric": ["precision_at_10pct", "ece"],
+                "value": [precision, 0.01],
+                "lower": [lower, None],
+                "upper": [0.95, None],
+            }
+        )
+
+    # Then a first version passes with no champion, and a worse one is refused on all inspections
+    assert gate_population(metrics(0.6, 0.5), None) == "all"
+    assert promotion_refusals(metrics(0.6, 0.5), None, models_config.model) == []
+    reasons = promotion_refusals(metrics(0.4, 0.3), metrics(0.6, 0.5), models_config.model)
+    assert reasons == [
+        "tillganglighet: all-subset precision_at_10pct 0.400 is below the champion's lower "
+        "confidence bound 0.500"
+    ]
+    # And a candidate without random figures is refused when the champion has them
+    champion = metrics(0.6, 0.5).with_columns(pl.lit("random").alias("population"))
+    assert (
+        "while the champion has one"
+        in promotion_refusals(metrics(0.6, 0.5), champion, models_config.model)[0]
+    )

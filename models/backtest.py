@@ -1,0 +1,380 @@
+"""Backtest: several model versions scored on the *same* inspections, with paired intervals.
+
+A rolling-origin evaluation judges each training run on its own test years, so comparing two runs
+mixes a change of model with a change of test years. A backtest fixes the inspections instead: every
+listed model version scores the inspections decided in one window, each with the features as of its
+own planning rule (the first day of the month of start − its ``lead_time_days``, the rule its training
+set used), and the differences between versions are bootstrapped on the same resamples (paired), so
+the interval of a difference carries only the uncertainty of the difference.
+
+A version whose training data overlaps the window (inspections decided before its cut-off ``as_of``)
+saw some of the labels it is judged on: it is marked ``in_sample`` with the number of such
+inspections, and callers can refuse it (``tillsynsrisk backtest --out-of-sample-only``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from engine.config import Config, ModelSettings
+from models.artifact import AREA_COLUMN, RiskModel
+from models.baselines import tie_break_jitter
+from models.dataset import inspection_as_of, labelled_inspections
+from models.evaluation import POPULATIONS, population_filter
+from models.metrics import batch_ranking_metrics, bootstrap_counts, expected_calibration_error
+
+RANKING_METRICS = ("precision_at_5pct", "precision_at_10pct", "precision_at_20pct", "recall_at_10pct",
+                   "lift_at_10pct", "roc_auc", "average_precision")  # fmt: skip
+PAIRED_METRICS = (*RANKING_METRICS, "brier")
+
+
+@dataclass(frozen=True)
+class VersionToScore:
+    """One registered model version as the backtest needs it."""
+
+    version: str
+    run_id: str
+    as_of: dt.date  # training cut-off: its labels were decided before this date
+    lead_time_days: int
+    model: RiskModel
+    stored_scores: pl.DataFrame | None = None  # unit_id, as_of, risk_area, p_deficiency (its own scores)
+
+
+@dataclass
+class BacktestResult:
+    """The window, each version's sample status, and the long metrics and differences tables."""
+
+    since: dt.date
+    until: dt.date | None
+    versions: list[dict[str, Any]]
+    counts: pl.DataFrame  # population, risk_area, n, base_rate
+    metrics: pl.DataFrame  # population, risk_area, version, metric, value, lower, upper
+    differences: pl.DataFrame  # population, risk_area, version, reference, metric, value, lower, upper
+    scores: pl.DataFrame = field(default_factory=pl.DataFrame)
+    newest_decision: dt.date | None = None
+
+    @property
+    def reference(self) -> str:
+        """The version every difference is taken against (the first one listed)."""
+        return str(self.versions[0]["version"])
+
+    def window_text(self) -> str:
+        """``2025-01-01 – 2025-12-31`` (decision dates, both ends inclusive) or ``2026-01-01 –``."""
+        if self.until is not None:
+            end = (self.until - dt.timedelta(days=1)).isoformat()
+        else:
+            end = self.newest_decision.isoformat() if self.newest_decision else ""
+        return f"{self.since.isoformat()} – {end}".rstrip()
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready view (``--json``, the MLflow artifact)."""
+        return {
+            "since": self.since.isoformat(),
+            "until": self.until.isoformat() if self.until else None,
+            "reference": self.reference,
+            "versions": self.versions,
+            "counts": self.counts.to_dicts(),
+            "metrics": self.metrics.to_dicts(),
+            "differences": self.differences.to_dicts(),
+        }
+
+
+def window_inspections(
+    inspections: pl.LazyFrame, *, since: dt.date, until: dt.date | None, lead_time_days: int
+) -> pl.LazyFrame:
+    """Labelled inspections (one row per inspection × area) decided in ``[since, until)``."""
+    frame = labelled_inspections(inspections, lead_time_days=lead_time_days, decided_before=until)
+    return frame.filter(pl.col("decision_date") >= since).drop("as_of")
+
+
+def planning_dates(window: pl.DataFrame, lead_times: Sequence[int]) -> list[dt.date]:
+    """Every feature date the versions' planning rules need for ``window``'s inspections."""
+    dates: set[dt.date] = set()
+    for lead in set(lead_times):
+        dates |= set(window.select(inspection_as_of(pl.col("start_date"), lead)).to_series().to_list())
+    return sorted(dates)
+
+
+def version_scores(version: VersionToScore, window: pl.DataFrame, features: pl.DataFrame) -> pl.DataFrame:
+    """inspection_id, risk_area, p_<version>, stored_<version> for the window's rows this version scores.
+
+    Where the version's own stored scores (``tillsynsrisk score`` snapshots) hold the unit and planning
+    date, those are used as they were; the other rows are scored now from the features as of the
+    version's planning rule. Rows of units without a feature row at that date are left out.
+    """
+    rows = window.select(
+        "inspection_id",
+        AREA_COLUMN,
+        "unit_id",
+        inspection_as_of(pl.col("start_date"), version.lead_time_days).alias("as_of"),
+    )
+    stored = _stored(version.stored_scores)
+    rows = rows.join(stored, on=["unit_id", "as_of", AREA_COLUMN], how="left")
+    todo = rows.filter(pl.col("stored_p").is_null())
+    needed = todo.select("unit_id", "as_of").unique()
+    scored = pl.DataFrame(schema={"unit_id": pl.String, "as_of": pl.Date, AREA_COLUMN: pl.String,
+                                  "fresh_p": pl.Float64})  # fmt: skip
+    if not needed.is_empty():
+        unit_features = features.join(needed, on=["unit_id", "as_of"], how="inner")
+        if not unit_features.is_empty():
+            predicted = version.model.predict_frame(unit_features, contributions=False)
+            scored = predicted.select(
+                "unit_id",
+                "as_of",
+                pl.col(AREA_COLUMN).cast(pl.String),
+                pl.col("p_deficiency").alias("fresh_p"),
+            )
+    rows = rows.join(scored, on=["unit_id", "as_of", AREA_COLUMN], how="left")
+    name = version.version
+    return rows.filter(pl.col("stored_p").is_not_null() | pl.col("fresh_p").is_not_null()).select(
+        "inspection_id",
+        AREA_COLUMN,
+        pl.coalesce("stored_p", "fresh_p").alias(f"p_{name}"),
+        pl.col("stored_p").is_not_null().alias(f"stored_{name}"),
+    )
+
+
+def _stored(scores: pl.DataFrame | None) -> pl.DataFrame:
+    schema = {"unit_id": pl.String, "as_of": pl.Date, AREA_COLUMN: pl.String, "stored_p": pl.Float64}
+    if scores is None or scores.is_empty():
+        return pl.DataFrame(schema=schema)
+    return scores.select(
+        pl.col("unit_id").cast(pl.String),
+        pl.col("as_of").cast(pl.Date),
+        pl.col(AREA_COLUMN).cast(pl.String),
+        pl.col("p_deficiency").cast(pl.Float64).alias("stored_p"),
+    ).unique(["unit_id", "as_of", AREA_COLUMN], keep="last")
+
+
+def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    finite = values[~np.isnan(values)]
+    if not finite.size:
+        return float("nan"), float("nan")
+    alpha = (1.0 - level) / 2.0
+    return float(np.quantile(finite, alpha)), float(np.quantile(finite, 1.0 - alpha))
+
+
+def _resampled_metrics(
+    y: np.ndarray, p: np.ndarray, counts: np.ndarray, fractions: Sequence[float]
+) -> dict[str, np.ndarray]:
+    groups = np.zeros(y.shape[0])
+    batch = batch_ranking_metrics(y, p, groups, fractions, counts)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        batch["brier"] = (counts * (p - y) ** 2).sum(axis=1) / counts.sum(axis=1)
+    return batch
+
+
+def paired_metrics(
+    frame: pl.DataFrame, versions: Sequence[str], settings: ModelSettings, *, level: float = 0.95
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """Counts, per-version metrics and paired differences (version − first version) per population × area.
+
+    ``frame`` has one row per inspection × area with ``is_random``, ``deficiency`` and one ``p_<version>``
+    column per version. Every version is bootstrapped on the same resamples of the same rows.
+    """
+    fractions = sorted({*settings.top_fractions, 0.05, 0.10, 0.20})
+    count_rows: list[dict[str, Any]] = []
+    metric_rows: list[dict[str, Any]] = []
+    difference_rows: list[dict[str, Any]] = []
+    for population in POPULATIONS:
+        subset = frame.filter(population_filter(population))
+        for (area,), rows in sorted(subset.group_by(AREA_COLUMN), key=lambda item: str(item[0][0])):
+            y = rows.get_column("deficiency").to_numpy().astype(float)
+            count_rows.append(
+                {"population": population, AREA_COLUMN: area, "n": rows.height, "base_rate": float(y.mean())}
+            )
+            counts = bootstrap_counts(np.zeros(rows.height), settings.bootstrap_resamples, settings.seed)
+            ones = np.ones((1, rows.height))
+            jitter = tie_break_jitter(rows.height, settings.seed)
+            point: dict[str, dict[str, float]] = {}
+            resampled: dict[str, dict[str, np.ndarray]] = {}
+            for version in versions:
+                p = rows.get_column(f"p_{version}").to_numpy().astype(float)
+                ranked = p + jitter
+                point[version] = {
+                    k: float(v[0]) for k, v in _resampled_metrics(y, ranked, ones, fractions).items()
+                }
+                point[version]["brier"] = float(np.mean((p - y) ** 2))
+                resampled[version] = _resampled_metrics(y, ranked, counts, fractions)
+                resampled[version]["brier"] = (counts * (p - y) ** 2).sum(axis=1) / counts.sum(axis=1)
+                for metric in PAIRED_METRICS:
+                    lower, upper = _interval(resampled[version][metric], level)
+                    metric_rows.append(
+                        {"population": population, AREA_COLUMN: area, "version": version, "metric": metric,
+                         "value": point[version][metric], "lower": lower, "upper": upper}
+                    )  # fmt: skip
+                ece = expected_calibration_error(y, p, settings.ece_bins)
+                metric_rows.append(
+                    {"population": population, AREA_COLUMN: area, "version": version, "metric": "ece",
+                     "value": ece, "lower": None, "upper": None}
+                )  # fmt: skip
+            reference = versions[0]
+            for version in versions[1:]:
+                for metric in PAIRED_METRICS:
+                    lower, upper = _interval(resampled[version][metric] - resampled[reference][metric], level)
+                    difference_rows.append(
+                        {"population": population, AREA_COLUMN: area, "version": version,
+                         "reference": reference, "metric": metric,
+                         "value": point[version][metric] - point[reference][metric],
+                         "lower": lower, "upper": upper}
+                    )  # fmt: skip
+    counts_schema = {"population": pl.String, AREA_COLUMN: pl.String, "n": pl.Int64, "base_rate": pl.Float64}
+    long = {"population": pl.String, AREA_COLUMN: pl.String, "version": pl.String, "metric": pl.String,
+            "value": pl.Float64, "lower": pl.Float64, "upper": pl.Float64}  # fmt: skip
+    return (
+        pl.DataFrame(count_rows, schema=counts_schema),
+        pl.DataFrame(metric_rows, schema=long),
+        pl.DataFrame(difference_rows, schema={**long, "reference": pl.String}),
+    )
+
+
+def run_backtest(
+    tables: Mapping[str, pl.LazyFrame],
+    config: Config,
+    versions: Sequence[VersionToScore],
+    *,
+    since: dt.date,
+    until: dt.date | None = None,
+    features: pl.DataFrame | None = None,
+) -> BacktestResult:
+    """Score every version on the inspections decided in ``[since, until)`` and compare them paired.
+
+    Only inspections every version could score (its unit had a feature row at each version's
+    planning date) are compared. ``features`` (unit_id, as_of, …) may be passed when already built.
+    """
+    from features.pipeline import build_features  # the feature builder is heavy to import
+
+    if not versions:
+        raise ValueError("backtest needs at least one model version")
+    if until is not None and until <= since:
+        raise ValueError(f"the window is empty: --until {until} is not after --since {since}")
+    names = [v.version for v in versions]
+    if len(set(names)) != len(names):
+        raise ValueError(f"model versions must be distinct, got {names}")
+    window = window_inspections(
+        tables["inspections"], since=since, until=until, lead_time_days=config.model.lead_time_days
+    ).collect()
+    if window.is_empty():
+        end = until.isoformat() if until else "the newest record"
+        raise ValueError(f"no inspection was decided between {since.isoformat()} and {end}; nothing to score")
+    if features is None:
+        dates = planning_dates(window, [v.lead_time_days for v in versions])
+        features = build_features(tables, dates, config).collect()
+    frame = window.select("inspection_id", AREA_COLUMN, "unit_id", "decision_date", "is_random", "deficiency")
+    for version in versions:
+        frame = frame.join(
+            version_scores(version, window, features), on=["inspection_id", AREA_COLUMN], how="inner"
+        )
+    if frame.is_empty():
+        raise ValueError("no inspection in the window could be scored by every version (no feature rows)")
+    described = [_describe(version, frame, since) for version in versions]
+    counts, metrics, differences = paired_metrics(frame, names, config.model)
+    newest = frame.get_column("decision_date").max()
+    return BacktestResult(
+        since,
+        until,
+        described,
+        counts,
+        metrics,
+        differences,
+        frame,
+        newest if isinstance(newest, dt.date) else None,
+    )
+
+
+def _describe(version: VersionToScore, frame: pl.DataFrame, since: dt.date) -> dict[str, Any]:
+    inspections = frame.unique("inspection_id")
+    in_sample = inspections.filter(pl.col("decision_date") < version.as_of).height
+    return {
+        "version": version.version,
+        "run_id": version.run_id,
+        "trained_as_of": version.as_of.isoformat(),
+        "lead_time_days": version.lead_time_days,
+        "in_sample": version.as_of > since and in_sample > 0,
+        "in_sample_inspections": in_sample,
+        "inspections": inspections.height,
+        "stored_scores_used": int(frame.get_column(f"stored_{version.version}").sum()),
+    }
+
+
+def in_sample_refusal(result: BacktestResult) -> list[str]:
+    """One sentence per version whose training data overlaps the window (empty = all out of sample)."""
+    return [
+        f"version {v['version']} (trained as of {v['trained_as_of']}) saw {v['in_sample_inspections']} of "
+        f"the window's {v['inspections']} inspections in training: its figures are in sample"
+        for v in result.versions
+        if v["in_sample"]
+    ]
+
+
+@dataclass(frozen=True)
+class PairedVerdict:
+    """The paired gate's decision per area and its evidence, in Swedish and English."""
+
+    replace: bool
+    reasons: list[str]
+    evidence_sv: str
+    evidence_en: str
+    per_area: dict[str, str]
+
+
+def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSettings) -> PairedVerdict | None:
+    """Does ``challenger`` replace the reference (champion) on the paired comparison? None = too few rows.
+
+    Per area with at least ``paired_gate_min_n`` inspections of ``paired_gate_population``: *worse*
+    when the whole interval of the difference (challenger − champion) of ``paired_gate_metric`` lies
+    below zero, *better* when the difference is positive (``paired_gate_better = "point"``) or its
+    whole interval is above zero (``"interval"``). Replace only when worse nowhere and better somewhere.
+    """
+    population, metric = settings.paired_gate_population, settings.paired_gate_metric
+    counts = result.counts.filter(
+        (pl.col("population") == population) & (pl.col("n") >= settings.paired_gate_min_n)
+    )
+    areas = counts.get_column(AREA_COLUMN).to_list()
+    if not areas:
+        return None
+    rows = result.differences.filter(
+        (pl.col("population") == population)
+        & (pl.col("metric") == metric)
+        & (pl.col("version") == challenger)
+        & pl.col(AREA_COLUMN).is_in(areas)
+    )
+    verdicts: dict[str, str] = {}
+    reasons: list[str] = []
+    for row in rows.sort(AREA_COLUMN).iter_rows(named=True):
+        value, lower, upper = row["value"], row["lower"], row["upper"]
+        worse = upper is not None and upper < 0
+        better = (value > 0) if settings.paired_gate_better == "point" else (lower is not None and lower > 0)
+        verdicts[row[AREA_COLUMN]] = "worse" if worse else "better" if better else "no clear difference"
+        if worse:
+            reasons.append(
+                f"{row[AREA_COLUMN]}: paired {population} {metric} difference {value:+.3f} "
+                f"(95 % interval {lower:+.3f} to {upper:+.3f}) is worse than the champion beyond the interval"
+            )
+    if not any(v == "better" for v in verdicts.values()):
+        reasons.append(
+            f"better than the champion in no area on paired {population} {metric} "
+            f"(rule {settings.paired_gate_better!r})"
+        )
+    n_text = ", ".join(f"{a} {n}" for a, n in zip(counts[AREA_COLUMN], counts["n"], strict=True))
+    words_sv = {"better": "bättre", "worse": "sämre", "no clear difference": "ingen säker skillnad"}
+    outcome_sv = ", ".join(f"{a} {words_sv[v]}" for a, v in verdicts.items())
+    outcome_en = ", ".join(f"{a} {v}" for a, v in verdicts.items())
+    window = result.window_text()
+    evidence_sv = (
+        f"Beslutsunderlag: parad jämförelse av version {challenger} mot version {result.reference} på samma "
+        f"tillsyner beslutade {window} ({'alla tillsyner' if population == 'all' else 'slumpvis urval'}; "
+        f"n per område: {n_text}), mått {metric}, 95 % parade bootstrapintervall. Utfall: {outcome_sv}."
+    )
+    evidence_en = (
+        f"Evidence: paired comparison of version {challenger} against version {result.reference} on the "
+        f"same inspections decided {window} ({population} inspections; n per area: {n_text}), metric "
+        f"{metric}, 95 % paired bootstrap intervals. Outcome: {outcome_en}."
+    )
+    return PairedVerdict(not reasons, reasons, evidence_sv, evidence_en, verdicts)
