@@ -270,6 +270,12 @@ class PlanRequest(Schema):
     )
     exploration: float = Field(default=0.15, ge=0, le=1, description="Share of K drawn at random.")
     cooldown_months: int = Field(default=12, ge=0, le=120, description="Skip units inspected this recently.")
+    design: Literal["top", "pps", "stratified"] = Field(
+        default="top",
+        description="top: risk-ranked picks + random share; pps: probability proportional to risk with a "
+        "floor; stratified: stratified random sample (docs/planning.md).",
+    )
+    floor: float = Field(default=0.0, ge=0, le=1, description="π_min of every eligible unit (pps only).")
     score_id: str | None = Field(default=None, description="Scoring snapshot; default the served one.")
 
 
@@ -281,6 +287,8 @@ class PlanParametersOut(Schema):
     max_per_provider: int | None
     exploration: float
     cooldown_months: int
+    design: str = "top"
+    floor: float = 0.0
 
 
 class PlanUnit(Schema):
@@ -298,7 +306,7 @@ class PlanUnit(Schema):
     percentile: float
     p_deficiency: float
     p_serious: float
-    reason: Literal["risk_rank", "random"]
+    reason: Literal["risk_rank", "random", "pps"]
     selection: Literal["risk_based", "random"] = Field(description="The inspections.csv selection value.")
     inclusion_probability: float = Field(gt=0, le=1)
     stratum: str
@@ -338,8 +346,18 @@ class Plan(Schema):
     inspections_snapshot_id: str | None
     units_in_cooldown: int
     expected_findings: float
+    design: str = "top"
+    expected_serious_findings: float | None = None
+    expected_standard_errors: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Per risk area, the anticipated standard error of the prevalence estimate the plan "
+        "supports (null when some eligible unit has inclusion probability 0).",
+    )
+    eligible_units: int | None = None
+    zero_probability_units: int | None = None
     risk_ranked: int
     random: int
+    pps: int = 0
     chosen: list[PlanUnit]
     skipped: list[PlanSkip]
     strata: list[PlanStratum]

@@ -62,7 +62,13 @@ import numpy.typing as npt
 import polars as pl
 
 from engine.estimation import anticipated_standard_error
-from engine.sampling import InfeasibleDesignError, pps_probabilities, random_block_order, systematic_sample
+from engine.sampling import (
+    InfeasibleDesignError,
+    cap_limited_total,
+    pps_probabilities,
+    random_block_order,
+    systematic_sample,
+)
 from engine.scores import OVERALL, UNIT_CONTEXT_COLUMNS
 
 RISK_RANK = "risk_rank"
@@ -74,7 +80,9 @@ DESIGNS = (TOP, PPS, STRATIFIED)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 SKIP_REASONS = ("cooldown", "provider_cap", "region_cap")
-SELECTION_FOR_REASON = {RISK_RANK: "risk_based", RANDOM: "random", PPS: "pps"}
+# A pps pick is a probability sample with a known (unequal) π: in inspections.csv it is "random", which the
+# contract requires to carry its inclusion probability and the evaluation weights by 1/π.
+SELECTION_FOR_REASON = {RISK_RANK: "risk_based", RANDOM: "random", PPS: "random"}
 UNIT_COLUMNS = (
     *UNIT_CONTEXT_COLUMNS,
     "risk_area",
@@ -97,15 +105,15 @@ class PlanParameters:
     exploration: float = 0.15
     cooldown_months: int = 12
     design: str = TOP
-    floor: float = 0.0
+    floor: float = 0.0  # pps only: π_min of every eligible unit (ignored, and stored as 0, otherwise)
 
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
             raise ValueError(f"unknown design {self.design!r}; allowed: {list(DESIGNS)}")
         if not 0.0 <= self.floor <= 1.0:
             raise ValueError(f"floor must be a probability between 0 and 1, got {self.floor}")
-        if self.floor > 0 and self.design != PPS:
-            raise ValueError(f"floor (π_min) applies to the pps design only, not {self.design!r}")
+        if self.design != PPS:
+            object.__setattr__(self, "floor", 0.0)  # π_min means nothing to the other designs
         if self.capacity < 1:
             raise ValueError(f"capacity must be at least 1, got {self.capacity}")
         if not 0.0 <= self.exploration <= 1.0:
@@ -320,27 +328,38 @@ def _stratified_selection(
     )
 
 
-def pps_design_probabilities(eligible: pl.DataFrame, parameters: PlanParameters) -> FloatArray:
+def pps_design_probabilities(
+    eligible: pl.DataFrame, parameters: PlanParameters, warnings: list[str] | None = None
+) -> FloatArray:
     """Inclusion probabilities of the pps design over ``eligible`` (in its row order).
 
-    Proportional to ``p_deficiency``, at least ``parameters.floor``, at most 1, summing to the capacity
-    (or to every eligible unit when there are fewer), with region and provider probabilities summing to
-    at most their caps.
+    Proportional to ``p_deficiency``, at least the floor, at most 1, summing to the capacity, with region
+    and provider probabilities summing to at most their caps. A request that cannot be met is met as
+    closely as possible, with a warning: the floor is lowered to ``K/N`` (every unit equally likely)
+    or to what the caps allow, and the capacity to what the caps allow.
     """
-    n = min(parameters.capacity, eligible.height)
+    notes = warnings if warnings is not None else []
     groups: list[tuple[IntArray, int]] = []
     for column, cap in (("region_code", parameters.per_region), ("provider_id", parameters.max_per_provider)):
         if cap is None:
             continue
-        codes = eligible[column].to_list()
         members: dict[str, list[int]] = {}
-        for index, code in enumerate(codes):
+        for index, code in enumerate(eligible[column].to_list()):
             members.setdefault(code, []).append(index)
         groups.extend((np.asarray(m, dtype=np.int64), cap) for m in members.values() if len(m) > cap)
-    try:
-        return pps_probabilities(
-            eligible["p_deficiency"].to_numpy(), n, floor=parameters.floor, groups=groups
+    n = min(parameters.capacity, eligible.height, cap_limited_total(eligible.height, groups))
+    if n < parameters.capacity:
+        notes.append(f"only {n} of capacity {parameters.capacity} units are eligible under the caps")
+    floor = parameters.floor
+    limits = [n / eligible.height if eligible.height else 0.0] + [cap / len(m) for m, cap in groups]
+    if floor > min(limits):
+        floor = min(limits)
+        notes.append(
+            f"the floor {parameters.floor} is more than {n} inspections (or the caps) allow on "
+            f"{eligible.height} eligible units; used {floor:.4f}"
         )
+    try:
+        return pps_probabilities(eligible["p_deficiency"].to_numpy(), n, floor=floor, groups=groups)
     except InfeasibleDesignError as error:
         raise ValueError(f"the pps design cannot be drawn: {error}") from error
 
@@ -350,7 +369,8 @@ def _pps_selection(
 ) -> PlanSelection:
     """Systematic πps in random order over the eligible units (see module docstring)."""
     eligible = candidates.filter(~pl.col("unit_id").is_in(list(cooling))).sort("unit_id")
-    probabilities = pps_design_probabilities(eligible, parameters)
+    notes: list[str] = []
+    probabilities = pps_design_probabilities(eligible, parameters, notes)
     rng = np.random.default_rng(parameters.seed)
     blocks: dict[tuple[str, str], list[int]] = {}
     regions = eligible["region_code"].to_list()
@@ -373,14 +393,14 @@ def _pps_selection(
         eligible.row(int(i), named=True)
         | {
             "reason": PPS,
-            "selection": "pps",
+            "selection": SELECTION_FOR_REASON[PPS],
             "inclusion_probability": float(probabilities[i]),
             "stratum": eligible["region_code"][int(i)],
         }
         for i in picked
     ]
     rows.sort(key=lambda row: row["rank"])
-    warnings = _pps_warnings(rows, parameters, len(cooling))
+    warnings = notes + _pps_warnings(rows, parameters, len(cooling))
     chosen = pl.DataFrame(rows, schema=_chosen_schema(candidates)).with_row_index("plan_position", offset=1)
     frame = pl.DataFrame(
         {"unit_id": eligible["unit_id"], "inclusion_probability": probabilities},

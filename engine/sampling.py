@@ -29,7 +29,7 @@ import numpy.typing as npt
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
-_BISECTION_STEPS = 200
+_BISECTION_STEPS = 64
 _CAP_SLACK = 1e-9
 
 
@@ -104,7 +104,7 @@ def pps_probabilities(
             raise InfeasibleDesignError(
                 f"a floor of {floor} on a group of {len(members)} units expects more than its cap of {cap}"
             )
-    capped_total = _cap_limited_total(total, groups)
+    capped_total = cap_limited_total(total, groups)
     if capped_total < n:
         raise InfeasibleDesignError(f"the caps allow at most {capped_total} units, fewer than {n}")
     weights = np.where(weights > 0, weights, 1e-12)
@@ -134,7 +134,7 @@ def pps_probabilities(
     return np.minimum(probabilities, 1.0)
 
 
-def _cap_limited_total(total: int, groups: Sequence[tuple[IntArray, int]]) -> int:
+def cap_limited_total(total: int, groups: Sequence[tuple[IntArray, int]]) -> int:
     """An upper bound on how many units the caps allow (each group bounded separately)."""
     covered = np.zeros(total, dtype=bool)
     allowed = 0
