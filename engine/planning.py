@@ -152,7 +152,9 @@ class PlanSelection:
     strata: pl.DataFrame
     warnings: list[str] = field(default_factory=list)
     frame: pl.DataFrame = field(
-        default_factory=lambda: pl.DataFrame(schema={"unit_id": pl.String, "inclusion_probability": pl.Float64})
+        default_factory=lambda: pl.DataFrame(
+            schema={"unit_id": pl.String, "inclusion_probability": pl.Float64}
+        )
     )
     expected_standard_errors: dict[str, float | None] = field(default_factory=dict)
 
@@ -254,7 +256,9 @@ def _with_expected_errors(selection: PlanSelection, scores: pl.DataFrame) -> Pla
     )
 
 
-def _frame_probabilities(eligible: pl.DataFrame, chosen: list[dict[str, Any]], default: float) -> pl.DataFrame:
+def _frame_probabilities(
+    eligible: pl.DataFrame, chosen: list[dict[str, Any]], default: float
+) -> pl.DataFrame:
     known = {row["unit_id"]: row["inclusion_probability"] for row in chosen}
     return pl.DataFrame(
         {
@@ -380,13 +384,10 @@ def _pps_selection(
     by_region: dict[str, list[list[int]]] = {}
     for (region, _), members in blocks.items():
         by_region.setdefault(region, []).append(members)
-    region_order = random_block_order(
-        [[i] for i in range(len(by_region))], rng
-    ).tolist()
+    region_order = random_block_order([[i] for i in range(len(by_region))], rng).tolist()
     region_blocks = list(by_region.values())
     order = np.concatenate(
-        [random_block_order(region_blocks[r], rng) for r in region_order]
-        or [np.array([], dtype=np.int64)]
+        [random_block_order(region_blocks[r], rng) for r in region_order] or [np.array([], dtype=np.int64)]
     )
     picked = systematic_sample(probabilities, order, rng)
     rows = [

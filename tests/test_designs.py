@@ -17,7 +17,9 @@ NO_INSPECTIONS = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl
 AREA = "tillganglighet"
 
 
-def _frequencies(scores: pl.DataFrame, params: dict[str, object], draws: int) -> tuple[Counter[str], dict[str, float]]:
+def _frequencies(
+    scores: pl.DataFrame, params: dict[str, object], draws: int
+) -> tuple[Counter[str], dict[str, float]]:
     counts: Counter[str] = Counter()
     probabilities: dict[str, float] = {}
     for seed in range(draws):
