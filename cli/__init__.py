@@ -10,6 +10,7 @@ import typer
 from cli import (
     api_cmd,
     config_cmd,
+    estimate_cmd,
     features_cmd,
     ingest_cmd,
     models_cmd,
@@ -46,6 +47,7 @@ app.command("promote")(models_cmd.promote)
 app.command("score")(score_cmd.score)
 
 app.add_typer(plan_cmd.plan_app, name="plan")
+app.command("estimate")(estimate_cmd.estimate)
 app.command("serve")(api_cmd.serve)
 app.add_typer(api_cmd.apikey_app, name="apikey")
 

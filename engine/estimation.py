@@ -29,8 +29,11 @@ little better). It is undefined (None) when some frame unit has ``π_i = 0``.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -189,3 +192,76 @@ def anticipated_standard_error(p: FloatArray, probabilities: FloatArray) -> floa
     spread = p * (1 - p) + (p - mean) ** 2
     variance = float(((1 - np.minimum(pi, 1.0)) / pi * spread).sum() / len(p) ** 2)
     return math.sqrt(max(variance, 0.0))
+
+
+class UnknownProbabilitiesError(ValueError):
+    """A plan whose design probabilities are unknown cannot support a design-based estimate."""
+
+
+def check_estimable(plan: Mapping[str, Any]) -> None:
+    """Raise :class:`UnknownProbabilitiesError` unless every eligible unit of ``plan`` had π > 0.
+
+    Plans stored before designs existed do not record their frame, and a ``top`` plan without
+    exploration gives probability 0 to every unit it did not rank high enough: both are refused.
+    """
+    plan_id = plan.get("plan_id", "?")
+    if plan.get("eligible_units") is None or plan.get("zero_probability_units") is None:
+        raise UnknownProbabilitiesError(
+            f"{plan_id} does not record its design's inclusion probabilities (made before plan designs); "
+            "make a new plan with --design pps, stratified or top with exploration > 0"
+        )
+    if plan["zero_probability_units"] > 0:
+        raise UnknownProbabilitiesError(
+            f"{plan_id} gave {plan['zero_probability_units']} of {plan['eligible_units']} eligible units "
+            "inclusion probability 0: no design-based estimate can cover them (use exploration > 0, "
+            "or the pps or stratified design)"
+        )
+    if any(unit.get("inclusion_probability") is None for unit in plan["chosen"]):
+        raise UnknownProbabilitiesError(f"{plan_id} has chosen units without an inclusion probability")
+
+
+def plan_sample(
+    plan: Mapping[str, Any], inspections: pl.LazyFrame, *, window_months: int = 12
+) -> pl.DataFrame:
+    """The decided inspections of ``plan``'s chosen units, one row per unit × risk area.
+
+    An inspection belongs to the plan when its ``inspection_id`` is one the plan exported
+    (``<plan_id>-NNN``), or else when it is of a chosen unit and started within ``window_months`` of
+    the plan's reference date. Rows without a finding (not yet decided) are left out; a unit with
+    several matching inspections keeps its first. The inclusion probability and region come from the
+    plan (the design), not from the inspection rows.
+    """
+    check_estimable(plan)
+    plan_id = str(plan["plan_id"])
+    reference = dt.date.fromisoformat(str(plan["reference_date"]))
+    chosen = pl.DataFrame(
+        {
+            "unit_id": [u["unit_id"] for u in plan["chosen"]],
+            "region_code": [u["region_code"] for u in plan["chosen"]],
+            "inclusion_probability": [float(u["inclusion_probability"]) for u in plan["chosen"]],
+        },
+        schema={"unit_id": pl.String, "region_code": pl.String, "inclusion_probability": pl.Float64},
+    )
+    end = pl.lit(reference).dt.offset_by(f"{window_months}mo")
+    exported = pl.col("inspection_id").str.starts_with(f"{plan_id}-")
+    in_window = (pl.col("start_date") >= pl.lit(reference)) & (pl.col("start_date") < end)
+    matched = (
+        inspections.select("inspection_id", "unit_id", "start_date", "risk_area", "finding")
+        .join(chosen.lazy().select("unit_id"), on="unit_id", how="inner")
+        .filter((exported | in_window) & pl.col("finding").is_not_null())
+        .sort("start_date", "inspection_id")
+        .unique(["unit_id", "risk_area"], keep="first", maintain_order=True)
+        .collect()
+    )
+    return (
+        matched.join(chosen, on="unit_id", how="inner")
+        .select(
+            pl.lit(plan_id).alias("plan_id"),
+            "unit_id",
+            "risk_area",
+            "region_code",
+            pl.col("finding").is_in(["deficiency", "serious"]).cast(pl.Int8).alias("deficiency"),
+            "inclusion_probability",
+        )
+        .sort("risk_area", "unit_id")
+    )
