@@ -16,6 +16,7 @@ from cli import (
     models_cmd,
     plan_cmd,
     score_cmd,
+    simulate_cmd,
     world_cmd,
 )
 from cli.common import configure_consoles, configure_logging
@@ -48,6 +49,7 @@ app.command("score")(score_cmd.score)
 
 app.add_typer(plan_cmd.plan_app, name="plan")
 app.command("estimate")(estimate_cmd.estimate)
+app.command("simulate")(simulate_cmd.simulate)
 app.command("serve")(api_cmd.serve)
 app.add_typer(api_cmd.apikey_app, name="apikey")
 

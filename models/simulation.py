@@ -33,7 +33,7 @@ import datetime as dt
 import logging
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -161,15 +161,17 @@ def potential_outcomes(world: World, year: int, seed: int) -> pl.DataFrame:
     months = truth.select("unit_id", "month").unique().sort("unit_id", "month")
     per_unit = months.group_by("unit_id", maintain_order=True).agg(pl.col("month"))
     pick = rng.random(per_unit.height)
-    chosen_month = [
-        row[int(u * len(row))] for row, u in zip(per_unit["month"].to_list(), pick, strict=True)
-    ]
+    chosen_month = [row[int(u * len(row))] for row, u in zip(per_unit["month"].to_list(), pick, strict=True)]
     day = rng.integers(0, 28, per_unit.height)
     lag = np.maximum(np.round(rng.lognormal(np.log(80.0), 0.4, per_unit.height)), 14).astype(np.int64)
-    units = per_unit.select("unit_id").with_columns(
-        month=pl.Series(chosen_month, dtype=pl.Date),
-        start_date=pl.Series(chosen_month, dtype=pl.Date) + pl.duration(days=pl.Series(day)),
-        lag=pl.Series(lag),
+    units = (
+        per_unit.select("unit_id")
+        .with_columns(
+            month=pl.Series(chosen_month, dtype=pl.Date),
+            day=pl.Series(day),
+            lag=pl.Series(lag),
+        )
+        .with_columns(start_date=pl.col("month") + pl.duration(days=pl.col("day")))
     )
     uniforms = rng.random((units.height, len(AREAS)))
     draws = pl.DataFrame(
@@ -181,7 +183,10 @@ def potential_outcomes(world: World, year: int, seed: int) -> pl.DataFrame:
     )
     return (
         units.join(draws, on="unit_id")
-        .join(truth.select("unit_id", "month", "risk_area", "p_deficiency", "p_serious"), on=["unit_id", "month", "risk_area"])
+        .join(
+            truth.select("unit_id", "month", "risk_area", "p_deficiency", "p_serious"),
+            on=["unit_id", "month", "risk_area"],
+        )
         .select(
             "unit_id",
             "month",
@@ -206,7 +211,10 @@ def _unit_context(world: World, unit_ids: pl.Series) -> pl.DataFrame:
     providers = world.tables["providers"]
     return (
         units.filter(pl.col("unit_id").is_in(unit_ids.implode()))
-        .join(providers.select("provider_id", "ownership", pl.col("name").alias("provider_name")), on="provider_id")
+        .join(
+            providers.select("provider_id", "ownership", pl.col("name").alias("provider_name")),
+            on="provider_id",
+        )
         .select(
             "unit_id",
             pl.col("name").alias("unit_name"),
@@ -223,7 +231,10 @@ def _unit_context(world: World, unit_ids: pl.Series) -> pl.DataFrame:
 def truth_scores(outcomes: pl.DataFrame, context: pl.DataFrame, as_of: dt.date) -> pl.DataFrame:
     """A scores frame whose probabilities are the truth (for the oracle and the model-free designs)."""
     frame = outcomes.select(
-        "unit_id", "risk_area", pl.col("p_true").alias("p_deficiency"), pl.col("p_serious_true").alias("p_serious")
+        "unit_id",
+        "risk_area",
+        pl.col("p_true").alias("p_deficiency"),
+        pl.col("p_serious_true").alias("p_serious"),
     ).with_columns(as_of=pl.lit(as_of))
     return ranked_scores(frame.join(context, on="unit_id").lazy()).collect()
 
@@ -244,21 +255,26 @@ def model_scores(
 
 
 def _parameters(design: str, settings: SimulationSettings, seed: int, year: int) -> PlanParameters:
-    common = {
-        "capacity": settings.capacity,
-        "seed": seed * 10_000 + year,
-        "risk_area": settings.risk_area,
-        "cooldown_months": settings.cooldown_months,
-    }
+    base = PlanParameters(
+        capacity=settings.capacity,
+        seed=seed * 10_000 + year,
+        risk_area=settings.risk_area,
+        cooldown_months=settings.cooldown_months,
+    )
     if design == TOP:
-        return PlanParameters(**common, exploration=settings.exploration)
+        return replace(base, exploration=settings.exploration)
     if design == ORACLE:
-        return PlanParameters(**common, exploration=0.0)
+        return replace(base, exploration=0.0)
     if design == PPS:
-        return PlanParameters(**common, design=PPS, floor=settings.floor)
+        return replace(base, design=PPS, floor=settings.floor)
     if design == SIM_RANDOM:  # every probability equal: the floor is lowered to K/N
-        return PlanParameters(**common, design=PPS, floor=1.0)
-    return PlanParameters(**common, design=STRATIFIED)
+        return replace(base, design=PPS, floor=1.0)
+    return replace(base, design=STRATIFIED)
+
+
+def _mean(series: pl.Series) -> float:
+    value = series.cast(pl.Float64).mean()
+    return float(value) if isinstance(value, (int, float)) else math.nan
 
 
 def revealed_inspections(
@@ -269,8 +285,12 @@ def revealed_inspections(
     return (
         chosen.join(outcomes, on="unit_id")
         .select(
-            pl.format("SIM-{}-{}-{}", pl.lit(design), pl.lit(year), pl.col("plan_position").cast(pl.String).str.zfill(4))
-            .alias("inspection_id"),
+            pl.format(
+                "SIM-{}-{}-{}",
+                pl.lit(design),
+                pl.lit(year),
+                pl.col("plan_position").cast(pl.String).str.zfill(4),
+            ).alias("inspection_id"),
             "unit_id",
             "start_date",
             "decision_date",
@@ -298,7 +318,7 @@ def _estimates(
     for area in AREAS:
         area_outcomes = outcomes.filter(pl.col("risk_area") == area)
         in_frame = area_outcomes.filter(pl.col("unit_id").is_in(frame_ids.implode()))
-        truth = float(in_frame["finding"].is_in(["deficiency", "serious"]).mean() or 0.0)
+        truth = _mean(in_frame["finding"].is_in(["deficiency", "serious"]))
         sample = chosen.join(area_outcomes, on="unit_id")
         for name, keep in estimators:
             part = sample.filter(keep)
@@ -386,7 +406,7 @@ def _year_metrics(
     return row
 
 
-def tradeoff_curve(
+def tradeoff_curve(  # noqa: PLR0917 - the year's state, one argument each
     scores: pl.DataFrame,
     outcomes: pl.DataFrame,
     recent: pl.DataFrame,
@@ -398,14 +418,18 @@ def tradeoff_curve(
     area_truth = outcomes.filter(pl.col("risk_area") == settings.risk_area).select("unit_id", "p_true")
     rows: list[dict[str, Any]] = []
     configurations: list[tuple[str, float, PlanParameters]] = []
-    base = {"capacity": settings.capacity, "seed": seed, "risk_area": settings.risk_area,
-            "cooldown_months": settings.cooldown_months}  # fmt: skip
+    base = PlanParameters(
+        capacity=settings.capacity,
+        seed=seed,
+        risk_area=settings.risk_area,
+        cooldown_months=settings.cooldown_months,
+    )
     eligible = scores.filter(pl.col("risk_area") == settings.risk_area).height - recent.height
     share = settings.capacity / max(eligible, 1)
     for relative in settings.curve_floors:
-        configurations.append((PPS, relative, PlanParameters(**base, design=PPS, floor=min(1.0, relative * share))))
+        configurations.append((PPS, relative, replace(base, design=PPS, floor=min(1.0, relative * share))))
     for exploration in settings.curve_explorations:
-        configurations.append((TOP, exploration, PlanParameters(**base, exploration=exploration)))
+        configurations.append((TOP, exploration, replace(base, exploration=exploration)))
     for design, setting, parameters in configurations:
         selection = plan_selection(scores, recent, parameters)
         frame = selection.frame.join(area_truth, on="unit_id")
@@ -422,15 +446,17 @@ def tradeoff_curve(
             "estimate_rmse": error,
             "exploration_only_rmse": None,
         }
-        if design == TOP and 0 < parameters.exploration:
+        if design == TOP and parameters.exploration > 0:
             pool = frame.filter(pl.col("inclusion_probability") < 1.0)
             drawn = float(pool["inclusion_probability"].sum())
             if drawn >= 1 and pool.height > 1:
-                bias = float(pool["p_true"].mean()) - float(p.mean())  # type: ignore[arg-type]
+                bias = _mean(pool["p_true"]) - float(p.mean())
                 spread = pool["p_true"].to_numpy()
-                variance = (1 - drawn / pool.height) * float(
-                    (spread * (1 - spread)).mean() + spread.var(ddof=1)
-                ) / drawn
+                variance = (
+                    (1 - drawn / pool.height)
+                    * float((spread * (1 - spread)).mean() + spread.var(ddof=1))
+                    / drawn
+                )
                 row["exploration_only_rmse"] = math.sqrt(bias**2 + variance)
         rows.append(row)
     return rows
@@ -502,7 +528,7 @@ def simulate(
                             "attribute": attribute,
                             "group": str(group),
                             "units": rows.height,
-                            "never_inspected_share": float(rows["never"].mean() or 0.0),
+                            "never_inspected_share": _mean(rows["never"]),
                         }
                     )
         step(f"seed {seed} done")
@@ -517,9 +543,7 @@ def simulate(
 
 def potential_outcomes_units(world: World, year: int) -> pl.Series:
     """Units active at some month of ``year``."""
-    return (
-        world.truth["risk"].filter(pl.col("month").dt.year() == year).get_column("unit_id").unique().sort()
-    )
+    return world.truth["risk"].filter(pl.col("month").dt.year() == year).get_column("unit_id").unique().sort()
 
 
 def interval(values: Sequence[float]) -> tuple[float, float, float]:
@@ -541,8 +565,9 @@ def cumulative_metrics(metrics: pl.DataFrame) -> pl.DataFrame:
     return (
         metrics.group_by("seed", "design")
         .agg(
-            pl.col("findings", "serious_findings", "true_expected_findings", "true_expected_serious", "planned")
-            .sum(),
+            pl.col(
+                "findings", "serious_findings", "true_expected_findings", "true_expected_serious", "planned"
+            ).sum(),
             (pl.col("worst_decile_reached").sum() / pl.col("worst_decile").sum()).alias("worst_decile_share"),
         )
         .sort("design", "seed")
@@ -564,7 +589,11 @@ def summary_table(result: SimulationResult) -> pl.DataFrame:
             for year in sorted(set(metrics["year"].to_list()))
         ]  # fmt: skip
         groups.append(
-            ("all", cumulative.filter(pl.col("design") == design), estimates.filter(pl.col("design") == design))
+            (
+                "all",
+                cumulative.filter(pl.col("design") == design),
+                estimates.filter(pl.col("design") == design),
+            )
         )
         for period, frame, est in groups:
             row: dict[str, Any] = {"design": design, "period": period}
@@ -580,10 +609,10 @@ def summary_table(result: SimulationResult) -> pl.DataFrame:
                 part = est.filter(pl.col("estimator") == estimator) if est.height else est
                 prefix = "estimate" if estimator == "design" else "exploration_only"
                 if part.height:
-                    rmse = math.sqrt(float((part["error"] ** 2).mean()))  # type: ignore[operator]
+                    rmse = math.sqrt(_mean(part["error"] ** 2))
                     row |= {
                         f"{prefix}_rmse": rmse,
-                        f"{prefix}_coverage": float(part["covered"].mean()),  # type: ignore[arg-type]
+                        f"{prefix}_coverage": _mean(part["covered"]),
                         f"{prefix}_n": part.height,
                     }
             rows.append(row)
