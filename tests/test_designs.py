@@ -80,9 +80,9 @@ def test_systematic_sampling_hits_each_unit_at_its_probability() -> None:
     ids=["pps", "pps-region-cap", "stratified", "top"],
 )
 def test_empirical_inclusion_frequency_matches_the_recorded_probability(params: dict[str, object]) -> None:
-    # given 40 scored units, and 1,000 plans with different seeds
+    # given 40 scored units, and 500 plans with different seeds
     scores = make_scores(units=40)
-    draws = 1000
+    draws = 500
     # when
     counts, probabilities = _frequencies(scores, params, draws)
     # then every unit is chosen as often as its recorded inclusion probability says
@@ -150,7 +150,7 @@ def test_hajek_interval_covers_the_population_share_at_its_nominal_rate() -> Non
     y = (rng.random(600) < p).astype(float)
     truth = y.mean()
     pi = pps_probabilities(p, 60, floor=0.04)
-    draws = 1000
+    draws = 500
     covered = 0
     errors = []
     # when
