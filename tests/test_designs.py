@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections import Counter
 
 import numpy as np
 import polars as pl
 import pytest
 
-from engine.estimation import anticipated_standard_error, hajek_estimate, prevalence_table
+from engine.estimation import (
+    UnknownProbabilitiesError,
+    anticipated_standard_error,
+    hajek_estimate,
+    plan_sample,
+    prevalence_table,
+)
 from engine.planning import PlanParameters, plan_selection, pps_design_probabilities
 from engine.sampling import InfeasibleDesignError, pps_probabilities, random_block_order, systematic_sample
 from tests.scores_factory import make_scores
@@ -109,7 +116,7 @@ def test_pps_region_cap_bounds_each_regions_probability_mass() -> None:
     params = PlanParameters(capacity=8, seed=0, risk_area=AREA, design="pps", floor=0.02, per_region=2)
     pi = pps_design_probabilities(eligible, params)
     mass = eligible.with_columns(pi=pl.Series(pi)).group_by("region_code").agg(pl.col("pi").sum())
-    assert mass["pi"].max() <= 2.0 + 1e-6
+    assert float(mass["pi"].to_numpy().max()) <= 2.0 + 1e-6
     assert pi.sum() == pytest.approx(8.0)
 
 
@@ -194,3 +201,35 @@ def test_a_pps_floor_above_what_the_capacity_allows_is_lowered_with_a_warning() 
     assert plan.chosen.height == 8
     assert plan.frame["inclusion_probability"].to_list() == pytest.approx([0.2] * 40)
     assert any("floor" in warning for warning in plan.warnings)
+
+
+def test_plan_sample_matches_decided_inspections_by_exported_id_or_unit_and_window() -> None:
+    plan = {
+        "plan_id": "plan-0123456789abcdef",
+        "reference_date": "2025-01-01",
+        "eligible_units": 10,
+        "zero_probability_units": 0,
+        "chosen": [
+            {"unit_id": "a", "region_code": "01", "inclusion_probability": 0.5},
+            {"unit_id": "b", "region_code": "03", "inclusion_probability": 0.25},
+            {"unit_id": "c", "region_code": "03", "inclusion_probability": 0.25},
+        ],
+    }
+    inspections = pl.LazyFrame(
+        {
+            "inspection_id": ["plan-0123456789abcdef-001", "IVO-1", "IVO-2", "IVO-3", "IVO-4"],
+            "unit_id": ["a", "b", "b", "c", "z"],
+            "start_date": [dt.date(2026, 6, 1), dt.date(2025, 3, 1), dt.date(2024, 6, 1), dt.date(2025, 5, 1),
+                           dt.date(2025, 5, 1)],
+            "risk_area": [AREA] * 5,
+            "finding": ["deficiency", "none", "deficiency", None, "serious"],
+        }
+    )  # fmt: skip
+    sample = plan_sample(plan, inspections, window_months=12)
+    # a: exported id (outside the window), b: in the window (the 2024 one is before the plan), c: not decided
+    assert sample.select("unit_id", "deficiency", "inclusion_probability").rows() == [
+        ("a", 1, 0.5),
+        ("b", 0, 0.25),
+    ]
+    with pytest.raises(UnknownProbabilitiesError, match="made before plan designs"):
+        plan_sample({k: v for k, v in plan.items() if k != "eligible_units"}, inspections)
