@@ -186,9 +186,59 @@ def coverage_figure(result: SimulationResult) -> Figure:
     return figure
 
 
+def estimate_errors(result: SimulationResult) -> dict[str, tuple[float, float, float]]:
+    """Per design/estimator: RMSE of the plan area's estimate per seed (over the years), mean and 95 % CI."""
+    estimates = result.estimates.filter(pl.col("risk_area") == result.settings.risk_area)
+    errors: dict[str, tuple[float, float, float]] = {}
+    if estimates.is_empty():
+        return errors
+    per_seed = estimates.group_by("design", "estimator", "seed").agg(
+        rmse=(pl.col("error") ** 2).mean().sqrt()
+    )
+    for (design, estimator), rows in per_seed.sort("design", "estimator").group_by(
+        "design", "estimator", maintain_order=True
+    ):
+        label = f"{design} (bara slumpandelen)" if estimator == "exploration_only" else str(design)
+        errors[label] = interval(rows["rmse"].to_list())
+    return errors
+
+
+def relative_figure(result: SimulationResult) -> Figure:
+    """Left: cumulative findings relative to top; right: the estimate's RMSE; both with 95 % intervals."""
+    figure, (left, right) = plt.subplots(1, 2, figsize=(11, 4))
+    designs = [d for d in result.settings.designs if d != "top"]
+    ratios = [relative_findings(result, d) for d in designs]
+    shown = [(d, r) for d, r in zip(designs, ratios, strict=True) if not math.isnan(r[0])]
+    for i, (design, (mean, low, high)) in enumerate(shown):
+        left.bar(i, mean, color=DESIGN_COLOURS.get(design), yerr=[[mean - low], [high - mean]], capsize=4)
+        left.annotate(
+            f"{mean:.2f}", (i, high), textcoords="offset points", xytext=(0, 3), ha="center", fontsize=8
+        )
+    left.axhline(1.0, color="#1f4e79", linestyle="--", label="top = 1")
+    left.set_xticks(range(len(shown)), [d for d, _ in shown])
+    left.set_ylabel("Funna brister relativt top (summa över åren)")
+    left.legend(fontsize=8)
+    errors = estimate_errors(result)
+    for i, (label, (mean, low, high)) in enumerate(errors.items()):
+        colour = DESIGN_COLOURS.get(label.split(" ")[0])
+        right.bar(i, mean * 100, color=colour, yerr=[[(mean - low) * 100], [(high - mean) * 100]], capsize=4,
+                  hatch="//" if "slump" in label else None)  # fmt: skip
+        right.annotate(f"{mean * 100:.1f}", (i, high * 100), textcoords="offset points", xytext=(0, 3),
+                       ha="center", fontsize=8)  # fmt: skip
+    right.set_xticks(range(len(errors)), list(errors), rotation=20, ha="right", fontsize=8)
+    right.set_ylabel("Skattningens fel, RMSE (procentenheter)")
+    right.set_title(f"Andel med brist i {result.settings.risk_area}, RMSE per frö", fontsize=9)
+    figure.suptitle(
+        "Vad pps behåller av top:s fynd, och hur mycket mindre dess skattningsfel är (95 % KI över frön)"
+    )
+    figure.tight_layout()
+    return figure
+
+
 def simulation_figures(result: SimulationResult) -> dict[str, Figure]:
     """Every figure of the report, by artifact name."""
     figures = {
+        "relative": relative_figure(result),
         "findings": findings_figure(result),
         "calibration": calibration_figure(result),
         "coverage_by_region": coverage_figure(result),
