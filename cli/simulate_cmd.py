@@ -38,7 +38,7 @@ def simulate(
     exploration: Annotated[
         float, typer.Option("--exploration", min=0.0, max=1.0, help="top: share of K drawn at random.")
     ] = 0.15,
-    floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0, help="pps: π_min.")] = 0.05,
+    floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0, help="pps: π_min.")] = 0.1,
     units: Annotated[
         int | None, typer.Option("--units", min=30, help="World size (default: the scenario's).")
     ] = None,

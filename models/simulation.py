@@ -82,7 +82,7 @@ class SimulationSettings:
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
     risk_area: str = "tillganglighet"
     exploration: float = 0.15
-    floor: float = 0.05
+    floor: float = 0.1  # π_min ≈ ½·K/N on the default world (docs/planning.md)
     cooldown_months: int = 12
     n_units: int | None = None
     # A fixed small LightGBM (fewer, larger boosting steps) keeps 35 fits inside the time budget.
