@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from engine.config import load_config
-from models.simulation import SimulationSettings, simulate, summary_table
+from models.simulation import SimulationSettings, interval, simulate, summary_table
 
 runner = CliRunner()
 
@@ -67,3 +67,10 @@ def test_simulate_command_writes_the_report_and_an_mlflow_run(
     html = out.read_text(encoding="utf-8")
     assert "Urvalsdesigner" in html and "data:image/png;base64" in html
     assert "MLflow run" in result.output
+
+
+def test_interval_over_seeds_uses_students_t() -> None:
+    mean, low, high = interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert mean == 3.0 and mean - low == pytest.approx(high - mean)
+    assert high - mean == pytest.approx(2.776 * (2.5**0.5) / 5**0.5, rel=1e-3)
+    assert interval([2.0]) == (2.0, 2.0, 2.0)
