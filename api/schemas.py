@@ -286,14 +286,24 @@ class PlanRequest(Schema):
         pattern=r"^[a-z][a-z0-9_]*$",
         description="A risk area id, or 'overall'.",
     )
-    per_region: JsonInt | None = Field(default=None, ge=1, description="Max risk-ranked units per region.")
-    max_per_provider: JsonInt | None = Field(
-        default=None, ge=1, description="Max risk-ranked units per provider."
+    # The bound sits on the integer before the JSON-number check, so that OpenAPI carries it as ``minimum``
+    # (after a BeforeValidator pydantic writes it as an unknown ``ge`` key that clients ignore).
+    per_region: Annotated[int, Field(ge=1), BeforeValidator(_json_number)] | None = Field(
+        default=None, description="Max risk-ranked units per region."
+    )
+    max_per_provider: Annotated[int, Field(ge=1), BeforeValidator(_json_number)] | None = Field(
+        default=None, description="Max risk-ranked units per provider."
     )
     exploration: JsonFloat = Field(default=0.15, ge=0, le=1, description="Share of K drawn at random.")
     cooldown_months: JsonInt = Field(
         default=12, ge=0, le=120, description="Skip units inspected this recently."
     )
+    design: Literal["top", "pps", "stratified"] = Field(
+        default="top",
+        description="top: risk-ranked picks + random share; pps: probability proportional to risk with a "
+        "floor; stratified: stratified random sample (docs/planning.md).",
+    )
+    floor: JsonFloat = Field(default=0.0, ge=0, le=1, description="π_min of every eligible unit (pps only).")
     score_id: str | None = Field(
         default=None,
         strict=True,
@@ -311,6 +321,8 @@ class PlanParametersOut(Schema):
     max_per_provider: int | None
     exploration: float
     cooldown_months: int
+    design: str = "top"
+    floor: float = 0.0
 
 
 class PlanUnit(Schema):
@@ -328,7 +340,7 @@ class PlanUnit(Schema):
     percentile: float
     p_deficiency: float
     p_serious: float
-    reason: Literal["risk_rank", "random"]
+    reason: Literal["risk_rank", "random", "pps"]
     selection: Literal["risk_based", "random"] = Field(description="The inspections.csv selection value.")
     inclusion_probability: float = Field(gt=0, le=1)
     stratum: str
@@ -368,8 +380,18 @@ class Plan(Schema):
     inspections_snapshot_id: str | None
     units_in_cooldown: int
     expected_findings: float
+    design: str = "top"
+    expected_serious_findings: float | None = None
+    expected_standard_errors: dict[str, float | None] = Field(
+        default_factory=dict,
+        description="Per risk area, the anticipated standard error of the prevalence estimate the plan "
+        "supports (null when some eligible unit has inclusion probability 0).",
+    )
+    eligible_units: int | None = None
+    zero_probability_units: int | None = None
     risk_ranked: int
     random: int
+    pps: int = 0
     chosen: list[PlanUnit]
     skipped: list[PlanSkip]
     strata: list[PlanStratum]

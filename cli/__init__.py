@@ -10,11 +10,13 @@ import typer
 from cli import (
     api_cmd,
     config_cmd,
+    estimate_cmd,
     features_cmd,
     ingest_cmd,
     models_cmd,
     plan_cmd,
     score_cmd,
+    simulate_cmd,
     world_cmd,
 )
 from cli.common import configure_consoles, configure_logging
@@ -47,6 +49,8 @@ app.command("backtest")(models_cmd.backtest)
 app.command("score")(score_cmd.score)
 
 app.add_typer(plan_cmd.plan_app, name="plan")
+app.command("estimate")(estimate_cmd.estimate)
+app.command("simulate")(simulate_cmd.simulate)
 app.command("serve")(api_cmd.serve)
 app.add_typer(api_cmd.apikey_app, name="apikey")
 

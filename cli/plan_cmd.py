@@ -47,16 +47,27 @@ def plan(
     cooldown_months: Annotated[
         int, typer.Option("--cooldown-months", min=0, help="Skip units inspected this recently.")
     ] = 12,
+    design: Annotated[
+        str,
+        typer.Option(
+            "--design", help="top (risk ranks + random share), pps (∝ risk with a floor) or stratified."
+        ),
+    ] = "top",
+    floor: Annotated[
+        float, typer.Option("--floor", min=0.0, max=1.0, help="pps: π_min of every eligible unit.")
+    ] = 0.0,
     score: Annotated[
         str | None, typer.Option("--score", help="Scoring snapshot id (default: published).")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan document as JSON.")] = False,
 ) -> None:
-    """Choose K units maximising expected findings under caps and cooldown, with a random share."""
+    """Choose K units: by risk rank with a random share (top), ∝ risk with a floor (pps), or stratified."""
     if ctx.invoked_subcommand is not None:
         return
     if capacity is None or seed is None:
         fail("`tillsynsrisk plan` needs --capacity K and --seed S (or a subcommand: show, list, export)", 2)
+    if floor > 0 and design != "pps":
+        fail(f"--floor applies to --design pps only, not {design!r}", 2)
     settings = load_settings()
     try:
         scores = ScoreStore(settings.scores_dir).open(score)
@@ -71,6 +82,8 @@ def plan(
             max_per_provider=max_per_provider,
             exploration=exploration,
             cooldown_months=cooldown_months,
+            design=design,
+            floor=floor,
         )
         inspections, snapshot_id = current_inspections(settings.snapshots_dir)
         document = make_plan(scores, parameters, inspections=inspections, inspections_snapshot_id=snapshot_id)
@@ -176,8 +189,15 @@ def _print_plan(doc: dict[str, Any]) -> None:
             )
         console.print(skipped)
     console.print(
-        f"Expected findings {doc['expected_findings']:.2f}; {doc['risk_ranked']} risk-ranked, "
-        f"{doc['random']} random; {doc['units_in_cooldown']} units in cooldown."
+        f"Design {doc.get('design', 'top')}. Expected findings {doc['expected_findings']:.2f}; "
+        f"{doc['risk_ranked']} risk-ranked, {doc['random']} random, {doc.get('pps', 0)} pps; "
+        f"{doc['units_in_cooldown']} units in cooldown."
     )
+    errors = doc.get("expected_standard_errors") or {}
+    if errors:
+        per_area = ", ".join(
+            f"{shown(area)} {'–' if se is None else f'{se * 100:.1f} pp'}" for area, se in errors.items()
+        )
+        console.print(f"Anticipated standard error of the prevalence estimate: {per_area}")
     for warning in doc["warnings"]:
         console.print(f"[yellow]warning:[/] {shown(warning)}")

@@ -240,7 +240,12 @@ def test_plan_create_then_get_is_reproducible(tmp_path: Path) -> None:
     assert created.status_code == 201 and again.status_code == 201
     assert again.json()["plan_id"] == plan["plan_id"] and again.json()["chosen"] == plan["chosen"]
     assert fetched.status_code == 200 and fetched.json() == plan
-    assert plan["parameters"] | {"seed": 42} == body | {"per_region": None, "cooldown_months": 12}
+    assert plan["parameters"] | {"seed": 42} == body | {
+        "per_region": None,
+        "cooldown_months": 12,
+        "design": "top",
+        "floor": 0.0,
+    }
     assert plan["score_id"] == api.score_id and plan["inspections_snapshot_id"] == "snap-test"
     assert (plan["risk_ranked"], plan["random"]) == (6, 2)
     assert {unit["selection"] for unit in plan["chosen"]} == {"risk_based", "random"}

@@ -43,8 +43,8 @@ def create_plan(
             "Unknown risk area",
             f"the risk area is not scored in this snapshot; known: {areas}",
         )
-    parameters = PlanParameters(**body.model_dump(exclude={"score_id"}))
     try:
+        parameters = PlanParameters(**body.model_dump(exclude={"score_id"}))
         document = make_plan(
             snapshot,
             parameters,
@@ -53,6 +53,8 @@ def create_plan(
         )
     except CooldownUnavailableError as error:
         raise ProblemError(409, "cooldown-unavailable", "Cooldown cannot be applied", str(error)) from error
+    except ValueError as error:  # a design that cannot be drawn (e.g. a floor above K/N)
+        raise ProblemError(422, "invalid-design", "The plan's design cannot be drawn", str(error)) from error
     state.plans.save(document)
     request.state.audit_resources = {"plan_id": document["plan_id"], "score_id": snapshot.id}
     response.headers["Location"] = f"/v1/plans/{document['plan_id']}"

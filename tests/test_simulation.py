@@ -1,0 +1,76 @@
+"""`tillsynsrisk simulate` and models.simulation: the planning loop on a tiny synthetic world (bounded)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from engine.config import load_config
+from models.simulation import SimulationSettings, interval, simulate, summary_table
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def result() -> object:
+    settings = SimulationSettings(n_units=300, years=2, seeds=(3,), capacity=40, floor=0.05)
+    return simulate(load_config(), settings)
+
+
+def test_the_loop_plans_every_design_every_year(result: object) -> None:
+    metrics = result.metrics  # type: ignore[attr-defined]
+    assert metrics.group_by("design").len().sort("design")["len"].to_list() == [2] * 5
+    assert (metrics["planned"] == 40).all()
+    first = metrics.filter(pl.col("year") == metrics["year"].min())
+    best = first.filter(pl.col("design") == "oracle")["true_expected_findings"].item()
+    assert best >= first["true_expected_findings"].max() - 1e-9, "the oracle bounds every design in year 1"
+    assert first.filter(pl.col("design") == "top")["expected_findings"].item() > 0
+
+
+def test_estimates_exist_for_probability_designs_only(result: object) -> None:
+    estimates = result.estimates  # type: ignore[attr-defined]
+    designs = set(estimates["design"].to_list())
+    assert {"pps", "stratified", "random", "top"} <= designs and "oracle" not in designs
+    assert set(estimates.filter(pl.col("design") == "top")["estimator"]) == {"design", "exploration_only"}
+    assert estimates["truth"].is_between(0, 1).all()
+
+
+def test_summary_has_intervals_and_cumulative_rows(result: object) -> None:
+    summary = summary_table(result)  # type: ignore[arg-type]
+    assert set(summary["period"].to_list()) >= {"all"}
+    row = summary.filter((pl.col("design") == "pps") & (pl.col("period") == "all")).row(0, named=True)
+    assert row["findings_lower"] <= row["findings"] <= row["findings_upper"]
+
+
+def test_unknown_scenario_is_refused() -> None:
+    with pytest.raises(ValueError, match="unknown scenario"):
+        SimulationSettings(scenario="realistic")
+    result = runner.invoke(app, ["simulate", "--scenario", "realistic"])
+    assert result.exit_code == 2 and "unknown scenario" in result.stderr
+
+
+def test_simulate_command_writes_the_report_and_an_mlflow_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "var"))
+    out = tmp_path / "report.html"
+    result = runner.invoke(
+        app, ["simulate", "--units", "300", "--years", "1", "--seeds", "5", "--capacity", "30",
+              "--designs", "pps,random", "--out", str(out)],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    html = out.read_text(encoding="utf-8")
+    assert "Urvalsdesigner" in html and "data:image/png;base64" in html
+    assert "MLflow run" in result.output
+
+
+def test_interval_over_seeds_uses_students_t() -> None:
+    mean, low, high = interval([1.0, 2.0, 3.0, 4.0, 5.0])
+    assert mean == 3.0 and mean - low == pytest.approx(high - mean)
+    assert high - mean == pytest.approx(2.776 * (2.5**0.5) / 5**0.5, rel=1e-3)
+    assert interval([2.0]) == (2.0, 2.0, 2.0)
