@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 
+import mlflow.models
 import numpy as np
 import polars as pl
 import pytest
@@ -195,3 +197,30 @@ def test_tracking_leaves_the_environment_as_it_found_it(
         pass
     # Then the variable is not left pointing at MLflow's resolved default
     assert "MLFLOW_TRACKING_URI" not in os.environ, os.environ.get("MLFLOW_TRACKING_URI")
+
+
+@pytest.mark.slow
+def test_logging_the_model_gives_mlflow_nothing_to_warn_about(  # noqa: PLR0917 (fixtures)
+    champion_run: TrainingResult,
+    models_tracking: Tracking,
+    toy_training_rows: pl.DataFrame,
+    toy_catalog_records: list[dict[str, object]],
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    # Given a fitted model and rows of its features
+    example = _training_data(toy_training_rows, toy_catalog_records).latest_features.head(10)
+    # When it is logged as the training job does
+    with caplog.at_level(logging.INFO, logger="mlflow"), models_tracking.run("log-model") as run:
+        uri = run.log_model(champion_run.model, example)
+    # Then it carries an input example and a signature, and MLflow warned about neither nor CloudPickle
+    with models_tracking.activated():
+        info = mlflow.models.get_model_info(uri)
+    assert info.signature is not None and info.saved_input_example_info is not None
+    said = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    said += [
+        str(warning.message)
+        for warning in recwarn
+        if "mlflow" in warning.filename and not issubclass(warning.category, DeprecationWarning)
+    ]  # DeprecationWarnings from library code are not shown by Python (nor in the demo)
+    assert said == [], f"MLflow warned while the model was logged: {said}"
