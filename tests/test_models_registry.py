@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import os
 
@@ -14,48 +13,15 @@ from polars.testing import assert_frame_equal
 
 from engine.config import Config
 from engine.settings import Settings
-from models.artifact import ModelFeature
-from models.jobs import TrainingData, TrainingResult, run_training
+from models.jobs import TrainingResult, run_training
 from models.registry import load_champion, promote, promotion_refusals
 from models.tracking import Tracking
-
-AS_OF = dt.date(2023, 1, 1)
-
-
-def _training_data(rows: pl.DataFrame, records: list[dict[str, object]]) -> TrainingData:
-    catalog = [ModelFeature.from_spec(r) for r in records]
-    latest = (
-        rows.filter(pl.col("start_date").dt.year() == 2022)
-        .unique("unit_id", keep="first", maintain_order=True)
-        .select("unit_id", pl.lit(AS_OF).alias("as_of"), *[f.name for f in catalog])
-    )
-    return TrainingData(
-        rows=rows,
-        catalog=catalog,
-        catalog_records=records,
-        as_of_dates=sorted(set(rows["as_of"].to_list())),
-        feature_set_id="toy",
-        latest_features=latest,
-        has_oracle=True,
-    )
+from tests.models_factory import AS_OF, training_data
 
 
 def _lenient(config: Config) -> Config:
     # The toy world is small: these tests are about the precision gate and reproducibility, not ECE.
     return config.model_copy(update={"model": config.model.model_copy(update={"ece_threshold": 0.5})})
-
-
-@pytest.fixture(scope="module")
-def champion_run(
-    models_tracking: Tracking,
-    models_config: Config,
-    toy_training_rows: pl.DataFrame,
-    toy_catalog_records: list[dict[str, object]],
-) -> TrainingResult:
-    data = _training_data(toy_training_rows, toy_catalog_records)
-    return run_training(
-        data, models_config, models_tracking, as_of=AS_OF, lineage={"snapshot_id": "toy-snapshot"}
-    )
 
 
 @pytest.mark.slow
@@ -112,7 +78,7 @@ def test_promotion_refuses_a_worse_model(
         pl.col("deficiency").shuffle(seed=int(rng.integers(1 << 30))).over("risk_area")
     )
     worse = run_training(
-        _training_data(shuffled, toy_catalog_records),
+        training_data(shuffled, toy_catalog_records),
         models_config,
         models_tracking,
         as_of=AS_OF,
@@ -209,7 +175,7 @@ def test_logging_the_model_gives_mlflow_nothing_to_warn_about(  # noqa: PLR0917 
     recwarn: pytest.WarningsRecorder,
 ) -> None:
     # Given a fitted model and rows of its features
-    example = _training_data(toy_training_rows, toy_catalog_records).latest_features.head(10)
+    example = training_data(toy_training_rows, toy_catalog_records).latest_features.head(10)
     # When it is logged as the training job does
     with caplog.at_level(logging.INFO, logger="mlflow"), models_tracking.run("log-model") as run:
         uri = run.log_model(champion_run.model, example)
