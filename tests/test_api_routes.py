@@ -28,6 +28,7 @@ EXAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
     ("GET", "/v1/plans/{plan_id}"): ("/v1/plans/plan-0000000000000000", None, 404),
     ("GET", "/v1/models/current"): ("/v1/models/current", None, 200),
 }
+# /healthz has no dependency to override; /readyz depends on the state (overridden below).
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz")}
 
 
@@ -116,7 +117,7 @@ def test_overriding_the_scores_dependency_applies_to_every_route_that_reads_scor
 
 
 def test_overriding_the_state_dependency_applies_to_readiness(tmp_path: Path) -> None:
-    # given an app whose state is overridden by one whose holder has nothing to serve
+    # given an app with no published snapshot (not ready), and the state of a home that has one
     api = harness(tmp_path, publish=False)
     ready_state = harness(tmp_path / "ready").client.app.state.tillsynsrisk  # type: ignore[attr-defined]
     app = _app(api)
