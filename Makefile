@@ -14,15 +14,35 @@ DEMO_SCOPES := read:candidates,read:units,read:providers,read:models,read:plans,
 HOST ?= 127.0.0.1
 PORT ?= 8000
 
-.PHONY: install demo test lint typecheck pytest bench clean
+# Installs come from requirements.lock: every package of the runtime and dev dependencies, pinned with
+# hashes (`make lock` updates it from pyproject.toml). uv installs them; uv itself is pinned with hashes in
+# requirements-uv.lock and installed by pip. The project is installed editable, without dependencies, last.
+UV_VERSION := 0.13.8
+LOCK_ARGS ?=
+UV := $(BIN)/uv
+UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS)
 
-$(VENV)/.installed: pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+.PHONY: install lock demo test lint typecheck pytest bench clean
+
+$(UV): requirements-uv.lock
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --no-deps -r requirements-uv.lock
+	touch $@
+
+$(VENV)/.installed: requirements.lock pyproject.toml $(UV)
+	$(UV) pip install --quiet --python $(BIN)/python --require-hashes -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@# A lock older than a dependency added to pyproject.toml fails here: run `make lock`.
+	$(UV) pip check --quiet --python $(BIN)/python
 	touch $@
 
 install: $(VENV)/.installed
+
+# Re-resolve the lock files from pyproject.toml (existing pins are kept where they still fit; add
+# LOCK_ARGS=--upgrade to move every package to its newest allowed version). Commit both files.
+lock: $(UV)
+	$(UV_COMPILE) --extra dev -o requirements.lock pyproject.toml
+	echo "uv==$(UV_VERSION)" | $(UV_COMPILE) -o requirements-uv.lock -
 
 # The main job end to end: world → snapshot → features → model (trained, evaluated, promoted) → scores →
 # API. Ends by serving on $(HOST):$(PORT) with a demo key (printed, and kept in $(DEMO_KEY_FILE) for the

@@ -66,14 +66,15 @@ BEARER_SCHEME = {
 }
 
 
-def authenticated_key(request: Request) -> ApiKey:
-    """The key presented with ``request``; 401 with ``WWW-Authenticate: Bearer`` when missing or invalid.
+async def current_client(request: Request, state: StateDep) -> ApiKey:
+    """Dependency: the key presented with ``request``; 401 with ``WWW-Authenticate: Bearer`` when missing
+    or invalid.
 
-    Reads the header itself (rather than through ``HTTPBearer``) to keep the per-request dependency
-    tree small; the security scheme is declared in the OpenAPI document by :func:`api.main.create_app`.
-    Records the key's name and public id on ``request.state`` for the audit log.
+    Reads the header itself (rather than through ``HTTPBearer``); the security scheme is declared in the
+    OpenAPI document by :func:`api.main.create_app`. Records the key's name and public id on
+    ``request.state`` for the audit log.
     """
-    scheme, _, presented = _authorization_header(request).partition(" ")
+    scheme, _, presented = request.headers.get("authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not presented.strip():
         raise ProblemError(
             401,
@@ -83,7 +84,6 @@ def authenticated_key(request: Request) -> ApiKey:
             headers={"WWW-Authenticate": 'Bearer realm="tillsynsrisk"'},
         )
     presented = presented.strip()
-    state: AppState = request.app.state.tillsynsrisk
     key = state.keys.authenticate(presented)
     request.state.api_key_id = key.key_id if key else ApiKeyStore.key_id_of(presented)
     if key is None:
@@ -98,32 +98,14 @@ def authenticated_key(request: Request) -> ApiKey:
     return key
 
 
-def _authorization_header(request: Request) -> str:
-    """The first ``Authorization`` header, read from the ASGI scope (no ``Headers`` object built)."""
-    for name, value in request.scope["headers"]:
-        if name == b"authorization":
-            return str(value.decode("latin-1"))
-    return ""
-
-
-async def current_client(request: Request) -> ApiKey:
-    """Dependency: the authenticated key (see :func:`authenticated_key`)."""
-    return authenticated_key(request)
-
-
 CurrentClient = Annotated[ApiKey, Depends(current_client)]
 
 
-def require_scope(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
-    """A dependency that lets the request through only if its key is valid (else 401) and has ``scope``
-    (else 403).
+def require_scope(scope: str) -> Callable[[ApiKey], Awaitable[ApiKey]]:
+    """A dependency that lets the request through only if its key is valid (else 401, from
+    :data:`CurrentClient`) and has ``scope`` (else 403)."""
 
-    Authenticates by calling :func:`authenticated_key` rather than depending on :data:`CurrentClient`:
-    the same checks, one level less of dependency resolution on every request.
-    """
-
-    async def client_with_scope(request: Request) -> ApiKey:
-        client = authenticated_key(request)
+    async def client_with_scope(client: CurrentClient) -> ApiKey:
         if scope not in client.scopes:
             raise ProblemError(
                 403,
@@ -138,9 +120,8 @@ def require_scope(scope: str) -> Callable[[Request], Awaitable[ApiKey]]:
     return client_with_scope
 
 
-def served_scores_or_503(request: Request) -> ServedScores:
-    """The served scoring snapshot (503 problem when none could be loaded); polls ``CURRENT``."""
-    state: AppState = request.app.state.tillsynsrisk
+async def get_scores(state: StateDep) -> ServedScores:
+    """Dependency: the served scoring snapshot (503 problem when none could be loaded); polls ``CURRENT``."""
     state.holder.poll()
     served = state.holder.served
     if served is None:
@@ -152,11 +133,6 @@ def served_scores_or_503(request: Request) -> ServedScores:
             headers={"Retry-After": "30"},
         )
     return served
-
-
-async def get_scores(request: Request) -> ServedScores:
-    """Dependency: the served scoring snapshot (see :func:`served_scores_or_503`)."""
-    return served_scores_or_503(request)
 
 
 ScoresDep = Annotated[ServedScores, Depends(get_scores)]

@@ -2,6 +2,7 @@
 
 :class:`ServedScores` is immutable: the frame, the metadata and indexes built once per snapshot (candidate
 JSON pre-rendered per risk area in rank order, rows per unit and per provider, score history).
+:func:`candidate_page_json` assembles a ``GET /v1/candidates`` page from the pre-rendered candidates.
 :class:`ScoresHolder` keeps one reference to it. Requests poll ``scores/CURRENT`` cheaply (one ``stat``
 at most every ``refresh_seconds``); when it changes, a background thread loads and validates the new
 snapshot completely and only then replaces the reference, so requests in flight keep the object they
@@ -21,11 +22,12 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import polars as pl
 from pydantic import TypeAdapter
 
-from api.schemas import Candidate
+from api.schemas import Candidate, CandidateQuery
 from engine.config import Config
 from engine.contract import REGIONS
 from engine.scores import (
@@ -42,6 +44,8 @@ logger = logging.getLogger(__name__)
 
 FilterKey = tuple[str, str, str, str]  # region_code, ownership, unit_type, provider_id
 FILTER_FIELDS = 4  # the length of a FilterKey
+# The CandidateQuery fields that filter, in FilterKey order.
+QUERY_FILTERS = ("region", "ownership", "unit_type", "provider_id")
 _CANDIDATE = TypeAdapter(Candidate)
 
 
@@ -147,6 +151,42 @@ def _page_head(snapshot: ScoreSnapshot, area: str) -> bytes:
         "model_version": meta.model_versions.get(area, meta.model_version),
     }
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()[:-1] + b","
+
+
+def candidate_page_json(index: AreaIndex, query: CandidateQuery, *, path: str) -> bytes:
+    """The JSON body of one :class:`~api.schemas.CandidatePage`, assembled from pre-rendered candidates.
+
+    Parameters
+    ----------
+    index
+        The risk area's :class:`AreaIndex`; its ``head`` and ``items`` were rendered through the
+        ``Candidate`` model (:func:`served_scores`) when the snapshot was loaded.
+    query
+        The validated query: filters, ``limit`` and ``offset``.
+    path
+        The request path, for the ``self`` and ``next`` links.
+
+    Returns
+    -------
+    bytes
+        Exactly what ``CandidatePage(...).model_dump_json(by_alias=True)`` would give for the page
+        (tests check it), without serialising its candidates again on every request.
+    """
+    wanted = tuple(getattr(query, name) for name in QUERY_FILTERS)
+    positions = index.matching(wanted)
+    offset, limit = query.offset, query.limit
+    page = positions[offset : offset + limit]
+    base = f"{path}?risk_area={quote(query.risk_area)}&limit={limit}" + "".join(
+        f"&{name}={quote(value)}"
+        for name, value in zip(QUERY_FILTERS, wanted, strict=True)
+        if value is not None
+    )
+    next_link = json.dumps(f"{base}&offset={offset + limit}") if offset + limit < len(positions) else "null"
+    tail = (
+        f'"total":{len(positions)},"limit":{limit},"offset":{offset},'
+        f'"links":{{"self":{json.dumps(f"{base}&offset={offset}")},"next":{next_link}}},"items":['
+    )
+    return b"".join((index.head, tail.encode(), b",".join([index.items[i] for i in page]), b"]}"))
 
 
 def score_history(store: ScoreStore, current_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -1,4 +1,8 @@
-"""Load benchmark of the API's top-50 candidates endpoint against a bare Starlette baseline.
+"""Latency of the API's top-50 candidates endpoint at 50 concurrent clients, on a national-scale snapshot.
+
+Target (issue 15): p99 under 50 ms at 50 concurrent clients on a snapshot of 20,000 units. A bare
+Starlette endpoint returning the same bytes is measured in the same run, for information only (the
+earlier throughput target of ≥ 0.5× bare Starlette was withdrawn by issue 15).
 
 Method (loopback 127.0.0.1 only; bounded in requests and time):
 
@@ -13,18 +17,18 @@ Method (loopback 127.0.0.1 only; bounded in requests and time):
    servers; by default it is a minimal HTTP/1.1 client (a pre-built request, the response read by its
    Content-Length) that costs a fraction of aiohttp's CPU per request (``--client aiohttp`` to compare),
    so on a small machine it takes less of the CPU the servers need.
-4. Report per round requests/s, p50/p99 latency, the server's CPU time per request (from /proc, all its
+4. Report per round requests/s, p50/p95/p99 latency, the server's CPU time per request (from /proc, all its
    threads) and the share of a core used by the server and by the client — a client near 100 % would
-   mean the load generator, not the server, limits the figures. Then the medians over rounds, the
-   throughput ratio API/bare, and the CPU-per-request ratio bare/API (less sensitive to other load on
-   the machine than throughput).
+   mean the load generator, not the server, limits the figures. Then the medians over rounds and, for
+   information, the latency and throughput ratios API/bare and the CPU-per-request ratio bare/API.
 5. Stop the API with SIGTERM (a clean shutdown) and count its audit-log rows with status 200 against the
    requests it answered: the batched audit writer must not lose any.
 
 The API side does everything a real request does: bearer-key check, scope dependency, a CURRENT poll,
 query validation, paging over the pre-rendered candidates, and an audit-log entry.
 
-    .venv/bin/python bench/bench_api.py     # defaults: 1200 units, 50 clients, 3 runs × 3000 requests
+    flock /tmp/tillsynsrisk-heavy.lock nice -n 10 .venv/bin/python bench/bench_api.py
+    # defaults: 20,000 units, 50 clients, 5 runs × 3000 requests
 """
 
 from __future__ import annotations
@@ -49,7 +53,15 @@ import numpy as np
 import polars as pl
 
 HOST = "127.0.0.1"
-METRICS = ("rps", "p50_ms", "p99_ms", "server_cpu_us_per_request", "server_cpu_share", "client_cpu_share")
+METRICS = (
+    "rps",
+    "p50_ms",
+    "p95_ms",
+    "p99_ms",
+    "server_cpu_us_per_request",
+    "server_cpu_share",
+    "client_cpu_share",
+)
 TOP50 = "/v1/candidates?risk_area=tillganglighet&limit=50"
 AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
 BARE_APP = """
@@ -120,7 +132,7 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def _wait_until_up(port: int, path: str, headers: dict[str, str], timeout: float = 60.0) -> bytes:
+def _wait_until_up(port: int, path: str, headers: dict[str, str], timeout: float = 300.0) -> bytes:
     import httpx
 
     deadline = time.monotonic() + timeout
@@ -241,6 +253,7 @@ def _measure(
         "seconds": elapsed,
         "rps": len(latencies) / elapsed,
         "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
         "p99_ms": float(np.percentile(ms, 99)),
         "server_cpu_us_per_request": server_cpu / len(latencies) * 1e6,
         "server_cpu_share": server_cpu / elapsed,
@@ -275,11 +288,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--units", type=int, default=1200)
+    parser.add_argument("--units", type=int, default=20_000, help="Units in the snapshot (national: 20,000).")
     parser.add_argument("--concurrency", type=int, default=50)
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--warmup", type=int, default=300)
-    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--max-seconds", type=float, default=20.0, help="Time limit per timed round.")
     parser.add_argument(
         "--client",
@@ -335,7 +348,8 @@ def _run(home: Path, args: argparse.Namespace) -> None:
                 results[name].append(result)
                 print(
                     f"run {run + 1} {name:4s}: {result['requests']:5.0f} req, {result['rps']:7.0f} req/s, "
-                    f"p50 {result['p50_ms']:6.1f} ms, p99 {result['p99_ms']:6.1f} ms, server CPU "
+                    f"p50 {result['p50_ms']:5.1f} ms, p95 {result['p95_ms']:5.1f} ms, "
+                    f"p99 {result['p99_ms']:5.1f} ms, server CPU "
                     f"{result['server_cpu_us_per_request']:4.0f} µs/req ({result['server_cpu_share']:.0%} "
                     f"of a core), client {result['client_cpu_share']:.0%}, load {os.getloadavg()[0]:.1f}",
                     flush=True,
@@ -349,6 +363,7 @@ def _run(home: Path, args: argparse.Namespace) -> None:
         for name, runs in results.items()
     }
     ratio = medians["api"]["rps"] / medians["bare"]["rps"]
+    p99_ratio = medians["api"]["p99_ms"] / medians["bare"]["p99_ms"]
     cpu_ratio = medians["bare"]["server_cpu_us_per_request"] / medians["api"]["server_cpu_us_per_request"]
     answered = 1 + sum(run["requests"] + run["warmup_requests"] for run in results["api"])
     audited = _audited_successes(home / "audit.sqlite3")
@@ -368,14 +383,17 @@ def _run(home: Path, args: argparse.Namespace) -> None:
         "cpus": os.cpu_count(),
         "load_average_after": os.getloadavg(),
         "medians": medians,
-        "throughput_ratio_api_to_bare": ratio,
-        "server_cpu_ratio_bare_to_api": cpu_ratio,
+        "for_information": {
+            "throughput_ratio_api_to_bare": ratio,
+            "p99_ratio_api_to_bare": p99_ratio,
+        },
+        "server_cpu_ratio_bare_to_api_for_information": cpu_ratio,
         "audit_rows_after_shutdown": {
             "status_200_rows": audited,
             "answered_requests": answered,
             "complete": audited == answered,
         },
-        "targets": {"ratio_at_least_0.5": ratio >= 0.5, "api_p99_under_50ms": medians["api"]["p99_ms"] < 50},
+        "targets": {"api_p99_under_50ms_at_50_clients": medians["api"]["p99_ms"] < 50},
     }
     print(json.dumps(summary, indent=2))
     if args.json is not None:

@@ -32,11 +32,19 @@ def configure_consoles() -> None:
 
 
 def configure_logging(level: int = logging.WARNING) -> None:
-    """Log warnings and above to stderr; library code only logs, never prints."""
+    """Log warnings and above to stderr; library code only logs, never prints.
+
+    MLflow logs its progress at INFO through a handler of its own ("Creating initial MLflow database
+    tables", "Validating input example against model signature"), configured from MLFLOW_LOGGING_LEVEL
+    when it is first imported. The commands print only this project's messages and MLflow's warnings;
+    set MLFLOW_LOGGING_LEVEL=INFO to see the rest.
+    """
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         if not any(isinstance(each, MaskingFilter) for each in handler.filters):
             handler.addFilter(MaskingFilter())
+    mlflow_level = os.environ.setdefault("MLFLOW_LOGGING_LEVEL", logging.getLevelName(level))
+    logging.getLogger("mlflow").setLevel(mlflow_level.upper())  # in case MLflow is imported already
 
 
 def load_settings() -> Settings:

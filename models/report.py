@@ -16,16 +16,27 @@ from models.prospective import read_record, record_summary, since_label
 from models.tracking import Tracking
 
 TEMPLATE = "report.html.j2"
-HEADLINE_METRICS = (
-    "precision_at_5pct",
-    "precision_at_10pct",
-    "precision_at_20pct",
-    "recall_at_10pct",
-    "lift_at_10pct",
-    "roc_auc",
-    "average_precision",
-    "expected_precision_at_10pct",
-)
+# The metrics of the scorer tables, with the Swedish column heading a reader sees ("10\u00a0%": a
+# no-break space keeps the number with its sign when the heading wraps).
+METRIC_LABELS = {
+    "precision_at_5pct": "Precision bland de 5\u00a0% högst rankade",
+    "precision_at_10pct": "Precision bland de 10\u00a0% högst rankade",
+    "precision_at_20pct": "Precision bland de 20\u00a0% högst rankade",
+    "recall_at_10pct": "Andel av bristerna bland de 10\u00a0% högst rankade",
+    "lift_at_10pct": "Lyft bland de 10\u00a0% högst rankade",
+    "roc_auc": "ROC-AUC",
+    "average_precision": "Genomsnittlig precision",
+    "expected_precision_at_10pct": "Förväntad precision bland de 10\u00a0% högst rankade",
+}
+HEADLINE_METRICS = tuple(METRIC_LABELS)
+SCORER_LABELS = {
+    "model": "Modellen",
+    "oracle": "Facit (sann sannolikhet)",
+    "random": "Slumpvis urval",
+    "complaints": "Klagomål per listade",
+    "banding": "Indikatorer över trösklar",
+    "logistic": "Logistisk regression",
+}
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
@@ -52,7 +63,7 @@ def _scorer_table(metrics: pl.DataFrame, population: str, area: str) -> list[dic
                 cells[metric] = f"{_fmt(row['value'], 2)} ({_fmt(row['lower'], 2)}–{_fmt(row['upper'], 2)})"
             else:
                 cells[metric] = _fmt(row["value"])
-        table.append({"scorer": scorer, **cells})
+        table.append({"scorer": scorer, "label": SCORER_LABELS[scorer], **cells})
     return table
 
 
@@ -238,7 +249,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
         "audit_bounds": f"{_num(bounds[0])}–{_num(bounds[1])}",
         "audit_min_size": model_config.get("audit_min_group_size", 1),
         "prospective": _prospective(tracking, run_id),
-        "headline": HEADLINE_METRICS,
+        "headline": METRIC_LABELS,
     }
     environment = jinja2.Environment(
         loader=jinja2.FunctionLoader(

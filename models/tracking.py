@@ -13,6 +13,7 @@ import logging
 import math
 import os
 import tempfile
+import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,16 +81,52 @@ class RunLogger:
         mlflow.log_figure(figure, artifact_file)
 
     def log_model(self, model: RiskModel, example: pl.DataFrame) -> str:
-        """Log the model as an MLflow pyfunc with a signature inferred from ``example``; returns its URI."""
+        """Log the model as an MLflow pyfunc with a signature inferred from ``example`` and its first
+        rows as the input example; returns its URI."""
         example_pd = example.to_pandas()
         output = RiskPyfunc(model).predict(None, example_pd)
-        info = mlflow.pyfunc.log_model(
-            name=MODEL_ARTIFACT,
-            python_model=RiskPyfunc(model),
-            signature=infer_signature(example_pd, output),
-            pip_requirements=PIP_REQUIREMENTS,
-        )
+        with warnings.catch_warnings():
+            # MLflow hints that an integer column cannot hold a missing value. Harmless here: the only
+            # integer inputs are registry columns the data contract requires (listed_patients, not
+            # nullable), and the outputs (ranks) are never missing.
+            warnings.filterwarnings("ignore", message="Hint: Inferred schema contains integer column")
+            signature = infer_signature(example_pd, output)
+        with _without_cloudpickle_notice():
+            info = mlflow.pyfunc.log_model(
+                name=MODEL_ARTIFACT,
+                python_model=RiskPyfunc(model),
+                signature=signature,
+                input_example=example_pd.head(INPUT_EXAMPLE_ROWS),
+                pip_requirements=PIP_REQUIREMENTS,
+            )
         return str(info.model_uri)
+
+
+class _CloudPickleNotice(logging.Filter):
+    """Drops MLflow's notice that a ``python_model`` object is serialised with CloudPickle.
+
+    Harmless here: the pickle is written and read only by this project's own tracking store (anyone who
+    can write to that store can already change the code that reads it), and the model's classes are
+    importable wherever it is loaded. Every other MLflow message still gets through.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith(CLOUDPICKLE_NOTICE)
+
+
+CLOUDPICKLE_NOTICE = "Passing a Python object as `python_model` causes it to be serialized using CloudPickle"
+INPUT_EXAMPLE_ROWS = 5
+
+
+@contextmanager
+def _without_cloudpickle_notice() -> Iterator[None]:
+    notice = _CloudPickleNotice()
+    pyfunc_logger = logging.getLogger("mlflow.pyfunc")
+    pyfunc_logger.addFilter(notice)
+    try:
+        yield
+    finally:
+        pyfunc_logger.removeFilter(notice)
 
 
 class Tracking:

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from engine.config import Config, load_config
-from tests.models_factory import toy_catalog, toy_rows
+from tests.models_factory import AS_OF, toy_catalog, toy_rows, training_data
 
 
 @pytest.fixture(scope="session")
@@ -45,3 +45,14 @@ def toy_training_rows() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def toy_catalog_records() -> list[dict[str, object]]:
     return toy_catalog()
+
+
+@pytest.fixture(scope="session")
+def champion_run(models_tracking, models_config, toy_training_rows, toy_catalog_records):  # type: ignore[no-untyped-def]
+    """One training run on the toy rows in the shared store (evaluation, plots, logged model)."""
+    from models.jobs import run_training
+
+    data = training_data(toy_training_rows, toy_catalog_records)
+    return run_training(
+        data, models_config, models_tracking, as_of=AS_OF, lineage={"snapshot_id": "toy-snapshot"}
+    )

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import numpy as np
 import polars as pl
+
+if TYPE_CHECKING:  # models.jobs imports MLflow: only the tests that train pay for it
+    from models.jobs import TrainingData
 
 TOY_AREAS_FEATURES = {
     "personcentrering": "complaints_personcentrering_per_10k_12m",
@@ -101,4 +105,29 @@ def toy_rows(seed: int = 0, n_units: int = 300, years: tuple[int, int] = (2016, 
                     )
     return pl.DataFrame(records).with_columns(
         pl.col("deficiency", "serious").cast(pl.Int8), pl.col("inclusion_probability").cast(pl.Float64)
+    )
+
+
+AS_OF = dt.date(2023, 1, 1)
+
+
+def training_data(rows: pl.DataFrame, records: list[dict[str, object]]) -> TrainingData:
+    """Toy ``TrainingData`` of ``rows``: scores are planned for :data:`AS_OF` from the 2022 rows."""
+    from models.artifact import ModelFeature
+    from models.jobs import TrainingData
+
+    catalog = [ModelFeature.from_spec(r) for r in records]
+    latest = (
+        rows.filter(pl.col("start_date").dt.year() == 2022)
+        .unique("unit_id", keep="first", maintain_order=True)
+        .select("unit_id", pl.lit(AS_OF).alias("as_of"), *[f.name for f in catalog])
+    )
+    return TrainingData(
+        rows=rows,
+        catalog=catalog,
+        catalog_records=records,
+        as_of_dates=sorted(set(rows["as_of"].to_list())),
+        feature_set_id="toy",
+        latest_features=latest,
+        has_oracle=True,
     )

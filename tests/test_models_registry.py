@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import os
 
+import mlflow.models
 import numpy as np
 import polars as pl
 import pytest
@@ -12,49 +13,16 @@ from polars.testing import assert_frame_equal
 
 from engine.config import Config
 from engine.settings import Settings
-from models.artifact import ModelFeature
 from models.backtest import PairedVerdict
-from models.jobs import TrainingData, TrainingResult, run_training
+from models.jobs import TrainingResult, run_training
 from models.registry import gate_population, load_champion, promote, promotion_refusals
 from models.tracking import Tracking
-
-AS_OF = dt.date(2023, 1, 1)
-
-
-def _training_data(rows: pl.DataFrame, records: list[dict[str, object]]) -> TrainingData:
-    catalog = [ModelFeature.from_spec(r) for r in records]
-    latest = (
-        rows.filter(pl.col("start_date").dt.year() == 2022)
-        .unique("unit_id", keep="first", maintain_order=True)
-        .select("unit_id", pl.lit(AS_OF).alias("as_of"), *[f.name for f in catalog])
-    )
-    return TrainingData(
-        rows=rows,
-        catalog=catalog,
-        catalog_records=records,
-        as_of_dates=sorted(set(rows["as_of"].to_list())),
-        feature_set_id="toy",
-        latest_features=latest,
-        has_oracle=True,
-    )
+from tests.models_factory import AS_OF, training_data
 
 
 def _lenient(config: Config) -> Config:
     # The toy world is small: these tests are about the precision gate and reproducibility, not ECE.
     return config.model_copy(update={"model": config.model.model_copy(update={"ece_threshold": 0.5})})
-
-
-@pytest.fixture(scope="module")
-def champion_run(
-    models_tracking: Tracking,
-    models_config: Config,
-    toy_training_rows: pl.DataFrame,
-    toy_catalog_records: list[dict[str, object]],
-) -> TrainingResult:
-    data = _training_data(toy_training_rows, toy_catalog_records)
-    return run_training(
-        data, models_config, models_tracking, as_of=AS_OF, lineage={"snapshot_id": "toy-snapshot"}
-    )
 
 
 @pytest.mark.slow
@@ -111,7 +79,7 @@ def test_promotion_refuses_a_worse_model(
         pl.col("deficiency").shuffle(seed=int(rng.integers(1 << 30))).over("risk_area")
     )
     worse = run_training(
-        _training_data(shuffled, toy_catalog_records),
+        training_data(shuffled, toy_catalog_records),
         models_config,
         models_tracking,
         as_of=AS_OF,
@@ -210,7 +178,7 @@ def test_a_paired_comparison_decides_instead_of_the_own_test_folds(
     settings = _lenient(models_config).model
     promote(models_tracking, champion_run.run_id, settings, force=True)
     candidate = run_training(
-        _training_data(toy_training_rows, toy_catalog_records),
+        training_data(toy_training_rows, toy_catalog_records),
         models_config,
         models_tracking,
         as_of=AS_OF,
@@ -272,3 +240,30 @@ def test_without_random_selections_the_gates_compare_all_inspections(models_conf
         "while the champion has one"
         in promotion_refusals(metrics(0.6, 0.5), champion, models_config.model)[0]
     )
+
+
+@pytest.mark.slow
+def test_logging_the_model_gives_mlflow_nothing_to_warn_about(  # noqa: PLR0917 (fixtures)
+    champion_run: TrainingResult,
+    models_tracking: Tracking,
+    toy_training_rows: pl.DataFrame,
+    toy_catalog_records: list[dict[str, object]],
+    caplog: pytest.LogCaptureFixture,
+    recwarn: pytest.WarningsRecorder,
+) -> None:
+    # Given a fitted model and rows of its features
+    example = training_data(toy_training_rows, toy_catalog_records).latest_features.head(10)
+    # When it is logged as the training job does
+    with caplog.at_level(logging.INFO, logger="mlflow"), models_tracking.run("log-model") as run:
+        uri = run.log_model(champion_run.model, example)
+    # Then it carries an input example and a signature, and MLflow warned about neither nor CloudPickle
+    with models_tracking.activated():
+        info = mlflow.models.get_model_info(uri)
+    assert info.signature is not None and info.saved_input_example_info is not None
+    said = [record.getMessage() for record in caplog.records if record.levelno >= logging.WARNING]
+    said += [
+        str(warning.message)
+        for warning in recwarn
+        if "mlflow" in warning.filename and not issubclass(warning.category, DeprecationWarning)
+    ]  # DeprecationWarnings from library code are not shown by Python (nor in the demo)
+    assert said == [], f"MLflow warned while the model was logged: {said}"
