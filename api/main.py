@@ -20,6 +20,7 @@ from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
 from api.security import SCOPES, ApiKeyStore
 from api.serving import ScoresHolder
+from api.web.state import install_web
 from engine.plans import PlanStore
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         state.keys.close()
         state.audit.close()
+        app.state.tillsynsrisk_web.sessions.close()
 
     app = FastAPI(
         title="tillsynsrisk API",
@@ -83,6 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     candidates.add_route(app)
     for module in (health, risk_areas, units, providers, plans, models):
         app.include_router(module.router)
+    install_web(app, settings)  # the planners' pages under / (api/web; docs/web.md)
     app.add_middleware(AuditMiddleware, audit=state.audit)
     if settings.cors_origins:
         app.add_middleware(
