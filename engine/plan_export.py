@@ -54,7 +54,7 @@ def _cell(column: str, value: Any) -> str:
         return ""
     if column == "reason":
         return REASON_SV.get(str(value), neutralised(str(value)))
-    if column == "p_deficiency" or column == "inclusion_probability":
+    if column in {"p_deficiency", "inclusion_probability"}:
         return decimal_comma(float(value), 4)
     if column == "percentile":
         return decimal_comma(float(value), 1)

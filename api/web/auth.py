@@ -34,7 +34,7 @@ class PageError(Exception):
         self.message = message
 
 
-class SignInRequired(PageError):
+class SignInRequiredError(PageError):
     """No live session: answered with a redirect to the sign-in page (back to ``next_path`` after)."""
 
     def __init__(self, next_path: str, reason: str = "") -> None:
@@ -66,18 +66,18 @@ def app_state(request: Request) -> AppState:
 
 
 def current_viewer(request: Request) -> Viewer:
-    """The viewer of a live session whose key is still active (else :class:`SignInRequired`).
+    """The viewer of a live session whose key is still active (else :class:`SignInRequiredError`).
 
     Records the key's name and public id on ``request.state``, where the audit log reads them.
     """
     session = web_state(request).sessions.get(request.cookies.get(SESSION_COOKIE))
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     if session is None:
-        raise SignInRequired(target)
+        raise SignInRequiredError(target)
     key = next((key for key in app_state(request).keys.list() if key.key_id == session.key_id), None)
     if key is None or not key.active:
         web_state(request).sessions.delete(request.cookies.get(SESSION_COOKIE))
-        raise SignInRequired(target, "Nyckeln har återkallats. Logga in med en giltig nyckel.")
+        raise SignInRequiredError(target, "Nyckeln har återkallats. Logga in med en giltig nyckel.")
     request.state.api_key_id = key.key_id
     request.state.api_key_name = key.name
     return Viewer(key.key_id, key.name, key.scopes, session.csrf_token)

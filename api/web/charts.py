@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from html import escape
@@ -59,12 +60,14 @@ def line_chart(
     """A line chart of ``series`` over dates, with an optional horizontal threshold line."""
     chart_id = f"chart-{next(_ids)}"
     xs = [x for s in series for x, _ in s.points]
-    ys = [y for s in series for _, y in s.points if y is not None] + ([threshold] if threshold is not None else [])
+    ys = [y for s in series for _, y in s.points if y is not None] + (
+        [threshold] if threshold is not None else []
+    )
     if not xs or not ys:
         return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
     x0, x1 = min(xs), max(xs)
     span_days = max((x1 - x0).days, 1)
-    low, high = y_range if y_range else (min(0.0, min(ys)), max(ys) * 1.05 if max(ys) > 0 else 1.0)
+    low, high = y_range if y_range else (min(0.0, *ys), max(ys) * 1.05 if max(ys) > 0 else 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def px(x: dt.date) -> float:
@@ -76,7 +79,8 @@ def line_chart(
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
-        f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(description)}</desc>',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
     ]
     for tick in _ticks(low, high):
         y = py(tick)
@@ -104,8 +108,8 @@ def line_chart(
         dash = line.dash or DASHES[index % len(DASHES)]
         for segment in _segments(line.points):
             if len(segment) == 1:
-                x, y = segment[0]
-                parts.append(f'<circle cx="{px(x):.1f}" cy="{py(y):.1f}" r="2.5" fill="{colour}"/>')
+                day, value = segment[0]
+                parts.append(f'<circle cx="{px(day):.1f}" cy="{py(value):.1f}" r="2.5" fill="{colour}"/>')
                 continue
             path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in segment)
             dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
@@ -126,7 +130,8 @@ def line_chart(
     ]
     if threshold is not None:
         legend.append(
-            '<li><svg width="28" height="10" aria-hidden="true" focusable="false"><line x1="0" x2="28" y1="5" '
+            '<li><svg width="28" height="10" aria-hidden="true" focusable="false">'
+            '<line x1="0" x2="28" y1="5" '
             'y2="5" stroke="#9c1c1c" stroke-width="1.5" stroke-dasharray="4 3"/></svg> '
             f"{escape(threshold_label)}</li>"
         )
@@ -155,20 +160,22 @@ def bar_chart(title: str, description: str, labels: Sequence[str], values: Seque
     chart_id = f"chart-{next(_ids)}"
     if not values:
         return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
-    top = max(max(values), 1)
+    step = max(1, math.ceil(max(values) / 4))
+    top = step * max(1, math.ceil(max(values) / step))
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
     slot = plot_w / len(values)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
         f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
-        f'<title id="{chart_id}-t">{escape(title)}</title><desc id="{chart_id}-d">{escape(description)}</desc>',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
     ]
-    for tick in _ticks(0, top):
+    for tick in range(0, top + 1, step):
         y = TOP + plot_h * (1 - tick / top)
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9d9d9"/>')
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
-            f"{escape(number_sv(tick, 0 if top >= 4 else 1))}</text>"
+            f"{escape(number_sv(tick))}</text>"
         )
     for index, (label, value) in enumerate(zip(labels, values, strict=True)):
         height = plot_h * value / top

@@ -77,7 +77,9 @@ class ScoresView:
         return pl.concat([frame.filter(pl.col("unit_id") == unit_id) for frame in self.areas.values()])
 
     def provider_rows(self, provider_id: str) -> pl.DataFrame:
-        return pl.concat([frame.filter(pl.col("provider_id") == provider_id) for frame in self.areas.values()])
+        return pl.concat(
+            [frame.filter(pl.col("provider_id") == provider_id) for frame in self.areas.values()]
+        )
 
 
 def scores_view(snapshot: ScoreSnapshot, high_risk_percentile: float) -> ScoresView:
@@ -86,8 +88,7 @@ def scores_view(snapshot: ScoreSnapshot, high_risk_percentile: float) -> ScoresV
         region_name=pl.col("region_code").replace_strict(REGIONS, default=pl.col("region_code"))
     )
     areas = {
-        str(area): group.sort("rank")
-        for (area,), group in frame.group_by("risk_area", maintain_order=True)
+        str(area): group.sort("rank") for (area,), group in frame.group_by("risk_area", maintain_order=True)
     }
     high = pl.col("percentile") >= high_risk_percentile
     overview = (
@@ -96,7 +97,7 @@ def scores_view(snapshot: ScoreSnapshot, high_risk_percentile: float) -> ScoresV
         .sort("region_name", "risk_area")
     )
     totals = frame.group_by("risk_area").agg(units=pl.len(), high_risk=high.sum().cast(pl.Int64))
-    units = areas[OVERALL] if OVERALL in areas else frame
+    units = areas.get(OVERALL, frame)
     regions = units.select("region_code", "region_name").unique().sort("region_name").rows()
     municipalities: dict[str, list[str]] = {"": sorted(units["municipality_code"].unique().to_list())}
     for (region,), group in units.group_by("region_code"):
@@ -176,7 +177,9 @@ def snapshot_history(
 def _by_unit(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
     if frame.is_empty():
         return {}
-    return {str(key[0]): part.drop("unit_id") for key, part in frame.partition_by("unit_id", as_dict=True).items()}
+    return {
+        str(key[0]): part.drop("unit_id") for key, part in frame.partition_by("unit_id", as_dict=True).items()
+    }
 
 
 @dataclass(frozen=True)

@@ -100,13 +100,15 @@ def precision_context(facts: ModelFacts, area: str, names: dict[str, str]) -> st
         if facts.problem:
             return "Modellens utvärdering kunde inte läsas, så träffsäkerheten kan inte anges här."
         return (
-            "Samlad risk är medelvärdet av riskområdenas sannolikheter. Hur träffsäker rangordningen har varit "
+            "Samlad risk är medelvärdet av riskområdenas sannolikheter. "
+            "Hur träffsäker rangordningen har varit "
             "redovisas per riskområde på sidan Modell."
         )
     model = entry["model"]
     interval = _interval(model.get("precision_at_10pct_ci"))
     return (
-        f"I utvärderingen hade {percent_sv(model.get('precision_at_10pct'))} av de 10 % högst rankade enheterna "
+        f"I utvärderingen hade {percent_sv(model.get('precision_at_10pct'))} "
+        "av de 10 % högst rankade enheterna "
         f"brister inom {names.get(area, area).lower()} när de inspekterades slumpvis"
         + (f" (troligen mellan {interval})" if interval else "")
         + f", jämfört med {percent_sv(entry.get('base_rate'))} av alla slumpvis inspekterade enheter."
@@ -141,7 +143,8 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
         verdict = "Jämförelsen med enklare urval saknas."
     elif low > best_baseline["precision"]:
         verdict = (
-            f"Modellen hittar tydligt fler brister än det bästa enklare urvalet ({best_baseline['name'].lower()}): "
+            "Modellen hittar tydligt fler brister än det bästa enklare urvalet "
+            f"({best_baseline['name'].lower()}): "
             "även den lägsta troliga nivån ligger över."
         )
     elif model.get("precision_at_10pct", 0) > best_baseline["precision"]:
@@ -164,6 +167,3 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
 
 def subgroup_label(attribute: str) -> str:
     return ATTRIBUTE_SV.get(attribute, attribute)
-
-
-

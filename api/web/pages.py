@@ -99,9 +99,7 @@ ViewerModels = Annotated[Viewer, Depends(page_viewer("read:models"))]
 def read_overview(*, request: Request, viewer: ViewerCandidates) -> Response:
     view = current_view(request)
     names = area_names(request)
-    cells = {
-        (row["region_code"], row["risk_area"]): row for row in view.overview.iter_rows(named=True)
-    }
+    cells = {(row["region_code"], row["risk_area"]): row for row in view.overview.iter_rows(named=True)}
     totals = {row["risk_area"]: row for row in view.area_totals.iter_rows(named=True)}
     return render(
         request,
@@ -152,7 +150,9 @@ def candidate_filters(request: Request) -> CandidateFilters:
         filters = CandidateFilters.model_validate(raw)
     except ValidationError as error:
         fields = ", ".join(sorted({str(item["loc"][0]) for item in error.errors()}))
-        raise PageError(400, "Ogiltigt filter", f"Filtret kunde inte läsas ({fields}). Välj om filtren.") from error
+        raise PageError(
+            400, "Ogiltigt filter", f"Filtret kunde inte läsas ({fields}). Välj om filtren."
+        ) from error
     if filters.sort not in SORTS:
         filters = filters.model_copy(update={"sort": "rang"})
     if filters.per_page not in PAGE_SIZES:
@@ -192,7 +192,9 @@ def read_candidates(*, request: Request, viewer: ViewerCandidates) -> Response:
     filters = candidate_filters(request)
     names = area_names(request)
     if filters.risk_area not in view.areas:
-        raise PageError(404, "Okänt riskområde", f"Riskområdet {filters.risk_area!r} finns inte i riskbedömningen.")
+        raise PageError(
+            404, "Okänt riskområde", f"Riskområdet {filters.risk_area!r} finns inte i riskbedömningen."
+        )
     matching = filtered_candidates(view.areas[filters.risk_area], filters)
     pages = max(1, math.ceil(matching.height / filters.per_page))
     page = min(filters.page, pages)
@@ -229,10 +231,14 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
         raise PageError(404, "Okänd enhet", "Enhetens HSA-id har fel form.")
     rows = view.unit_rows(unit_id)
     if rows.is_empty():
-        raise PageError(404, "Okänd enhet", f"Enheten {unit_id} finns inte i den publicerade riskbedömningen.")
+        raise PageError(
+            404, "Okänd enhet", f"Enheten {unit_id} finns inte i den publicerade riskbedömningen."
+        )
     names = area_names(request)
     order = list(names)
-    areas = sorted(rows.to_dicts(), key=lambda row: order.index(row["risk_area"]) if row["risk_area"] in order else 99)
+    areas = sorted(
+        rows.to_dicts(), key=lambda row: order.index(row["risk_area"]) if row["risk_area"] in order else 99
+    )
     unit = areas[0]
     history = current_history(request, view)
     config = app_state(request).config
@@ -256,7 +262,9 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
     )
 
 
-def indicator_charts(history: SnapshotHistory, unit_id: str, region_name: str, config: Any) -> list[dict[str, Any]]:
+def indicator_charts(
+    history: SnapshotHistory, unit_id: str, region_name: str, config: Any
+) -> list[dict[str, Any]]:
     """Per configured measure: the unit's monthly share against its region's median and the threshold."""
     frame = history.indicators.get(unit_id)
     if frame is None or frame.is_empty():
@@ -270,11 +278,14 @@ def indicator_charts(history: SnapshotHistory, unit_id: str, region_name: str, c
             unit_points = [(row["period"], row["share"]) for row in rows]
             median_points = [(row["period"], row["region_median"]) for row in rows]
             threshold = measure.threshold
-            below = sum(1 for _, y in unit_points[-12:] if y is not None and threshold is not None and y < threshold)
+            below = sum(
+                1 for _, y in unit_points[-12:] if y is not None and threshold is not None and y < threshold
+            )
             direction = "under" if measure.higher_is_better else "över"
             description = (
-                f"{measure.name_sv} per månad {rows[0]['period']:%Y-%m}–{rows[-1]['period']:%Y-%m} för enheten och "
-                f"medianen i region {region_name}. Senaste månaden: enheten {percent_sv(unit_points[-1][1])}, "
+                f"{measure.name_sv} per månad {rows[0]['period']:%Y-%m}–{rows[-1]['period']:%Y-%m} "
+                f"för enheten och medianen i region {region_name}. "
+                f"Senaste månaden: enheten {percent_sv(unit_points[-1][1])}, "
                 f"regionens median {percent_sv(median_points[-1][1])}"
                 + (f", garantinivån {percent_sv(threshold)}." if threshold is not None else ".")
             )
@@ -285,13 +296,19 @@ def indicator_charts(history: SnapshotHistory, unit_id: str, region_name: str, c
                     "chart": line_chart(
                         measure.name_sv,
                         description,
-                        [Series("Enheten", unit_points), Series(f"Median i region {region_name}", median_points)],
+                        [
+                            Series("Enheten", unit_points),
+                            Series(f"Median i region {region_name}", median_points),
+                        ],
                         threshold=threshold,
-                        threshold_label=f"Garantinivå {percent_sv(threshold)}" if threshold is not None else "",
+                        threshold_label=f"Garantinivå {percent_sv(threshold)}"
+                        if threshold is not None
+                        else "",
                         y_range=(0.0, 1.0),
                     ),
                     "summary": (
-                        f"{below} av de senaste {min(12, len(unit_points))} månaderna {direction} garantinivån."
+                        f"{below} av de senaste {min(12, len(unit_points))} månaderna "
+                        f"{direction} garantinivån."
                         if threshold is not None
                         else ""
                     ),
@@ -315,12 +332,15 @@ def event_table(history: SnapshotHistory, unit_id: str) -> dict[str, Any]:
         values = [counts.get((source, quarter), 0) for quarter in quarters]
         name = history.sources[source]
         charts.append(
-            bar_chart(
-                f"{name} per kvartal",
-                f"{name} per kvartal {labels[0]}–{labels[-1]}: totalt {number_sv(sum(values))}, "
-                f"högst {number_sv(max(values))} under ett kvartal.",
-                labels,
-                values,
+            (
+                name,
+                bar_chart(
+                    f"{name} per kvartal",
+                    f"{name} per kvartal {labels[0]}–{labels[-1]}: totalt {number_sv(sum(values))}, "
+                    f"högst {number_sv(max(values))} under ett kvartal.",
+                    labels,
+                    values,
+                ),
             )
         )
     return {
@@ -337,23 +357,35 @@ def score_history_table(points: list[dict[str, Any]], names: dict[str, str]) -> 
     for point in points:
         entry = snapshots.setdefault(
             point["score_id"],
-            {"score_id": point["score_id"], "as_of": point["as_of"], "model_version": point["model_version"],
-             "is_current": point["is_current"], "areas": {}},
+            {
+                "score_id": point["score_id"],
+                "as_of": point["as_of"],
+                "model_version": point["model_version"],
+                "is_current": point["is_current"],
+                "areas": {},
+            },
         )
         entry["areas"][point["risk_area"]] = point
     rows = list(snapshots.values())
-    overall = [(row["as_of"], row["areas"][OVERALL]["p_deficiency"]) for row in rows if OVERALL in row["areas"]]
+    overall = [
+        (row["as_of"], row["areas"][OVERALL]["p_deficiency"]) for row in rows if OVERALL in row["areas"]
+    ]
     chart = (
         line_chart(
             "Samlad risk över riskbedömningar",
-            f"Samlad sannolikhet för brist i {len(overall)} riskbedömningar, senast {percent_sv(overall[-1][1])}.",
+            f"Samlad sannolikhet för brist i {len(overall)} riskbedömningar, "
+            f"senast {percent_sv(overall[-1][1])}.",
             [Series("Samlad risk", overall)],
             y_range=(0.0, 1.0),
         )
         if len(overall) >= 2
         else None
     )
-    return {"rows": rows, "areas": [area for area in names if any(area in row["areas"] for row in rows)], "chart": chart}
+    return {
+        "rows": rows,
+        "areas": [area for area in names if any(area in row["areas"] for row in rows)],
+        "chart": chart,
+    }
 
 
 # --- Vårdgivare -------------------------------------------------------------------------------------
@@ -378,7 +410,10 @@ def read_provider(*, request: Request, viewer: ViewerProviders, provider_id: str
         **page_context(request, view),
         provider_id=provider_id,
         provider_name=rows["provider_name"][0],
-        rollup=sorted(rollup.to_dicts(), key=lambda row: order.index(row["risk_area"]) if row["risk_area"] in order else 99),
+        rollup=sorted(
+            rollup.to_dicts(),
+            key=lambda row: order.index(row["risk_area"]) if row["risk_area"] in order else 99,
+        ),
         units=rows.filter(pl.col("risk_area") == OVERALL).sort("rank").to_dicts(),
         high_risk_percentile=threshold,
         regions=REGIONS,
@@ -416,7 +451,9 @@ def read_model_report(*, request: Request, viewer: ViewerModels) -> Response:
     facts = model_facts(request, view)
     del viewer
     if facts.run_id is None or facts.problem is not None:
-        raise PageError(404, "Rapporten saknas", facts.problem or "Riskbedömningen anger ingen MLflow-körning.")
+        raise PageError(
+            404, "Rapporten saknas", facts.problem or "Riskbedömningen anger ingen MLflow-körning."
+        )
     from models.registry import tracking_for
     from models.report import render_report
 

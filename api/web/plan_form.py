@@ -39,27 +39,62 @@ class FormField:
 
 
 PLAN_FIELDS: tuple[FormField, ...] = (
-    FormField("risk_area", "Riskområde", "Vilket riskområde planen rangordnar efter.", "area", default="overall"),
-    FormField("capacity", "Antal inspektioner", "Hur många enheter planen ska innehålla (1–2 000).", "int", 1, 2000, 20),
     FormField(
-        "per_region", "Högst per region", "Tomt betyder ingen gräns. Gäller de riskrankade enheterna.",
-        "optional_int", 1, 2000, 3,
+        "risk_area", "Riskområde", "Vilket riskområde planen rangordnar efter.", "area", default="overall"
     ),
     FormField(
-        "max_per_provider", "Högst per vårdgivare", "Tomt betyder ingen gräns. Gäller de riskrankade enheterna.",
-        "optional_int", 1, 2000, 2,
+        "capacity",
+        "Antal inspektioner",
+        "Hur många enheter planen ska innehålla (1–2 000).",
+        "int",
+        1,
+        2000,
+        20,
     ),
     FormField(
-        "exploration", "Andel slumpvis urval (%)",
+        "per_region",
+        "Högst per region",
+        "Tomt betyder ingen gräns. Gäller de riskrankade enheterna.",
+        "optional_int",
+        1,
+        2000,
+        3,
+    ),
+    FormField(
+        "max_per_provider",
+        "Högst per vårdgivare",
+        "Tomt betyder ingen gräns. Gäller de riskrankade enheterna.",
+        "optional_int",
+        1,
+        2000,
+        2,
+    ),
+    FormField(
+        "exploration",
+        "Andel slumpvis urval (%)",
         "Den del av planen som dras slumpvis, så att modellen kan utvärderas utan snedvridning (0–100).",
-        "percent", 0, 100, 0.15,
+        "percent",
+        0,
+        100,
+        0.15,
     ),
     FormField(
-        "cooldown_months", "Karenstid (månader)",
-        "Enheter som inspekterats så här nyligen hoppas över (0–120).", "int", 0, 120, 12,
+        "cooldown_months",
+        "Karenstid (månader)",
+        "Enheter som inspekterats så här nyligen hoppas över (0–120).",
+        "int",
+        0,
+        120,
+        12,
     ),
     FormField(
-        "seed", "Slumpfrö", "Samma frö och samma uppgifter ger alltid samma plan.", "int", 0, 2**32 - 1, 42,
+        "seed",
+        "Slumpfrö",
+        "Samma frö och samma uppgifter ger alltid samma plan.",
+        "int",
+        0,
+        2**32 - 1,
+        42,
     ),
 )
 MESSAGES_SV = {
@@ -109,8 +144,8 @@ def parse_plan_form(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     except ValidationError as error:
         for item in error.errors():
             name = str(item["loc"][0]) if item["loc"] else ""
-            field = next((f for f in PLAN_FIELDS if f.name == name), None)
-            errors[name] = _range_message(field) if field else str(item["msg"])
+            known = next((f for f in PLAN_FIELDS if f.name == name), None)
+            errors[name] = _range_message(known) if known else str(item["msg"])
     return values, errors
 
 

@@ -78,7 +78,8 @@ def swedish_skip_detail(skip: dict[str, Any], parameters: dict[str, Any]) -> str
         )
     if reason == "region_cap":
         region = REGIONS.get(skip["region_code"], skip["region_code"])
-        return f"Region {region} har redan {parameters['per_region']} enheter i planen (högst {parameters['per_region']})."
+        cap = parameters["per_region"]
+        return f"Region {region} har redan {cap} enheter i planen (högst {cap})."
     return str(skip.get("detail", ""))
 
 
@@ -104,7 +105,9 @@ def _plan_document(request: Request, values: dict[str, Any], inspections: Inspec
 
 
 @router.post("/planera/forhandsgranska")
-async def preview_plan(*, request: Request, viewer: ViewerWritePlans, inspections: InspectionsDep) -> Response:
+async def preview_plan(
+    *, request: Request, viewer: ViewerWritePlans, inspections: InspectionsDep
+) -> Response:
     """Compute the plan and show it; nothing is stored until the planner saves it."""
     await csrf_checked(request, viewer)
     form = await request.form()
@@ -123,7 +126,10 @@ async def preview_plan(*, request: Request, viewer: ViewerWritePlans, inspection
         plan=document,
         fields=PLAN_FIELDS,
         values=values,
-        skipped=[skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])} for skip in document["skipped"]],
+        skipped=[
+            skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
+            for skip in document["skipped"]
+        ],
         saved=False,
     )
 
@@ -165,7 +171,10 @@ def read_plan(*, request: Request, viewer: ViewerPlans, plan_id: str) -> Respons
         plan=document,
         fields=PLAN_FIELDS,
         values=document["parameters"],
-        skipped=[skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])} for skip in document["skipped"]],
+        skipped=[
+            skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
+            for skip in document["skipped"]
+        ],
         saved=True,
         just_saved=request.query_params.get("sparad") == "1",
     )

@@ -29,7 +29,9 @@ CREATE TABLE IF NOT EXISTS web_sessions (
     last_seen     REAL NOT NULL
 );
 """
-TOUCH_EVERY_SECONDS = 15.0  # last_seen is rewritten at most this often per session (one write, not one per view)
+TOUCH_EVERY_SECONDS = (
+    15.0  # last_seen is rewritten at most this often per session (one write, not one per view)
+)
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,8 @@ class SessionStore:
         )
         with self._lock:
             self._connection.execute(
-                "INSERT INTO web_sessions (token_sha256, key_id, key_name, csrf_token, created_at, last_seen) "
+                "INSERT INTO web_sessions "
+                "(token_sha256, key_id, key_name, csrf_token, created_at, last_seen) "
                 "VALUES (?, ?, ?, ?, ?, ?)",
                 (_digest(token), key_id, key_name, session.csrf_token, session.created_at, session.last_seen),
             )

@@ -31,8 +31,8 @@ def _cookie_secure(request: Request) -> bool:
 
 
 @router.get("/logga-in")
-async def read_signin(*, request: Request, next: Annotated[str | None, Query()] = None) -> Response:  # noqa: A002
-    """The sign-in form. A fresh token in a cookie and in the form protects the form itself (double submit)."""
+async def read_signin(*, request: Request, next: Annotated[str | None, Query()] = None) -> Response:
+    """The sign-in form; a fresh token in a cookie and in the form protects it (double submit)."""
     token = secrets.token_urlsafe(32)
     response = render(
         request, "signin.html.j2", None, next_path=safe_next(next), signin_csrf=token, error=None
@@ -80,7 +80,11 @@ async def create_session(
             error="Nyckeln är okänd eller återkallad. Kontrollera att du klistrat in hela nyckeln.",
         )
         response.set_cookie(
-            SIGNIN_CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_cookie_secure(request),
+            SIGNIN_CSRF_COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=_cookie_secure(request),
             path="/logga-in",
         )
         return response

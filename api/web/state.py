@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -12,14 +13,23 @@ from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api.web.auth import PageError, SignInRequired, Viewer, signin_path
+from api.web.auth import PageError, SignInRequiredError, Viewer, signin_path
 from api.web.data import ModelFacts, OneEntryCache, ScoresView, SnapshotHistory
 from api.web.format import FILTERS
 from api.web.sessions import SessionStore
 from engine.settings import Settings
 
 HERE = Path(__file__).parent
-WEB_PREFIXES = ("/logga-in", "/logga-ut", "/kandidater", "/enheter", "/vardgivare", "/planera", "/planer", "/modell")
+WEB_PREFIXES = (
+    "/logga-in",
+    "/logga-ut",
+    "/kandidater",
+    "/enheter",
+    "/vardgivare",
+    "/planera",
+    "/planer",
+    "/modell",
+)
 # Pages are self-contained: our own stylesheet and script only; no inline script, nothing from elsewhere.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
@@ -81,7 +91,7 @@ def is_page_request(request: Request) -> bool:
 
 async def _page_error(request: Request, error: Exception) -> Response:
     assert isinstance(error, PageError)
-    if isinstance(error, SignInRequired):
+    if isinstance(error, SignInRequiredError):
         response = RedirectResponse(signin_path(error.next_path), status_code=303)
         return with_security_headers(response)
     viewer = getattr(request.state, "web_viewer", None)
@@ -118,9 +128,8 @@ def install_web(app: FastAPI, settings: Settings) -> WebState:
                 message="Sidan du sökte finns inte. Gå till översikten och försök igen.",
             )
         assert api_http_error is not None
-        result: Response = await api_http_error(request, error)
-        return result
+        result = api_http_error(request, error)
+        return await result if inspect.isawaitable(result) else result
 
     app.add_exception_handler(StarletteHTTPException, http_error)
     return state
-

@@ -6,3 +6,16 @@ document.addEventListener("DOMContentLoaded", function () {
     summary.focus();
   }
 });
+
+// Filter forms: leave empty fields out of the address, so a shared link shows only the filters in use.
+document.addEventListener("submit", function (event) {
+  var form = event.target;
+  if (!form.classList || !form.classList.contains("filters")) {
+    return;
+  }
+  Array.prototype.forEach.call(form.elements, function (field) {
+    if (field.name && field.value === "") {
+      field.disabled = true;
+    }
+  });
+});
