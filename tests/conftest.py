@@ -45,3 +45,12 @@ def toy_training_rows() -> pl.DataFrame:
 @pytest.fixture(scope="session")
 def toy_catalog_records() -> list[dict[str, object]]:
     return toy_catalog()
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory: pytest.TempPathFactory, models_tracking):  # type: ignore[no-untyped-def]
+    """A prepared home for the web-page tests (tests/web_support.py), shared by the whole session."""
+    from tests.web_support import prepared_home
+
+    root = tmp_path_factory.mktemp("web")
+    return prepared_home(root, models_tracking.tracking_uri, models_tracking.artifact_root)

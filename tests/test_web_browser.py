@@ -21,17 +21,11 @@ from typing import Any
 
 import pytest
 
-from tests.web_support import LiveServer, WebHome, prepared_home
+from tests.web_support import LiveServer, WebHome
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 VIEWPORT = {"width": 1366, "height": 768}
 BLOCKING_IMPACTS = ("serious", "critical")
-
-
-@pytest.fixture(scope="session")
-def web_home(tmp_path_factory: pytest.TempPathFactory, models_tracking: Any) -> WebHome:
-    root = tmp_path_factory.mktemp("web")
-    return prepared_home(root, models_tracking.tracking_uri, models_tracking.artifact_root)
 
 
 @pytest.fixture(scope="session")
