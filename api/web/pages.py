@@ -441,6 +441,7 @@ def read_model(*, request: Request, viewer: ViewerModels) -> Response:
         if "precision_flagged" in facts.subgroups.columns
         else [],
         subgroup_rows=facts.subgroups.height,
+        regions=REGIONS,
     )
 
 
