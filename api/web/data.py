@@ -47,6 +47,11 @@ class OneEntryCache(Generic[T]):
         self._key: Any = None
         self._value: T | None = None
 
+    def peek(self, key: Any) -> T | None:
+        """The value for ``key`` if it is built, without waiting or building."""
+        value = self._value
+        return value if value is not None and self._key == key else None
+
     def get(self, key: Any, build: Callable[[], T]) -> T:
         value = self._value
         if value is not None and self._key == key:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import threading
 import time
 from typing import Any
 
@@ -87,14 +88,32 @@ def model_facts(request: Request, view: ScoresView) -> ModelFacts:
     return facts
 
 
+def model_facts_if_ready(request: Request, view: ScoresView) -> ModelFacts | None:
+    """The facts if they are already read; otherwise start reading them in the background and return None.
+
+    For pages that only mention the evaluation (the candidate list): they never wait for MLflow.
+    """
+    served = app_state(request).holder.served
+    assert served is not None
+    facts = web_state(request).model.peek(served.metadata.run_id)
+    if facts is None:
+        threading.Thread(target=model_facts, args=(request, view), name="model-facts", daemon=True).start()
+    return facts
+
+
 def _interval(values: list[float] | None) -> str:
     if not values or any(v is None for v in values):
         return ""
     return f"{percent_sv(values[0])}–{percent_sv(values[1])}"
 
 
-def precision_context(facts: ModelFacts, area: str, names: dict[str, str]) -> str:
+def precision_context(facts: ModelFacts | None, area: str, names: dict[str, str]) -> str:
     """One sentence of what a high rank has meant in the evaluation, for the candidate page."""
+    if facts is None:
+        return (
+            "Modellens utvärdering läses in. "
+            "Ladda om sidan om en stund för att se hur träffsäker den har varit."
+        )
     entry = facts.summary.get(area)
     if entry is None or not entry.get("model"):
         if facts.problem:

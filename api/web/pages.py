@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import math
 import re
+import threading
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -16,7 +18,7 @@ from api.web.auth import PageError, Viewer, app_state, page_viewer, web_state
 from api.web.charts import Series, bar_chart, line_chart
 from api.web.data import ScoresView, SnapshotHistory, scores_view, snapshot_history
 from api.web.format import number_sv, percent_sv
-from api.web.model_facts import area_evaluation, model_facts, precision_context
+from api.web.model_facts import area_evaluation, model_facts, model_facts_if_ready, precision_context
 from api.web.state import SECURITY_HEADERS, render
 from engine.contract import REGIONS
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
@@ -24,6 +26,7 @@ from engine.plans import current_inspections
 from engine.scores import OVERALL
 from engine.scoring import provider_rollup
 
+logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 
 PAGE_SIZES = (25, 50, 100)
@@ -72,6 +75,24 @@ def current_history(request: Request, view: ScoresView) -> SnapshotHistory:
         return snapshot_history(tables, snapshot_id, state.config, view.as_of)
 
     return web_state(request).history.get((snapshot_id, view.as_of), build)
+
+
+def warm_up(request: Request) -> None:
+    """Build the served snapshot's page caches and read the model's facts in the background.
+
+    Started at sign-in, so the first pages a planner opens do not wait for the unit history index or
+    for MLflow.
+    """
+
+    def build() -> None:
+        try:
+            view = current_view(request)
+            current_history(request, view)
+            model_facts(request, view)
+        except Exception as error:  # a page shows the problem when it is asked for; nothing to do here
+            logger.info("web warm-up stopped: %s", error)
+
+    threading.Thread(target=build, name="web-warm-up", daemon=True).start()
 
 
 def area_names(request: Request) -> dict[str, str]:
@@ -200,7 +221,7 @@ def read_candidates(*, request: Request, viewer: ViewerCandidates) -> Response:
     page = min(filters.page, pages)
     rows = matching.slice((page - 1) * filters.per_page, filters.per_page).to_dicts()
     history = current_history(request, view)
-    facts = model_facts(request, view)
+    facts = model_facts_if_ready(request, view)
     municipalities = view.municipalities.get(filters.region or "", view.municipalities[""])
     return render(
         request,

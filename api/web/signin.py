@@ -21,6 +21,7 @@ from api.web.auth import (
     safe_next,
     web_state,
 )
+from api.web.pages import warm_up
 from api.web.state import render, with_security_headers
 
 router = APIRouter(include_in_schema=False)
@@ -90,6 +91,7 @@ async def create_session(
         return response
     request.state.api_key_name = key.name
     session_token, _ = web_state(request).sessions.create(key.key_id, key.name)
+    warm_up(request)
     response = RedirectResponse(safe_next(next_path), status_code=303)
     response.set_cookie(
         SESSION_COOKIE,
