@@ -223,3 +223,12 @@ def test_unknown_pages_are_html_and_the_api_keeps_problem_json(client: TestClien
     assert "default-src 'self'" in page.headers["content-security-policy"]
     api = client.get("/v1/nothing")
     assert api.status_code == 404 and api.headers["content-type"] == "application/problem+json"
+
+
+def test_plan_warnings_are_shown_in_swedish() -> None:
+    from api.web.planning import swedish_warning
+
+    text = swedish_warning(
+        "only 3 of capacity 5 units could be chosen: 2 units are in cooldown and the caps exclude others"
+    )
+    assert text.startswith("Bara 3 av 5 enheter kunde väljas: 2 enheter är inom karenstiden")

@@ -22,6 +22,25 @@ router = APIRouter(include_in_schema=False)
 ViewerPlans = Annotated[Viewer, Depends(page_viewer("read:plans"))]
 ViewerWritePlans = Annotated[Viewer, Depends(page_viewer("write:plans"))]
 COOLDOWN_DATE = re.compile(r"inspected (\d{4}-\d{2}-\d{2})")
+SHORTFALL = re.compile(r"^only (\d+) of capacity (\d+) units could be chosen: (\d+) units are in cooldown")
+
+
+def swedish_warning(warning: str) -> str:
+    """The planner's warnings (``engine.planning``) in Swedish; an unknown one is shown as it is."""
+    found = SHORTFALL.match(warning)
+    if found:
+        chosen, capacity, cooling = found.groups()
+        return (
+            f"Bara {chosen} av {capacity} enheter kunde väljas: {cooling} enheter är inom karenstiden "
+            "och gränserna per region och vårdgivare utesluter andra."
+        )
+    if warning.startswith("both the provider and the region cap were binding"):
+        return (
+            "Både gränsen per vårdgivare och gränsen per region begränsade urvalet. "
+            "Då är det inte säkert att planen ger flest möjliga förväntade fynd "
+            "(den ger minst hälften av det bästa möjliga)."
+        )
+    return warning
 
 
 def saved_plans(request: Request) -> list[dict[str, Any]]:
@@ -130,6 +149,7 @@ async def preview_plan(
             skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
             for skip in document["skipped"]
         ],
+        warnings=[swedish_warning(warning) for warning in document["warnings"]],
         saved=False,
     )
 
@@ -175,6 +195,7 @@ def read_plan(*, request: Request, viewer: ViewerPlans, plan_id: str) -> Respons
             skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
             for skip in document["skipped"]
         ],
+        warnings=[swedish_warning(warning) for warning in document["warnings"]],
         saved=True,
         just_saved=request.query_params.get("sparad") == "1",
     )
