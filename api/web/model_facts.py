@@ -23,6 +23,9 @@ from api.web.format import percent_sv
 
 logger = logging.getLogger(__name__)
 
+# MLflow's fluent API (which Tracking.activated() points at a store) is process-global: reads from two
+# threads at once could see each other's tracking URI, so every MLflow read of the pages holds this lock.
+MLFLOW_LOCK = threading.Lock()
 RETRY_SECONDS = 60.0  # a run that could not be read is tried again after this long
 SCORER_SV = {
     "model": "Modellen",
@@ -40,6 +43,11 @@ def load_model_facts(settings: Any, run_id: str | None, model_name: str, model_v
     """Read the run behind the served model (any failure is kept as ``problem``, in Swedish)."""
     if not run_id:
         return ModelFacts(run_id=None, problem="Riskbedömningen anger ingen MLflow-körning.")
+    with MLFLOW_LOCK:
+        return _read_model_facts(settings, run_id, model_name, model_version)
+
+
+def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version: str) -> ModelFacts:
     try:
         from models.registry import tracking_for
 

@@ -18,7 +18,13 @@ from api.web.auth import PageError, Viewer, app_state, page_viewer, web_state
 from api.web.charts import Series, bar_chart, line_chart
 from api.web.data import ScoresView, SnapshotHistory, scores_view, snapshot_history
 from api.web.format import number_sv, percent_sv
-from api.web.model_facts import area_evaluation, model_facts, model_facts_if_ready, precision_context
+from api.web.model_facts import (
+    MLFLOW_LOCK,
+    area_evaluation,
+    model_facts,
+    model_facts_if_ready,
+    precision_context,
+)
 from api.web.state import SECURITY_HEADERS, render
 from engine.contract import REGIONS
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
@@ -481,7 +487,12 @@ def read_model_report(*, request: Request, viewer: ViewerModels) -> Response:
 
     settings = app_state(request).settings
     run_id = facts.run_id
-    html = web_state(request).report.get(run_id, lambda: render_report(tracking_for(settings), run_id))
+
+    def build() -> str:
+        with MLFLOW_LOCK:
+            return render_report(tracking_for(settings), run_id)
+
+    html = web_state(request).report.get(run_id, build)
     headers = SECURITY_HEADERS | {
         # The report is self-contained: inline styles and embedded images, no script.
         "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; "
