@@ -130,6 +130,7 @@ class SnapshotHistory:
     last_inspected: dict[str, dt.date] = field(default_factory=dict)
     in_cooldown: frozenset[str] = frozenset()
     sources: dict[str, str] = field(default_factory=dict)  # event source id -> Swedish name
+    loading: bool = False  # a stand-in while the real history is built in the background
 
 
 def snapshot_history(

@@ -66,11 +66,17 @@ def current_view(request: Request) -> ScoresView:
     )
 
 
-def current_history(request: Request, view: ScoresView) -> SnapshotHistory:
-    """The current ingest snapshot's per-unit history (empty when there is no snapshot)."""
+def current_history(request: Request, view: ScoresView, *, wait: bool = True) -> SnapshotHistory:
+    """The current ingest snapshot's per-unit history (empty when there is no snapshot).
+
+    With ``wait=False`` a history that is not built yet is built in the background and an empty stand-in
+    (``loading=True``) is returned, so a list page never waits for the index of every unit.
+    """
     state = app_state(request)
     inspections, snapshot_id = current_inspections(state.settings.snapshots_dir)
     del inspections
+    key = (snapshot_id, view.as_of)
+    cache = web_state(request).history
 
     def build() -> SnapshotHistory:
         if snapshot_id is None:
@@ -80,7 +86,10 @@ def current_history(request: Request, view: ScoresView) -> SnapshotHistory:
         tables = SnapshotStore(state.settings.snapshots_dir).open(snapshot_id).tables()
         return snapshot_history(tables, snapshot_id, state.config, view.as_of)
 
-    return web_state(request).history.get((snapshot_id, view.as_of), build)
+    if not wait and cache.peek(key) is None:
+        threading.Thread(target=cache.get, args=(key, build), name="web-history", daemon=True).start()
+        return SnapshotHistory(snapshot_id, loading=True)
+    return cache.get(key, build)
 
 
 def warm_up(request: Request) -> None:
@@ -226,7 +235,7 @@ def read_candidates(*, request: Request, viewer: ViewerCandidates) -> Response:
     pages = max(1, math.ceil(matching.height / filters.per_page))
     page = min(filters.page, pages)
     rows = matching.slice((page - 1) * filters.per_page, filters.per_page).to_dicts()
-    history = current_history(request, view)
+    history = current_history(request, view, wait=False)
     facts = model_facts_if_ready(request, view)
     municipalities = view.municipalities.get(filters.region or "", view.municipalities[""])
     return render(
