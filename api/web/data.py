@@ -124,9 +124,9 @@ class SnapshotHistory:
     """An ingest snapshot's history per unit (empty when no snapshot is available)."""
 
     snapshot_id: str | None
-    indicators: dict[str, pl.DataFrame] = field(default_factory=dict)
-    events: dict[str, pl.DataFrame] = field(default_factory=dict)
-    inspections: dict[str, pl.DataFrame] = field(default_factory=dict)
+    indicators: UnitIndex = field(default_factory=lambda: UnitIndex(pl.DataFrame()))
+    events: UnitIndex = field(default_factory=lambda: UnitIndex(pl.DataFrame()))
+    inspections: UnitIndex = field(default_factory=lambda: UnitIndex(pl.DataFrame()))
     last_inspected: dict[str, dt.date] = field(default_factory=dict)
     in_cooldown: frozenset[str] = frozenset()
     sources: dict[str, str] = field(default_factory=dict)  # event source id -> Swedish name
@@ -171,21 +171,46 @@ def snapshot_history(
     )
     return SnapshotHistory(
         snapshot_id=snapshot_id,
-        indicators=_by_unit(indicators),
-        events=_by_unit(events),
-        inspections=_by_unit(inspections),
+        indicators=UnitIndex(indicators),
+        events=UnitIndex(events),
+        inspections=UnitIndex(inspections),
         last_inspected=dict(zip(last["unit_id"].to_list(), last["last"].to_list(), strict=True)),
         in_cooldown=frozenset(cooling),
         sources={name: source.name_sv for name, source in config.event_sources.items()},
     )
 
 
-def _by_unit(frame: pl.DataFrame) -> dict[str, pl.DataFrame]:
-    if frame.is_empty():
-        return {}
-    return {
-        str(key[0]): part.drop("unit_id") for key, part in frame.partition_by("unit_id", as_dict=True).items()
-    }
+class UnitIndex:
+    """A frame sorted by ``unit_id`` and each unit's row range: a unit's rows are a zero-copy slice.
+
+    One frame and one dict instead of a frame per unit: building it costs a sort and a group-by, not
+    the creation of tens of thousands of small frames.
+    """
+
+    def __init__(self, frame: pl.DataFrame) -> None:
+        if frame.is_empty():
+            self._frame = frame
+            self._ranges: dict[str, tuple[int, int]] = {}
+            return
+        ordered = frame.sort("unit_id", maintain_order=True)
+        ranges = (
+            ordered.select("unit_id")
+            .with_row_index("row")
+            .group_by("unit_id")
+            .agg(start=pl.col("row").min(), length=pl.len())
+        )
+        self._frame = ordered.drop("unit_id")
+        self._ranges = {str(unit): (int(start), int(length)) for unit, start, length in ranges.iter_rows()}
+
+    def get(self, unit_id: str, default: pl.DataFrame | None = None) -> pl.DataFrame | None:
+        """The unit's rows (without ``unit_id``), or ``default`` when it has none."""
+        found = self._ranges.get(unit_id)
+        if found is None:
+            return default
+        return self._frame.slice(found[0], found[1])
+
+    def __len__(self) -> int:
+        return len(self._ranges)
 
 
 @dataclass(frozen=True)

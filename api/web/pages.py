@@ -277,6 +277,7 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
     )
     unit = areas[0]
     history = current_history(request, view)
+    inspections = history.inspections.get(unit_id)
     config = app_state(request).config
     served = app_state(request).holder.served
     score_history = served.history.get(unit_id, []) if served is not None else []
@@ -290,7 +291,7 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
         units_in_area={area: frame.height for area, frame in view.areas.items()},
         indicator_charts=indicator_charts(history, unit_id, unit["region_name"], config),
         event_table=event_table(history, unit_id),
-        inspections=history.inspections.get(unit_id, pl.DataFrame()).to_dicts(),
+        inspections=inspections.to_dicts() if inspections is not None else [],
         last_inspected=history.last_inspected.get(unit_id),
         in_cooldown=unit_id in history.in_cooldown,
         has_snapshot=history.snapshot_id is not None,
