@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import math
 import re
@@ -360,7 +361,7 @@ def event_table(history: SnapshotHistory, unit_id: str) -> dict[str, Any]:
     frame = history.events.get(unit_id)
     if frame is None or frame.is_empty():
         return {"quarters": [], "sources": [], "counts": {}, "charts": []}
-    quarters = sorted(set(frame["quarter_start"].to_list()))
+    quarters = _quarters_between(min(frame["quarter_start"].to_list()), max(frame["quarter_start"].to_list()))
     sources = [source for source in history.sources if source in set(frame["source"].to_list())]
     counts = {(row["source"], row["quarter_start"]): row["events"] for row in frame.iter_rows(named=True)}
     labels = [f"{quarter.year} kv. {(quarter.month - 1) // 3 + 1}" for quarter in quarters]
@@ -386,6 +387,16 @@ def event_table(history: SnapshotHistory, unit_id: str) -> dict[str, Any]:
         "counts": counts,
         "charts": charts,
     }
+
+
+def _quarters_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every quarter start from ``first`` to ``last``, empty quarters included (a continuous axis)."""
+    quarters = []
+    year, month = first.year, first.month
+    while (year, month) <= (last.year, last.month):
+        quarters.append(dt.date(year, month, 1))
+        year, month = (year + 1, 1) if month == 10 else (year, month + 3)
+    return quarters
 
 
 def score_history_table(points: list[dict[str, Any]], names: dict[str, str]) -> dict[str, Any]:
