@@ -64,10 +64,13 @@ demo: install
 	@$(CLI) apikey revoke demo >/dev/null 2>&1 || true
 	@umask 077 && $(CLI) apikey create --name demo --scopes $(DEMO_SCOPES) > $(DEMO_KEY_FILE)
 	@echo ""
-	@echo "Demo API key (read and write:plans; also in $(DEMO_KEY_FILE)): $$(cat $(DEMO_KEY_FILE))"
-	@echo "HTML evaluation report: var/demo-report.html. In another terminal, try the README's curl examples:"
-	@echo "  export TILLSYNSRISK_API_KEY=\$$(cat $(DEMO_KEY_FILE))"
-	@echo "  curl -s -H \"Authorization: Bearer \$$TILLSYNSRISK_API_KEY\" \"http://$(HOST):$(PORT)/v1/candidates?limit=5\""
+	@echo "HTML evaluation report: var/demo-report.html. The API's curl examples are in the README."
+	@echo ""
+	@echo "Planners' web pages: open http://$(HOST):$(PORT)/ in a browser and sign in with the demo key"
+	@echo "(all read scopes and write:plans; also in $(DEMO_KEY_FILE)):"
+	@echo ""
+	@echo "    $$(cat $(DEMO_KEY_FILE))"
+	@echo ""
 	$(CLI) serve --host $(HOST) --port $(PORT)
 
 lint: install

@@ -21,6 +21,7 @@ from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
 from api.security import SCOPES, ApiKeyStore
 from api.serving import ScoresHolder
+from api.web.state import install_web
 from engine.plans import PlanStore
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
@@ -70,6 +71,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         yield
         state.keys.close()
         state.audit.close()
+        app.state.tillsynsrisk_web.sessions.close()
 
     app = FastAPI(
         title="tillsynsrisk API",
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.include_router(router)
     # Inside the audit middleware: an oversized body is refused (and audited) before anything reads it.
     app.add_middleware(BodySizeLimitMiddleware)
+    install_web(app, settings)  # the planners' pages under / (api/web; docs/web.md)
     app.add_middleware(AuditMiddleware, audit=state.audit)
     if settings.cors_origins:
         app.add_middleware(

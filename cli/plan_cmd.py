@@ -6,12 +6,12 @@ import json
 from pathlib import Path
 from typing import Annotated, Any
 
-import polars as pl
 import typer
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, shown
-from engine.planning import PlanParameters, inspections_template
+from engine.plan_export import BOM, inspected_areas, inspections_csv_text
+from engine.planning import PlanParameters
 from engine.plans import (
     CooldownUnavailableError,
     PlanNotFoundError,
@@ -137,19 +137,14 @@ def export_plan(
     if export_format != "inspections-csv":
         fail(f"unknown format {export_format!r}; allowed: ['inspections-csv']", 2)
     document = _open(plan_id)
-    area = document["parameters"]["risk_area"]
-    areas = load_effective_config(load_settings()).risk_area_ids if area == OVERALL else [area]
-    chosen = pl.DataFrame(document["chosen"]).select(
-        "plan_position", "unit_id", "selection", "inclusion_probability"
-    )
-    text = inspections_template(chosen, plan_id, areas).write_csv(
-        separator=";", decimal_comma=True, date_format="%Y-%m-%d"
-    )
+    area_ids = load_effective_config(load_settings()).risk_area_ids
+    areas = inspected_areas(document, area_ids)
+    text = inspections_csv_text(document, area_ids)
     if out is None:
         print(text, end="")
         return
-    out.write_text("\ufeff" + text, encoding="utf-8")
-    console.print(f"Wrote {chosen.height} units × {len(areas)} risk areas to {shown(out)}")
+    out.write_text(BOM + text, encoding="utf-8")
+    console.print(f"Wrote {len(document['chosen'])} units × {len(areas)} risk areas to {shown(out)}")
 
 
 def _open(plan_id: str) -> dict[str, Any]:

@@ -7,6 +7,8 @@ One pydantic-settings class, read from the environment when it is created (never
 - ``MLFLOW_TRACKING_URI`` MLflow store (default: SQLite database in ``./mlruns``)
 - ``TILLSYNSRISK_API_KEYS_FILE`` / ``TILLSYNSRISK_AUDIT_FILE``  API key store and audit log (SQLite; default
   under the home directory); ``TILLSYNSRISK_CORS_ORIGINS`` a JSON list of allowed origins (default: none)
+- ``TILLSYNSRISK_WEB_SESSIONS_FILE`` / ``TILLSYNSRISK_WEB_SESSION_IDLE_MINUTES``  the planners' web pages:
+  their server-side session store (SQLite; default under the home directory) and idle timeout
 """
 
 from __future__ import annotations
@@ -39,6 +41,9 @@ class Settings(BaseSettings):
     cors_origins: list[str] = Field(default_factory=list)
     scores_refresh_seconds: float = Field(default=1.0, ge=0.0)
     high_risk_percentile: float = Field(default=90.0, ge=0.0, le=100.0)
+    # Web pages (api/web): sessions signed in with an API key end after this many idle minutes.
+    web_sessions_file: Path | None = None
+    web_session_idle_minutes: float = Field(default=30.0, gt=0.0, le=24 * 60)
 
     @property
     def snapshots_dir(self) -> Path:
@@ -72,6 +77,10 @@ class Settings(BaseSettings):
     @property
     def audit_db(self) -> Path:
         return self.audit_file or self.home / "audit.sqlite3"
+
+    @property
+    def web_sessions_db(self) -> Path:
+        return self.web_sessions_file or self.home / "web_sessions.sqlite3"
 
     def load_config(self) -> Config:
         """The effective domain configuration."""

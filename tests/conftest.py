@@ -56,3 +56,12 @@ def champion_run(models_tracking, models_config, toy_training_rows, toy_catalog_
     return run_training(
         data, models_config, models_tracking, as_of=AS_OF, lineage={"snapshot_id": "toy-snapshot"}
     )
+
+
+@pytest.fixture(scope="session")
+def web_home(tmp_path_factory: pytest.TempPathFactory, models_tracking):  # type: ignore[no-untyped-def]
+    """A prepared home for the web-page tests (tests/web_support.py), shared by the whole session."""
+    from tests.web_support import prepared_home
+
+    root = tmp_path_factory.mktemp("web")
+    return prepared_home(root, models_tracking.tracking_uri, models_tracking.artifact_root)

@@ -1,0 +1,193 @@
+"""Server-side SVG charts (no JavaScript, no library): line charts over time and bar charts of counts.
+
+Each chart is an ``<svg role="img">`` with a ``<title>`` and a ``<desc>`` that says in words what it
+shows; the page puts the same figures in a table next to it (the text alternative). Colours meet WCAG
+contrast on white, and lines differ by dash pattern too, so no information rests on colour alone.
+Only presentation attributes are used (no ``style``), so the pages' Content-Security-Policy holds.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+from markupsafe import Markup
+
+from api.web.format import number_sv, percent_sv
+
+WIDTH, HEIGHT = 640, 240
+LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
+COLOURS = ("#1f4e79", "#8a4b00", "#2e6b30", "#6b2e6b", "#4d4d4d", "#9c1c1c")
+DASHES = ("", "6 4", "2 3", "10 3 2 3", "1 2", "8 2")
+_ids = itertools.count()
+
+
+@dataclass(frozen=True)
+class Series:
+    """One line: its name and (x, y) points; y None leaves a gap."""
+
+    name: str
+    points: Sequence[tuple[dt.date, float | None]]
+    colour: str = ""
+    dash: str = ""
+
+
+def _ticks(low: float, high: float, count: int = 5) -> list[float]:
+    if high <= low:
+        high = low + 1.0
+    step = (high - low) / (count - 1)
+    return [low + step * i for i in range(count)]
+
+
+def _y_label(value: float, as_percent: bool) -> str:
+    return percent_sv(value) if as_percent else number_sv(value, 1 if abs(value) < 10 else 0)
+
+
+def line_chart(
+    title: str,
+    description: str,
+    series: Sequence[Series],
+    *,
+    threshold: float | None = None,
+    threshold_label: str = "",
+    as_percent: bool = True,
+    y_range: tuple[float, float] | None = None,
+) -> Markup:
+    """A line chart of ``series`` over dates, with an optional horizontal threshold line."""
+    chart_id = f"chart-{next(_ids)}"
+    xs = [x for s in series for x, _ in s.points]
+    ys = [y for s in series for _, y in s.points if y is not None] + (
+        [threshold] if threshold is not None else []
+    )
+    if not xs or not ys:
+        return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
+    x0, x1 = min(xs), max(xs)
+    span_days = max((x1 - x0).days, 1)
+    low, high = y_range if y_range else (min(0.0, *ys), max(ys) * 1.05 if max(ys) > 0 else 1.0)
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+
+    def px(x: dt.date) -> float:
+        return LEFT + plot_w * (x - x0).days / span_days
+
+    def py(y: float) -> float:
+        return TOP + plot_h * (1 - (y - low) / (high - low or 1.0))
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
+    ]
+    for tick in _ticks(low, high):
+        y = py(tick)
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9d9d9"/>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
+            f"{escape(_y_label(tick, as_percent))}</text>"
+        )
+    for year in range(x0.year, x1.year + 1):
+        tick_date = dt.date(year, 1, 1)
+        if x0 <= tick_date <= x1 or year == x0.year:
+            x = px(max(tick_date, x0))
+            parts.append(
+                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" '
+                f'fill="#333">{year}</text>'
+            )
+    if threshold is not None:
+        y = py(threshold)
+        parts.append(
+            f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#9c1c1c" '
+            f'stroke-width="1.5" stroke-dasharray="4 3"/>'
+        )
+    for index, line in enumerate(series):
+        colour = line.colour or COLOURS[index % len(COLOURS)]
+        dash = line.dash or DASHES[index % len(DASHES)]
+        for segment in _segments(line.points):
+            if len(segment) == 1:
+                day, value = segment[0]
+                parts.append(f'<circle cx="{px(day):.1f}" cy="{py(value):.1f}" r="2.5" fill="{colour}"/>')
+                continue
+            path = " ".join(f"{px(x):.1f},{py(y):.1f}" for x, y in segment)
+            dash_attr = f' stroke-dasharray="{dash}"' if dash else ""
+            parts.append(
+                f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"{dash_attr}/>'
+            )
+    parts.append("</svg>")
+    legend = [
+        f'<li><svg width="28" height="10" aria-hidden="true" focusable="false"><line x1="0" x2="28" y1="5" '
+        f'y2="5" stroke="{line.colour or COLOURS[i % len(COLOURS)]}" stroke-width="2"'
+        + (
+            f' stroke-dasharray="{line.dash or DASHES[i % len(DASHES)]}"'
+            if (line.dash or DASHES[i % len(DASHES)])
+            else ""
+        )
+        + f"/></svg> {escape(line.name)}</li>"
+        for i, line in enumerate(series)
+    ]
+    if threshold is not None:
+        legend.append(
+            '<li><svg width="28" height="10" aria-hidden="true" focusable="false">'
+            '<line x1="0" x2="28" y1="5" '
+            'y2="5" stroke="#9c1c1c" stroke-width="1.5" stroke-dasharray="4 3"/></svg> '
+            f"{escape(threshold_label)}</li>"
+        )
+    return Markup(
+        '<figure class="chart-figure">'
+        + "".join(parts)
+        + '<figcaption><ul class="legend">'
+        + "".join(legend)
+        + "</ul></figcaption></figure>"
+    )
+
+
+def _segments(points: Sequence[tuple[dt.date, float | None]]) -> list[list[tuple[dt.date, float]]]:
+    segments: list[list[tuple[dt.date, float]]] = [[]]
+    for x, y in sorted(points, key=lambda point: point[0]):
+        if y is None:
+            if segments[-1]:
+                segments.append([])
+            continue
+        segments[-1].append((x, y))
+    return [segment for segment in segments if segment]
+
+
+def bar_chart(title: str, description: str, labels: Sequence[str], values: Sequence[int]) -> Markup:
+    """Vertical bars of counts (e.g. complaints per quarter), every fourth label shown."""
+    chart_id = f"chart-{next(_ids)}"
+    if not values:
+        return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
+    step = max(1, math.ceil(max(values) / 4))
+    top = step * max(1, math.ceil(max(values) / step))
+    plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
+    slot = plot_w / len(values)
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
+    ]
+    for tick in range(0, top + 1, step):
+        y = TOP + plot_h * (1 - tick / top)
+        parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9d9d9"/>')
+        parts.append(
+            f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
+            f"{escape(number_sv(tick))}</text>"
+        )
+    for index, (label, value) in enumerate(zip(labels, values, strict=True)):
+        height = plot_h * value / top
+        x = LEFT + slot * index
+        parts.append(
+            f'<rect x="{x + slot * 0.15:.1f}" y="{TOP + plot_h - height:.1f}" width="{slot * 0.7:.1f}" '
+            f'height="{height:.1f}" fill="#1f4e79"/>'
+        )
+        if index % 4 == 0:
+            parts.append(
+                f'<text x="{x + slot / 2:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="start" font-size="11" '
+                f'fill="#333">{escape(label)}</text>'
+            )
+    parts.append("</svg>")
+    return Markup('<figure class="chart-figure">' + "".join(parts) + "</figure>")

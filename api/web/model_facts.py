@@ -1,0 +1,196 @@
+"""What the served scores rest on, read from the MLflow run named in the scoring snapshot's metadata,
+and the evaluation figures put into words a planner understands.
+
+Everything comes from what the training job stored on the run: its start time and parameters, the
+artifacts ``lineage.json``, ``evaluation/summary_random.json`` (per area: precision among the top 10 %
+with a 95 % bootstrap interval, for the model and every baseline, on randomly selected inspections) and
+``evaluation/subgroups.parquet`` (the subgroup audit). The model version's tags come from the registry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import threading
+import time
+from typing import Any
+
+from fastapi import Request
+
+from api.web.auth import app_state, web_state
+from api.web.data import ModelFacts, ScoresView
+from api.web.format import percent_sv
+
+logger = logging.getLogger(__name__)
+
+# MLflow's fluent API (which Tracking.activated() points at a store) is process-global: reads from two
+# threads at once could see each other's tracking URI, so every MLflow read of the pages holds this lock.
+MLFLOW_LOCK = threading.Lock()
+RETRY_SECONDS = 60.0  # a run that could not be read is tried again after this long
+SCORER_SV = {
+    "model": "Modellen",
+    "oracle": "Facit (den sanna risken; finns bara i den syntetiska världen)",
+    "random": "Slumpvis urval",
+    "complaints": "Flest klagomål per listad patient",
+    "banding": "Indikatorgränser (antal indikatorer under garantinivå)",
+    "logistic": "Enkel logistisk regression",
+}
+BASELINES = ("random", "complaints", "banding", "logistic")
+ATTRIBUTE_SV = {"ownership": "Ägarform", "region_code": "Region", "size_band": "Storlek (listade patienter)"}
+
+
+def load_model_facts(settings: Any, run_id: str | None, model_name: str, model_version: str) -> ModelFacts:
+    """Read the run behind the served model (any failure is kept as ``problem``, in Swedish)."""
+    if not run_id:
+        return ModelFacts(run_id=None, problem="Riskbedömningen anger ingen MLflow-körning.")
+    with MLFLOW_LOCK:
+        return _read_model_facts(settings, run_id, model_name, model_version)
+
+
+def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version: str) -> ModelFacts:
+    try:
+        from models.registry import tracking_for
+
+        tracking = tracking_for(settings)
+        info = tracking.run_info(run_id)
+        lineage = tracking.read_json(run_id, "lineage.json")
+        summary = tracking.read_json(run_id, "evaluation/summary_random.json")
+        subgroups = tracking.read_table(run_id, "evaluation/subgroups.parquet")
+    except Exception as error:
+        logger.warning("model page cannot read run %s: %s", run_id, error)
+        return ModelFacts(
+            run_id=run_id,
+            problem=f"Körningen {run_id} kunde inte läsas från MLflow ({type(error).__name__}).",
+        )
+    tags: dict[str, str] = {}
+    try:
+        tags = dict(tracking.client.get_model_version(model_name, model_version).tags)
+    except Exception as error:  # a run without a registered version still has its evaluation
+        logger.info("no registry tags for %s v%s: %s", model_name, model_version, error)
+    started = info.get("start_time")
+    return ModelFacts(
+        run_id=run_id,
+        started=dt.datetime.fromtimestamp(started / 1000, dt.UTC) if started else None,
+        params=info.get("params", {}),
+        lineage=lineage,
+        summary=summary,
+        subgroups=subgroups,
+        registry_tags=tags,
+    )
+
+
+def model_facts(request: Request, view: ScoresView) -> ModelFacts:
+    """The facts of the served snapshot's run, cached per run (failures retried after a minute)."""
+    served = app_state(request).holder.served
+    assert served is not None
+    meta = served.metadata
+    cache = web_state(request).model
+    settings = app_state(request).settings
+
+    def build() -> ModelFacts:
+        return load_model_facts(settings, meta.run_id, meta.model_name, meta.model_version)
+
+    facts = cache.get(meta.run_id, build)
+    if facts.problem is not None and time.monotonic() - facts.loaded_at > RETRY_SECONDS:
+        facts = cache.get((meta.run_id, time.monotonic()), build)
+    return facts
+
+
+def model_facts_if_ready(request: Request, view: ScoresView) -> ModelFacts | None:
+    """The facts if they are already read; otherwise start reading them in the background and return None.
+
+    For pages that only mention the evaluation (the candidate list): they never wait for MLflow.
+    """
+    served = app_state(request).holder.served
+    assert served is not None
+    facts = web_state(request).model.peek(served.metadata.run_id)
+    if facts is None:
+        threading.Thread(target=model_facts, args=(request, view), name="model-facts", daemon=True).start()
+    return facts
+
+
+def _interval(values: list[float] | None) -> str:
+    if not values or any(v is None for v in values):
+        return ""
+    return f"{percent_sv(values[0])}–{percent_sv(values[1])}"
+
+
+def precision_context(facts: ModelFacts | None, area: str, names: dict[str, str]) -> str:
+    """One sentence of what a high rank has meant in the evaluation, for the candidate page."""
+    if facts is None:
+        return (
+            "Modellens utvärdering läses in. "
+            "Ladda om sidan om en stund för att se hur träffsäker den har varit."
+        )
+    entry = facts.summary.get(area)
+    if entry is None or not entry.get("model"):
+        if facts.problem:
+            return "Modellens utvärdering kunde inte läsas, så träffsäkerheten kan inte anges här."
+        return (
+            "Samlad risk är medelvärdet av riskområdenas sannolikheter. "
+            "Hur träffsäker rangordningen har varit "
+            "redovisas per riskområde på sidan Modell."
+        )
+    model = entry["model"]
+    interval = _interval(model.get("precision_at_10pct_ci"))
+    return (
+        f"I utvärderingen hade {percent_sv(model.get('precision_at_10pct'))} "
+        "av de 10 % högst rankade enheterna "
+        f"brister inom {names.get(area, area).lower()} när de inspekterades slumpvis"
+        + (f" (troligen mellan {interval})" if interval else "")
+        + f", jämfört med {percent_sv(entry.get('base_rate'))} av alla slumpvis inspekterade enheter."
+    )
+
+
+def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
+    """The evaluation of one area: rows per scorer and a plain-language verdict."""
+    entry = facts.summary[area]
+    rows = []
+    for scorer in ("model", *BASELINES, "oracle"):
+        figures = entry.get(scorer)
+        if not figures:
+            continue
+        rows.append(
+            {
+                "scorer": scorer,
+                "name": SCORER_SV.get(scorer, scorer),
+                "precision": figures.get("precision_at_10pct"),
+                "interval": _interval(figures.get("precision_at_10pct_ci")),
+                "auc": figures.get("roc_auc"),
+            }
+        )
+    model = entry.get("model") or {}
+    best_baseline = max(
+        (row for row in rows if row["scorer"] in BASELINES and row["precision"] is not None),
+        key=lambda row: row["precision"],
+        default=None,
+    )
+    low = (model.get("precision_at_10pct_ci") or [None, None])[0]
+    if best_baseline is None or low is None:
+        verdict = "Jämförelsen med enklare urval saknas."
+    elif low > best_baseline["precision"]:
+        verdict = (
+            "Modellen hittar tydligt fler brister än det bästa enklare urvalet "
+            f"({best_baseline['name'].lower()}): "
+            "även den lägsta troliga nivån ligger över."
+        )
+    elif model.get("precision_at_10pct", 0) > best_baseline["precision"]:
+        verdict = (
+            f"Modellen hittade fler brister än det bästa enklare urvalet ({best_baseline['name'].lower()}), "
+            "men osäkerheten är så stor att skillnaden kan vara slump."
+        )
+    else:
+        verdict = f"Modellen var inte bättre än det bästa enklare urvalet ({best_baseline['name'].lower()})."
+    return {
+        "area": area,
+        "name": name,
+        "n": entry.get("n"),
+        "base_rate": entry.get("base_rate"),
+        "rows": rows,
+        "verdict": verdict,
+        "ece": model.get("ece"),
+    }
+
+
+def subgroup_label(attribute: str) -> str:
+    return ATTRIBUTE_SV.get(attribute, attribute)

@@ -1,0 +1,222 @@
+"""Planera: the plan form, its preview (nothing saved), saving, saved plans and their downloads."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import RedirectResponse, Response
+
+from api.deps import InspectionsDep
+from api.web.auth import PageError, Viewer, app_state, csrf_checked, page_viewer
+from api.web.pages import current_view, page_context
+from api.web.plan_form import PLAN_FIELDS, defaults, parse_plan_form, plan_parameters
+from api.web.state import SECURITY_HEADERS, render, with_security_headers
+from engine.contract import REGIONS
+from engine.plan_export import inspections_csv_text, plan_csv_text
+from engine.plans import PLAN_ID_PATTERN, CooldownUnavailableError, PlanNotFoundError, make_plan
+
+router = APIRouter(include_in_schema=False)
+
+ViewerPlans = Annotated[Viewer, Depends(page_viewer("read:plans"))]
+ViewerWritePlans = Annotated[Viewer, Depends(page_viewer("write:plans"))]
+COOLDOWN_DATE = re.compile(r"inspected (\d{4}-\d{2}-\d{2})")
+SHORTFALL = re.compile(r"^only (\d+) of capacity (\d+) units could be chosen: (\d+) units are in cooldown")
+
+
+def swedish_warning(warning: str) -> str:
+    """The planner's warnings (``engine.planning``) in Swedish; an unknown one is shown as it is."""
+    found = SHORTFALL.match(warning)
+    if found:
+        chosen, capacity, cooling = found.groups()
+        return (
+            f"Bara {chosen} av {capacity} enheter kunde väljas: {cooling} enheter är inom karenstiden "
+            "och gränserna per region och vårdgivare utesluter andra."
+        )
+    if warning.startswith("both the provider and the region cap were binding"):
+        return (
+            "Både gränsen per vårdgivare och gränsen per region begränsade urvalet. "
+            "Då är det inte säkert att planen ger flest möjliga förväntade fynd "
+            "(den ger minst hälften av det bästa möjliga)."
+        )
+    return warning
+
+
+def saved_plans(request: Request) -> list[dict[str, Any]]:
+    """Every stored plan's summary, newest first."""
+    store = app_state(request).plans
+    documents = []
+    for plan_id in store.ids():
+        try:
+            documents.append(store.open(plan_id))
+        except (PlanNotFoundError, ValueError):
+            continue
+    return sorted(documents, key=lambda doc: doc["created_at"], reverse=True)
+
+
+def _form_page(
+    request: Request, viewer: Viewer, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    view = current_view(request)
+    return render(
+        request,
+        "plan_form.html.j2",
+        viewer,
+        status=status,
+        **page_context(request, view),
+        fields=PLAN_FIELDS,
+        values=values,
+        errors=errors,
+        plans=saved_plans(request) if viewer.can("read:plans") else None,
+    )
+
+
+@router.get("/planera")
+def read_plan_form(*, request: Request, viewer: ViewerPlans) -> Response:
+    """The form (pre-filled from the query string when coming back from a preview) and the saved plans."""
+    values = defaults()
+    if request.query_params:
+        parsed, errors = parse_plan_form(request.query_params)
+        if not errors:
+            values = parsed
+    return _form_page(request, viewer, values, {})
+
+
+def swedish_skip_detail(skip: dict[str, Any], parameters: dict[str, Any]) -> str:
+    """Why a higher-ranked unit was passed over, in Swedish."""
+    reason = skip["reason"]
+    if reason == "cooldown":
+        found = COOLDOWN_DATE.search(skip.get("detail", ""))
+        when = f" {found.group(1)}" if found else ""
+        return f"Inspekterad{when}, inom karenstiden på {parameters['cooldown_months']} månader."
+    if reason == "provider_cap":
+        return (
+            f"Vårdgivaren har redan {parameters['max_per_provider']} enheter i planen "
+            f"(högst {parameters['max_per_provider']})."
+        )
+    if reason == "region_cap":
+        region = REGIONS.get(skip["region_code"], skip["region_code"])
+        cap = parameters["per_region"]
+        return f"Region {region} har redan {cap} enheter i planen (högst {cap})."
+    return str(skip.get("detail", ""))
+
+
+def _plan_document(request: Request, values: dict[str, Any], inspections: InspectionsDep) -> dict[str, Any]:
+    served = app_state(request).holder.served
+    assert served is not None
+    try:
+        return make_plan(
+            served.snapshot,
+            plan_parameters(values),
+            inspections=inspections.frame,
+            inspections_snapshot_id=inspections.snapshot_id,
+        )
+    except CooldownUnavailableError as error:
+        raise PageError(
+            409,
+            "Karenstiden kan inte tillämpas",
+            "Det finns inga inspektioner inlästa, så karenstid kan inte tillämpas. Sätt karenstiden till 0 "
+            "eller läs in en ögonblicksbild med inspektioner.",
+        ) from error
+    except ValueError as error:
+        raise PageError(400, "Planen kunde inte skapas", str(error)) from error
+
+
+@router.post("/planera/forhandsgranska")
+async def preview_plan(
+    *, request: Request, viewer: ViewerWritePlans, inspections: InspectionsDep
+) -> Response:
+    """Compute the plan and show it; nothing is stored until the planner saves it."""
+    await csrf_checked(request, viewer)
+    form = await request.form()
+    values, errors = parse_plan_form(form)
+    view = current_view(request)
+    if values.get("risk_area") not in view.areas:
+        errors["risk_area"] = "Välj ett riskområde."
+    if errors:
+        return _form_page(request, viewer, values, errors, status=422)
+    document = _plan_document(request, values, inspections)
+    return render(
+        request,
+        "plan_preview.html.j2",
+        viewer,
+        **page_context(request, view),
+        plan=document,
+        fields=PLAN_FIELDS,
+        values=values,
+        skipped=[
+            skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
+            for skip in document["skipped"]
+        ],
+        warnings=[swedish_warning(warning) for warning in document["warnings"]],
+        saved=False,
+    )
+
+
+@router.post("/planera/spara")
+async def save_plan(*, request: Request, viewer: ViewerWritePlans, inspections: InspectionsDep) -> Response:
+    """Store the previewed plan (same parameters and data give the same plan id) and show it."""
+    await csrf_checked(request, viewer)
+    form = await request.form()
+    values, errors = parse_plan_form(form)
+    if values.get("risk_area") not in current_view(request).areas:
+        errors["risk_area"] = "Välj ett riskområde."
+    if errors:
+        return _form_page(request, viewer, values, errors, status=422)
+    document = _plan_document(request, values, inspections)
+    app_state(request).plans.save(document)
+    request.state.audit_resources = {"plan_id": document["plan_id"], "score_id": document["score_id"]}
+    return with_security_headers(RedirectResponse(f"/planer/{document['plan_id']}?sparad=1", status_code=303))
+
+
+def _stored(request: Request, plan_id: str) -> dict[str, Any]:
+    if not re.match(PLAN_ID_PATTERN, plan_id):
+        raise PageError(404, "Okänd plan", "Planens id har fel form.")
+    try:
+        return app_state(request).plans.open(plan_id)
+    except PlanNotFoundError as error:
+        raise PageError(404, "Okänd plan", f"Det finns ingen sparad plan {plan_id}.") from error
+
+
+@router.get("/planer/{plan_id}")
+def read_plan(*, request: Request, viewer: ViewerPlans, plan_id: str) -> Response:
+    document = _stored(request, plan_id)
+    view = current_view(request)
+    return render(
+        request,
+        "plan_preview.html.j2",
+        viewer,
+        **page_context(request, view),
+        plan=document,
+        fields=PLAN_FIELDS,
+        values=document["parameters"],
+        skipped=[
+            skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
+            for skip in document["skipped"]
+        ],
+        warnings=[swedish_warning(warning) for warning in document["warnings"]],
+        saved=True,
+        just_saved=request.query_params.get("sparad") == "1",
+    )
+
+
+def _download(text: str, filename: str) -> Response:
+    headers = SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{filename}"'}
+    return Response(text.encode("utf-8"), media_type="text/csv; charset=utf-8", headers=headers)
+
+
+@router.get("/planer/{plan_id}/plan.csv")
+def download_plan_csv(*, request: Request, viewer: ViewerPlans, plan_id: str) -> Response:
+    """The chosen units for Swedish Excel (``;``, decimal comma, UTF-8 with BOM, formulas neutralised)."""
+    del viewer
+    return _download(plan_csv_text(_stored(request, plan_id)), f"{plan_id}.csv")
+
+
+@router.get("/planer/{plan_id}/inspections.csv")
+def download_inspections_csv(*, request: Request, viewer: ViewerPlans, plan_id: str) -> Response:
+    """The plan's ``inspections.csv`` rows for the inspectors to fill in (UTF-8 with BOM)."""
+    del viewer
+    document = _stored(request, plan_id)
+    text = inspections_csv_text(document, app_state(request).config.risk_area_ids)
+    return _download("\ufeff" + text, f"{plan_id}-inspections.csv")

@@ -1,0 +1,258 @@
+"""The planners' pages in a real browser: headless Chromium (Debian's package) driven by Playwright.
+
+One server and one browser per session. The tests sign in, filter candidates, open a unit and its
+provider, build, preview, save and download a plan, read the model page and sign out; a key without
+``write:plans`` cannot save and a form without its CSRF token is refused. Every page is checked with
+axe-core (no serious or critical violation), must declare ``lang="sv"`` and is screenshotted at
+1366×768 into ``var/screenshots/`` for a reviewer (and the whole page, scrolled, next to it).
+
+The browser is not optional: without ``chromium`` on PATH these tests fail (``.ci/run`` installs it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.web_support import LiveServer, WebHome
+
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
+VIEWPORT = {"width": 1366, "height": 768}
+BLOCKING_IMPACTS = ("serious", "critical")
+
+
+@pytest.fixture(scope="session")
+def server(web_home: WebHome) -> Iterator[LiveServer]:
+    with LiveServer(web_home.settings) as live:
+        yield live
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does this)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any, server: LiveServer) -> Iterator[Any]:
+    context = browser.new_context(
+        viewport=VIEWPORT, base_url=server.url, accept_downloads=True, locale="sv-SE"
+    )
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    yield page
+    context.close()
+
+
+def sign_in(page: Any, key: str, next_path: str = "/") -> None:
+    page.goto(f"/logga-in?next={next_path}")
+    page.get_by_label("API-nyckel").fill(key)
+    page.get_by_role("button", name="Logga in").click()
+    page.wait_for_load_state()
+
+
+def checked(page: Any, name: str) -> None:
+    """Screenshot ``page`` as ``name`` and assert it is Swedish and has no serious axe violation."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=False)
+    page.screenshot(path=str(SCREENSHOTS / f"{name}-hela-sidan.png"), full_page=True)
+    assert page.locator("html").get_attribute("lang") == "sv", f"{name}: the page language must be sv"
+    violations = Axe().run(page).response["violations"]
+    blocking = [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in violations
+        if v["impact"] in BLOCKING_IMPACTS
+    ]
+    assert not blocking, f"{name}: axe found serious/critical violations: {blocking}"
+
+
+def test_planner_signs_in_filters_opens_a_unit_plans_downloads_and_signs_out(
+    page: Any, web_home: WebHome
+) -> None:
+    # Given the sign-in page
+    page.goto("/")
+    assert page.url.endswith("/logga-in"), "an anonymous visitor is sent to the sign-in page"
+    checked(page, "01-logga-in")
+
+    # When the planner signs in with the key
+    sign_in(page, web_home.keys["planner"])
+
+    # Then the overview shows the scoring snapshot in force
+    assert page.get_by_role("heading", name="Översikt").is_visible()
+    assert web_home.score_id in page.content()
+    assert web_home.keys["planner"] not in page.url
+    checked(page, "02-oversikt")
+
+    # When they open the candidates and filter on a region
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Kandidater").click()
+    region = page.get_by_label("Region").locator("option").nth(1)
+    region_name, region_code = region.inner_text(), region.get_attribute("value")
+    page.get_by_label("Region").select_option(region_code)
+    page.get_by_role("button", name="Visa").click()
+    page.wait_for_load_state()
+
+    # Then the URL carries the filter (shareable) and every row is in that region
+    assert f"region={region_code}" in page.url
+    cells = page.locator("table.candidates tbody tr td:nth-child(3)").all_inner_texts()
+    assert cells and set(cells) == {region_name}, f"rows outside {region_name}: {set(cells)}"
+    assert re.search(r"\d+\u00a0%", page.locator("table.candidates tbody").inner_text()), "percentages shown"
+    checked(page, "03-kandidater")
+
+    # When they sort by unit name, the order follows the names
+    page.get_by_role("link", name=re.compile("^Enhet")).click()
+    page.wait_for_load_state()
+    assert "sort=enhet" in page.url and f"region={region_code}" in page.url
+    names = page.locator("table.candidates tbody tr td:nth-child(2) a").all_inner_texts()
+    assert names == sorted(names)
+
+    # When they open a unit
+    page.locator("table.candidates tbody tr td:nth-child(2) a").first.click()
+    page.wait_for_load_state()
+    assert "/enheter/" in page.url
+    assert page.get_by_role("heading", name="Risk per område").is_visible()
+    assert page.locator("svg.chart").count() >= 2, "indicator and event charts are drawn"
+    assert page.locator("details summary", has_text="tabell").count() >= 2, "each chart has a table"
+    checked(page, "04-enhet")
+
+    # And its provider
+    page.locator("dl.facts a[href^='/vardgivare/']").click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="Per riskområde").is_visible()
+    checked(page, "05-vardgivare")
+
+    # When they build a plan and preview it
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Planera").click()
+    checked(page, "06-planera")
+    page.get_by_label("Antal inspektioner").fill("8")
+    page.get_by_label("Högst per region").fill("2")
+    page.get_by_label("Karenstid (månader)").fill("0")
+    stored_before = set(web_home.settings.plans_dir.glob("*.json"))
+    page.get_by_role("button", name="Förhandsgranska").click()
+    page.wait_for_load_state()
+
+    # Then the preview lists chosen units with reasons and says nothing is saved yet
+    assert page.get_by_role("heading", name="Förhandsgranskning av planen").is_visible()
+    assert page.locator("h2:has-text('Valda enheter') + div tbody tr").count() == 8
+    assert "inte sparad" in page.content()
+    assert set(web_home.settings.plans_dir.glob("*.json")) == stored_before, "a preview stores nothing"
+    checked(page, "07-forhandsgranskning")
+
+    # When they save it
+    page.get_by_role("button", name="Spara planen").click()
+    page.wait_for_load_state()
+    assert re.search(r"/planer/plan-[0-9a-f]{16}", page.url)
+    plan_id = re.search(r"plan-[0-9a-f]{16}", page.url).group(0)  # type: ignore[union-attr]
+    assert (web_home.settings.plans_dir / f"{plan_id}.json").exists()
+    checked(page, "08-plan")
+
+    # Then both downloads open as Swedish Excel / inspections.csv
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Ladda ner planen (CSV för Excel)").click()
+    raw = Path(download.value.path()).read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf"), "UTF-8 with BOM"
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:3] == ["Nr", "HSA-id", "Enhet"] and len(rows) == 9
+    assert re.fullmatch(r"0,\d{4}", rows[1][10]), f"decimal comma: {rows[1][10]!r}"
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Ladda ner inspections.csv-rader").click()
+    text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
+    assert text.splitlines()[0].startswith("inspection_id;unit_id;start_date")
+
+    # And the model page explains the evaluation in words
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Modell").click()
+    assert page.get_by_role("heading", name="Hur träffsäker är modellen?").is_visible()
+    assert "Troligen mellan" in page.content()
+    checked(page, "09-modell")
+
+    # When they sign out, the pages need a sign-in again
+    page.get_by_role("button", name="Logga ut").click()
+    page.wait_for_load_state()
+    assert "/logga-in" in page.url
+    page.goto("/kandidater")
+    assert "/logga-in" in page.url
+
+
+def test_a_key_without_write_plans_sees_no_plan_form_and_cannot_save(page: Any, web_home: WebHome) -> None:
+    # Given a reader (no write:plans) signed in
+    sign_in(page, web_home.keys["reader"], "/planera")
+    before = set(web_home.settings.plans_dir.glob("*.json"))
+
+    # Then the plan page has no form to save with
+    assert page.get_by_role("button", name="Förhandsgranska").count() == 0
+    assert "write:plans" in page.content()
+
+    # When the reader posts a plan anyway, with the session's own CSRF token
+    token = page.locator("form.signout input[name=csrf_token]").get_attribute("value")
+    response = page.request.post(
+        "/planera/spara", form={"csrf_token": token, "capacity": "5", "seed": "1", "risk_area": "overall",
+                                "exploration": "0", "cooldown_months": "0"},
+    )  # fmt: skip
+
+    # Then it is refused and nothing is stored
+    assert response.status == 403
+    assert "write:plans" in response.text()
+    assert set(web_home.settings.plans_dir.glob("*.json")) == before
+
+
+def test_a_form_without_its_csrf_token_is_refused(page: Any, web_home: WebHome) -> None:
+    # Given a planner signed in
+    sign_in(page, web_home.keys["planner"], "/planera")
+    before = set(web_home.settings.plans_dir.glob("*.json"))
+
+    # When a plan is posted without the CSRF token (as a forged cross-site form would)
+    form = {"capacity": "3", "seed": "99", "risk_area": "overall", "exploration": "0", "cooldown_months": "0"}
+    response = page.request.post("/planera/spara", form=form)
+
+    # Then it is refused and no plan is stored; with a wrong token too
+    assert response.status == 403
+    assert "CSRF" in response.text()
+    wrong = page.request.post("/planera/spara", form=form | {"csrf_token": "x" * 43})
+    assert wrong.status == 403
+    assert set(web_home.settings.plans_dir.glob("*.json")) == before
+
+
+def test_every_main_control_is_reachable_by_keyboard(page: Any, web_home: WebHome) -> None:
+    # Given the candidates page
+    sign_in(page, web_home.keys["planner"], "/kandidater")
+
+    # When the planner tabs through it
+    reached = []
+    for _ in range(40):
+        page.keyboard.press("Tab")
+        reached.append(
+            page.evaluate(
+                "() => { const e = document.activeElement;"
+                " return (e.id || e.getAttribute('name') || e.textContent || '').trim().slice(0, 40); }"
+            )
+        )
+
+    # Then the skip link comes first and the navigation, filters and submit button are all reached in order
+    assert reached[0] == "Hoppa till innehållet"
+    expected = ["Översikt", "Kandidater", "Planera", "Modell", "Logga ut", "risk_area", "region",
+                "municipality", "ownership", "unit_type", "provider", "per_page", "Visa"]  # fmt: skip
+    positions = [reached.index(name) for name in expected if name in reached]
+    assert len(positions) == len(expected), f"not reached by Tab: {set(expected) - set(reached)}"
+    assert positions == sorted(positions), f"tab order differs: {reached}"
+
+    # And the skip link moves focus to the content
+    page.keyboard.press("Shift+Tab")
+    page.goto("/kandidater")
+    page.keyboard.press("Tab")
+    page.keyboard.press("Enter")
+    assert page.evaluate("() => document.activeElement.id") == "innehall"

@@ -1,0 +1,222 @@
+"""A small prepared home for the web-page tests: an ingested synthetic world, a published scoring snapshot
+of its units, an MLflow run with the evaluation artifacts the Modell page reads, and API keys.
+
+Building it takes a few seconds (a 60-unit world, no model training): the scores are drawn at random for
+the world's real units, and the evaluation artifacts are computed by the real ``models.evaluation``
+functions from a random prediction frame, so every page shows data of the shapes production writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import uvicorn
+from typer.testing import CliRunner
+
+from engine.config import Config
+from engine.scores import EXPLANATION_DTYPE, OVERALL, ScoreStore, ranked_scores
+from engine.settings import Settings
+from engine.snapshots import SnapshotStore
+from tests.cli_support import generated_and_ingested
+
+AS_OF = dt.date(2026, 1, 1)
+PLANNER_SCOPES = frozenset(
+    {"read:candidates", "read:units", "read:providers", "read:models", "read:plans", "write:plans"}
+)
+READER_SCOPES = PLANNER_SCOPES - {"write:plans"}
+
+
+@dataclass
+class WebHome:
+    settings: Settings
+    score_id: str
+    run_id: str
+    keys: dict[str, str]  # name -> key
+    unit_ids: list[str]
+
+
+@contextmanager
+def environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the block (the CLI reads its settings from the environment)."""
+    previous = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def scores_for_snapshot(settings: Settings, config: Config, seed: int = 0) -> pl.DataFrame:
+    """A valid scores frame for every unit of the current ingest snapshot, with Swedish reasons."""
+    snapshot = SnapshotStore(settings.snapshots_dir).open()
+    units = snapshot.scan("units").collect()
+    providers = snapshot.scan("providers").collect().rename({"name": "provider_name"})
+    frame = units.rename({"name": "unit_name"}).join(providers, on="provider_id", how="left")
+    rng = np.random.default_rng(seed)
+    areas = config.risk_area_ids
+    rows = []
+    for unit in frame.iter_rows(named=True):
+        p_areas = 1.0 / (1.0 + np.exp(-rng.normal(-1.0, 1.0, size=len(areas))))
+        base = {
+            key: unit[key]
+            for key in (
+                "unit_id", "unit_name", "provider_id", "provider_name", "region_code",
+                "municipality_code", "unit_type", "ownership", "listed_patients",
+            )
+        } | {"as_of": AS_OF}  # fmt: skip
+        for area, p in zip((*areas, OVERALL), (*p_areas, float(p_areas.mean())), strict=True):
+            complaints = round(float(p) * 20, 1)
+            rows.append(
+                base
+                | {
+                    "risk_area": area,
+                    "p_deficiency": float(p),
+                    "p_serious": float(p) / 5,
+                    "explanations": [
+                        {
+                            "feature": f"complaints_{area}_per_10k_12m",
+                            "sentence_sv": f"Klagomål per 10 000 listade senaste 12 mån: "
+                            f"{str(complaints).replace('.', ',')} (regionens median 2,0)",
+                            "contribution": round(float(p) - 0.2, 6),
+                            "value": complaints,
+                        }
+                    ],
+                }
+            )
+    scored = pl.DataFrame(
+        rows, schema_overrides={"explanations": pl.List(EXPLANATION_DTYPE), "listed_patients": pl.Int64}
+    )
+    return ranked_scores(scored.lazy()).collect()
+
+
+def evaluation_predictions(config: Config, seed: int = 0, rows_per_area: int = 300) -> pl.DataFrame:
+    """A prediction frame shaped like ``models.evaluation.rolling_origin_evaluation``'s (random data)."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for area in config.risk_area_ids:
+        truth = rng.uniform(0.05, 0.6, size=rows_per_area)
+        deficiency = (rng.random(rows_per_area) < truth).astype(np.int8)
+        parts.append(
+            pl.DataFrame(
+                {
+                    "fold": rng.choice(["2023", "2024"], size=rows_per_area),
+                    "inspection_id": [f"{area}-{i}" for i in range(rows_per_area)],
+                    "risk_area": [area] * rows_per_area,
+                    "is_random": rng.random(rows_per_area) < 0.6,
+                    "deficiency": deficiency,
+                    "serious": (deficiency * (rng.random(rows_per_area) < 0.2)).astype(np.int8),
+                    "weight": np.ones(rows_per_area),
+                    "ownership": rng.choice(["public", "private"], size=rows_per_area),
+                    "region_code": rng.choice(["01", "03", "12"], size=rows_per_area),
+                    "size_band": rng.choice(["small", "medium", "large"], size=rows_per_area),
+                    "score_oracle": truth,
+                    "score_model": np.clip(truth + rng.normal(0, 0.08, rows_per_area), 0.01, 0.99),
+                    "score_random": rng.random(rows_per_area),
+                    "score_complaints": truth + rng.normal(0, 0.2, rows_per_area),
+                    "score_banding": truth + rng.normal(0, 0.3, rows_per_area),
+                    "score_logistic": truth + rng.normal(0, 0.12, rows_per_area),
+                    "raw_score": truth,
+                    "p_serious": truth / 5,
+                }
+            )
+        )
+    return pl.concat(parts)
+
+
+def log_evaluation_run(settings: Settings, config: Config) -> str:
+    """An MLflow run with the artifacts the Modell page and the HTML report read; returns its id."""
+    from models.evaluation import metrics_table, reliability_tables, subgroup_tables, summary
+    from models.registry import tracking_for
+
+    predictions = evaluation_predictions(config)
+    metrics = metrics_table(predictions, config)
+    tracking = tracking_for(settings)
+    with tracking.run(run_name="web-test", tags={"as_of": AS_OF.isoformat()}) as run:
+        run.log_params({"as_of": AS_OF.isoformat()})
+        run.log_dict(
+            {"snapshot_id": "snapshot-web-test", "feature_set_id": "fs-web-test", "as_of": AS_OF.isoformat(),
+             "folds": ["2023", "2024"], "config_hash": config.content_hash()},
+            "lineage.json",
+        )  # fmt: skip
+        run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
+        run.log_table(metrics, "evaluation/metrics.parquet")
+        run.log_table(reliability_tables(predictions, 10), "evaluation/reliability.parquet")
+        run.log_table(subgroup_tables(predictions, config), "evaluation/subgroups.parquet")
+        return run.run_id
+
+
+def prepared_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome:
+    """World → ingest → scores (published) → evaluation run → keys, all under ``root``."""
+    settings = Settings(
+        home=root / "home", mlflow_tracking_uri=tracking_uri, mlflow_artifact_root=artifact_root
+    )
+    with environment(TILLSYNSRISK_HOME=str(settings.home), MLFLOW_TRACKING_URI=tracking_uri):
+        generated_and_ingested(CliRunner(), root / "world", seed=7, units=60, years=3)
+    config = settings.load_config()
+    fast = config.model_copy(update={"model": config.model.model_copy(update={"bootstrap_resamples": 50})})
+    run_id = log_evaluation_run(settings, fast)
+    frame = scores_for_snapshot(settings, config)
+    store = ScoreStore(settings.scores_dir)
+    metadata = store.write(
+        frame,
+        model_name="tillsynsrisk",
+        model_version="1",
+        run_id=run_id,
+        feature_set_id="fs-web-test",
+        snapshot_id=SnapshotStore(settings.snapshots_dir).current_id() or "",
+        config_hash=config.content_hash(),
+    )
+    store.publish(metadata.score_id)
+    from api.security import ApiKeyStore
+
+    key_store = ApiKeyStore(settings.api_keys_db)
+    keys = {
+        "planner": key_store.create("planerare", PLANNER_SCOPES)[1],
+        "reader": key_store.create("lasare", READER_SCOPES)[1],
+    }
+    key_store.close()
+    unit_ids = frame.filter(pl.col("risk_area") == OVERALL).sort("rank")["unit_id"].to_list()
+    return WebHome(settings, metadata.score_id, run_id, keys, unit_ids)
+
+
+class LiveServer:
+    """``create_app(settings)`` served by uvicorn in a thread on 127.0.0.1 (a free port)."""
+
+    def __init__(self, settings: Settings) -> None:
+        from api.main import create_app
+
+        self.app = create_app(settings)
+        config = uvicorn.Config(self.app, host="127.0.0.1", port=0, log_level="warning", access_log=False)
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, name="web-test-server", daemon=True)
+
+    def __enter__(self) -> LiveServer:
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            if time.monotonic() > deadline or not self.thread.is_alive():
+                raise RuntimeError("the test server did not start")
+            time.sleep(0.02)
+        return self
+
+    @property
+    def url(self) -> str:
+        host, port = self.server.servers[0].sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)
