@@ -11,16 +11,14 @@ import datetime as dt
 import hashlib
 import json
 import logging
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
 from engine.planning import PlanParameters, PlanSelection, cooldown_units, plan_selection
-from engine.scores import ScoreSnapshot
+from engine.scores import ScoreSnapshot, atomic_write
 
 logger = logging.getLogger(__name__)
 
@@ -149,20 +147,6 @@ def current_inspections(snapshots_dir: Path) -> tuple[pl.LazyFrame | None, str |
     return snapshot.scan("inspections"), snapshot.id
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file unique to this call, fsynced and renamed."""
-    descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(name, path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
-
-
 class PlanStore:
     """Plans as JSON files under ``root`` (``Settings().plans_dir``)."""
 
@@ -181,7 +165,7 @@ class PlanStore:
         if path.exists():
             return path
         self.root.mkdir(parents=True, exist_ok=True)
-        atomic_write_text(path, json.dumps(document, indent=2, ensure_ascii=False))
+        atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False).encode())
         logger.info("stored plan %s", plan_id)
         return path
 

@@ -189,7 +189,7 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
     return buffer.getvalue()
 
 
-def _atomic_write(path: Path, data: bytes) -> None:
+def atomic_write(path: Path, data: bytes) -> None:
     """Write through a temporary file unique to this call (threads of one process never share one)."""
     descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -254,15 +254,15 @@ class ScoreStore:
             model_versions=model_versions or {},
         )
         self.root.mkdir(parents=True, exist_ok=True)
-        _atomic_write(self.root / f"{score_id}.parquet", data)
-        _atomic_write(self.root / f"{score_id}.json", metadata.model_dump_json(indent=2).encode())
+        atomic_write(self.root / f"{score_id}.parquet", data)
+        atomic_write(self.root / f"{score_id}.json", metadata.model_dump_json(indent=2).encode())
         logger.info("wrote scoring snapshot %s (%d rows)", score_id, valid.height)
         return metadata
 
     def publish(self, score_id: str) -> None:
         """Make ``score_id`` the served snapshot by replacing ``CURRENT`` atomically (validates first)."""
         self.open(score_id)
-        _atomic_write(self.current_path(), f"{score_id}\n".encode())
+        atomic_write(self.current_path(), f"{score_id}\n".encode())
         logger.info("published scoring snapshot %s", score_id)
 
     def current_id(self) -> str | None:
