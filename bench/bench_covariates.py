@@ -161,7 +161,7 @@ def area_figures(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
         gaps = frame.group_by("team").agg(
             (pl.col("deficiency").mean() - pl.col(f"score_{way}").mean()).abs().alias("gap")
         )
-        figures["team_gap"] = float(gaps.get_column("gap").mean())
+        figures["team_gap"] = float(gaps.get_column("gap").mean() or 0.0)  # type: ignore[arg-type]
         out[way] = figures
     return out
 

@@ -207,8 +207,8 @@ def main() -> None:
     for entry in versus:
         print(f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} |")
     for metric in ("expected p@10 %", "AUC"):
-        met = sum(entry[f"{metric} met"] == "yes" for entry in versus)
-        print(f"model ≥ elastic net on {metric}: {met} of {len(versus)} world × area")
+        wins = sum(entry[f"{metric} met"] == "yes" for entry in versus)
+        print(f"model ≥ elastic net on {metric}: {wins} of {len(versus)} world × area")
 
 
 if __name__ == "__main__":
