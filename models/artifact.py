@@ -180,10 +180,16 @@ class AreaModel:
         """Uncalibrated P(deficiency) of the trees."""
         return self.deficiency.predict_proba(X)[:, 1]
 
-    def predict(self, X: np.ndarray, area: str) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated P(deficiency) and P(serious) (never above P(deficiency)) of rows of ``area``."""
+    def predict(
+        self, X: np.ndarray, area: str, raw: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(deficiency) and P(serious) (never above P(deficiency)) of rows of ``area``.
+
+        ``raw`` is :meth:`raw_deficiency` of ``X`` when the caller has it already.
+        """
         areas = np.full(X.shape[0], area, dtype=object)
-        p_deficiency = self.deficiency_calibrator.transform(self.raw_deficiency(X), areas)
+        raw = self.raw_deficiency(X) if raw is None else raw
+        p_deficiency = self.deficiency_calibrator.transform(raw, areas)
         if self.serious is not None and self.serious_calibrator is not None:
             p_serious = self.serious_calibrator.transform(self.serious.predict_proba(X)[:, 1], areas)
         else:
@@ -199,8 +205,9 @@ class AreaModel:
         values = np.zeros((n, len(self.features))) if contributions else None
         for share, part in parts:
             X = design_matrix(part, self.features, self.levels)
-            deficiency, serious = self.predict(X, area)
-            raw += share * self.raw_deficiency(X)
+            part_raw = self.raw_deficiency(X)
+            deficiency, serious = self.predict(X, area, part_raw)
+            raw += share * part_raw
             p_deficiency += share * deficiency
             p_serious += share * serious
             if values is not None:
