@@ -310,7 +310,7 @@ def run_training(
         full_lineage["run_id"] = run.run_id
         run.log_dict(full_lineage, "lineage.json")
         run.log_table(reference, "reference/features.parquet")
-        run.log_table(reference_predictions.drop("contributions"), "reference/predictions.parquet")
+        run.log_table(reference_predictions, "reference/predictions.parquet")
         run_id = run.run_id
     step("logged")
     return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)
