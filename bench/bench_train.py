@@ -2,14 +2,16 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_train.py [--units 20000] [--years 10] [--repeats 3] [--baseline-units 1200]
+    .venv/bin/python bench/bench_train.py [--units 20000] [--years 10] [--repeats 3] [--baseline-units 1200] \
+        [--config PATH]
 
 Generates the synthetic world in memory (not timed), builds the training set through the feature
 builders (timed separately: that is the feature layer's cost), then times ``run_training`` — folds,
 baselines, metrics with bootstrap CIs, plots, the final model and MLflow logging into a temporary
 SQLite store — ``--repeats`` times. Reports the median and the ratio to the same job on the
 default-scale world (``--baseline-units``) measured in the same process. Target: national scale
-(20,000 units × 10 years) under 5 minutes on 2 cores.
+(20,000 units × 10 years) under 5 minutes on 2 cores. ``--config`` times another configuration
+(e.g. ``[model.lightgbm] num_threads = 2``) instead of the packaged default.
 """
 
 from __future__ import annotations
@@ -23,23 +25,21 @@ import tempfile
 import time
 from pathlib import Path
 
-from engine.config import load_config
+from engine.config import Config, load_config
 from engine.synthetic.params import WorldParams
 from engine.synthetic.world import generate_world
 from models.jobs import run_training, synthetic_training_data
 from models.tracking import Tracking
 
 
-def _prepare(units: int, years: int, seed: int) -> tuple[object, float, dt.date]:
-    config = load_config()
+def _prepare(units: int, years: int, seed: int, config: Config) -> tuple[object, float, dt.date]:
     world = generate_world(WorldParams(seed=seed, n_units=units, years=years), config)
     started = time.perf_counter()
     data, as_of = synthetic_training_data(world, config)
     return data, time.perf_counter() - started, as_of
 
 
-def _train_seconds(data: object, as_of: dt.date, repeats: int) -> list[float]:
-    config = load_config()
+def _train_seconds(data: object, as_of: dt.date, repeats: int, config: Config) -> list[float]:
     times = []
     for _ in range(repeats):
         with tempfile.TemporaryDirectory() as directory:
@@ -58,14 +58,16 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--baseline-units", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--config", type=Path, default=None, help="TOML configuration (default: packaged)")
     args = parser.parse_args()
+    config = load_config(args.config)
     logging.basicConfig(level=logging.ERROR)
     print(f"cpus available: {len(os.sched_getaffinity(0))}")
     results = {}
     for label, units, years in (("baseline", args.baseline_units, 6), ("national", args.units, args.years)):
-        data, feature_seconds, as_of = _prepare(units, years, args.seed)
+        data, feature_seconds, as_of = _prepare(units, years, args.seed, config)
         rows = data.rows.height  # type: ignore[attr-defined]
-        times = _train_seconds(data, as_of, args.repeats)
+        times = _train_seconds(data, as_of, args.repeats, config)
         results[label] = statistics.median(times)
         print(
             f"{label}: {units} units × {years} years, {rows:,} training rows; "

@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6]
+    .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
+        [--set fit_on_all_labelled=false]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
@@ -13,6 +14,13 @@ precision@10 % against the oracle (realised on random-selection inspections, and
 true probabilities), lift over the base rate, the best baseline, and the ECE on all inspections
 next to the noise band of a calibrated model and the truth's own ECE on the same rows. The last
 lines count, per target, in how many worlds it is met. Nothing is timed.
+
+A second table (issue 10) compares the model with the elastic-net baseline (``logistic``) per world
+and area with a base rate under 60 %: expected precision@10 % and ROC AUC of each with its 95 %
+bootstrap interval, and the paired difference model − baseline with its interval (the same resamples
+of inspections within folds for both scorers, so the interval is that of the difference itself).
+``--set key=value`` overrides a ``[model]`` setting (e.g. ``fit_on_all_labelled=false``) to measure a
+choice on the same worlds.
 """
 
 from __future__ import annotations
@@ -22,11 +30,15 @@ import logging
 import statistics
 from typing import Any
 
-from engine.config import load_config
+import numpy as np
+import polars as pl
+
+from engine.config import Config, load_config
 from engine.synthetic.params import WorldParams
 from engine.synthetic.world import generate_world
 from models.evaluation import summary
 from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
+from models.metrics import batch_ranking_metrics, bootstrap_counts
 
 TARGET_SHARE_OF_ORACLE = 0.9
 TARGET_LIFT = 2.5
@@ -35,13 +47,57 @@ LOW_BASE_RATE = 0.6
 BASELINES = ("complaints", "banding", "logistic")
 
 
-def world_summaries(seed: int, units: int, years: int) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Per area the random-selection and all-inspection summaries of one world's evaluation."""
+def configured(overrides: list[str]) -> Config:
+    """The default configuration with ``[model]`` settings overridden (``key=value``, validated)."""
     config = load_config()
+    update = dict(item.partition("=")[::2] for item in overrides)
+    model = config.model.model_validate({**config.model.model_dump(), **update})
+    return config.model_copy(update={"model": model})
+
+
+def world_evaluation(
+    seed: int, units: int, years: int, config: Config
+) -> tuple[dict[str, Any], dict[str, Any], pl.DataFrame]:
+    """Per area the random-selection and all-inspection summaries, and the test-fold predictions."""
     world = generate_world(WorldParams(seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
-    _, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
-    return summary(metrics, "random"), summary(metrics, "all")
+    predictions, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
+    return summary(metrics, "random"), summary(metrics, "all"), predictions
+
+
+def _interval(values: np.ndarray) -> str:
+    low, high = np.nanpercentile(values, [2.5, 97.5])
+    return f"{low:.3f}–{high:.3f}"
+
+
+def versus_baseline(
+    predictions: pl.DataFrame, area: str, resamples: int, seed: int, baseline: str = "logistic"
+) -> dict[str, str]:
+    """Model against ``baseline`` on the random-selection rows of ``area``: point, interval, paired diff."""
+    rows = predictions.filter(pl.col("is_random") & (pl.col("risk_area") == area))
+    groups = rows.get_column("fold").to_numpy()
+    counts = np.vstack([np.ones((1, rows.height)), bootstrap_counts(groups, resamples, seed)])
+    labels = rows.get_column("deficiency").to_numpy().astype(float)
+    truth = rows.get_column("score_oracle").to_numpy().astype(float)
+    out: dict[str, str] = {}
+    figures: dict[str, dict[str, np.ndarray]] = {}
+    for scorer in ("model", baseline):
+        scores = rows.get_column(f"score_{scorer}").to_numpy().astype(float)
+        expected = batch_ranking_metrics(truth, scores, groups, [0.10], counts, with_auc=False)
+        realised = batch_ranking_metrics(labels, scores, groups, [0.10], counts)
+        figures[scorer] = {
+            "expected p@10 %": expected["precision_at_10pct"],
+            "AUC": realised["roc_auc"],
+        }
+    for metric in ("expected p@10 %", "AUC"):
+        model, other = figures["model"][metric], figures[baseline][metric]
+        difference = model - other
+        out[metric] = (
+            f"{model[0]:.3f} ({_interval(model[1:])}) | {other[0]:.3f} ({_interval(other[1:])}) "
+            f"| {difference[0]:+.3f} ({_interval(difference[1:])})"
+        )
+        out[f"{metric} met"] = "yes" if difference[0] >= 0 else "no"
+    return out
 
 
 def target_row(seed: int, area: str, random: dict[str, Any], every: dict[str, Any]) -> dict[str, Any]:
@@ -102,16 +158,24 @@ def main() -> None:
     parser.add_argument("--seeds", default="7,11,23,101,2026", help="comma-separated world seeds")
     parser.add_argument("--units", type=int, default=WorldParams().n_units)
     parser.add_argument("--years", type=int, default=WorldParams().years)
+    parser.add_argument("--set", action="append", default=[], help="override a [model] setting: key=value")
     args = parser.parse_args()
     logging.getLogger("mlflow").setLevel(logging.ERROR)
+    config = configured(args.set)
 
     rows = []
+    versus = []
     for seed in (int(part) for part in args.seeds.split(",")):
-        random, every = world_summaries(seed, args.units, args.years)
-        rows += [
-            target_row(seed, area, random[area], every[area])
-            for area in sorted(random)
-            if random[area]["base_rate"] < LOW_BASE_RATE
+        random, every, predictions = world_evaluation(seed, args.units, args.years, config)
+        areas = [area for area in sorted(random) if random[area]["base_rate"] < LOW_BASE_RATE]
+        rows += [target_row(seed, area, random[area], every[area]) for area in areas]
+        versus += [
+            {
+                "seed": seed,
+                "area": area,
+                **versus_baseline(predictions, area, config.model.bootstrap_resamples, config.model.seed),
+            }
+            for area in areas
         ]
         print(f"world {seed}: evaluated", flush=True)
 
@@ -132,6 +196,19 @@ def main() -> None:
         print(f"{area}: {len(mine)} worlds; median expected share of oracle {ratio:.2f}")
         for target in met[0]:
             print(f"  {target}: {sum(entry[target] for entry in met)} of {len(met)}")
+
+    print()
+    print("Model against the elastic-net baseline, random-selection inspections of the test folds:")
+    print(
+        "| world seed | area | expected p@10 %: model (95 % CI) | elastic net (95 % CI) "
+        "| difference (95 % CI) | ROC AUC: model (95 % CI) | elastic net (95 % CI) | difference (95 % CI) |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for entry in versus:
+        print(f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} |")
+    for metric in ("expected p@10 %", "AUC"):
+        wins = sum(entry[f"{metric} met"] == "yes" for entry in versus)
+        print(f"model ≥ elastic net on {metric}: {wins} of {len(versus)} world × area")
 
 
 if __name__ == "__main__":

@@ -108,6 +108,7 @@ class ModelSettings(_Frozen):
     layout: Literal["per_area", "pooled"] = "pooled"
     calibration: Literal["isotonic", "sigmoid"] = "sigmoid"
     calibration_by_area: bool = True
+    fit_on_all_labelled: bool = True
     ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
     ece_bins: Annotated[int, Field(ge=2)] = 10
     ece_gate_population: Literal["random", "all"] = "all"

@@ -13,6 +13,13 @@ the frame :class:`engine.scores.ScoresModel` describes:
   log-odds scale), each as a Swedish sentence from the catalog's ``template_sv`` with the value
   formatted for its unit and, for numeric features, the median of the units in the same region at
   the same date: "Klagomål om tillgänglighet senaste 12 mån: 9 (regionens median 2)".
+
+Contributions are made *relative to the units scored on the same planning date*
+(:func:`relative_contributions`) before they become reasons: LightGBM's SHAP values measure each
+feature against the training data's average, so a signal that is the same for every unit on the
+planning date (a national value, the season) would otherwise be the top "reason" for most units
+(issue 10: 97 % of units on a real data set). Why this form and not SHAP with a same-date background:
+docs/models.md, Explanations.
 """
 
 from __future__ import annotations
@@ -186,6 +193,38 @@ def overall_predictions(predictions: pl.LazyFrame, feature_names: Sequence[str])
     )
 
 
+def relative_contributions(
+    predictions: pl.LazyFrame, features: pl.LazyFrame, feature_names: Sequence[str]
+) -> pl.LazyFrame:
+    """Contributions relative to the units scored on the same planning date.
+
+    Each feature's contribution minus its mean over the units scored at the same ``as_of`` in the same
+    risk area, so a reason says what sets a unit apart from the others on that date. A feature whose
+    value is the same for every unit on that date (nulls included) gets exactly 0: with a same-date
+    reference it cannot explain a difference between units (the *dummy* property of SHAP values
+    against a same-date background). Centring alone would leave such a feature the interaction share
+    path-dependent tree SHAP gives it, which differs between units.
+    """
+    names = list(feature_names)
+    flag = "__constant_on_date__{}".format
+    constant = features.group_by("as_of").agg(
+        (pl.col(name).n_unique() <= 1).alias(flag(name)) for name in names
+    )
+    return (
+        predictions.unnest("contributions")
+        .with_columns(
+            (pl.col(name) - pl.col(name).mean().over("as_of", "risk_area")).alias(name) for name in names
+        )
+        .join(constant, on="as_of", how="left")
+        .with_columns(
+            pl.when(pl.col(flag(name)).fill_null(value=False)).then(0.0).otherwise(pl.col(name)).alias(name)
+            for name in names
+        )
+        .with_columns(contributions=pl.struct(names))
+        .select(predictions.collect_schema().names())
+    )
+
+
 def top_contributions(predictions: pl.LazyFrame, per_row: int) -> pl.LazyFrame:
     """(unit_id, risk_area, feature, contribution, order) for the ``per_row`` largest positive ones."""
     return (
@@ -255,8 +294,11 @@ def scores_frame(
 
     ``predictions`` is ``Champion.predict_frame`` output (unit_id, as_of, risk_area, p_deficiency,
     p_serious, contributions); ``features`` the feature rows it was computed from (one as_of).
+    Contributions become reasons relative to the units scored on the same date
+    (:func:`relative_contributions`).
     """
     names = [str(spec["name"]) for spec in catalog]
+    predictions = relative_contributions(predictions, features, names)
     every = pl.concat([predictions, overall_predictions(predictions, names)], how="vertical")
     every = every.with_columns(pl.min_horizontal("p_serious", "p_deficiency").alias("p_serious"))
     explained = explanations(every, features, catalog, explanations_per_row)

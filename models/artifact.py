@@ -23,6 +23,9 @@ from models.estimator import RiskClassifier
 
 POOLED = "__pooled__"
 AREA_COLUMN = "risk_area"
+# Optional inspection columns that describe the inspection, not the unit: who inspected (team) and how
+# (method). They are training covariates; at scoring they are the planned values or averaged over the mix.
+INSPECTION_COVARIATES = ("team", "method")
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,75 @@ def design_matrix(
     return np.column_stack(columns) if columns else np.empty((frame.height, 0))
 
 
+@dataclass(frozen=True)
+class CovariateMix:
+    """The training mix of the inspection covariates: each observed combination and its share.
+
+    A unit's risk does not depend on which team happens to inspect it. When the plan does not say who
+    inspects and how, the model predicts once per combination and weights the predictions by these
+    shares: P(finding | unit) = Σ_c P(c) · P(finding | unit, c), the team-neutral risk.
+    """
+
+    columns: tuple[str, ...]
+    combinations: tuple[tuple[str | None, ...], ...]
+    shares: tuple[float, ...]
+
+    def frames(self, frame: pl.DataFrame) -> list[tuple[float, pl.DataFrame]]:
+        """``frame`` once per combination of the covariates it does not set, with that combination's share.
+
+        Rows that carry a planned value (a non-null ``team`` or ``method``) keep it; only what the
+        plan leaves open is averaged over (its marginal training mix).
+        """
+        open_columns = [
+            name for name in self.columns if name not in frame.columns or frame.get_column(name).null_count()
+        ]
+        if not open_columns:
+            return [(1.0, frame)]
+        positions = [self.columns.index(name) for name in open_columns]
+        shares: dict[tuple[str | None, ...], float] = {}
+        for combination, share in zip(self.combinations, self.shares, strict=True):
+            key = tuple(combination[i] for i in positions)
+            shares[key] = shares.get(key, 0.0) + share
+        out = []
+        for key, share in shares.items():
+            columns = []
+            for name, value in zip(open_columns, key, strict=True):
+                planned = (
+                    pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, dtype=pl.String)
+                )
+                columns.append(pl.coalesce(planned, pl.lit(value, dtype=pl.String)).alias(name))
+            out.append((share, frame.with_columns(columns)))
+        return out
+
+
+def covariate_mix(rows: pl.DataFrame, columns: Sequence[str]) -> CovariateMix | None:
+    """The share of each observed combination of ``columns`` in ``rows`` (None without columns)."""
+    if not columns:
+        return None
+    counts = (
+        rows.select(pl.col(name).cast(pl.String) for name in columns)
+        .group_by(list(columns))
+        .len()
+        .sort(list(columns), nulls_last=True)
+    )
+    total = float(counts.get_column("len").sum())
+    return CovariateMix(
+        columns=tuple(columns),
+        combinations=tuple(tuple(row[: len(columns)]) for row in counts.iter_rows()),
+        shares=tuple(float(n) / total for n in counts.get_column("len").to_list()),
+    )
+
+
+@dataclass(frozen=True)
+class AreaPrediction:
+    """One area's predictions: raw and calibrated probabilities, SHAP contributions (log-odds) or None."""
+
+    raw: np.ndarray
+    p_deficiency: np.ndarray
+    p_serious: np.ndarray
+    contributions: np.ndarray | None
+
+
 @dataclass
 class AreaModel:
     """The fitted models of one risk area (or of all areas when the layout is pooled)."""
@@ -102,20 +174,45 @@ class AreaModel:
     serious: RiskClassifier | None
     serious_calibrator: Calibrator | None
     serious_share: float
+    covariate_mix: CovariateMix | None = None
 
     def raw_deficiency(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated P(deficiency) of the trees."""
         return self.deficiency.predict_proba(X)[:, 1]
 
-    def predict(self, X: np.ndarray, area: str) -> tuple[np.ndarray, np.ndarray]:
-        """Calibrated P(deficiency) and P(serious) (never above P(deficiency)) of rows of ``area``."""
+    def predict(
+        self, X: np.ndarray, area: str, raw: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Calibrated P(deficiency) and P(serious) (never above P(deficiency)) of rows of ``area``.
+
+        ``raw`` is :meth:`raw_deficiency` of ``X`` when the caller has it already.
+        """
         areas = np.full(X.shape[0], area, dtype=object)
-        p_deficiency = self.deficiency_calibrator.transform(self.raw_deficiency(X), areas)
+        raw = self.raw_deficiency(X) if raw is None else raw
+        p_deficiency = self.deficiency_calibrator.transform(raw, areas)
         if self.serious is not None and self.serious_calibrator is not None:
             p_serious = self.serious_calibrator.transform(self.serious.predict_proba(X)[:, 1], areas)
         else:
             p_serious = p_deficiency * self.serious_share
         return p_deficiency, np.minimum(p_serious, p_deficiency)
+
+    def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
+        """Predictions of ``frame``'s rows, averaged over the inspection-covariate mix it leaves open."""
+        mix = getattr(self, "covariate_mix", None)  # pickles from before issue 10 have no mix
+        parts = mix.frames(frame) if mix is not None else [(1.0, frame)]
+        n = frame.height
+        raw, p_deficiency, p_serious = np.zeros(n), np.zeros(n), np.zeros(n)
+        values = np.zeros((n, len(self.features))) if contributions else None
+        for share, part in parts:
+            X = design_matrix(part, self.features, self.levels)
+            part_raw = self.raw_deficiency(X)
+            deficiency, serious = self.predict(X, area, part_raw)
+            raw += share * part_raw
+            p_deficiency += share * deficiency
+            p_serious += share * serious
+            if values is not None:
+                values += share * self.deficiency.predict_contributions(X)[:, :-1]
+        return AreaPrediction(raw, p_deficiency, np.minimum(p_serious, p_deficiency), values)
 
 
 @dataclass
@@ -141,20 +238,22 @@ class RiskModel:
 
         With ``contributions`` a struct column ``contributions`` holds one float per catalog feature
         (SHAP value on the log-odds scale; 0.0 for features the area's model does not use).
+        Inspection covariates (``team``, ``method``) are taken from ``features`` where it plans them
+        and otherwise averaged over their training mix (:class:`CovariateMix`); they are not catalog
+        features, so they never appear among the contributions.
         """
         names = [f.name for f in self.catalog]
         parts = []
         for area in self.risk_areas:
             model = self.model_for(area)
             frame = self.area_frame(features, area)
-            X = design_matrix(frame, model.features, model.levels)
-            p_deficiency, p_serious = model.predict(X, area)
+            prediction = model.predict_rows(frame, area, contributions=contributions)
             part = frame.select("unit_id", "as_of", AREA_COLUMN).with_columns(
-                pl.Series("p_deficiency", p_deficiency, dtype=pl.Float64),
-                pl.Series("p_serious", p_serious, dtype=pl.Float64),
+                pl.Series("p_deficiency", prediction.p_deficiency, dtype=pl.Float64),
+                pl.Series("p_serious", prediction.p_serious, dtype=pl.Float64),
             )
-            if contributions:
-                values = model.deficiency.predict_contributions(X)[:, :-1]
+            if prediction.contributions is not None:
+                values = prediction.contributions
                 used = {f.name: values[:, i] for i, f in enumerate(model.features) if f.name in names}
                 zeros = np.zeros(frame.height)
                 part = part.with_columns(

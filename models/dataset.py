@@ -13,6 +13,8 @@ import math
 
 import polars as pl
 
+from models.artifact import INSPECTION_COVARIATES
+
 logger = logging.getLogger(__name__)
 
 LABELS = ("deficiency", "serious")
@@ -60,10 +62,16 @@ def labelled_inspections(
         Weight of rows without a known inclusion probability.
     max_weight
         Truncation of the inverse-probability weights.
+
+    The optional columns ``team`` and ``method`` are passed through when the table has them: they
+    are training covariates (see ``models.training``).
     """
     frame = inspections
     if decided_before is not None:
         frame = frame.filter(pl.col("decision_date") < decided_before)
+    # Optional inspection covariates (contract v2): who inspected and how, kept as categorical strings.
+    present = set(frame.collect_schema().names())
+    covariates = [pl.col(name).cast(pl.String) for name in INSPECTION_COVARIATES if name in present]
     return frame.select(
         "inspection_id",
         "unit_id",
@@ -78,6 +86,7 @@ def labelled_inspections(
         (pl.col("selection") == "random").alias("is_random"),
         pl.col("inclusion_probability").is_not_null().alias("weight_known"),
         inverse_probability_weight(default_weight, max_weight).alias("weight"),
+        *covariates,
     ).sort("start_date", "inspection_id", "risk_area")
 
 

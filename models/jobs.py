@@ -271,7 +271,7 @@ def run_training(
     subgroups = subgroup_tables(predictions, config)
     model = fit_risk_model(rows, final_split(as_of), data.catalog, config.risk_area_ids, settings)
     reference = data.latest_features if not data.latest_features.is_empty() else rows.head(200)
-    reference_predictions = model.predict_frame(reference)
+    reference_predictions = model.predict_frame(reference, contributions=False)
     step("final model")
     full_lineage = {
         **lineage,
@@ -310,7 +310,7 @@ def run_training(
         full_lineage["run_id"] = run.run_id
         run.log_dict(full_lineage, "lineage.json")
         run.log_table(reference, "reference/features.parquet")
-        run.log_table(reference_predictions.drop("contributions"), "reference/predictions.parquet")
+        run.log_table(reference_predictions, "reference/predictions.parquet")
         run_id = run.run_id
     step("logged")
     return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)

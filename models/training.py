@@ -1,10 +1,25 @@
 # ruff: noqa: N806  (X is the scikit-learn name of a feature matrix)
-"""Fitting the risk model of one temporal split: per area (or pooled), early stopping, calibration."""
+"""Fitting the risk model of one temporal split: per area (or pooled), early stopping, calibration.
+
+With ``fit_on_all_labelled`` (default) each model is fitted in two steps, the way a model meant for
+the next year should be (issue 10: on real data the most recent year is the most informative):
+
+1. **validate**: trees grown on the split's fit rows (decided before the held-out year), early-stopped
+   on the held-out year; the calibrator is fitted on that model's out-of-sample predictions of the
+   held-out year. This fixes the number of boosting rounds and the calibration.
+2. **refit**: the trees are grown again, with exactly that number of rounds, on *every* inspection
+   decided before the split's cut-off (fit + held-out + the rest decided before it) and served with
+   the calibrator of step 1.
+
+The evaluation folds run the same two steps (test year Y: validate on Y−1, refit on everything decided
+before Y), so the figures in docs/models.md measure the method that produces the served model.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Literal
 
 import numpy as np
 import polars as pl
@@ -12,11 +27,13 @@ import polars as pl
 from engine.config import ModelSettings
 from models.artifact import (
     AREA_COLUMN,
+    INSPECTION_COVARIATES,
     POOLED,
     AreaModel,
     ModelFeature,
     RiskModel,
     category_levels,
+    covariate_mix,
     design_matrix,
     features_for_area,
 )
@@ -40,11 +57,41 @@ AREA_FEATURE = ModelFeature(
 )
 
 
-def classifier(settings: ModelSettings, constraints: list[int], categorical: list[int]) -> RiskClassifier:
-    """An unfitted :class:`RiskClassifier` with the configured LightGBM parameters."""
+def covariate_feature(name: str) -> ModelFeature:
+    """An inspection covariate (``team``, ``method``) as a categorical model feature."""
+    return ModelFeature(
+        name=name,
+        kind="categorical",
+        higher_is_riskier=None,
+        risk_area=None,
+        source="inspections",
+        unit="category",
+        window_months=None,
+    )
+
+
+def inspection_covariates(rows: pl.DataFrame) -> list[str]:
+    """The inspection covariates ``rows`` carry with at least two distinct known values."""
+    return [
+        name
+        for name in INSPECTION_COVARIATES
+        if name in rows.columns and rows.get_column(name).drop_nulls().n_unique() >= 2
+    ]
+
+
+def classifier(
+    settings: ModelSettings,
+    constraints: list[int],
+    categorical: list[int],
+    n_estimators: int | None = None,
+) -> RiskClassifier:
+    """An unfitted :class:`RiskClassifier` with the configured LightGBM parameters.
+
+    ``n_estimators`` overrides the configured maximum (the refit uses the early-stopped count).
+    """
     lgbm = settings.lightgbm
     return RiskClassifier(
-        n_estimators=lgbm.n_estimators,
+        n_estimators=lgbm.n_estimators if n_estimators is None else n_estimators,
         learning_rate=lgbm.learning_rate,
         num_leaves=lgbm.num_leaves,
         min_child_samples=lgbm.min_child_samples,
@@ -80,6 +127,7 @@ def _fit_label(
     *,
     fit_rows: pl.DataFrame,
     held_out_rows: pl.DataFrame,
+    refit_rows: pl.DataFrame | None,
     features: list[ModelFeature],
     levels: dict[str, list[str]],
     settings: ModelSettings,
@@ -112,22 +160,43 @@ def _fit_label(
         w_held,
         groups=g_held if settings.calibration_by_area else None,
     )
-    return model, calibrator
+    if refit_rows is None:
+        return model, calibrator
+    # The rounds early stopping chose and the calibrator of the held-out year serve trees grown on every
+    # labelled inspection: the held-out year is validated on, then learnt from.
+    refit = classifier(settings, constraints, categorical, n_estimators=model.best_iteration_).fit(
+        design_matrix(refit_rows, features, levels),
+        _labels(refit_rows, label),
+        sample_weight=_weights(refit_rows),
+    )
+    return refit, calibrator
 
 
-def fit_area_model(
+def fit_area_model(  # noqa: PLR0917 - the rows of each role, the features and the settings
     area: str,
     fit_rows: pl.DataFrame,
     held_out_rows: pl.DataFrame,
     features: list[ModelFeature],
     settings: ModelSettings,
+    refit_rows: pl.DataFrame | None = None,
+    covariates: Sequence[str] = (),
 ) -> AreaModel:
-    """Fit the deficiency and serious models of one area (or of all areas for ``area=POOLED``)."""
-    levels = category_levels(pl.concat([fit_rows, held_out_rows], how="diagonal_relaxed"), features)
+    """Fit the deficiency and serious models of one area (or of all areas for ``area=POOLED``).
+
+    With ``refit_rows`` the served trees are grown on them with the early-stopped number of rounds
+    (see the module docstring). ``covariates`` name the inspection covariates among ``features``;
+    their training mix is kept for team-neutral scoring.
+    """
+    all_rows = pl.concat(
+        [fit_rows, held_out_rows] if refit_rows is None else [fit_rows, held_out_rows, refit_rows],
+        how="diagonal_relaxed",
+    )
+    levels = category_levels(all_rows, features)
     deficiency, deficiency_calibrator = _fit_label(
         "deficiency",
         fit_rows=fit_rows,
         held_out_rows=held_out_rows,
+        refit_rows=refit_rows,
         features=features,
         levels=levels,
         settings=settings,
@@ -141,13 +210,14 @@ def fit_area_model(
             "serious",
             fit_rows=fit_rows,
             held_out_rows=held_out_rows,
+            refit_rows=refit_rows,
             features=features,
             levels=levels,
             settings=settings,
         )
-    all_rows = pl.concat([fit_rows, held_out_rows], how="diagonal_relaxed")
-    n_deficient = int(all_rows.get_column("deficiency").sum())
-    serious_share = (int(all_rows.get_column("serious").sum()) / n_deficient) if n_deficient else 0.0
+    trained_on = all_rows if refit_rows is None else refit_rows
+    n_deficient = int(trained_on.get_column("deficiency").sum())
+    serious_share = (int(trained_on.get_column("serious").sum()) / n_deficient) if n_deficient else 0.0
     return AreaModel(
         risk_area=area,
         features=features,
@@ -157,6 +227,7 @@ def fit_area_model(
         serious=serious,
         serious_calibrator=serious_calibrator,
         serious_share=serious_share,
+        covariate_mix=covariate_mix(trained_on, list(covariates)),
     )
 
 
@@ -167,23 +238,39 @@ def fit_risk_model(
     risk_areas: Sequence[str],
     settings: ModelSettings,
 ) -> RiskModel:
-    """Fit every area's model on ``split``'s fit rows, early-stopped and calibrated on its held-out rows."""
+    """Fit every area's model for ``split``: early-stopped and calibrated on its held-out rows, and
+    (with ``fit_on_all_labelled``) grown on every row decided before its test period.
+
+    Inspection covariates (``team``, ``method``) in ``rows`` become categorical features of the model.
+    """
     fit_rows = rows.filter(split.fit_filter())
     held_out_rows = rows.filter(split.held_out_filter())
+    refit_rows = rows.filter(split.refit_filter()) if settings.fit_on_all_labelled else None
     catalog = list(catalog)
+    covariates = inspection_covariates(fit_rows if refit_rows is None else refit_rows)
+    extra = [covariate_feature(name) for name in covariates]
     area_models: dict[str, AreaModel] = {}
     if settings.layout == "pooled":
         area_models[POOLED] = fit_area_model(
-            POOLED, fit_rows, held_out_rows, [*catalog, AREA_FEATURE], settings
+            POOLED,
+            fit_rows,
+            held_out_rows,
+            [*catalog, AREA_FEATURE, *extra],
+            settings,
+            refit_rows=refit_rows,
+            covariates=covariates,
         )
     else:
         for area in risk_areas:
+            in_area = pl.col(AREA_COLUMN) == area
             area_models[area] = fit_area_model(
                 area,
-                fit_rows.filter(pl.col(AREA_COLUMN) == area),
-                held_out_rows.filter(pl.col(AREA_COLUMN) == area),
-                features_for_area(catalog, area),
+                fit_rows.filter(in_area),
+                held_out_rows.filter(in_area),
+                [*features_for_area(catalog, area), *extra],
                 settings,
+                refit_rows=None if refit_rows is None else refit_rows.filter(in_area),
+                covariates=covariates,
             )
     return RiskModel(
         layout=settings.layout,
@@ -196,28 +283,39 @@ def fit_risk_model(
             "test_start": split.test_start.isoformat(),
             "fit_rows": fit_rows.height,
             "held_out_rows": held_out_rows.height,
+            "refit_rows": None if refit_rows is None else refit_rows.height,
+            "boosting_rounds": {
+                name: model.deficiency.best_iteration_ for name, model in area_models.items()
+            },
+            "inspection_covariates": covariates,
         },
     )
 
 
-def predict_rows(model: RiskModel, rows: pl.DataFrame) -> pl.DataFrame:
+def predict_rows(
+    model: RiskModel, rows: pl.DataFrame, *, covariates: Literal["mix", "actual"] = "mix"
+) -> pl.DataFrame:
     """Score labelled rows (one per inspection × area) with the model of each row's own area.
+
+    ``covariates``: ``"mix"`` scores every row the way ``tillsynsrisk score`` does when the plan does
+    not name the team and method (averaged over their training mix: the unit's own risk); ``"actual"``
+    uses the team and method that really inspected.
 
     Returns ``inspection_id``, ``risk_area``, ``raw_score`` (uncalibrated), ``p_deficiency``, ``p_serious``.
     """
+    if covariates == "mix":
+        rows = rows.drop([name for name in INSPECTION_COVARIATES if name in rows.columns])
     parts = []
     for area in model.risk_areas:
         area_rows = rows.filter(pl.col(AREA_COLUMN) == area)
         if area_rows.is_empty():
             continue
-        area_model = model.model_for(area)
-        X = design_matrix(area_rows, area_model.features, area_model.levels)
-        p_deficiency, p_serious = area_model.predict(X, area)
+        prediction = model.model_for(area).predict_rows(area_rows, area, contributions=False)
         parts.append(
             area_rows.select("inspection_id", AREA_COLUMN).with_columns(
-                pl.Series("raw_score", area_model.raw_deficiency(X), dtype=pl.Float64),
-                pl.Series("p_deficiency", p_deficiency, dtype=pl.Float64),
-                pl.Series("p_serious", p_serious, dtype=pl.Float64),
+                pl.Series("raw_score", prediction.raw, dtype=pl.Float64),
+                pl.Series("p_deficiency", prediction.p_deficiency, dtype=pl.Float64),
+                pl.Series("p_serious", prediction.p_serious, dtype=pl.Float64),
             )
         )
     schema = {

@@ -1,9 +1,12 @@
 """Rolling-origin temporal validation: yearly folds, never random K-fold.
 
-For test year Y the model is fitted on inspections *decided* before 1 January Y−1, stopped early and
+For test year Y a model is fitted on inspections *decided* before 1 January Y−1, stopped early and
 calibrated on inspections started in Y−1 and decided before 1 January Y (the held-out year), and
-tested on inspections started in Y. No training or held-out row has a decision date on or after the
-test fold's start, so no label from the test period can leak into the model.
+tested on inspections started in Y. With ``fit_on_all_labelled`` (the default) the trees are then
+grown again on every inspection decided before 1 January Y (:meth:`Split.refit_filter`), with the
+number of rounds found by early stopping and the calibrator fitted on the held-out year. No training
+or held-out row has a decision date on or after the test fold's start, so no label from the test
+period can leak into the model.
 """
 
 from __future__ import annotations
@@ -34,6 +37,10 @@ class Split:
             & (pl.col("start_date") < self.test_start)
             & (pl.col("decision_date") < self.test_start)
         )
+
+    def refit_filter(self) -> pl.Expr:
+        """Rows the trees are grown on when every labelled inspection is used: decided before the test."""
+        return pl.col("decision_date") < self.test_start
 
     def test_filter(self) -> pl.Expr:
         """Rows the split is evaluated on: started in [test_start, test_end)."""

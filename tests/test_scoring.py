@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -15,8 +16,11 @@ from engine.scoring import (
     explanation_sentence,
     formatted_value,
     provider_rollup,
+    relative_contributions,
     scores_frame,
+    top_contributions,
 )
+from models.estimator import RiskClassifier
 from tests.scores_factory import provider_ids, unit_id
 
 AS_OF = dt.date(2026, 1, 1)
@@ -249,3 +253,104 @@ def test_default_planning_date_follows_the_newest_record() -> None:
 def test_default_planning_date_needs_some_dated_record() -> None:
     with pytest.raises(ValueError, match="give --as-of explicitly"):
         default_as_of({}, load_config())
+
+
+NATIONAL = {
+    "name": "national_assessment_3d_share_3m",
+    "kind": "numeric",
+    "unit": "share",
+    "template_sv": "Medicinsk bedömning inom 3 dagar, riket, senaste 3 mån: {value}",
+}
+
+
+def _with_national_signal(raw: list[float]) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
+    """The three-unit world plus a national signal: one value for every unit, ``raw`` contributions."""
+    predictions, features, units, providers = _world()
+    predictions = predictions.with_columns(
+        pl.col("contributions").struct.with_fields(pl.Series(NATIONAL["name"], raw, dtype=pl.Float64))
+    )
+    features = features.with_columns(pl.lit(0.62).alias(NATIONAL["name"]))
+    return predictions, features, units, providers
+
+
+def test_a_feature_constant_across_the_units_of_the_planning_date_is_never_a_reason() -> None:
+    # given a national value, the same for every unit on the planning date, whose contribution against
+    # the training average is the largest of all for every unit and area (and differs between them)
+    raw = [1.5, 1.9, 1.2, 2.4, 1.7, 1.1]
+    predictions, features, units, providers = _with_national_signal(raw)
+    assert set(top_contributions(predictions.lazy(), 1).collect()["feature"]) == {NATIONAL["name"]}, (
+        "precondition: against the training average the national value is every row's top reason"
+    )
+    # when the units are scored
+    frame = scores_frame(
+        predictions.lazy(),
+        features.lazy(),
+        units.lazy(),
+        providers.lazy(),
+        [*CATALOG, NATIONAL],
+        explanations_per_row=3,
+    ).collect()
+    # then it is no unit's reason, in any area or overall
+    reasons = {e["feature"] for row in frame["explanations"].to_list() for e in row}
+    assert NATIONAL["name"] not in reasons
+    assert "complaints_tillganglighet_count_12m" in reasons, "unit-specific signals still explain"
+
+
+def test_contributions_are_relative_to_the_units_scored_on_the_same_date() -> None:
+    # given complaint contributions 0.8, -0.3 and 0.0 for tillgänglighet (mean 1/6)
+    predictions, features, _, _ = _world()
+    names = [str(spec["name"]) for spec in CATALOG]
+    # when they are made relative to the same date
+    relative = relative_contributions(predictions.lazy(), features.lazy(), names).collect()
+    values = (
+        relative.filter(pl.col("risk_area") == "tillganglighet")
+        .sort("unit_id")
+        .select(pl.col("contributions").struct.field("complaints_tillganglighet_count_12m"))
+        .to_series()
+        .to_list()
+    )
+    # then each is its difference from that mean, and they sum to zero over the units
+    assert values == pytest.approx([0.8 - 1 / 6, -0.3 - 1 / 6, -1 / 6])
+    assert sum(values) == pytest.approx(0.0)
+
+
+def test_a_season_the_trees_learnt_with_interactions_never_explains_a_score() -> None:
+    # given trees that learnt a season signal (varying over training dates) that also interacts with
+    # the complaint rate, so path-dependent SHAP gives it a different share for every unit
+    rng = np.random.default_rng(3)
+    n = 4000
+    complaints = rng.gamma(2.0, 1.0, size=n)
+    season = rng.choice([0.0, 1.0, 2.0], size=n)
+    logit = -2.0 + 0.6 * complaints * (1.0 + season) + 0.8 * season
+    y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(int)
+    model = RiskClassifier(n_estimators=80, num_leaves=7).fit(np.column_stack([complaints, season]), y)
+    # when 40 units are scored on one date, all in the riskiest season
+    scored = np.column_stack([rng.gamma(2.0, 1.0, size=40), np.full(40, 2.0)])
+    shap = model.predict_contributions(scored)[:, :2]
+    assert np.ptp(shap[:, 1]) > 0.05 and (shap[:, 1] > 0).all(), "precondition: unit-varying season share"
+    ids = [unit_id(i) for i in range(40)]
+    predictions = pl.DataFrame(
+        {
+            "unit_id": ids,
+            "as_of": [AS_OF] * 40,
+            "risk_area": ["tillganglighet"] * 40,
+            "p_deficiency": model.predict_proba(scored)[:, 1],
+            "p_serious": np.zeros(40),
+            "contributions": [{"complaints_per_10k_12m": a, "season": b} for a, b in shap.tolist()],
+        }
+    )
+    features = pl.DataFrame(
+        {
+            "unit_id": ids,
+            "as_of": [AS_OF] * 40,
+            "complaints_per_10k_12m": scored[:, 0],
+            "season": scored[:, 1],
+        }
+    )
+    relative = relative_contributions(
+        predictions.lazy(), features.lazy(), ["complaints_per_10k_12m", "season"]
+    )
+    explained = top_contributions(relative, 2).collect()
+    # then the season is no unit's reason, and the complaint rate explains the units above the average
+    assert "season" not in explained["feature"].to_list()
+    assert explained.height > 0 and set(explained["feature"]) == {"complaints_per_10k_12m"}
