@@ -142,7 +142,8 @@ class IndicatorModel(pa.DataFrameModel):
 
     @pa.dataframe_check(name="numerator_not_above_denominator")
     def _numerator_le_denominator(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select((pl.col("numerator") <= pl.col("denominator")).fill_null(True))
+        counts = with_null_columns(data.lazyframe, {"numerator": pl.Int64(), "denominator": pl.Int64()})
+        return counts.select((pl.col("numerator") <= pl.col("denominator")).fill_null(True))
 
     class Config:
         strict = True
@@ -297,7 +298,9 @@ def _indicator_schema(name: str, source: IndicatorSource) -> pa.DataFrameSchema:
         schema.checks = [
             *schema.checks,
             pa.Check(
-                lambda data: data.lazyframe.select(_measure_has_its_figures(shares, values)),
+                lambda data: with_null_columns(data.lazyframe, _INDICATOR_FIGURES).select(
+                    _measure_has_its_figures(shares, values)
+                ),
                 name="measure_has_its_figures",
             ),
             pa.Check(
@@ -306,6 +309,22 @@ def _indicator_schema(name: str, source: IndicatorSource) -> pa.DataFrameSchema:
             ),
         ]  # update_columns/add_columns above returned a fresh copy, so this mutates only ours
     return _renamed(schema, name)
+
+
+_INDICATOR_FIGURES: dict[str, pl.DataType] = {
+    "numerator": pl.Int64(),
+    "denominator": pl.Int64(),
+    "value": pl.Float64(),
+}
+
+
+def with_null_columns(frame: pl.LazyFrame, columns: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """``frame`` with each of ``columns`` it lacks added as typed nulls (an optional column left out
+    of a frame is empty)."""
+    present = set(frame.collect_schema().names())
+    return frame.with_columns(
+        pl.lit(None, dtype=dtype).alias(column) for column, dtype in columns.items() if column not in present
+    )
 
 
 def _measure_has_its_figures(shares: list[str], values: list[str]) -> pl.Expr:
