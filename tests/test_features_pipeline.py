@@ -100,7 +100,9 @@ def with_late_records(
     for attribute_source in config.attribute_sources.values():
         frame = changed[attribute_source.file]
         # known iff valid_from + lag < as_of: everything else is rewritten, and new rows are added
-        unknown = pl.col("valid_from") + pl.duration(days=attribute_source.publication_lag_days) >= pl.lit(as_of)
+        unknown = pl.col("valid_from") + pl.duration(days=attribute_source.publication_lag_days) >= pl.lit(
+            as_of
+        )
         frame = frame.with_columns(
             pl.when(unknown).then(pl.lit(draw(unit))).otherwise(pl.col("unit_id")).alias("unit_id"),
             pl.when(unknown).then(pl.lit("0.99")).otherwise(pl.col("value")).alias("value"),
