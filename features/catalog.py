@@ -381,7 +381,7 @@ def _history_specs(config: Config) -> list[FeatureSpec]:
         _spec("history_last_was_follow_up",
               "Senaste tillsynen var en uppföljning (1) eller inte (0); tomt om aldrig inspekterad",
               "The last inspection was a follow-up (1) or not (0); null when never inspected",
-              "inspections", None, "flag", True, None, "Senaste tillsynen var en uppföljning: {value}"),
+              "inspections", None, "flag", None, None, "Senaste tillsynen var en uppföljning: {value}"),
     ]  # fmt: skip
     specs += _history_count_specs(None, "", "")
     for area in config.risk_areas:
