@@ -124,6 +124,9 @@ def value_indicator_table(
     month_number = structure.months.astype(np.int64) % 12 + 1
     reported = structure.reporting & np.isin(month_number, _QUARTER_END_MONTHS)[None, :]
     reported &= rng.random(reported.shape) >= params.missing_month_share
+    # as for the share indicators, random gaps never hide a unit's last quarter (that would look like
+    # a unit that stopped reporting, which the ingest flags)
+    reported[:, -3:] = structure.reporting[:, -3:] & np.isin(month_number[-3:], _QUARTER_END_MONTHS)[None, :]
     unit_noise = rng.normal(0.0, params.participation_index_noise, structure.n_units)
     unit, month = np.nonzero(reported)
     deviation = risk.deviation[unit, month, AREAS.index("personcentrering")]
