@@ -18,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from engine.config import IndicatorSource
+from engine.contract import with_null_columns
 from features.asof import latest_known_month_index, month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
 from features.context import keyed
@@ -76,10 +77,11 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
 
 
 def with_value_column(indicator: pl.LazyFrame) -> pl.LazyFrame:
-    """``indicator`` with a ``value`` column (null when the table predates value measures)."""
-    if "value" in indicator.collect_schema().names():
-        return indicator
-    return indicator.with_columns(pl.lit(None, dtype=pl.Float64).alias("value"))
+    """``indicator`` with ``value``, ``numerator`` and ``denominator`` columns (null where the table
+    lacks them: a table from before value measures, or a source of value measures only)."""
+    return with_null_columns(
+        indicator, {"numerator": pl.Int64(), "denominator": pl.Int64(), "value": pl.Float64()}
+    )
 
 
 def _series_key(measures: int) -> pl.Expr:

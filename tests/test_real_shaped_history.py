@@ -241,3 +241,25 @@ def test_a_version_1_history_is_read_with_the_new_columns_empty(
     assert value(frame, REPEAT, "history_serious_36m") == 3.0
     assert value(frame, CHANGED, f"{ATTRIBUTES}_temporary_doctor_share") is None
     assert value(frame, CHANGED, f"{SURVEY}_latest") is None
+
+
+def test_a_value_source_without_count_columns_builds_on_its_own(
+    history: dict[str, pl.DataFrame], config: Config
+) -> None:
+    # given the survey table as a value-only export holds it (no numerator/denominator columns)
+    from features.context import active_units, unit_keys
+    from features.indicators import indicator_features
+
+    survey = history["patient_survey"].drop("numerator", "denominator")
+    units_at = active_units(history["units"].lazy(), history["providers"].lazy(), [AS_OF])
+    # when its family is built alone, then it gives the same latest value as the full build
+    frame = indicator_features(
+        survey.lazy(),
+        units_at,
+        history["units"].lazy(),
+        unit_keys(history["units"].lazy()),
+        name="patient_survey",
+        source=config.indicator_sources["patient_survey"],
+        stop_reporting_months=config.quality.stop_reporting_months,
+    ).collect()
+    assert frame[f"{SURVEY}_latest"].drop_nulls().sort().to_list() == [70.0, 70.0, 82.0, 90.0]
