@@ -52,6 +52,7 @@ from pathlib import Path
 import polars as pl
 from engine.config import load_config
 from features.asof import as_of_grid
+from features.attributes import attribute_features
 from features.catalog import source_areas
 from features.context import active_units, unit_keys
 from features.events import event_features
@@ -85,6 +86,10 @@ for name, source in config.indicator_sources.items():
     families[f"indicators: {name}"] = indicator_features(
         tables[source.file], units_at, tables["units"], keys, name=name, source=source,
         stop_reporting_months=config.quality.stop_reporting_months,
+    )
+for name, source in config.attribute_sources.items():
+    families[f"attributes: {name}"] = attribute_features(
+        tables[source.file], units_at, keys, name=name, source=source
     )
 families["history"] = history_features(tables["inspections"], units_at, keys, config.risk_area_ids)
 result["families_s"] = {label: timed(frame)[0] for label, frame in families.items()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tomllib
+from collections.abc import Iterable
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -39,13 +40,39 @@ class RiskArea(_Frozen):
 
 
 class Measure(_Frozen):
-    """One measure reported by an indicator source."""
+    """One measure reported by an indicator source.
 
+    ``kind = "share"`` (the default): reported as numerator / denominator, ``threshold`` a share in
+    [0, 1]. ``kind = "value"``: reported as a number in ``value`` (a patient-survey index 0–100,
+    readmissions per 1,000), in ``unit_sv``, inside ``[value_min, value_max]``; ``threshold`` (optional)
+    is in the same unit.
+    """
+
+    kind: Literal["share", "value"] = "share"
     name_sv: str
     name_en: str
     risk_area: str
     higher_is_better: bool = True
-    threshold: Annotated[float, Field(ge=0.0, le=1.0)]
+    threshold: float | None = None
+    unit_sv: str = ""
+    value_min: float | None = None
+    value_max: float | None = None
+
+    @model_validator(mode="after")
+    def _threshold_and_range(self) -> Measure:
+        if self.kind == "share":
+            if self.threshold is None or not 0.0 <= self.threshold <= 1.0:
+                raise ValueError(f"a share measure needs a threshold in [0, 1], got {self.threshold}")
+            if self.value_min is not None or self.value_max is not None:
+                raise ValueError("value_min/value_max apply to measures of kind 'value' only")
+            return self
+        if self.value_min is None or self.value_max is None or self.value_min >= self.value_max:
+            raise ValueError(
+                f"a value measure needs value_min < value_max, got {self.value_min}, {self.value_max}"
+            )
+        if self.threshold is not None and not self.value_min <= self.threshold <= self.value_max:
+            raise ValueError(f"threshold {self.threshold} lies outside [{self.value_min}, {self.value_max}]")
+        return self
 
 
 class EventSource(_Frozen):
@@ -59,6 +86,7 @@ class EventSource(_Frozen):
     severities: dict[str, Annotated[float, Field(gt=0)]] = Field(default_factory=dict)
     free_text_columns: list[Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]] = Field(default_factory=list)
     publication_lag_days: Annotated[int, Field(ge=0)] = 0
+    required: bool = True
 
 
 class IndicatorSource(_Frozen):
@@ -70,9 +98,93 @@ class IndicatorSource(_Frozen):
     name_en: str
     measures: dict[str, Measure]
     publication_lag_months: Annotated[int, Field(ge=0)] = 1
+    publication_lag_days: Annotated[int, Field(ge=0)] = 0
+    required: bool = True
+
+    @property
+    def share_measures(self) -> list[str]:
+        return [key for key, measure in self.measures.items() if measure.kind == "share"]
+
+    @property
+    def value_measures(self) -> list[str]:
+        return [key for key, measure in self.measures.items() if measure.kind == "value"]
 
 
-Source = Annotated[EventSource | IndicatorSource, Field(discriminator="kind")]
+class Attribute(_Frozen):
+    """One unit attribute carried by an attribute source, valid from its ``valid_from`` date.
+
+    ``type``: ``numeric`` (``value`` is a number in ``[value_min, value_max]``), ``categorical``
+    (``value`` is one of ``categories``: code → Swedish name) or ``change`` (a dated change such as a
+    new owner or a new verksamhetschef; ``value`` is optional and never used by features).
+    ``template_sv`` is the planner sentence for the attribute's main feature (``{value}`` placeholder).
+    """
+
+    type: Literal["numeric", "categorical", "change"]
+    name_sv: str
+    name_en: str
+    risk_area: str | None = None
+    higher_is_riskier: bool | None = None
+    template_sv: str
+    unit_sv: str = ""
+    value_min: float | None = None
+    value_max: float | None = None
+    categories: dict[str, str] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _type_settings(self) -> Attribute:
+        if "{value}" not in self.template_sv:
+            raise ValueError(f"template_sv must contain '{{value}}', got {self.template_sv!r}")
+        if self.type == "categorical" and not self.categories:
+            raise ValueError("a categorical attribute needs categories")
+        if self.type != "categorical" and self.categories:
+            raise ValueError("categories apply to categorical attributes only")
+        if self.type == "numeric" and (
+            self.value_min is None or self.value_max is None or self.value_min >= self.value_max
+        ):
+            raise ValueError(
+                f"a numeric attribute needs value_min < value_max, got {self.value_min}, {self.value_max}"
+            )
+        return self
+
+
+class AttributeSource(_Frozen):
+    """A source of dated unit attributes (owner, verksamhetschef, staffing): one row per unit,
+    attribute and ``valid_from`` date; the attribute holds that value until the unit's next row."""
+
+    kind: Literal["attribute"]
+    file: Annotated[str, Field(pattern=IDENTIFIER_PATTERN)]
+    name_sv: str
+    name_en: str
+    attributes: dict[Annotated[str, Field(pattern=IDENTIFIER_PATTERN)], Attribute] = Field(min_length=1)
+    publication_lag_days: Annotated[int, Field(ge=0)] = 0
+    required: bool = False
+
+
+Source = Annotated[EventSource | IndicatorSource | AttributeSource, Field(discriminator="kind")]
+
+
+class InspectionSettings(_Frozen):
+    """Allowed values of the optional inspection covariates (``[inspections]`` in the TOML file)."""
+
+    teams: dict[Annotated[str, Field(pattern=IDENTIFIER_PATTERN)], str] = Field(
+        default_factory=lambda: {
+            "nord": "Avdelning nord",
+            "mitt": "Avdelning mitt",
+            "ost": "Avdelning öst",
+            "sydost": "Avdelning sydost",
+            "syd": "Avdelning syd",
+            "vast": "Avdelning väst",
+        },
+        min_length=1,
+    )
+    methods: dict[Annotated[str, Field(pattern=IDENTIFIER_PATTERN)], str] = Field(
+        default_factory=lambda: {
+            "platsbesok": "Platsbesök",
+            "dokumentgranskning": "Dokumentgranskning",
+            "intervju": "Intervju",
+        },
+        min_length=1,
+    )
 
 
 class QualitySettings(_Frozen):
@@ -153,10 +265,11 @@ class ScoringSettings(_Frozen):
 class Config(_Frozen):
     """The effective configuration of one deployment."""
 
-    schema_version: Literal[1] = 1
+    schema_version: Literal[1, 2] = 2
     unit_types: list[str] = Field(default_factory=lambda: ["vardcentral"], min_length=1)
     risk_areas: list[RiskArea] = Field(min_length=1)
     sources: dict[str, Source]
+    inspections: InspectionSettings = Field(default_factory=InspectionSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
@@ -174,12 +287,16 @@ class Config(_Frozen):
         for name, source in self.sources.items():
             if source.file in reserved:
                 raise ValueError(f"source {name!r} uses the reserved file name {source.file!r}")
-            targets = (
-                source.categories.items()
-                if isinstance(source, EventSource)
-                else ((key, measure.risk_area) for key, measure in source.measures.items())
-            )
+            targets: Iterable[tuple[str, str | None]]
+            if isinstance(source, EventSource):
+                targets = source.categories.items()
+            elif isinstance(source, IndicatorSource):
+                targets = ((key, measure.risk_area) for key, measure in source.measures.items())
+            else:
+                targets = ((key, attribute.risk_area) for key, attribute in source.attributes.items())
             for key, area in targets:
+                if area is None:
+                    continue
                 if area not in known:
                     raise ValueError(
                         f"source {name!r}: {key!r} maps to unknown risk area {area!r}; known: {sorted(known)}"
@@ -203,6 +320,10 @@ class Config(_Frozen):
     @property
     def indicator_sources(self) -> dict[str, IndicatorSource]:
         return {name: src for name, src in self.sources.items() if isinstance(src, IndicatorSource)}
+
+    @property
+    def attribute_sources(self) -> dict[str, AttributeSource]:
+        return {name: src for name, src in self.sources.items() if isinstance(src, AttributeSource)}
 
     def content_hash(self) -> str:
         """Stable hash of the effective configuration (names every output's config)."""

@@ -2,9 +2,15 @@
 
 Fixed tables: ``providers`` (vårdgivare), ``units`` (vårdenheter), ``inspections`` (labels) and the
 optional ``visits``. Every configured source adds one table of its kind: event sources share
-:class:`EventModel`, indicator sources share :class:`IndicatorModel`; the parts that depend on the
-configuration (allowed categories, severities, measures, free-text columns, unit types, risk areas)
-are added by :func:`table_schemas`. Column by column documentation: ``docs/data-contract.md``.
+:class:`EventModel`, indicator sources share :class:`IndicatorModel`, attribute sources share
+:class:`AttributeModel`; the parts that depend on the configuration (allowed categories, severities,
+measures, attributes, teams, methods, free-text columns, unit types, risk areas) are added by
+:func:`table_schemas`. Column by column documentation: ``docs/data-contract.md``.
+
+Version 2 (:data:`CONTRACT_SCHEMA_VERSION`) added the optional inspection columns ``team``,
+``method``, ``deficiency_count`` and ``serious_count``, the selection ``follow_up``, indicator
+measures of kind ``value`` (column ``value``) and attribute sources. A version-1 snapshot or export
+is read as version 2 with those columns empty (:func:`with_missing_columns`).
 
 The models validate *normalised* frames: typed columns, dates as ``pl.Date``, months as the first
 day of the month. Parsing raw files into that shape is :mod:`engine.ingest`'s job.
@@ -20,10 +26,11 @@ import pandera.polars as pa
 import polars as pl
 from pandera.api.polars.types import PolarsData
 
-from engine.config import Config, EventSource, IndicatorSource
+from engine.config import AttributeSource, Config, EventSource, IndicatorSource
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN, luhn_valid_expr
 
-CONTRACT_SCHEMA_VERSION = 1
+CONTRACT_SCHEMA_VERSION = 2
+READABLE_SCHEMA_VERSIONS = (1, 2)
 
 REGIONS: dict[str, str] = {
     "01": "Stockholm",
@@ -50,7 +57,7 @@ REGIONS: dict[str, str] = {
 }
 OWNERSHIPS = ("public", "private")
 FINDINGS = ("none", "deficiency", "serious")
-SELECTIONS = ("random", "risk_based", "complaint_triggered", "other")
+SELECTIONS = ("random", "risk_based", "complaint_triggered", "follow_up", "other")
 PROFESSIONS = ("lakare", "sjukskoterska", "distriktsskoterska", "psykolog", "fysioterapeut", "annan")
 
 MAX_LISTED_PATIENTS = 200_000
@@ -58,7 +65,7 @@ MAX_LISTED_PATIENTS = 200_000
 MAX_MONTHLY_COUNT = 10_000_000
 """Upper bound of an indicator's monthly numerator and denominator (a unit's calls or visits)."""
 
-TableKind = Literal["providers", "units", "inspections", "visits", "event", "indicator"]
+TableKind = Literal["providers", "units", "inspections", "visits", "event", "indicator", "attribute"]
 
 
 class ProviderModel(pa.DataFrameModel):
@@ -124,13 +131,15 @@ class EventModel(pa.DataFrameModel):
 
 
 class IndicatorModel(pa.DataFrameModel):
-    """An indicator source: one row per unit, month and measure, as numerator / denominator."""
+    """An indicator source: one row per unit, month and measure, as numerator / denominator (share
+    measures) or as ``value`` (value measures; the column is added by :func:`table_schemas` when the
+    source configures one)."""
 
     unit_id: str = pa.Field(str_matches=HSA_ID_PATTERN)
     period: dt.date
     measure: str
-    numerator: int = pa.Field(ge=0, le=MAX_MONTHLY_COUNT)
-    denominator: int = pa.Field(ge=0, le=MAX_MONTHLY_COUNT)
+    numerator: int = pa.Field(ge=0, le=MAX_MONTHLY_COUNT, nullable=True)
+    denominator: int = pa.Field(ge=0, le=MAX_MONTHLY_COUNT, nullable=True)
 
     @pa.check("period", name="period_is_first_of_month")
     def _first_of_month(cls, data: PolarsData) -> pl.LazyFrame:
@@ -138,7 +147,8 @@ class IndicatorModel(pa.DataFrameModel):
 
     @pa.dataframe_check(name="numerator_not_above_denominator")
     def _numerator_le_denominator(cls, data: PolarsData) -> pl.LazyFrame:
-        return data.lazyframe.select(pl.col("numerator") <= pl.col("denominator"))
+        counts = with_null_columns(data.lazyframe, {"numerator": pl.Int64(), "denominator": pl.Int64()})
+        return counts.select((pl.col("numerator") <= pl.col("denominator")).fill_null(True))
 
     class Config:
         strict = True
@@ -167,10 +177,44 @@ class InspectionModel(pa.DataFrameModel):
             (pl.col("selection") != "random") | pl.col("inclusion_probability").is_not_null()
         )
 
+    @pa.dataframe_check(name="counts_match_finding")
+    def _counts_match_finding(cls, data: PolarsData) -> pl.LazyFrame:
+        return data.lazyframe.select(counts_match_finding_expr(data.lazyframe))
+
     class Config:
         name = "inspections"
         strict = True
         unique = ["inspection_id", "risk_area"]  # noqa: RUF012
+
+
+INSPECTION_V2_COLUMNS: dict[str, pl.DataType] = {
+    "team": pl.String(),
+    "method": pl.String(),
+    "deficiency_count": pl.Int64(),
+    "serious_count": pl.Int64(),
+}
+"""Optional inspection columns added in contract version 2 (empty when an export lacks them)."""
+
+
+def counts_match_finding_expr(frame: pl.LazyFrame) -> pl.Expr:
+    """Whether ``deficiency_count`` / ``serious_count`` agree with ``finding`` (true when absent).
+
+    ``deficiency_count`` counts every deficiency (brist) found within the area, serious ones
+    included; ``serious_count`` those that led to a föreläggande. So: ``none`` has no deficiencies,
+    ``deficiency`` at least one and no serious one, ``serious`` at least one serious one, and
+    ``serious_count <= deficiency_count``. Empty counts are unknown and always agree.
+    """
+    names = frame.collect_schema().names()
+    if "deficiency_count" not in names or "serious_count" not in names:
+        return pl.repeat(True, pl.len()).alias("counts_match_finding")
+    finding = pl.col("finding")
+    deficiencies, serious = pl.col("deficiency_count"), pl.col("serious_count")
+    ok_deficiencies = (
+        pl.when(finding == "none").then(deficiencies == 0).otherwise(deficiencies >= 1).fill_null(True)
+    )
+    ok_serious = pl.when(finding == "serious").then(serious >= 1).otherwise(serious == 0).fill_null(True)
+    ordered = (serious <= deficiencies).fill_null(True)
+    return (ok_deficiencies & ok_serious & ordered).alias("counts_match_finding")
 
 
 class VisitModel(pa.DataFrameModel):
@@ -185,6 +229,24 @@ class VisitModel(pa.DataFrameModel):
     class Config:
         name = "visits"
         strict = True
+
+
+class AttributeModel(pa.DataFrameModel):
+    """An attribute source: one row per unit, attribute and date from which ``value`` holds.
+
+    ``value`` is a string: a number (numeric attributes; decimal comma allowed), a category code
+    (categorical) or empty (change attributes). Its per-attribute rules are data-quality rules
+    (:mod:`engine.ingest.attributes`), since they depend on the attribute of the row.
+    """
+
+    unit_id: str = pa.Field(str_matches=HSA_ID_PATTERN)
+    valid_from: dt.date
+    attribute: str
+    value: str = pa.Field(nullable=True)
+
+    class Config:
+        strict = True
+        unique = ["unit_id", "attribute", "valid_from"]  # noqa: RUF012
 
 
 @dataclass(frozen=True)
@@ -224,12 +286,102 @@ def _event_schema(name: str, source: EventSource) -> pa.DataFrameSchema:
 
 
 def _indicator_schema(name: str, source: IndicatorSource) -> pa.DataFrameSchema:
+    """Share measures need numerator and denominator, value measures ``value`` (row by row); a
+    source of one kind only may leave the other kind's columns out of its export."""
     schema = IndicatorModel.to_schema()
     schema = schema.update_column("measure", checks=[pa.Check.isin(sorted(source.measures))])
+    shares, values = source.share_measures, source.value_measures
+    if not values:
+        schema = schema.update_columns({c: {"nullable": False} for c in ("numerator", "denominator")})
+    elif not shares:
+        schema = schema.update_columns({c: {"required": False} for c in ("numerator", "denominator")})
     schema = schema.add_columns(
         {"share": pa.Column(pl.Float64, nullable=True, required=False, checks=[pa.Check.ge(0.0)])}
     )
+    if values:
+        schema = schema.add_columns({"value": pa.Column(pl.Float64, nullable=True, required=not shares)})
+        schema.checks = [
+            *schema.checks,
+            pa.Check(
+                lambda data: with_null_columns(data.lazyframe, _INDICATOR_FIGURES).select(
+                    _measure_has_its_figures(shares, values)
+                ),
+                name="measure_has_its_figures",
+            ),
+            pa.Check(
+                lambda data: data.lazyframe.select(_value_in_range(source)),
+                name="value_in_measure_range",
+            ),
+        ]  # update_columns/add_columns above returned a fresh copy, so this mutates only ours
     return _renamed(schema, name)
+
+
+_INDICATOR_FIGURES: dict[str, pl.DataType] = {
+    "numerator": pl.Int64(),
+    "denominator": pl.Int64(),
+    "value": pl.Float64(),
+}
+
+
+def with_null_columns(frame: pl.LazyFrame, columns: dict[str, pl.DataType]) -> pl.LazyFrame:
+    """``frame`` with each of ``columns`` it lacks added as typed nulls (an optional column left out
+    of a frame is empty)."""
+    present = set(frame.collect_schema().names())
+    return frame.with_columns(
+        pl.lit(None, dtype=dtype).alias(column) for column, dtype in columns.items() if column not in present
+    )
+
+
+def _measure_has_its_figures(shares: list[str], values: list[str]) -> pl.Expr:
+    measure = pl.col("measure")
+    has_counts = pl.col("numerator").is_not_null() & pl.col("denominator").is_not_null()
+    has_value = pl.col("value").is_not_null()
+    return (
+        pl.when(measure.is_in(shares))
+        .then(has_counts & ~has_value)
+        .when(measure.is_in(values))
+        .then(has_value & pl.col("numerator").is_null() & pl.col("denominator").is_null())
+        .otherwise(True)
+    )
+
+
+def _value_in_range(source: IndicatorSource) -> pl.Expr:
+    inside = pl.lit(True)
+    for key in source.value_measures:
+        measure = source.measures[key]
+        low, high = measure.value_min, measure.value_max
+        inside = inside & ((pl.col("measure") != key) | pl.col("value").is_between(low, high)).fill_null(True)
+    return inside
+
+
+def _attribute_schema(name: str, source: AttributeSource) -> pa.DataFrameSchema:
+    schema = AttributeModel.to_schema()
+    schema = schema.update_column("attribute", checks=[pa.Check.isin(sorted(source.attributes))])
+    return _renamed(schema, name)
+
+
+def with_missing_columns(frame: pl.LazyFrame, spec: TableSpec) -> pl.LazyFrame:
+    """``frame`` with every optional contract column it lacks added as typed nulls.
+
+    How a version-1 snapshot (or a frame built before version 2) is read as version 2: the columns
+    version 2 added are optional, so their absence means "not reported".
+    """
+    present = set(frame.collect_schema().names())
+    missing = {
+        column: _column_dtype(column_schema)
+        for column, column_schema in spec.schema.columns.items()
+        if column not in present and not column_schema.required
+    }
+    if spec.kind == "inspections":
+        missing |= {c: t for c, t in INSPECTION_V2_COLUMNS.items() if c not in present}
+    if not missing:
+        return frame
+    return frame.with_columns(pl.lit(None, dtype=dtype).alias(column) for column, dtype in missing.items())
+
+
+def _column_dtype(column: pa.Column) -> pl.DataType:
+    dtype = column.dtype.type if column.dtype is not None else pl.String()
+    return dtype if isinstance(dtype, pl.DataType) else dtype()
 
 
 def _renamed(schema: pa.DataFrameSchema, name: str) -> pa.DataFrameSchema:
@@ -240,8 +392,29 @@ def _renamed(schema: pa.DataFrameSchema, name: str) -> pa.DataFrameSchema:
 def table_schemas(config: Config) -> dict[str, TableSpec]:
     """Every table of the contract under ``config``, keyed by table (file stem) name."""
     units = UnitModel.to_schema().update_column("unit_type", checks=[pa.Check.isin(config.unit_types)])
-    inspections = InspectionModel.to_schema().update_column(
-        "risk_area", checks=[pa.Check.isin(config.risk_area_ids)]
+    inspections = (
+        InspectionModel.to_schema()
+        .update_column("risk_area", checks=[pa.Check.isin(config.risk_area_ids)])
+        .add_columns(
+            {
+                "team": pa.Column(
+                    pl.String,
+                    nullable=True,
+                    required=False,
+                    checks=[pa.Check.isin(sorted(config.inspections.teams))],
+                ),
+                "method": pa.Column(
+                    pl.String,
+                    nullable=True,
+                    required=False,
+                    checks=[pa.Check.isin(sorted(config.inspections.methods))],
+                ),
+                "deficiency_count": pa.Column(
+                    pl.Int64, nullable=True, required=False, checks=[pa.Check.ge(0)]
+                ),
+                "serious_count": pa.Column(pl.Int64, nullable=True, required=False, checks=[pa.Check.ge(0)]),
+            }
+        )
     )
     specs: dict[str, TableSpec] = {
         "providers": TableSpec(
@@ -279,9 +452,10 @@ def table_schemas(config: Config) -> dict[str, TableSpec]:
             id_columns=("inspection_id", "unit_id"),
             date_columns=("start_date", "decision_date"),
             month_columns=(),
-            integer_columns=(),
+            integer_columns=("deficiency_count", "serious_count"),
             float_columns=("inclusion_probability",),
             free_text_columns=(),
+            optional_columns=tuple(INSPECTION_V2_COLUMNS),
         ),
         "visits": TableSpec(
             name="visits",
@@ -318,15 +492,33 @@ def table_schemas(config: Config) -> dict[str, TableSpec]:
             name=indicator_source.file,
             kind="indicator",
             schema=_indicator_schema(indicator_source.file, indicator_source),
-            required=True,
             key=("unit_id", "period", "measure"),
             id_columns=("unit_id",),
             date_columns=(),
             month_columns=("period",),
             integer_columns=("numerator", "denominator"),
-            float_columns=("share",),
+            float_columns=("share", "value") if indicator_source.value_measures else ("share",),
             free_text_columns=(),
-            optional_columns=("share",),
+            optional_columns=("share",)
+            + (("value",) if indicator_source.share_measures and indicator_source.value_measures else ())
+            + (() if indicator_source.share_measures else ("numerator", "denominator")),
+            required=indicator_source.required,
+        )
+    for attribute_source in config.attribute_sources.values():
+        specs[attribute_source.file] = TableSpec(
+            name=attribute_source.file,
+            kind="attribute",
+            schema=_attribute_schema(attribute_source.file, attribute_source),
+            required=attribute_source.required,
+            key=("unit_id", "attribute", "valid_from"),
+            id_columns=("unit_id",),
+            date_columns=("valid_from",),
+            month_columns=(),
+            integer_columns=(),
+            float_columns=(),
+            # Not free text: a value is a number or a configured category, scanned for personal identity
+            # numbers like every other column (engine.ingest.pipeline) and an error there, never redacted.
+            free_text_columns=(),
         )
     return specs
 

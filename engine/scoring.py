@@ -44,12 +44,17 @@ UNIT_COLUMNS = (*UNIT_CONTEXT_COLUMNS, "listed_patients")
 
 def data_horizon(tables: Mapping[str, pl.LazyFrame], config: Config) -> dt.date:
     """The newest date the snapshot knows: latest ``received_date`` of any event source, latest
-    inspection ``decision_date``, and the last day of the latest indicator month."""
+    inspection ``decision_date``, the last day of the latest indicator month and the latest
+    attribute ``valid_from``."""
     candidates: list[dt.date] = []
     for source in config.sources.values():
         if source.file not in tables:
             continue
-        column = pl.col("received_date") if source.kind == "event" else pl.col("period").dt.month_end()
+        column = {
+            "event": pl.col("received_date"),
+            "indicator": pl.col("period").dt.month_end(),
+            "attribute": pl.col("valid_from"),
+        }[source.kind]
         latest = tables[source.file].select(column.max()).collect().item()
         if latest is not None:
             candidates.append(latest)
@@ -128,6 +133,8 @@ def formatted_value(value: float | None, unit: str, feature: str = "") -> str:
     """
     if value is None or math.isnan(value):
         return MISSING_SV
+    if unit == "value":
+        return _decimal(value, 1)
     if is_share_gap(feature):
         return f"{_decimal(value * 100, 0)} procentenheter"
     if unit == "share":

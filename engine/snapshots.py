@@ -29,6 +29,8 @@ from typing import Any
 
 import polars as pl
 
+from engine.contract import INSPECTION_V2_COLUMNS, READABLE_SCHEMA_VERSIONS
+
 logger = logging.getLogger(__name__)
 
 MANIFEST_FILE = "manifest.json"
@@ -40,6 +42,11 @@ _HASH_SLICE_ROWS = 500_000
 
 class SnapshotNotFoundError(LookupError):
     """No snapshot with that id (or no current snapshot)."""
+
+
+class SnapshotVersionError(SnapshotNotFoundError):
+    """A snapshot written under a contract version this engine cannot read (no readable snapshot by
+    that id: every caller that handles a missing snapshot handles this one the same way)."""
 
 
 @dataclass(frozen=True)
@@ -64,11 +71,22 @@ class Snapshot:
         """Tables in the snapshot (optional ``visits`` only if it was ingested)."""
         return sorted(self.manifest["tables"])
 
+    @property
+    def schema_version(self) -> int:
+        """The contract version the snapshot was written under (1 when the manifest predates it)."""
+        return int(self.manifest.get("schema_version", 1))
+
     def scan(self, table: str) -> pl.LazyFrame:
-        """``pl.scan_parquet`` of one table."""
+        """``pl.scan_parquet`` of one table; a version-1 ``inspections`` table is read as version 2
+        (the columns version 2 added are present and empty)."""
         if table not in self.manifest["tables"]:
             raise KeyError(f"snapshot {self.id} has no table {table!r}; tables: {self.table_names()}")
-        return pl.scan_parquet(self.path / f"{table}.parquet")
+        frame = pl.scan_parquet(self.path / f"{table}.parquet")
+        if table == "inspections":
+            present = set(frame.collect_schema().names())
+            missing = {c: t for c, t in INSPECTION_V2_COLUMNS.items() if c not in present}
+            frame = frame.with_columns(pl.lit(None, dtype=t).alias(c) for c, t in missing.items())
+        return frame
 
     def tables(self) -> dict[str, pl.LazyFrame]:
         """Every table present, scanned lazily."""
@@ -143,6 +161,13 @@ class SnapshotStore:
                 raise SnapshotNotFoundError(f"no snapshot {wanted!r} in {self.root}; known: {known}")
             path = self.root / candidates[0]
         manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
+        version = manifest.get("schema_version", 1)
+        if version not in READABLE_SCHEMA_VERSIONS:
+            raise SnapshotVersionError(
+                f"snapshot {path.name} was written under data contract version {version}; this engine "
+                f"reads versions {list(READABLE_SCHEMA_VERSIONS)}. Ingest the source files again with "
+                "this version (`tillsynsrisk ingest SRC_DIR`) or use the engine that wrote it."
+            )
         return Snapshot(path.name, path, manifest)
 
     def write(

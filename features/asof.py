@@ -5,9 +5,10 @@ Point-in-time rules live here so that every family applies them the same way:
 - an event counts at ``as_of`` iff ``received_date < as_of`` (strictly before the planning date);
 - a trailing window of ``w`` months at ``as_of`` is ``[as_of - w months, as_of)`` in calendar months,
   exact for any date (not only month starts);
-- an indicator month ``M`` is known at ``as_of`` iff ``first_day(M) + 1 month + lag <= as_of``, i.e.
-  ``month_index(M) <= month_index(as_of) - 1 - lag`` (the latest known month, see
-  :func:`latest_known_month_index`).
+- an indicator month ``M`` is known at ``as_of`` iff ``first_day(M) + 1 month + lag months + lag days
+  <= as_of``, i.e. ``month_index(M) <= month_index(as_of - lag days) - 1 - lag months`` (the latest
+  known month, see :func:`latest_known_month_index`);
+- an attribute value counts at ``as_of`` iff ``valid_from + lag days < as_of``.
 """
 
 from __future__ import annotations
@@ -35,9 +36,16 @@ def months_before(date: pl.Expr, months: int) -> pl.Expr:
     return date if months == 0 else date.dt.offset_by(f"-{months}mo")
 
 
-def latest_known_month_index(as_of: pl.Expr, publication_lag_months: int) -> pl.Expr:
-    """Month index of the latest indicator month published at ``as_of`` under the given lag."""
-    return month_index(as_of) - 1 - publication_lag_months
+def latest_known_month_index(
+    as_of: pl.Expr, publication_lag_months: int, publication_lag_days: int = 0
+) -> pl.Expr:
+    """Month index of the latest indicator month published at ``as_of`` under the given lags.
+
+    Month ``M`` is published on ``first_day(M + 1 + lag_months) + lag_days``; it is known when that
+    day is on or before ``as_of``, i.e. when ``M + 1 + lag_months <= month_index(as_of - lag_days)``.
+    """
+    shifted = as_of - pl.duration(days=publication_lag_days) if publication_lag_days else as_of
+    return month_index(shifted) - 1 - publication_lag_months
 
 
 def normalised_as_of_dates(as_of_dates: Sequence[dt.date]) -> list[dt.date]:

@@ -12,13 +12,15 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from engine.config import Config, EventSource, IndicatorSource
+from engine.config import AttributeSource, Config, EventSource, IndicatorSource
 from features.asof import EVENT_WINDOWS_MONTHS
 
-FEATURE_CODE_VERSION = "1"
+FEATURE_CODE_VERSION = "2"
 """Bumped whenever a feature's definition changes; part of every feature set id."""
 
-FeatureUnit = Literal["count", "per_10k", "share", "days", "months", "ratio", "flag", "category", "patients"]
+FeatureUnit = Literal[
+    "count", "per_10k", "share", "days", "months", "ratio", "flag", "category", "patients", "value", "level"
+]
 FeatureKind = Literal["numeric", "categorical"]
 
 CONTEXT_COLUMNS: tuple[str, ...] = (
@@ -33,6 +35,10 @@ CONTEXT_COLUMNS: tuple[str, ...] = (
 RATE_WINDOW_MONTHS = 12
 SEVERITY_WINDOWS_MONTHS: tuple[int, ...] = (12, 24)
 INDICATOR_WINDOWS_MONTHS: tuple[int, ...] = (3, 12)
+HISTORY_WINDOWS_MONTHS: tuple[int, ...] = (12, 36)
+"""Trailing windows for counts of earlier deficiencies and serious findings."""
+ATTRIBUTE_CHANGE_WINDOW_MONTHS = 24
+"""Window of the count of dated changes (owner, verksamhetschef) per change attribute."""
 SHRINKAGE_MIN_CELL_UNITS = 10
 """A region × unit-type cell with fewer active units borrows the national prior instead."""
 
@@ -114,6 +120,17 @@ def history_area_name(area: str, statistic: str) -> str:
     return f"history_{area}_{statistic}"
 
 
+def history_count_name(area: str | None, what: str, window_months: int) -> str:
+    """``history[_<area>]_<deficiencies|serious>_<w>m``: findings decided in the trailing window."""
+    middle = f"_{area}" if area else ""
+    return f"history{middle}_{what}_{window_months}m"
+
+
+def attribute_name(source: str, attribute: str, statistic: str | None = None) -> str:
+    """``<source>_<attribute>`` (the value as of the planning date) or ``..._<statistic>``."""
+    return f"{source}_{attribute}" + (f"_{statistic}" if statistic else "")
+
+
 def source_areas(config: Config, source: EventSource) -> list[str]:
     """Risk areas a source's categories map to, in the configuration's risk-area order."""
     mapped = set(source.categories.values())
@@ -150,6 +167,8 @@ def feature_catalog(config: Config, *, has_visits: bool = False) -> list[Feature
         specs += _event_specs(config, name, event_source)
     for name, indicator_source in config.indicator_sources.items():
         specs += _indicator_specs(config, name, indicator_source)
+    for name, attribute_source in config.attribute_sources.items():
+        specs += _attribute_specs(name, attribute_source)
     specs += _provider_specs(config)
     specs += _history_specs(config)
     if has_visits:
@@ -258,16 +277,27 @@ def _indicator_specs(config: Config, name: str, source: IndicatorSource) -> list
     for key, measure in source.measures.items():
         worse = not measure.higher_is_better
         msv, men, area = measure.name_sv, measure.name_en, measure.risk_area
-        threshold = f"{measure.threshold:.0%}"
+        is_value = measure.kind == "value"
+        level: FeatureUnit = "value" if is_value else "share"
+        gap: FeatureUnit = "value" if is_value else "ratio"
+        pooled_sv = "medelvärde av månaderna" if is_value else "summa täljare / summa nämnare"
+        pooled_en = "mean of the months" if is_value else "sum numerator / sum denominator"
+        threshold = (
+            "tröskel saknas"
+            if measure.threshold is None
+            else f"{measure.threshold:g} {measure.unit_sv}".strip()
+            if is_value
+            else f"{measure.threshold:.0%}"
+        )
         rows: list[tuple[str, str, str, int | None, FeatureUnit, bool | None, str]] = [
             ("latest", f"{msv}, senast publicerade månad (inom 12 mån)",
-             f"{men}, latest published month (within 12 months)", 1, "share", worse,
+             f"{men}, latest published month (within 12 months)", 1, level, worse,
              f"{msv} senaste månad: {{value}}"),
-            ("3m", f"{msv}, senaste 3 publicerade månaderna (summa täljare / summa nämnare)",
-             f"{men}, last 3 published months (sum numerator / sum denominator)", 3, "share", worse,
+            ("3m", f"{msv}, senaste 3 publicerade månaderna ({pooled_sv})",
+             f"{men}, last 3 published months ({pooled_en})", 3, level, worse,
              f"{msv} senaste 3 mån: {{value}}"),
-            ("12m", f"{msv}, senaste 12 publicerade månaderna (summa täljare / summa nämnare)",
-             f"{men}, last 12 published months (sum numerator / sum denominator)", 12, "share", worse,
+            ("12m", f"{msv}, senaste 12 publicerade månaderna ({pooled_sv})",
+             f"{men}, last 12 published months ({pooled_en})", 12, level, worse,
              f"{msv} senaste 12 mån: {{value}}"),
             ("slope_12m", f"{msv}, förändring per månad (minsta kvadrat, senaste 12 mån)",
              f"{men}, change per month (least squares, last 12 months)", 12, "ratio", worse,
@@ -277,10 +307,10 @@ def _indicator_specs(config: Config, name: str, source: IndicatorSource) -> list
              f"Months of the last 12 with {men.lower()} worse than {threshold}", 12, "months", True,
              f"Månader under målet {threshold} ({msv.lower()}) senaste 12 mån: {{value}}"),
             ("gap_region_median", f"{msv}, senaste månad minus regionens median samma månad",
-             f"{men}, latest month minus the regional median of the same month", 1, "ratio", worse,
+             f"{men}, latest month minus the regional median of the same month", 1, gap, worse,
              f"{msv} jämfört med regionens median (differens): {{value}}"),
             ("gap_national", f"{msv}, senaste månad minus riksvärdet samma månad",
-             f"{men}, latest month minus the national value of the same month", 1, "ratio", worse,
+             f"{men}, latest month minus the national value of the same month", 1, gap, worse,
              f"{msv} jämfört med riket (differens): {{value}}"),
             ("months_since_report", f"Månader sedan senast rapporterade {msv.lower()}; tomt om aldrig",
              f"Months since {men.lower()} was last reported; null when never", None, "months", None,
@@ -337,7 +367,23 @@ def _history_specs(config: Config) -> list[FeatureSpec]:
         _spec("history_days_since_inspection", "Dagar sedan senaste tillsynsbeslut; tomt om aldrig",
               "Days since the last inspection decision; null when never", "inspections", None, "days",
               None, None, "Dagar sedan senaste tillsynsbeslut: {value}"),
+        _spec("history_days_since_finding",
+              "Dagar sedan senaste tillsynsbeslut med brist eller föreläggande; tomt om aldrig",
+              "Days since the last decision with a deficiency or a serious finding; null when never",
+              "inspections", None, "days", False, None,
+              "Dagar sedan senaste beslut med brist: {value}"),
+        _spec("history_last_finding_level",
+              "Allvarligaste fyndet vid senaste tillsynen: 0 ingen brist, 1 brist, 2 föreläggande; "
+              "tomt om aldrig inspekterad",
+              "Most serious finding of the last inspection: 0 none, 1 deficiency, 2 serious; null "
+              "when never inspected", "inspections", None, "level", True, None,
+              "Fynd vid senaste tillsynen (0 ingen brist, 1 brist, 2 föreläggande): {value}"),
+        _spec("history_last_was_follow_up",
+              "Senaste tillsynen var en uppföljning (1) eller inte (0); tomt om aldrig inspekterad",
+              "The last inspection was a follow-up (1) or not (0); null when never inspected",
+              "inspections", None, "flag", None, None, "Senaste tillsynen var en uppföljning: {value}"),
     ]  # fmt: skip
+    specs += _history_count_specs(None, "", "")
     for area in config.risk_areas:
         sv, en = area.name_sv.lower(), area.name_en.lower()
         specs += [
@@ -353,7 +399,73 @@ def _history_specs(config: Config) -> list[FeatureSpec]:
                   f"The last assessment of {en} found a deficiency (1) or not (0); null when never",
                   "inspections", None, "flag", True, area.id,
                   f"Brist inom {sv} vid senaste tillsynen: {{value}}"),
+            _spec(history_area_name(area.id, "last_finding_level"),
+                  f"Fynd inom {sv} vid senaste bedömningen: 0 ingen brist, 1 brist, 2 föreläggande; "
+                  "tomt om aldrig bedömd",
+                  f"Finding on {en} at its last assessment: 0 none, 1 deficiency, 2 serious; null "
+                  "when never assessed", "inspections", None, "level", True, area.id,
+                  f"Fynd inom {sv} vid senaste tillsynen (0 ingen brist, 1 brist, 2 föreläggande): "
+                  "{value}"),
         ]  # fmt: skip
+        specs += _history_count_specs(area.id, f" inom {sv}", f" on {en}")
+    return specs
+
+
+def _history_count_specs(area: str | None, sv: str, en: str) -> list[FeatureSpec]:
+    """Deficiencies and serious findings (föreläggande) decided in each trailing window."""
+    specs = []
+    for window in HISTORY_WINDOWS_MONTHS:
+        specs += [
+            _spec(history_count_name(area, "deficiencies", window),
+                  f"Brister{sv} i tillsynsbeslut de senaste {window} månaderna (antal; "
+                  "deficiency_count när det rapporteras, annars en per bedömning med brist)",
+                  f"Deficiencies{en} in inspection decisions of the last {window} months (count; "
+                  "deficiency_count where reported, else one per assessment with a finding)",
+                  "inspections", window, "count", True, area,
+                  f"Brister{sv} i tillsynsbeslut senaste {window} mån: {{value}}"),
+            _spec(history_count_name(area, "serious", window),
+                  f"Förelägganden{sv} i tillsynsbeslut de senaste {window} månaderna (antal)",
+                  f"Serious findings (föreläggande){en} in decisions of the last {window} months",
+                  "inspections", window, "count", True, area,
+                  f"Förelägganden{sv} senaste {window} mån: {{value}}"),
+        ]  # fmt: skip
+    return specs
+
+
+def _attribute_specs(name: str, source: AttributeSource) -> list[FeatureSpec]:
+    """Per attribute: its value as of the planning date (numeric, categorical), or for a change
+    attribute the days since the last change and the changes in the trailing window."""
+    specs: list[FeatureSpec] = []
+    window = ATTRIBUTE_CHANGE_WINDOW_MONTHS
+    for key, attribute in source.attributes.items():
+        asv, aen, area = attribute.name_sv, attribute.name_en, attribute.risk_area
+        riskier = attribute.higher_is_riskier
+        if attribute.type == "change":
+            specs += [
+                _spec(attribute_name(name, key, "days_since"),
+                      f"Dagar sedan senaste {asv.lower()}; tomt om ingen känd",
+                      f"Days since the last {aen.lower()}; null when none is known", name, None,
+                      "days", None if riskier is None else not riskier, area, attribute.template_sv),
+                _spec(attribute_name(name, key, f"count_{window}m"),
+                      f"{asv} de senaste {window} månaderna (antal)",
+                      f"{aen} in the last {window} months (count)", name, window, "count",
+                      attribute.higher_is_riskier, area,
+                      f"{asv} senaste {window} mån (antal): {{value}}"),
+            ]  # fmt: skip
+        elif attribute.type == "numeric":
+            is_share = attribute.value_min == 0.0 and attribute.value_max == 1.0
+            unit: FeatureUnit = "share" if is_share else "value"
+            specs.append(_spec(
+                attribute_name(name, key), f"{asv}, senast kända värde före planeringsdagen",
+                f"{aen}, latest value known before the planning date", name, None, unit,
+                attribute.higher_is_riskier, area, attribute.template_sv,
+            ))  # fmt: skip
+        else:
+            specs.append(_spec(
+                attribute_name(name, key), f"{asv}, senast kända kategori före planeringsdagen",
+                f"{aen}, latest category known before the planning date", name, None, "category",
+                None, area, attribute.template_sv, "categorical",
+            ))  # fmt: skip
     return specs
 
 

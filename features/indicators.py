@@ -7,6 +7,10 @@ least-squares sums); a window ``[K - w + 1, K]`` is the difference of two runnin
 with backward as-of joins at ``K`` and ``K - w``. Shares over a window are recomputed as
 Σ numerator / Σ denominator, never as a mean of monthly shares. A month without a report (or with a
 zero denominator) is missing: it contributes nothing, and a window without reports gives null.
+
+Measures of kind ``value`` (an index 0–100, a rate per 1,000) go through the same machinery as a
+numerator ``value`` over a denominator 1: window figures are means of the reported months, the
+national figure is the mean over reporting units, and the regional median is the median of values.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from __future__ import annotations
 import polars as pl
 
 from engine.config import IndicatorSource
+from engine.contract import with_null_columns
 from features.asof import latest_known_month_index, month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
 from features.context import keyed
@@ -38,6 +43,7 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
     """
     index = _measure_index(source)
     thresholds = {index[key]: measure.threshold for key, measure in source.measures.items()}
+    is_value = pl.col("measure").is_in(source.value_measures)
     higher_is_better = {index[key]: measure.higher_is_better for key, measure in source.measures.items()}
     measure = pl.col("measure")
     share = pl.col("share")
@@ -54,11 +60,27 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
             "unit_key",
             measure.replace_strict(index, return_dtype=pl.UInt32).alias("measure"),
             month_index(pl.col("period")).alias("month"),
-            pl.col("numerator").cast(pl.Float64).alias("num"),
-            pl.col("denominator").cast(pl.Float64).alias("den"),
+            pl.when(is_value)
+            .then(pl.col("value"))
+            .otherwise(pl.col("numerator"))
+            .cast(pl.Float64)
+            .alias("num"),
+            pl.when(is_value)
+            .then(pl.when(pl.col("value").is_not_null()).then(1.0))
+            .otherwise(pl.col("denominator"))
+            .cast(pl.Float64)
+            .alias("den"),
         )
         .with_columns(pl.when(pl.col("den") > 0).then(pl.col("num") / pl.col("den")).alias("share"))
         .with_columns(worse.alias("worse"))
+    )
+
+
+def with_value_column(indicator: pl.LazyFrame) -> pl.LazyFrame:
+    """``indicator`` with ``value``, ``numerator`` and ``denominator`` columns (null where the table
+    lacks them: a table from before value measures, or a source of value measures only)."""
+    return with_null_columns(
+        indicator, {"numerator": pl.Int64(), "denominator": pl.Int64(), "value": pl.Float64()}
     )
 
 
@@ -175,11 +197,13 @@ def indicator_features(
     stop_reporting_months
         A unit without any report in this many latest published months is flagged as not reporting.
     """
-    monthly = monthly_indicator_values(keyed(indicator, keys), source)
+    monthly = monthly_indicator_values(keyed(with_value_column(indicator), keys), source)
     monthly = monthly.cache()
     peers = peer_values(monthly, units).cache()
     queries = units_at.select("unit_key", "as_of", "region_code").with_columns(
-        known_month=latest_known_month_index(pl.col("as_of"), source.publication_lag_months)
+        known_month=latest_known_month_index(
+            pl.col("as_of"), source.publication_lag_months, source.publication_lag_days
+        )
     )
     frame = units_at.select("unit_key", "as_of")
     since_columns: list[str] = []
@@ -189,6 +213,10 @@ def indicator_features(
             _running_totals(monthly.filter(pl.col("measure") == index), len(source.measures)).cache(),
             peers.filter(pl.col("measure") == index).drop("measure"),
         )
+        if source.measures[key].threshold is None:  # nothing to fall below
+            statistics = statistics.with_columns(
+                pl.lit(None, dtype=pl.Float64).alias("months_below_threshold_12m")
+            )
         frame = frame.join(
             statistics.rename({s: indicator_name(name, key, s) for s in INDICATOR_STATISTICS}),
             on=["unit_key", "as_of"],

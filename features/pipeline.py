@@ -13,7 +13,9 @@ from collections.abc import Mapping, Sequence
 import polars as pl
 
 from engine.config import Config
+from engine.contract import table_schemas, with_missing_columns
 from features.asof import normalised_as_of_dates
+from features.attributes import attribute_features, empty_attribute_table
 from features.catalog import CONTEXT_COLUMNS, feature_catalog, provider_other_rate_name, source_areas
 from features.catalog import event_shrunk_rate_name as _shrunk_name
 from features.context import JOIN_KEY, OUTPUT_KEY, active_units, unit_keys
@@ -27,8 +29,31 @@ VISITS_TABLE = "visits"
 
 
 def required_tables(config: Config) -> list[str]:
-    """Tables ``build_features`` needs under ``config`` (``visits`` is optional)."""
-    return [*FIXED_TABLES, *(source.file for source in config.sources.values())]
+    """Tables ``build_features`` needs under ``config`` (``visits`` and the sources configured with
+    ``required = false`` are optional)."""
+    return [*FIXED_TABLES, *(source.file for source in config.sources.values() if source.required)]
+
+
+def _as_version_2(tables: Mapping[str, pl.LazyFrame], config: Config) -> dict[str, pl.LazyFrame]:
+    """The tables with every optional contract column present (a version-1 snapshot's tables get
+    the version-2 columns empty) and every optional source that was not delivered as an empty
+    table, so the families never branch on what a snapshot holds."""
+    specs = table_schemas(config)
+    upgraded = {
+        name: with_missing_columns(frame, specs[name]) if name in specs else frame
+        for name, frame in tables.items()
+    }
+    for source in config.indicator_sources.values():
+        if source.file not in upgraded:
+            upgraded[source.file] = pl.LazyFrame(
+                schema={
+                    "unit_id": pl.String, "period": pl.Date, "measure": pl.String,
+                    "numerator": pl.Int64, "denominator": pl.Int64, "value": pl.Float64,
+                }
+            )  # fmt: skip
+    for attribute_source in config.attribute_sources.values():
+        upgraded.setdefault(attribute_source.file, empty_attribute_table())
+    return upgraded
 
 
 def feature_columns(config: Config, *, has_visits: bool = False) -> list[str]:
@@ -74,7 +99,8 @@ def build_features(
     ----------
     tables
         Normalised snapshot tables by name: providers, units, inspections, one per configured source
-        (by its ``file``) and optionally ``visits``.
+        (by its ``file``; optional sources may be absent) and optionally ``visits``. Tables of contract
+        version 1 are read as version 2 with the new columns empty.
     as_of_dates
         Planning dates; features at a date use only what was known strictly before it.
     config
@@ -88,6 +114,7 @@ def build_features(
     missing = [name for name in required_tables(config) if name not in tables]
     if missing:
         raise KeyError(f"tables missing for build_features: {missing}; given: {sorted(tables)}")
+    tables = _as_version_2(tables, config)
     dates = normalised_as_of_dates(as_of_dates)
     units_at = active_units(tables["units"], tables["providers"], dates)
     keys = unit_keys(tables["units"])
@@ -109,6 +136,12 @@ def build_features(
                 name=name,
                 source=indicator_source,
                 stop_reporting_months=config.quality.stop_reporting_months,
+            )
+        )
+    for name, attribute_source in config.attribute_sources.items():
+        parts.append(
+            attribute_features(
+                tables[attribute_source.file], units_at, keys, name=name, source=attribute_source
             )
         )
     parts.append(history_features(tables["inspections"], units_at, keys, config.risk_area_ids))

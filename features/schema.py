@@ -9,7 +9,7 @@ from engine.config import Config
 from features.catalog import CONTEXT_COLUMNS, FeatureSpec, feature_catalog
 from features.pipeline import feature_columns
 
-_NON_NEGATIVE_UNITS = {"count", "per_10k", "days", "months", "patients"}
+_NON_NEGATIVE_UNITS = {"count", "per_10k", "days", "months", "patients", "level"}
 
 
 def _checks(spec: FeatureSpec) -> list[pa.Check]:
@@ -24,7 +24,7 @@ def _checks(spec: FeatureSpec) -> list[pa.Check]:
 
 def _column(spec: FeatureSpec) -> pa.Column:
     if spec.kind == "categorical":
-        return pa.Column(pl.String, nullable=spec.name == "ownership")
+        return pa.Column(pl.String, nullable=spec.source != "units")  # units' own columns are required
     return pa.Column(pl.Float64, nullable=True, checks=_checks(spec))
 
 

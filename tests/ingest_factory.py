@@ -158,3 +158,32 @@ def write_world(directory: Path, tables: dict[str, Rows] | None = None, **csv_op
     for name, rows in (tables or world()).items():
         write_csv(directory / f"{name}.csv", rows, **csv_options)
     return directory
+
+
+def with_version_2(tables: dict[str, Rows]) -> dict[str, Rows]:
+    """``tables`` (in place, and returned) with what contract version 2 adds: the inspection
+    covariates and finding counts, a value-measure source and an attribute source."""
+    counts = {"none": ("0", "0"), "deficiency": ("2", "0"), "serious": ("1", "1")}
+    for row in tables["inspections"]:
+        deficiencies, serious = counts[row["finding"]]
+        row.update(team="mitt", method="platsbesok", deficiency_count=deficiencies, serious_count=serious)
+    tables["patient_survey"] = [
+        {"unit_id": unit, "period": month, "measure": "participation_index", "value": value}
+        for unit, value in ((UNIT_1, "72,5"), (UNIT_2, "80"), (UNIT_3, "65,25"))
+        for month in MONTHS
+    ]
+    tables["attributes"] = [
+        {"unit_id": unit, "valid_from": valid_from, "attribute": attribute, "value": value}
+        for unit, valid_from, attribute, value in (
+            (UNIT_3, "2023-06-01", "ownership_change", ""),
+            (UNIT_1, "2023-01-01", "temporary_doctor_share", "0,15"),
+            (UNIT_1, "2024-01-01", "temporary_doctor_share", "0,3"),
+            (UNIT_2, "2024-02-01", "manager_change", ""),
+        )
+    ]
+    return tables
+
+
+def world_v2() -> dict[str, Rows]:
+    """:func:`world` as a contract version-2 export (see :func:`with_version_2`)."""
+    return with_version_2(world())

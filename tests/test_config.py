@@ -27,10 +27,39 @@ def test_default_config_has_the_five_primary_care_risk_areas() -> None:
     assert config.risk_area("tillganglighet").name_sv == "Tillgänglighet"
 
 
-def test_default_config_has_two_event_and_two_indicator_sources() -> None:
+def test_default_config_has_its_event_indicator_and_attribute_sources() -> None:
     config = load_config()
     assert sorted(config.event_sources) == ["complaints", "lex_maria"]
-    assert sorted(config.indicator_sources) == ["availability", "continuity"]
+    assert sorted(config.indicator_sources) == ["availability", "continuity", "patient_survey"]
+    assert config.indicator_sources["patient_survey"].value_measures == ["participation_index"]
+    assert sorted(config.attribute_sources["unit_attributes"].attributes) == [
+        "manager_change",
+        "ownership_change",
+        "temporary_doctor_share",
+    ]
+    # the sources contract version 1 did not have are optional, so a version-1 export still ingests
+    assert not config.indicator_sources["patient_survey"].required
+    assert not config.attribute_sources["unit_attributes"].required
+
+
+def test_default_config_lists_ivos_six_departments_and_three_methods() -> None:
+    config = load_config()
+    assert sorted(config.inspections.teams) == ["mitt", "nord", "ost", "syd", "sydost", "vast"]
+    assert config.inspections.teams["ost"] == "Avdelning öst"
+    assert sorted(config.inspections.methods) == ["dokumentgranskning", "intervju", "platsbesok"]
+
+
+def test_a_value_measure_needs_its_range(default_mapping: dict) -> None:
+    del default_mapping["sources"]["patient_survey"]["measures"]["participation_index"]["value_max"]
+    with pytest.raises(ConfigError, match="value_min < value_max"):
+        config_from_mapping(default_mapping)
+
+
+def test_a_numeric_attribute_needs_its_range_and_a_template_its_placeholder(default_mapping: dict) -> None:
+    attributes = default_mapping["sources"]["unit_attributes"]["attributes"]
+    attributes["temporary_doctor_share"]["template_sv"] = "Andel hyrläkare"
+    with pytest.raises(ConfigError, match="template_sv must contain"):
+        config_from_mapping(default_mapping)
 
 
 def test_adding_an_event_source_is_configuration_only(default_mapping: dict) -> None:

@@ -27,8 +27,14 @@ def test_default_contract_has_every_table() -> None:
         "lex_maria",
         "availability",
         "continuity",
+        "patient_survey",
+        "attributes",
     }
-    assert [name for name, spec in specs.items() if not spec.required] == ["visits"]
+    assert [name for name, spec in specs.items() if not spec.required] == [
+        "visits",
+        "patient_survey",
+        "attributes",
+    ]
     assert specs["complaints"].free_text_columns == ("summary",)
 
 

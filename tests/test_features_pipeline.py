@@ -69,7 +69,9 @@ def with_late_records(
         changed[source.file] = pl.concat([frame, pl.DataFrame([extra], schema=frame.schema)])
     for indicator in config.indicator_sources.values():
         frame = changed[indicator.file]
-        known = month_index(as_of) - 1 - indicator.publication_lag_months
+        # a month is published lag months after it ends plus lag days (features.asof)
+        published_by = as_of - dt.timedelta(days=indicator.publication_lag_days)
+        known = month_index(published_by) - 1 - indicator.publication_lag_months
         unpublished = (pl.col("period").dt.year() * 12 + pl.col("period").dt.month() - 1) > known
         factor = draw(st.sampled_from([0, 2, 5]))
         frame = frame.with_columns(
@@ -78,14 +80,42 @@ def with_late_records(
             .otherwise("numerator")
             .alias("numerator")
         )
+        if "value" in frame.columns:
+            frame = frame.with_columns(
+                pl.when(unpublished).then(pl.col("value") * factor).otherwise("value").alias("value")
+            )
         month = first_of(known + draw(st.integers(1, 6)))
         extra_rows = [
-            (draw(unit), month, measure, draw(st.integers(0, 50)), 50) for measure in indicator.measures
+            (draw(unit), month, key, None, None, float(draw(st.integers(0, 100))))
+            if measure.kind == "value"
+            else (draw(unit), month, key, draw(st.integers(0, 50)), 50, None)
+            for key, measure in indicator.measures.items()
         ]
-        extra_frame = pl.DataFrame(extra_rows, schema=frame.schema, orient="row")
+        extra_frame = pl.DataFrame(
+            [row[: frame.width] for row in extra_rows], schema=frame.schema, orient="row"
+        )
         changed[indicator.file] = pl.concat([frame, extra_frame]).unique(
             ["unit_id", "period", "measure"], keep="last"
         )
+    for attribute_source in config.attribute_sources.values():
+        frame = changed[attribute_source.file]
+        # known iff valid_from + lag < as_of: everything else is rewritten, and new rows are added
+        unknown = pl.col("valid_from") + pl.duration(days=attribute_source.publication_lag_days) >= pl.lit(
+            as_of
+        )
+        frame = frame.with_columns(
+            pl.when(unknown).then(pl.lit(draw(unit))).otherwise(pl.col("unit_id")).alias("unit_id"),
+            pl.when(unknown).then(pl.lit("0.99")).otherwise(pl.col("value")).alias("value"),
+        )
+        first_unknown = as_of - dt.timedelta(days=attribute_source.publication_lag_days)
+        extra_attribute_rows = [
+            (draw(unit), first_unknown + dt.timedelta(days=draw(st.integers(0, 400))), key,
+             None if attribute.type == "change" else "0.55")
+            for key, attribute in attribute_source.attributes.items()
+        ]  # fmt: skip
+        changed[attribute_source.file] = pl.concat(
+            [frame, pl.DataFrame(extra_attribute_rows, schema=frame.schema, orient="row")]
+        ).unique(["unit_id", "attribute", "valid_from"], keep="last")
     inspections = changed["inspections"]
     decided = draw(later)
     late_inspection = {
@@ -95,8 +125,12 @@ def with_late_records(
         "decision_date": decided,
         "risk_area": draw(st.sampled_from(config.risk_area_ids)),
         "finding": draw(st.sampled_from(["none", "deficiency", "serious"])),
-        "selection": "risk_based",
+        "selection": draw(st.sampled_from(["risk_based", "follow_up"])),
         "inclusion_probability": None,
+        "team": draw(st.sampled_from(sorted(config.inspections.teams))),
+        "method": draw(st.sampled_from(sorted(config.inspections.methods))),
+        "deficiency_count": draw(st.integers(0, 5)),
+        "serious_count": draw(st.integers(0, 2)),
     }
     changed["inspections"] = pl.concat(
         [inspections, pl.DataFrame([late_inspection], schema=inspections.schema)]

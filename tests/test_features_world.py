@@ -87,35 +87,47 @@ def small_world(
             for month in range(MONTHS - 6):
                 if rng.random() < 0.1:
                     continue  # a missing month
-                for measure in indicator.measures:
+                for key, measure in indicator.measures.items():
+                    if measure.kind == "value":
+                        low, high = measure.value_min or 0.0, measure.value_max or 1.0
+                        value = round(float(rng.uniform(low, high)), 1)
+                        rows.append((unit, month_start(month), key, None, None, value))
+                        continue
                     denominator = int(rng.integers(0, 400)) if rng.random() > 0.05 else 0
-                    rows.append(
-                        (unit, month_start(month), measure, int(rng.binomial(denominator, 0.8)), denominator)
-                    )
-        tables[indicator.file] = pl.DataFrame(
-            rows, schema=["unit_id", "period", "measure", "numerator", "denominator"], orient="row"
+                    numerator = int(rng.binomial(denominator, 0.8))
+                    rows.append((unit, month_start(month), key, numerator, denominator, None))
+        frame = pl.DataFrame(rows, schema=INDICATOR_V2_COLUMNS, orient="row")
+        tables[indicator.file] = frame if indicator.value_measures else frame.drop("value")
+    for attribute_source in config.attribute_sources.values():
+        tables[attribute_source.file] = attribute_frame(
+            [
+                row
+                for key, attribute in attribute_source.attributes.items()
+                for row in _attribute_rows(rng, unit_ids, key, attribute.type, attribute.categories)
+            ]
         )
     inspection_rows = []
+    teams, methods = sorted(config.inspections.teams), sorted(config.inspections.methods)
     for index in range(30):
         unit = unit_ids[int(rng.integers(0, n_units))]
         start = START + dt.timedelta(days=int(rng.integers(0, MONTHS * 30)))
         decision = start + dt.timedelta(days=int(rng.integers(0, 90)))
+        follow_up = index % 6 == 5
+        team, method = teams[int(rng.integers(0, len(teams)))], methods[int(rng.integers(0, len(methods)))]
         for area in rng.choice(config.risk_area_ids, size=int(rng.integers(1, 4)), replace=False):
             finding = ["none", "deficiency", "serious"][int(rng.choice(3, p=[0.5, 0.4, 0.1]))]
-            inspection_rows.append((f"I{index}", unit, start, decision, str(area), finding, "random", 0.1))
+            serious = int(finding == "serious") + (int(rng.integers(0, 2)) if finding == "serious" else 0)
+            deficiencies = 0 if finding == "none" else max(serious, 1) + int(rng.integers(0, 3))
+            counted = index % 3 != 0  # a third of the inspections do not report counts
+            inspection_rows.append(
+                (
+                    f"I{index}", unit, start, decision, str(area), finding,
+                    "follow_up" if follow_up else "random", None if follow_up else 0.1,
+                    team, method, deficiencies if counted else None, serious if counted else None,
+                )
+            )  # fmt: skip
     tables["inspections"] = pl.DataFrame(
-        inspection_rows,
-        schema=[
-            "inspection_id",
-            "unit_id",
-            "start_date",
-            "decision_date",
-            "risk_area",
-            "finding",
-            "selection",
-            "inclusion_probability",
-        ],
-        orient="row",
+        inspection_rows, schema=INSPECTION_COLUMNS | INSPECTION_V2_COLUMNS, orient="row"
     )
     if visits:
         n_visits = 3000
@@ -133,6 +145,29 @@ def small_world(
             }
         )
     return {name: frame.lazy() for name, frame in tables.items()}  # fmt: skip
+
+
+def _attribute_rows(
+    rng: np.random.Generator, unit_ids: list[str], key: str, kind: str, categories: dict[str, str]
+) -> list[tuple[str, dt.date, str, str | None]]:
+    """A few dated values (or changes) of one attribute for some of the units."""
+    rows = []
+    for unit in unit_ids[::2]:
+        for month in sorted({int(m) for m in rng.integers(0, MONTHS, int(rng.integers(1, 4)))}):
+            valid_from = month_start(month) + dt.timedelta(days=int(rng.integers(0, 28)))
+            if kind == "numeric":
+                value: str | None = f"{rng.uniform(0, 0.6):.2f}"
+            elif kind == "categorical":
+                value = sorted(categories)[int(rng.integers(0, len(categories)))]
+            else:
+                value = None
+            rows.append((unit, valid_from, key, value))
+    return rows
+
+
+def attribute_frame(rows: list[tuple[str, dt.date, str, str | None]]) -> pl.DataFrame:
+    """An attribute table (unit_id, valid_from, attribute, value) from row tuples."""
+    return pl.DataFrame(rows, schema=ATTRIBUTE_COLUMNS, orient="row")
 
 
 @pytest.mark.parametrize("visits", [False, True], ids=["without-visits", "with-visits"])
@@ -161,6 +196,21 @@ INDICATOR_COLUMNS = {
     "measure": pl.String,
     "numerator": pl.Int64,
     "denominator": pl.Int64,
+}
+INDICATOR_V2_COLUMNS = {
+    "unit_id": pl.String,
+    "period": pl.Date,
+    "measure": pl.String,
+    "numerator": pl.Int64,
+    "denominator": pl.Int64,
+    "value": pl.Float64,
+}
+ATTRIBUTE_COLUMNS = {"unit_id": pl.String, "valid_from": pl.Date, "attribute": pl.String, "value": pl.String}
+INSPECTION_V2_COLUMNS = {
+    "team": pl.String,
+    "method": pl.String,
+    "deficiency_count": pl.Int64,
+    "serious_count": pl.Int64,
 }
 INSPECTION_COLUMNS = {
     "inspection_id": pl.String,
@@ -221,11 +271,16 @@ def tiny_world(
     units: list[dict[str, object]],
     *,
     events: dict[str, list[dict[str, object]]] | None = None,
-    indicators: dict[str, list[tuple[str, dt.date, str, int, int]]] | None = None,
+    indicators: dict[str, list[tuple[object, ...]]] | None = None,
     inspections: list[tuple[str, str, dt.date, dt.date, str, str]] | None = None,
     visits: list[tuple[str, str, str, str, dt.date]] | None = None,
+    attributes: dict[str, list[tuple[str, dt.date, str, str | None]]] | None = None,
 ) -> dict[str, pl.LazyFrame]:
-    """Hand-built normalised tables; every table not given is present and empty."""
+    """Hand-built normalised tables; every table not given is present and empty.
+
+    Indicator rows are ``(unit, period, measure, numerator, denominator)`` or, for value measures,
+    ``(unit, period, measure, None, None, value)``.
+    """
     provider_ids = sorted({str(row["provider_id"]) for row in units})
     tables = {
         "providers": pl.LazyFrame(
@@ -253,8 +308,11 @@ def tiny_world(
         rows = (events or {}).get(source.file, [])
         tables[source.file] = pl.LazyFrame(rows, schema=EVENT_COLUMNS)
     for indicator in config.indicator_sources.values():
-        rows_i = (indicators or {}).get(indicator.file, [])
-        tables[indicator.file] = pl.LazyFrame(rows_i, schema=INDICATOR_COLUMNS, orient="row")
+        rows_i = [(*row, None)[:6] for row in (indicators or {}).get(indicator.file, [])]
+        tables[indicator.file] = pl.LazyFrame(rows_i, schema=INDICATOR_V2_COLUMNS, orient="row")
+    for attribute_source in config.attribute_sources.values():
+        rows_a = (attributes or {}).get(attribute_source.file, [])
+        tables[attribute_source.file] = attribute_frame(rows_a).lazy()
     if visits is not None:
         tables["visits"] = pl.LazyFrame(
             visits,

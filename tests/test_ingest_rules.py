@@ -18,7 +18,9 @@ from tests.ingest_factory import (
     Rows,
     personnummer,
     samordningsnummer,
+    with_version_2,
     world,
+    world_v2,
     write_world,
 )
 
@@ -86,6 +88,17 @@ def _stopped(tables: Tables) -> tuple[str, int | None, str | None]:
     return "continuity", None, "period"
 
 
+def _v2_set(table: str, index: int, column: str | None = None, **values: str) -> Mutation:
+    """Like :func:`_set` on the version-2 world (the failure is looked for in ``column``)."""
+
+    def mutate(tables: Tables) -> tuple[str, int | None, str | None]:
+        with_version_2(tables)
+        tables[table][index].update(values)
+        return table, index + 2, column or next(iter(values))
+
+    return mutate
+
+
 _UNIT_1_JUNE = {"unit_id": UNIT_1, "period": "2024-06", "measure": "phone_same_day_share"}
 
 CASES: list[tuple[str, Mutation]] = [
@@ -140,6 +153,21 @@ CASES: list[tuple[str, Mutation]] = [
     ),
     ("stopped_reporting", _stopped),
     ("personal_data", _set("complaints", 2, summary=f"Patient {personnummer()} ringde")),
+    ("personal_data", _v2_set("attributes", 0, value=f"Ny ägare {personnummer()}")),
+    ("invalid_value", _v2_set("inspections", 0, team="avdelning_x")),
+    ("invalid_value", _v2_set("inspections", 1, method="telefon")),
+    ("invalid_value", _v2_set("attributes", 3, attribute="okand_uppgift")),
+    ("out_of_range", _v2_set("inspections", 0, deficiency_count="-1")),
+    ("counts_inconsistent_with_finding", _v2_set("inspections", 1, deficiency_count="1")),
+    ("counts_inconsistent_with_finding", _v2_set("inspections", 0, serious_count="1")),
+    ("indicator_figures_missing", _v2_set("patient_survey", 4, "value", value="")),
+    ("indicator_figures_missing", _v2_set("patient_survey", 0, "numerator", numerator="3", denominator="4")),
+    ("value_out_of_range", _v2_set("patient_survey", 6, value="130")),
+    ("value_out_of_range", _v2_set("attributes", 2, value="1,5")),
+    ("invalid_attribute_value", _v2_set("attributes", 1, value="hög")),
+    ("outside_active_period", _v2_set("attributes", 1, "valid_from", valid_from="2014-01-01")),
+    ("future_date", _v2_set("attributes", 2, valid_from="2025-03-01")),
+    ("unknown_unit", _v2_set("attributes", 2, unit_id=f"SE{PROVIDER_B}-okand")),
     ("personal_data", _set("complaints", 0, summary=f"Anhörig {samordningsnummer()}")),
     ("personal_data", _set("complaints", 1, summary=f"pnr 19{personnummer(separator='')} i journalen")),
 ]
@@ -181,6 +209,29 @@ def test_valid_world_has_no_failures(tmp_path: Path) -> None:
         "continuity",
         "inspections",
     }
+
+
+def test_valid_version_2_world_has_no_failures_and_keeps_the_new_columns(tmp_path: Path) -> None:
+    # given a valid export with every column and source contract version 2 added
+    result = ingest_directory(write_world(tmp_path, world_v2()), load_config(), reference_date=REFERENCE_DATE)
+    # then it passes cleanly, with the new tables and columns typed and numbers canonical
+    assert result.failures.is_empty(), f"a valid world must pass cleanly, got:\n{result.failures}"
+    inspections = result.tables["inspections"]
+    assert inspections["team"].to_list() == ["mitt", "mitt"]
+    assert inspections.schema["deficiency_count"] == pl.Int64
+    assert result.tables["patient_survey"]["value"].head(1).to_list() == [72.5]
+    shares = result.tables["attributes"].filter(pl.col("attribute") == "temporary_doctor_share")
+    assert shares["value"].to_list() == ["0.15", "0.3"]
+
+
+def test_version_1_export_is_read_as_version_2_with_the_new_columns_empty(tmp_path: Path) -> None:
+    # given an export written the version-1 way (no team/method/counts, no value or attribute source)
+    result = ingest_directory(write_world(tmp_path, world()), load_config(), reference_date=REFERENCE_DATE)
+    # then it ingests, and the inspections carry the version-2 columns, empty
+    assert result.ok
+    inspections = result.tables["inspections"]
+    for column in ("team", "method", "deficiency_count", "serious_count"):
+        assert inspections[column].null_count() == inspections.height
 
 
 def test_every_error_rule_in_the_catalogue_has_a_failing_example() -> None:

@@ -128,3 +128,52 @@ def test_manifest_is_valid_json_with_columns(tmp_path: Path) -> None:
         "period": "Date",
         "share": "Float64",
     }
+
+
+def test_a_version_1_snapshot_is_read_as_version_2_with_the_new_inspection_columns_empty(
+    tmp_path: Path,
+) -> None:
+    # given a snapshot written the version-1 way: inspections without team, method or finding counts
+    store = SnapshotStore(tmp_path)
+    inspections = pl.DataFrame(
+        {
+            "inspection_id": ["I1"],
+            "unit_id": ["a"],
+            "start_date": [dt.date(2024, 1, 8)],
+            "decision_date": [dt.date(2024, 3, 1)],
+            "risk_area": ["kontinuitet"],
+            "finding": ["deficiency"],
+            "selection": ["risk_based"],
+            "inclusion_probability": [None],
+        },
+        schema_overrides={"inclusion_probability": pl.Float64},
+    )
+    snapshot = store.write(
+        {**_tables(), "inspections": inspections}, schema_version=1, config_hash="c" * 64, metadata={}
+    )
+    # when it is opened and its inspections scanned
+    opened = store.open(snapshot.id)
+    scanned = opened.scan("inspections").collect()
+    # then it reads as version 2: the columns version 2 added are there, typed and empty
+    assert opened.schema_version == 1
+    assert scanned.schema["team"] == pl.String
+    assert scanned.schema["deficiency_count"] == pl.Int64
+    assert scanned.select("team", "method", "deficiency_count", "serious_count").null_count().row(0) == (
+        1,
+        1,
+        1,
+        1,
+    )
+    assert scanned["finding"].to_list() == ["deficiency"]
+
+
+def test_a_snapshot_of_an_unknown_contract_version_is_refused_with_the_way_forward(tmp_path: Path) -> None:
+    # given a snapshot whose manifest names a contract version this engine does not know (a newer one)
+    store = SnapshotStore(tmp_path)
+    snapshot = store.write(_tables(), schema_version=2, config_hash="c" * 64, metadata={})
+    manifest_path = snapshot.path / "manifest.json"
+    manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+    manifest_path.write_text(json.dumps(manifest | {"schema_version": 99}), encoding="utf-8")
+    # when it is opened, then the error names the version, the readable ones and what to do
+    with pytest.raises(SnapshotNotFoundError, match=r"contract version 99.*reads versions \[1, 2\].*ingest"):
+        store.open(snapshot.id)

@@ -37,6 +37,8 @@ def _event_rates(world: World, config: Config, keys: pl.DataFrame, table: str, m
 def _indicator_levels(world: World, config: Config, keys: pl.DataFrame) -> pl.DataFrame:
     frames = []
     for source in config.indicator_sources.values():
+        if source.value_measures:
+            continue  # the patient-survey index is not one of the shares this check models
         rows = world.tables[source.file].select("unit_id", "period", "measure", "numerator", "denominator")
         known = keys.join(rows, on="unit_id").filter(
             pl.col("period").dt.offset_by(f"{1 + source.publication_lag_months}mo") <= pl.col("as_of"),

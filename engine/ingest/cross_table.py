@@ -23,6 +23,7 @@ _ACTIVITY_DATE = {
     "indicator": "period",
     "inspections": "start_date",
     "visits": "visit_date",
+    "attribute": "valid_from",
 }
 
 
@@ -98,7 +99,8 @@ def future_date_failures(
 def outside_active_period_failures(
     frames: Frames, specs: dict[str, TableSpec], files: dict[str, str]
 ) -> pl.LazyFrame:
-    """Events, indicator months, inspections and visits dated outside their unit's active period.
+    """Events, indicator months, inspections, visits and attribute values dated outside their unit's
+    active period.
 
     An indicator month counts as inside when any day of it is; received dates are not checked (a
     complaint about a closed unit can still arrive).

@@ -75,6 +75,25 @@ RULES: dict[str, Rule] = {
             "error",
             "a randomly selected inspection needs its inclusion_probability",
         ),
+        Rule(
+            "counts_inconsistent_with_finding",
+            "error",
+            "deficiency_count/serious_count contradict finding (none: 0 deficiencies; deficiency: >= 1"
+            " and 0 serious; serious: >= 1 serious; serious_count <= deficiency_count)",
+        ),
+        Rule(
+            "indicator_figures_missing",
+            "error",
+            "a share measure needs numerator and denominator (and no value); a value measure needs value"
+            " (and no numerator/denominator)",
+        ),
+        Rule("value_out_of_range", "error", "value is outside the measure's or attribute's configured range"),
+        Rule(
+            "invalid_attribute_value",
+            "error",
+            "value does not fit the attribute's type (a number for numeric, a configured code for"
+            " categorical)",
+        ),
         Rule("schema_check", "error", "value fails a contract check (see the check named in the hint)"),
         # Cross-table rules
         Rule("unknown_provider", "error", "provider_id is not in providers"),

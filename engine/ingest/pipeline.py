@@ -17,8 +17,8 @@ from typing import Any
 import polars as pl
 
 from engine.config import Config
-from engine.contract import TableSpec, table_schemas
-from engine.ingest import cross_table, quality
+from engine.contract import TableSpec, source_name_for_table, table_schemas
+from engine.ingest import attributes, cross_table, quality
 from engine.ingest.failures import (
     FAILURE_COLUMNS,
     FAILURE_SCHEMA,
@@ -361,6 +361,10 @@ def _cross_table_and_quality_failures(
         quality.indicator_quality_failures(frames[name], units, name, files[name], config.quality)
         for name in indicator_names
     ]
+    for name, frame in frames.items():
+        if specs[name].kind == "attribute":
+            source = config.attribute_sources[str(source_name_for_table(config, name))]
+            parts.append(attributes.attribute_failures(frame, source, name, files[name]))
     if units is not None:
         reference = quality.typical_denominators([frames[name] for name in indicator_names], config.quality)
         parts.append(quality.listed_patients_failures(units, reference, files["units"], config.quality))
@@ -402,6 +406,9 @@ def _normalised(frame: pl.DataFrame, spec: TableSpec, config: Config) -> pl.Data
     lazy = frame.lazy()
     if spec.kind == "indicator":
         lazy = quality.with_share_as_fraction(lazy, config.quality)
+    if spec.kind == "attribute":
+        source = config.attribute_sources[str(source_name_for_table(config, spec.name))]
+        lazy = attributes.with_canonical_numbers(lazy, source)
     columns = [column for column in frame.columns if column != ROW_COLUMN]
     order = list(spec.key) + [column for column in columns if column not in spec.key]
     return lazy.select(columns).sort(order, nulls_last=True, maintain_order=True).collect()

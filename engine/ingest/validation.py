@@ -37,6 +37,9 @@ CHECK_RULES: dict[str, str] = {
     "numerator_not_above_denominator": "numerator_above_denominator",
     "decision_not_before_start": "decision_before_start",
     "random_selection_has_inclusion_probability": "missing_inclusion_probability",
+    "counts_match_finding": "counts_inconsistent_with_finding",
+    "measure_has_its_figures": "indicator_figures_missing",
+    "value_in_measure_range": "value_out_of_range",
 }
 
 # The columns each dataframe-level check compares: what a failure shows instead of the whole row.
@@ -47,6 +50,9 @@ DATAFRAME_CHECK_COLUMNS: dict[str, tuple[str, ...]] = {
     "numerator_not_above_denominator": ("numerator", "denominator"),
     "decision_not_before_start": ("start_date", "decision_date"),
     "random_selection_has_inclusion_probability": ("selection", "inclusion_probability"),
+    "counts_match_finding": ("finding", "deficiency_count", "serious_count"),
+    "measure_has_its_figures": ("measure", "numerator", "denominator", "value"),
+    "value_in_measure_range": ("measure", "value"),
 }
 
 

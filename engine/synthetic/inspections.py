@@ -15,6 +15,16 @@ Complaint-triggered and risk-based picks skip units inspected within ``inspectio
 Counts scale with ``n_units``. Each inspection covers every risk area (one row per area): finding
 ``deficiency`` with probability ``p_deficiency`` at the start month, ``serious`` (föreläggande) for a
 ``p_serious / p_deficiency`` subset. Inspections decided after the extract date are not in the extract.
+
+Contract version 2 covariates (drawn from their own random stream, so every selection, date and
+uniform draw above is unchanged): the inspecting ``team`` is the region's IVO department with
+probability ``home_team_share`` and another department otherwise; the ``method`` follows
+``method_shares``. The team shifts the logit of every area's deficiency probability by its
+``team_effects`` value, centred so the mean shift over the world's inspections is zero (the serious
+probability keeps its share of it); ``truth/inspections`` records the shifted probabilities and the
+``team_effect``. ``deficiency_count`` and ``serious_count`` follow the finding: 0/0 for none,
+1 + Poisson(``extra_deficiencies_mean``) deficiencies for a deficiency, 1 + Poisson(``extra_serious_mean``)
+serious ones (plus Poisson(``extra_deficiencies_mean``) other deficiencies) for a serious finding.
 """
 
 from __future__ import annotations
@@ -22,8 +32,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from engine.synthetic.numeric import FloatArray, IntArray
+from engine.synthetic.numeric import FloatArray, IntArray, logit, sigmoid
 from engine.synthetic.params import AREAS, WorldParams
+from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
 from engine.synthetic.risk import Risk
 from engine.synthetic.structure import Structure
 
@@ -38,6 +49,7 @@ def simulate_inspections(
     *,
     params: WorldParams,
     rng: np.random.Generator,
+    covariate_rng: np.random.Generator,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The inspections table of the contract and truth/inspections (true probabilities per row)."""
     picks = _select(structure, complaints_received, phone_share, params, rng)
@@ -66,8 +78,13 @@ def simulate_inspections(
             np.repeat(unit, n_areas), np.repeat(month, n_areas), np.tile(np.arange(n_areas), len(unit))
         )
     )
+    team, method, effect = _covariates(structure, unit, params, covariate_rng)
+    shifted = sigmoid(logit(np.clip(p_def, 1e-12, 1 - 1e-12)) + effect[:, None])
+    p_ser = np.minimum(p_ser * shifted / np.maximum(p_def, 1e-12), shifted)
+    p_def = shifted
     draws = rng.random(p_def.shape)
     finding = np.where(draws < p_ser, "serious", np.where(draws < p_def, "deficiency", "none"))
+    deficiency_count, serious_count = _finding_counts(finding, params, covariate_rng)
     keep = decision <= structure.end_date
     visits = (
         pl.DataFrame(
@@ -79,6 +96,9 @@ def simulate_inspections(
                 if keep.any()
                 else np.array([], dtype=str),
                 "inclusion_probability": probability[keep].astype(np.float64),
+                "team": team[keep].astype(str),
+                "method": method[keep].astype(str),
+                "team_effect": effect[keep],
                 "row": np.flatnonzero(keep),
             },
             schema_overrides={
@@ -107,16 +127,51 @@ def simulate_inspections(
                 finding=pl.Series(finding[rows, a]),
                 p_deficiency=pl.Series(p_def[rows, a]),
                 p_serious=pl.Series(p_ser[rows, a]),
+                deficiency_count=pl.Series(deficiency_count[rows, a], dtype=pl.Int64),
+                serious_count=pl.Series(serious_count[rows, a], dtype=pl.Int64),
             )
             for a, area in enumerate(AREAS)
         ]
     ).sort("start_date", "unit", "area")
     table = per_area.select(
         "inspection_id", "unit_id", "start_date", "decision_date", "risk_area", "finding", "selection",
-        "inclusion_probability",
+        "inclusion_probability", "team", "method", "deficiency_count", "serious_count",
     )  # fmt: skip
-    truth = per_area.select("inspection_id", "risk_area", "p_deficiency", "p_serious")
+    truth = per_area.select("inspection_id", "risk_area", "p_deficiency", "p_serious", "team_effect")
     return table, truth
+
+
+def _covariates(
+    structure: Structure, unit: IntArray, params: WorldParams, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, FloatArray]:
+    """Team, method and the team's centred logit effect per inspection."""
+    teams = np.array(list(params.team_effects))
+    position = {team: index for index, team in enumerate(teams.tolist())}
+    home_of_region = np.array(
+        [position.get(IVO_DEPARTMENT_OF_REGION.get(region.code, ""), 0) for region in structure.regions]
+    )
+    home = home_of_region[structure.region_index[unit]] if len(unit) else np.array([], dtype=np.int64)
+    away = rng.random(len(unit)) >= params.home_team_share
+    other = (home + rng.integers(1, len(teams), len(unit))) % len(teams) if len(teams) > 1 else home
+    team_index = np.where(away, other, home)
+    methods = np.array(list(params.method_shares))
+    method = methods[rng.choice(len(methods), size=len(unit), p=list(params.method_shares.values()))]
+    raw = np.array(list(params.team_effects.values()))[team_index]
+    effect = raw - raw.mean() if len(raw) else raw
+    return teams[team_index], method, effect
+
+
+def _finding_counts(
+    finding: np.ndarray, params: WorldParams, rng: np.random.Generator
+) -> tuple[IntArray, IntArray]:
+    """deficiency_count and serious_count per inspection row and area, consistent with ``finding``."""
+    extra_deficiencies = rng.poisson(params.extra_deficiencies_mean, finding.shape)
+    extra_serious = rng.poisson(params.extra_serious_mean, finding.shape)
+    serious = np.where(finding == "serious", 1 + extra_serious, 0)
+    deficiencies = np.where(
+        finding == "none", 0, np.where(finding == "serious", serious, 1) + extra_deficiencies
+    )
+    return deficiencies.astype(np.int64), serious.astype(np.int64)
 
 
 def _select(

@@ -112,12 +112,43 @@ class WorldParams(BaseModel):
     inspection_cooldown_months: Annotated[int, Field(ge=0)] = 12
     decision_median_days: Annotated[float, Field(gt=0)] = 80.0
 
+    # --- inspection covariates, finding counts (contract version 2) -----------------------------------
+    team_effects: dict[str, float] = Field(
+        default_factory=lambda: {
+            "nord": -0.25, "mitt": 0.0, "ost": 0.15, "sydost": -0.1, "syd": 0.25, "vast": -0.05
+        }
+    )  # fmt: skip
+    home_team_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.8
+    method_shares: dict[str, Probability] = Field(
+        default_factory=lambda: {"platsbesok": 0.6, "dokumentgranskning": 0.3, "intervju": 0.1}
+    )
+    extra_deficiencies_mean: NonNegative = 0.6
+    extra_serious_mean: NonNegative = 0.2
+
+    # --- attributes and the value indicator (contract version 2) ----------------------------------------
+    ownership_change_per_year: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    manager_change_per_year: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.12
+    manager_change_crisis_factor: Annotated[float, Field(ge=1.0)] = 3.0
+    temporary_doctor_intercept: float = -2.2
+    temporary_doctor_risk_slope: NonNegative = 0.5
+    temporary_doctor_crisis_effect: NonNegative = 1.0
+    participation_index_level: Annotated[float, Field(gt=0.0, lt=100.0)] = 78.0
+    participation_index_risk_slope: NonNegative = 3.0
+    participation_index_noise: NonNegative = 2.5
+
     # --- visits ---------------------------------------------------------------------------------------------
     visit_patients_per_unit: Annotated[int, Field(ge=1)] = 120
     visits_per_patient_year: Annotated[float, Field(gt=0)] = 3.0
     doctor_visit_share: Probability = 0.45
     listed_per_doctor: Annotated[float, Field(gt=0)] = 1100.0
     locum_doctors_per_unit: Annotated[int, Field(ge=0)] = 6
+
+    @field_validator("method_shares")
+    @classmethod
+    def _shares_sum_to_one(cls, value: dict[str, float]) -> dict[str, float]:
+        if abs(sum(value.values()) - 1.0) > 1e-9:
+            raise ValueError(f"method_shares must sum to 1, got {sum(value.values())}")
+        return value
 
     @field_validator("end")
     @classmethod

@@ -34,6 +34,17 @@ class RegionProfile:
 
 NATIONAL_NAMED_DOCTOR_SHARE = 0.59
 
+IVO_DEPARTMENT_OF_REGION: dict[str, str] = {
+    **dict.fromkeys(("22", "23", "24", "25"), "nord"),
+    **dict.fromkeys(("03", "17", "18", "19", "20", "21"), "mitt"),
+    **dict.fromkeys(("01", "04", "09"), "ost"),
+    **dict.fromkeys(("05", "06", "08"), "sydost"),
+    **dict.fromkeys(("07", "10", "12"), "syd"),
+    **dict.fromkeys(("13", "14"), "vast"),
+}
+"""The IVO department (avdelning) that inspects a region's units by default in the synthetic world
+(a geographic approximation of IVO's six departments; cross-department inspections also occur)."""
+
 _PROFILES: tuple[tuple[str, int, int, float, float | None, float, float, bool], ...] = (
     # code, population (k), municipalities, private share, named doctor, assessment 2024, phone 2024, worse
     ("01", 2450, 26, 0.66, 0.72, 0.96, 0.91, False),

@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import Config
+from engine.synthetic.attributes import attribute_table, value_indicator_table
 from engine.synthetic.events import received_counts, simulate_events
 from engine.synthetic.faults import Fault, inject_faults
 from engine.synthetic.indicators import MeasureSeries, indicator_frame, reported_months, simulate_measure
@@ -25,7 +26,11 @@ from engine.synthetic.visits import simulate_visits
 
 logger = logging.getLogger(__name__)
 
-_STREAMS = ("structure", "risk", "events", "indicators", "inspections", "visits", "faults")
+# New streams go at the end: SeedSequence children depend on their position, so appending keeps every
+# earlier stream (and so every table of an earlier generator version) the same.
+_STREAMS = (
+    "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates", "attributes"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,7 @@ class World:
 
 def generate_world(params: WorldParams, config: Config) -> World:
     """Generate the world described by ``params`` for the sources and risk areas of ``config``."""
-    _check_config(config)
+    _check_config(config, params)
     streams = dict(zip(_STREAMS, np.random.SeedSequence(params.seed).spawn(len(_STREAMS)), strict=True))
     rng = {name: np.random.default_rng(seq) for name, seq in streams.items()}
     structure = build_structure(params, rng["structure"])
@@ -55,6 +60,9 @@ def generate_world(params: WorldParams, config: Config) -> World:
         )
     series: dict[str, MeasureSeries] = {}
     for source in config.indicator_sources.values():
+        if source.value_measures:
+            tables[source.file] = value_indicator_table(source, structure, risk, params, rng["attributes"])
+            continue
         measures = {
             measure: simulate_measure(
                 measure, spec.risk_area, structure, risk, params=params, rng=rng["indicators"]
@@ -72,8 +80,13 @@ def generate_world(params: WorldParams, config: Config) -> World:
         _observed_share(series["phone_same_day_share"]),
         params=params,
         rng=rng["inspections"],
+        covariate_rng=rng["covariates"],
     )
     tables["inspections"] = inspections
+    for attribute_source in config.attribute_sources.values():
+        tables[attribute_source.file] = attribute_table(
+            attribute_source, structure, risk, params, rng["attributes"]
+        )
     truth = {"risk": risk_truth_frame(structure, risk), "inspections": inspection_truth}
     if params.with_visits:
         visits, continuity_truth = simulate_visits(structure, risk, series, params, rng["visits"])
@@ -86,7 +99,16 @@ def generate_world(params: WorldParams, config: Config) -> World:
     return World(params=params, tables=tables, truth=truth, faults=faults)
 
 
-def _check_config(config: Config) -> None:
+def _check_config(config: Config, params: WorldParams) -> None:
+    for what, drawn, allowed in (
+        ("teams", params.team_effects, config.inspections.teams),
+        ("methods", params.method_shares, config.inspections.methods),
+    ):
+        if set(drawn) - set(allowed):
+            raise ValueError(
+                f"the generator draws inspection {what} {sorted(drawn)}; "
+                f"the configuration allows {sorted(allowed)}"
+            )
     if config.risk_area_ids != list(AREAS):
         raise ValueError(
             f"the generator simulates the risk areas {list(AREAS)}; "

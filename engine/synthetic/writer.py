@@ -22,7 +22,7 @@ from engine.synthetic.regions import region_profiles
 from engine.synthetic.world import World
 
 WorldFormat = Literal["csv", "parquet"]
-GENERATOR_VERSION = "1"
+GENERATOR_VERSION = "2"
 
 
 def swedish_csv_text(frame: pl.DataFrame) -> str:
