@@ -498,8 +498,11 @@ def simulate(
                 recent = cooldown_units(state[design].lazy(), as_of, settings.cooldown_months).collect()
                 plan_on = scores if scores is not None else oracle_scores
                 selection = plan_selection(plan_on, recent, _parameters(design, settings, seed, year))
+                # diagonal: the world's inspections carry contract-v2 columns (team, method, counts) that a
+                # simulated inspection leaves empty (its inspecting team is not drawn)
                 state[design] = pl.concat(
-                    [state[design], revealed_inspections(selection, outcomes, design, year)], how="vertical"
+                    [state[design], revealed_inspections(selection, outcomes, design, year)],
+                    how="diagonal_relaxed",
                 )
                 inspected[design].update(selection.chosen["unit_id"].to_list())
                 metrics.append(
