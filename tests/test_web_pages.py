@@ -234,6 +234,32 @@ def test_plan_warnings_are_shown_in_swedish() -> None:
     assert text.startswith("Bara 3 av 5 enheter kunde väljas: 2 enheter är inom karenstiden")
 
 
+@pytest.mark.parametrize(
+    ("warning", "expected"),
+    [
+        (
+            "the floor 0.1 is more than 20 inspections (or the caps) allow on 844 eligible units; "
+            "used 0.0152",
+            "Golvet 10,0\u00a0% är högre än 20 inspektioner (eller gränserna) räcker till bland 844 valbara",
+        ),
+        ("only 12 of capacity 20 units are eligible under the caps", "Bara 12 av 20 enheter kan väljas"),
+        (
+            "the stratified design does not apply the region and provider caps (they would change the ...)",
+            "Stratifierat urval tillämpar inte gränserna",
+        ),
+        (
+            "providers ['5561234567'] spanning several regions got more than 2 units: the pps design holds",
+            "Några vårdgivare med enheter i flera regioner fick fler än 2 enheter",
+        ),
+    ],
+    ids=["floor-lowered", "few-eligible", "stratified-caps", "provider-cap-in-expectation"],
+)
+def test_design_warnings_are_shown_in_swedish(warning: str, expected: str) -> None:
+    from api.web.planning import swedish_warning
+
+    assert swedish_warning(warning).startswith(expected)
+
+
 def test_a_pps_plan_is_previewed_with_its_design_floor_and_expected_error(
     client: TestClient, web_home: WebHome
 ) -> None:

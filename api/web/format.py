@@ -21,7 +21,11 @@ SELECTION_SV = {
     "complaint_triggered": "efter klagomål",
     "other": "annan",
 }
-PLAN_REASON_SV = {"risk_rank": "riskrankad", "random": "slumpvis (utforskning)"}
+PLAN_REASON_SV = {
+    "risk_rank": "riskrankad",
+    "random": "slumpvis (utforskning)",
+    "pps": "riskproportionellt urval",
+}
 SKIP_REASON_SV = {
     "cooldown": "nyligen inspekterad (karenstid)",
     "provider_cap": "vårdgivaren har redan max antal enheter",

@@ -10,6 +10,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from api.deps import InspectionsDep
 from api.web.auth import PageError, Viewer, app_state, csrf_checked, page_viewer
+from api.web.format import number_sv, percent_sv
 from api.web.pages import current_view, page_context
 from api.web.plan_form import PLAN_FIELDS, defaults, parse_plan_form, plan_parameters
 from api.web.state import SECURITY_HEADERS, render, with_security_headers
@@ -23,6 +24,12 @@ ViewerPlans = Annotated[Viewer, Depends(page_viewer("read:plans"))]
 ViewerWritePlans = Annotated[Viewer, Depends(page_viewer("write:plans"))]
 COOLDOWN_DATE = re.compile(r"inspected (\d{4}-\d{2}-\d{2})")
 SHORTFALL = re.compile(r"^only (\d+) of capacity (\d+) units could be chosen: (\d+) units are in cooldown")
+FLOOR_LOWERED = re.compile(
+    r"^the floor ([\d.]+) is more than (\d+) inspections \(or the caps\) allow on (\d+) eligible units; "
+    r"used ([\d.]+)$"
+)
+FEW_ELIGIBLE = re.compile(r"^only (\d+) of capacity (\d+) units are eligible under the caps$")
+PROVIDERS_OVER_CAP = re.compile(r"^providers \[.*\] spanning several regions got more than (\d+) units")
 
 
 def swedish_warning(warning: str) -> str:
@@ -39,6 +46,30 @@ def swedish_warning(warning: str) -> str:
             "Både gränsen per vårdgivare och gränsen per region begränsade urvalet. "
             "Då är det inte säkert att planen ger flest möjliga förväntade fynd "
             "(den ger minst hälften av det bästa möjliga)."
+        )
+    found = FLOOR_LOWERED.match(warning)
+    if found:
+        asked, inspections, eligible, used = found.groups()
+        return (
+            f"Golvet {percent_sv(float(asked), 1)} är högre än {inspections} inspektioner (eller gränserna) "
+            f"räcker till bland {number_sv(int(eligible))} valbara enheter; planen använder "
+            f"{percent_sv(float(used), 2)}."
+        )
+    found = FEW_ELIGIBLE.match(warning)
+    if found:
+        eligible, capacity = found.groups()
+        return f"Bara {eligible} av {capacity} enheter kan väljas inom gränserna per region och vårdgivare."
+    if warning.startswith("the stratified design does not apply the region and provider caps"):
+        return (
+            "Stratifierat urval tillämpar inte gränserna per region och vårdgivare "
+            "(de skulle ändra urvalssannolikheterna)."
+        )
+    found = PROVIDERS_OVER_CAP.match(warning)
+    if found:
+        return (
+            f"Några vårdgivare med enheter i flera regioner fick fler än {found.group(1)} enheter: "
+            "riskproportionellt urval håller gränsen per vårdgivare i genomsnitt, "
+            "och exakt bara inom en region."
         )
     return warning
 
