@@ -29,7 +29,8 @@ logger = logging.getLogger(__name__)
 # New streams go at the end: SeedSequence children depend on their position, so appending keeps every
 # earlier stream (and so every table of an earlier generator version) the same.
 _STREAMS = (
-    "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates", "attributes"
+    "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates",
+    "attributes", "scenario",
 )  # fmt: skip
 
 
@@ -54,9 +55,16 @@ def generate_world(params: WorldParams, config: Config) -> World:
         "providers": structure.providers,
         "units": units_frame(structure, config.unit_types[0]),
     }
+    propensity = _complaint_propensity(structure.n_units, params, rng["scenario"])
     for name, event_source in config.event_sources.items():
         tables[event_source.file] = simulate_events(
-            name, event_source, structure, risk, params=params, rng=rng["events"]
+            name,
+            event_source,
+            structure,
+            risk,
+            params=params,
+            rng=rng["events"],
+            unit_propensity=propensity if name == "complaints" else None,
         )
     series: dict[str, MeasureSeries] = {}
     for source in config.indicator_sources.values():
@@ -123,6 +131,14 @@ def _check_config(config: Config, params: WorldParams) -> None:
         raise ValueError(
             f"the generator needs the measure 'phone_same_day_share'; configured: {sorted(measures)}"
         )
+
+
+def _complaint_propensity(n_units: int, params: WorldParams, rng: np.random.Generator) -> np.ndarray | None:
+    """Each unit's complaint culture, exp(N(0, sigma)) normalised to mean 1; None (no draw) for sigma 0."""
+    if params.complaint_unit_noise == 0:
+        return None
+    propensity = np.exp(rng.normal(0.0, params.complaint_unit_noise, n_units))
+    return np.asarray(propensity / propensity.mean())
 
 
 def _masked(series: MeasureSeries, reported: np.ndarray) -> MeasureSeries:
