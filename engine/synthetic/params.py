@@ -147,6 +147,11 @@ class WorldParams(BaseModel):
     participation_index_risk_slope: NonNegative = 3.0
     participation_index_noise: NonNegative = 2.5
 
+    # --- national core indicators (engine/synthetic/core_indicators.py) ---------------------------------
+    core_indicator_risk_slope: NonNegative = 1.0
+    core_indicator_noise_factor: NonNegative = 1.0
+    survey_region_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
+
     # --- visits ---------------------------------------------------------------------------------------------
     visit_patients_per_unit: Annotated[int, Field(ge=1)] = 120
     visits_per_patient_year: Annotated[float, Field(gt=0)] = 3.0

@@ -35,6 +35,8 @@ _REALISTIC: dict[str, Any] = {
     "missing_month_share": 0.06,
     "participation_index_risk_slope": 2.0,
     "participation_index_noise": 4.0,
+    "core_indicator_risk_slope": 0.7,
+    "core_indicator_noise_factor": 1.3,
 }
 
 _WEAK: dict[str, Any] = {
@@ -52,6 +54,8 @@ _WEAK: dict[str, Any] = {
     "missing_month_share": 0.1,
     "participation_index_risk_slope": 0.5,
     "participation_index_noise": 5.0,
+    "core_indicator_risk_slope": 0.2,
+    "core_indicator_noise_factor": 1.6,
 }
 
 _SHIFTED: dict[str, Any] = {

@@ -15,6 +15,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.synthetic.attributes import attribute_table, value_indicator_table
+from engine.synthetic.core_indicators import core_indicator_table, is_core_source
 from engine.synthetic.events import received_counts, simulate_events
 from engine.synthetic.faults import Fault, inject_faults
 from engine.synthetic.indicators import MeasureSeries, indicator_frame, reported_months, simulate_measure
@@ -30,7 +31,7 @@ logger = logging.getLogger(__name__)
 # earlier stream (and so every table of an earlier generator version) the same.
 _STREAMS = (
     "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates",
-    "attributes", "scenario",
+    "attributes", "scenario", "core_indicators",
 )  # fmt: skip
 
 
@@ -68,6 +69,9 @@ def generate_world(params: WorldParams, config: Config) -> World:
         )
     series: dict[str, MeasureSeries] = {}
     for source in config.indicator_sources.values():
+        if is_core_source(source):
+            tables[source.file] = core_indicator_table(source, structure, risk, params, rng["core_indicators"])
+            continue
         if source.value_measures:
             tables[source.file] = value_indicator_table(source, structure, risk, params, rng["attributes"])
             continue
