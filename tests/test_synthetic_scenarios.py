@@ -87,9 +87,7 @@ def test_realistic_team_effects_are_about_ten_points_around_the_mean() -> None:
     world = generate_world(scenario_params("realistic", seed=9, n_units=600, years=6), load_config())
     # when the team's shift is taken off every inspection's true probability
     logit = (pl.col("p_deficiency") / (1 - pl.col("p_deficiency"))).log()
-    truth = world.truth["inspections"].with_columns(
-        without=1 / (1 + (pl.col("team_effect") - logit).exp())
-    )
+    truth = world.truth["inspections"].with_columns(without=1 / (1 + (pl.col("team_effect") - logit).exp()))
     points = truth.group_by("team_effect").agg(
         (pl.col("p_deficiency") - pl.col("without")).mean().alias("pp")
     )

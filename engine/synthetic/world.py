@@ -70,7 +70,8 @@ def generate_world(params: WorldParams, config: Config) -> World:
     series: dict[str, MeasureSeries] = {}
     for source in config.indicator_sources.values():
         if is_core_source(source):
-            tables[source.file] = core_indicator_table(source, structure, risk, params, rng["core_indicators"])
+            core_rng = rng["core_indicators"]
+            tables[source.file] = core_indicator_table(source, structure, risk, params, core_rng)
             continue
         if source.value_measures:
             tables[source.file] = value_indicator_table(source, structure, risk, params, rng["attributes"])
