@@ -121,8 +121,8 @@ def main() -> None:
         f"# bench_generate — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, tmp {tempfile.gettempdir()}"
     )
-    header = ("scale", "scenario", "rows", "generate s", "write s", "plain write s", "ratio")
-    header += ("rows/s", "peak RSS MB")
+    header = ["scale", "scenario", "rows", "generate s", "write s", "plain write s", "ratio"]
+    header += ["rows/s", "peak RSS MB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for s in summaries:
