@@ -9,6 +9,10 @@ generate + write to the plain-write baseline.
 
     .venv/bin/python bench/bench_generate.py                      # default and national scale
     .venv/bin/python bench/bench_generate.py --scales default --repeats 5
+    .venv/bin/python bench/bench_generate.py --scales national --scenarios default,realistic,weak,shifted
+
+``--scenarios`` (comma-separated, default ``default``) repeats every scale for each named scenario
+(``engine.synthetic.scenarios``).
 """
 
 from __future__ import annotations
@@ -29,12 +33,13 @@ _CHILD = """
 import json, shutil, sys, tempfile, time
 from pathlib import Path
 from engine.config import load_config
-from engine.synthetic import WorldParams, generate_world
+from engine.synthetic import generate_world
+from engine.synthetic.scenarios import scenario_params
 from engine.synthetic.writer import write_world
-units, years, seed = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+units, years, seed, scenario = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 config = load_config()
 started = time.perf_counter()
-world = generate_world(WorldParams(seed=seed, n_units=units, years=years), config)
+world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
 generated = time.perf_counter()
 out = Path(tempfile.mkdtemp(prefix="bench-world-"))
 try:
@@ -53,10 +58,10 @@ print(json.dumps({"generate_s": generated - started, "write_s": written - genera
 """
 
 
-def run_once(units: int, years: int, seed: int) -> dict[str, float]:
+def run_once(units: int, years: int, seed: int, scenario: str = "default") -> dict[str, float]:
     """One generate + write in a fresh subprocess; adds its peak RSS (MB)."""
     process = subprocess.Popen(
-        [sys.executable, "-c", _CHILD, str(units), str(years), str(seed)],
+        [sys.executable, "-c", _CHILD, str(units), str(years), str(seed), scenario],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -71,13 +76,14 @@ def run_once(units: int, years: int, seed: int) -> dict[str, float]:
     return result
 
 
-def summarise(scale: str, runs: list[dict[str, float]]) -> dict[str, float | str]:
+def summarise(scale: str, runs: list[dict[str, float]], scenario: str = "default") -> dict[str, float | str]:
     def median(key: str) -> float:
         return statistics.median(run[key] for run in runs)
 
     generate, write, baseline = median("generate_s"), median("write_s"), median("baseline_write_s")
     return {
         "scale": scale,
+        "scenario": scenario,
         "runs": len(runs),
         "rows": runs[0]["rows"],
         "truth_rows": runs[0]["truth_rows"],
@@ -97,6 +103,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3, help="runs per scale (median; at least 3)")
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument("--scenarios", default="default", help="comma-separated scenario names")
     args = parser.parse_args()
     if args.repeats < 3:
         parser.error(f"--repeats must be at least 3, got {args.repeats}")
@@ -107,19 +114,21 @@ def main() -> None:
     summaries = []
     for scale in scales:
         units, years = SCALES[scale]
-        runs = [run_once(units, years, args.seed) for _ in range(args.repeats)]
-        summaries.append(summarise(scale, runs))
+        for scenario in args.scenarios.split(","):
+            runs = [run_once(units, years, args.seed, scenario) for _ in range(args.repeats)]
+            summaries.append(summarise(scale, runs, scenario))
     print(
         f"# bench_generate — {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
         f"python {platform.python_version()}, tmp {tempfile.gettempdir()}"
     )
-    header = ("scale", "rows", "generate s", "write s", "plain write s", "ratio", "rows/s", "peak RSS MB")
+    header = ["scale", "scenario", "rows", "generate s", "write s", "plain write s", "ratio"]
+    header += ["rows/s", "peak RSS MB"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for s in summaries:
         units, years = SCALES[str(s["scale"])]
         print(
-            f"| {s['scale']} ({units:,} units × {years} y) | {int(s['rows']):,} "
+            f"| {s['scale']} ({units:,} units × {years} y) | {s['scenario']} | {int(s['rows']):,} "
             f"| {s['generate_s']:.2f} | {s['write_s']:.2f} | {s['baseline_write_s']:.2f} "
             f"| {s['ratio_to_baseline']:.1f} | {s['rows_per_s']:,.0f} | {s['peak_rss_mb']:,.0f} |"
         )

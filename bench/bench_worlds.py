@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
-        [--set fit_on_all_labelled=false]
+        [--set fit_on_all_labelled=false] [--scenario default,realistic,weak,shifted]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
@@ -21,6 +21,14 @@ bootstrap interval, and the paired difference model − baseline with its interv
 of inspections within folds for both scorers, so the interval is that of the difference itself).
 ``--set key=value`` overrides a ``[model]`` setting (e.g. ``fit_on_all_labelled=false``) to measure a
 choice on the same worlds.
+
+``--scenario`` (issue 11; comma-separated, default ``default``) runs every seed in each named scenario
+(``engine.synthetic.scenarios``) and adds a third table, per scenario, seed and area with a base rate
+under 60 %: model, elastic-net logistic, complaints, banding and oracle, each with expected
+precision@10 % (95 % interval) and ROC AUC on the random-selection inspections, and for the model and
+the oracle the ECE on all inspections (the model's next to the 97.5 % noise band of a calibrated model).
+It ends with, per scenario and area, in how many worlds the issue's done-when holds: model ≥ 0.85 ×
+oracle (expected), model above complaints by more than the complaints' interval, model ≥ elastic net.
 """
 
 from __future__ import annotations
@@ -35,6 +43,7 @@ import polars as pl
 
 from engine.config import Config, load_config
 from engine.synthetic.params import WorldParams
+from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
 from models.evaluation import summary
 from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
@@ -55,11 +64,15 @@ def configured(overrides: list[str]) -> Config:
     return config.model_copy(update={"model": model})
 
 
+SCENARIO_SCORERS = ("model", "logistic", "complaints", "banding", "oracle")
+SHARE_OF_ORACLE_DONE = 0.85
+
+
 def world_evaluation(
-    seed: int, units: int, years: int, config: Config
+    seed: int, units: int, years: int, config: Config, scenario: str = "default"
 ) -> tuple[dict[str, Any], dict[str, Any], pl.DataFrame]:
     """Per area the random-selection and all-inspection summaries, and the test-fold predictions."""
-    world = generate_world(WorldParams(seed=seed, n_units=units, years=years), config)
+    world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
     predictions, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
     return summary(metrics, "random"), summary(metrics, "all"), predictions
@@ -139,6 +152,46 @@ def targets_met(row: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+def _ci(values: list[float] | None) -> str:
+    return "–" if values is None else f"{values[0]:.3f}–{values[1]:.3f}"
+
+
+def scenario_lines(
+    scenario: str, seed: int, area: str, random: dict[str, Any], every: dict[str, Any]
+) -> list[str]:
+    """Markdown rows: one per scorer, expected p@10 % (CI), AUC and (model, oracle) ECE."""
+    lines = []
+    for scorer in SCENARIO_SCORERS:
+        figures = random.get(scorer)
+        if figures is None:
+            continue
+        all_rows = every.get(scorer) or {}
+        ece = all_rows.get("ece")
+        band = all_rows.get("ece_noise_upper") if scorer == "model" else None
+        ece_text = "" if ece is None else f"{ece:.3f}" + ("" if band is None else f" (band ≤ {band:.3f})")
+        expected = figures["expected_precision_at_10pct"]
+        interval = _ci(figures.get("expected_precision_at_10pct_ci"))
+        lines.append(
+            f"| {scenario} | {seed} | {area} | {random['base_rate']:.2f} | {scorer} "
+            f"| {expected:.3f} ({interval}) "
+            f"| {figures['roc_auc']:.3f} | {ece_text} |"
+        )
+    return lines
+
+
+def scenario_done(random: dict[str, Any]) -> dict[str, bool]:
+    """The issue-11 done-when checks for one world × area (expected precision@10 %, random selection)."""
+    model, oracle = random["model"], random["oracle"]
+    complaints, logistic = random["complaints"], random["logistic"]
+    key = "expected_precision_at_10pct"
+    complaints_upper = (complaints.get(f"{key}_ci") or [complaints[key], complaints[key]])[1]
+    return {
+        f"model ≥ {SHARE_OF_ORACLE_DONE} × oracle": model[key] >= SHARE_OF_ORACLE_DONE * oracle[key],
+        "model > complaints' upper 95 % bound": model[key] > complaints_upper,
+        "model ≥ elastic net": model[key] >= logistic[key],
+    }
+
+
 def markdown_line(row: dict[str, Any]) -> str:
     realised, expected = row["realised"], row["expected"]
     return (
@@ -159,25 +212,45 @@ def main() -> None:
     parser.add_argument("--units", type=int, default=WorldParams().n_units)
     parser.add_argument("--years", type=int, default=WorldParams().years)
     parser.add_argument("--set", action="append", default=[], help="override a [model] setting: key=value")
+    parser.add_argument(
+        "--scenario", default="default", help=f"comma-separated scenarios among {', '.join(SCENARIOS)}"
+    )
     args = parser.parse_args()
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     config = configured(args.set)
+    scenarios = args.scenario.split(",")
+    unknown = sorted(set(scenarios) - set(SCENARIOS))
+    if unknown:
+        parser.error(f"unknown scenarios {unknown}; known: {sorted(SCENARIOS)}")
 
     rows = []
     versus = []
-    for seed in (int(part) for part in args.seeds.split(",")):
-        random, every, predictions = world_evaluation(seed, args.units, args.years, config)
-        areas = [area for area in sorted(random) if random[area]["base_rate"] < LOW_BASE_RATE]
-        rows += [target_row(seed, area, random[area], every[area]) for area in areas]
-        versus += [
-            {
-                "seed": seed,
-                "area": area,
-                **versus_baseline(predictions, area, config.model.bootstrap_resamples, config.model.seed),
-            }
-            for area in areas
-        ]
-        print(f"world {seed}: evaluated", flush=True)
+    per_scenario: list[str] = []
+    done: dict[tuple[str, str], list[dict[str, bool]]] = {}
+    for scenario in scenarios:
+        for seed in (int(part) for part in args.seeds.split(",")):
+            random, every, predictions = world_evaluation(seed, args.units, args.years, config, scenario)
+            areas = [
+                area
+                for area in sorted(random)
+                if random[area]["base_rate"] is not None and random[area]["base_rate"] < LOW_BASE_RATE
+            ]
+            for area in areas:
+                per_scenario += scenario_lines(scenario, seed, area, random[area], every[area])
+                done.setdefault((scenario, area), []).append(scenario_done(random[area]))
+            if scenario == scenarios[0]:
+                rows += [target_row(seed, area, random[area], every[area]) for area in areas]
+                versus += [
+                    {
+                        "seed": seed,
+                        "area": area,
+                        **versus_baseline(
+                            predictions, area, config.model.bootstrap_resamples, config.model.seed
+                        ),
+                    }
+                    for area in areas
+                ]
+            print(f"{scenario} world {seed}: evaluated", flush=True)
 
     print()
     print(
@@ -209,6 +282,20 @@ def main() -> None:
     for metric in ("expected p@10 %", "AUC"):
         wins = sum(entry[f"{metric} met"] == "yes" for entry in versus)
         print(f"model ≥ elastic net on {metric}: {wins} of {len(versus)} world × area")
+
+    print()
+    print("Per scenario (the first two tables are for the first scenario only):")
+    print(
+        "| scenario | world seed | area | base rate | scorer | expected p@10 % (95 % CI) "
+        "| ROC AUC (random selection) | ECE all inspections |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for line in per_scenario:
+        print(line)
+    print()
+    for (scenario, area), checks in done.items():
+        counts = ", ".join(f"{name}: {sum(c[name] for c in checks)} of {len(checks)}" for name in checks[0])
+        print(f"{scenario} / {area}: {counts}")
 
 
 if __name__ == "__main__":

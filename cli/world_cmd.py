@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, status
-from engine.synthetic import WorldParams, generate_world
+from engine.synthetic import generate_world
+from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.writer import WorldFormat, write_world
 
 
@@ -29,17 +30,23 @@ def generate(
     ] = False,
     visits: Annotated[bool, typer.Option("--visits", help="Also write the optional visits table.")] = False,
     fmt: Annotated[str, typer.Option("--format", help="File format of the tables: csv or parquet.")] = "csv",
+    scenario: Annotated[
+        str,
+        typer.Option(help=f"Named parameter set: one of {', '.join(SCENARIOS)} (docs/synthetic-world.md)."),
+    ] = "default",
 ) -> None:
     """Generate a synthetic world: the contract's files plus truth/ (never read by ingest)."""
     if fmt not in ("csv", "parquet"):
         fail(f"--format must be one of ['csv', 'parquet'], got {fmt!r}")
     try:
-        params = WorldParams(
-            seed=seed, n_units=units, years=years, end=end, with_faults=faults, with_visits=visits
+        params = scenario_params(
+            scenario, seed=seed, n_units=units, years=years, end=end, with_faults=faults, with_visits=visits
         )
     except ValidationError as error:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         fail(f"invalid world parameters: {problems}")
+    except ValueError as error:  # an unknown scenario
+        fail(str(error))
     config = load_effective_config(load_settings())
     started = time.perf_counter()
     with status("Generating the synthetic world..."):
@@ -50,7 +57,7 @@ def generate(
         format_: WorldFormat = "csv" if fmt == "csv" else "parquet"
         write_world(world, out, format_)
     elapsed = time.perf_counter() - started
-    table = Table(title=f"Synthetic world seed {seed} → {out}")
+    table = Table(title=f"Synthetic world {scenario!r} seed {seed} → {out}")
     table.add_column("table")
     table.add_column("rows", justify="right")
     for name, frame in world.tables.items():

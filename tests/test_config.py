@@ -30,7 +30,13 @@ def test_default_config_has_the_five_primary_care_risk_areas() -> None:
 def test_default_config_has_its_event_indicator_and_attribute_sources() -> None:
     config = load_config()
     assert sorted(config.event_sources) == ["complaints", "lex_maria"]
-    assert sorted(config.indicator_sources) == ["availability", "continuity", "patient_survey"]
+    assert sorted(config.indicator_sources) == [
+        "availability",
+        "continuity",
+        "core_indicators",
+        "national_patient_survey",
+        "patient_survey",
+    ]
     assert config.indicator_sources["patient_survey"].value_measures == ["participation_index"]
     assert sorted(config.attribute_sources["unit_attributes"].attributes) == [
         "manager_change",
@@ -40,6 +46,23 @@ def test_default_config_has_its_event_indicator_and_attribute_sources() -> None:
     # the sources contract version 1 did not have are optional, so a version-1 export still ingests
     assert not config.indicator_sources["patient_survey"].required
     assert not config.attribute_sources["unit_attributes"].required
+
+
+def test_every_risk_area_has_a_national_core_indicator() -> None:
+    # given the default configuration's national core indicator sources (issue 11)
+    config = load_config()
+    core = [
+        measure
+        for name in ("national_patient_survey", "core_indicators")
+        for measure in config.indicator_sources[name].measures.values()
+    ]
+    # then personcentrering, samverkan, kontinuitet and systematiskt kvalitetsarbete each have one, all value
+    # measures with a Swedish name, and none is required (a contract version 1 export still ingests)
+    areas = {measure.risk_area for measure in core}
+    assert {"personcentrering", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete"} <= areas
+    assert all(measure.kind == "value" and measure.name_sv for measure in core)
+    assert not config.indicator_sources["core_indicators"].required
+    assert not config.indicator_sources["national_patient_survey"].required
 
 
 def test_default_config_lists_ivos_six_departments_and_three_methods() -> None:

@@ -28,11 +28,15 @@ def test_default_contract_has_every_table() -> None:
         "availability",
         "continuity",
         "patient_survey",
+        "national_patient_survey",
+        "core_indicators",
         "attributes",
     }
     assert [name for name, spec in specs.items() if not spec.required] == [
         "visits",
         "patient_survey",
+        "national_patient_survey",
+        "core_indicators",
         "attributes",
     ]
     assert specs["complaints"].free_text_columns == ("summary",)

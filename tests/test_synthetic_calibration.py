@@ -6,18 +6,20 @@ import polars as pl
 import pytest
 
 from engine.config import load_config
-from engine.synthetic import World, WorldParams, generate_world
+from engine.synthetic import World, generate_world
 from engine.synthetic.calibration import (
     PROVIDER_DEFICIENCY_TARGETS,
     PROVIDER_SHARE_TOLERANCE,
     calibration_report,
     ivo_design_shares,
 )
+from engine.synthetic.scenarios import SCENARIOS, scenario_params
 
 
-@pytest.fixture(scope="module")
-def small_world() -> World:
-    return generate_world(WorldParams(seed=2, n_units=300, years=6), load_config())
+@pytest.fixture(scope="module", params=list(SCENARIOS))
+def small_world(request: pytest.FixtureRequest) -> World:
+    # every scenario is a parameter set over the same calibrated generator: each must hit the figures
+    return generate_world(scenario_params(request.param, seed=2, n_units=300, years=6), load_config())
 
 
 @pytest.fixture(scope="module")
@@ -86,9 +88,11 @@ def test_ivo_design_gives_one_share_per_area_and_the_joint_share(small_world: Wo
 
 
 @pytest.mark.slow
-def test_default_world_reproduces_every_calibration_target() -> None:
-    # given the default world (1,200 units, 6 years), when the full calibration report is computed
-    world = generate_world(WorldParams(seed=42), load_config())
+@pytest.mark.parametrize("scenario", list(SCENARIOS))
+def test_default_world_reproduces_every_calibration_target(scenario: str) -> None:
+    # given a default-scale world (1,200 units, 6 years) of every scenario, when the full calibration
+    # report is computed
+    world = generate_world(scenario_params(scenario, seed=42), load_config())
     report = calibration_report(world)
     # then every published figure is reproduced within its tolerance, including IVO's provider table
     failing = report.filter(~pl.col("within"))

@@ -3,8 +3,9 @@
 All are observations of the latent state (they never change it, so the calibration of findings is
 untouched), drawn from their own random stream:
 
-- ``ownership_change``: private units change owner with ``ownership_change_per_year`` (a noise
-  signal: it says nothing about risk in this world);
+- ``ownership_change``: private units change owner with ``ownership_change_per_year``, times
+  ``exp(ownership_change_risk_slope * mean deviation)`` (normalised to mean 1; the default slope 0 makes
+  it a noise signal that says nothing about risk);
 - ``manager_change``: a new verksamhetschef with ``manager_change_per_year``, ``manager_change_crisis_factor``
   times more often during a staffing crisis;
 - ``temporary_doctor_share``: the share of hyrläkare, reported each January and July:
@@ -84,6 +85,12 @@ def _temporary_doctor_rows(
     )
 
 
+def _risk_factor(risk: Risk, structure: Structure, slope: float) -> np.ndarray:
+    """exp(slope * mean deviation over the areas), mean 1 over active unit-months, shape (units, months)."""
+    factor = np.exp(slope * risk.deviation.mean(axis=2))
+    return np.asarray(factor / factor[structure.active].mean())
+
+
 def attribute_table(
     source: AttributeSource, structure: Structure, risk: Risk, params: WorldParams, rng: np.random.Generator
 ) -> pl.DataFrame:
@@ -97,6 +104,8 @@ def attribute_table(
     shape = structure.reporting.shape
     if "ownership_change" in source.attributes:
         hazard = np.where(structure.private[:, None], _monthly_hazard(params.ownership_change_per_year), 0.0)
+        if params.ownership_change_risk_slope > 0:
+            hazard = hazard * _risk_factor(risk, structure, params.ownership_change_risk_slope)
         parts.append(_change_rows("ownership_change", np.broadcast_to(hazard, shape), structure, rng))
     if "manager_change" in source.attributes:
         base = _monthly_hazard(params.manager_change_per_year)

@@ -211,3 +211,58 @@ def calibration_report(world: World) -> pl.DataFrame:
             )
     frame = pl.DataFrame(rows, schema=["metric", "target", "achieved", "tolerance"], orient="row")
     return frame.with_columns(within=(pl.col("achieved") - pl.col("target")).abs() <= pl.col("tolerance"))
+
+
+def expected_auc(scores: np.ndarray, probabilities: np.ndarray) -> float:
+    """ROC AUC of ``scores`` against an outcome drawn from ``probabilities``, in expectation.
+
+    Each row counts as a positive with weight p and a negative with weight 1 - p; ties count half.
+    """
+    order = np.argsort(scores, kind="stable")
+    ranked, positive = scores[order], probabilities[order]
+    negative = 1.0 - positive
+    _, first = np.unique(ranked, return_index=True)
+    group_negative = np.add.reduceat(negative, first)
+    group_positive = np.add.reduceat(positive, first)
+    below = np.concatenate([[0.0], np.cumsum(group_negative)[:-1]])
+    concordant = np.sum(group_positive * (below + 0.5 * group_negative))
+    return float(concordant / (positive.sum() * negative.sum()))
+
+
+def complaint_ranking_auc(world: World, categories: dict[str, str], months: int = 12) -> pl.DataFrame:
+    """Per area: how well the complaint rate ranks units by their true deficiency probability.
+
+    At the world's last month, each active unit's complaints about the area received in the previous
+    ``months`` months per listed patient are scored against its true ``p_deficiency`` (expected AUC),
+    next to the oracle's own expected AUC. ``categories`` maps complaint categories to risk areas.
+    """
+    last = world.truth["risk"]["month"].max()
+    assert isinstance(last, dt.date)
+    since = dt.date(last.year - months // 12, last.month, 1) if months % 12 == 0 else None
+    if since is None:
+        raise ValueError("months must be a multiple of 12")
+    truth = world.truth["risk"].filter(pl.col("month") == last)
+    complaints = (
+        world.tables["complaints"]
+        .filter(pl.col("received_date") >= since)
+        .with_columns(risk_area=pl.col("category").replace_strict(categories, default=None))
+        .group_by("unit_id", "risk_area")
+        .len("complaints")
+    )
+    rows = (
+        truth.join(complaints, on=["unit_id", "risk_area"], how="left")
+        .join(world.tables["units"].select("unit_id", "listed_patients"), on="unit_id")
+        .with_columns(rate=pl.col("complaints").fill_null(0) / pl.col("listed_patients"))
+    )
+    out = []
+    for area in AREAS:
+        part = rows.filter(pl.col("risk_area") == area)
+        p = part["p_deficiency"].to_numpy()
+        out.append(
+            {
+                "risk_area": area,
+                "complaint_auc": expected_auc(part["rate"].to_numpy(), p),
+                "oracle_auc": expected_auc(p, p),
+            }
+        )
+    return pl.DataFrame(out)

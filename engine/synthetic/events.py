@@ -128,10 +128,19 @@ def simulate_events(
     *,
     params: WorldParams,
     rng: np.random.Generator,
+    unit_propensity: FloatArray | None = None,
 ) -> pl.DataFrame:
-    """One event table of the contract (sorted by received date, then unit)."""
+    """One event table of the contract (sorted by received date, then unit).
+
+    ``unit_propensity`` (complaints only, shape (units,)) multiplies each unit's expected count: a
+    reporting culture unrelated to risk. ``params.complaint_shift_month`` multiplies complaints from that
+    month on by ``params.complaint_shift_factor`` (a new reporting standard).
+    """
     spec = event_spec(name, params)
-    counts = _event_counts(spec, structure, risk, rng)
+    multiplier = None
+    if name == "complaints":
+        multiplier = _complaint_multiplier(structure, params, unit_propensity)
+    counts = _event_counts(spec, structure, risk, rng, multiplier)
     flat = np.repeat(np.arange(counts.size), counts.ravel())
     unit, month, area = np.unravel_index(flat, counts.shape)
     days_in_month = (
@@ -179,7 +188,28 @@ def simulate_events(
     return events
 
 
-def _event_counts(spec: EventSpec, structure: Structure, risk: Risk, rng: np.random.Generator) -> IntArray:
+def _complaint_multiplier(
+    structure: Structure, params: WorldParams, unit_propensity: FloatArray | None
+) -> FloatArray | None:
+    """Per unit and month factor on the expected complaints, shape (units, months), or None for 1."""
+    if unit_propensity is None and params.complaint_shift_month is None:
+        return None
+    factor = np.ones((structure.n_units, structure.n_months))
+    if unit_propensity is not None:
+        factor *= unit_propensity[:, None]
+    if params.complaint_shift_month is not None:
+        shift = np.datetime64(params.complaint_shift_month, "M")
+        factor[:, structure.months >= shift] *= params.complaint_shift_factor
+    return factor
+
+
+def _event_counts(
+    spec: EventSpec,
+    structure: Structure,
+    risk: Risk,
+    rng: np.random.Generator,
+    unit_month_factor: FloatArray | None = None,
+) -> IntArray:
     rates = np.array([spec.rates[a] for a in AREAS]) / 12.0
     multiplier = np.exp(spec.elasticity * risk.deviation)
     active = structure.active
@@ -187,6 +217,8 @@ def _event_counts(spec: EventSpec, structure: Structure, risk: Risk, rng: np.ran
     expected = (
         (structure.listed[:, :, None] / 10_000.0) * rates[None, None, :] * multiplier / norm[None, None, :]
     )
+    if unit_month_factor is not None:
+        expected = expected * unit_month_factor[:, :, None]
     return np.asarray(rng.poisson(np.where(active[:, :, None], expected, 0.0)), dtype=np.int64)
 
 

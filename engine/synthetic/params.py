@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
 DEFAULT_SCALE_UNITS = 1200
@@ -30,6 +30,7 @@ class WorldParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     # --- scale and period -------------------------------------------------------------------------
+    scenario: str = "default"  # the named parameter set (engine.synthetic.scenarios) this world came from
     seed: int = 0
     n_units: Annotated[int, Field(ge=30, le=100_000)] = DEFAULT_SCALE_UNITS
     years: Annotated[int, Field(ge=1, le=30)] = 6
@@ -80,6 +81,13 @@ class WorldParams(BaseModel):
     lex_maria_risk_elasticity: NonNegative = 0.8
     lex_maria_lag_median_days: Annotated[float, Field(gt=0)] = 55.0
     lex_maria_lag_sigma: Annotated[float, Field(gt=0)] = 0.6
+    # a new reporting standard from this month (YYYY-MM) multiplies every complaint rate by the factor
+    # (the ``shifted`` scenario); None leaves complaints as they are
+    complaint_shift_month: str | None = None
+    complaint_shift_factor: Annotated[float, Field(gt=0)] = 1.0
+    # unreported noise in complaints: each unit's complaint propensity is multiplied by
+    # exp(N(0, complaint_unit_noise)) (drawn from its own stream; 0 draws nothing)
+    complaint_unit_noise: NonNegative = 0.0
     severe_share_intercept: float = -1.4
     severe_share_slope: NonNegative = 0.5
 
@@ -127,6 +135,9 @@ class WorldParams(BaseModel):
 
     # --- attributes and the value indicator (contract version 2) ----------------------------------------
     ownership_change_per_year: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.05
+    # units in trouble are sold more often: the hazard is multiplied by exp(slope * deviation of the
+    # mean of the areas) (renormalised to keep the mean); 0 makes an ownership change pure noise
+    ownership_change_risk_slope: NonNegative = 0.0
     manager_change_per_year: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.12
     manager_change_crisis_factor: Annotated[float, Field(ge=1.0)] = 3.0
     temporary_doctor_intercept: float = -2.2
@@ -135,6 +146,11 @@ class WorldParams(BaseModel):
     participation_index_level: Annotated[float, Field(gt=0.0, lt=100.0)] = 78.0
     participation_index_risk_slope: NonNegative = 3.0
     participation_index_noise: NonNegative = 2.5
+
+    # --- national core indicators (engine/synthetic/core_indicators.py) ---------------------------------
+    core_indicator_risk_slope: NonNegative = 1.0
+    core_indicator_noise_factor: NonNegative = 1.0
+    survey_region_share: Annotated[float, Field(ge=0.0, le=1.0)] = 0.5
 
     # --- visits ---------------------------------------------------------------------------------------------
     visit_patients_per_unit: Annotated[int, Field(ge=1)] = 120
@@ -150,13 +166,15 @@ class WorldParams(BaseModel):
             raise ValueError(f"method_shares must sum to 1, got {sum(value.values())}")
         return value
 
-    @field_validator("end")
+    @field_validator("end", "complaint_shift_month")
     @classmethod
-    def _end_is_a_month(cls, value: str) -> str:
+    def _is_a_month(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return value
         try:
             dt.date.fromisoformat(f"{value}-01")
         except ValueError as error:
-            raise ValueError(f"end must be YYYY-MM, got {value!r}") from error
+            raise ValueError(f"{info.field_name} must be YYYY-MM, got {value!r}") from error
         return value
 
     @field_validator("deficiency_rate", "crisis_effect", "complaint_rate", "lex_maria_rate")

@@ -15,6 +15,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.synthetic.attributes import attribute_table, value_indicator_table
+from engine.synthetic.core_indicators import core_indicator_table, is_core_source
 from engine.synthetic.events import received_counts, simulate_events
 from engine.synthetic.faults import Fault, inject_faults
 from engine.synthetic.indicators import MeasureSeries, indicator_frame, reported_months, simulate_measure
@@ -29,7 +30,8 @@ logger = logging.getLogger(__name__)
 # New streams go at the end: SeedSequence children depend on their position, so appending keeps every
 # earlier stream (and so every table of an earlier generator version) the same.
 _STREAMS = (
-    "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates", "attributes"
+    "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates",
+    "attributes", "scenario", "core_indicators",
 )  # fmt: skip
 
 
@@ -54,12 +56,23 @@ def generate_world(params: WorldParams, config: Config) -> World:
         "providers": structure.providers,
         "units": units_frame(structure, config.unit_types[0]),
     }
+    propensity = _complaint_propensity(structure.n_units, params, rng["scenario"])
     for name, event_source in config.event_sources.items():
         tables[event_source.file] = simulate_events(
-            name, event_source, structure, risk, params=params, rng=rng["events"]
+            name,
+            event_source,
+            structure,
+            risk,
+            params=params,
+            rng=rng["events"],
+            unit_propensity=propensity if name == "complaints" else None,
         )
     series: dict[str, MeasureSeries] = {}
     for source in config.indicator_sources.values():
+        if is_core_source(source):
+            core_rng = rng["core_indicators"]
+            tables[source.file] = core_indicator_table(source, structure, risk, params, core_rng)
+            continue
         if source.value_measures:
             tables[source.file] = value_indicator_table(source, structure, risk, params, rng["attributes"])
             continue
@@ -123,6 +136,14 @@ def _check_config(config: Config, params: WorldParams) -> None:
         raise ValueError(
             f"the generator needs the measure 'phone_same_day_share'; configured: {sorted(measures)}"
         )
+
+
+def _complaint_propensity(n_units: int, params: WorldParams, rng: np.random.Generator) -> np.ndarray | None:
+    """Each unit's complaint culture, exp(N(0, sigma)) normalised to mean 1; None (no draw) for sigma 0."""
+    if params.complaint_unit_noise == 0:
+        return None
+    propensity = np.exp(rng.normal(0.0, params.complaint_unit_noise, n_units))
+    return np.asarray(propensity / propensity.mean())
 
 
 def _masked(series: MeasureSeries, reported: np.ndarray) -> MeasureSeries:

@@ -1,0 +1,108 @@
+"""Scenarios: named parameter sets that make the world harder without losing its calibration."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from typer.testing import CliRunner
+
+from cli import app
+from engine.config import load_config
+from engine.synthetic import WorldParams, generate_world
+from engine.synthetic.calibration import complaint_ranking_auc, expected_auc
+from engine.synthetic.scenarios import SCENARIOS, scenario_params
+
+
+def _complaint_auc(name: str) -> pl.DataFrame:
+    config = load_config()
+    world = generate_world(scenario_params(name, seed=7, n_units=600, years=3), config)
+    return complaint_ranking_auc(world, dict(config.event_sources["complaints"].categories))
+
+
+def test_default_scenario_is_todays_world_table_for_table() -> None:
+    # given the default scenario and plain parameters with the same seed
+    config = load_config()
+    plain = generate_world(WorldParams(seed=5, n_units=120, years=2), config)
+    named = generate_world(scenario_params("default", seed=5, n_units=120, years=2), config)
+    # then every table and the truth are identical (the scenario adds no draw to today's streams)
+    assert plain.tables.keys() == named.tables.keys()
+    for name, frame in plain.tables.items():
+        assert frame.equals(named.tables[name]), name
+    assert plain.truth["risk"].equals(named.truth["risk"])
+
+
+def test_unknown_scenario_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match=r"unknown scenario 'easy'; known: \['default'"):
+        scenario_params("easy")
+
+
+def test_scenario_overrides_lose_to_explicit_parameters() -> None:
+    params = scenario_params("realistic", seed=3, complaint_unit_noise=0.1)
+    assert params.scenario == "realistic" and params.seed == 3 and params.complaint_unit_noise == 0.1
+    assert params.team_effects == SCENARIOS["realistic"]["team_effects"]
+
+
+def test_expected_auc_of_the_truth_against_itself_beats_a_constant() -> None:
+    p = np.array([0.1, 0.2, 0.8, 0.9])
+    assert expected_auc(np.zeros(4), p) == pytest.approx(0.5)
+    assert expected_auc(p, p) > 0.7
+    assert expected_auc(-p, p) == pytest.approx(1 - expected_auc(p, p))
+
+
+def test_complaints_rank_weakly_in_realistic_and_barely_in_weak() -> None:
+    # given the same seed in three scenarios
+    default, realistic, weak = (_complaint_auc(name) for name in ("default", "realistic", "weak"))
+    # then complaints rank risk well by default, weakly when realistic and hardly at all when weak
+    assert (default["complaint_auc"] > 0.63).all(), default
+    assert realistic["complaint_auc"].is_between(0.52, 0.66).all(), realistic
+    assert (weak["complaint_auc"] < 0.57).all(), weak
+    assert (realistic["complaint_auc"] < default["complaint_auc"]).all()
+    # while the truth ranks as well as ever: the world is not easier or harder to *know*, only to see
+    assert (realistic["oracle_auc"] > 0.8).all()
+
+
+def test_shifted_complaints_jump_at_the_new_reporting_standard() -> None:
+    # given the realistic and the shifted world with the same seed (the shift from 2023-07)
+    config = load_config()
+    per_half: dict[str, pl.DataFrame] = {}
+    for name in ("realistic", "shifted"):
+        world = generate_world(scenario_params(name, seed=4, n_units=300, years=4), config)
+        per_half[name] = (
+            world.tables["complaints"]
+            .group_by(after=pl.col("event_date") >= pl.date(2023, 7, 1))
+            .len()
+            .sort("after")
+        )
+    before = per_half["shifted"]["len"][0] / per_half["realistic"]["len"][0]
+    after = per_half["shifted"]["len"][1] / per_half["realistic"]["len"][1]
+    # then complaints before the change are alike and 80 % more after it
+    assert 0.9 < before < 1.1, per_half
+    assert 1.6 < after < 2.0, per_half
+
+
+def test_realistic_team_effects_are_about_ten_points_around_the_mean() -> None:
+    world = generate_world(scenario_params("realistic", seed=9, n_units=600, years=6), load_config())
+    # when the team's shift is taken off every inspection's true probability
+    logit = (pl.col("p_deficiency") / (1 - pl.col("p_deficiency"))).log()
+    truth = world.truth["inspections"].with_columns(without=1 / (1 + (pl.col("team_effect") - logit).exp()))
+    points = truth.group_by("team_effect").agg(
+        (pl.col("p_deficiency") - pl.col("without")).mean().alias("pp")
+    )
+    # then the teams move findings by up to about ten percentage points either way
+    assert 0.06 < points["pp"].max() < 0.15, points  # type: ignore[operator]
+    assert -0.15 < points["pp"].min() < -0.06, points  # type: ignore[operator]
+
+
+def test_cli_generates_a_named_scenario(tmp_path: Path) -> None:
+    out = tmp_path / "w"
+    result = CliRunner().invoke(
+        app,
+        ["generate", "--seed", "1", "--out", str(out), "--units", "60", "--years", "1", "--scenario", "weak"],
+    )
+    assert result.exit_code == 0, result.output
+    assert '"scenario": "weak"' in (out / "truth" / "params.json").read_text(encoding="utf-8")
+    bad = CliRunner().invoke(app, ["generate", "--seed", "1", "--out", str(out), "--scenario", "easy"])
+    assert bad.exit_code != 0 and "unknown scenario" in bad.output
