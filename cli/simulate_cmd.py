@@ -22,7 +22,11 @@ def _csv(value: str, kind: type, name: str) -> tuple:  # type: ignore[type-arg]
 def simulate(
     *,
     scenario: Annotated[
-        str, typer.Option("--scenario", help="World scenario; only 'default' exists so far.")
+        str,
+        typer.Option(
+            "--scenario",
+            help="World scenario: default, realistic, weak or shifted (docs/synthetic-world.md).",
+        ),
     ] = "default",
     years: Annotated[int, typer.Option("--years", min=1, help="Simulated planning years.")] = 4,
     capacity: Annotated[int, typer.Option("--capacity", min=1, help="Inspections per year (K).")] = 150,

@@ -54,6 +54,7 @@ from engine.planning import (
 from engine.scores import ranked_scores
 from engine.scoring import unit_context
 from engine.synthetic.params import AREAS, WorldParams
+from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import World, generate_world
 from models.jobs import build_training_data
 from models.training import fit_risk_model
@@ -65,9 +66,6 @@ ORACLE = "oracle"
 SIM_RANDOM = "random"
 SIM_DESIGNS = (TOP, PPS, STRATIFIED, ORACLE, SIM_RANDOM)
 MODEL_DESIGNS = (TOP, PPS)
-SCENARIOS: dict[str, dict[str, Any]] = {"default": {}}
-"""Scenario name → WorldParams overrides. Only today's default world exists (issue 14 builds on the
-realistic scenarios when they exist)."""
 Progress = Callable[[str], None]
 
 
@@ -93,10 +91,7 @@ class SimulationSettings:
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
-            raise ValueError(
-                f"unknown scenario {self.scenario!r}; available: {sorted(SCENARIOS)} "
-                "(realistic scenarios do not exist yet)"
-            )
+            raise ValueError(f"unknown scenario {self.scenario!r}; available: {sorted(SCENARIOS)}")
         unknown = sorted(set(self.designs) - set(SIM_DESIGNS))
         if unknown or not self.designs:
             raise ValueError(f"unknown designs {unknown}; allowed: {list(SIM_DESIGNS)}")
@@ -106,10 +101,11 @@ class SimulationSettings:
             raise ValueError(f"unknown risk area {self.risk_area!r}; allowed: {list(AREAS)}")
 
     def world_params(self, seed: int) -> WorldParams:
-        overrides = dict(SCENARIOS[self.scenario])
+        """The scenario's world (engine.synthetic.scenarios) with this seed and, if given, this size."""
+        overrides: dict[str, Any] = {"seed": seed}
         if self.n_units is not None:
             overrides["n_units"] = self.n_units
-        return WorldParams(seed=seed, **overrides)
+        return scenario_params(self.scenario, **overrides)
 
     def as_dict(self) -> dict[str, Any]:
         return {

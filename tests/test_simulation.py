@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from engine.config import load_config
+from engine.synthetic.scenarios import scenario_params
 from models.simulation import SimulationSettings, interval, simulate, summary_table
 
 runner = CliRunner()
@@ -48,9 +49,17 @@ def test_summary_has_intervals_and_cumulative_rows(result: object) -> None:
 
 def test_unknown_scenario_is_refused() -> None:
     with pytest.raises(ValueError, match="unknown scenario"):
-        SimulationSettings(scenario="realistic")
-    result = runner.invoke(app, ["simulate", "--scenario", "realistic"])
+        SimulationSettings(scenario="utopia")
+    result = runner.invoke(app, ["simulate", "--scenario", "utopia"])
     assert result.exit_code == 2 and "unknown scenario" in result.stderr
+
+
+def test_a_scenario_names_the_world_the_loop_runs_in() -> None:
+    # Given the realistic scenario, when the simulation asks for a seed's world
+    params = SimulationSettings(scenario="realistic", n_units=300).world_params(3)
+    # Then it is that scenario's world (engine.synthetic.scenarios), at the asked size and seed
+    assert (params.scenario, params.seed, params.n_units) == ("realistic", 3, 300)
+    assert params == scenario_params("realistic", seed=3, n_units=300)
 
 
 def test_simulate_command_writes_the_report_and_an_mlflow_run(
