@@ -82,15 +82,25 @@ def category_levels(frame: pl.DataFrame, features: Sequence[ModelFeature]) -> di
 def design_matrix(
     frame: pl.DataFrame, features: Sequence[ModelFeature], levels: dict[str, list[str]]
 ) -> np.ndarray:
-    """Float matrix of ``features`` in order; categorical values become level codes (unknown → NaN)."""
-    columns = []
-    for feature in features:
-        column = frame.get_column(feature.name)
-        if feature.kind == "categorical":
-            mapping = {level: float(code) for code, level in enumerate(levels.get(feature.name, []))}
-            column = column.cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.Float64)
-        columns.append(column.cast(pl.Float64).fill_nan(None).to_numpy().astype(np.float64))
-    return np.column_stack(columns) if columns else np.empty((frame.height, 0))
+    """Float matrix of ``features`` in order; categorical values become level codes (unknown → NaN).
+
+    One ``select`` over every column (not one Series operation per column: with ~200 features the
+    per-call overhead dominated training on the default world).
+    """
+    if not features:
+        return np.empty((frame.height, 0))
+    return np.ascontiguousarray(
+        frame.select(_design_column(f, levels) for f in features).to_numpy(), dtype=np.float64
+    )
+
+
+def _design_column(feature: ModelFeature, levels: dict[str, list[str]]) -> pl.Expr:
+    """``feature`` as a Float64 column (categories as level codes), NaN and null alike missing."""
+    column = pl.col(feature.name)
+    if feature.kind == "categorical":
+        mapping = {level: float(code) for code, level in enumerate(levels.get(feature.name, []))}
+        column = column.cast(pl.String).replace_strict(mapping, default=None, return_dtype=pl.Float64)
+    return column.cast(pl.Float64).fill_nan(None)
 
 
 @dataclass(frozen=True)

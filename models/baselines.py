@@ -213,10 +213,10 @@ def select_regularisation(
         return 0.1, 0.5
     search = LogisticRegressionCV(
         Cs=list(LOGISTIC_CS),
-        l1_ratios=list(LOGISTIC_L1_RATIOS),
+        l1_ratios=np.array(LOGISTIC_L1_RATIOS),  # an array: refit=False indexes it with an array
         cv=folds,
         scoring="roc_auc",
-        refit=True,  # C_ and l1_ratio_ are then the pair with the best mean score over the folds
+        refit=False,  # the chosen model is refitted on every row by the caller, not on the sample
         random_state=seed,
         use_legacy_attributes=False,
         solver="saga",
@@ -227,7 +227,19 @@ def select_regularisation(
         # saga stops at max_iter on the weakest penalties; the ranking it scores is settled by then.
         warnings.simplefilter("ignore", ConvergenceWarning)
         search.fit(X[rows], y[rows], sample_weight=weights[rows])
-    return float(search.C_), float(search.l1_ratio_)
+    return best_regularisation(search.scores_, search.Cs_, search.l1_ratios_)
+
+
+def best_regularisation(scores: np.ndarray, cs: np.ndarray, l1_ratios: np.ndarray) -> tuple[float, float]:
+    """(C, l1_ratio) with the best mean score over the folds (``scores``: folds × l1_ratios × Cs).
+
+    What ``LogisticRegressionCV(refit=True)`` chooses (the first of tied pairs in C-major order),
+    without its refit on the search sample (the caller refits on every row); with ``refit=False`` the
+    estimator itself would average each fold's best pair instead.
+    """
+    total = np.asarray(scores).sum(axis=0).T  # Cs × l1_ratios, the order refit=True breaks ties in
+    c_index, l1_index = np.unravel_index(np.argmax(total), total.shape)
+    return float(cs[c_index]), float(l1_ratios[l1_index])
 
 
 def fit_logistic(

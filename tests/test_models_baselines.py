@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
+import warnings
 
 import numpy as np
 import polars as pl
+from sklearn.linear_model import LogisticRegressionCV
 
 from models import baselines
 from models.artifact import ModelFeature
@@ -44,3 +46,28 @@ def test_the_elastic_net_is_chosen_from_the_grid_and_ranks_like_the_truth() -> N
     scores = baselines.logistic_scores(pipeline, levels, test, features)
     truth = test.get_column("true_p_deficiency").to_numpy()
     assert np.corrcoef(scores, truth)[0, 1] > 0.8
+
+
+def test_the_chosen_regularisation_is_the_one_logistic_regression_cv_refits() -> None:
+    # Given a time-ordered search over the grid whose scores favour different pairs in each fold
+    rng = np.random.default_rng(5)
+    features = rng.normal(size=(1_500, 8))
+    y = (0.4 * features[:, 0] + rng.normal(size=1_500) > 0.8).astype(np.int64)
+    folds = [(np.arange(500), np.arange(500, 1_000)), (np.arange(1_000), np.arange(1_000, 1_500))]
+    search = dict(Cs=list(baselines.LOGISTIC_CS), cv=folds, scoring="roc_auc", random_state=0, solver="saga")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        refitted = LogisticRegressionCV(
+            l1_ratios=list(baselines.LOGISTIC_L1_RATIOS), refit=True, use_legacy_attributes=False, **search
+        ).fit(features, y)
+        # When the pair is read from the scores of a search that does not refit
+        unrefitted = LogisticRegressionCV(
+            l1_ratios=np.array(baselines.LOGISTIC_L1_RATIOS),
+            refit=False,
+            use_legacy_attributes=False,
+            **search,
+        ).fit(features, y)
+    chosen = baselines.best_regularisation(unrefitted.scores_, unrefitted.Cs_, unrefitted.l1_ratios_)
+
+    # Then it is the pair with the best mean score, the one refit=True would have fitted
+    assert chosen == (refitted.C_, refitted.l1_ratio_)
