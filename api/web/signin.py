@@ -34,9 +34,14 @@ def _cookie_secure(request: Request) -> bool:
 @router.get("/logga-in")
 async def read_signin(*, request: Request, next: Annotated[str | None, Query()] = None) -> Response:
     """The sign-in form; a fresh token in a cookie and in the form protects it (double submit)."""
+    return _signin_form(request, next_path=safe_next(next), error=None)
+
+
+def _signin_form(request: Request, *, next_path: str, error: str | None, status: int = 200) -> Response:
+    """The sign-in page with a fresh double-submit token, in its cookie and in the form."""
     token = secrets.token_urlsafe(32)
     response = render(
-        request, "signin.html.j2", None, next_path=safe_next(next), signin_csrf=token, error=None
+        request, "signin.html.j2", None, status=status, next_path=next_path, signin_csrf=token, error=error
     )
     response.set_cookie(
         SIGNIN_CSRF_COOKIE,
@@ -70,25 +75,12 @@ async def create_session(
     key = state.keys.authenticate(presented)
     request.state.api_key_id = key.key_id if key else state.keys.key_id_of(presented)
     if key is None:
-        token = secrets.token_urlsafe(32)
-        response = render(
+        return _signin_form(
             request,
-            "signin.html.j2",
-            None,
-            status=401,
             next_path=safe_next(next_path),
-            signin_csrf=token,
+            status=401,
             error="Nyckeln är okänd eller återkallad. Kontrollera att du klistrat in hela nyckeln.",
         )
-        response.set_cookie(
-            SIGNIN_CSRF_COOKIE,
-            token,
-            httponly=True,
-            samesite="strict",
-            secure=_cookie_secure(request),
-            path="/logga-in",
-        )
-        return response
     request.state.api_key_name = key.name
     session_token, _ = web_state(request).sessions.create(key.key_id, key.name)
     warm_up(request)
