@@ -7,8 +7,8 @@ that changes value, and a patient-survey value indicator published with a lag in
 
 Everything is deterministic and listed explicitly, so a test can compute the expected feature by hand.
 The tables are normalised snapshot frames (what :func:`features.pipeline.build_features` reads).
-Reusable: the team-effect part of issue 10 (learnt in training, neutralised at scoring) builds on
-:func:`real_shaped_history` and :data:`TEAM_FINDING_RATES`.
+With ``team_panel_units`` it adds a panel of units whose findings depend only on the inspecting team,
+so a model trained on the history has a team effect to learn (and scoring must neutralise it).
 """
 
 from __future__ import annotations
@@ -93,6 +93,42 @@ def team_inspections() -> list[Inspection]:
     return inspections
 
 
+PANEL_REGION = "01"
+
+
+def panel_unit(number: int) -> str:
+    return hsa_id(REGION_PROVIDER, f"panel{number:02d}")
+
+
+def team_panel_inspections(n_units: int) -> list[Inspection]:
+    """``n_units`` further units, each inspected every half year 2019-2023 by the strict and the lenient
+    team in turn (half of the units start with each), every area assessed.
+
+    Which team inspects is the only thing behind the findings: the strict team finds a deficiency in 4
+    of the 5 areas, the lenient team in 1 (which areas rotates, so each area has the teams' rates). A
+    model can learn the team effect from these, and nothing about the units themselves.
+    """
+    areas = ["personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete"]
+    inspections = []
+    for unit_number in range(n_units):
+        unit = panel_unit(unit_number)
+        for number, year_half in enumerate(range(2019 * 2, 2024 * 2)):
+            year, half = divmod(year_half, 2)
+            turn = number + unit_number
+            team = STRICT_TEAM if turn % 2 == 0 else LENIENT_TEAM
+            deficient = round(TEAM_FINDING_RATES[team] * len(areas))
+            findings = {
+                area: "deficiency" if (k + turn) % len(areas) < deficient else "none"
+                for k, area in enumerate(areas)
+            }
+            start = dt.date(year, 1 + 6 * half, 1 + unit_number % 28)
+            inspections.append(
+                Inspection(f"P-{unit_number:02d}-{year}-{half}", unit, start, start + dt.timedelta(days=45),
+                           findings, team, method="platsbesok" if turn % 3 else "dokumentgranskning")
+            )  # fmt: skip
+    return inspections
+
+
 def inspections_frame(inspections: list[Inspection]) -> pl.DataFrame:
     """The inspections table (one row per inspection and assessed area)."""
     rows = []
@@ -143,32 +179,39 @@ def survey_months() -> list[dt.date]:
     return [dt.date(year, month, 1) for year in range(2019, 2025) for month in range(1, 13)]
 
 
-def real_shaped_history(config: Config) -> dict[str, pl.LazyFrame]:
+def real_shaped_history(config: Config, *, team_panel_units: int = 0) -> dict[str, pl.LazyFrame]:
     """Every table ``build_features`` reads under ``config`` (the default configuration's sources;
     the event and share-indicator sources are present and empty: this history is about the
-    version-2 families)."""
+    version-2 families).
+
+    ``team_panel_units`` adds that many units of :func:`team_panel_inspections` (region
+    :data:`PANEL_REGION`, no survey or attributes): enough inspections for a model to learn the teams.
+    """
     providers = pl.DataFrame(
         {"provider_id": [REGION_PROVIDER, COMPANY], "name": ["Region", "Bolaget AB"],
          "ownership": ["public", "private"]}
     )  # fmt: skip
+    panel = [panel_unit(number) for number in range(team_panel_units)]
     units = pl.DataFrame(
         {
-            "unit_id": list(UNITS),
-            "provider_id": [REGION_PROVIDER, COMPANY, COMPANY, REGION_PROVIDER],
-            "name": ["Steady", "Repeat", "Changed", "Quiet"],
-            "region_code": ["03", "03", "12", "12"],
-            "municipality_code": ["0380", "0380", "1280", "1280"],
-            "unit_type": ["vardcentral"] * 4,
-            "listed_patients": [9000, 12000, 7000, 5000],
-            "active_from": [dt.date(2015, 1, 1)] * 4,
-            "active_to": [None] * 4,
+            "unit_id": [*UNITS, *panel],
+            "provider_id": [REGION_PROVIDER, COMPANY, COMPANY, REGION_PROVIDER, *[REGION_PROVIDER] * len(panel)],
+            "name": ["Steady", "Repeat", "Changed", "Quiet", *[f"Panel {unit[-2:]}" for unit in panel]],
+            "region_code": ["03", "03", "12", "12", *[PANEL_REGION] * len(panel)],
+            "municipality_code": ["0380", "0380", "1280", "1280", *["0180"] * len(panel)],
+            "unit_type": ["vardcentral"] * (4 + len(panel)),
+            "listed_patients": [9000, 12000, 7000, 5000, *[8000] * len(panel)],
+            "active_from": [dt.date(2015, 1, 1)] * (4 + len(panel)),
+            "active_to": [None] * (4 + len(panel)),
         },
         schema_overrides={"active_to": pl.Date, "listed_patients": pl.Int64},
     )
     tables: dict[str, pl.DataFrame] = {
         "providers": providers,
         "units": units,
-        "inspections": inspections_frame(repeat_offender_inspections() + team_inspections()),
+        "inspections": inspections_frame(
+            repeat_offender_inspections() + team_inspections() + team_panel_inspections(team_panel_units)
+        ),
     }
     for source in config.event_sources.values():
         tables[source.file] = pl.DataFrame(

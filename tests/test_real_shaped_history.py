@@ -1,10 +1,13 @@
-"""Issue 10, data side: on a small real-shaped history built by hand (tests/history_factory.py), every
-new feature has the value worked out by hand, and is point-in-time correct: at each date a record
-becomes known, the features equal those of the history cut to what was known strictly before."""
+"""Issue 10: on a small real-shaped history built by hand (tests/history_factory.py), every new feature
+has the value worked out by hand, and is point-in-time correct: at each date a record becomes known,
+the features equal those of the history cut to what was known strictly before. With a panel of units
+inspected by two teams with very different finding rates, a model trained on the same history learns
+the team effect, and scoring neutralises it (the last two tests)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import polars as pl
 import pytest
@@ -263,3 +266,75 @@ def test_a_value_source_without_count_columns_builds_on_its_own(
         stop_reporting_months=config.quality.stop_reporting_months,
     ).collect()
     assert frame[f"{SURVEY}_latest"].drop_nulls().sort().to_list() == [70.0, 70.0, 82.0, 90.0]
+
+
+# --- the team effect: learnt from the history, neutralised at scoring --------------------------------
+
+PLANNING_DATE = dt.date(2024, 1, 1)
+PANEL_UNITS = 40
+
+
+@pytest.fixture(scope="module")
+def trained_on_history(config: Config) -> tuple[Any, Any]:
+    """The history with a panel of team-inspected units, through the training path of `train`."""
+    from models.jobs import build_training_data
+    from models.training import fit_risk_model
+    from models.validation import final_split
+
+    tables = real_shaped_history(config, team_panel_units=PANEL_UNITS)
+    data = build_training_data(tables, config, as_of=PLANNING_DATE, snapshot_id="hand-built")
+    lightgbm = config.model.lightgbm.model_copy(update={"n_estimators": 150, "min_child_samples": 20})
+    settings = config.model.model_copy(update={"lightgbm": lightgbm})
+    model = fit_risk_model(data.rows, final_split(PLANNING_DATE), data.catalog, config.risk_area_ids, settings)
+    return data, model
+
+
+def mean_risk(model: Any, rows: pl.DataFrame, team: str, covariates: str) -> float:
+    from models.training import predict_rows
+
+    recorded = rows.with_columns(pl.lit(team, dtype=pl.String).alias("team"))
+    return float(predict_rows(model, recorded, covariates=covariates)["p_deficiency"].mean())  # type: ignore[arg-type]
+
+
+def test_the_team_effect_in_the_history_is_learnt_and_neutralised_at_scoring(
+    trained_on_history: tuple[Any, Any],
+) -> None:
+    # given a model trained on the hand-built history, whose team panel finds 80 % vs 20 % by team
+    data, model = trained_on_history
+    assert model.metadata["inspection_covariates"] == ["team", "method"]
+    last_year = data.rows.filter(pl.col("start_date") >= dt.date(2023, 1, 1))
+    # when last year's inspections are scored as if the strict, then the lenient team had inspected
+    strict = mean_risk(model, last_year, STRICT_TEAM, "actual")
+    lenient = mean_risk(model, last_year, LENIENT_TEAM, "actual")
+    # then the model has learnt most of the teams' 60-point difference
+    assert strict - lenient > 0.3, (strict, lenient)
+    # when the same rows are scored as `tillsynsrisk score` does (no planned team)
+    neutral_if_strict = mean_risk(model, last_year, STRICT_TEAM, "mix")
+    neutral_if_lenient = mean_risk(model, last_year, LENIENT_TEAM, "mix")
+    # then which team happened to inspect changes nothing, and the score lies between the teams'
+    assert neutral_if_strict == neutral_if_lenient
+    assert lenient < neutral_if_strict < strict
+
+
+def test_the_planning_date_scores_name_no_team_and_follow_a_planned_one(
+    trained_on_history: tuple[Any, Any],
+) -> None:
+    # given the unit features on the planning date (they carry no team: no inspection is planned yet)
+    data, model = trained_on_history
+    features = data.latest_features
+    assert not {"team", "method"} & set(features.columns)
+    # when scored without a plan, and with the strict and the lenient team planned
+    neutral = model.predict_frame(features, contributions=True)
+    planned = {
+        team: model.predict_frame(features.with_columns(team=pl.lit(team)), contributions=False)
+        for team in (STRICT_TEAM, LENIENT_TEAM)
+    }
+    # then every unit's team-neutral risk lies between its risks under the two teams
+    key = ["unit_id", "risk_area"]
+    joined = neutral.join(planned[STRICT_TEAM], on=key, suffix="_strict").join(
+        planned[LENIENT_TEAM], on=key, suffix="_lenient"
+    )
+    assert (joined["p_deficiency_lenient"] < joined["p_deficiency"]).all()
+    assert (joined["p_deficiency"] < joined["p_deficiency_strict"]).all()
+    # and no reason given to a planner names the team or the method
+    assert not {"team", "method"} & set(neutral.schema["contributions"].to_schema())  # type: ignore[union-attr]
