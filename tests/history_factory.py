@@ -195,7 +195,8 @@ def real_shaped_history(config: Config, *, team_panel_units: int = 0) -> dict[st
     units = pl.DataFrame(
         {
             "unit_id": [*UNITS, *panel],
-            "provider_id": [REGION_PROVIDER, COMPANY, COMPANY, REGION_PROVIDER, *[REGION_PROVIDER] * len(panel)],
+            "provider_id": [REGION_PROVIDER, COMPANY, COMPANY, REGION_PROVIDER]
+            + [REGION_PROVIDER] * len(panel),
             "name": ["Steady", "Repeat", "Changed", "Quiet", *[f"Panel {unit[-2:]}" for unit in panel]],
             "region_code": ["03", "03", "12", "12", *[PANEL_REGION] * len(panel)],
             "municipality_code": ["0380", "0380", "1280", "1280", *["0180"] * len(panel)],

@@ -285,7 +285,8 @@ def trained_on_history(config: Config) -> tuple[Any, Any]:
     data = build_training_data(tables, config, as_of=PLANNING_DATE, snapshot_id="hand-built")
     lightgbm = config.model.lightgbm.model_copy(update={"n_estimators": 150, "min_child_samples": 20})
     settings = config.model.model_copy(update={"lightgbm": lightgbm})
-    model = fit_risk_model(data.rows, final_split(PLANNING_DATE), data.catalog, config.risk_area_ids, settings)
+    split = final_split(PLANNING_DATE)
+    model = fit_risk_model(data.rows, split, data.catalog, config.risk_area_ids, settings)
     return data, model
 
 
