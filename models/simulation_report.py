@@ -61,23 +61,28 @@ def _yearly(
     return series
 
 
+def _plot_yearly(axis: Any, design: str, years: list[int], values: list[tuple[float, float, float]]) -> None:
+    """One design's yearly means with their 95 % intervals as error bars."""
+    mean = [v[0] for v in values]
+    axis.errorbar(
+        years,
+        mean,
+        yerr=[
+            [m - v[1] for m, v in zip(mean, values, strict=True)],
+            [v[2] - m for m, v in zip(mean, values, strict=True)],
+        ],
+        label=design,
+        color=DESIGN_COLOURS.get(design),
+        marker="o",
+        capsize=3,
+    )
+
+
 def findings_figure(result: SimulationResult) -> Figure:
     """Realised findings per design and year: mean and 95 % interval over seeds."""
     figure, axis = plt.subplots(figsize=(7, 4.5))
     for design, (years, values) in _yearly(result, "findings").items():
-        mean = [v[0] for v in values]
-        axis.errorbar(
-            years,
-            mean,
-            yerr=[
-                [m - v[1] for m, v in zip(mean, values, strict=True)],
-                [v[2] - m for m, v in zip(mean, values, strict=True)],
-            ],
-            label=design,
-            color=DESIGN_COLOURS.get(design),
-            marker="o",
-            capsize=3,
-        )
+        _plot_yearly(axis, design, years, values)
     axis.set_xlabel("Planeringsår")
     axis.set_ylabel(f"Brister funna ({result.settings.risk_area})")
     axis.set_title(f"Funna brister per år, {result.settings.capacity} tillsyner (medel, 95 % KI över frön)")
@@ -95,21 +100,9 @@ def calibration_figure(result: SimulationResult) -> Figure:
         (axes[1], "calibration_gap_selected", "Predikterad − sann sannolikhet, valda enheter"),
     ):
         for design, (years, values) in _yearly(result, column).items():
-            mean = [v[0] for v in values]
-            if all(math.isnan(m) for m in mean):
+            if all(math.isnan(v[0]) for v in values):
                 continue
-            axis.errorbar(
-                years,
-                mean,
-                yerr=[
-                    [m - v[1] for m, v in zip(mean, values, strict=True)],
-                    [v[2] - m for m, v in zip(mean, values, strict=True)],
-                ],
-                label=design,
-                color=DESIGN_COLOURS.get(design),
-                marker="o",
-                capsize=3,
-            )
+            _plot_yearly(axis, design, years, values)
         axis.axhline(0, color="#999999", linestyle="--")
         axis.set_title(title, fontsize=10)
         axis.set_xlabel("Planeringsår")
