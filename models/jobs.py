@@ -34,7 +34,7 @@ from models.evaluation import (
     subgroup_tables,
     summary,
 )
-from models.metrics import population_stability_index
+from models.metrics import population_stability_index, psi_shift
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_model
 from models.validation import Split, final_split, rolling_origin_splits
@@ -351,7 +351,11 @@ def feature_distribution(data: TrainingData, max_rows: int = 20_000) -> pl.DataF
 
 
 def psi_table(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """Population stability index per numeric feature between two training periods."""
+    """Population stability index per numeric feature between two training periods, largest first.
+
+    ``shift`` flags each feature by the rule of thumb (:func:`models.metrics.psi_shift`): ``major``
+    (PSI > 0.25), ``moderate`` (0.1–0.25) or ``none``.
+    """
     shared = [c for c in before.columns if c in after.columns and c not in ("unit_id", "as_of")]
     rows = [
         {
@@ -363,4 +367,7 @@ def psi_table(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
         }
         for name in shared
     ]
-    return pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64}).sort("psi", descending=True)
+    frame = pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64}).sort("psi", descending=True)
+    return frame.with_columns(
+        pl.col("psi").map_elements(psi_shift, return_dtype=pl.String).fill_null("none").alias("shift")
+    )
