@@ -471,7 +471,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print deltas and PSI as JSON.")] = False,
 ) -> None:
     """Metric deltas (B − A) per area and population stability index per feature between training periods."""
-    from models.jobs import psi_table
+    from models.jobs import drift_windows, psi_table
     from models.tracking import dumps
 
     tracking, metrics_a = _tracking_and_metrics(run_a)
@@ -484,16 +484,28 @@ def compare(
         .with_columns((pl.col("b") - pl.col("a")).alias("delta"))
         .filter(pl.col("scorer").is_in(["model", "data"]))
     )
-    psi = psi_table(
+    windows = drift_windows(
         tracking.read_table(run_a, "evaluation/training_features.parquet"),
         tracking.read_table(run_b, "evaluation/training_features.parquet"),
+        dt.date.fromisoformat(tracking.read_json(run_a, "lineage.json")["as_of"]),
+        dt.date.fromisoformat(tracking.read_json(run_b, "lineage.json")["as_of"]),
     )
+    psi = psi_table(windows.before, windows.after)
     flagged = {
         level: psi.filter(pl.col("shift") == level).get_column("feature").to_list()
         for level in ("major", "moderate")
     }
     if as_json:
-        console.print_json(dumps({"deltas": joined.to_dicts(), "psi": psi.to_dicts(), "flagged": flagged}))
+        console.print_json(
+            dumps(
+                {
+                    "deltas": joined.to_dicts(),
+                    "psi": psi.to_dicts(),
+                    "psi_windows": windows.to_dict(),
+                    "flagged": flagged,
+                }
+            )
+        )
         return
     table = Table(title=f"Model metrics, all test folds: {run_b[:8]} − {run_a[:8]}")
     for column in ("population", "risk area", "metric", "A", "B", "Δ"):
@@ -513,9 +525,14 @@ def compare(
         "each run is measured on its own test years, so these deltas mix a change of model with a change "
         "of years; `tillsynsrisk backtest` compares versions on the same inspections"
     )
+    period = windows.to_dict()
+    noise = float(psi.get_column("noise")[0]) if psi.height else math.nan
     psi_view = Table(
-        title="Population stability index of training features, B against A "
-        "(> 0.25 major shift ⚑, 0.1–0.25 moderate)"
+        title="Population stability index of training features: B's rows dated "
+        f"{period['after'][0] or '…'} – "
+        f"{period['after'][1]} (n {period['n_after']}) against A's {period['before'][0] or '…'} – "
+        f"{period['before'][1]} (n {period['n_before']}); > 0.25 major shift ⚑, 0.1–0.25 moderate, "
+        f"never within the noise of these row counts ({_fmt(noise)})"
     )
     psi_view.add_column("feature")
     psi_view.add_column("PSI", justify="right")

@@ -199,7 +199,9 @@ def _metric_rows(
 def _paired_difference_rows(
     frame: pl.DataFrame, y: np.ndarray, fractions: Sequence[float], *, groups: np.ndarray, counts: np.ndarray
 ) -> list[dict[str, Any]]:
-    """precision@k of the model minus each baseline's on the same resamples (``scorer`` = the baseline).
+    """precision@k of the model minus random selection's and each baseline's on the same resamples.
+
+    ``scorer`` names what the model is compared with.
 
     A paired interval: whether the model beats the best comparison method is read from the interval of
     the difference, not from two overlapping intervals.
@@ -208,7 +210,7 @@ def _paired_difference_rows(
     if np.isnan(model).any():
         return []
     rows = []
-    for scorer in BASELINES:
+    for scorer in ("random", *BASELINES):
         baseline = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(baseline).any():
             continue

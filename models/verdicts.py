@@ -4,7 +4,11 @@ Read from the intervals the evaluation already computed (no new resampling):
 
 - *against random selection*: the model's 95 % bootstrap interval of precision@10 % against the base
   rate (the share of deficiencies among the inspected, which is what a random selection finds on
-  average). Wholly above: better; wholly below: worse; containing it: not reliably different.
+  average). Wholly above: better; wholly below: worse; containing it: not reliably different. Where
+  the run also holds the paired difference with the seeded random ranking (a random selection of the
+  same size on the same resamples), that interval must clear zero too: with a base rate of 0.98 a
+  top 10 % of eight inspections is all deficiencies in nearly every resample, for the model and for a
+  random choice alike, and an interval of 1.000–1.000 above 0.98 is no evidence of skill.
 - *against the best baseline* (complaints, banding or the elastic-net logistic, whichever has the
   highest precision@10 % on the same rows): the paired 95 % interval of the difference model − baseline
   (both measured on the same resamples). Older runs without paired rows fall back to the two separate
@@ -58,6 +62,7 @@ class Verdict:
     base_rate: float
     model: Interval
     vs_random: str
+    random_difference: Interval | None = None
     best_baseline: str | None = None
     baseline: Interval | None = None
     difference: Interval | None = None
@@ -102,6 +107,10 @@ def area_verdict(area: str, population: str, values: Values, metric: str = VERDI
     if model is None or ("data", "base_rate") not in values:
         return None
     base_rate = float(values[("data", "base_rate")]["value"])
+    vs_random = compared_to_level(model, base_rate)
+    random_difference = _interval(values.get(("random", f"{PAIRED_PREFIX}{metric}")))
+    if random_difference is not None and compared_to_level(random_difference, 0.0) != vs_random:
+        vs_random = UNCLEAR  # the two readings disagree: not reliably different
     verdict = Verdict(
         risk_area=area,
         population=population,
@@ -109,7 +118,8 @@ def area_verdict(area: str, population: str, values: Values, metric: str = VERDI
         n=int(values[("data", "n")]["value"]),
         base_rate=base_rate,
         model=model,
-        vs_random=compared_to_level(model, base_rate),
+        vs_random=vs_random,
+        random_difference=random_difference,
     )
     name = best_baseline(values, metric)
     baseline = _interval(values.get((name, metric))) if name else None
@@ -125,6 +135,7 @@ def area_verdict(area: str, population: str, values: Values, metric: str = VERDI
         **{
             **asdict(verdict),
             "model": model,
+            "random_difference": random_difference,
             "best_baseline": name,
             "baseline": baseline,
             "difference": difference,
@@ -186,10 +197,17 @@ def label_en(verdict: Verdict) -> str:
 def sentence_en(verdict: Verdict) -> str:
     """One line per area with the intervals the verdict was read from."""
     m = verdict.model
+    r = verdict.random_difference
+    versus_random = (
+        ""
+        if r is None
+        else f", model − a random selection of the same size {_en(r.estimate, sign=True)} (paired 95% CI "
+        f"{_en(r.lower, sign=True)} to {_en(r.upper, sign=True)})"
+    )
     text = (
         f"{verdict.risk_area} ({POPULATION_EN[verdict.population]}, n {verdict.n}): model p@10% "
         f"{_en(m.estimate)} (95% CI {_en(m.lower)}–{_en(m.upper)}) vs the random level (base rate) "
-        f"{_en(verdict.base_rate)}: {RANDOM_EN[verdict.vs_random]}"
+        f"{_en(verdict.base_rate)}{versus_random}: {RANDOM_EN[verdict.vs_random]}"
     )
     if verdict.vs_baseline is None or verdict.baseline is None or verdict.difference is None:
         return text + "."
@@ -214,12 +232,19 @@ def sentence_sv(verdict: Verdict) -> str:
         BETTER: "ligger helt över",
         WORSE: "ligger helt under",
         UNCLEAR: "omfattar",
-    }[verdict.vs_random]
+    }[compared_to_level(m, verdict.base_rate)]
+    r = verdict.random_difference
+    versus_random = (
+        ""
+        if r is None
+        else f"; skillnaden mot ett slumpvis urval av samma storlek är {_sv(r.estimate, sign=True)} "
+        f"(parat 95 % KI {_sv(r.lower, sign=True)} till {_sv(r.upper, sign=True)})"
+    )
     text = (
         f"Precision bland de 10 % högst rankade {_sv(m.estimate)} (95 % KI {_sv(m.lower)}–{_sv(m.upper)}; "
         f"{POPULATION_SV[verdict.population]}, {verdict.n} tillsyner). Intervallet {where} slumpnivån "
-        f"{_sv(verdict.base_rate)} (andelen med brist, vad ett slumpvis urval hittar i genomsnitt): "
-        f"modellen {_verb_sv(RANDOM_SV[verdict.vs_random])}."
+        f"{_sv(verdict.base_rate)} (andelen med brist, vad ett slumpvis urval hittar i genomsnitt)"
+        f"{versus_random}: modellen {_verb_sv(RANDOM_SV[verdict.vs_random])}."
     )
     if verdict.vs_baseline is None or verdict.baseline is None or verdict.difference is None:
         return text

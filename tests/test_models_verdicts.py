@@ -56,8 +56,11 @@ def _values(
         ((0.60, 0.48, 0.72), 0.30, {"complaints": (0.50, 0.40, 0.60)}, None, (BETTER, "complaints", UNCLEAR)),
         # ... and when they do not overlap, better
         ((0.80, 0.70, 0.90), 0.30, {"complaints": (0.50, 0.40, 0.60)}, None, (BETTER, "complaints", BETTER)),
+        # A base rate of 0.987: the top 10 % is all deficiencies for the model and a random choice alike
+        ((1.0, 1.0, 1.0), 0.987, {"complaints": (1.0, 1.0, 1.0)},
+         {"random": (0.0, 0.0, 0.0), "complaints": (0.0, 0.0, 0.0)}, (UNCLEAR, "complaints", UNCLEAR)),
     ],
-    ids=["noise", "clear", "worse", "unpaired-overlap", "unpaired-apart"],
+    ids=["noise", "clear", "worse", "unpaired-overlap", "unpaired-apart", "base-rate-near-one"],
 )  # fmt: skip
 def test_a_verdict_is_read_from_the_intervals(
     model: tuple[float, float, float],
@@ -73,12 +76,15 @@ def test_a_verdict_is_read_from_the_intervals(
     assert verdict is not None
     assert (verdict.vs_random, verdict.best_baseline, verdict.vs_baseline) == expected
     assert verdict.paired is (paired is not None)
+    assert (verdict.random_difference is None) is (paired is None or "random" not in paired)
     # And the sentences carry the intervals they were read from, in English and in Swedish
     assert f"({model[1]:.3f}–{model[2]:.3f})".replace("(", "(95% CI ") in sentence_en(verdict)
     swedish = sentence_sv(verdict)
     assert f"{model[1]:.3f}–{model[2]:.3f}".replace(".", ",") in swedish
     if expected[0] == UNCLEAR:
         assert "modellen skiljer sig inte säkert från slumpen" in swedish
+    if verdict.random_difference is not None:
+        assert "skillnaden mot ett slumpvis urval av samma storlek är +0,000 (parat 95 % KI" in swedish
     if expected[2] == UNCLEAR:
         assert "modellen skiljer sig inte säkert från bästa jämförelsemetod" in swedish
     if expected[0] == BETTER:
