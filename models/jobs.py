@@ -416,8 +416,8 @@ def drift_windows(
     if after_as_of <= before_as_of:
         return DriftWindows(before, after, (None, before_as_of), (None, after_as_of))
     start = before_as_of - (after_as_of - before_as_of)
-    recent = before.filter(pl.col("as_of") >= start)
-    new = after.filter(pl.col("as_of") >= before_as_of)
+    recent = before.filter(pl.col("as_of").is_between(start, before_as_of, closed="left"))
+    new = after.filter(pl.col("as_of").is_between(before_as_of, after_as_of, closed="left"))
     if recent.is_empty() or new.is_empty():
         return DriftWindows(before, after, (None, before_as_of), (None, after_as_of))
     return DriftWindows(recent, new, (start, before_as_of), (before_as_of, after_as_of))
