@@ -30,6 +30,7 @@ from models.metrics import (
     fraction_tag,
     paired_difference_intervals,
     reliability_table,
+    selected_count,
     subgroup_audit,
 )
 from models.training import fit_risk_model, predict_rows
@@ -145,6 +146,15 @@ def _metric_rows(
             "metric": "serious_rate",
             "value": float(frame.get_column("serious").to_numpy().mean()),
         },
+        # How many rows each top fraction selects over the folds (the verdict's test against random).
+        *[
+            {
+                "scorer": "data",
+                "metric": f"selected_at_{fraction_tag(f)}",
+                "value": float(selected_count(groups, f)),
+            }
+            for f in fractions
+        ],
     ]
     oracle = frame.get_column("score_oracle").to_numpy().astype(float)
     has_oracle = not np.isnan(oracle).any()
@@ -199,9 +209,7 @@ def _metric_rows(
 def _paired_difference_rows(
     frame: pl.DataFrame, y: np.ndarray, fractions: Sequence[float], *, groups: np.ndarray, counts: np.ndarray
 ) -> list[dict[str, Any]]:
-    """precision@k of the model minus random selection's and each baseline's on the same resamples.
-
-    ``scorer`` names what the model is compared with.
+    """precision@k of the model minus each baseline's on the same resamples (``scorer`` = the baseline).
 
     A paired interval: whether the model beats the best comparison method is read from the interval of
     the difference, not from two overlapping intervals.
@@ -210,7 +218,7 @@ def _paired_difference_rows(
     if np.isnan(model).any():
         return []
     rows = []
-    for scorer in ("random", *BASELINES):
+    for scorer in BASELINES:
         baseline = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(baseline).any():
             continue

@@ -298,6 +298,33 @@ def bootstrap_ranking_intervals(
     return intervals
 
 
+def selected_count(groups: FloatArray, fraction: float) -> int:
+    """How many rows the top ``fraction`` selects over all groups (folds): the sum of each fold's k."""
+    _, sizes = np.unique(np.asarray(groups), return_counts=True)
+    return int(sum(top_k_count(int(size), fraction) for size in sizes))
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+def random_selection_tail(n: int, positives: int, selected: int, hits: int, *, upper: bool = True) -> float:
+    """P(a random selection of ``selected`` of ``n`` rows holds ≥ ``hits`` positives); ≤ if not ``upper``.
+
+    Hypergeometric: ``positives`` of the ``n`` rows are positive and the selection is drawn without
+    replacement — what choosing the same number of units at random finds by chance.
+    """
+    low, high = max(0, selected - (n - positives)), min(selected, positives)
+    support = range(max(hits, low), high + 1) if upper else range(low, min(hits, high) + 1)
+    total = _log_comb(n, selected)
+    return float(
+        sum(
+            math.exp(_log_comb(positives, x) + _log_comb(n - positives, selected - x) - total)
+            for x in support
+        )
+    )
+
+
 def paired_difference_intervals(
     y_true: FloatArray,
     scores_a: FloatArray,

@@ -5,10 +5,11 @@ Read from the intervals the evaluation already computed (no new resampling):
 - *against random selection*: the model's 95 % bootstrap interval of precision@10 % against the base
   rate (the share of deficiencies among the inspected, which is what a random selection finds on
   average). Wholly above: better; wholly below: worse; containing it: not reliably different. Where
-  the run also holds the paired difference with the seeded random ranking (a random selection of the
-  same size on the same resamples), that interval must clear zero too: with a base rate of 0.98 a
-  top 10 % of eight inspections is all deficiencies in nearly every resample, for the model and for a
-  random choice alike, and an interval of 1.000–1.000 above 0.98 is no evidence of skill.
+  the run records how many inspections the top 10 % selected (``data``/``selected_at_10pct``), the
+  model's hits must also be unlikely for a random selection of that size (hypergeometric, one-sided,
+  below 2.5 %): with a base rate of 0.98 the top 10 % of 76 inspections is all deficiencies in nearly
+  every bootstrap resample (an interval of 1.000–1.000, wholly above 0.98), and a random choice of
+  eight finds eight deficiencies 85 % of the time — no evidence of skill.
 - *against the best baseline* (complaints, banding or the elastic-net logistic, whichever has the
   highest precision@10 % on the same rows): the paired 95 % interval of the difference model − baseline
   (both measured on the same resamples). Older runs without paired rows fall back to the two separate
@@ -28,13 +29,15 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from models.metrics import Interval
+from models.metrics import Interval, random_selection_tail
 
 BASELINES = ("complaints", "banding", "logistic")
 PAIRED_PREFIX = "paired_difference_"
 VERDICT_METRIC = "precision_at_10pct"
 
 BETTER, WORSE, UNCLEAR = "better", "worse", "not reliably different"
+# A random selection of the same size finding as many deficiencies (or as few) this rarely: not chance.
+CHANCE_LEVEL = 0.025
 BASELINE_NAMES_EN = {
     "complaints": "complaints per listed",
     "banding": "banding",
@@ -62,7 +65,8 @@ class Verdict:
     base_rate: float
     model: Interval
     vs_random: str
-    random_difference: Interval | None = None
+    selected: int | None = None
+    random_chance: float | None = None
     best_baseline: str | None = None
     baseline: Interval | None = None
     difference: Interval | None = None
@@ -101,25 +105,46 @@ def best_baseline(values: Values, metric: str = VERDICT_METRIC) -> str | None:
     return max(found, key=lambda item: item[1])[0] if found else None
 
 
+def _random_selection_chance(
+    values: Values, metric: str, model: Interval, reading: str
+) -> tuple[int | None, float | None]:
+    """(selected, P(a random selection of that size does at least as well)) — or as badly when the
+    interval lies below the base rate; (None, None) without the count (older runs, other metrics)."""
+    n = int(values[("data", "n")]["value"])
+    base_rate = float(values[("data", "base_rate")]["value"])
+    if not metric.startswith("precision_at_"):
+        return None, None
+    row = values.get(("data", metric.replace("precision_at_", "selected_at_")))
+    if row is None or row.get("value") is None or math.isnan(model.estimate) or n <= 0:
+        return None, None
+    selected = int(row["value"])
+    positives = round(base_rate * n)
+    hits = round(model.estimate * selected)
+    chance = random_selection_tail(n, positives, selected, hits, upper=reading != WORSE)
+    return selected, chance
+
+
 def area_verdict(area: str, population: str, values: Values, metric: str = VERDICT_METRIC) -> Verdict | None:
     """The verdict of one area from its metric rows keyed (scorer, metric); None without the model's."""
     model = _interval(values.get(("model", metric)))
     if model is None or ("data", "base_rate") not in values:
         return None
     base_rate = float(values[("data", "base_rate")]["value"])
+    n = int(values[("data", "n")]["value"])
     vs_random = compared_to_level(model, base_rate)
-    random_difference = _interval(values.get(("random", f"{PAIRED_PREFIX}{metric}")))
-    if random_difference is not None and compared_to_level(random_difference, 0.0) != vs_random:
-        vs_random = UNCLEAR  # the two readings disagree: not reliably different
+    selected, chance = _random_selection_chance(values, metric, model, vs_random)
+    if chance is not None and not chance < CHANCE_LEVEL:
+        vs_random = UNCLEAR  # a random choice of the same size does as well too often
     verdict = Verdict(
         risk_area=area,
         population=population,
         metric=metric,
-        n=int(values[("data", "n")]["value"]),
+        n=n,
         base_rate=base_rate,
         model=model,
         vs_random=vs_random,
-        random_difference=random_difference,
+        selected=selected,
+        random_chance=chance,
     )
     name = best_baseline(values, metric)
     baseline = _interval(values.get((name, metric))) if name else None
@@ -135,7 +160,6 @@ def area_verdict(area: str, population: str, values: Values, metric: str = VERDI
         **{
             **asdict(verdict),
             "model": model,
-            "random_difference": random_difference,
             "best_baseline": name,
             "baseline": baseline,
             "difference": difference,
@@ -197,12 +221,12 @@ def label_en(verdict: Verdict) -> str:
 def sentence_en(verdict: Verdict) -> str:
     """One line per area with the intervals the verdict was read from."""
     m = verdict.model
-    r = verdict.random_difference
     versus_random = (
         ""
-        if r is None
-        else f", model − a random selection of the same size {_en(r.estimate, sign=True)} (paired 95% CI "
-        f"{_en(r.lower, sign=True)} to {_en(r.upper, sign=True)})"
+        if verdict.random_chance is None
+        else f"; a random selection of as many ({verdict.selected}) finds "
+        f"{'at most' if compared_to_level(m, verdict.base_rate) == WORSE else 'at least'} as many "
+        f"deficiencies with probability {_chance(verdict.random_chance)}"
     )
     text = (
         f"{verdict.risk_area} ({POPULATION_EN[verdict.population]}, n {verdict.n}): model p@10% "
@@ -220,6 +244,10 @@ def sentence_en(verdict: Verdict) -> str:
     )
 
 
+def _chance(probability: float) -> str:
+    return "< 0.001" if probability < 0.001 else f"{probability:.3f}"
+
+
 def _verb_sv(phrase: str) -> str:
     """``bättre än …`` → ``är bättre än …``; ``skiljer sig …`` stays (it has its verb)."""
     return phrase if phrase.startswith("skiljer") else f"är {phrase}"
@@ -233,12 +261,12 @@ def sentence_sv(verdict: Verdict) -> str:
         WORSE: "ligger helt under",
         UNCLEAR: "omfattar",
     }[compared_to_level(m, verdict.base_rate)]
-    r = verdict.random_difference
     versus_random = (
         ""
-        if r is None
-        else f"; skillnaden mot ett slumpvis urval av samma storlek är {_sv(r.estimate, sign=True)} "
-        f"(parat 95 % KI {_sv(r.lower, sign=True)} till {_sv(r.upper, sign=True)})"
+        if verdict.random_chance is None
+        else f"; ett slumpvis urval av lika många ({verdict.selected}) hittar "
+        f"{'högst' if compared_to_level(m, verdict.base_rate) == WORSE else 'minst'} lika många brister "
+        f"med sannolikheten {_chance(verdict.random_chance).replace('.', ',')}"
     )
     text = (
         f"Precision bland de 10 % högst rankade {_sv(m.estimate)} (95 % KI {_sv(m.lower)}–{_sv(m.upper)}; "

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
 from models.evaluation import fold_table, summary, verdicts
 from models.jobs import TrainingResult
+from models.metrics import random_selection_tail, selected_count
 from models.report import render_report
 from models.tracking import Tracking
 from models.verdicts import BETTER, UNCLEAR, WORSE, area_verdict, overall_sv, sentence_en, sentence_sv
@@ -32,6 +34,7 @@ def _values(
     values = {
         ("data", "n"): {"value": 200.0},
         ("data", "base_rate"): {"value": base_rate},
+        ("data", "selected_at_10pct"): {"value": 20.0},
         ("model", "precision_at_10pct"): row(model),
     }
     values |= {(name, "precision_at_10pct"): row(v) for name, v in baselines.items()}
@@ -50,15 +53,15 @@ def _values(
         ((0.70, 0.58, 0.82), 0.30, {"complaints": (0.45, 0.33, 0.57), "logistic": (0.50, 0.38, 0.62)},
          {"complaints": (0.25, 0.12, 0.38), "logistic": (0.20, 0.05, 0.33)}, (BETTER, "logistic", BETTER)),
         # Wholly below the base rate, and below the best baseline beyond the paired interval
-        ((0.10, 0.02, 0.20), 0.30, {"logistic": (0.40, 0.30, 0.50)},
+        ((0.05, 0.00, 0.15), 0.30, {"logistic": (0.40, 0.30, 0.50)},
          {"logistic": (-0.30, -0.42, -0.18)}, (WORSE, "logistic", WORSE)),
         # An older run without paired rows: the separate intervals overlap, so not reliably different
         ((0.60, 0.48, 0.72), 0.30, {"complaints": (0.50, 0.40, 0.60)}, None, (BETTER, "complaints", UNCLEAR)),
         # ... and when they do not overlap, better
         ((0.80, 0.70, 0.90), 0.30, {"complaints": (0.50, 0.40, 0.60)}, None, (BETTER, "complaints", BETTER)),
-        # A base rate of 0.987: the top 10 % is all deficiencies for the model and a random choice alike
-        ((1.0, 1.0, 1.0), 0.987, {"complaints": (1.0, 1.0, 1.0)},
-         {"random": (0.0, 0.0, 0.0), "complaints": (0.0, 0.0, 0.0)}, (UNCLEAR, "complaints", UNCLEAR)),
+        # A base rate of 0.985: the top 10 % is all deficiencies for the model and a random choice alike
+        ((1.0, 1.0, 1.0), 0.985, {"complaints": (1.0, 1.0, 1.0)},
+         {"complaints": (0.0, 0.0, 0.0)}, (UNCLEAR, "complaints", UNCLEAR)),
     ],
     ids=["noise", "clear", "worse", "unpaired-overlap", "unpaired-apart", "base-rate-near-one"],
 )  # fmt: skip
@@ -76,15 +79,16 @@ def test_a_verdict_is_read_from_the_intervals(
     assert verdict is not None
     assert (verdict.vs_random, verdict.best_baseline, verdict.vs_baseline) == expected
     assert verdict.paired is (paired is not None)
-    assert (verdict.random_difference is None) is (paired is None or "random" not in paired)
+    # And the model's hits are weighed against a random selection of as many (hypergeometric)
+    assert verdict.selected == 20 and verdict.random_chance is not None
+    assert (verdict.random_chance < 0.025) is (expected[0] != UNCLEAR)
     # And the sentences carry the intervals they were read from, in English and in Swedish
     assert f"({model[1]:.3f}–{model[2]:.3f})".replace("(", "(95% CI ") in sentence_en(verdict)
     swedish = sentence_sv(verdict)
     assert f"{model[1]:.3f}–{model[2]:.3f}".replace(".", ",") in swedish
     if expected[0] == UNCLEAR:
         assert "modellen skiljer sig inte säkert från slumpen" in swedish
-    if verdict.random_difference is not None:
-        assert "skillnaden mot ett slumpvis urval av samma storlek är +0,000 (parat 95 % KI" in swedish
+    assert "ett slumpvis urval av lika många (20) hittar" in swedish
     if expected[2] == UNCLEAR:
         assert "modellen skiljer sig inte säkert från bästa jämförelsemetod" in swedish
     if expected[0] == BETTER:
@@ -93,7 +97,7 @@ def test_a_verdict_is_read_from_the_intervals(
 
 def test_without_the_model_or_a_baseline_the_verdict_says_only_what_it_can() -> None:
     assert area_verdict("a", "random", {("data", "n"): {"value": 0.0}}) is None
-    only_random = area_verdict("a", "random", _values((0.5, 0.4, 0.6), 0.3, {}))
+    only_random = area_verdict("a", "random", _values((0.6, 0.45, 0.75), 0.3, {}))
     assert only_random is not None and only_random.vs_baseline is None and only_random.vs_random == BETTER
     nan_bounds = area_verdict("a", "random", _values((0.5, math.nan, math.nan), 0.3, {}))
     assert nan_bounds is not None and nan_bounds.vs_random == UNCLEAR, "no interval decides nothing"
@@ -138,3 +142,13 @@ def test_the_fold_table_has_one_row_per_area_and_test_year(champion_run: Trainin
     assert table.filter(pl.col("risk_area") == "kontinuitet").get_column("fold").to_list() == folds
     assert (table["precision_at_10pct_lower"] <= table["precision_at_10pct"]).all()
     assert (table["ece_noise_upper"] > 0).all() and table["n"].sum() > 0
+
+
+def test_the_random_selection_tail_is_the_hypergeometric_one() -> None:
+    # Given 10 rows of which 5 positive, a random pair holds 2 positives with probability C(5,2)/C(10,2)
+    assert math.isclose(random_selection_tail(10, 5, 2, 2), 10 / 45)
+    # And at least none with certainty, at most one with the complement
+    assert math.isclose(random_selection_tail(10, 5, 2, 0), 1.0)
+    assert math.isclose(random_selection_tail(10, 5, 2, 1, upper=False), 1 - 10 / 45)
+    # And the folds' selections add up: ceil(10 % of 95) + ceil(10 % of 100)
+    assert selected_count(np.array([0] * 95 + [1] * 100), 0.10) == 10 + 10
