@@ -52,8 +52,8 @@ def _fmt(value: Any) -> str:
 
 def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
     table = Table(title=title)
-    for column in ("risk area", "n", "base rate", "model p@10%", "oracle", "random", "complaints", "banding",
-                   "logistic", "expected p@10% model", "oracle", "model AUC", "ECE",
+    for column in ("risk area", "n", "base rate", "model p@10% (95% CI)", "oracle", "random", "complaints",
+                   "banding", "logistic", "expected p@10% model", "oracle", "model AUC", "ECE",
                    "ECE noise 97.5%"):  # fmt: skip
         table.add_column(column, justify="right" if column != "risk area" else "left")
     for area, entry in result.items():
@@ -62,9 +62,13 @@ def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
             escape(str(area)),
             str(entry["n"]),
             _fmt(entry["base_rate"]),
+            _interval_text(
+                scorers.get("model", {}).get("precision_at_10pct"),
+                scorers.get("model", {}).get("precision_at_10pct_ci"),
+            ),
             *[
                 _fmt(scorers.get(s, {}).get("precision_at_10pct"))
-                for s in ("model", "oracle", "random", "complaints", "banding", "logistic")
+                for s in ("oracle", "random", "complaints", "banding", "logistic")
             ],
             *[_fmt(scorers.get(s, {}).get("expected_precision_at_10pct")) for s in ("model", "oracle")],
             _fmt(scorers.get("model", {}).get("roc_auc")),
@@ -148,8 +152,54 @@ NO_RANDOM_NOTE = (
 )
 
 
+def _print_verdicts(metrics: pl.DataFrame) -> None:
+    """Per area in words: is the model reliably better than random selection and the best baseline?"""
+    from models.evaluation import has_population, verdicts
+    from models.verdicts import label_sv, overall_en, sentence_en
+
+    population = "random" if has_population(metrics, "random") else "all"
+    found = verdicts(metrics, population)
+    console.print(
+        f"[bold]Verdict[/] ({'random selections' if population == 'random' else 'all inspections'}, "
+        "precision@10 %, read from the 95 % intervals): " + escape(overall_en(found))
+    )
+    for verdict in found.values():
+        console.print(f"  {escape(sentence_en(verdict))} / {escape(label_sv(verdict))}")
+
+
+def _print_folds(metrics: pl.DataFrame, population: str) -> None:
+    """The model per test year: a drop after a change in the world shows here."""
+    from models.evaluation import fold_table
+
+    folds = fold_table(metrics, population)
+    if folds.is_empty():
+        return
+    label = "random selections" if population == "random" else "all inspections"
+    table = Table(title=f"Model per test year, {label} (each year scored by a model fitted before it)")
+    for column in ("risk area", "test year", "n", "base rate", "p@10% (95% CI)", "expected p@10%",
+                   "oracle expected", "ROC AUC", "ECE (95% CI)", "ECE noise 97.5%", "Brier"):  # fmt: skip
+        table.add_column(column, justify="left" if column in ("risk area", "test year") else "right")
+    for row in folds.iter_rows(named=True):
+        table.add_row(
+            escape(row["risk_area"]),
+            row["fold"],
+            str(row["n"]),
+            _fmt(row["base_rate"]),
+            _interval_text(
+                row["precision_at_10pct"], [row["precision_at_10pct_lower"], row["precision_at_10pct_upper"]]
+            ),
+            _fmt(row["expected_precision_at_10pct"]),
+            _fmt(row["oracle_expected_precision_at_10pct"]),
+            _fmt(row["roc_auc"]),
+            _interval_text(row["ece"], [row["ece_lower"], row["ece_upper"]]),
+            _fmt(row["ece_noise_upper"]),
+            _fmt(row["brier"]),
+        )
+    console.print(table)
+
+
 def _print_summaries(metrics: pl.DataFrame) -> None:
-    """The random-selection table (or a note that it is empty) and the all-inspection table."""
+    """The random-selection table (or a note that it is empty), the all-inspection table, the verdicts."""
     from models.evaluation import has_population, summary
 
     if has_population(metrics, "random"):
@@ -166,6 +216,7 @@ def _print_summaries(metrics: pl.DataFrame) -> None:
             summary(metrics, "all"), "All inspections, all test folds (biased towards risky-looking units)"
         )
     )
+    _print_verdicts(metrics)
 
 
 def _tracking_and_metrics(run_id: str) -> tuple[Tracking, pl.DataFrame]:
@@ -188,7 +239,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Show a run's evaluation: per area the model, oracle and baselines (random-selection inspections)."""
-    from models.evaluation import summary
+    from models.evaluation import fold_table, summary
     from models.prospective import read_record, record_summary
     from models.report import render_report
     from models.tracking import dumps
@@ -199,6 +250,12 @@ def evaluate(
     if as_json:
         for area, entry in summary(metrics, "all").items():
             result[area]["all_inspections"] = entry
+        for population, key in (("random", None), ("all", "all_inspections")):
+            for row in fold_table(metrics, population).iter_rows(named=True):
+                target = result[row["risk_area"]] if key is None else result[row["risk_area"]][key]
+                target.setdefault("folds", {})[row["fold"]] = {
+                    k: v for k, v in row.items() if k not in ("risk_area", "fold")
+                }
         if record is not None:
             for area, entry in record_summary(record).items():
                 if area in result:
@@ -210,6 +267,8 @@ def evaluate(
         console.print_json(dumps(result))
     else:
         _print_summaries(metrics)
+        for population in ("random", "all"):
+            _print_folds(metrics, population)
         if record is not None:
             _print_prospective(record)
     if out is not None:
@@ -412,7 +471,7 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print deltas and PSI as JSON.")] = False,
 ) -> None:
     """Metric deltas (B − A) per area and population stability index per feature between training periods."""
-    from models.jobs import psi_table
+    from models.jobs import drift_windows, psi_table
     from models.tracking import dumps
 
     tracking, metrics_a = _tracking_and_metrics(run_a)
@@ -425,12 +484,28 @@ def compare(
         .with_columns((pl.col("b") - pl.col("a")).alias("delta"))
         .filter(pl.col("scorer").is_in(["model", "data"]))
     )
-    psi = psi_table(
+    windows = drift_windows(
         tracking.read_table(run_a, "evaluation/training_features.parquet"),
         tracking.read_table(run_b, "evaluation/training_features.parquet"),
+        dt.date.fromisoformat(tracking.read_json(run_a, "lineage.json")["as_of"]),
+        dt.date.fromisoformat(tracking.read_json(run_b, "lineage.json")["as_of"]),
     )
+    psi = psi_table(windows.before, windows.after)
+    flagged = {
+        level: psi.filter(pl.col("shift") == level).get_column("feature").to_list()
+        for level in ("major", "moderate")
+    }
     if as_json:
-        console.print_json(dumps({"deltas": joined.to_dicts(), "psi": psi.to_dicts()}))
+        console.print_json(
+            dumps(
+                {
+                    "deltas": joined.to_dicts(),
+                    "psi": psi.to_dicts(),
+                    "psi_windows": windows.to_dict(),
+                    "flagged": flagged,
+                }
+            )
+        )
         return
     table = Table(title=f"Model metrics, all test folds: {run_b[:8]} − {run_a[:8]}")
     for column in ("population", "risk area", "metric", "A", "B", "Δ"):
@@ -450,12 +525,29 @@ def compare(
         "each run is measured on its own test years, so these deltas mix a change of model with a change "
         "of years; `tillsynsrisk backtest` compares versions on the same inspections"
     )
-    psi_view = Table(title="Population stability index of training features (>0.25 = major shift)")
+    period = windows.to_dict()
+    noise = float(psi.get_column("noise")[0]) if psi.height else math.nan
+    psi_view = Table(
+        title="Population stability index of training features: B's rows dated "
+        f"{period['after'][0] or '…'} – "
+        f"{period['after'][1]} (n {period['n_after']}) against A's {period['before'][0] or '…'} – "
+        f"{period['before'][1]} (n {period['n_before']}); > 0.25 major shift ⚑, 0.1–0.25 moderate, "
+        f"never within the noise of these row counts ({_fmt(noise)})"
+    )
     psi_view.add_column("feature")
     psi_view.add_column("PSI", justify="right")
-    for row in psi.head(20).iter_rows(named=True):
-        psi_view.add_row(escape(row["feature"]), _fmt(row["psi"]))
+    psi_view.add_column("shift")
+    shifted = psi.filter(pl.col("shift") != "none")
+    psi_rows = pl.concat([shifted, psi.filter(pl.col("shift") == "none").head(max(0, 20 - shifted.height))])
+    marks = {"major": "[bold red]⚑ major[/]", "moderate": "[yellow]moderate[/]", "none": ""}
+    for row in psi_rows.iter_rows(named=True):
+        psi_view.add_row(escape(row["feature"]), _fmt(row["psi"]), marks[row["shift"]])
     console.print(psi_view)
+    console.print(
+        f"{len(flagged['major'])} of {psi.height} features shifted majorly (PSI > 0.25), "
+        f"{len(flagged['moderate'])} moderately (0.1–0.25)"
+        + (f": {escape(', '.join(flagged['major']))}" if flagged["major"] else "")
+    )
 
 
 def _paired_evidence(

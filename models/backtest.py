@@ -358,9 +358,18 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
                 f"(95 % interval {lower:+.3f} to {upper:+.3f}) is worse than the champion beyond the interval"
             )
     if not any(v == "better" for v in verdicts.values()):
+        rule = (
+            "the whole 95 % interval of the difference above zero"
+            if settings.paired_gate_better == "interval"
+            else "a positive difference"
+        )
+        differences = "; ".join(
+            f"{r[AREA_COLUMN]} {r['value']:+.3f} ({r['lower']:+.3f} to {r['upper']:+.3f})"
+            for r in rows.sort(AREA_COLUMN).iter_rows(named=True)
+        )
         reasons.append(
             f"better than the champion in no area on paired {population} {metric} "
-            f"(rule {settings.paired_gate_better!r})"
+            f"(rule {settings.paired_gate_better!r}: {rule}); challenger − champion: {differences}"
         )
     n_text = ", ".join(f"{a} {n}" for a, n in zip(counts[AREA_COLUMN], counts["n"], strict=True))
     words_sv = {"better": "bättre", "worse": "sämre", "no clear difference": "ingen säker skillnad"}

@@ -28,11 +28,14 @@ from models.metrics import (
     brier_score,
     expected_calibration_error,
     fraction_tag,
+    paired_difference_intervals,
     reliability_table,
+    selected_count,
     subgroup_audit,
 )
 from models.training import fit_risk_model, predict_rows
 from models.validation import Split
+from models.verdicts import BASELINES, PAIRED_PREFIX, Verdict, area_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -143,6 +146,15 @@ def _metric_rows(
             "metric": "serious_rate",
             "value": float(frame.get_column("serious").to_numpy().mean()),
         },
+        # How many rows each top fraction selects over the folds (the verdict's test against random).
+        *[
+            {
+                "scorer": "data",
+                "metric": f"selected_at_{fraction_tag(f)}",
+                "value": float(selected_count(groups, f)),
+            }
+            for f in fractions
+        ],
     ]
     oracle = frame.get_column("score_oracle").to_numpy().astype(float)
     has_oracle = not np.isnan(oracle).any()
@@ -163,6 +175,7 @@ def _metric_rows(
             rows += _expected_precision_rows(
                 scorer, oracle, scores, fractions=fractions, groups=groups, counts=counts
             )
+    rows += _paired_difference_rows(frame, y, fractions, groups=groups, counts=counts)
     p = frame.get_column("score_model").to_numpy().astype(float)
     ece = ece_interval(y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed, counts=counts)
     noise = ece_noise_band(p, n_bins=n_bins, resamples=resamples, seed=seed)
@@ -190,6 +203,36 @@ def _metric_rows(
     serious = frame.get_column("serious").to_numpy().astype(float)
     p_serious = frame.get_column("p_serious").to_numpy().astype(float)
     rows.append({"scorer": "model", "metric": "serious_brier", "value": brier_score(serious, p_serious)})
+    return rows
+
+
+def _paired_difference_rows(
+    frame: pl.DataFrame, y: np.ndarray, fractions: Sequence[float], *, groups: np.ndarray, counts: np.ndarray
+) -> list[dict[str, Any]]:
+    """precision@k of the model minus each baseline's on the same resamples (``scorer`` = the baseline).
+
+    A paired interval: whether the model beats the best comparison method is read from the interval of
+    the difference, not from two overlapping intervals.
+    """
+    model = frame.get_column("score_model").to_numpy().astype(float)
+    if np.isnan(model).any():
+        return []
+    rows = []
+    for scorer in BASELINES:
+        baseline = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
+        if np.isnan(baseline).any():
+            continue
+        differences = paired_difference_intervals(y, model, baseline, fractions, groups=groups, counts=counts)
+        rows += [
+            {
+                "scorer": scorer,
+                "metric": f"{PAIRED_PREFIX}{name}",
+                "value": interval.estimate,
+                "lower": interval.lower,
+                "upper": interval.upper,
+            }
+            for name, interval in differences.items()
+        ]
     return rows
 
 
@@ -381,10 +424,70 @@ def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict
     areas = list(dict.fromkeys(metrics.get_column(AREA_COLUMN).to_list()))
     out: dict[str, dict[str, Any]] = {str(area): _empty_summary() for area in areas}
     for (area,), area_metrics in chosen.group_by(AREA_COLUMN, maintain_order=True):
-        out[str(area)] = _area_summary(
-            {(r["scorer"], r["metric"]): r for r in area_metrics.iter_rows(named=True)}
-        )
+        values = {(r["scorer"], r["metric"]): r for r in area_metrics.iter_rows(named=True)}
+        out[str(area)] = _area_summary(values)
+        verdict = area_verdict(str(area), population, values)
+        out[str(area)]["verdict"] = verdict.to_dict() if verdict else None
     return out
+
+
+def verdicts(metrics: pl.DataFrame, population: str = "random", fold: str = ALL_FOLDS) -> dict[str, Verdict]:
+    """Per area: is the model reliably better than random selection and the best baseline?
+
+    See :mod:`models.verdicts` for how each verdict is read from the intervals of ``metrics``.
+    """
+    chosen = metrics.filter((pl.col("population") == population) & (pl.col("fold") == fold))
+    out = {}
+    for (area,), area_metrics in chosen.group_by(AREA_COLUMN, maintain_order=True):
+        values = {(r["scorer"], r["metric"]): r for r in area_metrics.iter_rows(named=True)}
+        verdict = area_verdict(str(area), population, values)
+        if verdict is not None:
+            out[str(area)] = verdict
+    return out
+
+
+FOLD_METRICS = ("precision_at_10pct", "expected_precision_at_10pct", "roc_auc", "ece", "ece_noise", "brier")
+
+
+def fold_table(metrics: pl.DataFrame, population: str) -> pl.DataFrame:
+    """Per area and test year: n, base rate and the model's headline figures with their intervals.
+
+    One row per (risk_area, fold), test years in order: a model that worked before a change in the
+    world and not after it shows the drop here (precision and AUC fall, ECE leaves its noise band).
+    Columns ``<metric>``, ``<metric>_lower``, ``<metric>_upper`` (bounds empty where none exist) and
+    ``oracle_expected_precision_at_10pct``.
+    """
+    chosen = metrics.filter((pl.col("population") == population) & (pl.col("fold") != ALL_FOLDS))
+    rows = []
+    for (area, fold), part in chosen.group_by(AREA_COLUMN, "fold", maintain_order=True):
+        values = {(r["scorer"], r["metric"]): r for r in part.iter_rows(named=True)}
+        if ("data", "n") not in values:
+            continue
+        row: dict[str, Any] = {
+            AREA_COLUMN: area,
+            "fold": fold,
+            "n": int(values[("data", "n")]["value"]),
+            "base_rate": values[("data", "base_rate")]["value"],
+        }
+        for metric in FOLD_METRICS:
+            found = values.get(("model", metric), {})
+            row[metric] = found.get("value")
+            row[f"{metric}_lower"] = found.get("lower")
+            row[f"{metric}_upper"] = found.get("upper")
+        row["oracle_expected_precision_at_10pct"] = values.get(
+            ("oracle", "expected_precision_at_10pct"), {}
+        ).get("value")
+        rows.append(row)
+    columns = [f"{m}{suffix}" for m in FOLD_METRICS for suffix in ("", "_lower", "_upper")]
+    schema = {
+        AREA_COLUMN: pl.String,
+        "fold": pl.String,
+        "n": pl.Int64,
+        "base_rate": pl.Float64,
+        **dict.fromkeys(columns, pl.Float64),
+        "oracle_expected_precision_at_10pct": pl.Float64,
+    }
+    return pl.DataFrame(rows, schema=schema)
 
 
 def _empty_summary() -> dict[str, Any]:

@@ -34,7 +34,7 @@ from models.evaluation import (
     subgroup_tables,
     summary,
 )
-from models.metrics import population_stability_index
+from models.metrics import population_stability_index, psi_noise_level, psi_shift
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_model
 from models.validation import Split, final_split, rolling_origin_splits
@@ -351,8 +351,15 @@ def feature_distribution(data: TrainingData, max_rows: int = 20_000) -> pl.DataF
 
 
 def psi_table(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
-    """Population stability index per numeric feature between two training periods."""
+    """Population stability index per numeric feature between two periods, largest first.
+
+    ``noise`` is the PSI two samples of one distribution of these sizes exceed 1 % of the time
+    (:func:`models.metrics.psi_noise_level`); ``shift`` flags each feature (:func:`models.metrics.psi_shift`):
+    ``major`` (PSI > 0.25), ``moderate`` (0.1–0.25) or ``none`` — and ``none`` whenever the PSI is within
+    the noise.
+    """
     shared = [c for c in before.columns if c in after.columns and c not in ("unit_id", "as_of")]
+    noise = psi_noise_level(before.height, after.height)
     rows = [
         {
             "feature": name,
@@ -363,4 +370,54 @@ def psi_table(before: pl.DataFrame, after: pl.DataFrame) -> pl.DataFrame:
         }
         for name in shared
     ]
-    return pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64}).sort("psi", descending=True)
+    frame = pl.DataFrame(rows, schema={"feature": pl.String, "psi": pl.Float64}).sort("psi", descending=True)
+    return frame.with_columns(
+        pl.lit(noise).alias("noise"),
+        pl.col("psi")
+        .map_elements(lambda psi: psi_shift(psi, noise), return_dtype=pl.String)
+        .fill_null("none")
+        .alias("shift"),
+    )
+
+
+@dataclass(frozen=True)
+class DriftWindows:
+    """The two periods of training rows a PSI compares (as-of dates, end exclusive)."""
+
+    before: pl.DataFrame
+    after: pl.DataFrame
+    before_period: tuple[dt.date | None, dt.date | None]
+    after_period: tuple[dt.date | None, dt.date | None]
+
+    def to_dict(self) -> dict[str, Any]:
+        """Periods and row counts (``--json``)."""
+
+        def iso(period: tuple[dt.date | None, dt.date | None]) -> list[str | None]:
+            return [d.isoformat() if d else None for d in period]
+
+        return {
+            "before": iso(self.before_period),
+            "after": iso(self.after_period),
+            "n_before": self.before.height,
+            "n_after": self.after.height,
+        }
+
+
+def drift_windows(
+    before: pl.DataFrame, after: pl.DataFrame, before_as_of: dt.date, after_as_of: dt.date
+) -> DriftWindows:
+    """What the later run saw that the earlier did not, against the earlier run's equally long last stretch.
+
+    The later run's training rows dated on or after the earlier run's cut-off, against the earlier
+    run's rows in as long a period just before that cut-off: two adjacent periods of one length, so
+    neither the later run's overlap with the earlier one nor the first years of the history dilute a
+    shift. When the later run is not later, or a period holds no row, the whole tables are compared.
+    """
+    if after_as_of <= before_as_of:
+        return DriftWindows(before, after, (None, before_as_of), (None, after_as_of))
+    start = before_as_of - (after_as_of - before_as_of)
+    recent = before.filter(pl.col("as_of").is_between(start, before_as_of, closed="left"))
+    new = after.filter(pl.col("as_of").is_between(before_as_of, after_as_of, closed="left"))
+    if recent.is_empty() or new.is_empty():
+        return DriftWindows(before, after, (None, before_as_of), (None, after_as_of))
+    return DriftWindows(recent, new, (start, before_as_of), (before_as_of, after_as_of))

@@ -10,10 +10,11 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from models.evaluation import ALL_FOLDS, SCORERS
+from models.evaluation import ALL_FOLDS, SCORERS, fold_table, has_population, verdicts
 from models.metrics import AUDIT_METRICS
 from models.prospective import read_record, record_summary, since_label
 from models.tracking import Tracking
+from models.verdicts import Verdict, label_sv, overall_sv, sentence_sv
 
 TEMPLATE = "report.html.j2"
 # The metrics of the scorer tables, with the Swedish column heading a reader sees ("10\u00a0%": a
@@ -86,6 +87,42 @@ def _area_facts(metrics: pl.DataFrame, population: str, area: str) -> dict[str, 
         "ece_uncalibrated": _fmt(values.get(("model", "ece_uncalibrated"))),
         "brier": _fmt(values.get(("model", "brier"))),
     }
+
+
+def _verdict(found: dict[str, Verdict], area: str) -> dict[str, str] | None:
+    verdict = found.get(area)
+    if verdict is None:
+        return None
+    return {"label": label_sv(verdict), "sentence": sentence_sv(verdict)}
+
+
+def _interval_cell(row: dict[str, Any], metric: str) -> str:
+    if row.get(f"{metric}_lower") is None:
+        return _fmt(row.get(metric))
+    return f"{_fmt(row[metric])} ({_fmt(row[f'{metric}_lower'])}–{_fmt(row[f'{metric}_upper'])})"
+
+
+def _fold_rows(metrics: pl.DataFrame, area: str) -> list[dict[str, str]]:
+    """The model per test year and population: where a change in the world shows as a drop."""
+    rows = []
+    for population, label in (("random", "slumpvis urval"), ("all", "alla tillsyner")):
+        table = fold_table(metrics, population).filter(pl.col("risk_area") == area)
+        rows += [
+            {
+                "fold": row["fold"],
+                "population": label,
+                "n": str(row["n"]),
+                "base_rate": _fmt(row["base_rate"]),
+                "precision": _interval_cell(row, "precision_at_10pct"),
+                "expected": _fmt(row["expected_precision_at_10pct"]),
+                "oracle_expected": _fmt(row["oracle_expected_precision_at_10pct"]),
+                "auc": _fmt(row["roc_auc"]),
+                "ece": _interval_cell(row, "ece"),
+                "ece_noise_upper": _fmt(row["ece_noise_upper"]),
+            }
+            for row in table.iter_rows(named=True)
+        ]
+    return rows
 
 
 def _frame_rows(frame: pl.DataFrame) -> list[dict[str, str]]:
@@ -220,6 +257,9 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     model_config = config.get("model", {}) if isinstance(config, dict) else {}
     bounds = tuple(model_config.get("disparity_bounds", (0.8, 1.25)))
     sentences = flagged_sentences(subgroups, (float(bounds[0]), float(bounds[1])))
+    verdict_population = "random" if has_population(metrics, "random") else "all"
+    found = verdicts(metrics, verdict_population)
+    found_all = verdicts(metrics, "all")
     context = {
         "run_id": run_id,
         "info": info,
@@ -231,6 +271,9 @@ def render_report(tracking: Tracking, run_id: str) -> str:
                 "all": _scorer_table(metrics, "all", area),
                 "facts_random": _area_facts(metrics, "random", area),
                 "facts_all": _area_facts(metrics, "all", area),
+                "verdict": _verdict(found, area),
+                "verdict_all": _verdict(found_all, area) if verdict_population == "random" else None,
+                "folds": _fold_rows(metrics, area),
                 "plot_random": _png(tracking, run_id, f"precision_at_k_{area}"),
                 "plot_all": _png(tracking, run_id, f"precision_at_k_{area}_all"),
                 "reliability": _frame_rows(
@@ -249,6 +292,8 @@ def render_report(tracking: Tracking, run_id: str) -> str:
         "audit_bounds": f"{_num(bounds[0])}–{_num(bounds[1])}",
         "audit_min_size": model_config.get("audit_min_group_size", 1),
         "prospective": _prospective(tracking, run_id),
+        "overall": overall_sv(found),
+        "verdict_population": "slumpvis urval" if verdict_population == "random" else "alla tillsyner",
         "headline": METRIC_LABELS,
     }
     environment = jinja2.Environment(

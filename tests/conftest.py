@@ -65,3 +65,23 @@ def web_home(tmp_path_factory: pytest.TempPathFactory, models_tracking):  # type
 
     root = tmp_path_factory.mktemp("web")
     return prepared_home(root, models_tracking.tracking_uri, models_tracking.artifact_root)
+
+
+@pytest.fixture(scope="session")
+def no_signal_run(models_tracking, models_config, toy_training_rows, toy_catalog_records):  # type: ignore[no-untyped-def]
+    """A run on the toy rows with the labels shuffled within each area: no feature says anything."""
+    import numpy as np
+
+    from models.jobs import run_training
+
+    rng = np.random.default_rng(5)
+    shuffled = toy_training_rows.with_columns(
+        pl.col("deficiency").shuffle(seed=int(rng.integers(1 << 30))).over("risk_area")
+    )
+    return run_training(
+        training_data(shuffled, toy_catalog_records),
+        models_config,
+        models_tracking,
+        as_of=AS_OF,
+        lineage={"snapshot_id": "toy-shuffled"},
+    )

@@ -199,8 +199,9 @@ def _result(differences: list[dict[str, Any]], n: int = 200) -> BacktestResult:
 def test_the_paired_gate_replaces_only_when_worse_nowhere_and_better_somewhere(
     models_config: Config, differences: list[dict[str, Any]], replace: bool, worse: str | None
 ) -> None:
-    # When the paired gate judges the challenger on the differences
-    verdict = paired_verdict(_result(differences), "run:b", models_config.model)
+    # When the paired gate judges the challenger on the differences by the "point" rule
+    point = models_config.model.model_copy(update={"paired_gate_better": "point"})
+    verdict = paired_verdict(_result(differences), "run:b", point)
 
     # Then it replaces the champion only when worse in no area and better in at least one
     assert verdict is not None
@@ -220,10 +221,15 @@ def test_the_paired_gate_stands_aside_below_the_minimum_n_and_follows_the_interv
     differences = [{"risk_area": "a", "value": 0.05, "lower": -0.02, "upper": 0.12}]
     # Given too few inspections per area, there is no paired evidence
     assert paired_verdict(_result(differences, n=5), "run:b", models_config.model) is None
-    # And with the "interval" rule, a positive difference whose interval reaches zero is not "better"
-    strict = models_config.model.model_copy(update={"paired_gate_better": "interval"})
-    verdict = paired_verdict(_result(differences), "run:b", strict)
+    # And with the "interval" rule (the default), a positive difference whose interval reaches zero is
+    # not "better": the refusal names the rule and the difference with its interval
+    assert models_config.model.paired_gate_better == "interval"
+    verdict = paired_verdict(_result(differences), "run:b", models_config.model)
     assert verdict is not None and not verdict.replace
+    assert verdict.reasons == [
+        "better than the champion in no area on paired all precision_at_10pct (rule 'interval': the whole "
+        "95 % interval of the difference above zero); challenger − champion: a +0.050 (-0.020 to +0.120)"
+    ]
 
 
 def test_paired_metrics_bootstrap_every_version_on_the_same_resamples(models_config: Config) -> None:

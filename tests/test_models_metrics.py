@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 import numpy as np
+import polars as pl
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
@@ -135,3 +137,35 @@ def test_metrics_from_resample_counts_equal_metrics_on_the_explicit_resample() -
     assert batch["precision_at_10pct"][0] == pytest.approx(y_res[top].mean())
     assert batch["roc_auc"][0] == pytest.approx(roc_auc_score(y_res, s_res))
     assert batch["average_precision"][0] == pytest.approx(average_precision_score(y_res, s_res))
+
+
+def test_psi_flags_a_shift_only_beyond_the_rule_of_thumb_and_the_noise_of_the_row_counts() -> None:
+    from models.jobs import drift_windows, psi_table
+    from models.metrics import psi_noise_level
+
+    # Given two periods of 2,000 rows: one feature multiplied by 1.8 in the second, one unchanged
+    rng = np.random.default_rng(0)
+    dates = [dt.date(2022, 1, 1)] * 2000 + [dt.date(2023, 1, 1)] * 2000
+    base = rng.gamma(2.0, 1.0, 4000)
+    frame = pl.DataFrame(
+        {
+            "unit_id": [str(i) for i in range(4000)],
+            "as_of": dates,
+            "shifted": np.where(np.arange(4000) >= 2000, base * 1.8, base),
+            "stable": rng.normal(size=4000),
+        }
+    )
+    # When the adjacent periods are compared
+    windows = drift_windows(frame, frame, dt.date(2023, 1, 1), dt.date(2024, 1, 1))
+    psi = {r["feature"]: r for r in psi_table(windows.before, windows.after).iter_rows(named=True)}
+    # Then only the shifted feature is flagged, beyond the noise level of 2,000 rows per period
+    assert windows.to_dict() == {
+        "before": ["2022-01-01", "2023-01-01"], "after": ["2023-01-01", "2024-01-01"],
+        "n_before": 2000, "n_after": 2000,
+    }  # fmt: skip
+    assert psi["shifted"]["shift"] == "major" and psi["stable"]["shift"] == "none"
+    assert psi["stable"]["psi"] < psi["stable"]["noise"] == psi_noise_level(2000, 2000) < 0.03
+    # And on 40 rows per period the same shift is within the noise: not flagged
+    few = psi_table(windows.before.head(40), windows.after.head(40))
+    assert few.filter(pl.col("feature") == "shifted")["shift"].item() == "none"
+    assert few["noise"][0] > 1.0

@@ -6,7 +6,6 @@ import logging
 import os
 
 import mlflow.models
-import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -68,23 +67,12 @@ def test_champion_reloads_and_reproduces_logged_predictions_exactly(
 @pytest.mark.slow
 def test_promotion_refuses_a_worse_model(
     champion_run: TrainingResult,
+    no_signal_run: TrainingResult,
     models_tracking: Tracking,
     models_config: Config,
-    toy_training_rows: pl.DataFrame,
-    toy_catalog_records: list[dict[str, object]],
 ) -> None:
     # Given a champion, and a candidate trained on labels shuffled within each area (no signal)
-    rng = np.random.default_rng(5)
-    shuffled = toy_training_rows.with_columns(
-        pl.col("deficiency").shuffle(seed=int(rng.integers(1 << 30))).over("risk_area")
-    )
-    worse = run_training(
-        training_data(shuffled, toy_catalog_records),
-        models_config,
-        models_tracking,
-        as_of=AS_OF,
-        lineage={"snapshot_id": "toy-shuffled"},
-    )
+    worse = no_signal_run
     # Given the toy model as champion (force: the shared store may hold another champion already)
     promote(models_tracking, champion_run.run_id, _lenient(models_config).model, force=True)
     # When promoting the worse candidate
