@@ -116,31 +116,43 @@ class CovariateMix:
     combinations: tuple[tuple[str | None, ...], ...]
     shares: tuple[float, ...]
 
-    def frames(self, frame: pl.DataFrame) -> list[tuple[float, pl.DataFrame]]:
-        """``frame`` once per combination of the covariates it does not set, with that combination's share.
+    def matrices(
+        self,
+        frame: pl.DataFrame,
+        features: Sequence[ModelFeature],
+        levels: dict[str, list[str]],
+    ) -> list[tuple[float, np.ndarray]]:
+        """The design matrix of ``frame`` once per combination of the covariates it does not set, with
+        that combination's share.
 
         Rows that carry a planned value (a non-null ``team`` or ``method``) keep it; only what the
-        plan leaves open is averaged over (its marginal training mix).
+        plan leaves open is averaged over (its marginal training mix). The matrix is built once and
+        only the covariate columns differ between combinations (building it per combination cost
+        most of the scoring time).
         """
-        open_columns = [
-            name for name in self.columns if name not in frame.columns or frame.get_column(name).null_count()
-        ]
+        missing = [name for name in self.columns if name not in frame.columns]
+        frame = frame.with_columns(pl.lit(None, dtype=pl.String).alias(name) for name in missing)
+        X = design_matrix(frame, features, levels)
+        open_columns = [name for name in self.columns if frame.get_column(name).null_count()]
         if not open_columns:
-            return [(1.0, frame)]
+            return [(1.0, X)]
         positions = [self.columns.index(name) for name in open_columns]
         shares: dict[tuple[str | None, ...], float] = {}
         for combination, share in zip(self.combinations, self.shares, strict=True):
             key = tuple(combination[i] for i in positions)
             shares[key] = shares.get(key, 0.0) + share
+        index = {f.name: i for i, f in enumerate(features)}
+        unplanned = {name: frame.get_column(name).is_null().to_numpy() for name in open_columns}
         out = []
         for key, share in shares.items():
-            columns = []
+            combined = X.copy()
             for name, value in zip(open_columns, key, strict=True):
-                planned = (
-                    pl.col(name).cast(pl.String) if name in frame.columns else pl.lit(None, dtype=pl.String)
-                )
-                columns.append(pl.coalesce(planned, pl.lit(value, dtype=pl.String)).alias(name))
-            out.append((share, frame.with_columns(columns)))
+                if name not in index:
+                    continue
+                known = levels.get(name, [])
+                code = float(known.index(value)) if value in known else np.nan
+                combined[unplanned[name], index[name]] = code
+            out.append((share, combined))
         return out
 
 
@@ -209,12 +221,15 @@ class AreaModel:
     def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Predictions of ``frame``'s rows, averaged over the inspection-covariate mix it leaves open."""
         mix = getattr(self, "covariate_mix", None)  # pickles from before issue 10 have no mix
-        parts = mix.frames(frame) if mix is not None else [(1.0, frame)]
+        parts = (
+            mix.matrices(frame, self.features, self.levels)
+            if mix is not None
+            else [(1.0, design_matrix(frame, self.features, self.levels))]
+        )
         n = frame.height
         raw, p_deficiency, p_serious = np.zeros(n), np.zeros(n), np.zeros(n)
         values = np.zeros((n, len(self.features))) if contributions else None
-        for share, part in parts:
-            X = design_matrix(part, self.features, self.levels)
+        for share, X in parts:
             part_raw = self.raw_deficiency(X)
             deficiency, serious = self.predict(X, area, part_raw)
             raw += share * part_raw

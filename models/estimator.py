@@ -9,6 +9,7 @@ explanations, and a class that passes scikit-learn's estimator checks under this
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from typing import Any, Literal
 
@@ -37,6 +38,9 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         Column indices LightGBM treats as categorical (non-negative integer codes).
     early_stopping_rounds : int
         Rounds without improvement on ``eval_set`` before training stops (only with ``eval_set``).
+    min_rounds : int
+        Grow at least this many rounds even when early stopping has already chosen fewer
+        (``best_iteration_`` stays early stopping's choice); the extra trees serve :meth:`with_rounds`.
     num_threads : int
         Threads LightGBM may use.
     random_state : int
@@ -65,6 +69,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         monotone_constraints: Sequence[int] | None = None,
         categorical_features: Sequence[int] | None = None,
         early_stopping_rounds: int = 50,
+        min_rounds: int = 0,
         num_threads: int = 1,
         random_state: int = 0,
     ) -> None:
@@ -78,6 +83,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         self.monotone_constraints = monotone_constraints
         self.categorical_features = categorical_features
         self.early_stopping_rounds = early_stopping_rounds
+        self.min_rounds = min_rounds
         self.num_threads = num_threads
         self.random_state = random_state
 
@@ -126,13 +132,42 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
             w_val = _check_sample_weight(w_val, X_val, dtype=np.float64)
             valid_target = (np.asarray(y_val) == self.classes_[1]).astype(np.float64)
             valid_sets = [lgb.Dataset(X_val, valid_target, weight=w_val, reference=train, params=params)]
-            callbacks = [lgb.early_stopping(self.early_stopping_rounds, verbose=False)]
-        self.booster_ = lgb.train(
-            params, train, num_boost_round=self.n_estimators, valid_sets=valid_sets, callbacks=callbacks
+            callbacks = [_EarlyStopping(self.early_stopping_rounds, self.min_rounds)]
+        booster = lgb.train(
+            params,
+            train,
+            num_boost_round=self.n_estimators,
+            valid_sets=valid_sets,
+            callbacks=callbacks,
+            keep_training_booster=True,
         )
-        best = self.booster_.best_iteration
-        self.best_iteration_ = int(best) if best and best > 0 else self.booster_.current_iteration()
+        best = booster.best_iteration
+        self.best_iteration_ = int(best) if best and best > 0 else booster.current_iteration()
+        # What lgb.train does without keep_training_booster (a model without its training data, cut to
+        # the best iteration), except that the trees grown for ``min_rounds`` are kept.
+        keep = None if self.min_rounds <= self.best_iteration_ else -1
+        booster.model_from_string(booster.model_to_string(num_iteration=keep)).free_dataset()
+        self.booster_ = booster
         return self
+
+    def with_rounds(self, n_rounds: int) -> RiskClassifier:
+        """This fitted model predicting with its first ``n_rounds`` trees (a shallow copy: same booster).
+
+        Boosting is sequential and deterministic (``deterministic=True``, seeded bagging), so the first
+        ``n_rounds`` trees are exactly what ``fit`` with ``n_estimators=n_rounds`` and no ``eval_set``
+        grows on the same rows: one fit can serve as the early-stopped model of one split and the
+        refit of the split before it (``models.training``).
+        """
+        check_is_fitted(self)
+        grown = self.booster_.current_iteration()
+        if not 0 < n_rounds <= grown:
+            raise ValueError(f"n_rounds must be in 1..{grown} (the trees grown), got {n_rounds}")
+        truncated = copy.copy(self)
+        truncated.n_estimators = n_rounds
+        truncated.early_stopping_rounds = 0
+        truncated.min_rounds = 0
+        truncated.best_iteration_ = n_rounds
+        return truncated
 
     def _lightgbm_params(self, n_features: int) -> dict[str, Any]:
         constraints = self._validated_constraints(n_features)
@@ -191,3 +226,29 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         """Per-feature SHAP contributions on the log-odds scale; the last column is the expected value."""
         X = self._raw_input(X)
         return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True))
+
+
+class _EarlyStopping:
+    """``lgb.early_stopping`` that may let training run on after its choice, up to ``min_rounds`` trees.
+
+    The best iteration is exactly the one ``lgb.early_stopping`` chooses (it is delegated to); only
+    the end of training waits until ``min_rounds`` trees exist (or the last round).
+    """
+
+    order = 30
+    before_iteration = False
+
+    def __init__(self, stopping_rounds: int, min_rounds: int) -> None:
+        self._choose = lgb.early_stopping(stopping_rounds, verbose=False)
+        self._min_rounds = min_rounds
+        self._stop: lgb.callback.EarlyStopException | None = None
+
+    def __call__(self, env: lgb.callback.CallbackEnv) -> None:
+        if self._stop is None:
+            try:
+                self._choose(env)
+            except lgb.callback.EarlyStopException as stop:
+                self._stop = stop
+        last = env.iteration == env.end_iteration - 1
+        if self._stop is not None and (env.iteration + 1 >= self._min_rounds or last):
+            raise self._stop

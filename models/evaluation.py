@@ -33,7 +33,7 @@ from models.metrics import (
     selected_count,
     subgroup_audit,
 )
-from models.training import fit_risk_model, predict_rows
+from models.training import fit_risk_model, fit_risk_models, predict_rows
 from models.validation import Split
 from models.verdicts import BASELINES, PAIRED_PREFIX, Verdict, area_verdict
 
@@ -67,14 +67,20 @@ def _area_baseline_scores(
 
 
 def evaluate_split(
-    rows: pl.DataFrame, split: Split, catalog: Sequence[ModelFeature], config: Config
+    rows: pl.DataFrame,
+    split: Split,
+    catalog: Sequence[ModelFeature],
+    config: Config,
+    model: RiskModel | None = None,
 ) -> tuple[RiskModel, pl.DataFrame]:
-    """Fit on the split's past, score its test fold with the model and every baseline.
+    """Fit on the split's past (unless ``model`` is the split's fitted model), score its test fold
+    with the model and every baseline.
 
     Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer.
     """
     settings = config.model
-    model = fit_risk_model(rows, split, catalog, config.risk_area_ids, settings)
+    if model is None:
+        model = fit_risk_model(rows, split, catalog, config.risk_area_ids, settings)
     train = rows.filter(split.fit_filter() | split.held_out_filter())
     test = rows.filter(split.test_filter())
     predictions = predict_rows(model, test)
@@ -395,12 +401,22 @@ def rolling_origin_evaluation(
     splits: Sequence[Split],
     catalog: Sequence[ModelFeature],
     config: Config,
+    *,
     progress: Callable[[str], None] | None = None,
+    models: Sequence[RiskModel] | None = None,
 ) -> pl.DataFrame:
-    """Predictions of every split's test fold, concatenated (one fit per split)."""
+    """Predictions of every split's test fold, concatenated.
+
+    ``models``: the splits' fitted models (:func:`models.training.fit_risk_models`); fitted here when
+    not given.
+    """
+    if models is None:
+        models = fit_risk_models(rows, splits, catalog, config.risk_area_ids, config.model)
+    if len(models) != len(splits):
+        raise ValueError(f"got {len(models)} models for {len(splits)} splits")
     frames = []
-    for split in splits:
-        _, frame = evaluate_split(rows, split, catalog, config)
+    for split, model in zip(splits, models, strict=True):
+        _, frame = evaluate_split(rows, split, catalog, config, model)
         if not frame.is_empty():
             frames.append(frame)
         if progress is not None:

@@ -36,7 +36,7 @@ from models.evaluation import (
 )
 from models.metrics import population_stability_index, psi_noise_level, psi_shift
 from models.tracking import RunLogger, Tracking
-from models.training import fit_risk_model
+from models.training import fit_risk_models
 from models.validation import Split, final_split, rolling_origin_splits
 
 if TYPE_CHECKING:
@@ -241,11 +241,15 @@ def temporal_evaluation(
     config: Config,
     splits: Sequence[Split],
     progress: Progress | None = None,
+    models: Sequence[RiskModel] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Test-fold predictions of the model and every baseline, and their metrics table."""
+    """Test-fold predictions of the model and every baseline, and their metrics table.
+
+    ``models``: the splits' fitted models, fitted here when not given.
+    """
     step = progress or (lambda _: None)
     predictions = rolling_origin_evaluation(
-        data.rows, splits, data.catalog, config, progress=lambda n: step(f"fold {n}")
+        data.rows, splits, data.catalog, config, progress=lambda n: step(f"fold {n}"), models=models
     )
     metrics = metrics_table(predictions, config)
     step("metrics")
@@ -266,10 +270,14 @@ def run_training(
     step = progress or (lambda _: None)
     rows = data.rows
     splits = evaluation_splits(rows, config, as_of)
-    predictions, metrics = temporal_evaluation(data, config, splits, progress=step)
+    # The folds' models and the final one in one pass: consecutive splits share LightGBM fits.
+    *fold_models, model = fit_risk_models(
+        rows, [*splits, final_split(as_of)], data.catalog, config.risk_area_ids, settings
+    )
+    step("models")
+    predictions, metrics = temporal_evaluation(data, config, splits, progress=step, models=fold_models)
     reliability = reliability_tables(predictions, settings.ece_bins)
     subgroups = subgroup_tables(predictions, config)
-    model = fit_risk_model(rows, final_split(as_of), data.catalog, config.risk_area_ids, settings)
     reference = data.latest_features if not data.latest_features.is_empty() else rows.head(200)
     reference_predictions = model.predict_frame(reference, contributions=False)
     step("final model")

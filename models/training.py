@@ -1,4 +1,4 @@
-# ruff: noqa: N806  (X is the scikit-learn name of a feature matrix)
+# ruff: noqa: N803, N806  (X is the scikit-learn name of a feature matrix)
 """Fitting the risk model of one temporal split: per area (or pooled), early stopping, calibration.
 
 With ``fit_on_all_labelled`` (default) each model is fitted in two steps, the way a model meant for
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -122,16 +123,80 @@ def _has_both_classes(y: np.ndarray) -> bool:
     return bool(y.size) and 0 < y.sum() < y.size
 
 
-def _fit_label(
+@dataclass(frozen=True)
+class _Stage:
+    """One split's rows of one area: trees fitted on ``fit_rows``, early-stopped and calibrated on
+    ``held_out_rows``, grown again on ``refit_rows`` (None: the validated trees are served)."""
+
+    fit_rows: pl.DataFrame
+    held_out_rows: pl.DataFrame
+    refit_rows: pl.DataFrame | None
+
+    @property
+    def all_rows(self) -> pl.DataFrame:
+        parts = [self.fit_rows, self.held_out_rows]
+        if self.refit_rows is not None:
+            parts.append(self.refit_rows)
+        return pl.concat(parts, how="diagonal_relaxed")
+
+    def fits_serious(self) -> bool:
+        """Whether the fit and held-out rows hold enough serious findings for a separate model."""
+        return (
+            int(self.fit_rows.get_column("serious").sum()) >= MIN_SERIOUS_POSITIVES[0]
+            and int(self.held_out_rows.get_column("serious").sum()) >= MIN_SERIOUS_POSITIVES[1]
+        )
+
+
+@dataclass(frozen=True)
+class _Validated:
+    """The early-stopped trees of one stage and the calibrator fitted on their held-out predictions."""
+
+    model: RiskClassifier
+    calibrator: Calibrator
+
+
+def _same_rows(a: pl.DataFrame, b: pl.DataFrame) -> bool:
+    keys = ["inspection_id", AREA_COLUMN]
+    return a.height == b.height and a.select(keys).equals(b.select(keys))
+
+
+def _validated(
     label: str,
+    model: RiskClassifier,
     *,
+    X_fit: np.ndarray,
+    fit_rows: pl.DataFrame,
+    held_out: tuple[np.ndarray, pl.DataFrame] | None,
+    settings: ModelSettings,
+) -> _Validated:
+    """``model`` (fitted on ``X_fit``) with the calibrator fitted on its out-of-sample predictions."""
+    if held_out is None:
+        # No usable held-out year: calibrate on the fit rows (optimistic; logged as a warning).
+        logger.warning("%s: held-out period lacks both outcomes; calibrating on the fit rows", label)
+        X_held, held_rows = X_fit, fit_rows
+    else:
+        X_held, held_rows = held_out
+    calibrator = fit_calibrator(
+        model.predict_proba(X_held)[:, 1],
+        _labels(held_rows, label),
+        settings.calibration,
+        _weights(held_rows),
+        groups=_groups(held_rows) if settings.calibration_by_area else None,
+    )
+    return _Validated(model, calibrator)
+
+
+def _fit_with_held_out(
+    label: str,
     fit_rows: pl.DataFrame,
     held_out_rows: pl.DataFrame,
-    refit_rows: pl.DataFrame | None,
+    *,
     features: list[ModelFeature],
     levels: dict[str, list[str]],
     settings: ModelSettings,
-) -> tuple[RiskClassifier, Calibrator]:
+    min_rounds: int = 0,
+) -> _Validated:
+    """Trees grown on ``fit_rows``, early-stopped on ``held_out_rows`` (at least ``min_rounds`` grown)."""
     constraints = [f.monotone_constraint for f in features]
     categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
     X_fit = design_matrix(fit_rows, features, levels)
@@ -143,33 +208,136 @@ def _fit_label(
         )
     X_held = design_matrix(held_out_rows, features, levels)
     y_held = _labels(held_out_rows, label)
-    w_held = _weights(held_out_rows)
-    g_held = _groups(held_out_rows)
-    eval_set = (X_held, y_held, w_held) if _has_both_classes(y_held) else None
-    model = classifier(settings, constraints, categorical).fit(
-        X_fit, y_fit, sample_weight=_weights(fit_rows), eval_set=eval_set
+    usable = _has_both_classes(y_held)
+    eval_set = (X_held, y_held, _weights(held_out_rows)) if usable else None
+    model = classifier(settings, constraints, categorical)
+    model.set_params(min_rounds=min_rounds)
+    model.fit(X_fit, y_fit, sample_weight=_weights(fit_rows), eval_set=eval_set)
+    return _validated(
+        label,
+        model,
+        X_fit=X_fit,
+        fit_rows=fit_rows,
+        held_out=(X_held, held_out_rows) if usable else None,
+        settings=settings,
     )
-    if eval_set is None:
-        # No usable held-out year: calibrate on the fit rows (optimistic; logged as a warning).
-        logger.warning("%s: held-out period lacks both outcomes; calibrating on the fit rows", label)
-        X_held, y_held, w_held, g_held = X_fit, y_fit, _weights(fit_rows), _groups(fit_rows)
-    calibrator = fit_calibrator(
-        model.predict_proba(X_held)[:, 1],
-        y_held,
-        settings.calibration,
-        w_held,
-        groups=g_held if settings.calibration_by_area else None,
+
+
+def _fit_label_stages(
+    label: str,
+    stages: Sequence[_Stage],
+    active: Sequence[bool],
+    *,
+    features: list[ModelFeature],
+    levels: Sequence[dict[str, list[str]]],
+    settings: ModelSettings,
+) -> list[tuple[RiskClassifier, Calibrator] | None]:
+    """The served trees and calibrator of ``label`` for each stage where ``active`` (None elsewhere).
+
+    Each stage is fitted in two steps (module docstring): validate, then refit on every row decided
+    before its cut-off. When the next stage's fit rows *are* this stage's refit rows (consecutive
+    yearly folds, and the last fold before the final model), one LightGBM fit serves both: it is
+    early-stopped on the next stage's held-out year and grows at least this stage's number of rounds,
+    so its first rounds are this stage's refit (:meth:`RiskClassifier.with_rounds`, identical trees)
+    and its early-stopped rounds are the next stage's validated model. The next stage then encodes
+    categories with this stage's levels (the levels of the rows its trees are grown on; a level first
+    seen in the held-out year scores as unknown, as in any prediction).
+    """
+    constraints = [f.monotone_constraint for f in features]
+    categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
+    served: list[tuple[RiskClassifier, Calibrator] | None] = []
+    carried: _Validated | None = None
+    for index, stage in enumerate(stages):
+        if not active[index]:
+            served.append(None)
+            carried = None
+            continue
+        validated = carried or _fit_with_held_out(
+            label,
+            stage.fit_rows,
+            stage.held_out_rows,
+            features=features,
+            levels=levels[index],
+            settings=settings,
+        )
+        carried = None
+        if stage.refit_rows is None:
+            served.append((validated.model, validated.calibrator))
+            continue
+        rounds = validated.model.best_iteration_
+        following = stages[index + 1] if index + 1 < len(stages) else None
+        if (
+            following is not None
+            and active[index + 1]
+            and following.refit_rows is not None
+            and _same_rows(following.fit_rows, stage.refit_rows)
+        ):
+            carried = _fit_with_held_out(
+                label,
+                stage.refit_rows,
+                following.held_out_rows,
+                features=features,
+                levels=levels[index],
+                settings=settings,
+                min_rounds=rounds,
+            )
+            refit = carried.model.with_rounds(rounds)
+        else:
+            # The rounds early stopping chose and the calibrator of the held-out year serve trees grown on
+            # every labelled inspection: the held-out year is validated on, then learnt from.
+            refit = classifier(settings, constraints, categorical, n_estimators=rounds).fit(
+                design_matrix(stage.refit_rows, features, levels[index]),
+                _labels(stage.refit_rows, label),
+                sample_weight=_weights(stage.refit_rows),
+            )
+        served.append((refit, validated.calibrator))
+    return served
+
+
+def fit_area_models(
+    area: str,
+    stages: Sequence[_Stage],
+    features: list[ModelFeature],
+    settings: ModelSettings,
+    covariates: Sequence[str] = (),
+) -> list[AreaModel]:
+    """The deficiency and serious models of one area (or of all areas for ``area=POOLED``), per stage.
+
+    Stages are the area's rows of consecutive splits, oldest first, all with the same ``features``;
+    see :func:`_fit_label_stages` for how consecutive stages share LightGBM fits.
+    """
+    levels = [category_levels(stage.all_rows, features) for stage in stages]
+    deficiency = _fit_label_stages(
+        "deficiency", stages, [True] * len(stages), features=features, levels=levels, settings=settings
     )
-    if refit_rows is None:
-        return model, calibrator
-    # The rounds early stopping chose and the calibrator of the held-out year serve trees grown on every
-    # labelled inspection: the held-out year is validated on, then learnt from.
-    refit = classifier(settings, constraints, categorical, n_estimators=model.best_iteration_).fit(
-        design_matrix(refit_rows, features, levels),
-        _labels(refit_rows, label),
-        sample_weight=_weights(refit_rows),
+    serious = _fit_label_stages(
+        "serious",
+        stages,
+        [stage.fits_serious() for stage in stages],
+        features=features,
+        levels=levels,
+        settings=settings,
     )
-    return refit, calibrator
+    models = []
+    for stage, stage_levels, fitted, fitted_serious in zip(stages, levels, deficiency, serious, strict=True):
+        assert fitted is not None  # deficiency is active in every stage
+        trained_on = stage.all_rows if stage.refit_rows is None else stage.refit_rows
+        n_deficient = int(trained_on.get_column("deficiency").sum())
+        serious_share = (int(trained_on.get_column("serious").sum()) / n_deficient) if n_deficient else 0.0
+        models.append(
+            AreaModel(
+                risk_area=area,
+                features=features,
+                levels=stage_levels,
+                deficiency=fitted[0],
+                deficiency_calibrator=fitted[1],
+                serious=None if fitted_serious is None else fitted_serious[0],
+                serious_calibrator=None if fitted_serious is None else fitted_serious[1],
+                serious_share=serious_share,
+                covariate_mix=covariate_mix(trained_on, list(covariates)),
+            )
+        )
+    return models
 
 
 def fit_area_model(  # noqa: PLR0917 - the rows of each role, the features and the settings
@@ -187,48 +355,91 @@ def fit_area_model(  # noqa: PLR0917 - the rows of each role, the features and t
     (see the module docstring). ``covariates`` name the inspection covariates among ``features``;
     their training mix is kept for team-neutral scoring.
     """
-    all_rows = pl.concat(
-        [fit_rows, held_out_rows] if refit_rows is None else [fit_rows, held_out_rows, refit_rows],
-        how="diagonal_relaxed",
+    stage = _Stage(fit_rows, held_out_rows, refit_rows)
+    return fit_area_models(area, [stage], features, settings, covariates)[0]
+
+
+def _stage_within(
+    frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, list[str]], scope: pl.Expr | None
+) -> _Stage:
+    """The stage of a split's fit, held-out and refit rows in ``scope`` (all rows without a scope)."""
+    fit_rows, held_out_rows, refit_rows, _ = frames
+    if scope is None:
+        return _Stage(fit_rows, held_out_rows, refit_rows)
+    return _Stage(
+        fit_rows.filter(scope),
+        held_out_rows.filter(scope),
+        None if refit_rows is None else refit_rows.filter(scope),
     )
-    levels = category_levels(all_rows, features)
-    deficiency, deficiency_calibrator = _fit_label(
-        "deficiency",
-        fit_rows=fit_rows,
-        held_out_rows=held_out_rows,
-        refit_rows=refit_rows,
-        features=features,
-        levels=levels,
-        settings=settings,
-    )
-    fit_serious = int(fit_rows.get_column("serious").sum())
-    held_serious = int(held_out_rows.get_column("serious").sum())
-    serious: RiskClassifier | None = None
-    serious_calibrator: Calibrator | None = None
-    if fit_serious >= MIN_SERIOUS_POSITIVES[0] and held_serious >= MIN_SERIOUS_POSITIVES[1]:
-        serious, serious_calibrator = _fit_label(
-            "serious",
-            fit_rows=fit_rows,
-            held_out_rows=held_out_rows,
-            refit_rows=refit_rows,
-            features=features,
-            levels=levels,
-            settings=settings,
+
+
+def fit_risk_models(
+    rows: pl.DataFrame,
+    splits: Sequence[Split],
+    catalog: Sequence[ModelFeature],
+    risk_areas: Sequence[str],
+    settings: ModelSettings,
+) -> list[RiskModel]:
+    """:func:`fit_risk_model` of every split (oldest first), sharing LightGBM fits between consecutive splits.
+
+    The models are the ones :func:`fit_risk_model` fits for each split alone (same trees: see
+    :func:`_fit_label_stages`); consecutive splits, where one's refit rows are the next one's fit rows,
+    need one LightGBM fit fewer per label and area. Splits whose inspection covariates differ are
+    fitted apart.
+    """
+    catalog = list(catalog)
+    parts = []
+    for split in splits:
+        fit_rows = rows.filter(split.fit_filter())
+        held_out_rows = rows.filter(split.held_out_filter())
+        refit_rows = rows.filter(split.refit_filter()) if settings.fit_on_all_labelled else None
+        covariates = inspection_covariates(fit_rows if refit_rows is None else refit_rows)
+        parts.append((split, fit_rows, held_out_rows, refit_rows, covariates))
+    groups: list[list[int]] = []
+    for index, part in enumerate(parts):
+        if groups and parts[groups[-1][-1]][4] == part[4]:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    area_models: list[dict[str, AreaModel]] = [{} for _ in parts]
+    for group in groups:
+        covariates = parts[group[0]][4]
+        extra = [covariate_feature(name) for name in covariates]
+        if settings.layout == "pooled":
+            scopes: list[tuple[str, pl.Expr | None, list[ModelFeature]]] = [
+                (POOLED, None, [*catalog, AREA_FEATURE, *extra])
+            ]
+        else:
+            scopes = [
+                (area, pl.col(AREA_COLUMN) == area, [*features_for_area(catalog, area), *extra])
+                for area in risk_areas
+            ]
+        for name, in_scope, features in scopes:
+            stages = [_stage_within(parts[i][1:], in_scope) for i in group]
+            fitted = fit_area_models(name, stages, features, settings, covariates)
+            for i, model in zip(group, fitted, strict=True):
+                area_models[i][name] = model
+    return [
+        RiskModel(
+            layout=settings.layout,
+            risk_areas=list(risk_areas),
+            area_models=area_models[index],
+            catalog=catalog,
+            metadata={
+                "split": split.name,
+                "held_out_start": split.held_out_start.isoformat(),
+                "test_start": split.test_start.isoformat(),
+                "fit_rows": fit_rows.height,
+                "held_out_rows": held_out_rows.height,
+                "refit_rows": None if refit_rows is None else refit_rows.height,
+                "boosting_rounds": {
+                    name: model.deficiency.best_iteration_ for name, model in area_models[index].items()
+                },
+                "inspection_covariates": covariates,
+            },
         )
-    trained_on = all_rows if refit_rows is None else refit_rows
-    n_deficient = int(trained_on.get_column("deficiency").sum())
-    serious_share = (int(trained_on.get_column("serious").sum()) / n_deficient) if n_deficient else 0.0
-    return AreaModel(
-        risk_area=area,
-        features=features,
-        levels=levels,
-        deficiency=deficiency,
-        deficiency_calibrator=deficiency_calibrator,
-        serious=serious,
-        serious_calibrator=serious_calibrator,
-        serious_share=serious_share,
-        covariate_mix=covariate_mix(trained_on, list(covariates)),
-    )
+        for index, (split, fit_rows, held_out_rows, refit_rows, covariates) in enumerate(parts)
+    ]
 
 
 def fit_risk_model(
@@ -243,53 +454,7 @@ def fit_risk_model(
 
     Inspection covariates (``team``, ``method``) in ``rows`` become categorical features of the model.
     """
-    fit_rows = rows.filter(split.fit_filter())
-    held_out_rows = rows.filter(split.held_out_filter())
-    refit_rows = rows.filter(split.refit_filter()) if settings.fit_on_all_labelled else None
-    catalog = list(catalog)
-    covariates = inspection_covariates(fit_rows if refit_rows is None else refit_rows)
-    extra = [covariate_feature(name) for name in covariates]
-    area_models: dict[str, AreaModel] = {}
-    if settings.layout == "pooled":
-        area_models[POOLED] = fit_area_model(
-            POOLED,
-            fit_rows,
-            held_out_rows,
-            [*catalog, AREA_FEATURE, *extra],
-            settings,
-            refit_rows=refit_rows,
-            covariates=covariates,
-        )
-    else:
-        for area in risk_areas:
-            in_area = pl.col(AREA_COLUMN) == area
-            area_models[area] = fit_area_model(
-                area,
-                fit_rows.filter(in_area),
-                held_out_rows.filter(in_area),
-                [*features_for_area(catalog, area), *extra],
-                settings,
-                refit_rows=None if refit_rows is None else refit_rows.filter(in_area),
-                covariates=covariates,
-            )
-    return RiskModel(
-        layout=settings.layout,
-        risk_areas=list(risk_areas),
-        area_models=area_models,
-        catalog=catalog,
-        metadata={
-            "split": split.name,
-            "held_out_start": split.held_out_start.isoformat(),
-            "test_start": split.test_start.isoformat(),
-            "fit_rows": fit_rows.height,
-            "held_out_rows": held_out_rows.height,
-            "refit_rows": None if refit_rows is None else refit_rows.height,
-            "boosting_rounds": {
-                name: model.deficiency.best_iteration_ for name, model in area_models.items()
-            },
-            "inspection_covariates": covariates,
-        },
-    )
+    return fit_risk_models(rows, [split], catalog, risk_areas, settings)[0]
 
 
 def predict_rows(

@@ -53,3 +53,27 @@ def test_early_stopping_uses_the_validation_fold() -> None:
     assert model.best_iteration_ < 500, "early stopping on the held-out rows should stop before 500 rounds"
     contributions = model.predict_contributions(X[:5])
     assert contributions.shape == (5, 4), "one SHAP value per feature plus the expected value"
+
+
+def test_min_rounds_grows_on_past_early_stopping_and_with_rounds_equals_a_shorter_fit() -> None:
+    # given a fit that early stopping ends early, asked to grow at least 120 rounds
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] + rng.normal(size=400) > 0).astype(int)
+    held_out = (X[300:], y[300:], None)
+    stopped = RiskClassifier(n_estimators=500, early_stopping_rounds=10).fit(
+        X[:300], y[:300], eval_set=held_out
+    )
+    grown = RiskClassifier(n_estimators=500, early_stopping_rounds=10, min_rounds=120).fit(
+        X[:300], y[:300], eval_set=held_out
+    )
+    assert stopped.booster_.current_iteration() < 120, "the example needs early stopping before 120 rounds"
+    # then early stopping's choice is unchanged, the trees grown on are kept
+    assert grown.best_iteration_ == stopped.best_iteration_
+    assert grown.booster_.current_iteration() == 120
+    np.testing.assert_array_equal(grown.predict_proba(X), stopped.predict_proba(X))
+    # and its first 120 trees are exactly a fit of 120 rounds without early stopping
+    shorter = RiskClassifier(n_estimators=120).fit(X[:300], y[:300])
+    np.testing.assert_array_equal(grown.with_rounds(120).predict_proba(X), shorter.predict_proba(X))
+    with pytest.raises(ValueError, match=r"n_rounds must be in 1\.\.120"):
+        grown.with_rounds(121)

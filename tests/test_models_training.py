@@ -9,7 +9,8 @@ import pytest
 
 from engine.config import load_config
 from models.artifact import POOLED, ModelFeature
-from models.training import fit_risk_model, predict_rows
+from models.estimator import RiskClassifier
+from models.training import fit_risk_model, fit_risk_models, predict_rows
 from models.validation import final_split, yearly_split
 from tests.models_factory import TOY_AREAS_FEATURES, toy_catalog, toy_rows
 
@@ -86,3 +87,31 @@ def test_both_schemes_stay_point_in_time(fit_on_all_labelled: bool) -> None:
     a = predict_rows(fit_risk_model(rows, split, catalog, list(TOY_AREAS_FEATURES), settings), test)
     b = predict_rows(fit_risk_model(flipped, split, catalog, list(TOY_AREAS_FEATURES), settings), test)
     assert a["p_deficiency"].to_list() == b["p_deficiency"].to_list()
+
+
+def test_consecutive_splits_share_lightgbm_fits_and_give_the_same_models(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    # given toy rows and consecutive splits: each one's refit rows are the next one's fit rows
+    rows = toy_rows(seed=1)
+    config = load_config()
+    catalog = [ModelFeature.from_spec(record) for record in toy_catalog()]
+    splits = [yearly_split(2021), yearly_split(2022), final_split(AS_OF)]
+    fits: list[int] = []
+    original = RiskClassifier.fit
+
+    def counted(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        fits.append(1)
+        return original(self, *args, **kwargs)
+
+    monkeypatch.setattr(RiskClassifier, "fit", counted)
+    # when they are fitted together, and each alone
+    together = fit_risk_models(rows, splits, catalog, list(TOY_AREAS_FEATURES), config.model)
+    fits_together = len(fits)
+    alone = [fit_risk_model(rows, s, catalog, list(TOY_AREAS_FEATURES), config.model) for s in splits]
+    fits_alone = len(fits) - fits_together
+    # then fitting them together needs fewer LightGBM fits (one per split and label, plus one)
+    assert fits_together < fits_alone, (fits_together, fits_alone)
+    # and every split's model predicts exactly what the model fitted alone predicts
+    scored = rows.filter(pl.col("start_date").dt.year() >= 2021)
+    for shared, own in zip(together, alone, strict=True):
+        assert shared.metadata == own.metadata
+        assert predict_rows(shared, scored).equals(predict_rows(own, scored))
