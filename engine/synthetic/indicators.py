@@ -108,6 +108,11 @@ def simulate_measure(
     return MeasureSeries(true_share, numerator, denominator)
 
 
+def risk_slope(measure: str, params: WorldParams) -> float:
+    """How strongly risk in the measure's area lowers its logit."""
+    return _denominator_and_slope(measure, np.zeros(1), params)[1]
+
+
 def _denominator_and_slope(measure: str, listed: FloatArray, params: WorldParams) -> tuple[FloatArray, float]:
     if measure == "phone_same_day_share":
         return listed * params.calls_per_listed_month, params.availability_risk_slope

@@ -120,6 +120,17 @@ class WorldParams(BaseModel):
     inspection_cooldown_months: Annotated[int, Field(ge=0)] = 12
     decision_median_days: Annotated[float, Field(gt=0)] = 80.0
 
+    # --- effect of inspections on the later risk (engine/synthetic/feedback.py) -------------------------
+    # logit change in an area from ``enforcement_delay_months`` after the decision month of an inspection
+    # with a serious finding (föreläggande) in that area, decaying by ``effect_persistence`` a month; the
+    # same after a (non-serious) deficiency with ``deficiency_effect``. Both 0 (the default) keep the risk
+    # independent of inspections and draw nothing (risk, observations and inspections drawn one after
+    # the other, as before).
+    enforcement_effect: Annotated[float, Field(le=0.0)] = 0.0
+    deficiency_effect: Annotated[float, Field(le=0.0)] = 0.0
+    enforcement_delay_months: Annotated[int, Field(ge=1, le=24)] = 3
+    effect_persistence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
+
     # --- inspection covariates, finding counts (contract version 2) -----------------------------------
     team_effects: dict[str, float] = Field(
         default_factory=lambda: {
@@ -183,6 +194,11 @@ class WorldParams(BaseModel):
         if set(value) != set(AREAS):
             raise ValueError(f"per-area parameters must cover exactly {list(AREAS)}, got {sorted(value)}")
         return value
+
+    @property
+    def has_feedback(self) -> bool:
+        """Whether inspection findings change the later risk (a joint month-by-month simulation)."""
+        return self.enforcement_effect != 0.0 or self.deficiency_effect != 0.0
 
     @property
     def scale(self) -> float:

@@ -37,6 +37,10 @@ _REALISTIC: dict[str, Any] = {
     "participation_index_noise": 4.0,
     "core_indicator_risk_slope": 0.7,
     "core_indicator_noise_factor": 1.3,
+    "enforcement_effect": -0.8,
+    "deficiency_effect": -0.1,
+    "enforcement_delay_months": 3,
+    "effect_persistence": 0.95,
 }
 
 _WEAK: dict[str, Any] = {
@@ -56,6 +60,12 @@ _WEAK: dict[str, Any] = {
     "participation_index_noise": 5.0,
     "core_indicator_risk_slope": 0.2,
     "core_indicator_noise_factor": 1.6,
+    # little persistent difference between units, so a unit's history says little about its future
+    "sigma_region": 0.05,
+    "sigma_provider": 0.1,
+    "sigma_unit": 0.35,
+    "sigma_drift": 1.0,
+    "drift_persistence": 0.8,
 }
 
 _SHIFTED: dict[str, Any] = {
