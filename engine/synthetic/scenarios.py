@@ -10,8 +10,9 @@ much the observations say about the hidden risk. Every override is listed in doc
   risk moves complaints), inspecting-team effects of about ±10 percentage points, ownership changes and
   hyrläkare that go with risk, noisier indicators with more missing months.
 - ``weak``: every signal barely above noise (what a planner should expect in the first year).
-- ``shifted``: ``realistic`` plus a new reporting standard from 2023-07 that raises complaints by 80 %:
-  a model trained before the change must survive it.
+- ``shifted``: ``realistic`` plus two changes from 2023-07 that a model trained before them must survive:
+  a new reporting standard that raises complaints by 80 %, and a new way of counting same-day phone
+  contact in one region (Östergötland) that raises its reported phone share (the true risk is unchanged).
 """
 
 from __future__ import annotations
@@ -72,6 +73,10 @@ _SHIFTED: dict[str, Any] = {
     **_REALISTIC,
     "complaint_shift_month": "2023-07",
     "complaint_shift_factor": 1.8,
+    # Östergötland's new telephony counts a call-back booked the same day as same-day contact
+    "region_reporting_region": "05",
+    "region_reporting_month": "2023-07",
+    "region_reporting_effect": 1.0,
 }
 
 SCENARIOS: dict[str, dict[str, Any]] = {
