@@ -35,7 +35,7 @@ _REALISTIC: dict[str, Any] = {
     "monthly_noise": 0.15,
     "missing_month_share": 0.06,
     "participation_index_risk_slope": 5.0,
-    "participation_index_noise": 2.5,
+    "participation_index_noise": 1.5,
     "core_indicator_risk_slope": 1.0,
     "core_indicator_noise_factor": 1.0,
     "enforcement_effect": -0.8,
