@@ -127,3 +127,20 @@ def test_shifted_region_reports_a_higher_phone_share_after_its_reporting_change(
     assert levels["shifted"][(True, True)] - levels["realistic"][(True, True)] > 0.04, levels
     assert abs(levels["shifted"][(True, False)] - levels["realistic"][(True, False)]) < 0.01, levels
     assert abs(levels["shifted"][(False, True)] - levels["realistic"][(False, True)]) < 0.01, levels
+
+
+def test_weak_risk_has_little_memory_so_history_says_little() -> None:
+    # given a realistic and a weak world with the same seed
+    config = load_config()
+    correlations = {}
+    for name in ("realistic", "weak"):
+        risk = generate_world(scenario_params(name, seed=6, n_units=300, years=3), config).truth["risk"]
+        # when each unit's latent risk in personcentrering is compared between months two years apart
+        personal = risk.filter(pl.col("risk_area") == "personcentrering")
+        early = personal.filter(pl.col("month") == pl.date(2023, 1, 1)).select("unit_id", early="latent")
+        late = personal.filter(pl.col("month") == pl.date(2025, 1, 1)).select("unit_id", late="latent")
+        both = early.join(late, on="unit_id")
+        correlations[name] = float(np.corrcoef(both["early"], both["late"])[0, 1])
+    # then the realistic unit stays what it was and the weak one has mostly forgotten
+    assert correlations["realistic"] > 0.8, correlations
+    assert correlations["weak"] < 0.5, correlations
