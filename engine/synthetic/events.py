@@ -356,14 +356,3 @@ def _summaries(frame: pl.DataFrame) -> pl.Series:
         categories, list(range(len(categories))), return_dtype=pl.Int64
     )
     return pl.Series("summary", lookup, pl.Utf8).gather(position * 2 + frame["template"])
-
-
-def received_counts(events: pl.DataFrame, structure: Structure) -> IntArray:
-    """Events per unit and month of receipt, shape (units, months): what IVO had seen by then."""
-    index = pl.Series(np.arange(structure.n_units))
-    units = events["unit_id"].replace_strict(pl.Series(structure.unit_ids), index).to_numpy()
-    received = events["received_date"].to_numpy().astype("datetime64[M]")
-    months = (received - structure.months[0]).astype(np.int64)
-    counts = np.zeros((structure.n_units, structure.n_months), dtype=np.int64)
-    np.add.at(counts, (units, months), 1)
-    return counts

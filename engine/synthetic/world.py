@@ -1,5 +1,10 @@
 """Orchestrates one synthetic world: structure → latent risk → observations → inspections (→ faults).
 
+With inspection effects on (``WorldParams.has_feedback``, the realistic scenarios) the inspections are
+simulated jointly with the risk they change (engine.synthetic.feedback): the observations the selection
+sees are redrawn as the risk changes, the others afterwards, and every table and the truth come from
+the final risk.
+
 Every component draws from its own child of ``numpy.random.SeedSequence(seed)``, so the world is
 deterministic per seed and switching ``with_visits`` or ``with_faults`` leaves every other table
 unchanged (faults then differ from the clean world in exactly the recorded cells).
