@@ -106,3 +106,41 @@ def test_cli_generates_a_named_scenario(tmp_path: Path) -> None:
     assert '"scenario": "weak"' in (out / "truth" / "params.json").read_text(encoding="utf-8")
     bad = CliRunner().invoke(app, ["generate", "--seed", "1", "--out", str(out), "--scenario", "easy"])
     assert bad.exit_code != 0 and "unknown scenario" in bad.output
+
+
+def test_shifted_region_reports_a_higher_phone_share_after_its_reporting_change() -> None:
+    # given the realistic and the shifted world with the same seed (Östergötland's new counting from 2023-07)
+    config = load_config()
+    levels: dict[str, dict[tuple[bool, bool], float]] = {}
+    for name in ("realistic", "shifted"):
+        world = generate_world(scenario_params(name, seed=4, n_units=600, years=4), config)
+        phone = (
+            world.tables["availability"]
+            .filter(pl.col("measure") == "phone_same_day_share")
+            .join(world.tables["units"].select("unit_id", "region_code"), on="unit_id")
+            .group_by(region=pl.col("region_code") == "05", after=pl.col("period") >= pl.date(2023, 7, 1))
+            .agg(share=pl.col("numerator").sum() / pl.col("denominator").sum())
+        )
+        levels[name] = {(r, a): s for r, a, s in phone.iter_rows()}
+    # then the region's reported share jumps after the change, while other regions and the region's
+    # earlier months stay as they were (the true risk is the same)
+    assert levels["shifted"][(True, True)] - levels["realistic"][(True, True)] > 0.04, levels
+    assert abs(levels["shifted"][(True, False)] - levels["realistic"][(True, False)]) < 0.01, levels
+    assert abs(levels["shifted"][(False, True)] - levels["realistic"][(False, True)]) < 0.01, levels
+
+
+def test_weak_risk_has_little_memory_so_history_says_little() -> None:
+    # given a realistic and a weak world with the same seed
+    config = load_config()
+    correlations = {}
+    for name in ("realistic", "weak"):
+        risk = generate_world(scenario_params(name, seed=6, n_units=300, years=3), config).truth["risk"]
+        # when each unit's latent risk in personcentrering is compared between months two years apart
+        personal = risk.filter(pl.col("risk_area") == "personcentrering")
+        early = personal.filter(pl.col("month") == pl.date(2023, 1, 1)).select("unit_id", early="latent")
+        late = personal.filter(pl.col("month") == pl.date(2025, 1, 1)).select("unit_id", late="latent")
+        both = early.join(late, on="unit_id")
+        correlations[name] = float(np.corrcoef(both["early"], both["late"])[0, 1])
+    # then the realistic unit stays what it was and the weak one has mostly forgotten
+    assert correlations["realistic"] > 0.8, correlations
+    assert correlations["weak"] < 0.5, correlations

@@ -120,6 +120,42 @@ def event_spec(name: str, params: WorldParams) -> EventSpec:
     )
 
 
+@dataclass(frozen=True)
+class EventDraws:
+    """Drawn events as index arrays, before the active-period and extract-date filter."""
+
+    unit: IntArray
+    month: IntArray
+    area: IntArray
+    event_date: np.ndarray
+    received_date: np.ndarray
+    category: np.ndarray
+    severity: np.ndarray
+    template: IntArray
+
+    def select(self, mask: np.ndarray | slice) -> EventDraws:
+        """The events where ``mask`` holds."""
+        return EventDraws(*(np.asarray(getattr(self, f))[mask] for f in _DRAW_FIELDS))
+
+    @staticmethod
+    def concat(parts: list[EventDraws]) -> EventDraws:
+        """The events of every part, in order."""
+        return EventDraws(*(np.concatenate([getattr(p, f) for p in parts]) for f in _DRAW_FIELDS))
+
+
+_DRAW_FIELDS = ("unit", "month", "area", "event_date", "received_date", "category", "severity", "template")
+
+
+@dataclass(frozen=True)
+class EventModel:
+    """What a source's expected counts need besides the risk: kept fixed when the risk later changes."""
+
+    spec: EventSpec
+    source: EventSource
+    norm: FloatArray  # mean of exp(elasticity * deviation) over active unit-months per area (base risk)
+    unit_month_factor: FloatArray | None  # complaint culture and reporting standard, (units, months)
+
+
 def simulate_events(
     name: str,
     source: EventSource,
@@ -136,13 +172,47 @@ def simulate_events(
     reporting culture unrelated to risk. ``params.complaint_shift_month`` multiplies complaints from that
     month on by ``params.complaint_shift_factor`` (a new reporting standard).
     """
+    model = event_model(name, source, structure, risk, params=params, unit_propensity=unit_propensity)
+    return events_frame(
+        draw_events(model, structure, risk.deviation, params=params, rng=rng), model, structure
+    )
+
+
+def event_model(
+    name: str,
+    source: EventSource,
+    structure: Structure,
+    risk: Risk,
+    *,
+    params: WorldParams,
+    unit_propensity: FloatArray | None = None,
+) -> EventModel:
+    """The fixed parts of source ``name``'s expected counts, normalised on ``risk``."""
     spec = event_spec(name, params)
     multiplier = None
     if name == "complaints":
         multiplier = _complaint_multiplier(structure, params, unit_propensity)
-    counts = _event_counts(spec, structure, risk, rng, multiplier)
+    norm = np.exp(spec.elasticity * risk.deviation)[structure.active].mean(axis=0)
+    return EventModel(spec, source, np.asarray(norm), multiplier)
+
+
+def draw_events(
+    model: EventModel,
+    structure: Structure,
+    deviation: FloatArray,
+    *,
+    params: WorldParams,
+    rng: np.random.Generator,
+    units: IntArray | None = None,
+    from_month: IntArray | None = None,
+) -> EventDraws:
+    """Events of ``units`` (all by default) in the months from ``from_month`` (per unit; 0 by default)."""
+    spec, source = model.spec, model.source
+    rows = np.arange(structure.n_units) if units is None else units
+    counts = _event_counts(model, structure, deviation, rows, from_month=from_month, rng=rng)
     flat = np.repeat(np.arange(counts.size), counts.ravel())
-    unit, month, area = np.unravel_index(flat, counts.shape)
+    row, month, area = np.unravel_index(flat, counts.shape)
+    unit = rows[row]
     days_in_month = (
         (structure.months[month] + 1).astype("datetime64[D]") - structure.month_starts[month]
     ).astype(np.int64)
@@ -152,29 +222,48 @@ def simulate_events(
     lag = np.floor(rng.lognormal(np.log(spec.lag_median_days), spec.lag_sigma, size=len(flat)))
     received_date = event_date + lag.astype("timedelta64[D]")
     category = _categories(source, area, rng)
-    deviation = risk.deviation[unit, month, area]
-    severity = _severities(source, deviation, params, rng)
-    open_end = np.where(np.isnat(structure.active_to), structure.end_date, structure.active_to)
-    keep = (
-        (event_date >= structure.active_from[unit])
-        & (event_date <= open_end[unit])
-        & (received_date <= structure.end_date)
+    severity = _severities(source, deviation[unit, month, area], params, rng)
+    template = rng.integers(0, 2, size=len(flat))
+    return EventDraws(
+        np.asarray(unit, dtype=np.int64),
+        np.asarray(month, dtype=np.int64),
+        np.asarray(area, dtype=np.int64),
+        event_date,
+        received_date,
+        category,
+        severity,
+        template,
     )
+
+
+def kept(draws: EventDraws, structure: Structure) -> np.ndarray:
+    """Events inside the unit's active period and received by the extract date."""
+    open_end = np.where(np.isnat(structure.active_to), structure.end_date, structure.active_to)
+    return np.asarray(
+        (draws.event_date >= structure.active_from[draws.unit])
+        & (draws.event_date <= open_end[draws.unit])
+        & (draws.received_date <= structure.end_date)
+    )
+
+
+def events_frame(draws: EventDraws, model: EventModel, structure: Structure) -> pl.DataFrame:
+    """The contract table of the drawn events (sorted by received date, then unit)."""
+    keep = kept(draws, structure)
     frame = pl.DataFrame(
         {
-            "unit": unit[keep],
-            "event_date": event_date[keep],
-            "received_date": received_date[keep],
-            "category": category[keep],
-            "severity": severity[keep],
-            "area": area[keep],
-            "template": rng.integers(0, 2, size=len(flat))[keep],
+            "unit": draws.unit[keep],
+            "event_date": draws.event_date[keep],
+            "received_date": draws.received_date[keep],
+            "category": draws.category[keep],
+            "severity": draws.severity[keep],
+            "area": draws.area[keep],
+            "template": draws.template[keep],
         },
         schema_overrides={"event_date": pl.Date, "received_date": pl.Date, "severity": pl.Utf8},
     ).sort("received_date", "unit", "event_date", "category")
     events = frame.select(
         event_id=pl.format(
-            "{}-{}", pl.lit(spec.id_prefix), (pl.int_range(pl.len()) + 1).cast(pl.Utf8).str.zfill(7)
+            "{}-{}", pl.lit(model.spec.id_prefix), (pl.int_range(pl.len()) + 1).cast(pl.Utf8).str.zfill(7)
         ),
         unit_id=pl.Series(structure.unit_ids).gather(frame["unit"]),
         event_date=pl.col("event_date"),
@@ -182,10 +271,19 @@ def simulate_events(
         category=pl.col("category"),
         severity=pl.col("severity"),
     )
-    for column in source.free_text_columns:
+    for column in model.source.free_text_columns:
         text = _summaries(frame) if column == "summary" else pl.Series(column, [None] * frame.height, pl.Utf8)
         events = events.with_columns(text.alias(column))
     return events
+
+
+def received_by_month(draws: EventDraws, structure: Structure) -> IntArray:
+    """Kept events per unit and month of receipt, shape (units, months)."""
+    keep = kept(draws, structure)
+    months = (draws.received_date[keep].astype("datetime64[M]") - structure.months[0]).astype(np.int64)
+    counts = np.zeros((structure.n_units, structure.n_months), dtype=np.int64)
+    np.add.at(counts, (draws.unit[keep], months), 1)
+    return counts
 
 
 def _complaint_multiplier(
@@ -204,21 +302,26 @@ def _complaint_multiplier(
 
 
 def _event_counts(
-    spec: EventSpec,
+    model: EventModel,
     structure: Structure,
-    risk: Risk,
+    deviation: FloatArray,
+    rows: IntArray,
+    *,
+    from_month: IntArray | None,
     rng: np.random.Generator,
-    unit_month_factor: FloatArray | None = None,
 ) -> IntArray:
-    rates = np.array([spec.rates[a] for a in AREAS]) / 12.0
-    multiplier = np.exp(spec.elasticity * risk.deviation)
-    active = structure.active
-    norm = multiplier[active].mean(axis=0)
-    expected = (
-        (structure.listed[:, :, None] / 10_000.0) * rates[None, None, :] * multiplier / norm[None, None, :]
-    )
-    if unit_month_factor is not None:
-        expected = expected * unit_month_factor[:, :, None]
+    rates = np.array([model.spec.rates[a] for a in AREAS]) / 12.0
+    whole = len(rows) == structure.n_units and from_month is None
+    dev = deviation if whole else deviation[rows]
+    multiplier = np.exp(model.spec.elasticity * dev)
+    active = structure.active if whole else structure.active[rows]
+    listed = structure.listed if whole else structure.listed[rows]
+    expected = (listed[:, :, None] / 10_000.0) * rates[None, None, :] * multiplier / model.norm[None, None, :]
+    if model.unit_month_factor is not None:
+        factor = model.unit_month_factor if whole else model.unit_month_factor[rows]
+        expected = expected * factor[:, :, None]
+    if from_month is not None:
+        active = active & (np.arange(structure.n_months)[None, :] >= from_month[:, None])
     return np.asarray(rng.poisson(np.where(active[:, :, None], expected, 0.0)), dtype=np.int64)
 
 
@@ -253,14 +356,3 @@ def _summaries(frame: pl.DataFrame) -> pl.Series:
         categories, list(range(len(categories))), return_dtype=pl.Int64
     )
     return pl.Series("summary", lookup, pl.Utf8).gather(position * 2 + frame["template"])
-
-
-def received_counts(events: pl.DataFrame, structure: Structure) -> IntArray:
-    """Events per unit and month of receipt, shape (units, months): what IVO had seen by then."""
-    index = pl.Series(np.arange(structure.n_units))
-    units = events["unit_id"].replace_strict(pl.Series(structure.unit_ids), index).to_numpy()
-    received = events["received_date"].to_numpy().astype("datetime64[M]")
-    months = (received - structure.months[0]).astype(np.int64)
-    counts = np.zeros((structure.n_units, structure.n_months), dtype=np.int64)
-    np.add.at(counts, (units, months), 1)
-    return counts

@@ -99,6 +99,8 @@ def simulate_measure(
     targets = region_year_targets(measure, structure, params).ravel()
     active = structure.active
     intercepts = solve_intercepts(offsets[active], group[active], targets, expected_denominator[active])
+    if measure == "phone_same_day_share":
+        offsets = offsets + _reporting_change(structure, params)
     true_share = np.where(active, sigmoid(intercepts[group] + offsets), 0.0)
     if measure == "named_doctor_share":
         denominator = structure.listed.astype(np.int64)
@@ -106,6 +108,24 @@ def simulate_measure(
         denominator = rng.poisson(expected_denominator).astype(np.int64)
     numerator = rng.binomial(denominator, true_share).astype(np.int64)
     return MeasureSeries(true_share, numerator, denominator)
+
+
+def _reporting_change(structure: Structure, params: WorldParams) -> FloatArray | float:
+    """The logit shift of a region's reported phone share after its reporting changed (after the
+    intercepts are solved, so the region's level moves away from its calibrated one), or 0."""
+    if params.region_reporting_region is None or params.region_reporting_month is None:
+        return 0.0
+    codes = np.array([region.code for region in structure.regions])
+    in_region = codes[structure.region_index] == params.region_reporting_region
+    after = structure.months >= np.datetime64(params.region_reporting_month, "M")
+    return np.asarray(
+        params.region_reporting_effect * (in_region[:, None] & after[None, :]), dtype=np.float64
+    )
+
+
+def risk_slope(measure: str, params: WorldParams) -> float:
+    """How strongly risk in the measure's area lowers its logit."""
+    return _denominator_and_slope(measure, np.zeros(1), params)[1]
 
 
 def _denominator_and_slope(measure: str, listed: FloatArray, params: WorldParams) -> tuple[FloatArray, float]:

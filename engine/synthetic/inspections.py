@@ -29,6 +29,10 @@ serious ones (plus Poisson(``extra_deficiencies_mean``) other deficiencies) for 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Protocol
+
 import numpy as np
 import polars as pl
 
@@ -41,6 +45,44 @@ from engine.synthetic.structure import Structure
 _SELECTIONS = ("random", "complaint_triggered", "risk_based")
 
 
+@dataclass(frozen=True)
+class VisitDraws:
+    """Per inspection: dates, covariates, true probabilities (team effect included) and findings."""
+
+    start: np.ndarray
+    decision: np.ndarray
+    team: np.ndarray
+    method: np.ndarray
+    effect: FloatArray
+    p_deficiency: FloatArray  # (inspections, areas)
+    p_serious: FloatArray
+    finding: np.ndarray
+
+    @staticmethod
+    def concat(parts: list[VisitDraws], n_areas: int) -> VisitDraws:
+        """The inspections of every part, in order (an empty list gives no inspections)."""
+        if not parts:
+            empty_dates = np.array([], dtype="datetime64[D]")
+            empty_areas = np.zeros((0, n_areas))
+            return VisitDraws(
+                empty_dates, empty_dates, np.array([], dtype=str), np.array([], dtype=str),
+                np.array([]), empty_areas, empty_areas, np.zeros((0, n_areas), dtype="<U10"),
+            )  # fmt: skip
+        return VisitDraws(*(np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(VisitDraws)))
+
+
+class InspectionFeedback(Protocol):
+    """A joint simulation in which inspection outcomes change the later risk (engine.synthetic.feedback)."""
+
+    def after_month(self, month: int, picks: list[tuple[int, int, int, float]]) -> IntArray:
+        """Draw the month's inspections, apply their effects; the units whose observations changed."""
+        ...
+
+    def visits(self) -> VisitDraws:
+        """Every inspection drawn so far, in the order of the picks."""
+        ...
+
+
 def simulate_inspections(
     structure: Structure,
     risk: Risk,
@@ -50,9 +92,15 @@ def simulate_inspections(
     params: WorldParams,
     rng: np.random.Generator,
     covariate_rng: np.random.Generator,
+    feedback: InspectionFeedback | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """The inspections table of the contract and truth/inspections (true probabilities per row)."""
-    picks = _select(structure, complaints_received, phone_share, params, rng)
+    """The inspections table of the contract and truth/inspections (true probabilities per row).
+
+    With ``feedback`` each month's inspections are drawn as they are picked and may change the later
+    risk and observations (``complaints_received`` and ``phone_share`` are then updated in place).
+    """
+    on_month = feedback.after_month if feedback is not None else None
+    picks = _select(structure, complaints_received, phone_share, params, rng, on_month=on_month)
     unit, month, selection, probability = (
         (np.array(column) for column in zip(*picks, strict=True))
         if picks
@@ -63,27 +111,18 @@ def simulate_inspections(
             np.array([], dtype=np.float64),
         )
     )
-    days_in_month = (
-        (structure.months[month] + 1).astype("datetime64[D]") - structure.month_starts[month]
-    ).astype(np.int64)
-    start = structure.month_starts[month] + (rng.random(len(unit)) * days_in_month).astype("timedelta64[D]")
-    open_end = np.where(np.isnat(structure.active_to), structure.end_date, structure.active_to)
-    start = np.minimum(np.maximum(start, structure.active_from[unit]), open_end[unit])
-    duration = np.maximum(np.round(rng.lognormal(np.log(params.decision_median_days), 0.4, len(unit))), 14)
-    decision = start + duration.astype("timedelta64[D]")
-    n_areas = len(AREAS)
-    p_def, p_ser = (
-        values.reshape(len(unit), n_areas)
-        for values in risk.probabilities(
-            np.repeat(unit, n_areas), np.repeat(month, n_areas), np.tile(np.arange(n_areas), len(unit))
-        )
+    if feedback is None:
+        drawn = draw_visits(structure, risk, unit, month, params=params, rng=rng, covariate_rng=covariate_rng)
+    else:
+        drawn = feedback.visits()
+    start, decision, team, method, effect = (
+        drawn.start,
+        drawn.decision,
+        drawn.team,
+        drawn.method,
+        drawn.effect,
     )
-    team, method, effect = _covariates(structure, unit, params, covariate_rng)
-    shifted = sigmoid(logit(np.clip(p_def, 1e-12, 1 - 1e-12)) + effect[:, None])
-    p_ser = np.minimum(p_ser * shifted / np.maximum(p_def, 1e-12), shifted)
-    p_def = shifted
-    draws = rng.random(p_def.shape)
-    finding = np.where(draws < p_ser, "serious", np.where(draws < p_def, "deficiency", "none"))
+    p_def, p_ser, finding = drawn.p_deficiency, drawn.p_serious, drawn.finding
     deficiency_count, serious_count = _finding_counts(finding, params, covariate_rng)
     keep = decision <= structure.end_date
     visits = (
@@ -141,15 +180,72 @@ def simulate_inspections(
     return table, truth
 
 
+def draw_visits(
+    structure: Structure,
+    risk: Risk,
+    unit: IntArray,
+    month: IntArray,
+    *,
+    params: WorldParams,
+    rng: np.random.Generator,
+    covariate_rng: np.random.Generator,
+    centre: float | None = None,
+) -> VisitDraws:
+    """Start and decision dates, team, method and findings of the inspections of ``unit`` in ``month``.
+
+    The team effect is centred on these inspections' mean, or on ``centre`` when given.
+    """
+    days_in_month = (
+        (structure.months[month] + 1).astype("datetime64[D]") - structure.month_starts[month]
+    ).astype(np.int64)
+    start = structure.month_starts[month] + (rng.random(len(unit)) * days_in_month).astype("timedelta64[D]")
+    open_end = np.where(np.isnat(structure.active_to), structure.end_date, structure.active_to)
+    start = np.minimum(np.maximum(start, structure.active_from[unit]), open_end[unit])
+    duration = np.maximum(np.round(rng.lognormal(np.log(params.decision_median_days), 0.4, len(unit))), 14)
+    decision = start + duration.astype("timedelta64[D]")
+    n_areas = len(AREAS)
+    p_def, p_ser = (
+        values.reshape(len(unit), n_areas)
+        for values in risk.probabilities(
+            np.repeat(unit, n_areas), np.repeat(month, n_areas), np.tile(np.arange(n_areas), len(unit))
+        )
+    )
+    team, method, effect = _covariates(structure, unit, params, covariate_rng, centre)
+    shifted = sigmoid(logit(np.clip(p_def, 1e-12, 1 - 1e-12)) + effect[:, None])
+    p_ser = np.minimum(p_ser * shifted / np.maximum(p_def, 1e-12), shifted)
+    p_def = shifted
+    draws = rng.random(p_def.shape)
+    finding = np.where(draws < p_ser, "serious", np.where(draws < p_def, "deficiency", "none"))
+    return VisitDraws(start, decision, team, method, effect, p_def, p_ser, finding)
+
+
+def expected_team_centre(structure: Structure, params: WorldParams) -> float:
+    """The mean raw team effect expected over the units (home team with ``home_team_share``)."""
+    raw = np.array(list(params.team_effects.values()))
+    home = _home_team(structure, params)[structure.region_index]
+    others = (raw.sum() - raw[home]) / max(len(raw) - 1, 1)
+    share = params.home_team_share if len(raw) > 1 else 1.0
+    return float(np.mean(share * raw[home] + (1.0 - share) * others))
+
+
+def _home_team(structure: Structure, params: WorldParams) -> IntArray:
+    position = {team: index for index, team in enumerate(params.team_effects)}
+    return np.array(
+        [position.get(IVO_DEPARTMENT_OF_REGION.get(region.code, ""), 0) for region in structure.regions],
+        dtype=np.int64,
+    )
+
+
 def _covariates(
-    structure: Structure, unit: IntArray, params: WorldParams, rng: np.random.Generator
+    structure: Structure,
+    unit: IntArray,
+    params: WorldParams,
+    rng: np.random.Generator,
+    centre: float | None = None,
 ) -> tuple[np.ndarray, np.ndarray, FloatArray]:
     """Team, method and the team's centred logit effect per inspection."""
     teams = np.array(list(params.team_effects))
-    position = {team: index for index, team in enumerate(teams.tolist())}
-    home_of_region = np.array(
-        [position.get(IVO_DEPARTMENT_OF_REGION.get(region.code, ""), 0) for region in structure.regions]
-    )
+    home_of_region = _home_team(structure, params)
     home = home_of_region[structure.region_index[unit]] if len(unit) else np.array([], dtype=np.int64)
     away = rng.random(len(unit)) >= params.home_team_share
     other = (home + rng.integers(1, len(teams), len(unit))) % len(teams) if len(teams) > 1 else home
@@ -157,6 +253,8 @@ def _covariates(
     methods = np.array(list(params.method_shares))
     method = methods[rng.choice(len(methods), size=len(unit), p=list(params.method_shares.values()))]
     raw = np.array(list(params.team_effects.values()))[team_index]
+    if centre is not None:
+        return teams[team_index], method, raw - centre
     effect = raw - raw.mean() if len(raw) else raw
     return teams[team_index], method, effect
 
@@ -180,6 +278,8 @@ def _select(
     phone_share: FloatArray,
     params: WorldParams,
     rng: np.random.Generator,
+    *,
+    on_month: Callable[[int, list[tuple[int, int, int, float]]], IntArray] | None = None,
 ) -> list[tuple[int, int, int, float]]:
     n_months = structure.n_months
     last_inspected = np.full(structure.n_units, -10_000, dtype=np.int64)
@@ -199,6 +299,7 @@ def _select(
             round(params.risk_based_inspections_per_year * params.scale * fraction), len(block)
         )
         for k, t in enumerate(block.tolist()):
+            first_pick = len(picks)
             for unit, probability in random_by_month.get(int(t), []):
                 picks.append((unit, int(t), 0, probability))
                 last_inspected[unit] = t
@@ -233,6 +334,9 @@ def _select(
                 for unit in chosen:
                     picks.append((int(unit), int(t), 2, float("nan")))
                     last_inspected[unit] = t
+            if on_month is not None and len(picks) > first_pick:
+                changed = on_month(int(t), picks[first_pick:])
+                trailing[changed] = np.cumsum(np.pad(complaints_received[changed], ((0, 0), (1, 0))), axis=1)
     return picks
 
 

@@ -13,6 +13,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
+from engine.contract import REGIONS
+
 AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
 DEFAULT_SCALE_UNITS = 1200
 
@@ -108,6 +110,11 @@ class WorldParams(BaseModel):
     assessments_per_listed_month: Annotated[float, Field(gt=0)] = 0.02
     doctor_visits_per_listed_month: Annotated[float, Field(gt=0)] = 0.1
     missing_month_share: Annotated[float, Field(ge=0.0, lt=1.0)] = 0.02
+    # a region's reporting changes from this month (YYYY-MM): its units' reported same-day phone share
+    # moves by ``region_reporting_effect`` on the logit (the true risk does not); None changes nothing
+    region_reporting_region: str | None = None
+    region_reporting_month: str | None = None
+    region_reporting_effect: float = 0.0
     public_only_regions: tuple[str, ...] = ("10", "23")
     record_switch_region: str | None = "17"
     record_switch_year: int = 2022
@@ -119,6 +126,17 @@ class WorldParams(BaseModel):
     complaint_window_months: Annotated[int, Field(ge=1)] = 3
     inspection_cooldown_months: Annotated[int, Field(ge=0)] = 12
     decision_median_days: Annotated[float, Field(gt=0)] = 80.0
+
+    # --- effect of inspections on the later risk (engine/synthetic/feedback.py) -------------------------
+    # logit change in an area from ``enforcement_delay_months`` after the decision month of an inspection
+    # with a serious finding (föreläggande) in that area, decaying by ``effect_persistence`` a month; the
+    # same after a (non-serious) deficiency with ``deficiency_effect``. Both 0 (the default) keep the risk
+    # independent of inspections and draw nothing (risk, observations and inspections drawn one after
+    # the other, as before).
+    enforcement_effect: Annotated[float, Field(le=0.0)] = 0.0
+    deficiency_effect: Annotated[float, Field(le=0.0)] = 0.0
+    enforcement_delay_months: Annotated[int, Field(ge=1, le=24)] = 3
+    effect_persistence: Annotated[float, Field(ge=0.0, le=1.0)] = 0.95
 
     # --- inspection covariates, finding counts (contract version 2) -----------------------------------
     team_effects: dict[str, float] = Field(
@@ -166,7 +184,7 @@ class WorldParams(BaseModel):
             raise ValueError(f"method_shares must sum to 1, got {sum(value.values())}")
         return value
 
-    @field_validator("end", "complaint_shift_month")
+    @field_validator("end", "complaint_shift_month", "region_reporting_month")
     @classmethod
     def _is_a_month(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
@@ -177,12 +195,26 @@ class WorldParams(BaseModel):
             raise ValueError(f"{info.field_name} must be YYYY-MM, got {value!r}") from error
         return value
 
+    @field_validator("region_reporting_region")
+    @classmethod
+    def _is_a_region(cls, value: str | None) -> str | None:
+        if value is not None and value not in REGIONS:
+            raise ValueError(
+                f"region_reporting_region must be a county code, got {value!r}; known: {sorted(REGIONS)}"
+            )
+        return value
+
     @field_validator("deficiency_rate", "crisis_effect", "complaint_rate", "lex_maria_rate")
     @classmethod
     def _covers_every_area(cls, value: dict[str, float]) -> dict[str, float]:
         if set(value) != set(AREAS):
             raise ValueError(f"per-area parameters must cover exactly {list(AREAS)}, got {sorted(value)}")
         return value
+
+    @property
+    def has_feedback(self) -> bool:
+        """Whether inspection findings change the later risk (a joint month-by-month simulation)."""
+        return self.enforcement_effect != 0.0 or self.deficiency_effect != 0.0
 
     @property
     def scale(self) -> float:

@@ -10,8 +10,9 @@ much the observations say about the hidden risk. Every override is listed in doc
   risk moves complaints), inspecting-team effects of about ±10 percentage points, ownership changes and
   hyrläkare that go with risk, noisier indicators with more missing months.
 - ``weak``: every signal barely above noise (what a planner should expect in the first year).
-- ``shifted``: ``realistic`` plus a new reporting standard from 2023-07 that raises complaints by 80 %:
-  a model trained before the change must survive it.
+- ``shifted``: ``realistic`` plus two changes from 2023-07 that a model trained before them must survive:
+  a new reporting standard that raises complaints by 80 %, and a new way of counting same-day phone
+  contact in one region (Östergötland) that raises its reported phone share (the true risk is unchanged).
 """
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ _REALISTIC: dict[str, Any] = {
     "unit_reporting_noise": 0.3,
     "monthly_noise": 0.15,
     "missing_month_share": 0.06,
-    "participation_index_risk_slope": 2.0,
-    "participation_index_noise": 4.0,
-    "core_indicator_risk_slope": 0.7,
-    "core_indicator_noise_factor": 1.3,
+    "participation_index_risk_slope": 5.0,
+    "participation_index_noise": 1.5,
+    "core_indicator_risk_slope": 1.0,
+    "core_indicator_noise_factor": 1.0,
+    "enforcement_effect": -0.8,
+    "deficiency_effect": -0.1,
+    "enforcement_delay_months": 3,
+    "effect_persistence": 0.95,
 }
 
 _WEAK: dict[str, Any] = {
@@ -56,12 +61,22 @@ _WEAK: dict[str, Any] = {
     "participation_index_noise": 5.0,
     "core_indicator_risk_slope": 0.2,
     "core_indicator_noise_factor": 1.6,
+    # little persistent difference between units, so a unit's history says little about its future
+    "sigma_region": 0.05,
+    "sigma_provider": 0.1,
+    "sigma_unit": 0.35,
+    "sigma_drift": 1.0,
+    "drift_persistence": 0.8,
 }
 
 _SHIFTED: dict[str, Any] = {
     **_REALISTIC,
     "complaint_shift_month": "2023-07",
     "complaint_shift_factor": 1.8,
+    # Östergötland's new telephony counts a call-back booked the same day as same-day contact
+    "region_reporting_region": "05",
+    "region_reporting_month": "2023-07",
+    "region_reporting_effect": 1.0,
 }
 
 SCENARIOS: dict[str, dict[str, Any]] = {

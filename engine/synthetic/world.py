@@ -1,5 +1,10 @@
 """Orchestrates one synthetic world: structure → latent risk → observations → inspections (→ faults).
 
+With inspection effects on (``WorldParams.has_feedback``, the realistic scenarios) the inspections are
+simulated jointly with the risk they change (engine.synthetic.feedback): the observations the selection
+sees are redrawn as the risk changes, the others afterwards, and every table and the truth come from
+the final risk.
+
 Every component draws from its own child of ``numpy.random.SeedSequence(seed)``, so the world is
 deterministic per seed and switching ``with_visits`` or ``with_faults`` leaves every other table
 unchanged (faults then differ from the clean world in exactly the recorded cells).
@@ -16,9 +21,23 @@ import polars as pl
 from engine.config import Config
 from engine.synthetic.attributes import attribute_table, value_indicator_table
 from engine.synthetic.core_indicators import core_indicator_table, is_core_source
-from engine.synthetic.events import received_counts, simulate_events
+from engine.synthetic.events import (
+    EventDraws,
+    EventModel,
+    draw_events,
+    event_model,
+    events_frame,
+    received_by_month,
+)
 from engine.synthetic.faults import Fault, inject_faults
-from engine.synthetic.indicators import MeasureSeries, indicator_frame, reported_months, simulate_measure
+from engine.synthetic.feedback import Feedback, redraw_events, redraw_measure
+from engine.synthetic.indicators import (
+    MeasureSeries,
+    indicator_frame,
+    reported_months,
+    risk_slope,
+    simulate_measure,
+)
 from engine.synthetic.inspections import simulate_inspections
 from engine.synthetic.params import AREAS, WorldParams
 from engine.synthetic.risk import Risk, risk_truth_frame, simulate_risk
@@ -31,7 +50,7 @@ logger = logging.getLogger(__name__)
 # earlier stream (and so every table of an earlier generator version) the same.
 _STREAMS = (
     "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates",
-    "attributes", "scenario", "core_indicators",
+    "attributes", "scenario", "core_indicators", "feedback",
 )  # fmt: skip
 
 
@@ -52,49 +71,85 @@ def generate_world(params: WorldParams, config: Config) -> World:
     rng = {name: np.random.default_rng(seq) for name, seq in streams.items()}
     structure = build_structure(params, rng["structure"])
     risk = simulate_risk(structure, params, rng["risk"])
+    propensity = _complaint_propensity(structure.n_units, params, rng["scenario"])
+    models = {
+        name: event_model(
+            name,
+            source,
+            structure,
+            risk,
+            params=params,
+            unit_propensity=propensity if name == "complaints" else None,
+        )
+        for name, source in config.event_sources.items()
+    }
+    drawn = {
+        name: draw_events(model, structure, risk.deviation, params=params, rng=rng["events"])
+        for name, model in models.items()
+    }
+    measures: dict[str, MeasureSeries] = {}
+    reported: dict[str, np.ndarray] = {}
+    for source in config.indicator_sources.values():
+        if is_core_source(source) or source.value_measures:
+            continue
+        for measure, spec in source.measures.items():
+            measures[measure] = simulate_measure(
+                measure, spec.risk_area, structure, risk, params=params, rng=rng["indicators"]
+            )
+        shown = reported_months(source.file, structure, params, rng["indicators"])
+        reported.update(dict.fromkeys(source.measures, shown))
+    phone = "phone_same_day_share"
+    feedback = None
+    if params.has_feedback:
+        feedback = Feedback(
+            structure,
+            risk,
+            complaints=models["complaints"],
+            complaint_draws=drawn["complaints"],
+            phone=measures[phone],
+            phone_reported=reported[phone],
+            params=params,
+            rng=rng["feedback"],
+        )
+        complaints_received, phone_share = feedback.received, feedback.phone_share
+    else:
+        complaints_received = received_by_month(drawn["complaints"], structure)
+        phone_share = _observed_share(_masked(measures[phone], reported[phone]))
+    inspections, inspection_truth = simulate_inspections(
+        structure,
+        risk,
+        complaints_received,
+        phone_share,
+        params=params,
+        rng=rng["inspections"],
+        covariate_rng=rng["covariates"],
+        feedback=feedback,
+    )
+    if feedback is not None:
+        drawn, measures = _after_feedback(
+            feedback, models, drawn, measures, config=config, params=params, rng=rng["feedback"]
+        )
+        risk = feedback.risk
     tables: dict[str, pl.DataFrame] = {
         "providers": structure.providers,
         "units": units_frame(structure, config.unit_types[0]),
     }
-    propensity = _complaint_propensity(structure.n_units, params, rng["scenario"])
     for name, event_source in config.event_sources.items():
-        tables[event_source.file] = simulate_events(
-            name,
-            event_source,
-            structure,
-            risk,
-            params=params,
-            rng=rng["events"],
-            unit_propensity=propensity if name == "complaints" else None,
-        )
+        tables[event_source.file] = events_frame(drawn[name], models[name], structure)
     series: dict[str, MeasureSeries] = {}
     for source in config.indicator_sources.values():
         if is_core_source(source):
-            core_rng = rng["core_indicators"]
-            tables[source.file] = core_indicator_table(source, structure, risk, params, core_rng)
+            tables[source.file] = core_indicator_table(
+                source, structure, risk, params, rng["core_indicators"]
+            )
             continue
         if source.value_measures:
             tables[source.file] = value_indicator_table(source, structure, risk, params, rng["attributes"])
             continue
-        measures = {
-            measure: simulate_measure(
-                measure, spec.risk_area, structure, risk, params=params, rng=rng["indicators"]
-            )
-            for measure, spec in source.measures.items()
-        }
-        reported = reported_months(source.file, structure, params, rng["indicators"])
-        tables[source.file] = indicator_frame(source, measures, reported, structure)
-        series.update({m: _masked(s, reported) for m, s in measures.items()})
-    complaints_file = config.event_sources["complaints"].file
-    inspections, inspection_truth = simulate_inspections(
-        structure,
-        risk,
-        received_counts(tables[complaints_file], structure),
-        _observed_share(series["phone_same_day_share"]),
-        params=params,
-        rng=rng["inspections"],
-        covariate_rng=rng["covariates"],
-    )
+        own = {m: measures[m] for m in source.measures}
+        shown = reported[next(iter(source.measures))]
+        tables[source.file] = indicator_frame(source, own, shown, structure)
+        series.update({m: _masked(s, shown) for m, s in own.items()})
     tables["inspections"] = inspections
     for attribute_source in config.attribute_sources.values():
         tables[attribute_source.file] = attribute_table(
@@ -110,6 +165,49 @@ def generate_world(params: WorldParams, config: Config) -> World:
         tables, faults = inject_faults(tables, config, structure, rng["faults"])
     logger.info("generated world seed=%s: %s", params.seed, {k: v.height for k, v in tables.items()})
     return World(params=params, tables=tables, truth=truth, faults=faults)
+
+
+def _after_feedback(
+    feedback: Feedback,
+    models: dict[str, EventModel],
+    drawn: dict[str, EventDraws],
+    measures: dict[str, MeasureSeries],
+    *,
+    config: Config,
+    params: WorldParams,
+    rng: np.random.Generator,
+) -> tuple[dict[str, EventDraws], dict[str, MeasureSeries]]:
+    """Every observation the selection did not see, redrawn where the risk changed."""
+    final = feedback.risk
+    events = {
+        name: feedback.complaint_draws()
+        if name == "complaints"
+        else redraw_events(
+            drawn[name],
+            models[name],
+            feedback.structure,
+            final=final,
+            first_changed=feedback.first_changed,
+            params=params,
+            rng=rng,
+        )
+        for name in drawn
+    }
+    areas = {m: spec.risk_area for s in config.indicator_sources.values() for m, spec in s.measures.items()}
+    series = {
+        name: feedback.phone
+        if name == "phone_same_day_share"
+        else redraw_measure(
+            values,
+            AREAS.index(areas[name]),
+            slope=risk_slope(name, params),
+            base=feedback.base,
+            final=final,
+            rng=rng,
+        )
+        for name, values in measures.items()
+    }
+    return events, series
 
 
 def _check_config(config: Config, params: WorldParams) -> None:
