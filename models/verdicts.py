@@ -287,13 +287,18 @@ def sentence_sv(verdict: Verdict) -> str:
     )
 
 
+def _reliably_better(verdicts: Mapping[str, Verdict]) -> tuple[int, list[str], list[str]]:
+    """The number of areas, and those where the model is reliably better than random / the best baseline."""
+    random_better = [a for a, v in verdicts.items() if v.vs_random == BETTER]
+    baseline_better = [a for a, v in verdicts.items() if v.vs_baseline == BETTER]
+    return len(verdicts), random_better, baseline_better
+
+
 def overall_sv(verdicts: Mapping[str, Verdict]) -> str:
     """The run in one Swedish sentence: in how many areas the model is reliably better than what."""
     if not verdicts:
         return "Inget riskområde har tillsyner att bedöma modellen på."
-    total = len(verdicts)
-    random_better = [a for a, v in verdicts.items() if v.vs_random == BETTER]
-    baseline_better = [a for a, v in verdicts.items() if v.vs_baseline == BETTER]
+    total, random_better, baseline_better = _reliably_better(verdicts)
     if not random_better:
         return (
             f"I inget av {total} riskområden skiljer sig modellen säkert från slumpen: på de här tillsynerna "
@@ -310,9 +315,7 @@ def overall_en(verdicts: Mapping[str, Verdict]) -> str:
     """The run in one English sentence (the CLI)."""
     if not verdicts:
         return "no risk area has inspections to judge the model on"
-    total = len(verdicts)
-    random_better = [a for a, v in verdicts.items() if v.vs_random == BETTER]
-    baseline_better = [a for a, v in verdicts.items() if v.vs_baseline == BETTER]
+    total, random_better, baseline_better = _reliably_better(verdicts)
     if not random_better:
         return (
             f"in none of {total} risk areas is the model reliably different from random selection: "
