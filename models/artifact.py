@@ -9,7 +9,7 @@ contributions (SHAP values of the deficiency model, log-odds scale, before calib
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -121,7 +121,7 @@ class CovariateMix:
         frame: pl.DataFrame,
         features: Sequence[ModelFeature],
         levels: dict[str, list[str]],
-    ) -> list[tuple[float, np.ndarray]]:
+    ) -> Iterator[tuple[float, np.ndarray]]:
         """The design matrix of ``frame`` once per combination of the covariates it does not set, with
         that combination's share.
 
@@ -135,7 +135,8 @@ class CovariateMix:
         X = design_matrix(frame, features, levels)
         open_columns = [name for name in self.columns if frame.get_column(name).null_count()]
         if not open_columns:
-            return [(1.0, X)]
+            yield 1.0, X
+            return
         positions = [self.columns.index(name) for name in open_columns]
         shares: dict[tuple[str | None, ...], float] = {}
         for combination, share in zip(self.combinations, self.shares, strict=True):
@@ -143,8 +144,7 @@ class CovariateMix:
             shares[key] = shares.get(key, 0.0) + share
         index = {f.name: i for i, f in enumerate(features)}
         unplanned = {name: frame.get_column(name).is_null().to_numpy() for name in open_columns}
-        out = []
-        for key, share in shares.items():
+        for key, share in shares.items():  # one copy at a time: at national scale each is ~40 MB
             combined = X.copy()
             for name, value in zip(open_columns, key, strict=True):
                 if name not in index:
@@ -152,8 +152,7 @@ class CovariateMix:
                 known = levels.get(name, [])
                 code = float(known.index(value)) if value in known else np.nan
                 combined[unplanned[name], index[name]] = code
-            out.append((share, combined))
-        return out
+            yield share, combined
 
 
 def covariate_mix(rows: pl.DataFrame, columns: Sequence[str]) -> CovariateMix | None:
