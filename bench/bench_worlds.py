@@ -3,7 +3,7 @@
 Usage::
 
     .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
-        [--set fit_on_all_labelled=false] [--scenario default,realistic,weak,shifted]
+        [--set fit_on_all_labelled=false] [--set lightgbm.max_bin=63] [--scenario default,realistic,weak,shifted]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
@@ -57,11 +57,20 @@ BASELINES = ("complaints", "banding", "logistic")
 
 
 def configured(overrides: list[str]) -> Config:
-    """The default configuration with ``[model]`` settings overridden (``key=value``, validated)."""
+    """The default configuration with ``[model]`` settings overridden (``key=value``, validated).
+
+    A dotted key reaches a nested table: ``lightgbm.max_bin=63`` is ``[model.lightgbm] max_bin``.
+    """
     config = load_config()
-    update = dict(item.partition("=")[::2] for item in overrides)
-    model = config.model.model_validate({**config.model.model_dump(), **update})
-    return config.model_copy(update={"model": model})
+    model = config.model.model_dump()
+    for item in overrides:
+        key, _, value = item.partition("=")
+        *tables, name = key.split(".")
+        target = model
+        for table in tables:
+            target = target[table]
+        target[name] = value
+    return config.model_copy(update={"model": config.model.model_validate(model)})
 
 
 SCENARIO_SCORERS = ("model", "logistic", "complaints", "banding", "oracle")

@@ -209,6 +209,7 @@ class LightGBMSettings(_Frozen):
     subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0.0)] = 1.0
+    max_bin: Annotated[int, Field(ge=2)] = 255
     early_stopping_rounds: Annotated[int, Field(ge=1)] = 50
     num_threads: Annotated[int, Field(ge=1)] = 1
 

@@ -198,13 +198,19 @@ def _subsampled(
     return keep, [(position[t][position[t] >= 0], position[v][position[v] >= 0]) for t, v in folds]
 
 
-def select_regularisation(
-    X: np.ndarray, y: np.ndarray, weights: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], seed: int
+def select_regularisation(  # noqa: PLR0917 - the data, its folds, the seed and the threads
+    X: np.ndarray,
+    y: np.ndarray,
+    weights: np.ndarray,
+    folds: list[tuple[np.ndarray, np.ndarray]],
+    seed: int,
+    n_jobs: int = 1,
 ) -> tuple[float, float]:
     """(C, l1_ratio) with the best mean ROC AUC over the time-ordered ``folds`` (prepared ``X``).
 
     ROC AUC, because the baseline is judged on how it ranks. Without a usable fold (one outcome only)
-    the middle of the grid is returned.
+    the middle of the grid is returned. ``n_jobs`` threads fit the (fold, l1_ratio) paths side by side
+    (saga releases the GIL); the choice does not depend on it.
     """
     rows, folds = _subsampled(folds, X.shape[0], LOGISTIC_CV_MAX_ROWS, seed)
     folds = _usable(folds, y[rows])
@@ -222,6 +228,7 @@ def select_regularisation(
         solver="saga",
         tol=LOGISTIC_TOL,
         max_iter=LOGISTIC_MAX_ITER,
+        n_jobs=n_jobs,
     )
     with warnings.catch_warnings():
         # saga stops at max_iter on the weakest penalties; the ranking it scores is settled by then.
@@ -243,7 +250,7 @@ def best_regularisation(scores: np.ndarray, cs: np.ndarray, l1_ratios: np.ndarra
 
 
 def fit_logistic(
-    train_rows: pl.DataFrame, features: Sequence[ModelFeature], seed: int
+    train_rows: pl.DataFrame, features: Sequence[ModelFeature], seed: int, n_jobs: int = 1
 ) -> tuple[Pipeline, dict[str, list[str]]]:
     """Elastic-net logistic regression on the same features, regularisation chosen on the past.
 
@@ -253,6 +260,7 @@ def fit_logistic(
     was decided before that year began; the chosen model is then fitted on every row. Weights are
     scaled to mean one so that C means the same with and without inverse-probability weights.
     The imputer and scaler see every training row (no labels), which keeps the search one path of fits.
+    ``n_jobs``: threads of the search.
     """
     levels = category_levels(train_rows, features)
     numeric = [i for i, f in enumerate(features) if f.kind == "numeric"]
@@ -285,7 +293,7 @@ def fit_logistic(
         train_rows.get_column("decision_date").to_list(),
         LOGISTIC_CV_YEARS,
     )
-    c, l1_ratio = select_regularisation(prepare.fit_transform(X), y, weights, folds, seed)
+    c, l1_ratio = select_regularisation(prepare.fit_transform(X), y, weights, folds, seed, n_jobs)
     pipeline = Pipeline(
         [
             ("prepare", prepare),

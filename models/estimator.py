@@ -29,8 +29,8 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
     ----------
     n_estimators : int
         Maximum number of boosting rounds (early stopping may use fewer).
-    learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree, reg_lambda
-        LightGBM hyper-parameters of the same names.
+    learning_rate, num_leaves, min_child_samples, subsample, colsample_bytree, reg_lambda, max_bin
+        LightGBM hyper-parameters of the same names (``max_bin``: histogram bins per feature).
     monotone_constraints : sequence of {-1, 0, 1} or None
         One entry per feature: +1 the prediction never decreases as the feature grows, −1 never
         increases, 0 unconstrained. ``None`` = no constraints.
@@ -66,6 +66,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         subsample: float = 0.8,
         colsample_bytree: float = 0.8,
         reg_lambda: float = 1.0,
+        max_bin: int = 255,
         monotone_constraints: Sequence[int] | None = None,
         categorical_features: Sequence[int] | None = None,
         early_stopping_rounds: int = 50,
@@ -80,6 +81,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         self.subsample = subsample
         self.colsample_bytree = colsample_bytree
         self.reg_lambda = reg_lambda
+        self.max_bin = max_bin
         self.monotone_constraints = monotone_constraints
         self.categorical_features = categorical_features
         self.early_stopping_rounds = early_stopping_rounds
@@ -182,6 +184,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
             "bagging_freq": 1 if self.subsample < 1.0 else 0,
             "feature_fraction": self.colsample_bytree,
             "lambda_l2": self.reg_lambda,
+            "max_bin": self.max_bin,
             "num_threads": self.num_threads,
             "seed": self.random_state,
             "deterministic": True,

@@ -56,7 +56,7 @@ def _area_baseline_scores(
 ) -> dict[str, np.ndarray]:
     features = features_for_area(catalog, area)
     rules = baselines.banding_rules(catalog, area, train, config, config.model.banding_rate_quantile)
-    logistic, levels = baselines.fit_logistic(train, features, seed)
+    logistic, levels = baselines.fit_logistic(train, features, seed, config.model.lightgbm.num_threads)
     complaints = baselines.complaints_feature(catalog, area)
     return {
         "random": baselines.random_scores(test.height, seed),

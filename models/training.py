@@ -99,6 +99,7 @@ def classifier(
         subsample=lgbm.subsample,
         colsample_bytree=lgbm.colsample_bytree,
         reg_lambda=lgbm.reg_lambda,
+        max_bin=lgbm.max_bin,
         monotone_constraints=constraints,
         categorical_features=categorical or None,
         early_stopping_rounds=lgbm.early_stopping_rounds,

@@ -71,3 +71,18 @@ def test_the_chosen_regularisation_is_the_one_logistic_regression_cv_refits() ->
 
     # Then it is the pair with the best mean score, the one refit=True would have fitted
     assert chosen == (refitted.C_, refitted.l1_ratio_)
+
+
+def test_the_search_chooses_the_same_regularisation_on_two_threads_as_on_one() -> None:
+    # Given a time-ordered search problem (two validation years)
+    rng = np.random.default_rng(11)
+    features = rng.normal(size=(1_500, 8))
+    y = (0.5 * features[:, 0] - 0.3 * features[:, 1] + rng.normal(size=1_500) > 0.7).astype(np.int64)
+    weights = np.ones(1_500)
+    folds = [(np.arange(500), np.arange(500, 1_000)), (np.arange(1_000), np.arange(1_000, 1_500))]
+    # When the (fold, l1_ratio) paths are fitted on one thread and on two
+    one = baselines.select_regularisation(features, y, weights, folds, seed=0, n_jobs=1)
+    two = baselines.select_regularisation(features, y, weights, folds, seed=0, n_jobs=2)
+    # Then the chosen pair is the same: the threads only run the same fits side by side
+    assert one == two
+    assert one[0] in baselines.LOGISTIC_CS and one[1] in baselines.LOGISTIC_L1_RATIOS

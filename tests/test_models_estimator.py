@@ -77,3 +77,27 @@ def test_min_rounds_grows_on_past_early_stopping_and_with_rounds_equals_a_shorte
     np.testing.assert_array_equal(grown.with_rounds(120).predict_proba(X), shorter.predict_proba(X))
     with pytest.raises(ValueError, match=r"n_rounds must be in 1\.\.120"):
         grown.with_rounds(121)
+
+
+def test_max_bin_limits_the_split_points_lightgbm_may_use() -> None:
+    # Given one continuous feature whose risk rises smoothly
+    rng = np.random.default_rng(3)
+    X = rng.uniform(size=(2_000, 1))
+    y = (rng.uniform(size=2_000) < X[:, 0]).astype(int)
+
+    def thresholds(model: RiskClassifier) -> set[float]:
+        trees = model.booster_.dump_model()["tree_info"]
+
+        def walk(node: dict) -> set[float]:  # type: ignore[type-arg]
+            if "split_feature" not in node:
+                return set()
+            return {node["threshold"]} | walk(node["left_child"]) | walk(node["right_child"])
+
+        return set().union(*(walk(tree["tree_structure"]) for tree in trees))
+
+    # When the trees are grown with 4 histogram bins and with LightGBM's default 255
+    coarse = RiskClassifier(n_estimators=30, max_bin=4).fit(X, y)
+    fine = RiskClassifier(n_estimators=30).fit(X, y)
+    # Then the coarse trees split at no more than 3 points (bin edges), the fine ones at many
+    assert len(thresholds(coarse)) <= 3
+    assert len(thresholds(fine)) > 10
