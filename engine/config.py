@@ -203,15 +203,15 @@ class LightGBMSettings(_Frozen):
     """Hyper-parameters of the per-area LightGBM classifiers (early stopping picks the tree count)."""
 
     n_estimators: Annotated[int, Field(ge=1)] = 600
-    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.03
+    learning_rate: Annotated[float, Field(gt=0.0, le=1.0)] = 0.06
     num_leaves: Annotated[int, Field(ge=2)] = 7
     min_child_samples: Annotated[int, Field(ge=1)] = 50
     subsample: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     colsample_bytree: Annotated[float, Field(gt=0.0, le=1.0)] = 0.8
     reg_lambda: Annotated[float, Field(ge=0.0)] = 1.0
-    max_bin: Annotated[int, Field(ge=2)] = 255
-    early_stopping_rounds: Annotated[int, Field(ge=1)] = 50
-    num_threads: Annotated[int, Field(ge=1)] = 1
+    max_bin: Annotated[int, Field(ge=2)] = 63
+    early_stopping_rounds: Annotated[int, Field(ge=1)] = 25
+    num_threads: Annotated[int, Field(ge=1)] = 2
 
 
 class ModelSettings(_Frozen):
