@@ -77,6 +77,18 @@ _SHIFTED: dict[str, Any] = {
     "region_reporting_region": "05",
     "region_reporting_month": "2023-07",
     "region_reporting_effect": 1.0,
+    # a complaint e-service that half the providers link to from 2023-07: each of their units' complaints
+    # move by its own factor (how visibly it points patients there), so their complaint ranking is noise
+    "complaint_eservice_month": "2023-07",
+    "complaint_eservice_share": 0.5,
+    "complaint_eservice_noise": 1.2,
+    # the three metropolitan regions move to a call-back telephony platform from 2023-07: a queued call
+    # becomes a booked call-back counted as same-day contact, so the busiest units now report the
+    # highest shares (the slope inverts), and each unit's configuration moves its level
+    "availability_reporting_regions": ("01", "12", "14"),
+    "availability_reporting_month": "2023-07",
+    "availability_reporting_tracking": -1.0,
+    "availability_reporting_unit_noise": 0.5,
 }
 
 SCENARIOS: dict[str, dict[str, Any]] = {
