@@ -144,3 +144,47 @@ def test_weak_risk_has_little_memory_so_history_says_little() -> None:
     # then the realistic unit stays what it was and the weak one has mostly forgotten
     assert correlations["realistic"] > 0.8, correlations
     assert correlations["weak"] < 0.5, correlations
+
+
+def _phone_risk_rank_correlation(scenario: str, regions: list[str]) -> dict[bool, float]:
+    """Spearman correlation, over the units of ``regions``, between each unit's reported same-day phone
+    share and its true tillgänglighet risk (truth), before (False) and from (True) 2023-07."""
+    world = generate_world(scenario_params(scenario, seed=4, n_units=400, years=4), load_config())
+    after = pl.col("period") >= pl.date(2023, 7, 1)
+    risk = (
+        world.truth["risk"]
+        .filter(pl.col("risk_area") == "tillganglighet")
+        .group_by("unit_id", after=pl.col("month") >= pl.date(2023, 7, 1))
+        .agg(latent=pl.col("latent").mean())
+    )
+    phone = (
+        world.tables["availability"]
+        .filter(pl.col("measure") == "phone_same_day_share")
+        .join(world.tables["units"].select("unit_id", "region_code"), on="unit_id")
+        .filter(pl.col("region_code").is_in(regions))
+        .group_by("unit_id", after=after)
+        .agg(share=pl.col("numerator").sum() / pl.col("denominator").sum())
+    )
+    rho = (
+        phone.join(risk, on=["unit_id", "after"])
+        .group_by("after")
+        .agg(rho=pl.corr("share", "latent", method="spearman"))
+    )
+    return {a: r for a, r in rho.iter_rows()}
+
+
+def test_shifted_phone_share_stops_ranking_availability_in_the_call_back_regions() -> None:
+    # given the realistic and the shifted world with the same seed, and the regions that move to the
+    # call-back telephony platform in shifted from 2023-07
+    regions = list(SCENARIOS["shifted"]["availability_reporting_regions"])
+    # when the units' reported phone share is ranked against their true risk before and after the change
+    realistic = _phone_risk_rank_correlation("realistic", regions)
+    shifted = _phone_risk_rank_correlation("shifted", regions)
+    # then before it the reported share tracks the true availability in both worlds (more risk, fewer
+    # calls answered the same day) ...
+    assert realistic[False] < -0.6 and shifted[False] < -0.6, (realistic, shifted)
+    # ... after it the realistic world's still does, while the shifted world's ranking is gone or
+    # inverted: a model that learnt the old relation ranks these units wrongly (true risk unchanged)
+    assert realistic[True] < -0.6, realistic
+    assert shifted[True] > 0.0, shifted
+    assert shifted[True] - shifted[False] > 0.6, shifted

@@ -186,12 +186,17 @@ def event_model(
     *,
     params: WorldParams,
     unit_propensity: FloatArray | None = None,
+    reporting_factor: FloatArray | None = None,
 ) -> EventModel:
-    """The fixed parts of source ``name``'s expected counts, normalised on ``risk``."""
+    """The fixed parts of source ``name``'s expected counts, normalised on ``risk``.
+
+    ``reporting_factor`` (complaints only, shape (units, months)) multiplies the expected counts by a
+    reporting change unrelated to risk (engine.synthetic.reporting).
+    """
     spec = event_spec(name, params)
     multiplier = None
     if name == "complaints":
-        multiplier = _complaint_multiplier(structure, params, unit_propensity)
+        multiplier = _complaint_multiplier(structure, params, unit_propensity, reporting_factor)
     norm = np.exp(spec.elasticity * risk.deviation)[structure.active].mean(axis=0)
     return EventModel(spec, source, np.asarray(norm), multiplier)
 
@@ -287,14 +292,19 @@ def received_by_month(draws: EventDraws, structure: Structure) -> IntArray:
 
 
 def _complaint_multiplier(
-    structure: Structure, params: WorldParams, unit_propensity: FloatArray | None
+    structure: Structure,
+    params: WorldParams,
+    unit_propensity: FloatArray | None,
+    reporting_factor: FloatArray | None = None,
 ) -> FloatArray | None:
     """Per unit and month factor on the expected complaints, shape (units, months), or None for 1."""
-    if unit_propensity is None and params.complaint_shift_month is None:
+    if unit_propensity is None and params.complaint_shift_month is None and reporting_factor is None:
         return None
     factor = np.ones((structure.n_units, structure.n_months))
     if unit_propensity is not None:
         factor *= unit_propensity[:, None]
+    if reporting_factor is not None:
+        factor *= reporting_factor
     if params.complaint_shift_month is not None:
         shift = np.datetime64(params.complaint_shift_month, "M")
         factor[:, structure.months >= shift] *= params.complaint_shift_factor

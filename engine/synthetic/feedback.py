@@ -54,8 +54,10 @@ class Feedback:
         phone_reported: BoolArray,
         params: WorldParams,
         rng: np.random.Generator,
+        phone_tracking: FloatArray | None = None,
     ) -> None:
         self.structure, self.base, self.params, self.rng = structure, base, params, rng
+        self._phone_tracking = phone_tracking  # factor on the phone share's risk slope (reporting change)
         self.risk = dataclasses.replace(base, deviation=base.deviation.copy())
         self.complaints = complaints
         self._complaint_draws = complaint_draws
@@ -148,12 +150,13 @@ class Feedback:
         self.received[unit] = _received_row(events, self.structure)
 
     def _redraw_phone(self, unit: int, month: int) -> None:
+        cells = (unit, slice(month, None))
         share, numerator = shifted_draws(
             self.phone,
             self.base.deviation[unit, month:, _PHONE_AREA],
             self.risk.deviation[unit, month:, _PHONE_AREA],
-            slope=self.params.availability_risk_slope,
-            cells=(unit, slice(month, None)),
+            slope=_slope(self.params.availability_risk_slope, self._phone_tracking, cells),
+            cells=cells,
             rng=self.rng,
         )
         self.phone.true_share[unit, month:] = share
@@ -170,7 +173,7 @@ def shifted_draws(
     base_deviation: FloatArray,
     deviation: FloatArray,
     *,
-    slope: float,
+    slope: float | FloatArray,
     cells: tuple[object, ...] | np.ndarray,
     rng: np.random.Generator,
 ) -> tuple[FloatArray, IntArray]:
@@ -191,8 +194,10 @@ def redraw_measure(
     base: Risk,
     final: Risk,
     rng: np.random.Generator,
+    tracking: FloatArray | None = None,
 ) -> MeasureSeries:
-    """``series`` with every unit-month whose risk in ``area`` changed redrawn from the final risk."""
+    """``series`` with every unit-month whose risk in ``area`` changed redrawn from the final risk
+    (``tracking``: the factor on ``slope`` per unit and month after a reporting change; None for 1)."""
     changed = final.deviation[:, :, area] != base.deviation[:, :, area]
     if not changed.any():
         return series
@@ -200,7 +205,7 @@ def redraw_measure(
         series,
         base.deviation[:, :, area][changed],
         final.deviation[:, :, area][changed],
-        slope=slope,
+        slope=_slope(slope, tracking, changed),
         cells=changed,
         rng=rng,
     )
@@ -245,3 +250,10 @@ def _received_row(draws: EventDraws, structure: Structure) -> IntArray:
 def _observed(series: MeasureSeries, reported: BoolArray) -> FloatArray:
     shown = reported & (series.denominator > 0)
     return np.where(shown, series.numerator / np.maximum(series.denominator, 1), np.nan)
+
+
+def _slope(
+    slope: float, tracking: FloatArray | None, cells: tuple[object, ...] | np.ndarray
+) -> float | FloatArray:
+    """The risk slope of the ``cells``: ``slope`` itself without a reporting change."""
+    return slope if tracking is None else slope * tracking[cells]  # type: ignore[index]

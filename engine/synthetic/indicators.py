@@ -21,6 +21,7 @@ from engine.config import IndicatorSource
 from engine.synthetic.numeric import BoolArray, FloatArray, IntArray, logit, sigmoid, solve_intercepts
 from engine.synthetic.params import AREAS, WorldParams
 from engine.synthetic.regions import named_doctor_target
+from engine.synthetic.reporting import AvailabilityReporting
 from engine.synthetic.risk import Risk
 from engine.synthetic.structure import Structure
 
@@ -79,8 +80,13 @@ def simulate_measure(
     *,
     params: WorldParams,
     rng: np.random.Generator,
+    reporting: AvailabilityReporting | None = None,
 ) -> MeasureSeries:
-    """Draw one measure for every unit and month (reporting gaps are applied later)."""
+    """Draw one measure for every unit and month (reporting gaps are applied later).
+
+    ``reporting`` (availability measures of the ``shifted`` scenario) scales the risk slope and adds its
+    offset before the region-year intercepts are solved, so the reported levels stay calibrated.
+    """
     listed = structure.listed.astype(np.float64)
     expected_denominator, slope = _denominator_and_slope(measure, listed, params)
     month_number = structure.months.astype(np.int64) % 12 + 1
@@ -92,6 +98,9 @@ def simulate_measure(
         - (summer[None, :] if is_availability else 0.0)
         - slope * risk.deviation[:, :, AREAS.index(risk_area)]
     )
+    if reporting is not None:
+        deviation = risk.deviation[:, :, AREAS.index(risk_area)]
+        offsets = offsets + slope * (1.0 - reporting.tracking) * deviation + reporting.offset
     years = structure.year_of_month()
     year_index = years - years.min()
     n_years = int(year_index.max()) + 1

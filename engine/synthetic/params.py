@@ -87,6 +87,13 @@ class WorldParams(BaseModel):
     # (the ``shifted`` scenario); None leaves complaints as they are
     complaint_shift_month: str | None = None
     complaint_shift_factor: Annotated[float, Field(gt=0)] = 1.0
+    # a complaint e-service adopted by some providers from this month (YYYY-MM): complaints to each unit
+    # of a ``complaint_eservice_share`` of providers are multiplied by the unit's own
+    # exp(N(0, complaint_eservice_noise)) (how visibly the unit points patients to the service; unrelated
+    # to risk), drawn from the ``reporting`` stream; None changes nothing and draws nothing
+    complaint_eservice_month: str | None = None
+    complaint_eservice_share: Probability = 0.5
+    complaint_eservice_noise: NonNegative = 0.0
     # unreported noise in complaints: each unit's complaint propensity is multiplied by
     # exp(N(0, complaint_unit_noise)) (drawn from its own stream; 0 draws nothing)
     complaint_unit_noise: NonNegative = 0.0
@@ -115,6 +122,16 @@ class WorldParams(BaseModel):
     region_reporting_region: str | None = None
     region_reporting_month: str | None = None
     region_reporting_effect: float = 0.0
+    # regions that move to a call-back telephony platform from this month (YYYY-MM): in their units the
+    # reported same-day phone share and 3-day assessment share keep ``availability_reporting_tracking``
+    # of their risk slope (1: as before, 0: stop tracking availability, negative: inverted) and get a
+    # unit-specific logit offset N(0, availability_reporting_unit_noise) (how each unit configured the
+    # platform), drawn from the ``reporting`` stream; the region-year levels stay calibrated. No regions
+    # or no month changes nothing and draws nothing
+    availability_reporting_regions: tuple[str, ...] = ()
+    availability_reporting_month: str | None = None
+    availability_reporting_tracking: float = 1.0
+    availability_reporting_unit_noise: NonNegative = 0.0
     public_only_regions: tuple[str, ...] = ("10", "23")
     record_switch_region: str | None = "17"
     record_switch_year: int = 2022
@@ -184,7 +201,13 @@ class WorldParams(BaseModel):
             raise ValueError(f"method_shares must sum to 1, got {sum(value.values())}")
         return value
 
-    @field_validator("end", "complaint_shift_month", "region_reporting_month")
+    @field_validator(
+        "end",
+        "complaint_shift_month",
+        "complaint_eservice_month",
+        "region_reporting_month",
+        "availability_reporting_month",
+    )
     @classmethod
     def _is_a_month(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is None:
@@ -202,6 +225,19 @@ class WorldParams(BaseModel):
             raise ValueError(
                 f"region_reporting_region must be a county code, got {value!r}; known: {sorted(REGIONS)}"
             )
+        return value
+
+    @field_validator("availability_reporting_regions")
+    @classmethod
+    def _are_regions(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = sorted(set(value) - set(REGIONS))
+        if unknown:
+            raise ValueError(
+                f"availability_reporting_regions must be county codes, got {unknown}; "
+                f"known: {sorted(REGIONS)}"
+            )
+        if len(set(value)) != len(value):
+            raise ValueError(f"availability_reporting_regions has duplicates: {list(value)}")
         return value
 
     @field_validator("deficiency_rate", "crisis_effect", "complaint_rate", "lex_maria_rate")

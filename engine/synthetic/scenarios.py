@@ -10,9 +10,16 @@ much the observations say about the hidden risk. Every override is listed in doc
   risk moves complaints), inspecting-team effects of about ±10 percentage points, ownership changes and
   hyrläkare that go with risk, noisier indicators with more missing months.
 - ``weak``: every signal barely above noise (what a planner should expect in the first year).
-- ``shifted``: ``realistic`` plus two changes from 2023-07 that a model trained before them must survive:
-  a new reporting standard that raises complaints by 80 %, and a new way of counting same-day phone
-  contact in one region (Östergötland) that raises its reported phone share (the true risk is unchanged).
+- ``shifted``: ``realistic`` plus reporting changes from 2023-07 that a model trained before them must
+  survive, all in what is reported (the true risk is ``realistic``'s): a new reporting standard that
+  raises every complaint rate by 80 % (uniform: drifts the complaint features, keeps their ranking);
+  a complaint e-service linked to by half the providers, whose units' complaints each move by their own
+  factor (their complaint ranking becomes mostly noise); Östergötland's new counting, +1.0 on the logit
+  of its reported phone share (uniform within the region); and a call-back telephony platform in the
+  three metropolitan regions (Stockholm, Skåne, Västra Götaland, about half the units) that inverts the
+  relation between their units' reported availability shares (same-day phone, 3-day assessment) and
+  their real availability. The last two move units *relative to each other* in signals the model uses,
+  which is what makes a pre-change model's ranking worse (engine.synthetic.reporting).
 """
 
 from __future__ import annotations
@@ -77,6 +84,18 @@ _SHIFTED: dict[str, Any] = {
     "region_reporting_region": "05",
     "region_reporting_month": "2023-07",
     "region_reporting_effect": 1.0,
+    # a complaint e-service that half the providers link to from 2023-07: each of their units' complaints
+    # move by its own factor (how visibly it points patients there), so their complaint ranking is noise
+    "complaint_eservice_month": "2023-07",
+    "complaint_eservice_share": 0.5,
+    "complaint_eservice_noise": 1.2,
+    # the three metropolitan regions move to a call-back telephony platform from 2023-07: a queued call
+    # becomes a booked call-back counted as same-day contact, so the busiest units now report the
+    # highest shares (the slope inverts), and each unit's configuration moves its level
+    "availability_reporting_regions": ("01", "12", "14"),
+    "availability_reporting_month": "2023-07",
+    "availability_reporting_tracking": -1.0,
+    "availability_reporting_unit_noise": 0.5,
 }
 
 SCENARIOS: dict[str, dict[str, Any]] = {

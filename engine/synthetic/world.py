@@ -39,7 +39,9 @@ from engine.synthetic.indicators import (
     simulate_measure,
 )
 from engine.synthetic.inspections import simulate_inspections
+from engine.synthetic.numeric import FloatArray
 from engine.synthetic.params import AREAS, WorldParams
+from engine.synthetic.reporting import availability_reporting, complaint_eservice_factor
 from engine.synthetic.risk import Risk, risk_truth_frame, simulate_risk
 from engine.synthetic.structure import Structure, build_structure, units_frame
 from engine.synthetic.visits import simulate_visits
@@ -50,8 +52,9 @@ logger = logging.getLogger(__name__)
 # earlier stream (and so every table of an earlier generator version) the same.
 _STREAMS = (
     "structure", "risk", "events", "indicators", "inspections", "visits", "faults", "covariates",
-    "attributes", "scenario", "core_indicators", "feedback",
+    "attributes", "scenario", "core_indicators", "feedback", "reporting",
 )  # fmt: skip
+_AVAILABILITY = ("phone_same_day_share", "assessment_3d_share")
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ def generate_world(params: WorldParams, config: Config) -> World:
     structure = build_structure(params, rng["structure"])
     risk = simulate_risk(structure, params, rng["risk"])
     propensity = _complaint_propensity(structure.n_units, params, rng["scenario"])
+    eservice = complaint_eservice_factor(structure, params, rng["reporting"])
+    availability = availability_reporting(structure, params, rng["reporting"])
+    changes = dict.fromkeys(_AVAILABILITY, availability) if availability is not None else {}
     models = {
         name: event_model(
             name,
@@ -80,6 +86,7 @@ def generate_world(params: WorldParams, config: Config) -> World:
             risk,
             params=params,
             unit_propensity=propensity if name == "complaints" else None,
+            reporting_factor=eservice if name == "complaints" else None,
         )
         for name, source in config.event_sources.items()
     }
@@ -94,7 +101,13 @@ def generate_world(params: WorldParams, config: Config) -> World:
             continue
         for measure, spec in source.measures.items():
             measures[measure] = simulate_measure(
-                measure, spec.risk_area, structure, risk, params=params, rng=rng["indicators"]
+                measure,
+                spec.risk_area,
+                structure,
+                risk,
+                params=params,
+                rng=rng["indicators"],
+                reporting=changes.get(measure),
             )
         shown = reported_months(source.file, structure, params, rng["indicators"])
         reported.update(dict.fromkeys(source.measures, shown))
@@ -110,6 +123,7 @@ def generate_world(params: WorldParams, config: Config) -> World:
             phone_reported=reported[phone],
             params=params,
             rng=rng["feedback"],
+            phone_tracking=availability.tracking if availability is not None else None,
         )
         complaints_received, phone_share = feedback.received, feedback.phone_share
     else:
@@ -127,7 +141,14 @@ def generate_world(params: WorldParams, config: Config) -> World:
     )
     if feedback is not None:
         drawn, measures = _after_feedback(
-            feedback, models, drawn, measures, config=config, params=params, rng=rng["feedback"]
+            feedback,
+            models,
+            drawn,
+            measures,
+            config=config,
+            params=params,
+            rng=rng["feedback"],
+            tracking={m: c.tracking for m, c in changes.items() if c is not None},
         )
         risk = feedback.risk
     tables: dict[str, pl.DataFrame] = {
@@ -176,8 +197,10 @@ def _after_feedback(
     config: Config,
     params: WorldParams,
     rng: np.random.Generator,
+    tracking: dict[str, FloatArray],
 ) -> tuple[dict[str, EventDraws], dict[str, MeasureSeries]]:
-    """Every observation the selection did not see, redrawn where the risk changed."""
+    """Every observation the selection did not see, redrawn where the risk changed (``tracking``: the
+    factor on a measure's risk slope after a reporting change, per unit and month)."""
     final = feedback.risk
     events = {
         name: feedback.complaint_draws()
@@ -204,6 +227,7 @@ def _after_feedback(
             base=feedback.base,
             final=final,
             rng=rng,
+            tracking=tracking.get(name),
         )
         for name, values in measures.items()
     }
