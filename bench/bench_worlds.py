@@ -3,7 +3,8 @@
 Usage::
 
     .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
-        [--set fit_on_all_labelled=false] [--set lightgbm.max_bin=63] [--scenario default,realistic,weak,shifted]
+        [--set fit_on_all_labelled=false] [--set lightgbm.max_bin=63] \
+        [--scenario default,realistic,weak,shifted]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
