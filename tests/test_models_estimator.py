@@ -101,3 +101,13 @@ def test_max_bin_limits_the_split_points_lightgbm_may_use() -> None:
     # Then the coarse trees split at no more than 3 points (bin edges), the fine ones at many
     assert len(thresholds(coarse)) <= 3
     assert len(thresholds(fine)) > 10
+
+
+def test_a_fit_uses_a_thread_per_two_thousand_rows_up_to_the_configured_threads() -> None:
+    from models.estimator import fit_threads
+
+    # Given two configured threads
+    # When fits of different sizes ask how many to use
+    # Then small fits stay on one thread (start-up would cost more than it saves), large ones use both
+    assert [fit_threads(n, 2) for n in (300, 3_999, 4_000, 263_000)] == [1, 1, 2, 2]
+    assert fit_threads(263_000, 1) == 1
