@@ -154,6 +154,10 @@ def summarise(values: np.ndarray | None) -> dict[str, float] | None:
     return {"value": float(values[0]), "lower": lower, "upper": upper}
 
 
+def _minus(a: np.ndarray | None, b: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None or b is None else a - b
+
+
 def drops(
     *,
     cells: dict[tuple[Any, ...], dict[str, Any]],
@@ -163,30 +167,43 @@ def drops(
     before: Sequence[int],
     after: Sequence[int],
 ) -> list[dict[str, Any]]:
-    """Per world (and treated/control pair), area and population: the changes and their differences."""
+    """Per world (and treated/control pair), area and population: the changes and their differences.
+
+    With more than one pair, a last row per area and population averages the pairs' differences
+    (resample by resample: the pairs' worlds are independent samples, so this is the seeds' mean).
+    """
     rows: list[dict[str, Any]] = []
     for area in areas:
         for population in POPULATIONS:
-            within: dict[str, np.ndarray | None] = {}
-            regions: dict[str, np.ndarray | None] = {}
+            changes: dict[tuple[str, str], np.ndarray | None] = {}
             for world in worlds:
-                mine = change(cells, (world, area, population, "regions"), before, after)
-                rest = change(cells, (world, area, population, "rest"), before, after)
-                regions[world] = mine
-                within[world] = None if mine is None or rest is None else mine - rest
+                for group in GROUPS:
+                    changes[(world, group)] = change(cells, (world, area, population, group), before, after)
+                mine, rest = changes[(world, "regions")], changes[(world, "rest")]
                 rows.append(
                     {"comparison": "within", "world": world, "control": None, AREA_COLUMN: area,
                      "population": population, "change_regions": summarise(mine),
-                     "change_rest": summarise(rest), "difference": summarise(within[world])}
+                     "change_rest": summarise(rest), "difference": summarise(_minus(mine, rest))}
                 )  # fmt: skip
+            per_pair: list[dict[str, np.ndarray | None]] = []
             for treated, control in pairs:
-                a, b = regions.get(treated), regions.get(control)
-                da, db = within.get(treated), within.get(control)
+                regions = _minus(changes.get((treated, "regions")), changes.get((control, "regions")))
+                rest = _minus(changes.get((treated, "rest")), changes.get((control, "rest")))
+                per_pair.append(
+                    {"difference": regions, "difference_rest": rest, "triple": _minus(regions, rest)}
+                )
                 rows.append(
                     {"comparison": "control", "world": treated, "control": control, AREA_COLUMN: area,
-                     "population": population,
-                     "difference": summarise(None if a is None or b is None else a - b),
-                     "triple": summarise(None if da is None or db is None else da - db)}
+                     "population": population, **{k: summarise(v) for k, v in per_pair[-1].items()}}
+                )  # fmt: skip
+            if len(per_pair) > 1:
+                mean: dict[str, np.ndarray | None] = {}
+                for key in ("difference", "difference_rest", "triple"):
+                    values = [pair[key] for pair in per_pair]
+                    mean[key] = None if any(v is None for v in values) else np.mean(values, axis=0)  # type: ignore[arg-type]
+                rows.append(
+                    {"comparison": "control", "world": "mean of the pairs", "control": "", AREA_COLUMN: area,
+                     "population": population, **{k: summarise(v) for k, v in mean.items()}}
                 )  # fmt: skip
     return rows
 
@@ -223,14 +240,15 @@ def print_tables(
                 f"| {_text(row['change_regions'])} | {_text(row['change_rest'])} "
                 f"| {_text(row['difference'])} |"
             )
-    print("\nAgainst the control world: the regions' change and the DiD, treated − control\n")
-    print("| treated − control | area | population | regions' change | DiD (triple difference) |")
-    print("|---|---|---|---|---|")
+    print("\nAgainst the control world: each group's change and the DiD, treated − control\n")
+    print("| treated − control | area | population | regions' change | rest's change | DiD (triple diff.) |")
+    print("|---|---|---|---|---|---|")
     for row in rows:
         if row["comparison"] == "control":
+            pair = f"{row['world']} − {row['control']}" if row["control"] else row["world"]
             print(
-                f"| {row['world']} − {row['control']} | {row[AREA_COLUMN]} | {row['population']} "
-                f"| {_text(row['difference'])} | {_text(row['triple'])} |"
+                f"| {pair} | {row[AREA_COLUMN]} | {row['population']} | {_text(row['difference'])} "
+                f"| {_text(row['difference_rest'])} | {_text(row['triple'])} |"
             )
 
 
