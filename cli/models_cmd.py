@@ -353,6 +353,11 @@ def _print_backtest(result: BacktestResult, snapshot_id: str) -> None:
         f"[bold]Backtest window:[/] inspections decided {result.window_text()} (snapshot {snapshot_id}); "
         f"every version scores the same inspections, each with features as of its own planning rule."
     )
+    if result.regions:
+        console.print(
+            f"[bold]Regions:[/] only inspections of units in {result.regions_text()} "
+            "(the units' region_code in the snapshot)."
+        )
     versions = Table(title="Model versions")
     for column in ("version", "run", "trained as of", "lead time (days)", "sample status"):
         versions.add_column(column)
@@ -432,10 +437,18 @@ def backtest(  # noqa: PLR0917 - typer options are keyword-only by nature, posit
         bool,
         typer.Option("--out-of-sample-only", help="Refuse versions whose training data overlaps the window."),
     ] = False,
+    region: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--region",
+            help="Only inspections of units in this region (county code, e.g. 01 for Stockholm; the "
+            "units' region_code in the snapshot). Repeat or comma-separate for several; default: all.",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
 ) -> None:
     """Score model versions on the same inspections decided in a window; paired bootstrap differences."""
-    from models.backtest import in_sample_refusal, run_backtest
+    from models.backtest import checked_regions, in_sample_refusal, run_backtest
     from models.registry import tracking_for
     from models.tracking import dumps
 
@@ -444,6 +457,11 @@ def backtest(  # noqa: PLR0917 - typer options are keyword-only by nature, posit
     start = _parse_window_date(since, "--since")
     end = _parse_window_date(until, "--until") if until else None
     try:
+        codes = [code.strip() for value in region or [] for code in value.split(",") if code.strip()]
+        regions = checked_regions(codes)
+    except ValueError as error:
+        fail(f"--region: {error}", 2)
+    try:
         opened = SnapshotStore(settings.snapshots_dir).open(snapshot)
     except SnapshotNotFoundError as error:
         fail(str(error))
@@ -451,7 +469,7 @@ def backtest(  # noqa: PLR0917 - typer options are keyword-only by nature, posit
     loaded = _load_versions(tracking, versions)
     with console.status("scoring the window's inspections with every version ..."):
         try:
-            result = run_backtest(opened.tables(), config, loaded, since=start, until=end)
+            result = run_backtest(opened.tables(), config, loaded, since=start, until=end, regions=regions)
         except ValueError as error:
             fail(str(error))
     overlap = in_sample_refusal(result)

@@ -23,6 +23,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import Config, ModelSettings
+from engine.contract import REGIONS
 from models.artifact import AREA_COLUMN, RiskModel
 from models.baselines import tie_break_jitter
 from models.dataset import inspection_as_of, labelled_inspections
@@ -58,6 +59,7 @@ class BacktestResult:
     differences: pl.DataFrame  # population, risk_area, version, reference, metric, value, lower, upper
     scores: pl.DataFrame = field(default_factory=pl.DataFrame)
     newest_decision: dt.date | None = None
+    regions: tuple[str, ...] = ()  # region codes the inspections were restricted to; () = every region
 
     @property
     def reference(self) -> str:
@@ -72,9 +74,13 @@ class BacktestResult:
             end = self.newest_decision.isoformat() if self.newest_decision else ""
         return f"{self.since.isoformat()} – {end}".rstrip()
 
+    def regions_text(self) -> str:
+        """``01 Stockholm, 12 Skåne`` for a region-restricted backtest, ``""`` for all regions."""
+        return ", ".join(f"{code} {REGIONS[code]}" for code in self.regions)
+
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready view (``--json``, the MLflow artifact)."""
-        return {
+        """A JSON-ready view (``--json``, the MLflow artifact); ``regions`` only when restricted."""
+        view: dict[str, Any] = {
             "since": self.since.isoformat(),
             "until": self.until.isoformat() if self.until else None,
             "reference": self.reference,
@@ -83,6 +89,30 @@ class BacktestResult:
             "metrics": self.metrics.to_dicts(),
             "differences": self.differences.to_dicts(),
         }
+        if self.regions:
+            view["regions"] = [{"region_code": code, "name": REGIONS[code]} for code in self.regions]
+        return view
+
+
+def checked_regions(codes: Sequence[str]) -> tuple[str, ...]:
+    """The region codes sorted and without repeats; ValueError naming the valid codes for an unknown one."""
+    unknown = sorted({code for code in codes if code not in REGIONS})
+    if unknown:
+        valid = ", ".join(f"{code} ({name})" for code, name in REGIONS.items())
+        raise ValueError(f"unknown region code(s) {', '.join(unknown)}; valid codes: {valid}")
+    return tuple(sorted(set(codes)))
+
+
+def in_regions(window: pl.DataFrame, units: pl.LazyFrame, regions: Sequence[str]) -> pl.DataFrame:
+    """The rows of ``window`` whose unit's ``region_code`` (the snapshot's units table) is in ``regions``."""
+    chosen = (
+        units.filter(pl.col("region_code").cast(pl.String).is_in(list(regions)))
+        .select(pl.col("unit_id").cast(pl.String))
+        .unique()
+        .collect()
+        .to_series()
+    )
+    return window.filter(pl.col("unit_id").cast(pl.String).is_in(chosen.implode()))
 
 
 def window_inspections(
@@ -242,11 +272,14 @@ def run_backtest(
     since: dt.date,
     until: dt.date | None = None,
     features: pl.DataFrame | None = None,
+    regions: Sequence[str] = (),
 ) -> BacktestResult:
     """Score every version on the inspections decided in ``[since, until)`` and compare them paired.
 
     Only inspections every version could score (its unit had a feature row at each version's
     planning date) are compared. ``features`` (unit_id, as_of, …) may be passed when already built.
+    ``regions`` (county codes) restricts the inspections to units of those regions (``tables["units"]``'s
+    ``region_code``); empty = every region.
     """
     from features.pipeline import build_features  # the feature builder is heavy to import
 
@@ -260,9 +293,15 @@ def run_backtest(
     window = window_inspections(
         tables["inspections"], since=since, until=until, lead_time_days=config.model.lead_time_days
     ).collect()
+    chosen = checked_regions(regions)
+    if chosen:
+        window = in_regions(window, tables["units"], chosen)
     if window.is_empty():
         end = until.isoformat() if until else "the newest record"
-        raise ValueError(f"no inspection was decided between {since.isoformat()} and {end}; nothing to score")
+        where = f" at units in region(s) {', '.join(chosen)}" if chosen else ""
+        raise ValueError(
+            f"no inspection was decided{where} between {since.isoformat()} and {end}; nothing to score"
+        )
     if features is None:
         dates = planning_dates(window, [v.lead_time_days for v in versions])
         features = build_features(tables, dates, config).collect()
@@ -285,6 +324,7 @@ def run_backtest(
         differences,
         frame,
         newest if isinstance(newest, dt.date) else None,
+        chosen,
     )
 
 

@@ -10,10 +10,12 @@ import polars as pl
 import pytest
 
 from engine.config import Config
+from engine.contract import REGIONS
 from models.artifact import RiskModel
 from models.backtest import (
     BacktestResult,
     VersionToScore,
+    checked_regions,
     in_sample_refusal,
     paired_metrics,
     paired_verdict,
@@ -143,6 +145,91 @@ def test_a_version_trained_after_the_window_starts_is_marked_in_sample(models_co
     assert second["in_sample"] and second["in_sample_inspections"] == second["inspections"] > 0
     refusals = in_sample_refusal(result)
     assert len(refusals) == 1 and "version 2" in refusals[0] and "in sample" in refusals[0]
+
+
+def _units(inspections: pl.DataFrame) -> pl.DataFrame:
+    """The units table of ``_world``: every third unit in Stockholm (01), Skåne (12) and Norrbotten (25)."""
+    units = inspections.select("unit_id").unique(maintain_order=True)
+    return units.with_columns(
+        pl.Series("region_code", [("01", "12", "25")[i % 3] for i in range(units.height)])
+    )
+
+
+def test_a_region_restricted_backtest_counts_only_that_regions_inspections(models_config: Config) -> None:
+    # Given inspections decided in 2025 at units in three regions, and two versions (truth and noise)
+    inspections, features = _world()
+    units = _units(inspections)
+    versions = [_version("1", "truth", dt.date(2024, 1, 1)), _version("2", "noise", dt.date(2024, 1, 1))]
+    tables = {"inspections": inspections.lazy(), "units": units.lazy()}
+    window = {"since": dt.date(2025, 1, 1), "until": dt.date(2026, 1, 1), "features": features}
+
+    # When backtested on all regions and on Stockholm and Norrbotten only (given in any order, repeated)
+    everywhere = run_backtest(tables, models_config, versions, **window)
+    restricted = run_backtest(tables, models_config, versions, regions=["25", "01", "25"], **window)
+
+    # Then the restricted n per area is the number of those regions' units' inspections decided in 2025
+    chosen = units.filter(pl.col("region_code").is_in(["01", "25"])).get_column("unit_id")
+    decided = inspections.filter(pl.col("decision_date") >= dt.date(2025, 1, 1))
+    expected = decided.filter(
+        pl.col("unit_id").is_in(chosen.implode()) & (pl.col("risk_area") == "kontinuitet")
+    )
+    counts = {(r["population"], r["risk_area"]): r["n"] for r in restricted.counts.iter_rows(named=True)}
+    assert counts[("all", "kontinuitet")] == expected.height > 0
+    assert counts[("all", "kontinuitet")] < everywhere.counts.filter(pl.col("population") == "all")["n"][0]
+    assert set(restricted.scores.get_column("unit_id")) <= set(chosen)
+    # And each inspection keeps the score it has in the unrestricted backtest
+    same = restricted.scores.join(everywhere.scores, on=["inspection_id", "risk_area"], suffix="_all")
+    assert same.height == restricted.scores.height
+    assert (same["p_1"] == same["p_1_all"]).all() and (same["p_2"] == same["p_2_all"]).all()
+    # And the output says which regions were used
+    assert restricted.regions == ("01", "25")
+    assert restricted.regions_text() == "01 Stockholm, 25 Norrbotten"
+    assert restricted.to_dict()["regions"] == [
+        {"region_code": "01", "name": "Stockholm"},
+        {"region_code": "25", "name": "Norrbotten"},
+    ]
+    assert restricted.versions[0]["inspections"] == expected.height
+
+
+def test_the_unrestricted_backtest_is_unchanged_by_the_region_option(models_config: Config) -> None:
+    # Given the same world and versions
+    inspections, features = _world()
+    tables = {"inspections": inspections.lazy(), "units": _units(inspections).lazy()}
+    versions = [_version("1", "truth", dt.date(2024, 1, 1)), _version("2", "noise", dt.date(2024, 1, 1))]
+    window = {"since": dt.date(2025, 1, 1), "until": dt.date(2026, 1, 1), "features": features}
+
+    # When backtested without regions and restricted to every region there is
+    plain = run_backtest(tables, models_config, versions, **window)
+    every = run_backtest(tables, models_config, versions, regions=list(REGIONS), **window)
+
+    # Then the unrestricted output has the keys it always had and no regions
+    assert plain.regions == () and plain.regions_text() == ""
+    assert list(plain.to_dict()) == ["since", "until", "reference", "versions", "counts", "metrics",
+                                     "differences"]  # fmt: skip
+    # And restricting to every region changes no count, metric or difference
+    assert plain.counts.equals(every.counts)
+    assert plain.metrics.equals(every.metrics, null_equal=True)
+    assert plain.differences.equals(every.differences, null_equal=True)
+
+
+def test_an_unknown_region_code_is_refused_with_the_valid_codes(models_config: Config) -> None:
+    # Given a region code that is no county code today (02)
+    inspections, features = _world()
+    tables = {"inspections": inspections.lazy(), "units": _units(inspections).lazy()}
+
+    # When it is asked for, then it is refused with every valid code named
+    with pytest.raises(ValueError, match="unknown region code") as refused:
+        run_backtest(
+            tables,
+            models_config,
+            [_version("1", "truth", dt.date(2024, 1, 1))],
+            since=dt.date(2025, 1, 1),
+            features=features,
+            regions=["01", "02"],
+        )
+    message = str(refused.value)
+    assert "02" in message and all(f"{code} ({name})" in message for code, name in REGIONS.items())
+    assert checked_regions(["14", "01", "14"]) == ("01", "14")
 
 
 def test_stored_scores_are_used_where_they_hold_the_unit_at_its_planning_date() -> None:

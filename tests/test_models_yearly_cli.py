@@ -11,6 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from engine.contract import REGIONS
 from tests.cli_support import generated_and_ingested
 
 AREAS = ["personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete"]
@@ -64,6 +65,27 @@ def test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world
     assert "inspections decided 2025-01-01 – 2025-12-31" in printed and "IN SAMPLE" in printed
     refused = runner.invoke(app, [*args, "--out-of-sample-only"])
     assert refused.exit_code != 0 and "in sample" in refused.output
+
+    # When the same backtest is restricted to the metropolitan regions and to every other region
+    metro = ["--region", "01", "--region", "12,14"]
+    others = ",".join(sorted(set(REGIONS) - {"01", "12", "14"}))
+    in_metro = json.loads(_invoke(runner, [*args, *metro, "--json"]))
+    outside = json.loads(_invoke(runner, [*args, "--region", others, "--json"]))
+
+    # Then each counts only its own units' inspections: together exactly the unrestricted n, per area
+    assert [r["region_code"] for r in in_metro["regions"]] == ["01", "12", "14"] and "regions" not in result
+    for part in (in_metro, outside):
+        assert all(v["inspections"] < result["versions"][0]["inspections"] for v in part["versions"])
+    split = {(r["population"], r["risk_area"]): r["n"] for r in in_metro["counts"]}
+    for r in outside["counts"]:
+        split[(r["population"], r["risk_area"])] = split.get((r["population"], r["risk_area"]), 0) + r["n"]
+    assert split == {(r["population"], r["risk_area"]): r["n"] for r in result["counts"]}
+    printed_metro = _invoke(runner, [*args, *metro])
+    assert "Regions: only inspections of units in 01 Stockholm, 12 Skåne, 14 Västra Götaland" in printed_metro
+    assert "Regions:" not in printed
+    unknown = runner.invoke(app, [*args, "--region", "01,99"])
+    assert unknown.exit_code == 2 and "unknown region code(s) 99" in unknown.output
+    assert "25 (Norrbotten)" in unknown.output
 
     # When the world is ingested again, the champion's prospective record is kept with its version
     ingested = _invoke(runner, ["ingest", str(world), "--reference-date", "2026-01-15"])
