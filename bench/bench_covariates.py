@@ -2,7 +2,8 @@
 
 Usage::
 
-    .venv/bin/python bench/bench_covariates.py [--seeds 42] [--scale 1,4] [--units 1200]
+    .venv/bin/python bench/bench_covariates.py [--seeds 42] [--scale 1,4] [--units 1200] \
+        [--scenario realistic]
 
 For each world seed and team-effect ``scale`` a default-scale world is generated in memory. A world
 from a generator without contract-version-2 covariates gets them here, the way the synthetic world of
@@ -22,7 +23,12 @@ The rolling-origin folds are then fitted three ways and scored on the random-sel
 Reported per area with a base rate under 60 %: ROC AUC against the realised findings, expected
 precision@10 % against the true probability of a finding *at that inspection* (team included) and
 against the unit's own risk (team effect removed: what a plan made before the team is known should
-rank by), and the mean absolute calibration gap per team (|observed − predicted| averaged over teams).
+rank by), the mean absolute calibration gap per team (|observed − predicted| averaged over teams),
+and the **home-team leak** (``home_team_leak``): how much of the effect of the department that inspects
+the unit's region by default reaches the score, relative to the unit's own risk. A region is inspected
+by its own department most of the time, so a model can learn that department's strictness as a region
+effect; with ``mix`` (team-neutral scoring) the leak should be near 0. ``--scenario`` (default
+``default``) generates a named scenario's world, e.g. ``realistic`` with its ±10-point team effects.
 """
 
 from __future__ import annotations
@@ -37,24 +43,32 @@ import polars as pl
 
 from engine.config import load_config
 from engine.synthetic.params import WorldParams
+from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
+from engine.synthetic.scenarios import scenario_params
 from engine.synthetic.world import generate_world
 from models.evaluation import ORACLE_COLUMN
 from models.jobs import build_training_data, evaluation_splits
 from models.metrics import batch_ranking_metrics
 from models.training import fit_risk_model, predict_rows
 
-DEPARTMENT_OF_REGION = {
-    **dict.fromkeys(("22", "23", "24", "25"), "nord"),
-    **dict.fromkeys(("03", "17", "18", "19", "20", "21"), "mitt"),
-    **dict.fromkeys(("01", "04", "09"), "ost"),
-    **dict.fromkeys(("05", "06", "08"), "sydost"),
-    **dict.fromkeys(("07", "10", "12"), "syd"),
-    **dict.fromkeys(("13", "14"), "vast"),
-}
 TEAM_EFFECTS = {"nord": -0.25, "mitt": 0.0, "ost": 0.15, "sydost": -0.1, "syd": 0.25, "vast": -0.05}
 METHODS = {"platsbesok": 0.6, "dokumentgranskning": 0.3, "intervju": 0.1}
 LOW_BASE_RATE = 0.6
 OWN_RISK = "own_p_deficiency"
+HOME_EFFECT = "home_team_effect"
+
+
+def home_team_leak(score: np.ndarray, own_risk: np.ndarray, home_effect: np.ndarray) -> float:
+    """How much of the home department's team effect reaches a score, per unit of the unit's own risk.
+
+    Least squares of logit(score) on logit(own risk) and the (uncentred) logit effect of the team
+    that inspects the unit's region by default: the ratio of the second coefficient to the first.
+    0 = the score ranks by the unit's own risk alone; 1 = the home team's effect enters the score as
+    fully as a difference in the unit's own risk of the same size would.
+    """
+    design = np.column_stack([np.ones(score.shape[0]), _logit(own_risk), home_effect])
+    coefficients, *_ = np.linalg.lstsq(design, _logit(score), rcond=None)
+    return float(coefficients[2] / coefficients[1])
 
 
 def _logit(p: np.ndarray) -> np.ndarray:
@@ -78,7 +92,7 @@ def with_covariates(
         .unique("inspection_id", maintain_order=True)
         .join(tables["units"].select("unit_id", "region_code"), on="unit_id", how="left")
     )
-    home = np.array([teams.index(DEPARTMENT_OF_REGION.get(r, "mitt")) for r in visits["region_code"]])
+    home = np.array([teams.index(IVO_DEPARTMENT_OF_REGION.get(r, "mitt")) for r in visits["region_code"]])
     away = rng.random(visits.height) >= 0.8
     team = np.where(away, (home + rng.integers(1, len(teams), visits.height)) % len(teams), home)
     raw = scale * np.array(list(TEAM_EFFECTS.values()))[team]
@@ -105,11 +119,15 @@ def with_covariates(
     return tables, rows.select("inspection_id", "risk_area", "p_deficiency", OWN_RISK)
 
 
-def fold_predictions(seed: int, scale: float, units: int) -> pl.DataFrame:
-    """Random-selection test rows of every fold with the three ways' scores and both truths."""
+def fold_predictions(seed: int, scale: float, units: int, scenario: str = "default") -> pl.DataFrame:
+    """Random-selection test rows of every fold with the three ways' scores, both truths and the
+    team effect of the unit's home department (``HOME_EFFECT``)."""
     config = load_config()
-    world = generate_world(WorldParams(seed=seed, n_units=units), config)
+    world = generate_world(scenario_params(scenario, seed=seed, n_units=units), config)
+    own_teams = "team" in world.tables["inspections"].columns
     tables, truth = with_covariates(world.tables, world.truth["inspections"], scale, seed)
+    effects = world.params.team_effects if own_teams else {t: scale * e for t, e in TEAM_EFFECTS.items()}
+    home_effect = {code: effects.get(team, 0.0) for code, team in IVO_DEPARTMENT_OF_REGION.items()}
     as_of = dt.date(int(world.params.end[:4]) + 1, 1, 1)
     data = build_training_data(
         {name: frame.lazy() for name, frame in tables.items()},
@@ -134,8 +152,13 @@ def fold_predictions(seed: int, scale: float, units: int) -> pl.DataFrame:
             "mix": predict_rows(with_teams, test, covariates="mix"),
             "actual": predict_rows(with_teams, test, covariates="actual"),
         }
-        frame = test.select(*key, "team", "deficiency", ORACLE_COLUMN, OWN_RISK).with_columns(
-            fold=pl.lit(split.name)
+        frame = test.select(*key, "team", "region_code", "deficiency", ORACLE_COLUMN, OWN_RISK).with_columns(
+            fold=pl.lit(split.name),
+            **{
+                HOME_EFFECT: pl.col("region_code")
+                .cast(pl.String)
+                .replace_strict(home_effect, default=0.0, return_dtype=pl.Float64)
+            },
         )
         for name, predicted in scores.items():
             frame = frame.join(predicted.select(*key, pl.col("p_deficiency").alias(f"score_{name}")), on=key)
@@ -162,6 +185,9 @@ def area_figures(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
             (pl.col("deficiency").mean() - pl.col(f"score_{way}").mean()).abs().alias("gap")
         )
         figures["team_gap"] = float(gaps.get_column("gap").mean() or 0.0)  # type: ignore[arg-type]
+        figures["home_leak"] = home_team_leak(
+            scores, frame.get_column(OWN_RISK).to_numpy(), frame.get_column(HOME_EFFECT).to_numpy()
+        )
         out[way] = figures
     return out
 
@@ -171,16 +197,18 @@ def main() -> None:
     parser.add_argument("--seeds", default="42")
     parser.add_argument("--scale", default="1,4", help="team-effect multipliers to try")
     parser.add_argument("--units", type=int, default=WorldParams().n_units)
+    parser.add_argument("--scenario", default="default", help="engine.synthetic.scenarios name")
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     print(
         "| seed | scale | area | way | ROC AUC | expected p@10 % (at the inspection) "
-        "| expected p@10 % (unit's own risk) | mean |observed − predicted| over teams |"
+        "| expected p@10 % (unit's own risk) | mean |observed − predicted| over teams "
+        "| home-team leak |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
     for seed in (int(s) for s in args.seeds.split(",")):
         for scale in (float(s) for s in args.scale.split(",")):
-            frame = fold_predictions(seed, scale, args.units)
+            frame = fold_predictions(seed, scale, args.units, args.scenario)
             for (area,), rows in frame.group_by("risk_area", maintain_order=True):
                 if rows.get_column("deficiency").mean() >= LOW_BASE_RATE:  # type: ignore[operator]
                     continue
@@ -189,7 +217,7 @@ def main() -> None:
                     print(
                         f"| {seed} | {scale:g} | {area} | {way} | {f['auc']:.3f} "
                         f"| {f['expected_at_inspection']:.3f} | {f['expected_own_risk']:.3f} "
-                        f"| {f['team_gap']:.3f} |",
+                        f"| {f['team_gap']:.3f} | {f['home_leak']:+.2f} |",
                         flush=True,
                     )
 
