@@ -23,6 +23,11 @@ of inspections within folds for both scorers, so the interval is that of the dif
 ``--set key=value`` overrides a ``[model]`` setting (e.g. ``fit_on_all_labelled=false``) to measure a
 choice on the same worlds.
 
+``--by-year`` adds a table per scenario, seed, area and test year (expected precision@10 % of the model
+with its interval, the elastic net and the oracle, and the model's share of the oracle): a change part
+way through the history (``shifted``, from 2023-07) shows as the share falling in the later test years;
+with ``--years 8 --set evaluation_years=5`` the test years reach back to 2021, before the change.
+
 ``--scenario`` (issue 11; comma-separated, default ``default``) runs every seed in each named scenario
 (``engine.synthetic.scenarios``) and adds a third table, per scenario, seed and area with a base rate
 under 60 %: model, elastic-net logistic, complaints, banding and oracle, each with expected
@@ -202,6 +207,39 @@ def scenario_done(random: dict[str, Any]) -> dict[str, bool]:
     }
 
 
+def per_year_lines(
+    scenario: str, seed: int, predictions: pl.DataFrame, areas: list[str], *, resamples: int, rng_seed: int
+) -> list[str]:
+    """Markdown rows per area and test year: expected precision@10 % of the model (95 % interval), the
+    elastic net and the oracle on that year's random-selection inspections, and the model's share of the
+    oracle — where a change part way through (``shifted``) shows, year by year."""
+    lines = []
+    for area in areas:
+        rows = predictions.filter(pl.col("is_random") & (pl.col("risk_area") == area))
+        for (year,), fold in rows.group_by("fold", maintain_order=True):
+            groups = fold.get_column("fold").to_numpy()
+            counts = np.vstack([np.ones((1, fold.height)), bootstrap_counts(groups, resamples, rng_seed)])
+            truth = fold.get_column("score_oracle").to_numpy().astype(float)
+            expected = {
+                scorer: batch_ranking_metrics(
+                    truth,
+                    fold.get_column(f"score_{scorer}").to_numpy().astype(float),
+                    groups,
+                    [0.10],
+                    counts,
+                    with_auc=False,
+                )["precision_at_10pct"]
+                for scorer in ("model", "logistic", "oracle")
+            }
+            model, logistic, oracle = expected["model"], expected["logistic"], expected["oracle"]
+            lines.append(
+                f"| {scenario} | {seed} | {area} | {year} | {fold.height} "
+                f"| {model[0]:.3f} ({_interval(model[1:])}) | {logistic[0]:.3f} | {oracle[0]:.3f} "
+                f"| {model[0] / oracle[0]:.2f} |"
+            )
+    return lines
+
+
 def markdown_line(row: dict[str, Any]) -> str:
     realised, expected = row["realised"], row["expected"]
     return (
@@ -225,6 +263,9 @@ def main() -> None:
     parser.add_argument(
         "--scenario", default="default", help=f"comma-separated scenarios among {', '.join(SCENARIOS)}"
     )
+    parser.add_argument(
+        "--by-year", action="store_true", help="also a table per test year (expected p@10 %%, model/oracle)"
+    )
     args = parser.parse_args()
     logging.getLogger("mlflow").setLevel(logging.ERROR)
     config = configured(args.set)
@@ -236,6 +277,7 @@ def main() -> None:
     rows = []
     versus = []
     per_scenario: list[str] = []
+    by_year: list[str] = []
     done: dict[tuple[str, str], list[dict[str, bool]]] = {}
     for scenario in scenarios:
         for seed in (int(part) for part in args.seeds.split(",")):
@@ -248,6 +290,15 @@ def main() -> None:
             for area in areas:
                 per_scenario += scenario_lines(scenario, seed, area, random[area], every[area])
                 done.setdefault((scenario, area), []).append(scenario_done(random[area]))
+            if args.by_year:
+                by_year += per_year_lines(
+                    scenario,
+                    seed,
+                    predictions,
+                    areas,
+                    resamples=config.model.bootstrap_resamples,
+                    rng_seed=config.model.seed,
+                )
             if scenario == scenarios[0]:
                 rows += [target_row(seed, area, random[area], every[area]) for area in areas]
                 versus += [
@@ -306,6 +357,16 @@ def main() -> None:
     for (scenario, area), checks in done.items():
         counts = ", ".join(f"{name}: {sum(c[name] for c in checks)} of {len(checks)}" for name in checks[0])
         print(f"{scenario} / {area}: {counts}")
+    if by_year:
+        print()
+        print("Per test year (random-selection inspections of that year's fold; expected precision@10 %):")
+        print(
+            "| scenario | world seed | area | test year | n | model (95 % CI) | elastic net | oracle "
+            "| model / oracle |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for line in by_year:
+            print(line)
 
 
 if __name__ == "__main__":
