@@ -18,7 +18,9 @@ The rolling-origin folds are then fitted three ways and scored on the random-sel
 - ``none``: no covariates (team and method dropped);
 - ``mix``: covariates learnt, scored averaged over their training mix (what ``tillsynsrisk score``
   does when the plan does not name the team; the default);
-- ``actual``: covariates learnt, scored with the team and method that really inspected.
+- ``actual``: covariates learnt, scored with the team and method that really inspected;
+- ``mix, region_with_team=…``: as ``mix`` with the other value of ``[model] region_with_team`` (whether
+  the trees may split on the region when the team is a covariate).
 
 Reported per area with a base rate under 60 %: ROC AUC against the realised findings, expected
 precision@10 % against the true probability of a finding *at that inspection* (team included) and
@@ -146,11 +148,20 @@ def fold_predictions(seed: int, scale: float, units: int, scenario: str = "defau
         without = fit_risk_model(
             rows.drop("team", "method"), split, data.catalog, config.risk_area_ids, config.model
         )
+        other_region = "keep" if config.model.region_with_team == "drop" else "drop"
+        region_flipped = fit_risk_model(
+            rows,
+            split,
+            data.catalog,
+            config.risk_area_ids,
+            config.model.model_copy(update={"region_with_team": other_region}),
+        )
         key = ["inspection_id", "risk_area"]
         scores = {
             "none": predict_rows(without, test.drop("team", "method")),
             "mix": predict_rows(with_teams, test, covariates="mix"),
             "actual": predict_rows(with_teams, test, covariates="actual"),
+            f"mix, region_with_team={other_region}": predict_rows(region_flipped, test, covariates="mix"),
         }
         frame = test.select(*key, "team", "region_code", "deficiency", ORACLE_COLUMN, OWN_RISK).with_columns(
             fold=pl.lit(split.name),
@@ -171,7 +182,8 @@ def area_figures(frame: pl.DataFrame) -> dict[str, dict[str, float]]:
     groups = frame.get_column("fold").to_numpy()
     ones = np.ones((1, frame.height))
     out: dict[str, dict[str, float]] = {}
-    for way in ("none", "mix", "actual"):
+    ways = [column.removeprefix("score_") for column in frame.columns if column.startswith("score_")]
+    for way in ways:
         scores = frame.get_column(f"score_{way}").to_numpy()
         labels = frame.get_column("deficiency").to_numpy().astype(float)
         figures: dict[str, float] = {

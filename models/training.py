@@ -47,6 +47,8 @@ logger = logging.getLogger(__name__)
 # A separate serious-finding model needs this many positives in the fit and held-out rows;
 # otherwise P(serious) = P(deficiency) × the training share of serious among deficiencies.
 MIN_SERIOUS_POSITIVES = (30, 10)
+TEAM_COVARIATE = "team"
+REGION_FEATURE = "region_code"
 AREA_FEATURE = ModelFeature(
     name=AREA_COLUMN,
     kind="categorical",
@@ -374,6 +376,21 @@ def _stage_within(
     )
 
 
+def unit_features(
+    catalog: Sequence[ModelFeature], covariates: Sequence[str], settings: ModelSettings
+) -> list[ModelFeature]:
+    """The catalog features a model is grown on beside the inspection ``covariates``.
+
+    With ``region_with_team = "drop"`` and a ``team`` covariate the region is left out: IVO's
+    departments inspect mostly their own regions, so trees that may split on the region learn much of
+    a department's strictness as a region effect, which team-neutral scoring cannot remove
+    (docs/models.md, "Inspection covariates").
+    """
+    if settings.region_with_team == "drop" and TEAM_COVARIATE in covariates:
+        return [feature for feature in catalog if feature.name != REGION_FEATURE]
+    return list(catalog)
+
+
 def fit_risk_models(
     rows: pl.DataFrame,
     splits: Sequence[Split],
@@ -406,13 +423,14 @@ def fit_risk_models(
     for group in groups:
         covariates = parts[group[0]][4]
         extra = [covariate_feature(name) for name in covariates]
+        unit = unit_features(catalog, covariates, settings)
         if settings.layout == "pooled":
             scopes: list[tuple[str, pl.Expr | None, list[ModelFeature]]] = [
-                (POOLED, None, [*catalog, AREA_FEATURE, *extra])
+                (POOLED, None, [*unit, AREA_FEATURE, *extra])
             ]
         else:
             scopes = [
-                (area, pl.col(AREA_COLUMN) == area, [*features_for_area(catalog, area), *extra])
+                (area, pl.col(AREA_COLUMN) == area, [*features_for_area(unit, area), *extra])
                 for area in risk_areas
             ]
         for name, in_scope, features in scopes:

@@ -11,7 +11,7 @@ import pytest
 from engine.config import load_config
 from models.artifact import ModelFeature
 from models.dataset import labelled_inspections
-from models.training import fit_risk_model, predict_rows
+from models.training import fit_risk_model, predict_rows, unit_features
 from models.validation import final_split
 from tests.models_factory import TOY_AREAS_FEATURES, toy_catalog, toy_rows
 
@@ -132,3 +132,95 @@ def test_labelled_inspections_carry_team_and_method_when_the_table_has_them() ->
     # then they are carried as strings, and absent when the table lacks them
     assert with_columns.select("team", "method").row(0) == ("avdelning_syd", "platsbesok")
     assert not {"team", "method"} & set(without.columns)
+
+
+# The department that inspects each toy region most of the time, and how strict it is (logit shift).
+HOME_TEAM = {"01": "avdelning_vast", "12": "avdelning_syd", "14": "avdelning_nord"}
+# Share of a region's inspections made by its own department: 0.9 ties team and region closely enough
+# for the leak to stand well clear of the noise on 300 toy units (at 0.8 it is 0.1 logit, at 0.95 0.5).
+HOME_SHARE = 0.9
+
+
+def _rows_with_home_teams(seed: int = 3) -> pl.DataFrame:
+    """Toy rows where a region's own department inspects 90 % of its units (the others the rest), and
+    findings depend on the team; the regions themselves carry no risk of their own."""
+    rng = np.random.default_rng(seed)
+    rows = toy_rows(seed=seed)
+    visits = rows.select("inspection_id", "region_code").unique("inspection_id").sort("inspection_id")
+    home = visits.get_column("region_code").replace_strict(HOME_TEAM).to_numpy()
+    other = rng.choice(list(TEAM_EFFECT), size=visits.height)
+    team = np.where(rng.random(visits.height) < HOME_SHARE, home, other)
+    rows = rows.join(visits.select("inspection_id", pl.Series("team", team)), on="inspection_id")
+    p = rows.get_column("true_p_deficiency").to_numpy()
+    shift = rows.get_column("team").replace_strict(TEAM_EFFECT, return_dtype=pl.Float64).to_numpy()
+    finding = (rng.random(rows.height) < 1 / (1 + np.exp(-(np.log(p / (1 - p)) + shift)))).astype(np.int8)
+    return rows.with_columns(
+        pl.Series("deficiency", finding, dtype=pl.Int8),
+        pl.Series("serious", finding * (rng.random(rows.height) < 0.15), dtype=pl.Int8),
+    )
+
+
+def _region_leak(region_with_team: str) -> float:
+    """Team-neutral score of the strict department's region minus the lenient one's, in logits, beyond
+    what the units' own risk says (0 when the neutral score carries no department effect)."""
+    config = load_config()
+    settings = config.model.model_copy(
+        update={
+            "region_with_team": region_with_team,
+            "lightgbm": config.model.lightgbm.model_copy(update={"n_estimators": 200}),
+        }
+    )
+    rows = _rows_with_home_teams()
+    region = {"name": "region_code", "kind": "categorical", "higher_is_riskier": None, "risk_area": None,
+              "source": "units", "unit": "category", "window_months": None}  # fmt: skip
+    catalog = [ModelFeature.from_spec(record) for record in [*toy_catalog(), region]]
+    model = fit_risk_model(rows, final_split(AS_OF), catalog, list(TOY_AREAS_FEATURES), settings)
+    last_year = rows.filter(pl.col("start_date") >= dt.date(2022, 1, 1)).with_columns(
+        pl.lit(None, dtype=pl.String).alias("team")
+    )
+    scored = predict_rows(model, last_year, covariates="mix").join(  # type: ignore[arg-type]
+        last_year.select("inspection_id", "risk_area", "region_code", "true_p_deficiency"),
+        on=["inspection_id", "risk_area"],
+    )
+
+    def logit(column: str) -> pl.Expr:
+        return (pl.col(column) / (1 - pl.col(column))).log()
+
+    means = scored.group_by("region_code").agg(
+        logit("p_deficiency").mean().alias("score"), logit("true_p_deficiency").mean().alias("own")
+    )
+    by_region = {r["region_code"]: r["score"] - r["own"] for r in means.iter_rows(named=True)}
+    return by_region["01"] - by_region["14"]
+
+
+def test_without_the_region_the_home_departments_strictness_stays_out_of_the_neutral_score() -> None:
+    # given inspections where each region's own department (strict in 01, lenient in 14) inspects 90 %
+    # of its units, and regions without any risk of their own
+    # when the model may split on the region, and when it is grown without it (region_with_team="drop")
+    kept, dropped = _region_leak("keep"), _region_leak("drop")
+    # then with the region the strict department's units score higher team-neutral than their own risk
+    # warrants, and without it far less of that difference is left
+    assert kept > 0.15, f"expected the region to carry the department effect, got {kept:.2f} logits"
+    assert abs(dropped) < kept / 3, f"keep {kept:.2f} vs drop {dropped:.2f} logits"
+
+
+def test_the_region_is_left_out_only_when_asked_and_a_team_is_there() -> None:
+    # given the toy catalog with the region among its features
+    region = {"name": "region_code", "kind": "categorical", "higher_is_riskier": None, "risk_area": None,
+              "source": "units", "unit": "category", "window_months": None}  # fmt: skip
+    catalog = [ModelFeature.from_spec(record) for record in [*toy_catalog(), region]]
+    keep = load_config().model.model_copy(update={"region_with_team": "keep"})
+    drop = keep.model_copy(update={"region_with_team": "drop"})
+    # when the features beside the covariates are chosen
+    names = {
+        label: [f.name for f in unit_features(catalog, covariates, chosen)]
+        for label, covariates, chosen in (
+            ("keep, team", ["team", "method"], keep),
+            ("drop, team", ["team", "method"], drop),
+            ("drop, method only", ["method"], drop),
+        )
+    }
+    # then only "drop" with a team covariate loses the region, and nothing else
+    assert "region_code" in names["keep, team"]
+    assert names["drop, team"] == [n for n in names["keep, team"] if n != "region_code"]
+    assert names["drop, method only"] == names["keep, team"]
