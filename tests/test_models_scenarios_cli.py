@@ -2,8 +2,10 @@
 
 - ``weak``: promoting a second model that is not better than the champion is refused, on the paired
   interval of the difference, and the evaluation says per area what the intervals allow it to say.
-- ``shifted`` (complaints × 1.8 from 2023-07): ``compare`` of a run trained before the change with one
-  trained after flags the complaint features, which the same run's periods before the change do not.
+- ``shifted`` (four reporting changes from 2023-07, among them every complaint rate × 1.8 and a
+  complaint e-service at half the providers; docs/synthetic-world.md): ``compare`` of a run trained
+  before the change with one trained after flags the complaint features, which the same run's periods
+  before the change do not.
 
 Small worlds and one test fold per run keep each test bounded; docs/models.md ("Scenarios: weak and
 shifted") has the same commands at the default scale.
