@@ -122,7 +122,7 @@ def with_covariates(
 
 
 def fold_predictions(seed: int, scale: float, units: int, scenario: str = "default") -> pl.DataFrame:
-    """Random-selection test rows of every fold with the three ways' scores, both truths and the
+    """Random-selection test rows of every fold with every way's scores, both truths and the
     team effect of the unit's home department (``HOME_EFFECT``)."""
     config = load_config()
     world = generate_world(scenario_params(scenario, seed=seed, n_units=units), config)

@@ -62,6 +62,7 @@ import polars as pl
 
 from engine.contract import REGIONS
 from models.artifact import AREA_COLUMN
+from models.backtest import bootstrap_interval
 from models.baselines import tie_break_jitter
 from models.metrics import batch_ranking_metrics, bootstrap_counts
 
@@ -181,15 +182,6 @@ def cell_metrics(
     return out
 
 
-def interval(values: np.ndarray) -> tuple[float, float]:
-    """The central LEVEL interval of the bootstrap values (NaNs, e.g. a cell without positives, dropped)."""
-    finite = values[~np.isnan(values)]
-    if not finite.size:
-        return float("nan"), float("nan")
-    alpha = (1.0 - LEVEL) / 2.0
-    return float(np.quantile(finite, alpha)), float(np.quantile(finite, 1.0 - alpha))
-
-
 def all_cells(frame: pl.DataFrame, areas: Sequence[str]) -> dict[tuple[Any, ...], dict[str, Any]]:
     """(world, area, population, group, year) → n, base rate and the metrics' point and bootstrap values."""
     cells: dict[tuple[Any, ...], dict[str, Any]] = {}
@@ -236,7 +228,7 @@ def summarise(values: np.ndarray | None) -> dict[str, float] | None:
     """Point estimate and interval of a bootstrapped quantity (index 0 the point)."""
     if values is None:
         return None
-    lower, upper = interval(values[1:])
+    lower, upper = bootstrap_interval(values[1:], LEVEL)
     return {"value": float(values[0]), "lower": lower, "upper": upper}
 
 

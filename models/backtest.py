@@ -103,16 +103,14 @@ def checked_regions(codes: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(set(codes)))
 
 
-def in_regions(window: pl.DataFrame, units: pl.LazyFrame, regions: Sequence[str]) -> pl.DataFrame:
+def in_regions(window: pl.LazyFrame, units: pl.LazyFrame, regions: Sequence[str]) -> pl.LazyFrame:
     """The rows of ``window`` whose unit's ``region_code`` (the snapshot's units table) is in ``regions``."""
-    chosen = (
-        units.filter(pl.col("region_code").cast(pl.String).is_in(list(regions)))
-        .select(pl.col("unit_id").cast(pl.String))
-        .unique()
-        .collect()
-        .to_series()
+    chosen = units.filter(pl.col("region_code").cast(pl.String).is_in(list(regions))).select(
+        pl.col("unit_id").cast(pl.String)
     )
-    return window.filter(pl.col("unit_id").cast(pl.String).is_in(chosen.implode()))
+    return window.with_columns(pl.col("unit_id").cast(pl.String)).join(
+        chosen, on="unit_id", how="semi", maintain_order="left"
+    )
 
 
 def window_inspections(
@@ -182,7 +180,9 @@ def _stored(scores: pl.DataFrame | None) -> pl.DataFrame:
     ).unique(["unit_id", "as_of", AREA_COLUMN], keep="last")
 
 
-def _interval(values: np.ndarray, level: float) -> tuple[float, float]:
+def bootstrap_interval(values: np.ndarray, level: float) -> tuple[float, float]:
+    """The central ``level`` interval of bootstrap ``values`` (NaNs, e.g. a resample without positives,
+    dropped; NaN bounds when none is left)."""
     finite = values[~np.isnan(values)]
     if not finite.size:
         return float("nan"), float("nan")
@@ -234,7 +234,7 @@ def paired_metrics(
                 resampled[version] = _resampled_metrics(y, ranked, counts, fractions)
                 resampled[version]["brier"] = (counts * (p - y) ** 2).sum(axis=1) / counts.sum(axis=1)
                 for metric in PAIRED_METRICS:
-                    lower, upper = _interval(resampled[version][metric], level)
+                    lower, upper = bootstrap_interval(resampled[version][metric], level)
                     metric_rows.append(
                         {"population": population, AREA_COLUMN: area, "version": version, "metric": metric,
                          "value": point[version][metric], "lower": lower, "upper": upper}
@@ -247,7 +247,9 @@ def paired_metrics(
             reference = versions[0]
             for version in versions[1:]:
                 for metric in PAIRED_METRICS:
-                    lower, upper = _interval(resampled[version][metric] - resampled[reference][metric], level)
+                    lower, upper = bootstrap_interval(
+                        resampled[version][metric] - resampled[reference][metric], level
+                    )
                     difference_rows.append(
                         {"population": population, AREA_COLUMN: area, "version": version,
                          "reference": reference, "metric": metric,
@@ -290,12 +292,13 @@ def run_backtest(
     names = [v.version for v in versions]
     if len(set(names)) != len(names):
         raise ValueError(f"model versions must be distinct, got {names}")
-    window = window_inspections(
+    window_plan = window_inspections(
         tables["inspections"], since=since, until=until, lead_time_days=config.model.lead_time_days
-    ).collect()
+    )
     chosen = checked_regions(regions)
     if chosen:
-        window = in_regions(window, tables["units"], chosen)
+        window_plan = in_regions(window_plan, tables["units"], chosen)
+    window = window_plan.collect()
     if window.is_empty():
         end = until.isoformat() if until else "the newest record"
         where = f" at units in region(s) {', '.join(chosen)}" if chosen else ""
