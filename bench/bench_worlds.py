@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
         [--set fit_on_all_labelled=false] [--set lightgbm.max_bin=63] \
-        [--scenario default,realistic,weak,shifted]
+        [--scenario default,realistic,weak,shifted] [--truth inspection|unit] [--by-year]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
@@ -35,11 +35,18 @@ precision@10 % (95 % interval) and ROC AUC on the random-selection inspections, 
 the oracle the ECE on all inspections (the model's next to the 97.5 % noise band of a calibrated model).
 It ends with, per scenario and area, in how many worlds the issue's done-when holds: model ≥ 0.85 ×
 oracle (expected), model above complaints by more than the complaints' interval, model ≥ elastic net.
+
+``--truth unit`` measures the oracle and every expected figure against the unit's own risk (the
+inspection's true probability without the inspecting department's effect, :func:`own_risk_truth`), what
+the team-neutral score estimates; the default ``inspection`` keeps the department's effect in the truth.
+ROC AUC and realised precision are on the findings and do not depend on it (docs/models.md, "Against
+which truth").
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import logging
 import statistics
 from typing import Any
@@ -51,7 +58,7 @@ from engine.config import Config, load_config
 from engine.synthetic.params import WorldParams
 from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
-from models.evaluation import summary
+from models.evaluation import ORACLE_COLUMN, summary
 from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
 from models.metrics import batch_ranking_metrics, bootstrap_counts
 
@@ -83,12 +90,40 @@ SCENARIO_SCORERS = ("model", "logistic", "complaints", "banding", "oracle")
 SHARE_OF_ORACLE_DONE = 0.85
 
 
+TRUTHS = ("inspection", "unit")
+
+
+def own_risk_truth(rows: pl.DataFrame, truth_inspections: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` with the oracle column as the unit's own risk: the true probability of each inspection
+    with its team's logit effect taken out, i.e. as the world's average team would find (the effects
+    are centred on the world's inspections). Rows without a truth keep a null oracle."""
+    effects = truth_inspections.select(
+        pl.col("inspection_id").cast(pl.String),
+        pl.col("risk_area").cast(pl.String),
+        pl.col("team_effect").cast(pl.Float64).alias("_team_effect"),
+    )
+    p = pl.col(ORACLE_COLUMN).clip(1e-12, 1 - 1e-12)
+    own_logit = (p / (1 - p)).log() - pl.col("_team_effect").fill_null(0.0)
+    return (
+        rows.join(effects, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
+        .with_columns((1 / (1 + (-own_logit).exp())).alias(ORACLE_COLUMN))
+        .drop("_team_effect")
+    )
+
+
 def world_evaluation(
-    seed: int, units: int, years: int, config: Config, scenario: str = "default"
+    seed: int, units: int, years: int, config: Config, scenario: str = "default", *, truth: str = "inspection"
 ) -> tuple[dict[str, Any], dict[str, Any], pl.DataFrame]:
-    """Per area the random-selection and all-inspection summaries, and the test-fold predictions."""
+    """Per area the random-selection and all-inspection summaries, and the test-fold predictions.
+
+    ``truth``: the oracle and every expected metric use the true probability of the inspection as it
+    happened (``"inspection"``, the inspecting team's effect included) or the unit's own risk under
+    the average team (``"unit"``; :func:`own_risk_truth`), what team-neutral scoring estimates.
+    """
     world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
+    if truth == "unit":
+        data = dataclasses.replace(data, rows=own_risk_truth(data.rows, world.truth["inspections"]))
     predictions, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
     return summary(metrics, "random"), summary(metrics, "all"), predictions
 
@@ -264,6 +299,13 @@ def main() -> None:
         "--scenario", default="default", help=f"comma-separated scenarios among {', '.join(SCENARIOS)}"
     )
     parser.add_argument(
+        "--truth",
+        choices=TRUTHS,
+        default="inspection",
+        help="oracle and expected metrics: the inspection's true probability (team included) or the "
+        "unit's own risk under the average team",
+    )
+    parser.add_argument(
         "--by-year", action="store_true", help="also a table per test year (expected p@10 %%, model/oracle)"
     )
     args = parser.parse_args()
@@ -281,7 +323,9 @@ def main() -> None:
     done: dict[tuple[str, str], list[dict[str, bool]]] = {}
     for scenario in scenarios:
         for seed in (int(part) for part in args.seeds.split(",")):
-            random, every, predictions = world_evaluation(seed, args.units, args.years, config, scenario)
+            random, every, predictions = world_evaluation(
+                seed, args.units, args.years, config, scenario, truth=args.truth
+            )
             areas = [
                 area
                 for area in sorted(random)

@@ -1,0 +1,65 @@
+"""bench/bench_worlds.py: the unit's own risk as the truth (the inspecting team's effect taken out)."""
+
+from __future__ import annotations
+
+import importlib.util
+import math
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import polars as pl
+import pytest
+
+from models.evaluation import ORACLE_COLUMN
+
+
+def _load() -> ModuleType:
+    path = Path(__file__).resolve().parent.parent / "bench" / "bench_worlds.py"
+    spec = importlib.util.spec_from_file_location("bench_worlds", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+bench = _load()
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1 - p))
+
+
+def test_own_risk_truth_takes_the_inspecting_teams_logit_effect_out() -> None:
+    # Given two inspections of equally risky units (logit −1), one by a strict team (+1.1), one by a
+    # lenient team (−1.1), and a third row the truth does not know
+    own = 1 / (1 + math.exp(1.0))
+    strict = 1 / (1 + math.exp(1.0 - 1.1))
+    lenient = 1 / (1 + math.exp(1.0 + 1.1))
+    rows = pl.DataFrame(
+        {
+            "inspection_id": ["b", "a", "c"],
+            "risk_area": ["kontinuitet", "kontinuitet", "kontinuitet"],
+            ORACLE_COLUMN: [lenient, strict, None],
+            "unit_id": ["u2", "u1", "u3"],
+        }
+    )
+    truth = pl.DataFrame(
+        {
+            "inspection_id": ["a", "b"],
+            "risk_area": ["kontinuitet", "kontinuitet"],
+            "p_deficiency": [strict, lenient],
+            "team_effect": [1.1, -1.1],
+        }
+    )
+    # When the oracle is made the unit's own risk
+    result = bench.own_risk_truth(rows, truth)
+    # Then both known inspections carry the same own risk, in the rows' order, and nothing else changed
+    assert result.columns == rows.columns
+    assert result.get_column("inspection_id").to_list() == ["b", "a", "c"]
+    values = result.get_column(ORACLE_COLUMN).to_list()
+    assert values[0] == pytest.approx(own, abs=1e-12)
+    assert values[1] == pytest.approx(own, abs=1e-12)
+    assert values[2] is None
+    assert _logit(strict) - _logit(values[1]) == pytest.approx(1.1)
