@@ -33,6 +33,7 @@ from models.metrics import batch_ranking_metrics, bootstrap_counts, expected_cal
 RANKING_METRICS = ("precision_at_5pct", "precision_at_10pct", "precision_at_20pct", "recall_at_10pct",
                    "lift_at_10pct", "roc_auc", "average_precision")  # fmt: skip
 PAIRED_METRICS = (*RANKING_METRICS, "brier")
+PAIRED_LEVEL = 0.95  # the paired intervals' level; "better" may be read on a wider one (family_level)
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,8 @@ class BacktestResult:
     versions: list[dict[str, Any]]
     counts: pl.DataFrame  # population, risk_area, n, base_rate
     metrics: pl.DataFrame  # population, risk_area, version, metric, value, lower, upper
-    differences: pl.DataFrame  # population, risk_area, version, reference, metric, value, lower, upper
+    # population, risk_area, version, reference, metric, value, lower, upper, family_lower, family_upper
+    differences: pl.DataFrame
     scores: pl.DataFrame = field(default_factory=pl.DataFrame)
     newest_decision: dt.date | None = None
     regions: tuple[str, ...] = ()  # region codes the inspections were restricted to; () = every region
@@ -200,13 +202,27 @@ def _resampled_metrics(
     return batch
 
 
+def family_level(level: float, areas: int, settings: ModelSettings) -> float:
+    """The interval level at which "better" is read for ``areas`` areas compared at once.
+
+    ``paired_gate_family = "bonferroni"``: 1 − (1 − ``level``) / ``areas`` (five areas at 95 %: 99 %), so
+    the chance that an equally good challenger clears zero in *some* area stays within 1 − ``level``;
+    ``"none"``: ``level`` itself.
+    """
+    if settings.paired_gate_family == "none" or areas <= 1:
+        return level
+    return 1 - (1 - level) / areas
+
+
 def paired_metrics(
-    frame: pl.DataFrame, versions: Sequence[str], settings: ModelSettings, *, level: float = 0.95
+    frame: pl.DataFrame, versions: Sequence[str], settings: ModelSettings, *, level: float = PAIRED_LEVEL
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Counts, per-version metrics and paired differences (version − first version) per population × area.
 
     ``frame`` has one row per inspection × area with ``is_random``, ``deficiency`` and one ``p_<version>``
-    column per version. Every version is bootstrapped on the same resamples of the same rows.
+    column per version. Every version is bootstrapped on the same resamples of the same rows. Each
+    difference carries its ``level`` interval and the family interval the paired gate reads
+    (``family_lower``/``family_upper``, :func:`family_level`).
     """
     fractions = sorted({*settings.top_fractions, 0.05, 0.10, 0.20})
     count_rows: list[dict[str, Any]] = []
@@ -214,6 +230,8 @@ def paired_metrics(
     difference_rows: list[dict[str, Any]] = []
     for population in POPULATIONS:
         subset = frame.filter(population_filter(population))
+        compared = subset.group_by(AREA_COLUMN).len().filter(pl.col("len") >= settings.paired_gate_min_n)
+        wide = family_level(level, compared.height, settings)
         for (area,), rows in sorted(subset.group_by(AREA_COLUMN), key=lambda item: str(item[0][0])):
             y = rows.get_column("deficiency").to_numpy().astype(float)
             count_rows.append(
@@ -247,14 +265,15 @@ def paired_metrics(
             reference = versions[0]
             for version in versions[1:]:
                 for metric in PAIRED_METRICS:
-                    lower, upper = bootstrap_interval(
-                        resampled[version][metric] - resampled[reference][metric], level
-                    )
+                    resampled_difference = resampled[version][metric] - resampled[reference][metric]
+                    lower, upper = bootstrap_interval(resampled_difference, level)
+                    family_lower, family_upper = bootstrap_interval(resampled_difference, wide)
                     difference_rows.append(
                         {"population": population, AREA_COLUMN: area, "version": version,
                          "reference": reference, "metric": metric,
                          "value": point[version][metric] - point[reference][metric],
-                         "lower": lower, "upper": upper}
+                         "lower": lower, "upper": upper,
+                         "family_lower": family_lower, "family_upper": family_upper}
                     )  # fmt: skip
     counts_schema = {"population": pl.String, AREA_COLUMN: pl.String, "n": pl.Int64, "base_rate": pl.Float64}
     long = {"population": pl.String, AREA_COLUMN: pl.String, "version": pl.String, "metric": pl.String,
@@ -262,7 +281,10 @@ def paired_metrics(
     return (
         pl.DataFrame(count_rows, schema=counts_schema),
         pl.DataFrame(metric_rows, schema=long),
-        pl.DataFrame(difference_rows, schema={**long, "reference": pl.String}),
+        pl.DataFrame(
+            difference_rows,
+            schema={**long, "reference": pl.String, "family_lower": pl.Float64, "family_upper": pl.Float64},
+        ),
     )
 
 
@@ -367,13 +389,20 @@ class PairedVerdict:
     per_area: dict[str, str]
 
 
+def _percent(level: float) -> str:
+    """``95 %``, ``97.5 %``, ``99 %``."""
+    return f"{100 * level:.4g} %"
+
+
 def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSettings) -> PairedVerdict | None:
     """Does ``challenger`` replace the reference (champion) on the paired comparison? None = too few rows.
 
     Per area with at least ``paired_gate_min_n`` inspections of ``paired_gate_population``: *worse*
-    when the whole interval of the difference (challenger − champion) of ``paired_gate_metric`` lies
-    below zero, *better* when the difference is positive (``paired_gate_better = "point"``) or its
-    whole interval is above zero (``"interval"``). Replace only when worse nowhere and better somewhere.
+    when the whole 95 % interval of the difference (challenger − champion) of ``paired_gate_metric`` lies
+    below zero, *better* when the difference is positive (``paired_gate_better = "point"``) or the whole
+    family interval is above zero (``"interval"``; with ``paired_gate_family = "bonferroni"`` and k areas
+    compared, the (1 − 0.05 / k) interval, :func:`family_level`). Replace only when worse nowhere and
+    better somewhere.
     """
     population, metric = settings.paired_gate_population, settings.paired_gate_metric
     counts = result.counts.filter(
@@ -388,12 +417,16 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
         & (pl.col("version") == challenger)
         & pl.col(AREA_COLUMN).is_in(areas)
     )
+    by_interval = settings.paired_gate_better == "interval"
+    wide = family_level(PAIRED_LEVEL, len(areas), settings) if by_interval else PAIRED_LEVEL
+    widened = wide != PAIRED_LEVEL
     verdicts: dict[str, str] = {}
     reasons: list[str] = []
     for row in rows.sort(AREA_COLUMN).iter_rows(named=True):
         value, lower, upper = row["value"], row["lower"], row["upper"]
         worse = upper is not None and upper < 0
-        better = (value > 0) if settings.paired_gate_better == "point" else (lower is not None and lower > 0)
+        better_lower = row["family_lower"] if widened else lower
+        better = (better_lower is not None and better_lower > 0) if by_interval else (value > 0)
         verdicts[row[AREA_COLUMN]] = "worse" if worse else "better" if better else "no clear difference"
         if worse:
             reasons.append(
@@ -401,13 +434,24 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
                 f"(95 % interval {lower:+.3f} to {upper:+.3f}) is worse than the champion beyond the interval"
             )
     if not any(v == "better" for v in verdicts.values()):
-        rule = (
-            "the whole 95 % interval of the difference above zero"
-            if settings.paired_gate_better == "interval"
-            else "a positive difference"
-        )
+        if not by_interval:
+            rule = "a positive difference"
+        elif widened:
+            rule = (
+                f"the whole {_percent(wide)} interval of the difference above zero: 95 % for the family of "
+                f"{len(areas)} areas, Bonferroni"
+            )
+        else:
+            rule = "the whole 95 % interval of the difference above zero"
+
+        def _intervals(r: dict[str, Any]) -> str:
+            text = f"{r['lower']:+.3f} to {r['upper']:+.3f}"
+            if widened:
+                text = f"95 %: {text}; {_percent(wide)}: {r['family_lower']:+.3f} to {r['family_upper']:+.3f}"
+            return text
+
         differences = "; ".join(
-            f"{r[AREA_COLUMN]} {r['value']:+.3f} ({r['lower']:+.3f} to {r['upper']:+.3f})"
+            f"{r[AREA_COLUMN]} {r['value']:+.3f} ({_intervals(r)})"
             for r in rows.sort(AREA_COLUMN).iter_rows(named=True)
         )
         reasons.append(
@@ -419,14 +463,21 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
     outcome_sv = ", ".join(f"{a} {words_sv[v]}" for a, v in verdicts.items())
     outcome_en = ", ".join(f"{a} {v}" for a, v in verdicts.items())
     window = result.window_text()
+    intervals_sv = "95 % parade bootstrapintervall"
+    intervals_en = "95 % paired bootstrap intervals"
+    if widened:
+        intervals_sv += (
+            f" ({_percent(wide).replace('.', ',')} för bättre: Bonferroni över {len(areas)} områden)"
+        )
+        intervals_en += f" ({_percent(wide)} for better: Bonferroni over {len(areas)} areas)"
     evidence_sv = (
         f"Beslutsunderlag: parad jämförelse av version {challenger} mot version {result.reference} på samma "
         f"tillsyner beslutade {window} ({'alla tillsyner' if population == 'all' else 'slumpvis urval'}; "
-        f"n per område: {n_text}), mått {metric}, 95 % parade bootstrapintervall. Utfall: {outcome_sv}."
+        f"n per område: {n_text}), mått {metric}, {intervals_sv}. Utfall: {outcome_sv}."
     )
     evidence_en = (
         f"Evidence: paired comparison of version {challenger} against version {result.reference} on the "
         f"same inspections decided {window} ({population} inspections; n per area: {n_text}), metric "
-        f"{metric}, 95 % paired bootstrap intervals. Outcome: {outcome_en}."
+        f"{metric}, {intervals_en}. Outcome: {outcome_en}."
     )
     return PairedVerdict(not reasons, reasons, evidence_sv, evidence_en, verdicts)

@@ -264,7 +264,8 @@ def _result(differences: list[dict[str, Any]], n: int = 200) -> BacktestResult:
         [{"population": "all", "risk_area": r["risk_area"], "n": n, "base_rate": 0.4} for r in differences]
     )
     frame = pl.DataFrame(
-        [{"population": "all", "version": "run:b", "reference": "1", "metric": "precision_at_10pct", **r}
+        [{"population": "all", "version": "run:b", "reference": "1", "metric": "precision_at_10pct",
+          "family_lower": r["lower"], "family_upper": r["upper"], **r}
          for r in differences]
     )  # fmt: skip
     versions = [{"version": "1"}, {"version": "run:b"}]
@@ -317,6 +318,72 @@ def test_the_paired_gate_stands_aside_below_the_minimum_n_and_follows_the_interv
         "better than the champion in no area on paired all precision_at_10pct (rule 'interval': the whole "
         "95 % interval of the difference above zero); challenger − champion: a +0.050 (-0.020 to +0.120)"
     ]
+
+
+def test_better_in_one_of_five_areas_must_clear_the_bonferroni_interval(models_config: Config) -> None:
+    # Given five areas where the challenger is level in four and, in "a", better on its own 95 % interval
+    # but not on the 99 % one the family of five areas needs (1 - 0.05 / 5)
+    level = [{"risk_area": area, "value": 0.0, "lower": -0.05, "upper": 0.05,
+              "family_lower": -0.07, "family_upper": 0.07} for area in "bcde"]  # fmt: skip
+    lucky = {
+        "risk_area": "a",
+        "value": 0.10,
+        "lower": 0.02,
+        "upper": 0.18,
+        "family_lower": -0.01,
+        "family_upper": 0.2,
+    }
+    settings = models_config.model
+    assert settings.paired_gate_family == "bonferroni" and settings.paired_gate_better == "interval"
+    # When the paired gate judges it with the default settings
+    verdict = paired_verdict(_result([lucky, *level]), "run:b", settings)
+    # Then "a" is no clear difference and the champion stays, and the refusal names the family interval
+    assert verdict is not None and not verdict.replace
+    assert verdict.per_area["a"] == "no clear difference"
+    assert "99 % interval of the difference above zero: 95 % for the family of 5 areas" in verdict.reasons[0]
+    assert "a +0.100 (95 %: +0.020 to +0.180; 99 %: -0.010 to +0.200)" in verdict.reasons[0]
+    assert "99 % för bättre: Bonferroni över 5 områden" in verdict.evidence_sv
+    # While without the correction the same evidence replaces the champion
+    none = settings.model_copy(update={"paired_gate_family": "none"})
+    uncorrected = paired_verdict(_result([lucky, *level]), "run:b", none)
+    assert uncorrected is not None and uncorrected.replace and uncorrected.per_area["a"] == "better"
+    # And a challenger whose 99 % interval clears zero replaces it with the correction too
+    clear = {**lucky, "family_lower": 0.01}
+    corrected = paired_verdict(_result([clear, *level]), "run:b", settings)
+    assert corrected is not None and corrected.replace
+
+
+def test_paired_metrics_widen_the_family_interval_by_the_areas_compared(models_config: Config) -> None:
+    # Given a challenger that ranks better than the champion in each of three areas of 200 inspections
+    rng = np.random.default_rng(4)
+    parts = []
+    for area in ("a", "b", "c"):
+        truth = rng.random(200)
+        parts.append(
+            pl.DataFrame(
+                {
+                    "risk_area": [area] * 200,
+                    "is_random": [True] * 200,
+                    "deficiency": (rng.random(200) < truth).astype(int),
+                    "p_1": truth + rng.normal(0, 0.6, 200),
+                    "p_2": truth + rng.normal(0, 0.2, 200),
+                }
+            )
+        )
+    frame = pl.concat(parts)
+    # When the paired metrics are computed with the Bonferroni family and without it
+    _, _, family = paired_metrics(frame, ["1", "2"], models_config.model)
+    none = models_config.model.model_copy(update={"paired_gate_family": "none"})
+    _, _, plain = paired_metrics(frame, ["1", "2"], none)
+    auc = pl.col("metric") == "roc_auc"
+    family, plain = family.filter(auc), plain.filter(auc)
+    # Then the family interval (98.3 % for three areas) contains the 95 % one and is wider in every area
+    assert (family["family_lower"] <= family["lower"]).all()
+    assert (family["family_upper"] >= family["upper"]).all()
+    assert ((family["family_upper"] - family["family_lower"]) > (family["upper"] - family["lower"])).all()
+    # And without the correction it is the 95 % interval itself, which does not depend on the setting
+    assert plain["family_lower"].to_list() == plain["lower"].to_list() == family["lower"].to_list()
+    assert plain["family_upper"].to_list() == plain["upper"].to_list()
 
 
 def test_paired_metrics_bootstrap_every_version_on_the_same_resamples(models_config: Config) -> None:
