@@ -253,7 +253,7 @@ class ModelSettings(_Frozen):
     ] = "precision_at_10pct"
     paired_gate_population: Literal["random", "all"] = "all"
     paired_gate_better: Literal["point", "interval"] = "interval"
-    paired_gate_family: Literal["bonferroni", "none"] = "bonferroni"
+    paired_gate_family: Literal["bonferroni", "none"] = "none"
     paired_gate_min_n: Annotated[int, Field(ge=1)] = 30
     prospective_since: Literal["as_of", "promoted"] = "as_of"
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)

@@ -333,9 +333,9 @@ def test_better_in_one_of_five_areas_must_clear_the_bonferroni_interval(models_c
         "family_lower": -0.01,
         "family_upper": 0.2,
     }
-    settings = models_config.model
-    assert settings.paired_gate_family == "bonferroni" and settings.paired_gate_better == "interval"
-    # When the paired gate judges it with the default settings
+    settings = models_config.model.model_copy(update={"paired_gate_family": "bonferroni"})
+    assert settings.paired_gate_better == "interval"
+    # When the paired gate judges it with the Bonferroni family
     verdict = paired_verdict(_result([lucky, *level]), "run:b", settings)
     # Then "a" is no clear difference and the champion stays, and the refusal names the family interval
     assert verdict is not None and not verdict.replace
@@ -371,10 +371,11 @@ def test_paired_metrics_widen_the_family_interval_by_the_areas_compared(models_c
             )
         )
     frame = pl.concat(parts)
-    # When the paired metrics are computed with the Bonferroni family and without it
-    _, _, family = paired_metrics(frame, ["1", "2"], models_config.model)
-    none = models_config.model.model_copy(update={"paired_gate_family": "none"})
-    _, _, plain = paired_metrics(frame, ["1", "2"], none)
+    # When the paired metrics are computed with the Bonferroni family and without it (the default)
+    bonferroni = models_config.model.model_copy(update={"paired_gate_family": "bonferroni"})
+    _, _, family = paired_metrics(frame, ["1", "2"], bonferroni)
+    assert models_config.model.paired_gate_family == "none"
+    _, _, plain = paired_metrics(frame, ["1", "2"], models_config.model)
     auc = pl.col("metric") == "roc_auc"
     family, plain = family.filter(auc), plain.filter(auc)
     # Then the family interval (98.3 % for three areas) contains the 95 % one and is wider in every area
