@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import numpy as np
 
 from engine.config import Config
+from tests.bench_support import bench_module
 
-
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_paired_gate.py"
-    spec = importlib.util.spec_from_file_location("bench_paired_gate", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = bench_module("bench_paired_gate")
 
 
 def test_a_copy_of_the_champion_is_never_let_through_and_a_far_better_challenger_is(

@@ -3,27 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import polars as pl
 import pytest
 
+from tests.bench_support import bench_module
 
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_region_drop.py"
-    spec = importlib.util.spec_from_file_location("bench_region_drop", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = bench_module("bench_region_drop")
 
 
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:

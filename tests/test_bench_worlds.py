@@ -2,29 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import math
-import sys
-from pathlib import Path
-from types import ModuleType
 
 import polars as pl
 import pytest
 
 from models.evaluation import ORACLE_COLUMN
+from tests.bench_support import bench_module
 
-
-def _load() -> ModuleType:
-    path = Path(__file__).resolve().parent.parent / "bench" / "bench_worlds.py"
-    spec = importlib.util.spec_from_file_location("bench_worlds", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _load()
+bench = bench_module("bench_worlds")
 
 
 def _logit(p: float) -> float:
