@@ -81,8 +81,10 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# Two worker processes (the machine's two cores); a test file stays on one worker, so module and session
+# fixtures (trained runs, the browser) are built once per worker. `.venv/bin/pytest tests/FILE` runs serially.
 pytest: install
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import shutil
+from collections.abc import Iterator
+from typing import Any
+
 import polars as pl
 import pytest
 
@@ -85,3 +89,22 @@ def no_signal_run(models_tracking, models_config, toy_training_rows, toy_catalog
         as_of=AS_OF,
         lineage={"snapshot_id": "toy-shuffled"},
     )
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    """One headless Chromium (Debian's; browser builds cannot be downloaded here) per test process.
+
+    Playwright's sync API runs one event loop per thread: a second ``sync_playwright()`` while this one
+    is open fails, so every browser test shares this fixture (with pytest-xdist, one per worker).
+    A missing chromium is a failure, not a skip.
+    """
+    executable = shutil.which("chromium")
+    if executable is None:
+        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does this)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        yield browser
+        browser.close()

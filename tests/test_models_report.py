@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
-from playwright.sync_api import sync_playwright
 
 from models.jobs import TrainingResult
 from models.report import METRIC_LABELS, render_report
 from models.tracking import Tracking
 
 SCREEN = {"width": 1366, "height": 768}
-
-
-def _chromium() -> str:
-    """Debian's chromium (browser builds cannot be downloaded here); missing is a failure, not a skip."""
-    path = shutil.which("chromium")
-    assert path, "chromium is not installed: `apt-get install chromium` (.ci/run installs it when missing)"
-    return path
 
 
 @pytest.fixture(scope="module")
@@ -44,21 +36,21 @@ def test_report_labels_metrics_in_swedish(report_file: Path) -> None:
 
 
 @pytest.mark.slow
-def test_report_has_no_axe_violations_and_no_horizontal_overflow_at_1366_pixels(report_file: Path) -> None:
+def test_report_has_no_axe_violations_and_no_horizontal_overflow_at_1366_pixels(
+    report_file: Path, browser: Any
+) -> None:
     # Given the rendered report open in Chromium on a 1366 × 768 screen
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=_chromium())
-        try:
-            page = browser.new_page(viewport=SCREEN)
-            page.goto(report_file.as_uri())
-            # When axe-core checks it and the page's width is measured
-            results = Axe().run(page)
-            overflow = page.evaluate(
-                "document.documentElement.scrollWidth - document.documentElement.clientWidth"
-            )
-            page.screenshot(path=report_file.with_suffix(".png"), full_page=True)
-        finally:
-            browser.close()
+    page = browser.new_page(viewport=SCREEN)
+    try:
+        page.goto(report_file.as_uri())
+        # When axe-core checks it and the page's width is measured
+        results = Axe().run(page)
+        overflow = page.evaluate(
+            "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+        )
+        page.screenshot(path=report_file.with_suffix(".png"), full_page=True)
+    finally:
+        page.close()
     # Then there is nothing to report and nothing to scroll sideways
     assert results.violations_count == 0, results.generate_report()
     assert overflow <= 0, f"the page is {overflow} px wider than a 1366-pixel screen"
