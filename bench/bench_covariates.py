@@ -44,6 +44,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import load_config
+from engine.synthetic.numeric import shift_log_odds
 from engine.synthetic.params import WorldParams
 from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
 from engine.synthetic.scenarios import scenario_params
@@ -85,7 +86,7 @@ def with_covariates(
     inspections = tables["inspections"]
     if "team" in inspections.columns:
         effect = truth.get_column("team_effect").to_numpy() if "team_effect" in truth.columns else 0.0
-        own = 1 / (1 + np.exp(-(_logit(truth.get_column("p_deficiency").to_numpy()) - effect)))
+        own = shift_log_odds(truth.get_column("p_deficiency").to_numpy(), -effect)
         return tables, truth.with_columns(pl.Series(OWN_RISK, own))
     rng = np.random.default_rng(seed + 1_000)
     teams = list(TEAM_EFFECTS)
@@ -110,7 +111,7 @@ def with_covariates(
         .rename({"p_deficiency": OWN_RISK})
     )
     own = rows.get_column(OWN_RISK).to_numpy()
-    shifted = 1 / (1 + np.exp(-(_logit(own) + rows.get_column("team_effect").to_numpy())))
+    shifted = shift_log_odds(own, rows.get_column("team_effect").to_numpy())
     serious_share = (rows.get_column("p_serious").to_numpy() / np.maximum(own, 1e-12)).clip(0, 1)
     draws = rng.random(rows.height)
     finding = np.where(

@@ -32,6 +32,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import ModelSettings, load_config
+from engine.synthetic.numeric import logit, sigmoid
 from models.backtest import BacktestResult, paired_metrics, paired_verdict
 
 BASE_RATES = {"a": 0.12, "b": 0.46, "c": 0.70, "d": 0.87, "e": 0.95}
@@ -41,28 +42,20 @@ BETTER_NOISE = 0.5  # the better challenger's noise in area "b"
 SOMEWHAT_BETTER_NOISE = 1.0  # a challenger somewhat better in every area
 
 
-def _logit(p: float) -> float:
-    return float(np.log(p / (1 - p)))
-
-
-def _sigmoid(x: np.ndarray) -> np.ndarray:
-    return 1 / (1 + np.exp(-x))
-
-
 def draw(rng: np.random.Generator, n: int, challenger_noise: dict[str, float]) -> pl.DataFrame:
     """One window: per area ``n`` inspections, their findings and the two versions' scores."""
     parts = []
     for area, rate in BASE_RATES.items():
-        log_odds = _logit(rate) + rng.normal(0.0, RISK_SPREAD, n)
-        p = _sigmoid(log_odds)
+        log_odds = float(logit(rate)) + rng.normal(0.0, RISK_SPREAD, n)
+        p = sigmoid(log_odds)
         parts.append(
             pl.DataFrame(
                 {
                     "risk_area": [area] * n,
                     "is_random": [False] * n,
                     "deficiency": (rng.random(n) < p).astype(np.int64),
-                    "p_1": _sigmoid(log_odds + rng.normal(0.0, NOISE, n)),
-                    "p_2": _sigmoid(log_odds + rng.normal(0.0, challenger_noise.get(area, NOISE), n)),
+                    "p_1": sigmoid(log_odds + rng.normal(0.0, NOISE, n)),
+                    "p_2": sigmoid(log_odds + rng.normal(0.0, challenger_noise.get(area, NOISE), n)),
                 }
             )
         )

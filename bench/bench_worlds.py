@@ -55,6 +55,7 @@ import numpy as np
 import polars as pl
 
 from engine.config import Config, load_config
+from engine.synthetic.numeric import shift_log_odds
 from engine.synthetic.params import WorldParams
 from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
@@ -102,12 +103,11 @@ def own_risk_truth(rows: pl.DataFrame, truth_inspections: pl.DataFrame) -> pl.Da
         pl.col("risk_area").cast(pl.String),
         pl.col("team_effect").cast(pl.Float64).alias("_team_effect"),
     )
-    p = pl.col(ORACLE_COLUMN).clip(1e-12, 1 - 1e-12)
-    own_logit = (p / (1 - p)).log() - pl.col("_team_effect").fill_null(0.0)
-    return (
-        rows.join(effects, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
-        .with_columns((1 / (1 + (-own_logit).exp())).alias(ORACLE_COLUMN))
-        .drop("_team_effect")
+    joined = rows.join(effects, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
+    p = joined.get_column(ORACLE_COLUMN).cast(pl.Float64).to_numpy()
+    effect = joined.get_column("_team_effect").fill_null(0.0).to_numpy()
+    return joined.with_columns(pl.Series(ORACLE_COLUMN, shift_log_odds(p, -effect), nan_to_null=True)).drop(
+        "_team_effect"
     )
 
 

@@ -36,7 +36,7 @@ from typing import Protocol
 import numpy as np
 import polars as pl
 
-from engine.synthetic.numeric import FloatArray, IntArray, logit, sigmoid
+from engine.synthetic.numeric import FloatArray, IntArray, shift_log_odds
 from engine.synthetic.params import AREAS, WorldParams
 from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
 from engine.synthetic.risk import Risk
@@ -211,7 +211,7 @@ def draw_visits(
         )
     )
     team, method, effect = _covariates(structure, unit, params, covariate_rng, centre)
-    shifted = sigmoid(logit(np.clip(p_def, 1e-12, 1 - 1e-12)) + effect[:, None])
+    shifted = shift_log_odds(p_def, effect[:, None])
     p_ser = np.minimum(p_ser * shifted / np.maximum(p_def, 1e-12), shifted)
     p_def = shifted
     draws = rng.random(p_def.shape)

@@ -21,6 +21,12 @@ def logit(p: FloatArray | float) -> FloatArray:
     return np.asarray(np.log(q / (1.0 - q)))
 
 
+def shift_log_odds(p: FloatArray | float, shift: FloatArray | float) -> FloatArray:
+    """``p`` moved by ``shift`` on the log-odds scale (``p`` clipped away from 0 and 1 first): an
+    inspecting team's effect on a unit's risk, or (with ``-shift``) that effect taken out again."""
+    return sigmoid(logit(np.clip(p, 1e-12, 1 - 1e-12)) + shift)
+
+
 def solve_intercepts(
     offsets: FloatArray,
     groups: IntArray,
