@@ -4,7 +4,7 @@ Usage::
 
     .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
         [--set fit_on_all_labelled=false] [--set lightgbm.max_bin=63] \
-        [--scenario default,realistic,weak,shifted] [--truth inspection|unit] [--by-year]
+        [--scenario default,realistic,weak,shifted] [--truth inspection,unit] [--by-year]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
@@ -39,6 +39,7 @@ oracle (expected), model above complaints by more than the complaints' interval,
 ``--truth unit`` measures the oracle and every expected figure against the unit's own risk (the
 inspection's true probability without the inspecting department's effect, :func:`own_risk_truth`), what
 the team-neutral score estimates; the default ``inspection`` keeps the department's effect in the truth.
+``--truth inspection,unit`` prints a set of tables per truth from the same fits.
 ROC AUC and realised precision are on the findings and do not depend on it (docs/models.md, "Against
 which truth").
 """
@@ -49,6 +50,7 @@ import argparse
 import dataclasses
 import logging
 import statistics
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -59,7 +61,7 @@ from engine.synthetic.numeric import shift_log_odds
 from engine.synthetic.params import WorldParams
 from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
-from models.evaluation import ORACLE_COLUMN, summary
+from models.evaluation import ORACLE_COLUMN, metrics_table, summary
 from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
 from models.metrics import batch_ranking_metrics, bootstrap_counts
 
@@ -94,38 +96,53 @@ SHARE_OF_ORACLE_DONE = 0.85
 TRUTHS = ("inspection", "unit")
 
 
-def own_risk_truth(rows: pl.DataFrame, truth_inspections: pl.DataFrame) -> pl.DataFrame:
-    """``rows`` with the oracle column as the unit's own risk: the true probability of each inspection
-    with its team's logit effect taken out, i.e. as the world's average team would find (the effects
-    are centred on the world's inspections). Rows without a truth keep a null oracle."""
+def own_risk_truth(
+    rows: pl.DataFrame, truth_inspections: pl.DataFrame, column: str = ORACLE_COLUMN
+) -> pl.DataFrame:
+    """``rows`` with the oracle ``column`` as the unit's own risk: the true probability of each
+    inspection with its team's logit effect taken out, i.e. as the world's average team would find (the
+    effects are centred on the world's inspections). Rows without a truth keep a null oracle."""
     effects = truth_inspections.select(
         pl.col("inspection_id").cast(pl.String),
         pl.col("risk_area").cast(pl.String),
         pl.col("team_effect").cast(pl.Float64).alias("_team_effect"),
     )
     joined = rows.join(effects, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
-    p = joined.get_column(ORACLE_COLUMN).cast(pl.Float64).to_numpy()
+    p = joined.get_column(column).cast(pl.Float64).to_numpy()
     effect = joined.get_column("_team_effect").fill_null(0.0).to_numpy()
-    return joined.with_columns(pl.Series(ORACLE_COLUMN, shift_log_odds(p, -effect), nan_to_null=True)).drop(
+    return joined.with_columns(pl.Series(column, shift_log_odds(p, -effect), nan_to_null=True)).drop(
         "_team_effect"
     )
 
 
 def world_evaluation(
-    seed: int, units: int, years: int, config: Config, scenario: str = "default", *, truth: str = "inspection"
-) -> tuple[dict[str, Any], dict[str, Any], pl.DataFrame]:
-    """Per area the random-selection and all-inspection summaries, and the test-fold predictions.
+    seed: int,
+    units: int,
+    years: int,
+    config: Config,
+    scenario: str = "default",
+    *,
+    truths: Sequence[str] = ("inspection",),
+) -> dict[str, tuple[dict[str, Any], dict[str, Any], pl.DataFrame]]:
+    """Per truth, per area the random-selection and all-inspection summaries, and the test-fold
+    predictions; one fit serves every truth.
 
-    ``truth``: the oracle and every expected metric use the true probability of the inspection as it
-    happened (``"inspection"``, the inspecting team's effect included) or the unit's own risk under
-    the average team (``"unit"``; :func:`own_risk_truth`), what team-neutral scoring estimates.
+    A truth says what the oracle and every expected metric use: the true probability of the inspection
+    as it happened (``"inspection"``, the inspecting team's effect included) or the unit's own risk
+    under the average team (``"unit"``; :func:`own_risk_truth`), what team-neutral scoring estimates.
     """
     world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
-    if truth == "unit":
-        data = dataclasses.replace(data, rows=own_risk_truth(data.rows, world.truth["inspections"]))
     predictions, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
-    return summary(metrics, "random"), summary(metrics, "all"), predictions
+    out = {}
+    for truth in truths:
+        if truth == "unit":
+            scored = own_risk_truth(predictions, world.truth["inspections"], column="score_oracle")
+            table = metrics_table(scored, config)
+        else:
+            scored, table = predictions, metrics
+        out[truth] = (summary(table, "random"), summary(table, "all"), scored)
+    return out
 
 
 def _interval(values: np.ndarray) -> str:
@@ -287,6 +304,111 @@ def markdown_line(row: dict[str, Any]) -> str:
     )
 
 
+@dataclasses.dataclass
+class Tables:
+    """The tables of one truth, collected world by world."""
+
+    rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    versus: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    per_scenario: list[str] = dataclasses.field(default_factory=list)
+    by_year: list[str] = dataclasses.field(default_factory=list)
+    done: dict[tuple[str, str], list[dict[str, bool]]] = dataclasses.field(default_factory=dict)
+
+    def add(
+        self,
+        scenario: str,
+        seed: int,
+        random: dict[str, Any],
+        every: dict[str, Any],
+        predictions: pl.DataFrame,
+        *,
+        first: bool,
+        by_year: bool,
+        config: Config,
+    ) -> None:
+        """One world's figures; the first scenario's also go to the first two tables."""
+        areas = [
+            area
+            for area in sorted(random)
+            if random[area]["base_rate"] is not None and random[area]["base_rate"] < LOW_BASE_RATE
+        ]
+        for area in areas:
+            self.per_scenario += scenario_lines(scenario, seed, area, random[area], every[area])
+            self.done.setdefault((scenario, area), []).append(scenario_done(random[area]))
+        resamples, rng_seed = config.model.bootstrap_resamples, config.model.seed
+        if by_year:
+            self.by_year += per_year_lines(
+                scenario, seed, predictions, areas, resamples=resamples, rng_seed=rng_seed
+            )
+        if first:
+            self.rows += [target_row(seed, area, random[area], every[area]) for area in areas]
+            self.versus += [
+                {"seed": seed, "area": area, **versus_baseline(predictions, area, resamples, rng_seed)}
+                for area in areas
+            ]
+
+    def show(self) -> None:
+        """Print the tables and the per-target counts."""
+        print(
+            "| world seed | area | random-selection n | base rate | p@10 % realised: model / oracle = ratio "
+            "| expected: model / oracle = ratio | lift (expected) | best baseline (expected) "
+            "| ECE all inspections (noise band 97.5 %; truth's ECE) |"
+        )
+        print("|---|---|---|---|---|---|---|---|---|")
+        for row in self.rows:
+            print(markdown_line(row))
+        print()
+        for area in sorted({row["area"] for row in self.rows}):
+            mine = [row for row in self.rows if row["area"] == area]
+            met = [targets_met(row) for row in mine]
+            ratio = statistics.median(row["expected"] / row["expected_oracle"] for row in mine)
+            print(f"{area}: {len(mine)} worlds; median expected share of oracle {ratio:.2f}")
+            for target in met[0]:
+                print(f"  {target}: {sum(entry[target] for entry in met)} of {len(met)}")
+
+        print()
+        print("Model against the elastic-net baseline, random-selection inspections of the test folds:")
+        print(
+            "| world seed | area | expected p@10 %: model (95 % CI) | elastic net (95 % CI) "
+            "| difference (95 % CI) | ROC AUC: model (95 % CI) | elastic net (95 % CI) "
+            "| difference (95 % CI) |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        for entry in self.versus:
+            print(f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} |")
+        for metric in ("expected p@10 %", "AUC"):
+            wins = sum(entry[f"{metric} met"] == "yes" for entry in self.versus)
+            print(f"model ≥ elastic net on {metric}: {wins} of {len(self.versus)} world × area")
+
+        print()
+        print("Per scenario (the first two tables are for the first scenario only):")
+        print(
+            "| scenario | world seed | area | base rate | scorer | expected p@10 % (95 % CI) "
+            "| ROC AUC (random selection) | ECE all inspections |"
+        )
+        print("|---|---|---|---|---|---|---|---|")
+        for line in self.per_scenario:
+            print(line)
+        print()
+        for (scenario, area), checks in self.done.items():
+            counts = ", ".join(
+                f"{name}: {sum(c[name] for c in checks)} of {len(checks)}" for name in checks[0]
+            )
+            print(f"{scenario} / {area}: {counts}")
+        if self.by_year:
+            print()
+            print(
+                "Per test year (random-selection inspections of that year's fold; expected precision@10 %):"
+            )
+            print(
+                "| scenario | world seed | area | test year | n | model (95 % CI) | elastic net | oracle "
+                "| model / oracle |"
+            )
+            print("|---|---|---|---|---|---|---|---|---|")
+            for line in self.by_year:
+                print(line)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -300,10 +422,10 @@ def main() -> None:
     )
     parser.add_argument(
         "--truth",
-        choices=TRUTHS,
         default="inspection",
-        help="oracle and expected metrics: the inspection's true probability (team included) or the "
-        "unit's own risk under the average team",
+        help="comma-separated, among inspection (the inspection's true probability, team included) and "
+        "unit (the unit's own risk under the average team): the oracle and expected metrics of the tables, "
+        "one set of tables per truth from the same fits",
     )
     parser.add_argument(
         "--by-year", action="store_true", help="also a table per test year (expected p@10 %%, model/oracle)"
@@ -316,101 +438,30 @@ def main() -> None:
     if unknown:
         parser.error(f"unknown scenarios {unknown}; known: {sorted(SCENARIOS)}")
 
-    rows = []
-    versus = []
-    per_scenario: list[str] = []
-    by_year: list[str] = []
-    done: dict[tuple[str, str], list[dict[str, bool]]] = {}
+    truths = args.truth.split(",")
+    if unknown := sorted(set(truths) - set(TRUTHS)):
+        parser.error(f"unknown truths {unknown}; known: {list(TRUTHS)}")
+
+    tables = {truth: Tables() for truth in truths}
     for scenario in scenarios:
         for seed in (int(part) for part in args.seeds.split(",")):
-            random, every, predictions = world_evaluation(
-                seed, args.units, args.years, config, scenario, truth=args.truth
-            )
-            areas = [
-                area
-                for area in sorted(random)
-                if random[area]["base_rate"] is not None and random[area]["base_rate"] < LOW_BASE_RATE
-            ]
-            for area in areas:
-                per_scenario += scenario_lines(scenario, seed, area, random[area], every[area])
-                done.setdefault((scenario, area), []).append(scenario_done(random[area]))
-            if args.by_year:
-                by_year += per_year_lines(
+            evaluated = world_evaluation(seed, args.units, args.years, config, scenario, truths=truths)
+            for truth, (random, every, predictions) in evaluated.items():
+                tables[truth].add(
                     scenario,
                     seed,
+                    random,
+                    every,
                     predictions,
-                    areas,
-                    resamples=config.model.bootstrap_resamples,
-                    rng_seed=config.model.seed,
+                    first=scenario == scenarios[0],
+                    by_year=args.by_year,
+                    config=config,
                 )
-            if scenario == scenarios[0]:
-                rows += [target_row(seed, area, random[area], every[area]) for area in areas]
-                versus += [
-                    {
-                        "seed": seed,
-                        "area": area,
-                        **versus_baseline(
-                            predictions, area, config.model.bootstrap_resamples, config.model.seed
-                        ),
-                    }
-                    for area in areas
-                ]
             print(f"{scenario} world {seed}: evaluated", flush=True)
-
-    print()
-    print(
-        "| world seed | area | random-selection n | base rate | p@10 % realised: model / oracle = ratio "
-        "| expected: model / oracle = ratio | lift (expected) | best baseline (expected) "
-        "| ECE all inspections (noise band 97.5 %; truth's ECE) |"
-    )
-    print("|---|---|---|---|---|---|---|---|---|")
-    for row in rows:
-        print(markdown_line(row))
-    print()
-    for area in sorted({row["area"] for row in rows}):
-        mine = [row for row in rows if row["area"] == area]
-        met = [targets_met(row) for row in mine]
-        ratio = statistics.median(row["expected"] / row["expected_oracle"] for row in mine)
-        print(f"{area}: {len(mine)} worlds; median expected share of oracle {ratio:.2f}")
-        for target in met[0]:
-            print(f"  {target}: {sum(entry[target] for entry in met)} of {len(met)}")
-
-    print()
-    print("Model against the elastic-net baseline, random-selection inspections of the test folds:")
-    print(
-        "| world seed | area | expected p@10 %: model (95 % CI) | elastic net (95 % CI) "
-        "| difference (95 % CI) | ROC AUC: model (95 % CI) | elastic net (95 % CI) | difference (95 % CI) |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for entry in versus:
-        print(f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} |")
-    for metric in ("expected p@10 %", "AUC"):
-        wins = sum(entry[f"{metric} met"] == "yes" for entry in versus)
-        print(f"model ≥ elastic net on {metric}: {wins} of {len(versus)} world × area")
-
-    print()
-    print("Per scenario (the first two tables are for the first scenario only):")
-    print(
-        "| scenario | world seed | area | base rate | scorer | expected p@10 % (95 % CI) "
-        "| ROC AUC (random selection) | ECE all inspections |"
-    )
-    print("|---|---|---|---|---|---|---|---|")
-    for line in per_scenario:
-        print(line)
-    print()
-    for (scenario, area), checks in done.items():
-        counts = ", ".join(f"{name}: {sum(c[name] for c in checks)} of {len(checks)}" for name in checks[0])
-        print(f"{scenario} / {area}: {counts}")
-    if by_year:
+    for truth, collected in tables.items():
         print()
-        print("Per test year (random-selection inspections of that year's fold; expected precision@10 %):")
-        print(
-            "| scenario | world seed | area | test year | n | model (95 % CI) | elastic net | oracle "
-            "| model / oracle |"
-        )
-        print("|---|---|---|---|---|---|---|---|---|")
-        for line in by_year:
-            print(line)
+        print(f"## Truth: {truth} (--units {args.units} --years {args.years})")
+        collected.show()
 
 
 if __name__ == "__main__":

@@ -49,3 +49,22 @@ def test_own_risk_truth_takes_the_inspecting_teams_logit_effect_out() -> None:
     assert values[1] == pytest.approx(own, abs=1e-12)
     assert values[2] is None
     assert _logit(strict) - _logit(values[1]) == pytest.approx(1.1)
+
+
+def test_own_risk_truth_shifts_the_named_column_of_test_fold_predictions() -> None:
+    # Given test-fold predictions, whose oracle is the column score_oracle, beside a model score
+    strict = 1 / (1 + math.exp(1.0 - 1.1))
+    predictions = pl.DataFrame(
+        {
+            "inspection_id": ["a"],
+            "risk_area": ["kontinuitet"],
+            "score_model": [0.3],
+            "score_oracle": [strict],
+        }
+    )
+    truth = pl.DataFrame({"inspection_id": ["a"], "risk_area": ["kontinuitet"], "team_effect": [1.1]})
+    # When the unit's own risk replaces that column
+    result = bench.own_risk_truth(predictions, truth, column="score_oracle")
+    # Then only the oracle moved, by the team's logit effect
+    assert _logit(strict) - _logit(result.item(0, "score_oracle")) == pytest.approx(1.1)
+    assert result.item(0, "score_model") == 0.3
