@@ -51,7 +51,7 @@ from engine.synthetic.scenarios import scenario_params
 from engine.synthetic.world import generate_world
 from models.evaluation import ORACLE_COLUMN
 from models.jobs import build_training_data, evaluation_splits
-from models.metrics import batch_ranking_metrics
+from models.metrics import batch_ranking_metrics, home_team_leak
 from models.training import fit_risk_model, predict_rows
 
 TEAM_EFFECTS = {"nord": -0.25, "mitt": 0.0, "ost": 0.15, "sydost": -0.1, "syd": 0.25, "vast": -0.05}
@@ -59,24 +59,6 @@ METHODS = {"platsbesok": 0.6, "dokumentgranskning": 0.3, "intervju": 0.1}
 LOW_BASE_RATE = 0.6
 OWN_RISK = "own_p_deficiency"
 HOME_EFFECT = "home_team_effect"
-
-
-def home_team_leak(score: np.ndarray, own_risk: np.ndarray, home_effect: np.ndarray) -> float:
-    """How much of the home department's team effect reaches a score, per unit of the unit's own risk.
-
-    Least squares of logit(score) on logit(own risk) and the (uncentred) logit effect of the team
-    that inspects the unit's region by default: the ratio of the second coefficient to the first.
-    0 = the score ranks by the unit's own risk alone; 1 = the home team's effect enters the score as
-    fully as a difference in the unit's own risk of the same size would.
-    """
-    design = np.column_stack([np.ones(score.shape[0]), _logit(own_risk), home_effect])
-    coefficients, *_ = np.linalg.lstsq(design, _logit(score), rcond=None)
-    return float(coefficients[2] / coefficients[1])
-
-
-def _logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(p, 1e-12, 1 - 1e-12)
-    return np.log(p / (1 - p))
 
 
 def with_covariates(

@@ -19,7 +19,9 @@ lines count, per target, in how many worlds it is met. Nothing is timed.
 A second table (issue 10) compares the model with the elastic-net baseline (``logistic``) per world
 and area with a base rate under 60 %: expected precision@10 % and ROC AUC of each with its 95 %
 bootstrap interval, and the paired difference model − baseline with its interval (the same resamples
-of inspections within folds for both scorers, so the interval is that of the difference itself).
+of inspections within folds for both scorers, so the interval is that of the difference itself), and
+each one's home-team leak (:func:`models.metrics.home_team_leak`: how much of the strictness of the
+department that inspects a unit's region by default reaches the score, per unit of the unit's own risk).
 ``--set key=value`` overrides a ``[model]`` setting (e.g. ``fit_on_all_labelled=false``) to measure a
 choice on the same worlds.
 
@@ -59,11 +61,12 @@ import polars as pl
 from engine.config import Config, load_config
 from engine.synthetic.numeric import shift_log_odds
 from engine.synthetic.params import WorldParams
+from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
 from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
 from models.evaluation import ORACLE_COLUMN, metrics_table, summary
 from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
-from models.metrics import batch_ranking_metrics, bootstrap_counts
+from models.metrics import batch_ranking_metrics, bootstrap_counts, home_team_leak
 
 TARGET_SHARE_OF_ORACLE = 0.9
 TARGET_LIFT = 2.5
@@ -91,6 +94,8 @@ def configured(overrides: list[str]) -> Config:
 
 SCENARIO_SCORERS = ("model", "logistic", "complaints", "banding", "oracle")
 SHARE_OF_ORACLE_DONE = 0.85
+HOME_EFFECT = "home_team_effect"
+OWN_RISK = "own_risk"
 
 
 TRUTHS = ("inspection", "unit")
@@ -115,6 +120,19 @@ def own_risk_truth(
     )
 
 
+def with_home_team(
+    predictions: pl.DataFrame, truth_inspections: pl.DataFrame, team_effects: dict[str, float]
+) -> pl.DataFrame:
+    """Test-fold predictions with the logit effect of the department that inspects each unit's region by
+    default (``HOME_EFFECT``) and the unit's own risk (``OWN_RISK``), what :func:`home_team_leak` needs."""
+    home = {region: team_effects.get(team, 0.0) for region, team in IVO_DEPARTMENT_OF_REGION.items()}
+    own = own_risk_truth(predictions, truth_inspections, column="score_oracle").get_column("score_oracle")
+    return predictions.with_columns(
+        pl.col("region_code").replace_strict(home, default=0.0, return_dtype=pl.Float64).alias(HOME_EFFECT),
+        own.alias(OWN_RISK),
+    )
+
+
 def world_evaluation(
     seed: int,
     units: int,
@@ -134,6 +152,7 @@ def world_evaluation(
     world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
     predictions, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
+    predictions = with_home_team(predictions, world.truth["inspections"], world.params.team_effects)
     out = {}
     for truth in truths:
         if truth == "unit":
@@ -169,6 +188,13 @@ def versus_baseline(
             "expected p@10 %": expected["precision_at_10pct"],
             "AUC": realised["roc_auc"],
         }
+    own, home = rows.get_column(OWN_RISK).to_numpy(), rows.get_column(HOME_EFFECT).to_numpy()
+    known = ~np.isnan(own.astype(float))
+    leaks = [
+        home_team_leak(rows.get_column(f"score_{scorer}").to_numpy()[known], own[known], home[known])
+        for scorer in ("model", baseline)
+    ]
+    out["home-team leak"] = f"{leaks[0]:+.2f} | {leaks[1]:+.2f}"
     for metric in ("expected p@10 %", "AUC"):
         model, other = figures["model"][metric], figures[baseline][metric]
         difference = model - other
@@ -371,11 +397,14 @@ class Tables:
         print(
             "| world seed | area | expected p@10 %: model (95 % CI) | elastic net (95 % CI) "
             "| difference (95 % CI) | ROC AUC: model (95 % CI) | elastic net (95 % CI) "
-            "| difference (95 % CI) |"
+            "| difference (95 % CI) | home-team leak: model | elastic net |"
         )
-        print("|---|---|---|---|---|---|---|---|")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for entry in self.versus:
-            print(f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} |")
+            print(
+                f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} "
+                f"| {entry['home-team leak']} |"
+            )
         for metric in ("expected p@10 %", "AUC"):
             wins = sum(entry[f"{metric} met"] == "yes" for entry in self.versus)
             print(f"model ≥ elastic net on {metric}: {wins} of {len(self.versus)} world × area")

@@ -455,6 +455,24 @@ PSI_MAJOR = 0.25
 PSI_BINS = 10
 
 
+def home_team_leak(score: FloatArray, own_risk: FloatArray, home_effect: FloatArray) -> float:
+    """How much of the home department's team effect reaches a score, per unit of the unit's own risk.
+
+    Least squares of logit(score) on logit(own risk) and the logit effect of the team that inspects the
+    unit's region by default: the ratio of the second coefficient to the first. 0 = the score ranks by
+    the unit's own risk alone; 1 = the home team's strictness enters the score as fully as a difference
+    in the unit's own risk of the same size would. Only where the truth is known (synthetic worlds).
+    """
+
+    def logit(p: FloatArray) -> FloatArray:
+        q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
+        return np.asarray(np.log(q / (1 - q)))
+
+    design = np.column_stack([np.ones(len(score)), logit(own_risk), np.asarray(home_effect, dtype=float)])
+    coefficients, *_ = np.linalg.lstsq(design, logit(score), rcond=None)
+    return float(coefficients[2] / coefficients[1])
+
+
 def psi_noise_level(n_expected: int, n_actual: int, n_bins: int = PSI_BINS, quantile: float = 0.99) -> float:
     """The PSI that sampling noise alone exceeds with probability ``1 − quantile``: no shift at all.
 
