@@ -4,7 +4,8 @@ Usage::
 
     .venv/bin/python bench/bench_worlds.py [--seeds 7,11,23,101,2026] [--units 1200] [--years 6] \
         [--set fit_on_all_labelled=false] [--set lightgbm.max_bin=63] \
-        [--scenario default,realistic,weak,shifted] [--truth inspection,unit] [--by-year]
+        [--scenario default,realistic,weak,shifted] [--truth inspection,unit] [--by-year] \
+        [--elastic-net-without-region]
 
 Every setting in ``[model]`` was chosen on the default world (seed 42), looking at its test folds.
 This script asks whether those choices carry over: for each seed it generates a default-scale world
@@ -64,9 +65,13 @@ from engine.synthetic.params import WorldParams
 from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
 from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
+from models.artifact import features_for_area
+from models.baselines import fit_logistic, logistic_scores
 from models.evaluation import ORACLE_COLUMN, metrics_table, summary
-from models.jobs import evaluation_splits, synthetic_training_data, temporal_evaluation
+from models.jobs import TrainingData, evaluation_splits, synthetic_training_data, temporal_evaluation
 from models.metrics import batch_ranking_metrics, bootstrap_counts, home_team_leak
+from models.training import REGION_FEATURE
+from models.validation import Split
 
 TARGET_SHARE_OF_ORACLE = 0.9
 TARGET_LIFT = 2.5
@@ -96,6 +101,7 @@ SCENARIO_SCORERS = ("model", "logistic", "complaints", "banding", "oracle")
 SHARE_OF_ORACLE_DONE = 0.85
 HOME_EFFECT = "home_team_effect"
 OWN_RISK = "own_risk"
+NO_REGION_SCORE = "score_logistic_without_region"
 
 
 TRUTHS = ("inspection", "unit")
@@ -133,6 +139,34 @@ def with_home_team(
     )
 
 
+def elastic_net_without_region(data: TrainingData, splits: Sequence[Split], config: Config) -> pl.DataFrame:
+    """The elastic-net baseline's test-fold scores when it has the model's features: the catalog without
+    ``region_code``, as the model is grown with ``region_with_team = "drop"`` (column
+    ``NO_REGION_SCORE``). Fitted as the evaluation fits the baseline: per split and area, on the rows
+    decided before the test fold."""
+    catalog = [feature for feature in data.catalog if feature.name != REGION_FEATURE]
+    threads = config.model.lightgbm.num_threads
+    parts = []
+    for split in splits:
+        train = data.rows.filter(split.fit_filter() | split.held_out_filter())
+        test = data.rows.filter(split.test_filter())
+        for index, area in enumerate(config.risk_area_ids):
+            area_test = test.filter(pl.col("risk_area") == area)
+            if area_test.is_empty():
+                continue
+            features = features_for_area(catalog, area)
+            seed = config.model.seed + 10 * index
+            pipeline, levels = fit_logistic(
+                train.filter(pl.col("risk_area") == area), features, seed, threads
+            )
+            parts.append(
+                area_test.select("inspection_id", "risk_area").with_columns(
+                    pl.Series(NO_REGION_SCORE, logistic_scores(pipeline, levels, area_test, features))
+                )
+            )
+    return pl.concat(parts)
+
+
 def world_evaluation(
     seed: int,
     units: int,
@@ -141,6 +175,7 @@ def world_evaluation(
     scenario: str = "default",
     *,
     truths: Sequence[str] = ("inspection",),
+    without_region: bool = False,
 ) -> dict[str, tuple[dict[str, Any], dict[str, Any], pl.DataFrame]]:
     """Per truth, per area the random-selection and all-inspection summaries, and the test-fold
     predictions; one fit serves every truth.
@@ -148,10 +183,16 @@ def world_evaluation(
     A truth says what the oracle and every expected metric use: the true probability of the inspection
     as it happened (``"inspection"``, the inspecting team's effect included) or the unit's own risk
     under the average team (``"unit"``; :func:`own_risk_truth`), what team-neutral scoring estimates.
+    ``without_region``: the predictions also hold :func:`elastic_net_without_region`'s scores.
     """
     world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
-    predictions, metrics = temporal_evaluation(data, config, evaluation_splits(data.rows, config, as_of))
+    splits = evaluation_splits(data.rows, config, as_of)
+    predictions, metrics = temporal_evaluation(data, config, splits)
+    if without_region:
+        predictions = predictions.join(
+            elastic_net_without_region(data, splits, config), on=["inspection_id", "risk_area"], how="left"
+        )
     predictions = with_home_team(predictions, world.truth["inspections"], world.params.team_effects)
     out = {}
     for truth in truths:
@@ -330,12 +371,33 @@ def markdown_line(row: dict[str, Any]) -> str:
     )
 
 
+def versus_lines(baseline: str, versus: list[dict[str, Any]]) -> None:
+    """Print the model against ``baseline`` per world and area, and how often the model is at least it."""
+    print()
+    print(f"Model against {baseline}, random-selection inspections of the test folds:")
+    print(
+        "| world seed | area | expected p@10 %: model (95 % CI) | baseline (95 % CI) "
+        "| difference (95 % CI) | ROC AUC: model (95 % CI) | baseline (95 % CI) "
+        "| difference (95 % CI) | home-team leak: model | baseline |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for entry in versus:
+        print(
+            f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} "
+            f"| {entry['home-team leak']} |"
+        )
+    for metric in ("expected p@10 %", "AUC"):
+        wins = sum(entry[f"{metric} met"] == "yes" for entry in versus)
+        print(f"model ≥ {baseline} on {metric}: {wins} of {len(versus)} world × area")
+
+
 @dataclasses.dataclass
 class Tables:
     """The tables of one truth, collected world by world."""
 
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     versus: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    versus_no_region: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     per_scenario: list[str] = dataclasses.field(default_factory=list)
     by_year: list[str] = dataclasses.field(default_factory=list)
     done: dict[tuple[str, str], list[dict[str, bool]]] = dataclasses.field(default_factory=dict)
@@ -372,6 +434,16 @@ class Tables:
                 {"seed": seed, "area": area, **versus_baseline(predictions, area, resamples, rng_seed)}
                 for area in areas
             ]
+            if NO_REGION_SCORE in predictions.columns:
+                baseline = NO_REGION_SCORE.removeprefix("score_")
+                self.versus_no_region += [
+                    {
+                        "seed": seed,
+                        "area": area,
+                        **versus_baseline(predictions, area, resamples, rng_seed, baseline=baseline),
+                    }
+                    for area in areas
+                ]
 
     def show(self) -> None:
         """Print the tables and the per-target counts."""
@@ -392,22 +464,9 @@ class Tables:
             for target in met[0]:
                 print(f"  {target}: {sum(entry[target] for entry in met)} of {len(met)}")
 
-        print()
-        print("Model against the elastic-net baseline, random-selection inspections of the test folds:")
-        print(
-            "| world seed | area | expected p@10 %: model (95 % CI) | elastic net (95 % CI) "
-            "| difference (95 % CI) | ROC AUC: model (95 % CI) | elastic net (95 % CI) "
-            "| difference (95 % CI) | home-team leak: model | elastic net |"
-        )
-        print("|---|---|---|---|---|---|---|---|---|---|")
-        for entry in self.versus:
-            print(
-                f"| {entry['seed']} | {entry['area']} | {entry['expected p@10 %']} | {entry['AUC']} "
-                f"| {entry['home-team leak']} |"
-            )
-        for metric in ("expected p@10 %", "AUC"):
-            wins = sum(entry[f"{metric} met"] == "yes" for entry in self.versus)
-            print(f"model ≥ elastic net on {metric}: {wins} of {len(self.versus)} world × area")
+        versus_lines("the elastic-net baseline", self.versus)
+        if self.versus_no_region:
+            versus_lines("the elastic net on the model's features (no region_code)", self.versus_no_region)
 
         print()
         print("Per scenario (the first two tables are for the first scenario only):")
@@ -457,6 +516,11 @@ def main() -> None:
         "one set of tables per truth from the same fits",
     )
     parser.add_argument(
+        "--elastic-net-without-region",
+        action="store_true",
+        help="also compare the model with the elastic net fitted on the model's features (no region_code)",
+    )
+    parser.add_argument(
         "--by-year", action="store_true", help="also a table per test year (expected p@10 %%, model/oracle)"
     )
     args = parser.parse_args()
@@ -474,7 +538,15 @@ def main() -> None:
     tables = {truth: Tables() for truth in truths}
     for scenario in scenarios:
         for seed in (int(part) for part in args.seeds.split(",")):
-            evaluated = world_evaluation(seed, args.units, args.years, config, scenario, truths=truths)
+            evaluated = world_evaluation(
+                seed,
+                args.units,
+                args.years,
+                config,
+                scenario,
+                truths=truths,
+                without_region=args.elastic_net_without_region,
+            )
             for truth, (random, every, predictions) in evaluated.items():
                 tables[truth].add(
                     scenario,
