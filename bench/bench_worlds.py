@@ -65,12 +65,12 @@ from engine.synthetic.params import WorldParams
 from engine.synthetic.regions import IVO_DEPARTMENT_OF_REGION
 from engine.synthetic.scenarios import SCENARIOS, scenario_params
 from engine.synthetic.world import generate_world
-from models.artifact import features_for_area
+from models.artifact import covariate_mix, features_for_area
 from models.baselines import fit_logistic, logistic_scores
 from models.evaluation import ORACLE_COLUMN, metrics_table, summary
 from models.jobs import TrainingData, evaluation_splits, synthetic_training_data, temporal_evaluation
 from models.metrics import batch_ranking_metrics, bootstrap_counts, home_team_leak
-from models.training import REGION_FEATURE
+from models.training import REGION_FEATURE, covariate_feature, inspection_covariates
 from models.validation import Split
 
 TARGET_SHARE_OF_ORACLE = 0.9
@@ -102,6 +102,7 @@ SHARE_OF_ORACLE_DONE = 0.85
 HOME_EFFECT = "home_team_effect"
 OWN_RISK = "own_risk"
 NO_REGION_SCORE = "score_logistic_without_region"
+TEAM_NEUTRAL_SCORE = "score_logistic_team_neutral"
 
 
 TRUTHS = ("inspection", "unit")
@@ -142,9 +143,12 @@ def with_home_team(
 def elastic_net_without_region(data: TrainingData, splits: Sequence[Split], config: Config) -> pl.DataFrame:
     """The elastic-net baseline's test-fold scores when it has the model's features: the catalog without
     ``region_code``, as the model is grown with ``region_with_team = "drop"`` (column
-    ``NO_REGION_SCORE``). Fitted as the evaluation fits the baseline: per split and area, on the rows
-    decided before the test fold."""
+    ``NO_REGION_SCORE``); and, where the rows carry the inspection covariates, also with them as the
+    model has them: fitted with team and method, scored averaged over their training mix as
+    ``tillsynsrisk score`` scores (column ``TEAM_NEUTRAL_SCORE``). Fitted as the evaluation fits the
+    baseline: per split and area, on the rows decided before the test fold."""
     catalog = [feature for feature in data.catalog if feature.name != REGION_FEATURE]
+    covariates = inspection_covariates(data.rows)
     threads = config.model.lightgbm.num_threads
     parts = []
     for split in splits:
@@ -154,16 +158,24 @@ def elastic_net_without_region(data: TrainingData, splits: Sequence[Split], conf
             area_test = test.filter(pl.col("risk_area") == area)
             if area_test.is_empty():
                 continue
+            area_train = train.filter(pl.col("risk_area") == area)
             features = features_for_area(catalog, area)
             seed = config.model.seed + 10 * index
-            pipeline, levels = fit_logistic(
-                train.filter(pl.col("risk_area") == area), features, seed, threads
-            )
-            parts.append(
-                area_test.select("inspection_id", "risk_area").with_columns(
-                    pl.Series(NO_REGION_SCORE, logistic_scores(pipeline, levels, area_test, features))
-                )
-            )
+            pipeline, levels = fit_logistic(area_train, features, seed, threads)
+            scores = [pl.Series(NO_REGION_SCORE, logistic_scores(pipeline, levels, area_test, features))]
+            if covariates:
+                with_covariates = [*features, *(covariate_feature(name) for name in covariates)]
+                pipeline, levels = fit_logistic(area_train, with_covariates, seed, threads)
+                mix = covariate_mix(area_train, covariates)
+                neutral = np.zeros(area_test.height)
+                for combination, share in zip(mix.combinations, mix.shares, strict=True) if mix else ():
+                    fixed = area_test.with_columns(
+                        pl.lit(value, dtype=pl.String).alias(name)
+                        for name, value in zip(covariates, combination, strict=True)
+                    )
+                    neutral += share * logistic_scores(pipeline, levels, fixed, with_covariates)
+                scores.append(pl.Series(TEAM_NEUTRAL_SCORE, neutral))
+            parts.append(area_test.select("inspection_id", "risk_area").with_columns(scores))
     return pl.concat(parts)
 
 
@@ -398,6 +410,7 @@ class Tables:
     rows: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     versus: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     versus_no_region: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    versus_team_neutral: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     per_scenario: list[str] = dataclasses.field(default_factory=list)
     by_year: list[str] = dataclasses.field(default_factory=list)
     done: dict[tuple[str, str], list[dict[str, bool]]] = dataclasses.field(default_factory=dict)
@@ -434,16 +447,20 @@ class Tables:
                 {"seed": seed, "area": area, **versus_baseline(predictions, area, resamples, rng_seed)}
                 for area in areas
             ]
-            if NO_REGION_SCORE in predictions.columns:
-                baseline = NO_REGION_SCORE.removeprefix("score_")
-                self.versus_no_region += [
-                    {
-                        "seed": seed,
-                        "area": area,
-                        **versus_baseline(predictions, area, resamples, rng_seed, baseline=baseline),
-                    }
-                    for area in areas
-                ]
+            for column, versus in (
+                (NO_REGION_SCORE, self.versus_no_region),
+                (TEAM_NEUTRAL_SCORE, self.versus_team_neutral),
+            ):
+                if column in predictions.columns:
+                    baseline = column.removeprefix("score_")
+                    versus += [
+                        {
+                            "seed": seed,
+                            "area": area,
+                            **versus_baseline(predictions, area, resamples, rng_seed, baseline=baseline),
+                        }
+                        for area in areas
+                    ]
 
     def show(self) -> None:
         """Print the tables and the per-target counts."""
@@ -467,6 +484,11 @@ class Tables:
         versus_lines("the elastic-net baseline", self.versus)
         if self.versus_no_region:
             versus_lines("the elastic net on the model's features (no region_code)", self.versus_no_region)
+        if self.versus_team_neutral:
+            versus_lines(
+                "the team-neutral elastic net (no region_code; team and method, scored over their mix)",
+                self.versus_team_neutral,
+            )
 
         print()
         print("Per scenario (the first two tables are for the first scenario only):")
@@ -518,7 +540,8 @@ def main() -> None:
     parser.add_argument(
         "--elastic-net-without-region",
         action="store_true",
-        help="also compare the model with the elastic net fitted on the model's features (no region_code)",
+        help="also compare the model with the elastic net fitted on the model's features (no region_code), "
+        "and with it fitted with the inspection covariates too and scored over their mix (team-neutral)",
     )
     parser.add_argument(
         "--by-year", action="store_true", help="also a table per test year (expected p@10 %%, model/oracle)"
