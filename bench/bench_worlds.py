@@ -43,6 +43,13 @@ oracle (expected), model above complaints by more than the complaints' interval,
 inspection's true probability without the inspecting department's effect, :func:`own_risk_truth`), what
 the team-neutral score estimates; the default ``inspection`` keeps the department's effect in the truth.
 ``--truth inspection,unit`` prints a set of tables per truth from the same fits.
+
+``--elastic-net-without-region`` adds two elastic nets to compare the model with, fitted per fold and
+area as the baseline is (:func:`elastic_net_without_region`): one on the model's own features (the
+catalog without ``region_code``, as the model is grown where a team column exists), and one that also has
+the team and method and is scored averaged over their training mix, as the model is (team-neutral). They
+say whether the baseline's lead against the inspection's truth comes from the department's strictness
+(docs/models.md, "Realistic at national scale").
 ROC AUC and realised precision are on the findings and do not depend on it (docs/models.md, "Against
 which truth").
 """

@@ -252,7 +252,11 @@ def best_regularisation(scores: np.ndarray, cs: np.ndarray, l1_ratios: np.ndarra
 def fit_logistic(
     train_rows: pl.DataFrame, features: Sequence[ModelFeature], seed: int, n_jobs: int = 1
 ) -> tuple[Pipeline, dict[str, list[str]]]:
-    """Elastic-net logistic regression on the same features, regularisation chosen on the past.
+    """Elastic-net logistic regression on the catalog's features, regularisation chosen on the past.
+
+    ``region_code`` stays in ``features`` even where the model leaves it out (``region_with_team =
+    "drop"``) and team and method are not given: the baseline is what an analyst would fit on the unit's
+    features alone (docs/models.md, "Baselines").
 
     Numeric features are median-imputed and standardised, categories one-hot. C and the L1 share come
     from a grid search (:data:`LOGISTIC_CS` × :data:`LOGISTIC_L1_RATIOS`) scored by ROC AUC on the

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
 import polars as pl
 import pytest
 
+from engine.config import load_config
+from engine.synthetic.scenarios import scenario_params
+from engine.synthetic.world import generate_world
 from models.evaluation import ORACLE_COLUMN
+from models.jobs import evaluation_splits, synthetic_training_data
 from tests.bench_support import bench_module
 
 bench = bench_module("bench_worlds")
@@ -68,3 +74,27 @@ def test_own_risk_truth_shifts_the_named_column_of_test_fold_predictions() -> No
     # Then only the oracle moved, by the team's logit effect
     assert _logit(strict) - _logit(result.item(0, "score_oracle")) == pytest.approx(1.1)
     assert result.item(0, "score_model") == 0.3
+
+
+@pytest.mark.slow
+def test_the_team_neutral_elastic_net_does_not_depend_on_the_team_that_inspected() -> None:
+    # Given a small realistic world (departments with their own strictness) and its last evaluation split
+    config = load_config()
+    world = generate_world(scenario_params("realistic", seed=3, n_units=300, years=4), config)
+    data, as_of = synthetic_training_data(world, config)
+    split = evaluation_splits(data.rows, config, as_of)[-1]
+    in_test = split.test_filter()
+    # When the extra elastic nets score the test fold, once with the recorded teams and once with every
+    # test inspection given to the strictest department (the training rows unchanged)
+    scored = bench.elastic_net_without_region(data, [split], config)
+    strictest = max(world.params.team_effects, key=world.params.team_effects.__getitem__)
+    moved = dataclasses.replace(
+        data,
+        rows=data.rows.with_columns(pl.when(in_test).then(pl.lit(strictest)).otherwise("team").alias("team")),
+    )
+    strict = bench.elastic_net_without_region(moved, [split], config)
+    # Then every test row has both scores, and neither changes with the team that inspected
+    assert scored.height == data.rows.filter(in_test).height
+    for column in (bench.NO_REGION_SCORE, bench.TEAM_NEUTRAL_SCORE):
+        assert scored.get_column(column).is_between(0, 1, closed="none").all()
+        np.testing.assert_allclose(strict.get_column(column).to_numpy(), scored.get_column(column).to_numpy())
