@@ -45,7 +45,7 @@ the team-neutral score estimates; the default ``inspection`` keeps the departmen
 ``--truth inspection,unit`` prints a set of tables per truth from the same fits.
 
 ``--elastic-net-without-region`` adds two elastic nets to compare the model with, fitted per fold and
-area as the baseline is (:func:`elastic_net_without_region`): one on the model's own features (the
+area as the baseline is (:func:`elastic_net_variants`): one on the model's own features (the
 catalog without ``region_code``, as the model is grown where a team column exists), and one that also has
 the team and method and is scored averaged over their training mix, as the model is (team-neutral). They
 say whether the baseline's lead against the inspection's truth comes from the department's strictness
@@ -147,7 +147,7 @@ def with_home_team(
     )
 
 
-def elastic_net_without_region(data: TrainingData, splits: Sequence[Split], config: Config) -> pl.DataFrame:
+def elastic_net_variants(data: TrainingData, splits: Sequence[Split], config: Config) -> pl.DataFrame:
     """The elastic-net baseline's test-fold scores when it has the model's features: the catalog without
     ``region_code``, as the model is grown with ``region_with_team = "drop"`` (column
     ``NO_REGION_SCORE``); and, where the rows carry the inspection covariates, also with them as the
@@ -202,7 +202,7 @@ def world_evaluation(
     A truth says what the oracle and every expected metric use: the true probability of the inspection
     as it happened (``"inspection"``, the inspecting team's effect included) or the unit's own risk
     under the average team (``"unit"``; :func:`own_risk_truth`), what team-neutral scoring estimates.
-    ``without_region``: the predictions also hold :func:`elastic_net_without_region`'s scores.
+    ``without_region``: the predictions also hold :func:`elastic_net_variants`'s scores.
     """
     world = generate_world(scenario_params(scenario, seed=seed, n_units=units, years=years), config)
     data, as_of = synthetic_training_data(world, config)
@@ -210,7 +210,7 @@ def world_evaluation(
     predictions, metrics = temporal_evaluation(data, config, splits)
     if without_region:
         predictions = predictions.join(
-            elastic_net_without_region(data, splits, config), on=["inspection_id", "risk_area"], how="left"
+            elastic_net_variants(data, splits, config), on=["inspection_id", "risk_area"], how="left"
         )
     predictions = with_home_team(predictions, world.truth["inspections"], world.params.team_effects)
     out = {}

@@ -86,13 +86,13 @@ def test_the_team_neutral_elastic_net_does_not_depend_on_the_team_that_inspected
     in_test = split.test_filter()
     # When the extra elastic nets score the test fold, once with the recorded teams and once with every
     # test inspection given to the strictest department (the training rows unchanged)
-    scored = bench.elastic_net_without_region(data, [split], config)
+    scored = bench.elastic_net_variants(data, [split], config)
     strictest = max(world.params.team_effects, key=world.params.team_effects.__getitem__)
     moved = dataclasses.replace(
         data,
         rows=data.rows.with_columns(pl.when(in_test).then(pl.lit(strictest)).otherwise("team").alias("team")),
     )
-    strict = bench.elastic_net_without_region(moved, [split], config)
+    strict = bench.elastic_net_variants(moved, [split], config)
     # Then every test row has both scores, and neither changes with the team that inspected
     assert scored.height == data.rows.filter(in_test).height
     for column in (bench.NO_REGION_SCORE, bench.TEAM_NEUTRAL_SCORE):
