@@ -216,7 +216,7 @@ def world_evaluation(
     out = {}
     for truth in truths:
         if truth == "unit":
-            scored = own_risk_truth(predictions, world.truth["inspections"], column="score_oracle")
+            scored = predictions.with_columns(pl.col(OWN_RISK).alias("score_oracle"))
             table = metrics_table(scored, config)
         else:
             scored, table = predictions, metrics

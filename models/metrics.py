@@ -17,6 +17,8 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from engine.synthetic.numeric import logit
+
 FloatArray = np.ndarray
 
 
@@ -464,12 +466,13 @@ def home_team_leak(score: FloatArray, own_risk: FloatArray, home_effect: FloatAr
     in the unit's own risk of the same size would. Only where the truth is known (synthetic worlds).
     """
 
-    def logit(p: FloatArray) -> FloatArray:
-        q = np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12)
-        return np.asarray(np.log(q / (1 - q)))
+    def clipped_logit(p: FloatArray) -> FloatArray:
+        return logit(np.clip(np.asarray(p, dtype=np.float64), 1e-12, 1 - 1e-12))
 
-    design = np.column_stack([np.ones(len(score)), logit(own_risk), np.asarray(home_effect, dtype=float)])
-    coefficients, *_ = np.linalg.lstsq(design, logit(score), rcond=None)
+    design = np.column_stack(
+        [np.ones(len(score)), clipped_logit(own_risk), np.asarray(home_effect, dtype=float)]
+    )
+    coefficients, *_ = np.linalg.lstsq(design, clipped_logit(score), rcond=None)
     return float(coefficients[2] / coefficients[1])
 
 

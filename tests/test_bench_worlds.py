@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from engine.config import load_config
+from engine.synthetic.numeric import logit
 from engine.synthetic.scenarios import scenario_params
 from engine.synthetic.world import generate_world
 from models.evaluation import ORACLE_COLUMN
@@ -17,10 +18,6 @@ from models.jobs import evaluation_splits, synthetic_training_data
 from tests.bench_support import bench_module
 
 bench = bench_module("bench_worlds")
-
-
-def _logit(p: float) -> float:
-    return math.log(p / (1 - p))
 
 
 def test_own_risk_truth_takes_the_inspecting_teams_logit_effect_out() -> None:
@@ -54,7 +51,7 @@ def test_own_risk_truth_takes_the_inspecting_teams_logit_effect_out() -> None:
     assert values[0] == pytest.approx(own, abs=1e-12)
     assert values[1] == pytest.approx(own, abs=1e-12)
     assert values[2] is None
-    assert _logit(strict) - _logit(values[1]) == pytest.approx(1.1)
+    assert logit(strict) - logit(values[1]) == pytest.approx(1.1)
 
 
 def test_own_risk_truth_shifts_the_named_column_of_test_fold_predictions() -> None:
@@ -72,7 +69,7 @@ def test_own_risk_truth_shifts_the_named_column_of_test_fold_predictions() -> No
     # When the unit's own risk replaces that column
     result = bench.own_risk_truth(predictions, truth, column="score_oracle")
     # Then only the oracle moved, by the team's logit effect
-    assert _logit(strict) - _logit(result.item(0, "score_oracle")) == pytest.approx(1.1)
+    assert logit(strict) - logit(result.item(0, "score_oracle")) == pytest.approx(1.1)
     assert result.item(0, "score_model") == 0.3
 
 
