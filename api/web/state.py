@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
@@ -57,12 +58,21 @@ class WebState:
 
 
 def templates() -> Jinja2Templates:
-    """The page templates with the Swedish formatting filters."""
-    environment = Jinja2Templates(directory=str(HERE / "templates"))
-    environment.env.filters.update(FILTERS)
-    environment.env.trim_blocks = True
-    environment.env.lstrip_blocks = True
-    return environment
+    """The page templates with the Swedish formatting filters, every one of them autoescaped.
+
+    The templates are named ``*.html.j2``, which Jinja's default ``select_autoescape()`` does not
+    recognise, so escaping is switched on for every template explicitly: whatever the data says is
+    shown as text, never obeyed. Only :class:`markupsafe.Markup` built from escaped parts (the charts)
+    is inserted as HTML.
+    """
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(HERE / "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.filters.update(FILTERS)
+    return Jinja2Templates(env=environment)
 
 
 def with_security_headers(response: Response) -> Response:
