@@ -22,7 +22,7 @@ from cli.common import (
 from cli.features_cmd import stored_feature_set
 from engine.contract import REGIONS
 from engine.scores import OVERALL, ScoreStore, ScoreValidationError
-from engine.scoring import data_horizon, default_as_of, provider_rollup, scores_frame
+from serving.scoring import data_horizon, default_as_of, provider_rollup, scores_frame
 
 TOP_UNITS = 10
 TOP_PROVIDERS = 5
