@@ -489,42 +489,22 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print deltas and PSI as JSON.")] = False,
 ) -> None:
     """Metric deltas (B − A) per area and population stability index per feature between training periods."""
-    from models.jobs import drift_windows, psi_table
+    from mlflow.exceptions import MlflowException
+
+    from models.comparison import METRIC_KEY, compare_runs
     from models.tracking import dumps
 
-    tracking, metrics_a = _tracking_and_metrics(run_a)
-    _, metrics_b = _tracking_and_metrics(run_b)
-    key = ["population", "fold", "risk_area", "scorer", "metric"]
-    joined = (
-        metrics_a.filter(pl.col("fold") == "all")
-        .select(*key, pl.col("value").alias("a"))
-        .join(metrics_b.filter(pl.col("fold") == "all").select(*key, pl.col("value").alias("b")), on=key)
-        .with_columns((pl.col("b") - pl.col("a")).alias("delta"))
-        .filter(pl.col("scorer").is_in(["model", "data"]))
-    )
-    windows = drift_windows(
-        tracking.read_table(run_a, "evaluation/training_features.parquet"),
-        tracking.read_table(run_b, "evaluation/training_features.parquet"),
-        dt.date.fromisoformat(tracking.read_json(run_a, "lineage.json")["as_of"]),
-        dt.date.fromisoformat(tracking.read_json(run_b, "lineage.json")["as_of"]),
-    )
-    psi = psi_table(windows.before, windows.after)
-    flagged = {
-        level: psi.filter(pl.col("shift") == level).get_column("feature").to_list()
-        for level in ("major", "moderate")
-    }
+    tracking, _ = _tracking_and_metrics(run_a)
+    _tracking_and_metrics(run_b)
+    try:
+        comparison = compare_runs(tracking, run_a, run_b)
+    except (MlflowException, OSError, KeyError) as error:
+        fail(f"runs {run_a!r} and {run_b!r} cannot be compared: {error}")
     if as_json:
-        console.print_json(
-            dumps(
-                {
-                    "deltas": joined.to_dicts(),
-                    "psi": psi.to_dicts(),
-                    "psi_windows": windows.to_dict(),
-                    "flagged": flagged,
-                }
-            )
-        )
+        console.print_json(dumps(comparison.to_dict()))
         return
+    joined, psi, windows, flagged = comparison.deltas, comparison.psi, comparison.windows, comparison.flagged
+    key = list(METRIC_KEY)
     table = Table(title=f"Model metrics, all test folds: {run_b[:8]} − {run_a[:8]}")
     for column in ("population", "risk area", "metric", "A", "B", "Δ"):
         table.add_column(column)
@@ -544,7 +524,7 @@ def compare(
         "of years; `tillsynsrisk backtest` compares versions on the same inspections"
     )
     period = windows.to_dict()
-    noise = float(psi.get_column("noise")[0]) if psi.height else math.nan
+    noise = comparison.psi_noise
     psi_view = Table(
         title="Population stability index of training features: B's rows dated "
         f"{period['after'][0] or '…'} – "
@@ -571,35 +551,19 @@ def compare(
 def _paired_evidence(
     tracking: Tracking, run_id: str, settings: Settings, config: Config
 ) -> PairedVerdict | None:
-    """The paired comparison with the champion on their newest common window, or None when none exists.
+    """The paired comparison with the champion (printed), or None with the reason when there is none."""
+    from models.promotion import NoPairedEvidence, paired_evidence
 
-    The window is every inspection in the current snapshot decided on or after the later of the two
-    training cut-offs (both models are out of sample there).
-    """
-    from models.backtest import paired_verdict, run_backtest, window_inspections
-    from models.registry import current_champion_run, load_run, load_version
-
-    current = current_champion_run(tracking)
     store = SnapshotStore(settings.snapshots_dir)
-    if current is None or current[1] == run_id or store.current_id() is None:
-        return None
-    opened = store.open()
-    champion = load_version(tracking, current[0])
-    challenger = load_run(tracking, run_id)
-    since = max(champion.as_of, challenger.as_of)
-    window = window_inspections(
-        opened.tables()["inspections"], since=since, until=None, lead_time_days=config.model.lead_time_days
-    ).collect()
-    if window.height < config.model.paired_gate_min_n:
-        return None
+    snapshot = store.open() if store.current_id() is not None else None
     with console.status("paired comparison with the champion on the newest common window ..."):
-        try:
-            result = run_backtest(opened.tables(), config, [champion, challenger], since=since)
-        except Exception as error:  # e.g. the champion needs features this configuration lacks
-            console.print(f"[yellow]no paired comparison with the champion:[/] {error}")
-            return None
-    _print_backtest(result, opened.id)
-    return paired_verdict(result, challenger.version, config.model)
+        evidence = paired_evidence(tracking, run_id, snapshot, config)
+    if isinstance(evidence, NoPairedEvidence):
+        console.print(f"[yellow]no paired comparison with the champion:[/] {escape(evidence.reason)}")
+        return None
+    assert snapshot is not None
+    _print_backtest(evidence.backtest, snapshot.id)
+    return evidence.verdict
 
 
 def promote(
