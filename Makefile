@@ -22,7 +22,7 @@ LOCK_ARGS ?=
 UV := $(BIN)/uv
 UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS)
 
-.PHONY: install lock demo demo-port test lint typecheck pytest bench clean
+.PHONY: install lock demo demo-port test lint typecheck browser pytest bench clean
 
 $(UV): requirements-uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -91,9 +91,24 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The browser tests (web pages, the report's accessibility) drive a Chromium: Debian's `chromium` where it
+# is installed or installable (as root, with apt), else Playwright's own build (downloaded into
+# ~/.cache/ms-playwright). tests/conftest.py launches whichever is there.
+browser: install
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && apt-get install -y -qq chromium && command -v chromium >/dev/null && exit 0; \
+	fi; \
+	echo "browser: no Debian chromium; installing Playwright's own Chromium for the browser tests"; \
+	$(BIN)/playwright install chromium && exit 0; \
+	echo "browser: no Chromium for the browser tests. Install Debian's (as root: apt-get install chromium)" \
+	  "or let Playwright fetch its own (.venv/bin/playwright install chromium; needs network access)." >&2; \
+	exit 1
+
 # Two worker processes (the machine's two cores); a test file stays on one worker, so module and session
 # fixtures (trained runs, the browser) are built once per worker. `.venv/bin/pytest tests/FILE` runs serially.
-pytest: install
+pytest: install browser
 	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest
