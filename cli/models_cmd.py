@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -50,28 +51,66 @@ def _fmt(value: Any) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
+LABEL_COLUMNS = ("test year", "population")
+
+
+def _compact_table(title: str) -> Table:
+    """A table that fits a 120-column terminal: a rule under the header only, one space between columns."""
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left"
+    )
+
+
+def _add_area_columns(table: Table, *numbers: str) -> None:
+    """The risk area (never cut: ids are up to 28 characters), then right-aligned figures."""
+    table.add_column("risk area", no_wrap=True)
+    for column in numbers:
+        if column in LABEL_COLUMNS:
+            table.add_column(column)
+            continue
+        # An interval "0.417 (0.083–0.667)" is 19 characters; it is the figure read, so it is never cut.
+        interval = "(95% CI)" in column
+        table.add_column(column, justify="right", no_wrap=interval, min_width=19 if interval else None)
+
+
+def _scorers(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v or {} for k, v in entry.items() if isinstance(v, dict) or v is None}
+
+
 def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("risk area", "n", "base rate", "model p@10% (95% CI)", "oracle", "random", "complaints",
-                   "banding", "logistic", "expected p@10% model", "oracle", "model AUC", "ECE",
-                   "ECE noise 97.5%"):  # fmt: skip
-        table.add_column(column, justify="right" if column != "risk area" else "left")
+    """Precision@10 % per area: the model with its interval, the oracle and the baselines."""
+    table = _compact_table(title)
+    _add_area_columns(table, "n", "base rate", "model p@10% (95% CI)", "oracle", "complaints", "banding",
+                      "logistic", "model AUC")  # fmt: skip
     for area, entry in result.items():
-        scorers = {k: v or {} for k, v in entry.items() if isinstance(v, dict) or v is None}
+        scorers = _scorers(entry)
+        model = scorers.get("model", {})
         table.add_row(
             escape(str(area)),
             str(entry["n"]),
             _fmt(entry["base_rate"]),
-            _interval_text(
-                scorers.get("model", {}).get("precision_at_10pct"),
-                scorers.get("model", {}).get("precision_at_10pct_ci"),
-            ),
+            _interval_text(model.get("precision_at_10pct"), model.get("precision_at_10pct_ci")),
             *[
                 _fmt(scorers.get(s, {}).get("precision_at_10pct"))
-                for s in ("oracle", "random", "complaints", "banding", "logistic")
+                for s in ("oracle", "complaints", "banding", "logistic")
             ],
+            _fmt(model.get("roc_auc")),
+        )
+    return table
+
+
+def _calibration_table(result: dict[str, dict[str, Any]], title: str) -> Table:
+    """Calibration per area: expected precision@10 % from the probabilities, ECE beside its noise band."""
+    table = _compact_table(title)
+    _add_area_columns(table, "n", "random p@10%", "expected p@10% model", "expected p@10% oracle", "ECE",
+                      "ECE noise 97.5%")  # fmt: skip
+    for area, entry in result.items():
+        scorers = _scorers(entry)
+        table.add_row(
+            escape(str(area)),
+            str(entry["n"]),
+            _fmt(scorers.get("random", {}).get("precision_at_10pct")),
             *[_fmt(scorers.get(s, {}).get("expected_precision_at_10pct")) for s in ("model", "oracle")],
-            _fmt(scorers.get("model", {}).get("roc_auc")),
             _fmt(scorers.get("model", {}).get("ece")),
             _fmt(scorers.get("model", {}).get("ece_noise_upper")),
         )
@@ -139,23 +178,27 @@ def train(
             )
         except ValueError as error:
             fail(str(error))
-    _print_summaries(result.metrics)
+    _print_headline(result.metrics)
     if truth_path is None:
         console.print("no truth files found: the oracle column is empty (real data)")
     console.print(f"run id: {result.run_id}")
+    console.print(
+        f"`tillsynsrisk evaluate {result.run_id}` shows all inspections, calibration and each test year."
+    )
 
 
 NO_RANDOM_NOTE = (
     "no test inspection has selection = random: the unbiased (random-selection) subset is empty, so "
-    "only the all-inspection figures exist (biased towards units chosen because they looked risky) / "
-    "inget slumpvis urval bland testtillsynerna: den opartiska skattningen saknas"
+    "only the all-inspection figures exist (biased towards units chosen because they looked risky)"
 )
+RANDOM_TITLE = "Random-selection inspections, all test folds (unbiased; only inspected units have labels)"
+ALL_TITLE = "All inspections, all test folds (biased towards risky-looking units)"
 
 
 def _print_verdicts(metrics: pl.DataFrame) -> None:
     """Per area in words: is the model reliably better than random selection and the best baseline?"""
     from models.evaluation import has_population, verdicts
-    from models.verdicts import label_sv, overall_en, sentence_en
+    from models.verdicts import overall_en, sentence_en
 
     population = "random" if has_population(metrics, "random") else "all"
     found = verdicts(metrics, population)
@@ -164,7 +207,7 @@ def _print_verdicts(metrics: pl.DataFrame) -> None:
         "precision@10 %, read from the 95 % intervals): " + escape(overall_en(found))
     )
     for verdict in found.values():
-        console.print(f"  {escape(sentence_en(verdict))} / {escape(label_sv(verdict))}")
+        console.print(f"  {escape(sentence_en(verdict))}")
 
 
 def _print_folds(metrics: pl.DataFrame, population: str) -> None:
@@ -175,10 +218,11 @@ def _print_folds(metrics: pl.DataFrame, population: str) -> None:
     if folds.is_empty():
         return
     label = "random selections" if population == "random" else "all inspections"
-    table = Table(title=f"Model per test year, {label} (each year scored by a model fitted before it)")
-    for column in ("risk area", "test year", "n", "base rate", "p@10% (95% CI)", "expected p@10%",
-                   "oracle expected", "ROC AUC", "ECE (95% CI)", "ECE noise 97.5%", "Brier"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("risk area", "test year") else "right")
+    table = _compact_table(f"Model per test year, {label} (each year scored by a model fitted before it)")
+    # Expected precision per year stays in `evaluate --json` and the HTML report: with it the table
+    # would not fit 120 columns.
+    _add_area_columns(table, "test year", "n", "base rate", "p@10% (95% CI)", "ROC AUC", "ECE (95% CI)",
+                      "ECE noise 97.5%", "Brier")  # fmt: skip
     for row in folds.iter_rows(named=True):
         table.add_row(
             escape(row["risk_area"]),
@@ -188,8 +232,6 @@ def _print_folds(metrics: pl.DataFrame, population: str) -> None:
             _interval_text(
                 row["precision_at_10pct"], [row["precision_at_10pct_lower"], row["precision_at_10pct_upper"]]
             ),
-            _fmt(row["expected_precision_at_10pct"]),
-            _fmt(row["oracle_expected_precision_at_10pct"]),
             _fmt(row["roc_auc"]),
             _interval_text(row["ece"], [row["ece_lower"], row["ece_upper"]]),
             _fmt(row["ece_noise_upper"]),
@@ -198,24 +240,31 @@ def _print_folds(metrics: pl.DataFrame, population: str) -> None:
     console.print(table)
 
 
-def _print_summaries(metrics: pl.DataFrame) -> None:
-    """The random-selection table (or a note that it is empty), the all-inspection table, the verdicts."""
+def _print_headline(metrics: pl.DataFrame) -> None:
+    """``train``'s one table (random selections, or all inspections when there are none) and verdicts."""
     from models.evaluation import has_population, summary
 
     if has_population(metrics, "random"):
-        console.print(
-            _summary_table(
-                summary(metrics, "random"),
-                "Random-selection inspections, all test folds (unbiased; only inspected units have labels)",
-            )
-        )
+        console.print(_summary_table(summary(metrics, "random"), RANDOM_TITLE))
     else:
         console.print(f"[yellow]{NO_RANDOM_NOTE}[/]")
-    console.print(
-        _summary_table(
-            summary(metrics, "all"), "All inspections, all test folds (biased towards risky-looking units)"
-        )
-    )
+        console.print(_summary_table(summary(metrics, "all"), ALL_TITLE))
+    _print_verdicts(metrics)
+
+
+def _print_summaries(metrics: pl.DataFrame) -> None:
+    """``evaluate``'s tables: precision and calibration per population (or a note that random is empty)."""
+    from models.evaluation import has_population, summary
+
+    populations = [("all", ALL_TITLE)]
+    if has_population(metrics, "random"):
+        populations.insert(0, ("random", RANDOM_TITLE))
+    else:
+        console.print(f"[yellow]{NO_RANDOM_NOTE}[/]")
+    for population, title in populations:
+        result = summary(metrics, population)
+        console.print(_summary_table(result, title))
+        console.print(_calibration_table(result, f"Calibration, {title[0].lower()}{title[1:]}"))
     _print_verdicts(metrics)
 
 
@@ -287,10 +336,9 @@ def _print_prospective(record: dict[str, Any]) -> None:
     """The champion's record on inspections decided since it was put in force ("i drift sedan …")."""
     from models.prospective import record_summary, since_label
 
-    table = Table(title=f"Prospective record: {since_label(record)} (snapshot {record['snapshot_id']})")
-    for column in ("risk area", "population", "n", "base rate", "p@10% (95% CI)", "ROC AUC (95% CI)",
-                   "Brier", "ECE"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("risk area", "population") else "right")
+    table = _compact_table(f"Prospective record: {since_label(record)} (snapshot {record['snapshot_id']})")
+    _add_area_columns(table, "population", "n", "base rate", "p@10% (95% CI)", "ROC AUC (95% CI)", "Brier",
+                      "ECE")  # fmt: skip
     for area, populations in record_summary(record).items():
         for population in ("random", "all"):
             entry = populations.get(population)
@@ -580,7 +628,7 @@ def promote(
     tracking, _ = _tracking_and_metrics(run_id)
     paired = _paired_evidence(tracking, run_id, settings, config)
     decision = promote_run(tracking, run_id, config.model, force=force, paired=paired)
-    console.print(decision.evidence_sv)
+    # The command line speaks English to the analyst (Swedish is for planner-facing texts).
     console.print(decision.evidence_en)
     if not decision.promoted:
         fail("promotion refused:\n  - " + "\n  - ".join(decision.reasons))
