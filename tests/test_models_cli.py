@@ -10,6 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from engine.settings import Settings
+from features.store import FeatureStore
+from models.registry import tracking_for
 
 
 @pytest.mark.slow
@@ -29,6 +32,18 @@ def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None
     found = re.search(r"run id: ([0-9a-f]{32})", trained.output)
     assert found, f"train did not print a run id: {trained.output[-2000:]}"
     run_id = found.group(1)
+
+    # Then the run names its feature set by the id the feature store gives the same snapshot, dates and
+    # configuration: building that set with `features` stores it under the run's id
+    tracking = tracking_for(Settings())
+    lineage = tracking.read_json(run_id, "lineage.json")
+    tag = tracking.run_info(run_id)["tags"]["feature_set_id"]
+    assert tag == lineage["feature_set_id"], "the run's tag and lineage name different feature sets"
+    built = runner.invoke(app, ["features", "--as-of", ",".join(lineage["as_of_dates"])])
+    assert built.exit_code == 0, built.output
+    assert FeatureStore(Settings().features_dir).exists(tag), (
+        f"the run names feature set {tag}, which `features` on its dates did not store: {built.output}"
+    )
 
     # Then evaluate --json reports every scorer per area, the oracle from truth/ included
     evaluated = runner.invoke(app, ["evaluate", run_id, "--json", "--out", str(tmp_path / "report.html")])
