@@ -79,7 +79,6 @@ STRATIFIED = "stratified"
 DESIGNS = (TOP, PPS, STRATIFIED)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-SKIP_REASONS = ("cooldown", "provider_cap", "region_cap")
 # A pps pick is a probability sample with a known (unequal) π: in inspections.csv it is "random", which the
 # contract requires to carry its inclusion probability and the evaluation weights by 1/π.
 SELECTION_FOR_REASON = {RISK_RANK: "risk_based", RANDOM: "random", PPS: "random"}

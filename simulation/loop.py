@@ -42,6 +42,7 @@ import polars as pl
 from engine.config import Config
 from engine.scores import ranked_scores
 from models.jobs import build_training_data
+from models.metrics import expected_calibration_error
 from models.training import fit_risk_model
 from models.validation import final_split
 from serving.estimation import anticipated_standard_error, hajek_estimate
@@ -342,17 +343,6 @@ def _estimates(
     return rows
 
 
-def _ece_against_truth(predicted: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
-    """Mean |predicted − true probability| over equal-width bins of the prediction, weighted by size."""
-    edges = np.clip((predicted * bins).astype(int), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        inside = edges == b
-        if inside.any():
-            total += inside.sum() * abs(predicted[inside].mean() - truth[inside].mean())
-    return float(total / len(predicted))
-
-
 def _year_metrics(
     *,
     selection: PlanSelection,
@@ -396,8 +386,9 @@ def _year_metrics(
             .select("unit_id", "p_deficiency")
             .join(area_outcomes.select("unit_id", "p_true"), on="unit_id")
         )
-        row["ece_truth_population"] = _ece_against_truth(
-            population["p_deficiency"].to_numpy(), population["p_true"].to_numpy()
+        # Against the true probabilities, not the drawn outcomes: the model's own calibration error.
+        row["ece_truth_population"] = expected_calibration_error(
+            population["p_true"].to_numpy(), population["p_deficiency"].to_numpy()
         )
     return row
 
