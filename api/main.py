@@ -98,12 +98,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Content-Type"],
         )
-    _complete_openapi(app, [*config.risk_area_ids, OVERALL])
+    _complete_openapi(app, [*config.risk_area_ids, OVERALL], config.planning.model_dump())
     return app
 
 
-def _complete_openapi(app: FastAPI, area_ids: list[str]) -> None:
-    """Add what FastAPI cannot infer: the configured risk areas as an enum, and the bearer security."""
+def _complete_openapi(app: FastAPI, area_ids: list[str], plan_defaults: dict[str, Any]) -> None:
+    """Add what FastAPI cannot infer: the configured risk areas as an enum, the configured plan defaults
+    (``[planning]``) as the plan request's defaults, and the bearer security."""
     build_schema = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -119,8 +120,12 @@ def _complete_openapi(app: FastAPI, area_ids: list[str]) -> None:
                     operation["security"] = [{"ApiKey": []}]
         schema.setdefault("components", {}).setdefault("securitySchemes", {})["ApiKey"] = BEARER_SCHEME
         plan_request = schema.get("components", {}).get("schemas", {}).get("PlanRequest", {})
-        if "risk_area" in plan_request.get("properties", {}):
-            plan_request["properties"]["risk_area"]["enum"] = area_ids
+        properties = plan_request.get("properties", {})
+        if "risk_area" in properties:
+            properties["risk_area"]["enum"] = area_ids
+        for name, value in plan_defaults.items():
+            if name in properties:
+                properties[name]["default"] = value
         app.openapi_schema = schema
         return schema
 

@@ -265,6 +265,20 @@ class ScoringSettings(_Frozen):
     explanations_per_row: Annotated[int, Field(ge=1, le=20)] = 3
 
 
+class PlanningSettings(_Frozen):
+    """The defaults of an inspection plan (``[planning]``): what a plan uses where its caller gives nothing.
+
+    ``tillsynsrisk plan``, ``POST /v1/plans`` and the web plan form read them when the request leaves a
+    parameter out (the form shows them pre-filled); ``tillsynsrisk simulate`` takes its exploration
+    share and cooldown from here. The capacity and the seed have no default: every plan names its own.
+    """
+
+    design: Literal["top", "pps", "stratified"] = "top"
+    exploration: Annotated[float, Field(ge=0.0, le=1.0)] = 0.15
+    floor: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
+    cooldown_months: Annotated[int, Field(ge=0, le=120)] = 12
+
+
 class Config(_Frozen):
     """The effective configuration of one deployment."""
 
@@ -276,6 +290,7 @@ class Config(_Frozen):
     quality: QualitySettings = Field(default_factory=QualitySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)
+    planning: PlanningSettings = Field(default_factory=PlanningSettings)
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Config:

@@ -21,12 +21,12 @@ from typer.testing import CliRunner
 from api.audit import AuditMiddleware
 from api.limits import MAX_BODY_BYTES
 from cli import app as cli_app
-from engine.config import load_config
+from engine.config import PlanningSettings, load_config
 from engine.ingest import ingest_directory
 from engine.pseudonyms import is_pseudonym, provider_pseudonym, pseudonym_key
 from engine.scores import ScoreStore
 from engine.settings import Settings
-from serving.planning import PlanParameters
+from serving.planning import plan_parameters
 from serving.plans import PlanStore, make_plan
 from tests.api_support import ApiHarness, harness
 from tests.ingest_factory import REFERENCE_DATE, UNIT_1, personnummer, world, write_csv, write_world
@@ -345,7 +345,7 @@ def test_plan_show_prints_markup_in_names(home: Path) -> None:
     )
     document = make_plan(
         scores.open(metadata.score_id),
-        PlanParameters(capacity=3, seed=1, cooldown_months=0),
+        plan_parameters(PlanningSettings(), capacity=3, seed=1, cooldown_months=0),
         inspections=None,
         inspections_snapshot_id=None,
     )

@@ -106,7 +106,7 @@ def _form_page(
 @router.get("/planera")
 def read_plan_form(*, request: Request, viewer: ViewerPlans) -> Response:
     """The form (pre-filled from the query string when coming back from a preview) and the saved plans."""
-    values = defaults()
+    values = defaults(app_state(request).config.planning)
     if request.query_params:
         parsed, errors = parse_plan_form(request.query_params)
         if not errors:
@@ -139,7 +139,7 @@ def _plan_document(request: Request, values: dict[str, Any], inspections: Inspec
     try:
         return make_plan(
             served.snapshot,
-            plan_parameters(values),
+            plan_parameters(values, app_state(request).config.planning),
             inspections=inspections.frame,
             inspections_snapshot_id=inspections.snapshot_id,
         )
