@@ -367,3 +367,70 @@ def test_hostile_world_in_chromium_builds_no_element_and_goes_nowhere(browser: A
     assert not problems, f"pages where data became markup or moved the page: {problems}"
     assert not dialogs, f"dialogs opened by data: {dialogs}"
     assert not off_site, f"requests off the site: {off_site[:5]}"
+
+
+# --- the helpers behind the pages -----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Vårdcentral \u202eatsäB\u202c", "Vårdcentral atsäB"),
+        ("\u2066Hälsan\u2069 \u2067Norr\u2069", "Hälsan Norr"),
+        ("Läkar\u200bhuset\u200e\u200f\u200d\u200c", "Läkarhuset"),
+        ("Familje\u00adläkarna\u2060\u2062\ufeff\U000e0041", "Familjeläkarna"),
+        ("Vårdcentralen Å\u030angermanland", "Vårdcentralen Å\u030angermanland"),  # combining ring kept
+        ("مركز صحي", "مركز صحي"),  # right-to-left letters are kept; only the invisible controls go
+        ("plain ASCII <b>", "plain ASCII <b>"),
+    ],
+    ids=[
+        "override",
+        "isolates",
+        "zero-width and marks",
+        "soft hyphen, joiner, bom, tag",
+        "combining",
+        "arabic",
+        "ascii",
+    ],
+)
+def test_format_characters_are_removed_and_letters_kept(text: str, expected: str) -> None:
+    from api.web.format import without_format_characters
+
+    # when a text is prepared for a page, then only its format characters are gone
+    assert without_format_characters(text) == expected
+
+
+def test_markup_stays_markup_without_its_format_characters() -> None:
+    from markupsafe import Markup
+
+    from api.web.format import shown
+
+    # given a chart (markup built from escaped parts) whose title carried an override
+    chart = Markup("<svg><title>Region \u202eX</title></svg>")
+    # when a template shows it, then it is still markup, without the override
+    result = shown(chart)
+    assert isinstance(result, Markup) and str(result) == "<svg><title>Region X</title></svg>"
+    assert shown(42) == 42
+
+
+def test_charts_show_hostile_labels_as_text() -> None:
+    import datetime as dt
+
+    from api.web.charts import Series, bar_chart, line_chart
+
+    # given charts whose title, description, series names, threshold label and bar labels are payloads
+    points = [(dt.date(2025, month, 1), 0.1 * month) for month in range(1, 7)]
+    charts = [
+        line_chart(
+            HTML_PAYLOADS[1],
+            HTML_PAYLOADS[0],
+            [Series(HTML_PAYLOADS[2], points), Series(HTML_PAYLOADS[4], points)],
+            threshold=0.5,
+            threshold_label=HTML_PAYLOADS[3],
+        ),
+        bar_chart(HTML_PAYLOADS[1], HTML_PAYLOADS[0], list(HTML_PAYLOADS[:6]), [1, 2, 3, 4, 5, 6]),
+        line_chart(HTML_PAYLOADS[8], HTML_PAYLOADS[9], []),
+    ]
+    # then the charts carry them as text only
+    for chart in charts:
+        assert not injected_markup(str(chart)), injected_markup(str(chart))
