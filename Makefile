@@ -22,7 +22,7 @@ LOCK_ARGS ?=
 UV := $(BIN)/uv
 UV_COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes $(LOCK_ARGS)
 
-.PHONY: install lock demo test lint typecheck pytest bench clean
+.PHONY: install lock demo demo-port test lint typecheck browser pytest bench clean
 
 $(UV): requirements-uv.lock
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,7 +47,7 @@ lock: $(UV)
 # The main job end to end: world → snapshot → features → model (trained, evaluated, promoted) → scores →
 # API. Ends by serving on $(HOST):$(PORT) with a demo key (printed, and kept in $(DEMO_KEY_FILE) for the
 # README's curl examples). Ctrl-C stops the server; everything stays under var/ and mlruns/.
-demo: install
+demo: demo-port install
 	$(CLI) generate --seed $(DEMO_SEED) --out $(DEMO_WORLD)
 	$(CLI) ingest $(DEMO_WORLD)
 	$(CLI) snapshot show
@@ -55,7 +55,8 @@ demo: install
 	$(CLI) train --as-of $(DEMO_AS_OF) | tee var/demo-train.log
 	@run=$$(sed -n 's/^run id: \([0-9a-f]*\).*/\1/p' var/demo-train.log | tail -n 1); \
 	  test -n "$$run" || { echo "train printed no run id" >&2; exit 1; }; \
-	  $(CLI) evaluate $$run --out var/demo-report.html && \
+	  $(CLI) evaluate $$run --out var/demo-report.html > var/demo-evaluate.log && \
+	  echo "evaluate: all inspections, calibration and each test year in var/demo-evaluate.log" && \
 	  { $(CLI) promote $$run || { echo "demo: promotion refused by the gates above; promoting anyway" \
 	      "with --force so the rest of the path can be shown (the reasons are tagged on the version)"; \
 	      $(CLI) promote $$run --force; }; }
@@ -64,7 +65,8 @@ demo: install
 	@$(CLI) apikey revoke demo >/dev/null 2>&1 || true
 	@umask 077 && $(CLI) apikey create --name demo --scopes $(DEMO_SCOPES) > $(DEMO_KEY_FILE)
 	@echo ""
-	@echo "HTML evaluation report: var/demo-report.html. The API's curl examples are in the README."
+	@echo "HTML evaluation report: var/demo-report.html (tables: var/demo-evaluate.log). The API's curl" \
+	  "examples are in the README."
 	@echo ""
 	@echo "Planners' web pages: open http://$(HOST):$(PORT)/ in a browser and sign in with the demo key"
 	@echo "(all read scopes and write:plans; also in $(DEMO_KEY_FILE)):"
@@ -72,6 +74,14 @@ demo: install
 	@echo "    $$(cat $(DEMO_KEY_FILE))"
 	@echo ""
 	$(CLI) serve --host $(HOST) --port $(PORT)
+
+# Fails in a second, before the minutes of work, when the server at the end could not listen on
+# $(HOST):$(PORT). It binds the way uvicorn does (SO_REUSEADDR, so a port in TIME_WAIT counts as free).
+demo-port:
+	@$(PYTHON) -c 'import socket, sys; host, port = sys.argv[1], int(sys.argv[2]); \
+	  socket.create_server((host, port), family=socket.getaddrinfo(host, port)[0][0]).close()' \
+	  '$(HOST)' '$(PORT)' 2>/dev/null || { echo "demo: cannot listen on $(HOST):$(PORT) (in use, or not" \
+	  "an address of this machine); choose another port: make demo PORT=8001" >&2; exit 1; }
 
 lint: install
 	$(BIN)/ruff check .
@@ -81,9 +91,24 @@ lint: install
 typecheck: install
 	$(BIN)/mypy
 
+# The browser tests (web pages, the report's accessibility) drive a Chromium: Debian's `chromium` where it
+# is installed or installable (as root, with apt), else Playwright's own build (downloaded into
+# ~/.cache/ms-playwright). tests/conftest.py launches whichever is there.
+browser: install
+	@command -v chromium >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	  echo "browser: installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && apt-get install -y -qq chromium && command -v chromium >/dev/null && exit 0; \
+	fi; \
+	echo "browser: no Debian chromium; installing Playwright's own Chromium for the browser tests"; \
+	$(BIN)/playwright install chromium && exit 0; \
+	echo "browser: no Chromium for the browser tests. Install Debian's (as root: apt-get install chromium)" \
+	  "or let Playwright fetch its own (.venv/bin/playwright install chromium; needs network access)." >&2; \
+	exit 1
+
 # Two worker processes (the machine's two cores); a test file stays on one worker, so module and session
 # fixtures (trained runs, the browser) are built once per worker. `.venv/bin/pytest tests/FILE` runs serially.
-pytest: install
+pytest: install browser
 	$(BIN)/pytest -n 2 --dist loadfile
 
 test: lint typecheck pytest

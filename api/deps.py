@@ -19,8 +19,8 @@ from api.problems import ProblemError
 from api.security import ApiKey, ApiKeyStore
 from api.serving import ScoresHolder, ServedScores
 from engine.config import Config
-from engine.plans import PlanStore, current_inspections
 from engine.settings import Settings
+from serving.plans import PlanStore, current_inspections
 
 logger = logging.getLogger(__name__)
 

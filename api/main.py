@@ -23,9 +23,9 @@ from api.routes import candidates, health, models, plans, providers, risk_areas,
 from api.security import SCOPES, ApiKeyStore
 from api.serving import ScoresHolder
 from api.web.state import install_web
-from engine.plans import PlanStore
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
+from serving.plans import PlanStore
 
 logger = logging.getLogger(__name__)
 

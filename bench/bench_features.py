@@ -39,7 +39,7 @@ _GENERATE = """
 import sys
 from pathlib import Path
 from engine.config import load_config
-from engine.synthetic import WorldParams, generate_world
+from synthetic import WorldParams, generate_world
 units, years, seed, out = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), Path(sys.argv[4])
 world = generate_world(WorldParams(seed=seed, n_units=units, years=years, end="2025-12"), load_config())
 for name, frame in world.tables.items():

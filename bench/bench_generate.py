@@ -12,7 +12,7 @@ generate + write to the plain-write baseline.
     .venv/bin/python bench/bench_generate.py --scales national --scenarios default,realistic,weak,shifted
 
 ``--scenarios`` (comma-separated, default ``default``) repeats every scale for each named scenario
-(``engine.synthetic.scenarios``).
+(``synthetic.scenarios``).
 """
 
 from __future__ import annotations
@@ -33,9 +33,9 @@ _CHILD = """
 import json, shutil, sys, tempfile, time
 from pathlib import Path
 from engine.config import load_config
-from engine.synthetic import generate_world
-from engine.synthetic.scenarios import scenario_params
-from engine.synthetic.writer import write_world
+from synthetic import generate_world
+from synthetic.scenarios import scenario_params
+from synthetic.writer import write_world
 units, years, seed, scenario = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 config = load_config()
 started = time.perf_counter()

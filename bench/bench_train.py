@@ -26,10 +26,11 @@ import time
 from pathlib import Path
 
 from engine.config import Config, load_config
-from engine.synthetic.params import WorldParams
-from engine.synthetic.world import generate_world
-from models.jobs import run_training, synthetic_training_data
+from models.jobs import run_training
 from models.tracking import Tracking
+from simulation.worlds import synthetic_training_data
+from synthetic.params import WorldParams
+from synthetic.world import generate_world
 
 
 def _prepare(units: int, years: int, seed: int, config: Config) -> tuple[object, float, dt.date]:

@@ -11,8 +11,8 @@ import typer
 from rich.table import Table
 
 from cli.common import console, fail, load_settings, shown
-from engine.estimation import UnknownProbabilitiesError, plan_sample, prevalence_table
-from engine.plans import PlanNotFoundError, PlanStore, current_inspections
+from serving.estimation import UnknownProbabilitiesError, plan_sample, prevalence_table
+from serving.plans import PlanNotFoundError, PlanStore, current_inspections
 
 
 def estimate(

@@ -25,7 +25,9 @@ from engine.snapshots import Snapshot, SnapshotNotFoundError, SnapshotStore
 USAGE_ERROR = 2
 REPORT_ROWS_PER_RULE = 5
 REPORT_MAX_ROWS = 60
-WIDE_TERMINAL = 120
+# The sample's columns (file:row, unit, column, rule, value) fill about 110 of 120 columns: the hint
+# column joins them from 160 (the width of piped output), below that the hints follow the table.
+WIDE_TERMINAL = 160
 
 
 def ingest(
@@ -234,16 +236,13 @@ def _write_report(path: Path, result: IngestResult) -> None:
 def _print_failures(result: IngestResult) -> None:
     if result.failures.is_empty():
         return
-    listed = (
-        result.failures.with_columns(rank=pl.int_range(pl.len()).over("rule", "table"))
-        .filter(pl.col("rank") < REPORT_ROWS_PER_RULE)
-        .head(REPORT_MAX_ROWS)
-    )
+    listed = failure_sample(result.failures, REPORT_ROWS_PER_RULE, REPORT_MAX_ROWS)
     title = f"Ingest failures ({result.errors.height} errors, {result.warnings.height} warnings)"
     # On a narrow terminal the hints go below the table, once per rule, instead of in a squeezed column.
     wide = error_console.width >= WIDE_TERMINAL
     table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD, pad_edge=False)
     table.add_column("file:row", no_wrap=True)
+    table.add_column("unit", overflow="fold", max_width=24)
     table.add_column("column", overflow="fold", min_width=12, max_width=24)
     table.add_column("rule", no_wrap=True)
     table.add_column("value", overflow="fold", min_width=12, max_width=40)
@@ -254,6 +253,7 @@ def _print_failures(result: IngestResult) -> None:
         where = item["file"] if item["row"] is None else f"{item['file']}:{item['row']}"
         cells = [
             shown(where),
+            shown(item["unit_id"] or ""),
             shown(item["column"] or ""),
             f"[{style}]{shown(item['rule'])}[/]",
             shown(_clipped(item["value"])),
@@ -277,6 +277,28 @@ def _print_failures(result: IngestResult) -> None:
             per_rule.add_row(item["rule"], item["severity"], item["table"], f"{item['count']:,}")
         error_console.print(per_rule)
         error_console.print("Use --report FILE.json for the full list.")
+
+
+def failure_sample(failures: pl.DataFrame, per_rule: int, limit: int) -> pl.DataFrame:
+    """At most ``per_rule`` failures of each rule and table, at most ``limit`` in all, in file order.
+
+    The examples differ where the failures allow: first one failure per distinct value, then one per
+    unit not shown yet, then the rest in file order; five copies of the same value teach nothing.
+    """
+    group = ("rule", "table")
+    return (
+        failures.with_row_index("position")
+        .with_columns(
+            repeated_value=pl.int_range(pl.len()).over(*group, "value") > 0,
+            repeated_unit=pl.int_range(pl.len()).over(*group, "unit_id") > 0,
+        )
+        .sort("repeated_value", "repeated_unit", "position")
+        .with_columns(rank=pl.int_range(pl.len()).over(*group))
+        .filter(pl.col("rank") < per_rule)
+        .sort("position")
+        .head(limit)
+        .drop("position", "repeated_value", "repeated_unit", "rank")
+    )
 
 
 def _clipped(text: str | None, width: int = 60) -> str:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import polars as pl
 import typer
+from rich import box
 from rich.markup import escape
 from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -50,28 +51,66 @@ def _fmt(value: Any) -> str:
     return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.3f}"
 
 
+LABEL_COLUMNS = ("test year", "population")
+
+
+def _compact_table(title: str) -> Table:
+    """A table that fits a 120-column terminal: a rule under the header only, one space between columns."""
+    return Table(
+        title=title, box=box.SIMPLE_HEAD, pad_edge=False, collapse_padding=True, title_justify="left"
+    )
+
+
+def _add_area_columns(table: Table, *numbers: str) -> None:
+    """The risk area (never cut: ids are up to 28 characters), then right-aligned figures."""
+    table.add_column("risk area", no_wrap=True)
+    for column in numbers:
+        if column in LABEL_COLUMNS:
+            table.add_column(column)
+            continue
+        # An interval "0.417 (0.083–0.667)" is 19 characters; it is the figure read, so it is never cut.
+        interval = "(95% CI)" in column
+        table.add_column(column, justify="right", no_wrap=interval, min_width=19 if interval else None)
+
+
+def _scorers(entry: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {k: v or {} for k, v in entry.items() if isinstance(v, dict) or v is None}
+
+
 def _summary_table(result: dict[str, dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for column in ("risk area", "n", "base rate", "model p@10% (95% CI)", "oracle", "random", "complaints",
-                   "banding", "logistic", "expected p@10% model", "oracle", "model AUC", "ECE",
-                   "ECE noise 97.5%"):  # fmt: skip
-        table.add_column(column, justify="right" if column != "risk area" else "left")
+    """Precision@10 % per area: the model with its interval, the oracle and the baselines."""
+    table = _compact_table(title)
+    _add_area_columns(table, "n", "base rate", "model p@10% (95% CI)", "oracle", "complaints", "banding",
+                      "logistic", "model AUC")  # fmt: skip
     for area, entry in result.items():
-        scorers = {k: v or {} for k, v in entry.items() if isinstance(v, dict) or v is None}
+        scorers = _scorers(entry)
+        model = scorers.get("model", {})
         table.add_row(
             escape(str(area)),
             str(entry["n"]),
             _fmt(entry["base_rate"]),
-            _interval_text(
-                scorers.get("model", {}).get("precision_at_10pct"),
-                scorers.get("model", {}).get("precision_at_10pct_ci"),
-            ),
+            _interval_text(model.get("precision_at_10pct"), model.get("precision_at_10pct_ci")),
             *[
                 _fmt(scorers.get(s, {}).get("precision_at_10pct"))
-                for s in ("oracle", "random", "complaints", "banding", "logistic")
+                for s in ("oracle", "complaints", "banding", "logistic")
             ],
+            _fmt(model.get("roc_auc")),
+        )
+    return table
+
+
+def _calibration_table(result: dict[str, dict[str, Any]], title: str) -> Table:
+    """Calibration per area: expected precision@10 % from the probabilities, ECE beside its noise band."""
+    table = _compact_table(title)
+    _add_area_columns(table, "n", "random p@10%", "expected p@10% model", "expected p@10% oracle", "ECE",
+                      "ECE noise 97.5%")  # fmt: skip
+    for area, entry in result.items():
+        scorers = _scorers(entry)
+        table.add_row(
+            escape(str(area)),
+            str(entry["n"]),
+            _fmt(scorers.get("random", {}).get("precision_at_10pct")),
             *[_fmt(scorers.get(s, {}).get("expected_precision_at_10pct")) for s in ("model", "oracle")],
-            _fmt(scorers.get("model", {}).get("roc_auc")),
             _fmt(scorers.get("model", {}).get("ece")),
             _fmt(scorers.get("model", {}).get("ece_noise_upper")),
         )
@@ -139,23 +178,27 @@ def train(
             )
         except ValueError as error:
             fail(str(error))
-    _print_summaries(result.metrics)
+    _print_headline(result.metrics)
     if truth_path is None:
         console.print("no truth files found: the oracle column is empty (real data)")
     console.print(f"run id: {result.run_id}")
+    console.print(
+        f"`tillsynsrisk evaluate {result.run_id}` shows all inspections, calibration and each test year."
+    )
 
 
 NO_RANDOM_NOTE = (
     "no test inspection has selection = random: the unbiased (random-selection) subset is empty, so "
-    "only the all-inspection figures exist (biased towards units chosen because they looked risky) / "
-    "inget slumpvis urval bland testtillsynerna: den opartiska skattningen saknas"
+    "only the all-inspection figures exist (biased towards units chosen because they looked risky)"
 )
+RANDOM_TITLE = "Random-selection inspections, all test folds (unbiased; only inspected units have labels)"
+ALL_TITLE = "All inspections, all test folds (biased towards risky-looking units)"
 
 
 def _print_verdicts(metrics: pl.DataFrame) -> None:
     """Per area in words: is the model reliably better than random selection and the best baseline?"""
     from models.evaluation import has_population, verdicts
-    from models.verdicts import label_sv, overall_en, sentence_en
+    from models.verdicts import overall_en, sentence_en
 
     population = "random" if has_population(metrics, "random") else "all"
     found = verdicts(metrics, population)
@@ -164,7 +207,7 @@ def _print_verdicts(metrics: pl.DataFrame) -> None:
         "precision@10 %, read from the 95 % intervals): " + escape(overall_en(found))
     )
     for verdict in found.values():
-        console.print(f"  {escape(sentence_en(verdict))} / {escape(label_sv(verdict))}")
+        console.print(f"  {escape(sentence_en(verdict))}")
 
 
 def _print_folds(metrics: pl.DataFrame, population: str) -> None:
@@ -175,10 +218,11 @@ def _print_folds(metrics: pl.DataFrame, population: str) -> None:
     if folds.is_empty():
         return
     label = "random selections" if population == "random" else "all inspections"
-    table = Table(title=f"Model per test year, {label} (each year scored by a model fitted before it)")
-    for column in ("risk area", "test year", "n", "base rate", "p@10% (95% CI)", "expected p@10%",
-                   "oracle expected", "ROC AUC", "ECE (95% CI)", "ECE noise 97.5%", "Brier"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("risk area", "test year") else "right")
+    table = _compact_table(f"Model per test year, {label} (each year scored by a model fitted before it)")
+    # Expected precision per year stays in `evaluate --json` and the HTML report: with it the table
+    # would not fit 120 columns.
+    _add_area_columns(table, "test year", "n", "base rate", "p@10% (95% CI)", "ROC AUC", "ECE (95% CI)",
+                      "ECE noise 97.5%", "Brier")  # fmt: skip
     for row in folds.iter_rows(named=True):
         table.add_row(
             escape(row["risk_area"]),
@@ -188,8 +232,6 @@ def _print_folds(metrics: pl.DataFrame, population: str) -> None:
             _interval_text(
                 row["precision_at_10pct"], [row["precision_at_10pct_lower"], row["precision_at_10pct_upper"]]
             ),
-            _fmt(row["expected_precision_at_10pct"]),
-            _fmt(row["oracle_expected_precision_at_10pct"]),
             _fmt(row["roc_auc"]),
             _interval_text(row["ece"], [row["ece_lower"], row["ece_upper"]]),
             _fmt(row["ece_noise_upper"]),
@@ -198,24 +240,31 @@ def _print_folds(metrics: pl.DataFrame, population: str) -> None:
     console.print(table)
 
 
-def _print_summaries(metrics: pl.DataFrame) -> None:
-    """The random-selection table (or a note that it is empty), the all-inspection table, the verdicts."""
+def _print_headline(metrics: pl.DataFrame) -> None:
+    """``train``'s one table (random selections, or all inspections when there are none) and verdicts."""
     from models.evaluation import has_population, summary
 
     if has_population(metrics, "random"):
-        console.print(
-            _summary_table(
-                summary(metrics, "random"),
-                "Random-selection inspections, all test folds (unbiased; only inspected units have labels)",
-            )
-        )
+        console.print(_summary_table(summary(metrics, "random"), RANDOM_TITLE))
     else:
         console.print(f"[yellow]{NO_RANDOM_NOTE}[/]")
-    console.print(
-        _summary_table(
-            summary(metrics, "all"), "All inspections, all test folds (biased towards risky-looking units)"
-        )
-    )
+        console.print(_summary_table(summary(metrics, "all"), ALL_TITLE))
+    _print_verdicts(metrics)
+
+
+def _print_summaries(metrics: pl.DataFrame) -> None:
+    """``evaluate``'s tables: precision and calibration per population (or a note that random is empty)."""
+    from models.evaluation import has_population, summary
+
+    populations = [("all", ALL_TITLE)]
+    if has_population(metrics, "random"):
+        populations.insert(0, ("random", RANDOM_TITLE))
+    else:
+        console.print(f"[yellow]{NO_RANDOM_NOTE}[/]")
+    for population, title in populations:
+        result = summary(metrics, population)
+        console.print(_summary_table(result, title))
+        console.print(_calibration_table(result, f"Calibration, {title[0].lower()}{title[1:]}"))
     _print_verdicts(metrics)
 
 
@@ -287,10 +336,9 @@ def _print_prospective(record: dict[str, Any]) -> None:
     """The champion's record on inspections decided since it was put in force ("i drift sedan …")."""
     from models.prospective import record_summary, since_label
 
-    table = Table(title=f"Prospective record: {since_label(record)} (snapshot {record['snapshot_id']})")
-    for column in ("risk area", "population", "n", "base rate", "p@10% (95% CI)", "ROC AUC (95% CI)",
-                   "Brier", "ECE"):  # fmt: skip
-        table.add_column(column, justify="left" if column in ("risk area", "population") else "right")
+    table = _compact_table(f"Prospective record: {since_label(record)} (snapshot {record['snapshot_id']})")
+    _add_area_columns(table, "population", "n", "base rate", "p@10% (95% CI)", "ROC AUC (95% CI)", "Brier",
+                      "ECE")  # fmt: skip
     for area, populations in record_summary(record).items():
         for population in ("random", "all"):
             entry = populations.get(population)
@@ -489,42 +537,22 @@ def compare(
     as_json: Annotated[bool, typer.Option("--json", help="Print deltas and PSI as JSON.")] = False,
 ) -> None:
     """Metric deltas (B − A) per area and population stability index per feature between training periods."""
-    from models.jobs import drift_windows, psi_table
+    from mlflow.exceptions import MlflowException
+
+    from models.comparison import METRIC_KEY, compare_runs
     from models.tracking import dumps
 
-    tracking, metrics_a = _tracking_and_metrics(run_a)
-    _, metrics_b = _tracking_and_metrics(run_b)
-    key = ["population", "fold", "risk_area", "scorer", "metric"]
-    joined = (
-        metrics_a.filter(pl.col("fold") == "all")
-        .select(*key, pl.col("value").alias("a"))
-        .join(metrics_b.filter(pl.col("fold") == "all").select(*key, pl.col("value").alias("b")), on=key)
-        .with_columns((pl.col("b") - pl.col("a")).alias("delta"))
-        .filter(pl.col("scorer").is_in(["model", "data"]))
-    )
-    windows = drift_windows(
-        tracking.read_table(run_a, "evaluation/training_features.parquet"),
-        tracking.read_table(run_b, "evaluation/training_features.parquet"),
-        dt.date.fromisoformat(tracking.read_json(run_a, "lineage.json")["as_of"]),
-        dt.date.fromisoformat(tracking.read_json(run_b, "lineage.json")["as_of"]),
-    )
-    psi = psi_table(windows.before, windows.after)
-    flagged = {
-        level: psi.filter(pl.col("shift") == level).get_column("feature").to_list()
-        for level in ("major", "moderate")
-    }
+    tracking, _ = _tracking_and_metrics(run_a)
+    _tracking_and_metrics(run_b)
+    try:
+        comparison = compare_runs(tracking, run_a, run_b)
+    except (MlflowException, OSError, KeyError) as error:
+        fail(f"runs {run_a!r} and {run_b!r} cannot be compared: {error}")
     if as_json:
-        console.print_json(
-            dumps(
-                {
-                    "deltas": joined.to_dicts(),
-                    "psi": psi.to_dicts(),
-                    "psi_windows": windows.to_dict(),
-                    "flagged": flagged,
-                }
-            )
-        )
+        console.print_json(dumps(comparison.to_dict()))
         return
+    joined, psi, windows, flagged = comparison.deltas, comparison.psi, comparison.windows, comparison.flagged
+    key = list(METRIC_KEY)
     table = Table(title=f"Model metrics, all test folds: {run_b[:8]} − {run_a[:8]}")
     for column in ("population", "risk area", "metric", "A", "B", "Δ"):
         table.add_column(column)
@@ -544,7 +572,7 @@ def compare(
         "of years; `tillsynsrisk backtest` compares versions on the same inspections"
     )
     period = windows.to_dict()
-    noise = float(psi.get_column("noise")[0]) if psi.height else math.nan
+    noise = comparison.psi_noise
     psi_view = Table(
         title="Population stability index of training features: B's rows dated "
         f"{period['after'][0] or '…'} – "
@@ -571,35 +599,19 @@ def compare(
 def _paired_evidence(
     tracking: Tracking, run_id: str, settings: Settings, config: Config
 ) -> PairedVerdict | None:
-    """The paired comparison with the champion on their newest common window, or None when none exists.
+    """The paired comparison with the champion (printed), or None with the reason when there is none."""
+    from models.promotion import NoPairedEvidence, paired_evidence
 
-    The window is every inspection in the current snapshot decided on or after the later of the two
-    training cut-offs (both models are out of sample there).
-    """
-    from models.backtest import paired_verdict, run_backtest, window_inspections
-    from models.registry import current_champion_run, load_run, load_version
-
-    current = current_champion_run(tracking)
     store = SnapshotStore(settings.snapshots_dir)
-    if current is None or current[1] == run_id or store.current_id() is None:
-        return None
-    opened = store.open()
-    champion = load_version(tracking, current[0])
-    challenger = load_run(tracking, run_id)
-    since = max(champion.as_of, challenger.as_of)
-    window = window_inspections(
-        opened.tables()["inspections"], since=since, until=None, lead_time_days=config.model.lead_time_days
-    ).collect()
-    if window.height < config.model.paired_gate_min_n:
-        return None
+    snapshot = store.open() if store.current_id() is not None else None
     with console.status("paired comparison with the champion on the newest common window ..."):
-        try:
-            result = run_backtest(opened.tables(), config, [champion, challenger], since=since)
-        except Exception as error:  # e.g. the champion needs features this configuration lacks
-            console.print(f"[yellow]no paired comparison with the champion:[/] {error}")
-            return None
-    _print_backtest(result, opened.id)
-    return paired_verdict(result, challenger.version, config.model)
+        evidence = paired_evidence(tracking, run_id, snapshot, config)
+    if isinstance(evidence, NoPairedEvidence):
+        console.print(f"[yellow]no paired comparison with the champion:[/] {escape(evidence.reason)}")
+        return None
+    assert snapshot is not None
+    _print_backtest(evidence.backtest, snapshot.id)
+    return evidence.verdict
 
 
 def promote(
@@ -616,7 +628,7 @@ def promote(
     tracking, _ = _tracking_and_metrics(run_id)
     paired = _paired_evidence(tracking, run_id, settings, config)
     decision = promote_run(tracking, run_id, config.model, force=force, paired=paired)
-    console.print(decision.evidence_sv)
+    # The command line speaks English to the analyst (Swedish is for planner-facing texts).
     console.print(decision.evidence_en)
     if not decision.promoted:
         fail("promotion refused:\n  - " + "\n  - ".join(decision.reasons))

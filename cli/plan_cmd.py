@@ -10,16 +10,16 @@ import typer
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, shown
-from engine.plan_export import BOM, inspected_areas, inspections_csv_text
-from engine.planning import PlanParameters
-from engine.plans import (
+from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
+from serving.plan_export import BOM, inspected_areas, inspections_csv_text
+from serving.planning import PlanParameters
+from serving.plans import (
     CooldownUnavailableError,
     PlanNotFoundError,
     PlanStore,
     current_inspections,
     make_plan,
 )
-from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
 
 plan_app = typer.Typer(
     help="Inspection plans: `tillsynsrisk plan --capacity K --seed S` creates one; subcommands read them."

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 from typing import Annotated
 
 import polars as pl
@@ -19,15 +18,12 @@ from cli.common import (
     open_snapshot,
     shown,
 )
-from cli.features_cmd import stored_feature_set
 from engine.contract import REGIONS
 from engine.scores import OVERALL, ScoreStore, ScoreValidationError
-from engine.scoring import data_horizon, default_as_of, provider_rollup, scores_frame
+from serving.scoring import provider_rollup
 
 TOP_UNITS = 10
 TOP_PROVIDERS = 5
-STALE_AFTER_DAYS = 92
-"""Warn when the planning date lies this far after the newest record (a quarter: data not refreshed)."""
 
 
 def _parse_date(value: str) -> dt.date:
@@ -54,75 +50,34 @@ def score(
     ] = True,
 ) -> None:
     """Score every active unit for every risk area with the champion; store (and publish) the snapshot."""
-    from models.registry import MODEL_NAME, NoChampionError, load_champion
+    from models.registry import MODEL_NAME, NoChampionError
+    from serving.score_snapshot import ScoringError, score_snapshot
 
     settings = load_settings()
     config = load_effective_config(settings)
     source = open_snapshot(settings, snapshot)
-    tables = source.tables()
+    planning_date = _parse_date(as_of) if as_of is not None else None
     try:
-        planning_date = _parse_date(as_of) if as_of is not None else default_as_of(tables, config)
-        horizon = data_horizon(tables, config)
-    except ValueError as error:
+        with console.status(f"Scoring snapshot {source.id} with the champion ..."):
+            scoring = score_snapshot(settings, config, source, planning_date)
+    except (ScoringError, NoChampionError) as error:
         fail(str(error))
-    if (planning_date - horizon).days > STALE_AFTER_DAYS:
-        error_console.print(
-            f"[yellow]warning:[/] the snapshot's newest record is from {horizon}; at {planning_date} every "
-            "later month counts as not reported (indicator signals go stale, not-reporting flags rise)"
-        )
-    try:
-        with console.status("Loading the champion from the MLflow registry ..."):
-            champion = load_champion(settings)
-    except NoChampionError as error:
-        fail(str(error))
-    started = time.perf_counter()
-    feature_set, features, _ = stored_feature_set(settings, config, source, [planning_date])
-    missing = sorted({f.name for f in champion.model.catalog} - set(features.columns))
-    if missing:
-        fail(
-            f"champion version {champion.version} needs features this configuration does not build: "
-            f"{missing[:5]}{' ...' if len(missing) > 5 else ''}; retrain with `tillsynsrisk train`"
-        )
-    if features.height == 0:
-        fail(f"no unit is active at {planning_date} in snapshot {source.id}")
-    if champion.snapshot_id and champion.snapshot_id != source.id:
-        error_console.print(
-            f"[yellow]note:[/] champion version {champion.version} was trained on snapshot "
-            f"{champion.snapshot_id}; scoring snapshot {source.id}"
-        )
-    with console.status(f"Scoring {features.height:,} units at {planning_date} ..."):
-        predictions = champion.predict_frame(features)
-        frame = scores_frame(
-            predictions.lazy(),
-            features.lazy(),
-            tables["units"],
-            tables["providers"],
-            champion.catalog,
-            explanations_per_row=config.scoring.explanations_per_row,
-        ).collect()
-    store = ScoreStore(settings.scores_dir)
-    try:
-        metadata = store.write(
-            frame,
-            model_name=MODEL_NAME,
-            model_version=champion.version,
-            run_id=champion.run_id,
-            feature_set_id=feature_set.id,
-            snapshot_id=source.id,
-            config_hash=config.content_hash(),
-            model_versions=dict.fromkeys([*champion.model.risk_areas, OVERALL], champion.version),
-        )
     except ScoreValidationError as error:
         fail(f"the scores did not pass their contract; nothing was written: {error}")
-    seconds = time.perf_counter() - started
+    for note in scoring.notes:
+        error_console.print(f"[yellow]note:[/] {shown(note)}")
     state = "published" if publish else "stored, not published"
-    reported_then_published(store, frame, metadata.score_id, publish, settings.high_risk_percentile)
+    score_id = scoring.metadata.score_id
+    reported_then_published(
+        ScoreStore(settings.scores_dir), scoring.frame, score_id, publish, settings.high_risk_percentile
+    )
+    champion = scoring.champion
     console.print(
-        f"Scoring snapshot [bold]{metadata.score_id}[/] ({state}) in {seconds:.1f} s: "
-        f"{features.height:,} units × {len(champion.model.risk_areas)} risk areas + overall "
-        f"at {planning_date}; "
-        f"model {MODEL_NAME} v{champion.version} (run {champion.run_id}), feature set {feature_set.id}, "
-        f"snapshot {source.id}."
+        f"Scoring snapshot [bold]{score_id}[/] ({state}) in {scoring.seconds:.1f} s: "
+        f"{scoring.units:,} units × {len(champion.model.risk_areas)} risk areas + overall "
+        f"at {scoring.planning_date}; "
+        f"model {MODEL_NAME} v{champion.version} (run {champion.run_id}), "
+        f"feature set {scoring.feature_set_id}, snapshot {source.id}."
     )
 
 

@@ -52,9 +52,9 @@ def simulate(
 ) -> None:
     """Train, score, plan with each design, reveal outcomes from the truth, repeat; report and MLflow run."""
     from models.registry import tracking_for
-    from models.simulation import SimulationSettings
-    from models.simulation import simulate as run_simulation
-    from models.simulation_report import headline, log_simulation
+    from simulation.loop import SimulationSettings
+    from simulation.loop import simulate as run_simulation
+    from simulation.report import headline, log_simulation
 
     settings = load_settings()
     config = load_effective_config(settings)

@@ -11,9 +11,9 @@ from pydantic import ValidationError
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, status
-from engine.synthetic import generate_world
-from engine.synthetic.scenarios import SCENARIOS, scenario_params
-from engine.synthetic.writer import WorldFormat, write_world
+from synthetic import generate_world
+from synthetic.scenarios import SCENARIOS, scenario_params
+from synthetic.writer import WorldFormat, write_world
 
 
 def generate(

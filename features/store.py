@@ -13,14 +13,19 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandera.errors
 import polars as pl
 
-from features.catalog import FEATURE_CODE_VERSION, FeatureSpec
+from engine.config import Config
+from features.catalog import FEATURE_CODE_VERSION, FeatureSpec, feature_catalog
+from features.pipeline import VISITS_TABLE, build_features
+from features.schema import feature_table_schema
 
 FEATURES_FILE = "features.parquet"
 CATALOG_FILE = "catalog.json"
@@ -171,3 +176,71 @@ class FeatureStore:
     def _load(path: Path) -> FeatureSet:
         manifest = json.loads((path / MANIFEST_FILE).read_text(encoding="utf-8"))
         return FeatureSet(path.name, path, manifest)
+
+
+class FeatureBuildError(ValueError):
+    """The snapshot does not fit the configuration, or the built table failed its schema."""
+
+
+def stored_feature_set(
+    store: FeatureStore,
+    tables: Mapping[str, pl.LazyFrame],
+    *,
+    snapshot_id: str,
+    dates: Sequence[dt.date],
+    config: Config,
+) -> tuple[FeatureSet, pl.DataFrame, float | None]:
+    """The feature set for ``dates`` from a snapshot's tables: reused when stored, else built and stored.
+
+    The one way every job (``features``, ``train``'s callers, ``score``) gets its feature table, so the
+    same snapshot, dates and configuration always name the same stored set.
+
+    Parameters
+    ----------
+    store
+        Where feature sets are kept.
+    tables
+        The snapshot's tables (``Snapshot.tables()``).
+    snapshot_id
+        The snapshot's id, part of the set's id.
+    dates
+        The planning (as-of) dates.
+    config
+        The effective configuration (its hash is part of the set's id).
+
+    Returns
+    -------
+    The stored set, its table, and the build time in seconds (None when the set was reused).
+
+    Raises
+    ------
+    FeatureBuildError
+        When the snapshot lacks a table or column the configuration needs, or the table fails its schema.
+    """
+    set_id = feature_set_id(snapshot_id, dates, config.content_hash())
+    if store.exists(set_id):
+        feature_set = store.open(set_id)
+        return feature_set, feature_set.read(), None
+    has_visits = VISITS_TABLE in tables
+    started = time.perf_counter()
+    try:
+        # in-memory: measured 1.8x faster than the streaming engine at equal peak memory (bench_features)
+        frame = build_features(tables, list(dates), config).collect(engine="in-memory")
+    except KeyError as error:
+        raise FeatureBuildError(
+            f"snapshot {snapshot_id} does not fit the configuration: {error.args[0]}"
+        ) from error
+    try:
+        feature_table_schema(config, has_visits=has_visits).validate(frame)
+    except pandera.errors.SchemaError as error:
+        raise FeatureBuildError(f"feature table failed its schema: {error}") from error
+    seconds = time.perf_counter() - started
+    feature_set = store.write(
+        frame,
+        feature_catalog(config, has_visits=has_visits),
+        snapshot_id=snapshot_id,
+        as_of_dates=dates,
+        config_hash=config.content_hash(),
+        extra={"has_visits": has_visits, "build_seconds": round(seconds, 3)},
+    )
+    return feature_set, frame, seconds

@@ -13,7 +13,7 @@ import subprocess
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import matplotlib
 import numpy as np
@@ -38,9 +38,6 @@ from models.metrics import population_stability_index, psi_noise_level, psi_shif
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_models
 from models.validation import Split, final_split, rolling_origin_splits
-
-if TYPE_CHECKING:
-    from engine.synthetic.world import World
 
 matplotlib.use("Agg")
 logger = logging.getLogger(__name__)
@@ -201,22 +198,6 @@ class TrainingResult:
     metrics: pl.DataFrame
     summary: dict[str, dict[str, Any]]
     lineage: dict[str, Any] = field(default_factory=dict)
-
-
-def synthetic_training_data(world: World, config: Config) -> tuple[TrainingData, dt.date]:
-    """An in-memory synthetic world's training data (with the oracle) and its planning date.
-
-    The planning date is the first day of the year after the world's history, as in ``make demo``.
-    """
-    as_of = dt.date(int(world.params.end[:4]) + 1, 1, 1)
-    data = build_training_data(
-        {name: frame.lazy() for name, frame in world.tables.items()},
-        config,
-        as_of=as_of,
-        snapshot_id=f"synthetic-{world.params.seed}-{world.params.n_units}",
-        truth_inspections=world.truth["inspections"].lazy(),
-    )
-    return data, as_of
 
 
 def evaluation_splits(rows: pl.DataFrame, config: Config, as_of: dt.date) -> list[Split]:

@@ -93,18 +93,25 @@ def no_signal_run(models_tracking, models_config, toy_training_rows, toy_catalog
 
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Any]:
-    """One headless Chromium (Debian's; browser builds cannot be downloaded here) per test process.
+    """One headless Chromium per test process: Debian's ``chromium`` when on PATH, else Playwright's own.
 
-    Playwright's sync API runs one event loop per thread: a second ``sync_playwright()`` while this one
-    is open fails, so every browser test shares this fixture (with pytest-xdist, one per worker).
-    A missing chromium is a failure, not a skip.
+    ``make test`` provides one of them (``make browser``). Playwright's sync API runs one event loop per
+    thread: a second ``sync_playwright()`` while this one is open fails, so every browser test shares
+    this fixture (with pytest-xdist, one per worker). A missing browser is a failure, not a skip.
     """
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("chromium is not installed: `apt-get install -y chromium` (.ci/run does this)")
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import Error, sync_playwright
 
+    debian = shutil.which("chromium")
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=["--no-sandbox"])
+        try:
+            # executable_path None: Playwright launches the build `playwright install chromium` put in place.
+            browser = playwright.chromium.launch(executable_path=debian, headless=True, args=["--no-sandbox"])
+        except Error as error:
+            which = "Debian's chromium" if debian else "Playwright's own Chromium (no chromium on PATH)"
+            pytest.fail(
+                f"cannot launch {which} for the browser tests: {error.message.splitlines()[0]}\n"
+                "`make browser` provides one: Debian's chromium (as root, with apt) or Playwright's own "
+                "(`.venv/bin/playwright install chromium`)"
+            )
         yield browser
         browser.close()

@@ -23,11 +23,11 @@ from api.limits import MAX_BODY_BYTES
 from cli import app as cli_app
 from engine.config import load_config
 from engine.ingest import ingest_directory
-from engine.planning import PlanParameters
-from engine.plans import PlanStore, make_plan
 from engine.pseudonyms import is_pseudonym, provider_pseudonym, pseudonym_key
 from engine.scores import ScoreStore
 from engine.settings import Settings
+from serving.planning import PlanParameters
+from serving.plans import PlanStore, make_plan
 from tests.api_support import ApiHarness, harness
 from tests.ingest_factory import REFERENCE_DATE, UNIT_1, personnummer, world, write_csv, write_world
 from tests.scores_factory import make_scores

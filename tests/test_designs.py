@@ -9,15 +9,15 @@ import numpy as np
 import polars as pl
 import pytest
 
-from engine.estimation import (
+from serving.estimation import (
     UnknownProbabilitiesError,
     anticipated_standard_error,
     hajek_estimate,
     plan_sample,
     prevalence_table,
 )
-from engine.planning import PlanParameters, plan_selection, pps_design_probabilities
-from engine.sampling import InfeasibleDesignError, pps_probabilities, random_block_order, systematic_sample
+from serving.planning import PlanParameters, plan_selection, pps_design_probabilities
+from serving.sampling import InfeasibleDesignError, pps_probabilities, random_block_order, systematic_sample
 from tests.scores_factory import make_scores
 
 NO_INSPECTIONS = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl.Date})

@@ -11,7 +11,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from tests.ingest_factory import personnummer, world, write_world
+from tests.ingest_factory import UNIT_1, UNIT_2, UNIT_3, personnummer, world, write_world
 
 REFERENCE = ["--reference-date", "2024-12-31"]
 PNR = personnummer("771103", "558")
@@ -157,3 +157,40 @@ def test_narrow_terminal_lists_hints_below_the_table(
     assert code == 1
     assert "units.csv:3" in output, output
     assert "unparseable_value: expected a whole number" in output, output
+
+
+def test_warning_sample_shows_file_row_and_unit_and_prefers_distinct_examples(
+    tmp_path: Path, home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a 120-column terminal and a world whose availability warns on many rows: six of one unit's
+    # shares in percent with the same value, and one with another value after them
+    monkeypatch.setenv("COLUMNS", "120")
+    tables = world()
+    rows = tables["availability"]
+    same = [i for i, row in enumerate(rows) if row["unit_id"] == UNIT_1 and row["share"] == "0,8800"][:6]
+    other = next(i for i, row in enumerate(rows) if i > same[-1] and row["share"] == "0,8100")
+    for index in same:
+        rows[index]["share"] = "88,0"
+    rows[other]["share"] = "81,0"
+    # and two units that stopped reporting continuity months before the others (a warning per unit, no row)
+    stopped = ("2024-03", "2024-04", "2024-05", "2024-06")
+    tables["continuity"] = [
+        row for row in tables["continuity"] if row["unit_id"] == UNIT_1 or row["period"] not in stopped
+    ]
+
+    # when ingesting
+    code, output = _ingest(str(write_world(tmp_path / "src", tables)))
+
+    # then the sample names file and row, and the unit, of each warning, and no two lines are the same
+    assert code == 0, output
+    lines = [line for line in output.splitlines() if "availability.csv:" in line or "continuity.csv" in line]
+    assert len(lines) == len(set(lines)), "the sample repeats a warning:\n" + "\n".join(lines)
+    assert any(f"availability.csv:{other + 2} " in line for line in lines), (
+        f"the sample must show the one distinct share (row {other + 2}) before repeats:\n{output}"
+    )
+    assert all(UNIT_1 in line for line in lines if "availability.csv:" in line), f"unit missing:\n{output}"
+    stopped_lines = [line for line in lines if "continuity.csv" in line]
+    assert [unit for unit in (UNIT_2, UNIT_3) if any(unit in line for line in stopped_lines)] == [
+        UNIT_2,
+        UNIT_3,
+    ], f"each stopped unit must be named:\n{output}"

@@ -11,12 +11,38 @@ from typer.testing import CliRunner
 
 from cli import app
 
+TERMINAL = 120
+# Words of the planner-facing Swedish texts that the analyst's commands once mixed into their English lines.
+SWEDISH = ("slumpen", "jämförelsemetod", "slumpvis urval", "Beslutsunderlag", "tillsyner")
+TABLE_TITLE = re.compile(r"^(Random-selection inspections|All inspections|Calibration|Model per test year)")
+
+
+def _faults_in_a_terminal(output: str) -> list[str]:
+    """Lines wider than the terminal, cut cells ("…") and lines that speak Swedish."""
+    faults = []
+    for number, line in enumerate(output.splitlines(), start=1):
+        if len(line) > TERMINAL:
+            faults.append(f"line {number} is {len(line)} wide: {line!r}")
+        if "…" in line:
+            faults.append(f"line {number} has a cut cell: {line!r}")
+        faults.extend(_swedish_in(line, number))
+    return faults
+
+
+def _swedish_in(line: str, number: int) -> list[str]:
+    return [f"line {number} speaks Swedish ({word!r}): {line!r}" for word in SWEDISH if word in line]
+
+
+def _table_titles(output: str) -> list[str]:
+    return [line.strip() for line in output.splitlines() if TABLE_TITLE.match(line.strip())]
+
 
 @pytest.mark.slow
 @pytest.mark.usefixtures("cli_home_with_models")
 def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None:
-    # Given a small synthetic world ingested as the current snapshot, and the shared MLflow store
-    runner = CliRunner()
+    # Given a small synthetic world ingested as the current snapshot, the shared MLflow store, and a
+    # terminal of 120 columns
+    runner = CliRunner(env={"COLUMNS": str(TERMINAL)})
     world = tmp_path / "world"
     generated = runner.invoke(app, ["generate", "--seed", "3", "--units", "300", "--out", str(world)])
     assert generated.exit_code == 0, generated.output
@@ -30,7 +56,21 @@ def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None
     assert found, f"train did not print a run id: {trained.output[-2000:]}"
     run_id = found.group(1)
 
-    # Then evaluate --json reports every scorer per area, the oracle from truth/ included
+    # Then train prints its one table once, the model's interval whole, every line in English and uncut
+    assert _table_titles(trained.output) == [
+        "Random-selection inspections, all test folds (unbiased; only inspected units have labels)"
+    ], f"train must print its one table once:\n{trained.output}"
+    assert re.search(r"\d\.\d{3} \(\d\.\d{3}–\d\.\d{3}\)", trained.output), "no whole interval printed"
+    assert _faults_in_a_terminal(trained.output) == [], "train's output does not read at 120 columns"
+
+    # And evaluate prints each of its six tables once, uncut and in English
+    shown = runner.invoke(app, ["evaluate", run_id])
+    assert shown.exit_code == 0, shown.output
+    titles = _table_titles(shown.output)
+    assert len(titles) == len(set(titles)) == 6, f"evaluate's tables, each once: {titles}"
+    assert _faults_in_a_terminal(shown.output) == [], "evaluate's output does not read at 120 columns"
+
+    # And evaluate --json reports every scorer per area, the oracle from truth/ included
     evaluated = runner.invoke(app, ["evaluate", run_id, "--json", "--out", str(tmp_path / "report.html")])
     assert evaluated.exit_code == 0, evaluated.output
     result = json.loads(evaluated.output)
@@ -55,6 +95,9 @@ def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None
     )
     assert "data:image/png;base64," in report, "plots must be embedded"
 
-    # And promote either registers the champion or names the failed gates
+    # And promote either registers the champion or names the failed gates, with its evidence in English
     promoted = runner.invoke(app, ["promote", run_id])
     assert promoted.exit_code == 0 or "promotion refused" in promoted.output, promoted.output
+    assert "Evidence: " in promoted.output, f"promote must state its evidence: {promoted.output}"
+    swedish = [fault for n, line in enumerate(promoted.output.splitlines()) for fault in _swedish_in(line, n)]
+    assert swedish == [], "promote speaks English to the analyst"

@@ -15,7 +15,6 @@ from models.metrics import (
     bootstrap_counts,
     bootstrap_ranking_intervals,
     expected_calibration_error,
-    home_team_leak,
     population_stability_index,
     precision_at_k,
     ranking_metrics,
@@ -170,17 +169,3 @@ def test_psi_flags_a_shift_only_beyond_the_rule_of_thumb_and_the_noise_of_the_ro
     few = psi_table(windows.before.head(40), windows.after.head(40))
     assert few.filter(pl.col("feature") == "shifted")["shift"].item() == "none"
     assert few["noise"][0] > 1.0
-
-
-def test_home_team_leak_is_the_share_of_the_home_departments_effect_in_the_score() -> None:
-    # Given units whose own risk and home department's strictness vary independently
-    rng = np.random.default_rng(3)
-    own_logit = rng.normal(-1.0, 1.0, 2_000)
-    home = rng.choice([-1.1, 0.0, 1.1], 2_000)
-    own = 1 / (1 + np.exp(-own_logit))
-    # When one score ranks by own risk alone and another carries half the home effect
-    neutral = home_team_leak(own, own, home)
-    leaky = home_team_leak(1 / (1 + np.exp(-(own_logit + 0.5 * home))), own, home)
-    # Then the leak is 0 and 0.5
-    assert neutral == pytest.approx(0.0, abs=1e-9)
-    assert leaky == pytest.approx(0.5)

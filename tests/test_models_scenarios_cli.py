@@ -94,7 +94,7 @@ def test_on_a_weak_world_a_challenger_that_is_not_better_is_refused_on_the_paire
 
     # Then it is refused because no area's paired interval of challenger − champion lies above zero
     assert outcome.exit_code != 0, text[-3000:]
-    assert "Beslutsunderlag: parad jämförelse" in text and "2025-01-01" in text
+    assert "Evidence: paired comparison" in text and "2025-01-01" in text
     rule = (
         "better than the champion in no area on paired all precision_at_10pct (rule 'interval': the whole "
         "95 % interval of the difference above zero); challenger − champion: "

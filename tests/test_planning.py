@@ -12,15 +12,15 @@ import polars as pl
 import pytest
 
 from engine.contract import InspectionModel
-from engine.planning import (
+from engine.scores import OVERALL, ScoreStore
+from serving.planning import (
     PlanParameters,
     _systematic_rounding,
     cooldown_units,
     inspections_template,
     plan_selection,
 )
-from engine.plans import CooldownUnavailableError, PlanNotFoundError, PlanStore, make_plan
-from engine.scores import OVERALL, ScoreStore
+from serving.plans import CooldownUnavailableError, PlanNotFoundError, PlanStore, make_plan
 from tests.scores_factory import make_scores, write_published
 
 NO_INSPECTIONS = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl.Date})

@@ -11,7 +11,8 @@ import pytest
 
 from engine.config import load_config
 from engine.scores import OVERALL, validated_scores
-from engine.scoring import (
+from models.estimator import RiskClassifier
+from serving.scoring import (
     default_as_of,
     explanation_sentence,
     formatted_value,
@@ -20,7 +21,6 @@ from engine.scoring import (
     scores_frame,
     top_contributions,
 )
-from models.estimator import RiskClassifier
 from tests.scores_factory import provider_ids, unit_id
 
 AS_OF = dt.date(2026, 1, 1)

@@ -1,4 +1,4 @@
-"""`tillsynsrisk simulate` and models.simulation: the planning loop on a tiny synthetic world (bounded)."""
+"""`tillsynsrisk simulate` and simulation.loop: the planning loop on a tiny synthetic world (bounded)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ from typer.testing import CliRunner
 
 from cli import app
 from engine.config import load_config
-from engine.synthetic.scenarios import scenario_params
-from models.simulation import SimulationSettings, interval, simulate, summary_table
+from simulation.loop import SimulationSettings, interval, simulate, summary_table
+from synthetic.scenarios import scenario_params
 
 runner = CliRunner()
 
@@ -57,7 +57,7 @@ def test_unknown_scenario_is_refused() -> None:
 def test_a_scenario_names_the_world_the_loop_runs_in() -> None:
     # Given the realistic scenario, when the simulation asks for a seed's world
     params = SimulationSettings(scenario="realistic", n_units=300).world_params(3)
-    # Then it is that scenario's world (engine.synthetic.scenarios), at the asked size and seed
+    # Then it is that scenario's world (synthetic.scenarios), at the asked size and seed
     assert (params.scenario, params.seed, params.n_units) == ("realistic", 3, 300)
     assert params == scenario_params("realistic", seed=3, n_units=300)
 

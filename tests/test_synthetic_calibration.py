@@ -6,14 +6,14 @@ import polars as pl
 import pytest
 
 from engine.config import load_config
-from engine.synthetic import World, generate_world
-from engine.synthetic.calibration import (
+from synthetic import World, generate_world
+from synthetic.calibration import (
     PROVIDER_DEFICIENCY_TARGETS,
     PROVIDER_SHARE_TOLERANCE,
     calibration_report,
     ivo_design_shares,
 )
-from engine.synthetic.scenarios import SCENARIOS, scenario_params
+from synthetic.scenarios import SCENARIOS, scenario_params
 
 
 @pytest.fixture(scope="module", params=list(SCENARIOS))

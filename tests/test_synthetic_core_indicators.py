@@ -6,8 +6,8 @@ import polars as pl
 import pytest
 
 from engine.config import load_config
-from engine.synthetic import World, WorldParams, generate_world
-from engine.synthetic.core_indicators import CORE_MEASURES
+from synthetic import World, WorldParams, generate_world
+from synthetic.core_indicators import CORE_MEASURES
 
 
 @pytest.fixture(scope="module")

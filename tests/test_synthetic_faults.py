@@ -10,8 +10,8 @@ import pytest
 from engine.config import Config, load_config
 from engine.contract import table_schemas
 from engine.identifiers import is_luhn_valid
-from engine.synthetic import FAULT_IDS, World, WorldParams, generate_world
-from engine.synthetic.faults import COMPANION_COLUMNS, synthetic_personal_number
+from synthetic import FAULT_IDS, World, WorldParams, generate_world
+from synthetic.faults import COMPANION_COLUMNS, synthetic_personal_number
 
 SMALL = {"n_units": 150, "years": 3, "seed": 21}
 

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from engine.config import load_config
-from engine.synthetic import World, WorldParams, generate_world
-from engine.synthetic.scenarios import scenario_params
+from synthetic import World, WorldParams, generate_world
+from synthetic.scenarios import scenario_params
 
 # Digests of the default world (seed 5, 120 units, 2 years, with visits) as the generator wrote it before
 # the joint simulation existed: the default scenario must stay byte-identical to earlier versions.

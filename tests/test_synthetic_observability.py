@@ -16,7 +16,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
 from engine.config import Config, load_config
-from engine.synthetic import World, WorldParams, generate_world
+from synthetic import World, WorldParams, generate_world
 
 MEASURES = ("phone_same_day_share", "assessment_3d_share", "named_doctor_share", "same_doctor_visit_share")
 

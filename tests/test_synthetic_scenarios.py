@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from cli import app
 from engine.config import load_config
-from engine.synthetic import WorldParams, generate_world
-from engine.synthetic.calibration import complaint_ranking_auc, expected_auc
-from engine.synthetic.scenarios import SCENARIOS, scenario_params
+from synthetic import WorldParams, generate_world
+from synthetic.calibration import complaint_ranking_auc, expected_auc
+from synthetic.scenarios import SCENARIOS, scenario_params
 
 
 def _complaint_auc(name: str) -> pl.DataFrame:

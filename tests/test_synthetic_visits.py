@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import load_config
 from engine.contract import table_schemas
-from engine.synthetic import World, WorldParams, generate_world
+from synthetic import World, WorldParams, generate_world
 
 
 @pytest.fixture(scope="module")

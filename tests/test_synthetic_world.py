@@ -14,8 +14,8 @@ from typer.testing import CliRunner
 from cli import app
 from engine.config import Config, load_config
 from engine.contract import table_schemas
-from engine.synthetic import World, WorldParams, generate_world
-from engine.synthetic.writer import swedish_csv_text
+from synthetic import World, WorldParams, generate_world
+from synthetic.writer import swedish_csv_text
 
 SMALL = {"n_units": 150, "years": 3}
 

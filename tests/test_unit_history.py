@@ -1,4 +1,4 @@
-"""engine.unit_history: a unit's indicator series against its region's median, event counts per quarter."""
+"""serving.unit_history: a unit's indicator series against its region's median, event counts per quarter."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import datetime as dt
 
 import polars as pl
 
-from engine.unit_history import indicators_with_regional_median, quarterly_event_counts
+from serving.unit_history import indicators_with_regional_median, quarterly_event_counts
 
 
 def test_regional_median_is_taken_over_the_units_of_the_same_region_and_month() -> None:

@@ -1,4 +1,4 @@
-"""The planners' pages in a real browser: headless Chromium (Debian's package) driven by Playwright.
+"""The planners' pages in a real browser: headless Chromium driven by Playwright.
 
 One server and one browser per session. The tests sign in, filter candidates, open a unit and its
 provider, build, preview, save and download a plan, read the model page and sign out; a key without
@@ -6,7 +6,7 @@ provider, build, preview, save and download a plan, read the model page and sign
 axe-core (no serious or critical violation), must declare ``lang="sv"`` and is screenshotted at
 1366×768 into ``var/screenshots/`` for a reviewer (and the whole page, scrolled, next to it).
 
-The browser is not optional: without ``chromium`` on PATH these tests fail (``.ci/run`` installs it).
+The browser is not optional: without a Chromium these tests fail (``make test`` provides one).
 """
 
 from __future__ import annotations

@@ -20,8 +20,8 @@ from markupsafe import escape
 
 from api.main import create_app
 from api.web.plan_form import PLAN_FIELDS, defaults
-from engine.plans import PlanStore
 from engine.scores import OVERALL, ScoreStore
+from serving.plans import PlanStore
 from tests.hostile_world import (
     FORMAT_PAYLOADS,
     HTML_PAYLOADS,

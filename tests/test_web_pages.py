@@ -15,7 +15,7 @@ from api.main import create_app
 from api.security import ApiKeyStore
 from api.web.format import number_sv, odds_in_words, percent_sv
 from api.web.sessions import SessionStore
-from engine.plan_export import inspections_csv_text, neutralised, plan_csv_text
+from serving.plan_export import inspections_csv_text, neutralised, plan_csv_text
 from tests.web_support import PLANNER_SCOPES, WebHome
 
 

@@ -10,9 +10,9 @@ from api.deps import InspectionsDep, ScoresDep, StateDep, require_scope
 from api.problems import ProblemError
 from api.routes.common import AUTHENTICATED, problem_responses
 from api.schemas import Plan, PlanRequest
-from engine.planning import PlanParameters
-from engine.plans import PLAN_ID_PATTERN, CooldownUnavailableError, PlanNotFoundError, make_plan
 from engine.scores import ScoreNotFoundError, ScoreSnapshot, ScoreValidationError
+from serving.planning import PlanParameters
+from serving.plans import PLAN_ID_PATTERN, CooldownUnavailableError, PlanNotFoundError, make_plan
 
 router = APIRouter(prefix="/v1", tags=["plans"])
 

@@ -13,7 +13,7 @@ from api.routes.common import AUTHENTICATED, problem_responses
 from api.schemas import ProviderAreaRollup, ProviderRollup, ProviderUnit
 from engine.identifiers import ORGANISATION_NUMBER_PATTERN
 from engine.scores import OVERALL
-from engine.scoring import provider_rollup
+from serving.scoring import provider_rollup
 
 ROLLUP_INPUT_COLUMNS = ("provider_id", "provider_name", "risk_area", "percentile", "p_deficiency")
 

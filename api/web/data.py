@@ -25,9 +25,9 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import REGIONS
-from engine.planning import cooldown_units
 from engine.scores import OVERALL, ScoreSnapshot
-from engine.unit_history import (
+from serving.planning import cooldown_units
+from serving.unit_history import (
     indicators_with_regional_median,
     inspection_history,
     quarterly_event_counts,
@@ -36,7 +36,7 @@ from engine.unit_history import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_COOLDOWN_MONTHS = 12  # engine.planning.PlanParameters' default: the page's "in cooldown" column
+DEFAULT_COOLDOWN_MONTHS = 12  # serving.planning.PlanParameters' default: the page's "in cooldown" column
 
 
 class OneEntryCache(Generic[T]):
@@ -136,7 +136,7 @@ class SnapshotHistory:
 def snapshot_history(
     tables: dict[str, pl.LazyFrame], snapshot_id: str | None, config: Config, as_of: dt.date
 ) -> SnapshotHistory:
-    """Collect the per-unit history of an ingest snapshot's ``tables`` (see :mod:`engine.unit_history`)."""
+    """Collect the per-unit history of an ingest snapshot's ``tables`` (see :mod:`serving.unit_history`)."""
     if not tables or "units" not in tables:
         return SnapshotHistory(snapshot_id)
     units = tables["units"]

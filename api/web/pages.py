@@ -29,9 +29,9 @@ from api.web.model_facts import (
 from api.web.state import SECURITY_HEADERS, render
 from engine.contract import REGIONS
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
-from engine.plans import current_inspections
 from engine.scores import OVERALL
-from engine.scoring import provider_rollup
+from serving.plans import current_inspections
+from serving.scoring import provider_rollup
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)

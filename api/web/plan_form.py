@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.schemas import PlanRequest
-from engine.planning import PlanParameters
+from serving.planning import PlanParameters
 
 
 @dataclass(frozen=True)

@@ -16,8 +16,8 @@ from api.web.pages import current_view, page_context
 from api.web.plan_form import PLAN_FIELDS, defaults, parse_plan_form, plan_parameters
 from api.web.state import SECURITY_HEADERS, render, with_security_headers
 from engine.contract import REGIONS
-from engine.plan_export import inspections_csv_text, plan_csv_text
-from engine.plans import (
+from serving.plan_export import inspections_csv_text, plan_csv_text
+from serving.plans import (
     PLAN_ID_PATTERN,
     CooldownUnavailableError,
     PlanNotFoundError,
@@ -42,7 +42,7 @@ PLANS_PER_PAGE = 25
 
 
 def swedish_warning(warning: str) -> str:
-    """The planner's warnings (``engine.planning``) in Swedish; an unknown one is shown as it is."""
+    """The planner's warnings (``serving.planning``) in Swedish; an unknown one is shown as it is."""
     found = SHORTFALL.match(warning)
     if found:
         chosen, capacity, cooling = found.groups()
