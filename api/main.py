@@ -16,6 +16,7 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from api.audit import AuditLog, AuditMiddleware
 from api.deps import BEARER_SCHEME, AppState
+from api.docs_pages import install_docs
 from api.limits import BodySizeLimitMiddleware
 from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
@@ -78,6 +79,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # The documentation pages come from api/docs_pages.py (local assets, security headers), not the CDN.
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's native OpenTelemetry hooks check the global providers on every request; this service
         # exports no traces or metrics, so they are switched off rather than paid for per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -85,6 +89,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.tillsynsrisk = state
     install_problem_handlers(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     # Inside the audit middleware: an oversized body is refused (and audited) before anything reads it.

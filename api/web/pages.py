@@ -158,7 +158,7 @@ class CandidateFilters(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    risk_area: str = OVERALL
+    risk_area: str = Field(default=OVERALL, max_length=64)
     region: str | None = Field(default=None, pattern=r"^\d{2}$")
     municipality: str | None = Field(default=None, pattern=r"^\d{4}$")
     ownership: str | None = Field(default=None, pattern=r"^(public|private)$")

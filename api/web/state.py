@@ -16,7 +16,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.web.auth import PageError, SignInRequiredError, Viewer, signin_path
 from api.web.data import ModelFacts, OneEntryCache, ScoresView, SnapshotHistory
-from api.web.format import FILTERS
+from api.web.format import FILTERS, shown
 from api.web.sessions import SessionStore
 from engine.settings import Settings
 
@@ -63,11 +63,13 @@ def templates() -> Jinja2Templates:
     The templates are named ``*.html.j2``, which Jinja's default ``select_autoescape()`` does not
     recognise, so escaping is switched on for every template explicitly: whatever the data says is
     shown as text, never obeyed. Only :class:`markupsafe.Markup` built from escaped parts (the charts)
-    is inserted as HTML.
+    is inserted as HTML. Every value also loses its invisible format characters (bidi overrides,
+    zero-width characters: :func:`api.web.format.shown`) on its way into a page.
     """
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,
+        finalize=shown,
         trim_blocks=True,
         lstrip_blocks=True,
     )
