@@ -22,7 +22,7 @@ from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
 from api.security import SCOPES, ApiKeyStore
 from api.serving import ScoresHolder
-from api.web.state import install_web
+from api.web.install import install_web
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
 from serving.plans import PlanStore

@@ -20,6 +20,7 @@ from markupsafe import escape
 
 from api.main import create_app
 from api.web.plan_form import PLAN_FIELDS, defaults
+from engine.config import PlanningSettings
 from engine.scores import OVERALL, ScoreStore
 from serving.plans import PlanStore
 from tests.hostile_world import (
@@ -65,10 +66,8 @@ def csrf_of(client: TestClient) -> str:
 
 def plan_form_values(**changes: str) -> dict[str, str]:
     """The plan form's defaults as the browser sends them, with ``changes``."""
-    values = {
-        field.name: field.text(value) for field, value in zip(PLAN_FIELDS, defaults().values(), strict=True)
-    }
-    return values | changes
+    prefilled = defaults(PlanningSettings())
+    return {field.name: field.text(prefilled[field.name]) for field in PLAN_FIELDS} | changes
 
 
 def overall_scores(home: WebHome) -> pl.DataFrame:

@@ -10,14 +10,11 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import Request
 
-if TYPE_CHECKING:
-    from api.deps import AppState
-    from api.web.state import WebState
+from api.web.state import app_state, web_state
 
 SESSION_COOKIE = "tr_session"
 SIGNIN_CSRF_COOKIE = "tr_signin_csrf"
@@ -53,16 +50,6 @@ class Viewer:
 
     def can(self, scope: str) -> bool:
         return scope in self.scopes
-
-
-def web_state(request: Request) -> WebState:
-    state: WebState = request.app.state.tillsynsrisk_web
-    return state
-
-
-def app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.tillsynsrisk
-    return state
 
 
 def current_viewer(request: Request) -> Viewer:

@@ -17,9 +17,9 @@ from typing import Any
 
 from fastapi import Request
 
-from api.web.auth import app_state, web_state
 from api.web.data import ModelFacts, ScoresView
 from api.web.format import percent_sv
+from api.web.state import app_state, web_state
 
 logger = logging.getLogger(__name__)
 

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import InspectionsDep
-from api.web.auth import PageError, Viewer, app_state, csrf_checked, page_viewer
+from api.web.auth import PageError, Viewer, csrf_checked, page_viewer
 from api.web.format import number_sv, percent_sv
-from api.web.pages import current_view, page_context
 from api.web.plan_form import PLAN_FIELDS, defaults, parse_plan_form, plan_parameters
-from api.web.state import SECURITY_HEADERS, render, with_security_headers
+from api.web.rendering import SECURITY_HEADERS, render, with_security_headers
+from api.web.state import app_state
+from api.web.views import current_view, page_context
 from engine.contract import REGIONS
 from serving.plan_export import inspections_csv_text, plan_csv_text
 from serving.plans import (

@@ -21,8 +21,8 @@ from api.web.auth import (
     tokens_match,
     web_state,
 )
-from api.web.pages import warm_up
-from api.web.state import render, with_security_headers
+from api.web.rendering import render, with_security_headers
+from api.web.views import warm_up
 
 router = APIRouter(include_in_schema=False)
 
