@@ -20,6 +20,7 @@ from typing import Any
 
 import polars as pl
 
+from engine.files import remove_stale_temporaries
 from features.catalog import FEATURE_CODE_VERSION, FeatureSpec
 
 FEATURES_FILE = "features.parquet"
@@ -122,6 +123,7 @@ class FeatureStore:
             **(extra or {}),
         }
         self.root.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.root)  # left by killed writes
         temporary = self.root / f".{set_id}.{os.getpid()}.tmp"
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir()
