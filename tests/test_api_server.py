@@ -117,6 +117,20 @@ def test_request_body_sent_too_slowly_is_cut_at_the_deadline(tmp_path: Path) -> 
     assert waited < REQUEST_TIMEOUT + 2, f"a stalled body kept its connection for {waited} s"
 
 
+def test_request_head_growing_past_the_size_limit_is_refused(tmp_path: Path) -> None:
+    # Given a server that buffers at most 2 KiB of an unfinished request head
+    settings = Settings(server_request_timeout_seconds=5, server_max_header_bytes=2048)
+    with served(tmp_path, settings) as (port, _), _connect(port) as connection:
+        # When a client sends 3 KiB of headers without ending the head
+        connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: " + b"x" * 3072)
+        time.sleep(0.2)
+        connection.sendall(b"\r\n\r\n")
+        connection.settimeout(5)
+        answer = connection.recv(4096)
+    # Then it is refused with 400 (nothing more is buffered for it)
+    assert answer.startswith(b"HTTP/1.1 400"), answer[:200]
+
+
 def test_kept_alive_connection_serves_a_request_after_a_pause_longer_than_the_deadline(
     tmp_path: Path,
 ) -> None:
