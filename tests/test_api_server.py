@@ -201,7 +201,7 @@ def test_idle_connections_beyond_the_open_file_limit_do_not_starve_a_keyed_reque
             started = time.monotonic()
             while True:
                 assert server.poll() is None, f"serve exited: {log.read_text()}"
-                assert time.monotonic() - started < 30, "serve did not start within 30 s"
+                assert time.monotonic() - started < 90, "serve did not start within 90 s"
                 try:
                     if probe.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
                         break
@@ -212,13 +212,13 @@ def test_idle_connections_beyond_the_open_file_limit_do_not_starve_a_keyed_reque
             stack.enter_context(_connect(port))
         # Then a keyed request still gets its answer, once the deadline has closed the idle ones
         started = time.monotonic()
-        with httpx.Client(timeout=10) as client:
+        with httpx.Client(timeout=20) as client:
             answer = client.get(
                 f"http://127.0.0.1:{port}/v1/risk-areas", headers={"Authorization": f"Bearer {key}"}
             )
         waited = time.monotonic() - started
     assert answer.status_code == 200, answer.text
-    assert waited < 8, f"the keyed request waited {waited:.1f} s behind idle connections"
+    assert waited < 15, f"the keyed request waited {waited:.1f} s behind idle connections"
     # And running out of descriptors wrote a few lines, not a traceback per failed accept
     text = log.read_text(errors="replace")
     assert len(text) < 20_000, f"{len(text)} characters of server log; it begins: {text[:2000]}"
