@@ -13,7 +13,8 @@ Method (loopback 127.0.0.1 only; bounded in connections and time):
    connection (timeout 5 s) and record status and latency; sample the server's open descriptors.
 4. Stop the server (SIGTERM) and report the size of its log.
 
-    PYTHONPATH=. flock /tmp/tillsynsrisk-heavy.lock nice -n 10 .venv/bin/python bench/bench_idle_connections.py
+    PYTHONPATH=. flock /tmp/tillsynsrisk-heavy.lock nice -n 10 \
+        .venv/bin/python bench/bench_idle_connections.py
 
 (``PYTHONPATH=.``: the snapshot comes from the tests' ``scores_factory``.)
 """
