@@ -85,9 +85,15 @@ FORMS = [
 
 
 @st.composite
-def written_numbers(draw: st.DrawFn) -> tuple[str, str, str]:
+def written_numbers(
+    draw: st.DrawFn, *, encodable: str | None = None, csv_safe: bool = False
+) -> tuple[str, str, str]:
     """(the number as written, its ten digits, its kind) in any of :data:`FORMS`, any digit script, one
-    separator between its groups and invisible characters anywhere between its digits."""
+    separator between its groups and invisible characters anywhere between its digits.
+
+    ``encodable`` keeps to characters of that encoding; ``csv_safe`` leaves out the CSV field and line
+    separators (the test writer does not quote).
+    """
     born = draw(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2025, 12, 31)))
     samordning = draw(st.booleans())
     day = born.day + (60 if samordning else 0)
@@ -95,15 +101,29 @@ def written_numbers(draw: st.DrawFn) -> tuple[str, str, str]:
     ten = first_nine + str(luhn_check_digit(first_nine))
     twelve = f"{born:%Y}"[:2] + ten
     groups = _grouped(ten, twelve, draw(st.sampled_from(FORMS)))
-    separator = draw(st.sampled_from(SEPARATORS))
+    separators = [
+        sep for sep in SEPARATORS if _encodes(sep, encodable) and not (csv_safe and set(sep) & set(";\n\t\r"))
+    ]
+    separator = draw(st.sampled_from(separators))
     plain = separator.join(groups) if len(groups) > 1 and groups[0][0] != "(" else "".join(groups)
-    script = draw(st.sampled_from(SCRIPTS))
+    script = draw(
+        st.sampled_from([script for script in SCRIPTS if _encodes(_in_script("0", script), encodable)])
+    )
+    invisible = [char for char in INVISIBLE if _encodes(char, encodable)]
     written = []
     for index, char in enumerate(plain):
         written.append(_in_script(char, script))
         if index < len(plain) - 1 and draw(st.integers(0, 3)) == 0:
-            written.append(draw(st.sampled_from(INVISIBLE)))
+            written.append(draw(st.sampled_from(invisible)))
     return "".join(written), ten, "samordningsnummer" if samordning else "personnummer"
+
+
+def _encodes(text: str, encoding: str | None) -> bool:
+    try:
+        text.encode(encoding or "utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _visible_digits(text: str) -> str:
