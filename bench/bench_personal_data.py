@@ -57,6 +57,13 @@ def _phone(rng: random.Random) -> str:
     )
 
 
+def _phone_in_pairs(rng: random.Random) -> str:
+    """Numbers written in pairs, the shape of the split forms: ``08-12 34 56 78``, ``0701-23 45 67``."""
+    subscriber = f"{rng.randrange(10**8):08d}"
+    pairs = " ".join(subscriber[index : index + 2] for index in range(0, 8, 2))
+    return rng.choice([f"08-{pairs}", f"08 {pairs}", f"07{rng.choice('02369')}{subscriber[0]}-{pairs[3:]}"])
+
+
 def _organisation_number(rng: random.Random) -> str:
     number = organisation_number(f"{rng.choice('2356789')}{rng.randrange(10)}{rng.randrange(2, 10)}"
                                  f"{rng.randrange(10**6):06d}")  # fmt: skip
@@ -178,6 +185,7 @@ CLASSES: dict[str, Callable[[random.Random], str]] = {
     "amounts": _amount,
     "case numbers (diarienummer)": _case_number,
     "random 10-digit numbers": _random_ten_digits,
+    "phone numbers in pairs (08-12 34 56 78)": _phone_in_pairs,
 }
 
 

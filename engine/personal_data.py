@@ -94,7 +94,7 @@ _IDENTIFIERS = re.compile(
 )
 
 
-def _usual_boundaries(allowed: tuple[int, ...]) -> frozenset[frozenset[int]]:
+def _subsets(allowed: tuple[int, ...]) -> frozenset[frozenset[int]]:
     return frozenset(
         frozenset(chosen) for size in range(len(allowed) + 1) for chosen in combinations(allowed, size)
     )
@@ -104,8 +104,8 @@ def _usual_boundaries(allowed: tuple[int, ...]) -> frozenset[frozenset[int]]:
 # the ten-digit date part in pairs and the serial apart, but not ``YY-NNNNNNNN`` (a case number); the
 # twelve-digit form after the century and before the serial only.
 _USUAL_FORMS = {
-    10: _usual_boundaries((2, 4, 6)) - {frozenset({2})},
-    12: _usual_boundaries((2, 8)),
+    10: _subsets((2, 4, 6)) - {frozenset({2})},
+    12: _subsets((2, 8)),
 }
 # Split forms: ``YYMMDD NN NN``, ``YY MM DD NN NN``, ``YYYY-MM-DD-NNNN``, ``YYYY MMDD NNNN`` and a
 # separator after every digit.
@@ -380,7 +380,7 @@ class MaskingFilter(logging.Filter):
 
 
 @cache
-def digit_class_regex() -> str:
+def _digit_class_regex() -> str:
     """A regex character class of every character :func:`digit_value` reads as a digit.
 
     The vectorised pre-filter counts digits with it: the regex ``\\d`` (decimal digits only) misses
@@ -396,7 +396,7 @@ def _candidate_values(series: pl.Series) -> pl.Series:
     """Distinct values of a string series with enough digits to hold a number (the pre-filter)."""
     strings = series.cast(pl.String).drop_nulls().unique()
     strings = strings.filter(strings.str.len_chars() >= _ENOUGH_DIGITS)
-    return strings.filter(strings.str.count_matches(digit_class_regex()) >= _ENOUGH_DIGITS)
+    return strings.filter(strings.str.count_matches(_digit_class_regex()) >= _ENOUGH_DIGITS)
 
 
 def personal_values(series: pl.Series) -> dict[str, str]:
