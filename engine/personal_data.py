@@ -312,6 +312,8 @@ def _personal_numbers_cached(text: str) -> tuple[PersonalNumber, ...]:
     normalised = text.translate(_NORMALISING)
     if sum(map(normalised.count, "0123456789")) < _ENOUGH_DIGITS:
         return ()
+    if _IDENTIFIERS.fullmatch(normalised) or _HEX_TOKEN.fullmatch(normalised):
+        return ()  # a whole value that is an id (an id column): the common case, decided at once
     found = [
         number for run in _runs(normalised) if run.digits >= _ENOUGH_DIGITS for number in _candidates(run)
     ]
