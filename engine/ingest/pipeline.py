@@ -30,6 +30,7 @@ from engine.ingest.failures import (
     sorted_failures,
 )
 from engine.ingest.parsing import parsed_table
+from engine.ingest.pseudonymisation import pseudonymised_tables
 from engine.ingest.readers import (
     ROW_COLUMN,
     MixedEncodingError,
@@ -44,11 +45,9 @@ from engine.personal_data import (
     contains_personal_number,
     masked,
     masked_expr,
-    personal_number_kind,
     personal_number_matches,
     redacted_expr,
 )
-from engine.pseudonyms import provider_pseudonym
 
 logger = logging.getLogger(__name__)
 
@@ -120,8 +119,8 @@ def ingest_directory(
     redact
         Replace personal identity numbers in free text instead of rejecting the file.
     pseudonym_key
-        Key of the pseudonyms that replace sole traders' ``provider_id`` (:mod:`engine.pseudonyms`);
-        without one such an id is an error.
+        Key of the pseudonyms that replace sole traders' organisationsnummer in ``provider_id`` and
+        inside ``unit_id`` (:mod:`engine.ingest.pseudonymisation`); without one such an id is an error.
     """
     specs = table_schemas(config)
     failures: list[pl.LazyFrame] = []
@@ -148,7 +147,16 @@ def ingest_directory(
             failures.append(
                 single_failure(table=name, file=path.name, rule="unreadable_file", hint=masked(str(error)))
             )
-    raw_tables, pseudonym_failures = _pseudonymised(raw_tables, pseudonym_key)
+        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, ValueError) as error:
+            # Anything else the reader meets in an untrusted file (two columns of one name, ...) is a fact
+            # about the file: a failure row with its numbers masked, never a traceback that prints them.
+            logger.warning("cannot read %s", path.name)
+            failures.append(
+                single_failure(
+                    table=name, file=path.name, rule="unreadable_file", hint=masked(_reader_message(error))
+                )
+            )
+    raw_tables, pseudonym_failures = pseudonymised_tables(raw_tables, pseudonym_key)
     failures += pseudonym_failures
     redaction_counts: dict[str, int] = {}
     guarded: dict[str, RawTable] = {}
@@ -192,72 +200,14 @@ def ingest_directory(
     return IngestResult(tables, collected, sources, reference_date, redact, redaction_counts)
 
 
-# Columns holding an identifier that may legitimately be a personnummer (a sole trader's
-# organisationsnummer): replaced by a keyed pseudonym (engine.pseudonyms) in every table that has them.
-PSEUDONYMISED_COLUMNS = ("provider_id",)
-_TEN_DIGITS = r"^\d{10}$"
+def _reader_message(error: BaseException) -> str:
+    """The first line of a reader error (polars adds hints and backtraces on later lines)."""
+    lines = str(error).strip().splitlines()
+    return f"cannot read the file: {lines[0] if lines else type(error).__name__}"
+
+
 # C0 controls except tab, newline and carriage return; DEL; C1 controls.
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
-
-
-def _pseudonymised(
-    raw_tables: dict[str, RawTable], key: bytes | None
-) -> tuple[dict[str, RawTable], list[pl.LazyFrame]]:
-    """Tables with every sole trader's ``provider_id`` (a personnummer) replaced by its keyed pseudonym.
-
-    Without a key such ids are ``personal_data`` errors (the caller found none to use).
-    """
-    personal: set[str] = set()
-    others: set[str] = set()
-    for raw in raw_tables.values():
-        for column in PSEUDONYMISED_COLUMNS:
-            if column not in raw.frame.columns:
-                continue
-            values = raw.frame.get_column(column).drop_nulls().unique()
-            for value in values.filter(values.str.contains(_TEN_DIGITS)).to_list():
-                (personal if personal_number_kind(value) else others).add(value)
-    if not personal:
-        return raw_tables, []
-    if key is None:
-        return raw_tables, [
-            single_failure(
-                table="providers",
-                file="providers",
-                rule="personal_data",
-                column=",".join(PSEUDONYMISED_COLUMNS),
-                value=f"{len(personal)} personnummer",
-                hint="a sole trader's organisationsnummer is a personnummer and no pseudonym key is "
-                "available to replace it",
-            )
-        ]
-    mapping = {value: provider_pseudonym(key, value) for value in sorted(personal)}
-    failures: list[pl.LazyFrame] = []
-    if len(set(mapping.values())) < len(mapping) or set(mapping.values()) & others:
-        failures.append(
-            single_failure(
-                table="providers", file="providers", rule="pseudonym_collision", column="provider_id"
-            )
-        )
-    replaced = {}
-    for name, raw in raw_tables.items():
-        columns = [column for column in PSEUDONYMISED_COLUMNS if column in raw.frame.columns]
-        if not columns:
-            replaced[name] = raw
-            continue
-        frame = raw.frame.with_columns(pl.col(column).replace(mapping) for column in columns)
-        replaced[name] = replace(raw, frame=frame)
-        count = sum(int(raw.frame.get_column(column).is_in(list(mapping)).sum()) for column in columns)
-        if count:
-            failures.append(
-                single_failure(
-                    table=name,
-                    file=raw.file,
-                    rule="pseudonymised_identifier",
-                    column=",".join(columns),
-                    value=f"{count} replaced",
-                )
-            )
-    return replaced, failures
 
 
 def _control_character_failures(raw: RawTable) -> pl.LazyFrame:
