@@ -48,6 +48,20 @@ RULES: dict[str, Rule] = {
         Rule("missing_file", "error", "required table is missing: add <table>.csv or <table>.parquet"),
         Rule("unreadable_file", "error", "the file cannot be read as CSV/Parquet"),
         Rule("mixed_encoding", "error", "the file mixes UTF-8 and Windows-1252 lines"),
+        Rule("unsupported_encoding", "error", "the file is UTF-16 or UTF-32; save it as UTF-8"),
+        Rule("compressed_file", "error", "the file is compressed (gzip, zip, zstd, ...); unpack it first"),
+        Rule("truncated_file", "error", "the file ends mid-row (no final line break or a short last row)"),
+        Rule(
+            "unsupported_column_type",
+            "error",
+            "a Parquet column is a list, struct, time of day, duration or binary; export it as text",
+        ),
+        Rule("duplicate_column", "error", "two column names are the same once trimmed and lower-cased"),
+        # Limits ([ingest] in the configuration)
+        Rule("file_too_large", "error", "the file is larger than [ingest] max_file_mib"),
+        Rule("too_many_rows", "error", "the table has more rows than [ingest] max_rows"),
+        Rule("too_many_columns", "error", "the file has more columns than [ingest] max_columns"),
+        Rule("table_too_large", "error", "the table read as text is larger than [ingest] max_table_mib"),
         Rule(
             "link_outside_source",
             "error",
