@@ -192,13 +192,15 @@ class IngestSettings(_Frozen):
 
     Each is checked before a file is held in memory, and exceeding one is an error that names the
     file and the limit. ``max_table_mib`` is the memory budget of reading: a table is read in batches
-    and the read stops as soon as the batches held pass it.
+    and the read stops as soon as the batches held pass it. ``max_failures_listed`` bounds the failures
+    kept per file, rule and column (the rest are counted in one row).
     """
 
     max_file_mib: Annotated[float, Field(gt=0.0)] = 512.0
     max_rows: Annotated[int, Field(ge=1)] = 10_000_000
     max_columns: Annotated[int, Field(ge=1)] = 200
     max_table_mib: Annotated[float, Field(gt=0.0)] = 1024.0
+    max_failures_listed: Annotated[int, Field(ge=1)] = 1000
 
     @property
     def max_file_bytes(self) -> int:

@@ -135,6 +135,22 @@ def test_parquet_decompressed_size_is_checked_before_reading(tmp_path: Path) -> 
     assert "decompressed" in str(errors[0][1]), errors
 
 
+def test_failures_past_the_listed_limit_are_counted_in_one_row(tmp_path: Path) -> None:
+    # given complaints with an unparseable (required) received_date on all rows, 3 failures listed per kind
+    tables = world()
+    for row in tables["complaints"]:
+        row["received_date"] = "många"
+    src = write_world(tmp_path, tables)
+    # when ingested
+    result = _ingest(src, _config(max_failures_listed=3))
+    # then the first three are listed with their rows, and one row without a row counts the rest
+    unparseable = result.errors.filter(pl.col("rule") == "unparseable_value")
+    assert unparseable["row"].to_list() == [2, 3, 4, None], unparseable
+    assert unparseable["value"][-1] == "1 more not listed", unparseable
+    restated = result.errors.filter(pl.col("rule") == "missing_value")
+    assert restated.is_empty(), f"the nulls the bad values became are reported again:\n{restated}"
+
+
 @pytest.mark.slow
 def test_time_grows_linearly_with_extra_columns(tmp_path: Path) -> None:
     # given availability (108 rows) with 2,000 extra columns (a query per column over the whole

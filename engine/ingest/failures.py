@@ -213,6 +213,33 @@ def single_failure(
     )
 
 
+def listed_failures(failures: pl.LazyFrame, limit: int) -> pl.LazyFrame:
+    """At most ``limit`` failures per file, rule and column (the first in reading order), and for each
+    such group over the limit one row, without a row number, saying how many more there are.
+
+    A file of ten million bad rows would otherwise make tens of millions of failure rows: gigabytes
+    to hold, sort and mask, and nobody reads past the first few hundred of one kind.
+    """
+    keys = ["table", "file", "rule", "severity", "column"]
+    listed = failures.filter(pl.int_range(pl.len()).over(keys) < limit)
+    more = (
+        failures.group_by(keys, maintain_order=True)
+        .agg(count=pl.len())
+        .filter(pl.col("count") > limit)
+        .select(
+            *keys,
+            row=pl.lit(None, dtype=pl.Int64),
+            unit_id=pl.lit(None, dtype=pl.String),
+            value=pl.format("{} more not listed", pl.col("count") - limit),
+            hint=pl.format(
+                "{} more failures of this rule in this column, not listed ([ingest] max_failures_listed)",
+                pl.col("count") - limit,
+            ),
+        )
+    )
+    return pl.concat([listed, more.select(FAILURE_COLUMNS)])
+
+
 def masked_failures(failures: pl.LazyFrame) -> pl.LazyFrame:
     """``failures`` with personal identity numbers masked wherever they can appear (the column, the
     unit id, the value and the hint)."""

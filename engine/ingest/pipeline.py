@@ -25,6 +25,7 @@ from engine.ingest.failures import (
     RULES,
     empty_failures,
     failures_frame,
+    listed_failures,
     masked_failures,
     single_failure,
     sorted_failures,
@@ -177,10 +178,14 @@ def ingest_directory(
     for name, frame in typed.items():
         failures.append(schema_failures(frame, specs[name], files[name]))
     failures += _cross_table_and_quality_failures(typed, specs, files, config, reference_date)
-    # Collected part by part: one plan over dozens of small rule queries optimises slowly.
-    parts = pl.collect_all(
-        [part.select(FAILURE_COLUMNS).cast(pl.Schema(FAILURE_SCHEMA)) for part in failures]
-    )
+    # Collected part by part, one after the other: one plan over dozens of small rule queries optimises
+    # slowly, and a part of millions of failures is cut to its listed ones before the next is computed.
+    parts = [
+        listed_failures(
+            part.select(FAILURE_COLUMNS).cast(pl.Schema(FAILURE_SCHEMA)), config.ingest.max_failures_listed
+        ).collect()
+        for part in failures
+    ]
     all_failures = _without_repeats(pl.concat(parts).lazy())
     collected = sorted_failures(masked_failures(all_failures)).collect()
     logger.info("ingest of %s: %d failures", masked(str(src_dir)), collected.height)
@@ -408,8 +413,9 @@ def _without_repeats(failures: pl.LazyFrame) -> pl.LazyFrame:
     ).select("table", "row")
     repeats = pl.concat(
         [
+            # nulls_equal: the row that counts the failures past the listed limit has no row number.
             failures.filter(pl.col("rule") == "missing_value").join(
-                unparseable, on=["table", "row", "column"], how="semi"
+                unparseable, on=["table", "row", "column"], how="semi", nulls_equal=True
             ),
             failures.filter(pl.col("rule").is_in(_PLACEHOLDER_CONSEQUENCES)).join(
                 placeholder_rows, on=["table", "row"], how="semi"
