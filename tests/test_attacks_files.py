@@ -151,6 +151,20 @@ def test_failures_past_the_listed_limit_are_counted_in_one_row(tmp_path: Path) -
     assert restated.is_empty(), f"the nulls the bad values became are reported again:\n{restated}"
 
 
+def test_manifest_counts_the_warnings_that_are_not_listed(tmp_path: Path) -> None:
+    # given availability with every share in percent (a warning per row, 108 rows), 3 listed per kind
+    tables = world()
+    for row in tables["availability"]:
+        row["share"] = str(round(100 * int(row["numerator"]) / int(row["denominator"]), 2)).replace(".", ",")
+    src = write_world(tmp_path, tables)
+    # when ingested
+    result = _ingest(src, _config(max_failures_listed=3))
+    # then the manifest's count is every warning, not the listed ones
+    assert result.ok, result.errors
+    summaries = [item for item in result.manifest_warnings() if item["rule"] == "share_in_percent"]
+    assert [item["count"] for item in summaries] == [108], summaries
+
+
 @pytest.mark.slow
 def test_time_grows_linearly_with_extra_columns(tmp_path: Path) -> None:
     # given availability (108 rows) with 2,000 extra columns (a query per column over the whole

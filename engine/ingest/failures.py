@@ -240,6 +240,16 @@ def listed_failures(failures: pl.LazyFrame, limit: int) -> pl.LazyFrame:
     return pl.concat([listed, more.select(FAILURE_COLUMNS)])
 
 
+def failure_count(failures: pl.DataFrame) -> int:
+    """How many failures ``failures`` stands for: its rows, with each row of :func:`listed_failures`
+    that counts the unlisted ones taken at its count."""
+    unlisted = failures.get_column("value").str.extract(_MORE_PATTERN).cast(pl.Int64)
+    return failures.height - int(unlisted.is_not_null().sum()) + int(unlisted.sum() or 0)
+
+
+_MORE_PATTERN = r"^(\d+) more not listed$"
+
+
 def masked_failures(failures: pl.LazyFrame) -> pl.LazyFrame:
     """``failures`` with personal identity numbers masked wherever they can appear (the column, the
     unit id, the value and the hint)."""

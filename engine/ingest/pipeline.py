@@ -24,6 +24,7 @@ from engine.ingest.failures import (
     FAILURE_SCHEMA,
     RULES,
     empty_failures,
+    failure_count,
     failures_frame,
     listed_failures,
     masked_failures,
@@ -84,7 +85,7 @@ class IngestResult:
             count = (
                 self.redaction_counts.get(str(table), group.height)
                 if rule == "personal_data"
-                else group.height
+                else failure_count(group)
             )
             summaries.append(
                 {
