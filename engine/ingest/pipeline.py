@@ -144,7 +144,10 @@ def ingest_directory(
                     table=name, file=path.name, rule=error.rule, value=error.value, hint=masked(str(error))
                 )
             )
-        except Exception as error:  # any reader fault is a failure row, never a traceback
+        except (Exception, pl.exceptions.PanicException) as error:
+            # Anything else the reader meets in an untrusted file (two columns of one name, a panic in a
+            # parser, ...) is a fact about the file: a failure row with its numbers masked, never a
+            # traceback that prints them. (polars' PanicException is not an Exception.)
             logger.warning("cannot read %s: %s", path.name, type(error).__name__)
             failures.append(
                 single_failure(
@@ -152,15 +155,6 @@ def ingest_directory(
                     file=path.name,
                     rule="unreadable_file",
                     hint=masked(f"{RULES['unreadable_file'].hint}: {_first_line(error)}"),
-                )
-            )
-        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, ValueError) as error:
-            # Anything else the reader meets in an untrusted file (two columns of one name, ...) is a fact
-            # about the file: a failure row with its numbers masked, never a traceback that prints them.
-            logger.warning("cannot read %s", path.name)
-            failures.append(
-                single_failure(
-                    table=name, file=path.name, rule="unreadable_file", hint=masked(_reader_message(error))
                 )
             )
     raw_tables, pseudonym_failures = pseudonymised_tables(raw_tables, pseudonym_key)
@@ -209,12 +203,6 @@ def ingest_directory(
         for name, raw in sorted(raw_tables.items())
     }
     return IngestResult(tables, collected, sources, reference_date, redact, redaction_counts)
-
-
-def _reader_message(error: BaseException) -> str:
-    """The first line of a reader error (polars adds hints and backtraces on later lines)."""
-    lines = str(error).strip().splitlines()
-    return f"cannot read the file: {lines[0] if lines else type(error).__name__}"
 
 
 # C0 controls except tab, newline and carriage return; DEL; C1 controls.
@@ -389,6 +377,6 @@ def _normalised(frame: pl.DataFrame, spec: TableSpec, config: Config) -> pl.Data
     return lazy.select(columns).sort(order, nulls_last=True, maintain_order=True).collect()
 
 
-def _first_line(error: Exception) -> str:
+def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:300] if text else type(error).__name__
