@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.personal_data import masked
@@ -59,6 +60,8 @@ class ProblemError(Exception):
         title: str,
         detail: str,
         headers: dict[str, str] | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -66,6 +69,7 @@ class ProblemError(Exception):
         self.title = title
         self.detail = detail
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def problem_response(
@@ -107,11 +111,14 @@ async def _problem_error(request: Request, error: Exception) -> JSONResponse:
         detail=error.detail,
         type_=TYPE_PREFIX + error.slug,
         headers=error.headers,
+        extra=error.extra,
     )
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8, not a form)
+        return _malformed_body(request)
     detail = error.detail if isinstance(error.detail, str) else _phrase(error.status_code)
     if error.status_code == 404 and detail == "Not Found":
         detail = "no resource at this path"
@@ -123,16 +130,32 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    """400 for a malformed JSON body or a query the route does not accept; 422 for any other
+    invalid input (a body or path value)."""
     assert isinstance(error, RequestValidationError)
+    raw = error.errors()
+    if any(item.get("type") == "json_invalid" for item in raw):
+        return _malformed_body(request)
     # Location and message only: pydantic's ``input`` (and ``ctx``) would echo what was sent.
     errors = [
         {
             "location": safe_text(".".join(str(part) for part in item.get("loc", ())), 100),
-            "message": safe_text(str(item.get("msg", "")), 200),
+            "message": safe_text(_message(item), 200),
         }
-        for item in error.errors()[:MAX_VALIDATION_ERRORS]
+        for item in raw[:MAX_VALIDATION_ERRORS]
     ]
     summary = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
+    if any(item.get("loc", ("",))[0] == "query" for item in raw):
+        allowed = allowed_query_parameters(request)
+        return problem_response(
+            request,
+            400,
+            title="Invalid query parameter",
+            detail=f"the query does not match the route: {summary}; allowed parameters: "
+            + (", ".join(allowed) or "none"),
+            type_=TYPE_PREFIX + "invalid-query",
+            extra={"errors": errors, "allowed_parameters": allowed},
+        )
     return problem_response(
         request,
         422,
@@ -141,6 +164,42 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         type_=TYPE_PREFIX + "validation-error",
         extra={"errors": errors},
     )
+
+
+def _malformed_body(request: Request) -> JSONResponse:
+    return problem_response(
+        request,
+        400,
+        title="Malformed request body",
+        detail="the request body cannot be parsed as JSON",
+        type_=TYPE_PREFIX + "malformed-body",
+    )
+
+
+def _message(item: Mapping[str, Any]) -> str:
+    if item.get("type") == "extra_forbidden":
+        return "unknown parameter"
+    return str(item.get("msg", ""))
+
+
+def allowed_query_parameters(request: Request) -> list[str]:
+    """The query parameter names the matched route accepts (its query model's fields), sorted."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return []
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:  # the route's own query parameters and those of its dependencies
+        current = pending.pop()
+        pending.extend(current.dependencies)
+        for field in current.query_params:
+            annotation = field.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names.update(info.alias or name for name, info in annotation.model_fields.items())
+            else:
+                names.add(field.alias)
+    return sorted(names)
 
 
 async def _unhandled_error(request: Request, error: Exception) -> JSONResponse:
