@@ -156,9 +156,15 @@ def _conditional(operation: dict[str, Any]) -> None:
         return
     ok.setdefault("headers", {}).update(
         {
-            "ETag": {"description": "Strong entity tag of the body.", "schema": {"type": "string"}},
+            # Required, so the contract test checks that every successful read carries them.
+            "ETag": {
+                "description": "Strong entity tag of the body.",
+                "required": True,
+                "schema": {"type": "string", "pattern": '^"[0-9a-f]+"$'},
+            },
             "Cache-Control": {
                 "description": "How long the body may be reused.",
+                "required": True,
                 "schema": {"type": "string"},
             },
         }

@@ -45,7 +45,8 @@ def test_api_conforms_to_its_openapi_schema(tmp_path: Path, mode: schemathesis.G
     schema = schemathesis.openapi.from_asgi("/openapi.json", api.client.app, config=CONFIG)
     operations = [result.ok() for result in schema.get_all_operations()]
     # when schemathesis generates requests for every operation
-    # then no server errors, only documented statuses, and bodies and content types that match the schema
+    # then no server errors, only documented statuses, bodies and content types that match the schema
+    # (problem types included), and the required ETag and Cache-Control on every successful read
     assert len(operations) == 9, [f"{op.method} {op.path}" for op in operations]
     for operation in operations:
         has_input = len(operation.query) + len(operation.path_parameters) + len(operation.body) > 0
