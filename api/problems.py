@@ -13,7 +13,8 @@ A problem never echoes what the request sent: validation errors carry the locati
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -33,6 +34,10 @@ MAX_DETAIL_CHARS = 300
 MAX_INSTANCE_CHARS = 200
 MAX_VALIDATION_ERRORS = 20
 REQUEST_VALUE = "<value>"
+# A query parameter name is named in a problem only if it looks like one: a credential or a long token
+# sent as a name (``?tr_<key>=``) is not echoed.
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,31}")
+UNNAMED_PARAMETER = "<parameter>"
 
 
 def safe_text(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
@@ -139,7 +144,7 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
     # Location and message only: pydantic's ``input`` (and ``ctx``) would echo what was sent.
     errors = [
         {
-            "location": safe_text(".".join(str(part) for part in item.get("loc", ())), 100),
+            "location": safe_text(".".join(_location(item.get("loc", ()))), 100),
             "message": safe_text(_message(item), 200),
         }
         for item in raw[:MAX_VALIDATION_ERRORS]
@@ -174,6 +179,14 @@ def _malformed_body(request: Request) -> JSONResponse:
         detail="the request body cannot be parsed as JSON",
         type_=TYPE_PREFIX + "malformed-body",
     )
+
+
+def _location(loc: Sequence[Any]) -> list[str]:
+    """A validation error's location as text, a query parameter's name kept only if it looks like one."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] == "query" and not PARAMETER_NAME.fullmatch(parts[1]):
+        parts[1] = UNNAMED_PARAMETER
+    return parts
 
 
 def _message(item: Mapping[str, Any]) -> str:

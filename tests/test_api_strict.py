@@ -218,3 +218,15 @@ def test_openapi_lists_every_problem_type_per_route(tmp_path: Path) -> None:
     assert types("POST /v1/plans", "422") == ["validation-error", "unknown-risk-area", "invalid-design"]
     assert types("GET /v1/units/{unit_id}", "404") == ["unknown-unit"]
     assert "Problem" in document["components"]["schemas"]
+
+
+def test_a_parameter_name_that_is_a_credential_is_not_echoed(api: ApiHarness) -> None:
+    # given the client's own key sent by mistake as a parameter name
+    key = api.keys["all"]
+    # when it is refused as an unknown parameter
+    response = api.client.get(f"/v1/candidates?{key}=1&limt=5", headers=api.auth())
+    # then the problem names the short, name-like parameter but not the key
+    assert response.status_code == 400
+    assert key not in response.text, "a key sent as a parameter name must not come back"
+    locations = [error["location"] for error in response.json()["errors"]]
+    assert sorted(locations) == ["query.<parameter>", "query.limt"], locations
