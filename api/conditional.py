@@ -12,7 +12,8 @@ route, including the ones added later. Why HEAD here: FastAPI's ``APIRoute`` ans
 it declares, and declaring ``["GET", "HEAD"]`` on every route would put a second operation per path in
 the OpenAPI document; answering HEAD as GET minus the body is what RFC 9110 asks and needs no route to
 know about it. The route still runs in full for a 304 (the body is built, hashed and dropped): for the
-candidate page that costs one SHA-256 over ~30 KB, measured in ``bench/bench_api.py``.
+candidate page that is one SHA-256 over 49 kB, within the benchmark's noise
+(docs/results/2026-12-06-api-conditional.md).
 """
 
 from __future__ import annotations

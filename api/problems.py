@@ -2,7 +2,8 @@
 
 Problem types (documented in docs/api.md): plain HTTP errors (404 unknown path, 405, ...) use
 ``about:blank`` with the HTTP reason phrase as title; the API's own problems use
-``urn:tillsynsrisk:problem:<slug>``.
+``urn:tillsynsrisk:problem:<slug>``. A query the route does not accept (an unknown parameter or a bad
+value) and a body that cannot be parsed are 400; invalid path or body values are 422.
 
 A problem never echoes what the request sent: validation errors carry the location and message only
 (never pydantic's ``input``), a request's query and path values quoted in a detail are replaced by
