@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import queue
 import re
 import sqlite3
@@ -44,6 +43,7 @@ from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from engine.files import create_private_file
 from engine.identifiers import ORGANISATION_NUMBER_PATTERN
 from engine.personal_data import contains_personal_number, masked
 
@@ -114,7 +114,7 @@ class AuditLog:
 
     def __init__(self, path: Path, flush_seconds: float = 0.1, max_pending: int = 10_000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        _create_private(path)
+        create_private_file(path)
         self.path = path
         self.flush_seconds = flush_seconds
         self.max_pending = max_pending
@@ -263,13 +263,6 @@ class AuditMiddleware:
             self._tokens -= 1.0
             dropped, self._suppressed = self._suppressed, 0
             return dropped
-
-
-def _create_private(path: Path) -> None:
-    """Create ``path`` readable only by its owner (and make an existing one so)."""
-    descriptor = os.open(path, os.O_CREAT | os.O_RDWR, 0o600)
-    os.close(descriptor)
-    os.chmod(path, 0o600)
 
 
 def _clipped(text: str, limit: int) -> str:

@@ -17,13 +17,14 @@ from fastapi.middleware.cors import CORSMiddleware
 from api.audit import AuditLog, AuditMiddleware
 from api.conditional import ConditionalGetMiddleware
 from api.deps import BEARER_SCHEME, AppState
+from api.docs_pages import install_docs
 from api.limits import BodySizeLimitMiddleware
 from api.problems import install_problem_handlers
 from api.routes import candidates, health, models, plans, providers, risk_areas, units
 from api.schemas import Problem
 from api.security import SCOPES, ApiKeyStore
 from api.serving import ScoresHolder
-from api.web.state import install_web
+from api.web.install import install_web
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
 from serving.plans import PlanStore
@@ -80,6 +81,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # The documentation pages come from api/docs_pages.py (local assets, security headers), not the CDN.
+        docs_url=None,
+        redoc_url=None,
         # FastAPI's native OpenTelemetry hooks check the global providers on every request; this service
         # exports no traces or metrics, so they are switched off rather than paid for per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -87,6 +91,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.tillsynsrisk = state
     install_problem_handlers(app)
+    install_docs(app)
     for router in ROUTERS:
         app.include_router(router)
     # Inside the audit middleware: an oversized body is refused (and audited) before anything reads it.
@@ -103,13 +108,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_headers=["Authorization", "Content-Type", "If-None-Match"],
             expose_headers=["ETag", "Location"],
         )
-    _complete_openapi(app, [*config.risk_area_ids, OVERALL])
+    _complete_openapi(app, [*config.risk_area_ids, OVERALL], config.planning.model_dump())
     return app
 
 
-def _complete_openapi(app: FastAPI, area_ids: list[str]) -> None:
-    """Add what FastAPI cannot infer: the configured risk areas as an enum, the bearer security, the
-    problem schema the routes' error responses refer to, and the conditional-GET headers and 304."""
+def _complete_openapi(app: FastAPI, area_ids: list[str], plan_defaults: dict[str, Any]) -> None:
+    """Add what FastAPI cannot infer: the configured risk areas as an enum, the configured plan defaults
+    (``[planning]``) as the plan request's defaults, the bearer security, the problem schema the routes'
+    error responses refer to, and the conditional-GET headers and 304."""
     build_schema = app.openapi
 
     def openapi() -> dict[str, Any]:
@@ -132,9 +138,12 @@ def _complete_openapi(app: FastAPI, area_ids: list[str]) -> None:
         schemas["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
         for unused in ("HTTPValidationError", "ValidationError"):
             schemas.pop(unused, None)
-        plan_request = schemas.get("PlanRequest", {})
-        if "risk_area" in plan_request.get("properties", {}):
-            plan_request["properties"]["risk_area"]["enum"] = area_ids
+        properties = schemas.get("PlanRequest", {}).get("properties", {})
+        if "risk_area" in properties:
+            properties["risk_area"]["enum"] = area_ids
+        for name, value in plan_defaults.items():
+            if name in properties:
+                properties[name]["default"] = value
         app.openapi_schema = schema
         return schema
 

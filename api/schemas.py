@@ -316,7 +316,6 @@ def _json_number(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_number)]
-JsonFloat = Annotated[float, BeforeValidator(_json_number)]
 
 
 class PlanRequest(Schema):
@@ -331,8 +330,6 @@ class PlanRequest(Schema):
                     "risk_area": "tillganglighet",
                     "per_region": 3,
                     "max_per_provider": 2,
-                    "exploration": 0.15,
-                    "cooldown_months": 12,
                     "seed": 42,
                 }
             ]
@@ -358,16 +355,21 @@ class PlanRequest(Schema):
     max_per_provider: Annotated[int, Field(ge=1), BeforeValidator(_json_number)] | None = Field(
         default=None, description="Max risk-ranked units per provider."
     )
-    exploration: JsonFloat = Field(default=0.15, ge=0, le=1, description="Share of K drawn at random.")
-    cooldown_months: JsonInt = Field(
-        default=12, ge=0, le=120, description="Skip units inspected this recently."
+    # Left out (or null): the deployment's default, the configuration's [planning] section.
+    exploration: Annotated[float, Field(ge=0, le=1), BeforeValidator(_json_number)] | None = Field(
+        default=None, description="Share of K drawn at random (default: the configured one)."
     )
-    design: Literal["top", "pps", "stratified"] = Field(
-        default="top",
+    cooldown_months: Annotated[int, Field(ge=0, le=120), BeforeValidator(_json_number)] | None = Field(
+        default=None, description="Skip units inspected this recently (default: the configured one)."
+    )
+    design: Literal["top", "pps", "stratified"] | None = Field(
+        default=None,
         description="top: risk-ranked picks + random share; pps: probability proportional to risk with a "
-        "floor; stratified: stratified random sample (docs/planning.md).",
+        "floor; stratified: stratified random sample (docs/planning.md). Default: the configured one.",
     )
-    floor: JsonFloat = Field(default=0.0, ge=0, le=1, description="π_min of every eligible unit (pps only).")
+    floor: Annotated[float, Field(ge=0, le=1), BeforeValidator(_json_number)] | None = Field(
+        default=None, description="π_min of every eligible unit (pps only; default: the configured one)."
+    )
     score_id: str | None = Field(
         default=None,
         strict=True,

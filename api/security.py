@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.files import create_private_file
+
 SCOPES: dict[str, str] = {
     "read:candidates": "List risk areas and ranked candidates (GET /v1/risk-areas, /v1/candidates).",
     "read:units": "Read a unit's profile and score history (GET /v1/units/{unit_id}).",
@@ -87,6 +89,7 @@ class ApiKeyStore:
 
     def __init__(self, path: Path, refresh_seconds: float = 1.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600 before SQLite opens it; its -wal and -shm files inherit the mode
         self.path = path
         self.refresh_seconds = refresh_seconds
         self._checked_at = -float("inf")

@@ -11,6 +11,9 @@ from rich.table import Table
 from cli.common import console, error_console, fail, load_settings, shown
 from engine.personal_data import MaskingFilter
 
+# Descriptors the process needs besides connections: SQLite stores and their WAL files, logs, MLflow.
+OPEN_FILES_RESERVE = 64
+
 apikey_app = typer.Typer(help="Manage API keys (stored hashed, with scopes).", no_args_is_help=True)
 
 
@@ -24,10 +27,14 @@ def serve(
         ),
     ] = False,
 ) -> None:
-    """Serve the API (uvicorn) on the published scoring snapshot; swaps in newly published ones."""
+    """Serve the API (uvicorn) on the published scoring snapshot; swaps in newly published ones.
+
+    Connection limits and timeouts come from the settings (``TILLSYNSRISK_SERVER_*``, docs/api.md).
+    """
     import uvicorn
 
     from api.main import create_app
+    from api.server import install_accept_error_throttle, raised_open_file_limit, server_options
     from engine.config import ConfigError
 
     settings = load_settings()
@@ -45,7 +52,17 @@ def serve(
     # (an access-log line quotes the path and query as sent).
     for name in ("uvicorn.access", "uvicorn.error"):
         logging.getLogger(name).addFilter(MaskingFilter())
-    uvicorn.run(app, host=host, port=port, access_log=access_log, log_level="info")
+    install_accept_error_throttle()
+    open_files = raised_open_file_limit()
+    if open_files < settings.server_limit_concurrency + OPEN_FILES_RESERVE:
+        error_console.print(
+            f"[yellow]warning:[/] the open-file limit ({open_files}) is below the connection limit "
+            f"({settings.server_limit_concurrency}) plus {OPEN_FILES_RESERVE} for the stores; raise it "
+            "(`ulimit -n`, systemd's LimitNOFILE) or lower TILLSYNSRISK_SERVER_LIMIT_CONCURRENCY"
+        )
+    uvicorn.run(
+        app, host=host, port=port, access_log=access_log, log_level="info", **server_options(settings)
+    )
 
 
 @apikey_app.command("create")

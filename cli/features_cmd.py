@@ -107,9 +107,7 @@ def top_varying_features(frame: pl.DataFrame, catalog: list[FeatureSpec], limit:
     """
     numeric = [spec.name for spec in catalog if spec.kind == "numeric" and spec.unit in _NON_NEGATIVE_UNITS]
     if not numeric or frame.height == 0:
-        return pl.DataFrame(
-            schema={"feature": pl.String, "mean": pl.Float64, "std": pl.Float64, "non_null": pl.Float64}
-        )
+        return pl.DataFrame(schema=_VARYING_SCHEMA)
     stats = frame.select(
         [pl.col(name).mean().alias(f"{name}\x00mean") for name in numeric]
         + [pl.col(name).std().alias(f"{name}\x00std") for name in numeric]
@@ -124,9 +122,7 @@ def top_varying_features(frame: pl.DataFrame, catalog: list[FeatureSpec], limit:
         }
         for name in numeric
     ]
-    table = pl.DataFrame(
-        rows, schema={"feature": pl.String, "mean": pl.Float64, "std": pl.Float64, "non_null": pl.Float64}
-    )
+    table = pl.DataFrame(rows, schema=_VARYING_SCHEMA)
     return (
         table.with_columns((pl.col("std") / pl.col("mean").abs()).alias("cv"))
         .filter(pl.col("cv").is_finite())

@@ -230,7 +230,25 @@ def _write_report(path: Path, result: IngestResult) -> None:
         "failures": result.failures.to_dicts(),
     }
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(payload, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(_masked_payload(payload), indent=2, ensure_ascii=False) + "\n", encoding="utf-8"
+    )
+
+
+def _masked_payload(item: Any) -> Any:
+    """``item`` with every string in it (keys too) masked for personal identity numbers.
+
+    The failures are masked where they are made; this pass covers every other string of the report
+    (sources, counts, anything added later) with the same detector, before JSON escapes could split a
+    number written with control characters into something else.
+    """
+    if isinstance(item, str):
+        return masked(item)
+    if isinstance(item, dict):
+        return {_masked_payload(key): _masked_payload(value) for key, value in item.items()}
+    if isinstance(item, list | tuple):
+        return [_masked_payload(value) for value in item]
+    return item
 
 
 def _print_failures(result: IngestResult) -> None:

@@ -620,11 +620,20 @@ def promote(
         bool, typer.Option("--force", help="Promote even if gates fail (reasons are tagged).")
     ] = False,
 ) -> None:
-    """Register a run's model as `tillsynsrisk` and alias it `champion` if it passes the promotion gates."""
+    """Register a run's model as `tillsynsrisk` and alias it `champion` if it passes the promotion gates.
+
+    A run that did not finish (killed, failed, still running) or lacks its artifacts is refused, even with
+    --force.
+    """
     from models.registry import promote as promote_run
+    from models.registry import tracking_for
+    from models.tracking import unfinished_run_problem
 
     settings = load_settings()
     config = load_effective_config(settings)
+    problem = unfinished_run_problem(tracking_for(settings), run_id)
+    if problem is not None:
+        fail(f"promotion refused (even with --force): {problem}")
     tracking, _ = _tracking_and_metrics(run_id)
     paired = _paired_evidence(tracking, run_id, settings, config)
     decision = promote_run(tracking, run_id, config.model, force=force, paired=paired)

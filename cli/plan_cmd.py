@@ -12,7 +12,7 @@ from rich.table import Table
 from cli.common import console, fail, load_effective_config, load_settings, shown
 from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
 from serving.plan_export import BOM, inspected_areas, inspections_csv_text
-from serving.planning import PlanParameters
+from serving.planning import plan_parameters
 from serving.plans import (
     CooldownUnavailableError,
     PlanNotFoundError,
@@ -42,20 +42,31 @@ def plan(
         int | None, typer.Option("--max-per-provider", min=1, help="Max units per provider.")
     ] = None,
     exploration: Annotated[
-        float, typer.Option("--exploration", min=0.0, max=1.0, help="Share of K drawn at random.")
-    ] = 0.15,
-    cooldown_months: Annotated[
-        int, typer.Option("--cooldown-months", min=0, help="Skip units inspected this recently.")
-    ] = 12,
-    design: Annotated[
-        str,
+        float | None,
         typer.Option(
-            "--design", help="top (risk ranks + random share), pps (∝ risk with a floor) or stratified."
+            "--exploration", min=0.0, max=1.0, help="Share of K drawn at random (default: [planning])."
         ),
-    ] = "top",
+    ] = None,
+    cooldown_months: Annotated[
+        int | None,
+        typer.Option(
+            "--cooldown-months", min=0, help="Skip units inspected this recently (default: [planning])."
+        ),
+    ] = None,
+    design: Annotated[
+        str | None,
+        typer.Option(
+            "--design",
+            help="top (risk ranks + random share), pps (∝ risk with a floor) or stratified "
+            "(default: [planning]).",
+        ),
+    ] = None,
     floor: Annotated[
-        float, typer.Option("--floor", min=0.0, max=1.0, help="pps: π_min of every eligible unit.")
-    ] = 0.0,
+        float | None,
+        typer.Option(
+            "--floor", min=0.0, max=1.0, help="pps: π_min of every eligible unit (default: [planning])."
+        ),
+    ] = None,
     score: Annotated[
         str | None, typer.Option("--score", help="Scoring snapshot id (default: published).")
     ] = None,
@@ -66,15 +77,18 @@ def plan(
         return
     if capacity is None or seed is None:
         fail("`tillsynsrisk plan` needs --capacity K and --seed S (or a subcommand: show, list, export)", 2)
-    if floor > 0 and design != "pps":
-        fail(f"--floor applies to --design pps only, not {design!r}", 2)
     settings = load_settings()
+    defaults = load_effective_config(settings).planning
+    chosen_design = defaults.design if design is None else design
+    if floor is not None and floor > 0 and chosen_design != "pps":
+        fail(f"--floor applies to --design pps only, not {chosen_design!r}", 2)
     try:
         scores = ScoreStore(settings.scores_dir).open(score)
     except (ScoreNotFoundError, ScoreValidationError) as error:
         fail(f"{error}; run `tillsynsrisk score` first")
     try:
-        parameters = PlanParameters(
+        parameters = plan_parameters(
+            defaults,
             capacity=capacity,
             seed=seed,
             risk_area=risk_area,

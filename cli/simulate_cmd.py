@@ -40,8 +40,11 @@ def simulate(
         str, typer.Option("--risk-area", help="The risk area plans are made for.")
     ] = "tillganglighet",
     exploration: Annotated[
-        float, typer.Option("--exploration", min=0.0, max=1.0, help="top: share of K drawn at random.")
-    ] = 0.15,
+        float | None,
+        typer.Option(
+            "--exploration", min=0.0, max=1.0, help="top: share of K drawn at random (default: [planning])."
+        ),
+    ] = None,
     floor: Annotated[float, typer.Option("--floor", min=0.0, max=1.0, help="pps: π_min.")] = 0.1,
     units: Annotated[
         int | None, typer.Option("--units", min=30, help="World size (default: the scenario's).")

@@ -5,10 +5,14 @@ Personnummer detection lives in :mod:`engine.personal_data`; it builds on the Lu
 
 from __future__ import annotations
 
+import re
+
 import polars as pl
 
 ORGANISATION_NUMBER_PATTERN = r"^\d{10}$"
 HSA_ID_PATTERN = r"^SE\d{10}-[A-Za-z0-9]+$"
+# The organisationsnummer inside an HSA-id (a sole trader's is the owner's personnummer).
+HSA_ORGANISATION_PATTERN = r"^SE(\d{10})-"
 
 
 def luhn_check_digit(first_nine: str) -> int:
@@ -52,3 +56,13 @@ def organisation_number(first_nine: str) -> str:
 def hsa_id(organisation: str, local_part: str) -> str:
     """An HSA-id in the form ``SE<organisationsnummer>-<local part>``."""
     return f"SE{organisation}-{local_part}"
+
+
+def hsa_organisation_number(unit_id: str) -> str | None:
+    """The organisationsnummer an HSA-id starts with (``SE<organisationsnummer>-``), or None.
+
+    >>> hsa_organisation_number("SE2321000016-vc1")
+    '2321000016'
+    """
+    match = re.match(HSA_ORGANISATION_PATTERN, unit_id)
+    return match.group(1) if match else None

@@ -11,28 +11,46 @@ owner's personnummer and is found).
 
 People write the numbers in many ways, so text is normalised before matching:
 
-- every Unicode decimal digit counts as its ASCII digit (full-width ``１２``, Arabic-Indic, ...);
+- every Unicode digit counts as its ASCII digit (full-width ``１２``, Arabic-Indic, circled ``①``,
+  sub- and superscript ``₁``, ...); the vectorised pre-filter counts the same characters;
+- invisible characters are dropped wherever they are, as if they were not there: format characters
+  (Unicode category ``Cf``: soft hyphen, zero-width space, word joiner, ZWNJ/ZWJ, LRM/RLM, the bidi
+  controls, invisible operators, ...), combining marks (``Mn``, ``Me``: CGJ, variation selectors, accents
+  put on digits) and the rest of Unicode's default-ignorable code points (Hangul fillers, tags);
 - digits form *groups*; groups joined by at most :data:`MAX_SEPARATOR_RUN` separator characters
-  (space, no-break and narrow spaces, ``-``, en/em dash — also the Windows-1252 bytes 0x96/0x97 read
-  as Latin-1 —, non-breaking hyphen, minus sign, soft hyphen, ``.``, ``/``, ``_``, ``+``) form a *run*;
+  (spaces of every kind, dashes and hyphens of every kind — also the Windows-1252 bytes 0x96/0x97 read
+  as Latin-1 —, control characters, ``.`` ``/`` ``_`` ``+`` ``:`` ``,`` ``;`` ``*`` ``|`` ``#``
+  and parentheses) form a *run*;
 - a candidate is any consecutive groups of a run with 10 or 12 digits in total whose inner boundaries
-  fall where people split the number: between the date parts (``12 12 12-1212``) and before the last
-  four digits (positions 2, 4, 6 of the ten-digit form; 2 and 8 of the twelve-digit form). A longer
-  group is never cut (``konto 1212121212129`` is an account, not a personnummer), and a phone number
-  grouped ``070-123 45 67`` is not a candidate.
+  fall where people split the number. *Usual* forms may stand anywhere in a run: unsplit, a separator
+  before the serial, the ten-digit date part split into pairs (``85 07 15-1234``), the century split
+  off (``19 850715-1234``). *Split* forms — the serial split in pairs (``850715 12 34``,
+  ``85 07 15 12 34``), the twelve-digit date split in its parts (``1985-07-15-1234``,
+  ``1985 0715 1234``), a separator between every digit — count only where the run does not go on with
+  the separator they use inside: ``2019-01-15 – 2020-01-15`` and ``2024-03-01 12:34:56`` are a date
+  range and a time, not numbers.
+
+Identifiers are not numbers: a group cut off by letters on both sides (``e4312064977c``), a group in a
+hexadecimal token (``1b850715``) and anything inside a UUID or a score id (``20260101-…``) is never
+part of a candidate, and the ten-digit split ``YY-NNNNNNNN`` is a case number (``24-01151234``), not a
+personnummer. A longer group is never cut (``konto 1212121212129`` is an account), and a phone number
+grouped ``070-123 45 67`` is not a candidate.
 
 The numbers never leave this module in a report: matches are (row, column, kind), and every other
 output masks them as ``<personnummer>`` (:func:`masked`) or redacts them (:func:`redacted_text`).
-False-positive rates on ordinary numbers: ``docs/data-quality.md``.
+False-positive rates on ordinary numbers and identifiers: ``docs/data-quality.md``.
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
+from itertools import combinations
+from typing import NamedTuple
 
 import polars as pl
 
@@ -42,21 +60,59 @@ PERSONNUMMER_MASK = "<personnummer>"
 REDACTION_TEXT = "[personnummer borttaget]"
 MAX_SEPARATOR_RUN = 5
 _CENTURIES = ("18", "19", "20")
-# Where a written number may be split: the ten-digit form between its date parts and before the
-# serial; the twelve-digit form after the century and before the serial only (``19850715-1234``):
-# grouping its date part too would make every date range ``2019-01-15 – 2020-…`` a candidate.
-_ALLOWED_BOUNDARIES = {10: frozenset({2, 4, 6}), 12: frozenset({2, 8})}
 # A value needs at least ten digits (any script) to hold a number: a cheap vectorised pre-filter.
 _ENOUGH_DIGITS = 10
-_DIGIT_REGEX = r"\d"
 
 SEPARATORS = frozenset(
-    " \t\n\r\v\f\u00a0\u202f\u200b\u2060\ufeff"
+    " \t\n\r\v\f\u00a0\u202f"
     "\u2007\u2009\u200a\u2002\u2003\u2004\u2005\u2006\u2008\u205f\u3000"
-    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u00ad\ufe58\ufe63\uff0d\u0096\u0097"
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\ufe58\ufe63\uff0d\u0096\u0097"
     "._/+\uff0e\uff0f\uff3f\uff0b\ufffd"
+    ":,;*|#()\uff1a\uff0c\uff1b\uff0a\uff5c\uff03\uff08\uff09"
 )
-"""Characters that may stand between the digit groups of one written number."""
+"""Characters that may stand between the digit groups of one written number (besides every space,
+dash and control character of Unicode: categories ``Zs``, ``Zl``, ``Zp``, ``Pd`` and ``Cc``)."""
+
+_SEPARATOR_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Pd", "Cc"})
+_IGNORABLE_CATEGORIES = frozenset({"Cf", "Mn", "Me"})
+# Unicode's Default_Ignorable_Code_Point ranges (DerivedCoreProperties.txt); most are Cf or Mn, the rest
+# are the Hangul fillers and unassigned code points kept invisible by every renderer.
+_DEFAULT_IGNORABLE_RANGES = (
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5),
+    (0x180B, 0x180F), (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164),
+    (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF), (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+)  # fmt: skip
+# Planes 0 and 1 hold every character with a digit value (Unicode 14: 788 of them, none above).
+_LAST_DIGIT_PLANE_END = 0x20000
+_HEX_TOKEN = re.compile(r"[0-9A-Fa-f]*[A-Fa-f][0-9A-Fa-f]*")
+_DIGIT_GROUP = re.compile(r"[0-9]+")
+# Identifiers of this and other systems whose digits are never a number: UUIDs and score ids
+# (``20260101-e4312064977c``: a date and a content hash, engine.scores), even when the hex is all digits.
+_IDENTIFIERS = re.compile(
+    r"(?<![0-9A-Za-z])(?:[0-9a-fA-F]{8}(?:-[0-9a-fA-F]{4}){3}-[0-9a-fA-F]{12}|[0-9]{8}-[0-9a-f]{12})(?![0-9A-Za-z])"
+)
+
+
+def _subsets(allowed: tuple[int, ...]) -> frozenset[frozenset[int]]:
+    return frozenset(
+        frozenset(chosen) for size in range(len(allowed) + 1) for chosen in combinations(allowed, size)
+    )
+
+
+# Where a written number may be split (digit positions of the inner group boundaries). Usual forms:
+# the ten-digit date part in pairs and the serial apart, but not ``YY-NNNNNNNN`` (a case number); the
+# twelve-digit form after the century and before the serial only.
+_USUAL_FORMS = {
+    10: _subsets((2, 4, 6)) - {frozenset({2})},
+    12: _subsets((2, 8)),
+}
+# Split forms: ``YYMMDD NN NN``, ``YY MM DD NN NN``, ``YYYY-MM-DD-NNNN``, ``YYYY MMDD NNNN`` and a
+# separator after every digit.
+_SPLIT_FORMS = {
+    10: frozenset({frozenset({6, 8}), frozenset({2, 4, 6, 8}), frozenset(range(1, 10))}),
+    12: frozenset({frozenset({4, 6, 8}), frozenset({4, 8}), frozenset(range(1, 12))}),
+}
 
 
 @dataclass(frozen=True)
@@ -68,11 +124,17 @@ class PersonalNumber:
     end: int
 
 
-@dataclass(frozen=True)
-class _Group:
+class _Group(NamedTuple):
     digits: str
     start: int
     end: int
+    embedded: bool  # part of an identifier token: never part of a number
+
+
+class _Run(NamedTuple):
+    groups: list[_Group]
+    gaps: list[str]  # gaps[i]: the separators between groups[i] and groups[i + 1]
+    digits: int
 
 
 def digit_value(char: str) -> str | None:
@@ -83,6 +145,51 @@ def digit_value(char: str) -> str | None:
         return None
     value = unicodedata.digit(char, None)
     return None if value is None else str(value)
+
+
+def is_ignorable(char: str) -> bool:
+    """Whether ``char`` is invisible in text: a format character, a combining mark or default-ignorable."""
+    if char.isascii():
+        return False
+    if unicodedata.category(char) in _IGNORABLE_CATEGORIES:
+        return True
+    code = ord(char)
+    return any(first <= code <= last for first, last in _DEFAULT_IGNORABLE_RANGES)
+
+
+@lru_cache(maxsize=4096)
+def is_separator(char: str) -> bool:
+    """Whether ``char`` may stand between the digit groups of one written number."""
+    return char in SEPARATORS or unicodedata.category(char) in _SEPARATOR_CATEGORIES
+
+
+class _NormalisingTable(dict[int, int | None]):
+    """``str.translate`` table filled as characters are met (a full table takes a second to build):
+    every digit to its ASCII digit, every invisible character away, anything else kept."""
+
+    def __missing__(self, code: int) -> int | None:
+        char = chr(code)
+        digit = digit_value(char)
+        value = ord(digit) if digit is not None else None if is_ignorable(char) else code
+        if len(self) < _MAX_TABLE_ENTRIES:
+            self[code] = value
+        return value
+
+
+_MAX_TABLE_ENTRIES = 65_536
+_NORMALISING = _NormalisingTable()
+
+
+def _character_class(codes: list[int]) -> str:
+    """A regex character class (Python and Rust syntax) of sorted code points, as ranges."""
+    ranges: list[list[int]] = []
+    for code in codes:
+        if ranges and ranges[-1][1] == code - 1:
+            ranges[-1][1] = code
+        else:
+            ranges.append([code, code])
+    parts = (rf"\U{first:08x}" + (rf"-\U{last:08x}" if last > first else "") for first, last in ranges)
+    return "[" + "".join(parts) + "]"
 
 
 def personal_number_kind(digits: str) -> str | None:
@@ -103,61 +210,125 @@ def personal_number_kind(digits: str) -> str | None:
     return None
 
 
-def _runs(text: str) -> list[list[_Group]]:
-    """Digit groups of ``text`` joined into runs by short separator sequences."""
-    runs: list[list[_Group]] = []
-    current: list[_Group] = []
-    index, length = 0, len(text)
-    gap_start = -1
-    while index < length:
-        digit = digit_value(text[index])
-        if digit is None:
-            if current and gap_start < 0:
-                gap_start = index
-            if text[index] not in SEPARATORS or (gap_start >= 0 and index - gap_start >= MAX_SEPARATOR_RUN):
-                if current:
-                    runs.append(current)
-                current, gap_start = [], -1
-            index += 1
-            continue
-        start, digits = index, [digit]
-        index += 1
-        while index < length and (next_digit := digit_value(text[index])) is not None:
-            digits.append(next_digit)
-            index += 1
-        current.append(_Group("".join(digits), start, index))
-        gap_start = -1
-    if current:
-        runs.append(current)
+def _is_embedded(text: str, start: int, end: int) -> bool:
+    """Whether the digit group ``text[start:end]`` is part of an identifier token: cut off by letters on
+    both sides (``e4312064977c``), or in a token of hexadecimal digits (``1b850715``)."""
+    letter_before = start > 0 and text[start - 1].isalpha()
+    letter_after = end < len(text) and text[end].isalpha()
+    if letter_before and letter_after:
+        return True
+    if not (letter_before or letter_after):
+        return False
+    left, right = start, end
+    while left > 0 and text[left - 1].isascii() and text[left - 1].isalnum():
+        left -= 1
+    while right < len(text) and text[right].isascii() and text[right].isalnum():
+        right += 1
+    return _HEX_TOKEN.fullmatch(text, left, right) is not None
+
+
+def _joins(gap: str) -> bool:
+    """Whether ``gap`` joins two digit groups: 1 to :data:`MAX_SEPARATOR_RUN` separator characters."""
+    if len(gap) == 1:
+        return is_separator(gap)
+    return len(gap) <= MAX_SEPARATOR_RUN and all(is_separator(char) for char in gap)
+
+
+def _runs(text: str) -> list[_Run]:
+    """Digit groups of a normalised ``text`` joined into runs by short separator gaps."""
+    runs: list[_Run] = []
+    groups: list[_Group] = []
+    gaps: list[str] = []
+    digits = 0
+    for match in _DIGIT_GROUP.finditer(text):
+        start, end = match.span()
+        if groups:
+            gap = text[groups[-1].end : start]
+            if _joins(gap):
+                gaps.append(gap)
+            else:
+                runs.append(_Run(groups, gaps, digits))
+                groups, gaps, digits = [], [], 0
+        groups.append(_Group(match.group(), start, end, _is_embedded(text, start, end)))
+        digits += end - start
+    if groups:
+        runs.append(_Run(groups, gaps, digits))
     return runs
 
 
-def _candidates(run: list[_Group]) -> list[PersonalNumber]:
+def _stands_alone(run: _Run, first: int, last: int) -> bool:
+    """Whether groups ``first..last`` of ``run`` are not continued with a separator they use inside."""
+    inside = set(run.gaps[first:last])
+    before = run.gaps[first - 1] if first > 0 else None
+    after = run.gaps[last] if last < len(run.gaps) else None
+    return before not in inside and after not in inside
+
+
+def _candidates(run: _Run) -> list[PersonalNumber]:
     found = []
-    for first in range(len(run)):
+    groups = run.groups
+    for first in range(len(groups)):
         total, boundaries, digits = 0, set(), []
-        for group in run[first:]:
+        for last in range(first, len(groups)):
+            group = groups[last]
+            if group.embedded:
+                break
             if total:
                 boundaries.add(total)
             total += len(group.digits)
             digits.append(group.digits)
             if total > 12:
                 break
-            if total in _ALLOWED_BOUNDARIES and boundaries <= _ALLOWED_BOUNDARIES[total]:
-                kind = personal_number_kind("".join(digits))
-                if kind is not None:
-                    found.append(PersonalNumber(kind, run[first].start, group.end))
+            if total not in _USUAL_FORMS:
+                continue
+            usual = boundaries in _USUAL_FORMS[total]
+            if not usual and not (boundaries in _SPLIT_FORMS[total] and _stands_alone(run, first, last)):
+                continue
+            kind = personal_number_kind("".join(digits))
+            if kind is not None:
+                found.append(PersonalNumber(kind, groups[first].start, group.end))
     return found
+
+
+def _outside_identifiers(text: str, found: list[PersonalNumber]) -> list[PersonalNumber]:
+    identifiers = [match.span() for match in _IDENTIFIERS.finditer(text)]
+    return [
+        number
+        for number in found
+        if not any(start <= number.start and number.end <= end for start, end in identifiers)
+    ]
+
+
+def _in_original(text: str, found: list[PersonalNumber]) -> tuple[PersonalNumber, ...]:
+    """``found`` (positions in the normalised text) with the positions of the original ``text``."""
+    kept = [index for index, char in enumerate(text) if _NORMALISING[ord(char)] is not None]
+    return tuple(
+        PersonalNumber(number.kind, kept[number.start], kept[number.end - 1] + 1) for number in found
+    )
 
 
 @lru_cache(maxsize=65_536)
 def _personal_numbers_cached(text: str) -> tuple[PersonalNumber, ...]:
-    return tuple(number for run in _runs(text) for number in _candidates(run))
+    normalised = text.translate(_NORMALISING)
+    if sum(map(normalised.count, "0123456789")) < _ENOUGH_DIGITS:
+        return ()
+    if _IDENTIFIERS.fullmatch(normalised) or _HEX_TOKEN.fullmatch(normalised):
+        return ()  # a whole value that is an id (an id column): the common case, decided at once
+    found = [
+        number for run in _runs(normalised) if run.digits >= _ENOUGH_DIGITS for number in _candidates(run)
+    ]
+    if found and "-" in normalised:
+        found = _outside_identifiers(normalised, found)
+    return _in_original(text, found) if found else ()
 
 
 def personal_numbers(text: str | None) -> tuple[PersonalNumber, ...]:
-    """Every personnummer or samordningsnummer written in ``text``, in order (may overlap)."""
-    if not text or sum(digit_value(char) is not None for char in text) < _ENOUGH_DIGITS:
+    """Every personnummer or samordningsnummer written in ``text``, in order (may overlap).
+
+    Invisible characters are dropped and every digit read as its ASCII digit before matching;
+    positions are those of ``text`` itself.
+    """
+    if not text or len(text) < _ENOUGH_DIGITS:
         return ()
     return _personal_numbers_cached(text)
 
@@ -210,11 +381,24 @@ class MaskingFilter(logging.Filter):
         return True
 
 
+@cache
+def _digit_class_regex() -> str:
+    """A regex character class of every character :func:`digit_value` reads as a digit.
+
+    The vectorised pre-filter counts digits with it: the regex ``\\d`` (decimal digits only) misses
+    circled, parenthesised, sub- and superscript digits the detector reads, and a value written in
+    them would skip the scan.
+    """
+    return _character_class(
+        [code for code in range(_LAST_DIGIT_PLANE_END) if digit_value(chr(code)) is not None]
+    )
+
+
 def _candidate_values(series: pl.Series) -> pl.Series:
     """Distinct values of a string series with enough digits to hold a number (the pre-filter)."""
     strings = series.cast(pl.String).drop_nulls().unique()
     strings = strings.filter(strings.str.len_chars() >= _ENOUGH_DIGITS)
-    return strings.filter(strings.str.count_matches(_DIGIT_REGEX) >= _ENOUGH_DIGITS)
+    return strings.filter(strings.str.count_matches(_digit_class_regex()) >= _ENOUGH_DIGITS)
 
 
 def personal_values(series: pl.Series) -> dict[str, str]:

@@ -1,8 +1,10 @@
 """Keyed pseudonyms for identifiers that may legitimately be a personnummer.
 
-A sole trader's (enskild firma) organisationsnummer *is* the owner's personnummer. Ingest replaces such a
-``provider_id`` by a keyed pseudonym, consistently in every table that references it, so the number is
-never stored, featurised, scored or served. The pseudonym keeps the shape the contract needs (ten
+A sole trader's (enskild firma) organisationsnummer *is* the owner's personnummer, and the HSA-id of each
+of its units starts with it (``SE<organisationsnummer>-<local part>``). Ingest replaces such a
+``provider_id`` by a keyed pseudonym, and the number inside such a ``unit_id`` by the same pseudonym,
+consistently in every table that references them, so the number is never stored, featurised, scored or
+served, and the units still point at their provider. The pseudonym keeps the shape the contract needs (ten
 digits with a valid Luhn check digit) but can be neither a personnummer (its month digits are 20–99)
 nor a legal person's organisationsnummer (those never start with 4):
 
@@ -21,7 +23,7 @@ import os
 import secrets
 from pathlib import Path
 
-from engine.identifiers import luhn_check_digit
+from engine.identifiers import hsa_id, hsa_organisation_number, luhn_check_digit
 
 KEY_BYTES = 32
 PSEUDONYM_PREFIX = "4"
@@ -53,6 +55,17 @@ def provider_pseudonym(key: bytes, identifier: str) -> str:
     rest = f"{(number // 80) % 1_000_000:06d}"
     first_nine = f"{PSEUDONYM_PREFIX}{second}{third}{rest}"
     return first_nine + str(luhn_check_digit(first_nine))
+
+
+def unit_pseudonym(key: bytes, unit_id: str) -> str:
+    """The HSA-id ``unit_id`` with its organisationsnummer replaced by :func:`provider_pseudonym`.
+
+    The local part stays: two units of one sole trader stay two units of one (pseudonymised) provider.
+    """
+    organisation = hsa_organisation_number(unit_id)
+    if organisation is None:
+        raise ValueError("not an HSA-id of the form SE<organisationsnummer>-<local part>")
+    return hsa_id(provider_pseudonym(key, organisation), unit_id[len("SE") + len(organisation) + 1 :])
 
 
 def is_pseudonym(identifier: str) -> bool:

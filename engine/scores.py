@@ -29,6 +29,7 @@ from pandera.errors import SchemaError, SchemaErrors
 from pydantic import BaseModel, ConfigDict
 
 from engine.contract import OWNERSHIPS, REGIONS
+from engine.files import remove_stale_temporaries
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 
 logger = logging.getLogger(__name__)
@@ -190,7 +191,11 @@ def _parquet_bytes(frame: pl.DataFrame) -> bytes:
 
 
 def atomic_write(path: Path, data: bytes) -> None:
-    """Write through a temporary file unique to this call (threads of one process never share one)."""
+    """Write through a temporary file unique to this call (threads of one process never share one).
+
+    Stale temporaries that killed writes left in the same directory are removed first.
+    """
+    remove_stale_temporaries(path.parent)
     descriptor, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(descriptor, "wb") as handle:

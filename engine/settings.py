@@ -9,6 +9,9 @@ One pydantic-settings class, read from the environment when it is created (never
   under the home directory); ``TILLSYNSRISK_CORS_ORIGINS`` a JSON list of allowed origins (default: none)
 - ``TILLSYNSRISK_WEB_SESSIONS_FILE`` / ``TILLSYNSRISK_WEB_SESSION_IDLE_MINUTES``  the planners' web pages:
   their server-side session store (SQLite; default under the home directory) and idle timeout
+- ``TILLSYNSRISK_SERVER_*``  how ``tillsynsrisk serve`` treats connections: the time a client has to send a
+  whole request, the keep-alive time, the connection limit, the listen backlog and the largest request
+  head (docs/api.md, "Connections and timeouts")
 """
 
 from __future__ import annotations
@@ -44,6 +47,14 @@ class Settings(BaseSettings):
     # Web pages (api/web): sessions signed in with an API key end after this many idle minutes.
     web_sessions_file: Path | None = None
     web_session_idle_minutes: float = Field(default=30.0, gt=0.0, le=24 * 60)
+    # Server (tillsynsrisk serve, uvicorn): a client gets this long from opening a connection, or from the
+    # first byte of a later request on it, to send the whole request; slow and idle clients are closed.
+    server_request_timeout_seconds: float = Field(default=10.0, gt=0.0, le=300.0)
+    server_keep_alive_seconds: int = Field(default=5, ge=1, le=300)
+    # uvicorn counts open connections, idle ones included: beyond this many, requests are answered 503.
+    server_limit_concurrency: int = Field(default=1000, ge=1, le=1_000_000)
+    server_backlog: int = Field(default=2048, ge=1, le=65_535)
+    server_max_header_bytes: int = Field(default=16 * 1024, ge=1024, le=1024 * 1024)
 
     @property
     def snapshots_dir(self) -> Path:

@@ -23,6 +23,7 @@ import pandera.errors
 import polars as pl
 
 from engine.config import Config
+from engine.files import remove_stale_temporaries
 from features.catalog import FEATURE_CODE_VERSION, FeatureSpec, feature_catalog
 from features.pipeline import VISITS_TABLE, build_features
 from features.schema import feature_table_schema
@@ -127,6 +128,7 @@ class FeatureStore:
             **(extra or {}),
         }
         self.root.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(self.root)  # left by killed writes
         temporary = self.root / f".{set_id}.{os.getpid()}.tmp"
         shutil.rmtree(temporary, ignore_errors=True)
         temporary.mkdir()

@@ -18,7 +18,6 @@ from models.artifact import INSPECTION_COVARIATES
 logger = logging.getLogger(__name__)
 
 LABELS = ("deficiency", "serious")
-ROW_KEY = ("inspection_id", "risk_area")
 
 
 def inspection_as_of(start_date: pl.Expr, lead_time_days: int) -> pl.Expr:

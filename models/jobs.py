@@ -7,7 +7,6 @@ call :func:`build_training_data` and :func:`run_training`; everything they compu
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import logging
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
@@ -22,6 +21,7 @@ import polars as pl
 from engine.config import Config
 from features.catalog import FEATURE_CODE_VERSION, feature_catalog
 from features.pipeline import build_features
+from features.store import feature_set_id
 from models import plots
 from models.artifact import ModelFeature, RiskModel
 from models.dataset import labelled_inspections, training_as_of_dates, training_rows
@@ -53,17 +53,9 @@ class TrainingData:
     catalog: list[ModelFeature]
     catalog_records: list[dict[str, Any]]
     as_of_dates: list[dt.date]
-    feature_set_id: str
+    feature_set_id: str  # the feature store's id of (snapshot, as_of_dates, configuration)
     latest_features: pl.DataFrame
     has_oracle: bool
-
-
-def feature_set_id(snapshot_id: str, as_of_dates: Sequence[dt.date], config_hash: str) -> str:
-    """Content id of a feature set: snapshot, as-of dates, configuration and feature code version."""
-    text = "|".join(
-        [snapshot_id, ",".join(d.isoformat() for d in as_of_dates), config_hash, FEATURE_CODE_VERSION]
-    )
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def build_training_data(

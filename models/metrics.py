@@ -52,14 +52,6 @@ def recall_at_k(y_true: FloatArray, scores: FloatArray, fraction: float) -> floa
     return float(y_true[_top_k_mask(scores, k)].sum() / positives)
 
 
-def lift_at_k(y_true: FloatArray, scores: FloatArray, fraction: float) -> float:
-    """precision@k divided by the base rate (what choosing at random would find)."""
-    base_rate = float(y_true.mean()) if y_true.shape[0] else math.nan
-    if not base_rate:
-        return math.nan
-    return precision_at_k(y_true, scores, fraction) / base_rate
-
-
 def roc_auc(y_true: FloatArray, scores: FloatArray) -> float:
     """ROC AUC, NaN when only one class is present."""
     if np.unique(y_true).shape[0] < 2:

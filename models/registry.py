@@ -38,7 +38,7 @@ from engine.settings import Settings
 from models.artifact import RiskModel
 from models.backtest import PairedVerdict, VersionToScore
 from models.evaluation import ALL_FOLDS
-from models.tracking import Tracking
+from models.tracking import Tracking, unfinished_run_problem
 
 logger = logging.getLogger(__name__)
 
@@ -295,8 +295,13 @@ def promote(
     """Register ``run_id``'s model and alias it ``champion`` if it passes the gates (or ``force``).
 
     ``paired`` is the paired comparison with the champion on their newest common window, when one
-    exists: it then decides instead of the comparison of each run's own test folds.
+    exists: it then decides instead of the comparison of each run's own test folds. A run that did not
+    finish, or lacks its lineage, evaluation or model (:func:`unfinished_run_problem`), is refused even
+    with ``force``.
     """
+    problem = unfinished_run_problem(tracking, run_id)
+    if problem is not None:
+        return PromotionDecision(False, [problem])
     candidate = tracking.read_table(run_id, METRICS_ARTIFACT)
     current = current_champion_run(tracking)
     if current is not None and current[1] == run_id:

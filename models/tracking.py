@@ -12,17 +12,21 @@ import json
 import logging
 import math
 import os
+import signal
 import tempfile
+import threading
 import warnings
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import mlflow
 import mlflow.pyfunc
 import polars as pl
 from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
 from mlflow.models import infer_signature
 
 from models.artifact import RiskModel, RiskPyfunc
@@ -179,13 +183,23 @@ class Tracking:
 
     @contextmanager
     def run(self, run_name: str, tags: Mapping[str, str] | None = None) -> Iterator[RunLogger]:
-        """Open a run; it ends FINISHED, or FAILED when the block raises."""
+        """Open a run; it ends FINISHED, or FAILED when the block raises, is interrupted or terminated.
+
+        MLflow ends the run FAILED on any exception leaving the block (``KeyboardInterrupt`` too);
+        SIGTERM is turned into ``SystemExit`` for the block so that it does the same. A process killed
+        outright (SIGKILL, power loss) leaves the run RUNNING: :func:`unfinished_run_problem` refuses it.
+        """
         experiment_id = self.experiment_id()
         with (
             self.activated(),
+            _terminate_as_exit(),
             mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})) as run,
         ):
             yield RunLogger(self.client, run.info.run_id)
+
+    def artifact_paths(self, run_id: str, directory: str | None = None) -> set[str]:
+        """Paths of the artifacts directly under ``directory`` (the run's root when None)."""
+        return {item.path for item in self.client.list_artifacts(run_id, directory)}
 
     def read_json(self, run_id: str, artifact_file: str) -> Any:
         """A JSON artifact of ``run_id``."""
@@ -226,6 +240,62 @@ class Tracking:
         if not uri:
             raise LookupError(f"run {run_id} has no logged model")
         return str(uri)
+
+
+# What a finished training run has logged besides its model (a logged model of its own in MLflow 3,
+# named by the lineage's ``model_uri``).
+REQUIRED_ARTIFACTS = ("lineage.json", "evaluation/metrics.parquet")
+
+
+def unfinished_run_problem(tracking: Tracking, run_id: str) -> str | None:
+    """Why ``run_id`` is not a complete training run, or None when it is.
+
+    Complete: the run exists, its status is FINISHED, it logged :data:`REQUIRED_ARTIFACTS`, and the model
+    its lineage names can be read.
+    """
+    try:
+        status = tracking.client.get_run(run_id).info.status
+    except MlflowException:
+        return f"no run {run_id!r} in {tracking.tracking_uri}"
+    if status != "FINISHED":
+        return (
+            f"run {run_id} did not finish (status {status}): its training failed, was interrupted or is "
+            "still running; train again"
+        )
+    missing = [
+        artifact
+        for artifact in REQUIRED_ARTIFACTS
+        if artifact not in tracking.artifact_paths(run_id, artifact.rpartition("/")[0] or None)
+    ]
+    if missing:
+        return f"run {run_id} lacks {', '.join(missing)}: it is not a complete training run; train again"
+    try:
+        with tracking.activated():
+            mlflow.models.get_model_info(tracking.model_uri(run_id))
+    except (MlflowException, LookupError, OSError) as error:
+        return f"run {run_id} names no readable model ({type(error).__name__}); train again"
+    return None
+
+
+@contextmanager
+def _terminate_as_exit() -> Iterator[None]:
+    """Within the block, SIGTERM raises ``SystemExit(143)`` (so context exits and ``finally`` run).
+
+    Only the main thread can install a signal handler; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def _exit(signum: int, _frame: FrameType | None) -> None:
+        raise SystemExit(128 + signum)
+
+    previous = signal.getsignal(signal.SIGTERM)
+    signal.signal(signal.SIGTERM, _exit)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous if previous is not None else signal.SIG_DFL)
 
 
 def json_default(value: Any) -> Any:

@@ -343,25 +343,6 @@ def fit_area_models(
     return models
 
 
-def fit_area_model(  # noqa: PLR0917 - the rows of each role, the features and the settings
-    area: str,
-    fit_rows: pl.DataFrame,
-    held_out_rows: pl.DataFrame,
-    features: list[ModelFeature],
-    settings: ModelSettings,
-    refit_rows: pl.DataFrame | None = None,
-    covariates: Sequence[str] = (),
-) -> AreaModel:
-    """Fit the deficiency and serious models of one area (or of all areas for ``area=POOLED``).
-
-    With ``refit_rows`` the served trees are grown on them with the early-stopped number of rounds
-    (see the module docstring). ``covariates`` name the inspection covariates among ``features``;
-    their training mix is kept for team-neutral scoring.
-    """
-    stage = _Stage(fit_rows, held_out_rows, refit_rows)
-    return fit_area_models(area, [stage], features, settings, covariates)[0]
-
-
 def _stage_within(
     frames: tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame | None, list[str]], scope: pl.Expr | None
 ) -> _Stage:

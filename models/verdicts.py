@@ -210,14 +210,6 @@ def label_sv(verdict: Verdict) -> str:
     return "; ".join(parts)
 
 
-def label_en(verdict: Verdict) -> str:
-    """The short verdict in English."""
-    parts = [RANDOM_EN[verdict.vs_random]]
-    if verdict.vs_baseline is not None:
-        parts.append(BASELINE_EN[verdict.vs_baseline])
-    return "; ".join(parts)
-
-
 def sentence_en(verdict: Verdict) -> str:
     """One line per area with the intervals the verdict was read from."""
     m = verdict.model

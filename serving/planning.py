@@ -61,6 +61,7 @@ import numpy as np
 import numpy.typing as npt
 import polars as pl
 
+from engine.config import PlanningSettings
 from engine.scores import OVERALL, UNIT_CONTEXT_COLUMNS
 from serving.estimation import anticipated_standard_error
 from serving.sampling import (
@@ -79,7 +80,6 @@ STRATIFIED = "stratified"
 DESIGNS = (TOP, PPS, STRATIFIED)
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
-SKIP_REASONS = ("cooldown", "provider_cap", "region_cap")
 # A pps pick is a probability sample with a known (unequal) π: in inspections.csv it is "random", which the
 # contract requires to carry its inclusion probability and the evaluation weights by 1/π.
 SELECTION_FOR_REASON = {RISK_RANK: "risk_based", RANDOM: "random", PPS: "random"}
@@ -95,17 +95,21 @@ UNIT_COLUMNS = (
 
 @dataclass(frozen=True)
 class PlanParameters:
-    """What a plan is asked for; with the score id and inspections snapshot it reproduces the plan."""
+    """What a plan is asked for; with the score id and inspections snapshot it reproduces the plan.
+
+    Every parameter with a configured default (``[planning]``) is given here: :func:`plan_parameters`
+    fills the ones a caller left out, so no plan silently takes another default than the deployment's.
+    """
 
     capacity: int
     seed: int
+    design: str
+    exploration: float
+    floor: float  # pps only: π_min of every eligible unit (ignored, and stored as 0, otherwise)
+    cooldown_months: int
     risk_area: str = OVERALL
     per_region: int | None = None
     max_per_provider: int | None = None
-    exploration: float = 0.15
-    cooldown_months: int = 12
-    design: str = TOP
-    floor: float = 0.0  # pps only: π_min of every eligible unit (ignored, and stored as 0, otherwise)
 
     def __post_init__(self) -> None:
         if self.design not in DESIGNS:
@@ -141,6 +145,55 @@ class PlanParameters:
             values.pop("design")
             values.pop("floor")
         return values
+
+
+def plan_parameters(
+    defaults: PlanningSettings,
+    *,
+    capacity: int,
+    seed: int,
+    risk_area: str = OVERALL,
+    per_region: int | None = None,
+    max_per_provider: int | None = None,
+    design: str | None = None,
+    exploration: float | None = None,
+    floor: float | None = None,
+    cooldown_months: int | None = None,
+) -> PlanParameters:
+    """The parameters of a plan: what the caller gave, and the configured default for each one left None.
+
+    Parameters
+    ----------
+    defaults
+        The configuration's ``[planning]`` section.
+    capacity, seed, risk_area, per_region, max_per_provider
+        As given (no configured default: a missing cap means no cap).
+    design, exploration, floor, cooldown_months
+        As given, or ``defaults``' value when None.
+
+    Returns
+    -------
+    PlanParameters
+        Validated parameters (a bad value raises ``ValueError``).
+
+    Examples
+    --------
+    >>> from engine.config import PlanningSettings
+    >>> given = plan_parameters(PlanningSettings(cooldown_months=6), capacity=20, seed=1, exploration=0.2)
+    >>> given.exploration, given.cooldown_months
+    (0.2, 6)
+    """
+    return PlanParameters(
+        capacity=capacity,
+        seed=seed,
+        risk_area=risk_area,
+        per_region=per_region,
+        max_per_provider=max_per_provider,
+        design=defaults.design if design is None else design,
+        exploration=defaults.exploration if exploration is None else exploration,
+        floor=defaults.floor if floor is None else floor,
+        cooldown_months=defaults.cooldown_months if cooldown_months is None else cooldown_months,
+    )
 
 
 @dataclass(frozen=True)

@@ -38,11 +38,6 @@ def indicators_with_regional_median(indicators: pl.LazyFrame, units: pl.LazyFram
     )
 
 
-def quarter_label(date: pl.Expr) -> pl.Expr:
-    """``2025-03-14`` → ``"2025 kv. 1"`` (the Swedish way to name a quarter)."""
-    return pl.format("{} kv. {}", date.dt.year(), date.dt.quarter())
-
-
 def quarterly_event_counts(events: pl.LazyFrame, source: str) -> pl.LazyFrame:
     """Events per unit and calendar quarter of ``event_date``: ``unit_id, source, quarter_start, events``.
 

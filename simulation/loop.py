@@ -39,9 +39,10 @@ from typing import Any
 import numpy as np
 import polars as pl
 
-from engine.config import Config
+from engine.config import Config, PlanningSettings
 from engine.scores import ranked_scores
 from models.jobs import build_training_data
+from models.metrics import expected_calibration_error
 from models.training import fit_risk_model
 from models.validation import final_split
 from serving.estimation import anticipated_standard_error, hajek_estimate
@@ -53,6 +54,7 @@ from serving.planning import (
     PlanParameters,
     PlanSelection,
     cooldown_units,
+    plan_parameters,
     plan_selection,
 )
 from serving.scoring import unit_context
@@ -79,15 +81,17 @@ class SimulationSettings:
     designs: tuple[str, ...] = SIM_DESIGNS
     seeds: tuple[int, ...] = (1, 2, 3, 4, 5)
     risk_area: str = "tillganglighet"
-    exploration: float = 0.15
-    floor: float = 0.1  # π_min ≈ ½·K/N on the default world (docs/planning.md)
-    cooldown_months: int = 12
+    exploration: float | None = None  # top's random share; None: the configuration's [planning] one
+    # The pps arm's π_min ≈ ½·K/N on the default world (docs/planning.md): a setting of the comparison, not
+    # the plans' default floor.
+    floor: float = 0.1
+    cooldown_months: int | None = None  # None: the configuration's [planning] one
     n_units: int | None = None
     # A fixed small LightGBM (fewer, larger boosting steps) keeps 35 fits inside the time budget.
     n_estimators: int = 150
     learning_rate: float = 0.1
     curve_floors: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0)
-    curve_explorations: tuple[float, ...] = (0.0, 0.15, 0.3, 0.5, 1.0)
+    curve_explorations: tuple[float, ...] = (0.0, 0.3, 0.5, 1.0)  # and the top arm's own share
 
     def __post_init__(self) -> None:
         if self.scenario not in SCENARIOS:
@@ -99,6 +103,15 @@ class SimulationSettings:
             raise ValueError("years and capacity must be at least 1, and at least one seed is needed")
         if self.risk_area not in AREAS:
             raise ValueError(f"unknown risk area {self.risk_area!r}; allowed: {list(AREAS)}")
+
+    def with_defaults(self, planning: PlanningSettings) -> SimulationSettings:
+        """These settings with the configured plan defaults (``[planning]``) where none was given."""
+        exploration, cooldown_months = self.exploration, self.cooldown_months
+        return replace(
+            self,
+            exploration=planning.exploration if exploration is None else exploration,
+            cooldown_months=planning.cooldown_months if cooldown_months is None else cooldown_months,
+        )
 
     def world_params(self, seed: int) -> WorldParams:
         """The scenario's world (synthetic.scenarios) with this seed and, if given, this size."""
@@ -250,19 +263,28 @@ def model_scores(
     return ranked_scores(predictions.lazy().join(context, on="unit_id")).collect()
 
 
-def _parameters(design: str, settings: SimulationSettings, seed: int, year: int) -> PlanParameters:
-    base = PlanParameters(
+def _top_parameters(settings: SimulationSettings, planning: PlanningSettings, seed: int) -> PlanParameters:
+    """The top arm's plan: the settings' capacity, area, exploration share and cooldown, no caps."""
+    return plan_parameters(
+        planning,
         capacity=settings.capacity,
-        seed=seed * 10_000 + year,
+        seed=seed,
         risk_area=settings.risk_area,
+        design=TOP,
+        exploration=settings.exploration,
+        floor=0.0,
         cooldown_months=settings.cooldown_months,
     )
+
+
+def _parameters(design: str, base: PlanParameters, floor: float) -> PlanParameters:
+    """The plan of ``design`` from the top arm's ``base`` (same capacity, area, cooldown and seed)."""
     if design == TOP:
-        return replace(base, exploration=settings.exploration)
+        return base
     if design == ORACLE:
         return replace(base, exploration=0.0)
     if design == PPS:
-        return replace(base, design=PPS, floor=settings.floor)
+        return replace(base, design=PPS, floor=floor)
     if design == SIM_RANDOM:  # every probability equal: the floor is lowered to K/N
         return replace(base, design=PPS, floor=1.0)
     return replace(base, design=STRATIFIED)
@@ -342,17 +364,6 @@ def _estimates(
     return rows
 
 
-def _ece_against_truth(predicted: np.ndarray, truth: np.ndarray, bins: int = 10) -> float:
-    """Mean |predicted − true probability| over equal-width bins of the prediction, weighted by size."""
-    edges = np.clip((predicted * bins).astype(int), 0, bins - 1)
-    total = 0.0
-    for b in range(bins):
-        inside = edges == b
-        if inside.any():
-            total += inside.sum() * abs(predicted[inside].mean() - truth[inside].mean())
-    return float(total / len(predicted))
-
-
 def _year_metrics(
     *,
     selection: PlanSelection,
@@ -396,8 +407,9 @@ def _year_metrics(
             .select("unit_id", "p_deficiency")
             .join(area_outcomes.select("unit_id", "p_true"), on="unit_id")
         )
-        row["ece_truth_population"] = _ece_against_truth(
-            population["p_deficiency"].to_numpy(), population["p_true"].to_numpy()
+        # Against the true probabilities, not the drawn outcomes: the model's own calibration error.
+        row["ece_truth_population"] = expected_calibration_error(
+            population["p_true"].to_numpy(), population["p_deficiency"].to_numpy()
         )
     return row
 
@@ -407,24 +419,23 @@ def tradeoff_curve(  # noqa: PLR0917 - the year's state, one argument each
     outcomes: pl.DataFrame,
     recent: pl.DataFrame,
     settings: SimulationSettings,
-    seed: int,
+    base: PlanParameters,
     year: int,
 ) -> list[dict[str, Any]]:
-    """Expected findings and estimate error as the pps floor / top's exploration share vary (analytic)."""
+    """Expected findings and estimate error as the pps floor / top's exploration share vary (analytic).
+
+    ``base`` is the top arm's plan (its seed names the world); the shares are ``settings.curve_explorations``
+    and ``base``'s own.
+    """
+    seed = base.seed
     area_truth = outcomes.filter(pl.col("risk_area") == settings.risk_area).select("unit_id", "p_true")
     rows: list[dict[str, Any]] = []
     configurations: list[tuple[str, float, PlanParameters]] = []
-    base = PlanParameters(
-        capacity=settings.capacity,
-        seed=seed,
-        risk_area=settings.risk_area,
-        cooldown_months=settings.cooldown_months,
-    )
     eligible = scores.filter(pl.col("risk_area") == settings.risk_area).height - recent.height
     share = settings.capacity / max(eligible, 1)
     for relative in settings.curve_floors:
         configurations.append((PPS, relative, replace(base, design=PPS, floor=min(1.0, relative * share))))
-    for exploration in settings.curve_explorations:
+    for exploration in sorted({*settings.curve_explorations, base.exploration}):
         configurations.append((TOP, exploration, replace(base, exploration=exploration)))
     for design, setting, parameters in configurations:
         selection = plan_selection(scores, recent, parameters)
@@ -463,6 +474,7 @@ def simulate(
 ) -> SimulationResult:
     """Run the loop for every seed (see the module docstring)."""
     step = progress or (lambda _: None)
+    settings = settings.with_defaults(config.planning)  # the report and MLflow show the values used
     sim_config = simulation_config(config, settings)
     metrics: list[dict[str, Any]] = []
     estimates: list[dict[str, Any]] = []
@@ -481,6 +493,7 @@ def simulate(
             context = _unit_context(world, outcomes["unit_id"].unique())
             oracle_scores = truth_scores(outcomes, context, as_of)
             shared_model: pl.DataFrame | None = None
+            base = _top_parameters(settings, config.planning, seed * 10_000 + year)
             for design in settings.designs:
                 scores: pl.DataFrame | None = None
                 if design in MODEL_DESIGNS:
@@ -491,9 +504,9 @@ def simulate(
                         if as_of == dates[0]:
                             shared_model = scores
                     step(f"seed {seed} {year} {design}: trained")
-                recent = cooldown_units(state[design].lazy(), as_of, settings.cooldown_months).collect()
+                recent = cooldown_units(state[design].lazy(), as_of, base.cooldown_months).collect()
                 plan_on = scores if scores is not None else oracle_scores
-                selection = plan_selection(plan_on, recent, _parameters(design, settings, seed, year))
+                selection = plan_selection(plan_on, recent, _parameters(design, base, settings.floor))
                 # diagonal: the world's inspections carry contract-v2 columns (team, method, counts) that a
                 # simulated inspection leaves empty (its inspecting team is not drawn)
                 state[design] = pl.concat(
@@ -514,7 +527,9 @@ def simulate(
                 )
                 estimates.extend(_estimates(selection, outcomes, design, seed, year))
                 if as_of == dates[0] and design == TOP and scores is not None:
-                    curve.extend(tradeoff_curve(scores, outcomes, recent, settings, seed, year))
+                    curve.extend(
+                        tradeoff_curve(scores, outcomes, recent, settings, replace(base, seed=seed), year)
+                    )
         active = _unit_context(world, potential_outcomes_units(world, dates[-1].year))
         for design in settings.designs:
             never = active.with_columns(never=~pl.col("unit_id").is_in(list(inspected[design])))

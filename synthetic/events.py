@@ -156,28 +156,6 @@ class EventModel:
     unit_month_factor: FloatArray | None  # complaint culture and reporting standard, (units, months)
 
 
-def simulate_events(
-    name: str,
-    source: EventSource,
-    structure: Structure,
-    risk: Risk,
-    *,
-    params: WorldParams,
-    rng: np.random.Generator,
-    unit_propensity: FloatArray | None = None,
-) -> pl.DataFrame:
-    """One event table of the contract (sorted by received date, then unit).
-
-    ``unit_propensity`` (complaints only, shape (units,)) multiplies each unit's expected count: a
-    reporting culture unrelated to risk. ``params.complaint_shift_month`` multiplies complaints from that
-    month on by ``params.complaint_shift_factor`` (a new reporting standard).
-    """
-    model = event_model(name, source, structure, risk, params=params, unit_propensity=unit_propensity)
-    return events_frame(
-        draw_events(model, structure, risk.deviation, params=params, rng=rng), model, structure
-    )
-
-
 def event_model(
     name: str,
     source: EventSource,

@@ -21,15 +21,25 @@ from typer.testing import CliRunner
 from api.audit import AuditMiddleware
 from api.limits import MAX_BODY_BYTES
 from cli import app as cli_app
-from engine.config import load_config
+from engine.config import PlanningSettings, load_config
 from engine.ingest import ingest_directory
 from engine.pseudonyms import is_pseudonym, provider_pseudonym, pseudonym_key
 from engine.scores import ScoreStore
 from engine.settings import Settings
-from serving.planning import PlanParameters
+from serving.planning import plan_parameters
 from serving.plans import PlanStore, make_plan
 from tests.api_support import ApiHarness, harness
-from tests.ingest_factory import REFERENCE_DATE, UNIT_1, personnummer, world, write_csv, write_world
+from tests.ingest_factory import (
+    PROVIDER_B,
+    REFERENCE_DATE,
+    UNIT_1,
+    UNIT_3,
+    personnummer,
+    with_version_2,
+    world,
+    write_csv,
+    write_world,
+)
 from tests.scores_factory import make_scores
 
 PNR = personnummer("850715", "123")
@@ -158,6 +168,110 @@ def test_sole_trader_is_stored_under_a_keyed_pseudonym_in_every_table(tmp_path: 
     assert not key_file.is_relative_to(snapshot_dir)
     assert _ingest(src)[0] == 0, "the same key gives the same pseudonym (the snapshot is reused)"
     assert len([path for path in (home / "snapshots").iterdir() if path.is_dir()]) == 1
+
+
+def _sole_trader_world(number: str) -> dict[str, list[dict[str, str]]]:
+    """The version-2 world with unit 3 owned by a sole trader ``number``: the number is its
+    provider_id and inside its HSA-id, in every table that names the unit."""
+    tables = with_version_2(world())
+    tables["inspections"].append(tables["inspections"][0] | {"inspection_id": "I2", "unit_id": UNIT_3})
+    tables["visits"] = [
+        {"patient_pseudonym": f"p-{index}", "unit_id": UNIT_3, "clinician_pseudonym": "c1",
+         "profession": "lakare", "visit_date": "2024-02-01"}
+        for index in range(3)
+    ]  # fmt: skip
+    sole_unit = f"SE{number}-vc3"
+    for rows in tables.values():
+        for row in rows:
+            row.update({key: sole_unit for key, value in row.items() if value == UNIT_3})
+            row.update(
+                {key: number for key, value in row.items() if key == "provider_id" and value == PROVIDER_B}
+            )
+    return tables
+
+
+def test_a_sole_traders_units_are_stored_under_the_pseudonym_in_every_table(
+    tmp_path: Path, home: Path
+) -> None:
+    # given a sole trader whose HSA-id carries its organisationsnummer (= the owner's personnummer)
+    tables = _sole_trader_world(PNR_DIGITS)
+    src = write_world(tmp_path / "src", tables)
+    # when it is ingested (twice: the same key gives the same pseudonym)
+    code, output = _ingest(src, "--report", str(tmp_path / "report.json"))
+    assert code == 0, output
+    assert _ingest(src)[0] == 0
+    snapshots = [path for path in (home / "snapshots").iterdir() if path.is_dir()]
+    assert len(snapshots) == 1, "re-ingest must give the same snapshot (the same pseudonyms)"
+    # then every table names the unit by SE<pseudonym>-vc3, joins on it, and holds no number
+    pseudonym = provider_pseudonym(pseudonym_key(Settings().pseudonym_key_file), PNR_DIGITS)
+    stored = {path.stem: pl.read_parquet(path) for path in snapshots[0].glob("*.parquet")}
+    units = stored["units"]
+    assert units.filter(pl.col("unit_id") == f"SE{pseudonym}-vc3")["provider_id"].to_list() == [pseudonym]
+    sole_unit = f"SE{PNR_DIGITS}-vc3"
+    named = {
+        name
+        for name, rows in tables.items()
+        if name != "units" and any(sole_unit in row.values() for row in rows)
+    }
+    assert {"complaints", "availability", "continuity", "inspections", "visits", "attributes"} <= named
+    for name in named:
+        unit_ids = stored[name]["unit_id"]
+        assert f"SE{pseudonym}-vc3" in unit_ids.to_list(), f"{name} lost the sole trader's unit"
+        assert unit_ids.is_in(units["unit_id"].implode()).all(), (
+            f"{name} does not join units on the pseudonym"
+        )
+    for name, frame in stored.items():
+        assert PNR_DIGITS not in frame.write_csv(), f"the number survived in {name}"
+    report = (tmp_path / "report.json").read_text(encoding="utf-8")
+    assert PNR_DIGITS not in report and PNR not in report and PNR_DIGITS not in output
+    assert "pseudonymised_identifier" in report
+
+
+def test_a_sole_traders_unit_without_a_key_is_an_error_that_does_not_echo_it(tmp_path: Path) -> None:
+    tables = _sole_trader_world(PNR_DIGITS)
+    result = ingest_directory(write_world(tmp_path, tables), load_config(), reference_date=REFERENCE_DATE)
+    assert "personal_data" in result.errors["rule"].to_list()
+    assert PNR_DIGITS not in result.failures.write_json()
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_duplicate_column_name_holding_a_number_is_a_masked_failure(
+    tmp_path: Path, home: Path, fmt: str
+) -> None:
+    # given a units file with two columns named by one personnummer (spaces around the second)
+    src = write_world(tmp_path / "src")
+    units = pl.read_csv(src / "units.csv", separator=";", infer_schema=False)
+    units = units.with_columns(pl.lit("x").alias(PNR), pl.lit("y").alias(f" {PNR} "))
+    (src / "units.csv").unlink()
+    if fmt == "csv":
+        units.write_csv(src / "units.csv", separator=";")
+    else:
+        units.write_parquet(src / "units.parquet")
+    # when it is ingested
+    code, output = _ingest(src, "--report", str(tmp_path / "report.json"))
+    # then it is a failure row of the units file, with the number masked, and no traceback
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    unreadable = [row for row in report["failures"] if row["rule"] == "unreadable_file"]
+    assert code == 1 and "Traceback" not in output, output
+    assert unreadable and unreadable[0]["file"] == f"units.{fmt}", report["failures"]
+    assert "<personnummer>" in unreadable[0]["hint"], unreadable[0]
+    for text in (output, json.dumps(report, ensure_ascii=False)):
+        assert PNR not in text and PNR_DIGITS not in text
+
+
+def test_the_report_masks_a_column_name_in_subscript_digits(tmp_path: Path, home: Path) -> None:
+    # given a column named by a personnummer written in subscript digits
+    subscript = "".join(chr(0x2080 + int(char)) if char.isdigit() else char for char in PNR)
+    tables = world()
+    for row in tables["providers"]:
+        row[subscript] = "x"
+    src = write_world(tmp_path / "src", tables)
+    # when it is ingested with a report
+    code, output = _ingest(src, "--report", str(tmp_path / "report.json"))
+    report = (tmp_path / "report.json").read_text(encoding="utf-8")
+    # then it is rejected and the name is masked in the report and the output
+    assert code == 1 and "personal_data" in report
+    assert subscript not in report and subscript not in output, "the subscript number was echoed"
 
 
 # --- Hostile requests -----------------------------------------------------------------------------
@@ -345,7 +459,7 @@ def test_plan_show_prints_markup_in_names(home: Path) -> None:
     )
     document = make_plan(
         scores.open(metadata.score_id),
-        PlanParameters(capacity=3, seed=1, cooldown_months=0),
+        plan_parameters(PlanningSettings(), capacity=3, seed=1, cooldown_months=0),
         inspections=None,
         inspections_snapshot_id=None,
     )

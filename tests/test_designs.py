@@ -9,6 +9,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from engine.config import PlanningSettings
 from serving.estimation import (
     UnknownProbabilitiesError,
     anticipated_standard_error,
@@ -16,12 +17,13 @@ from serving.estimation import (
     plan_sample,
     prevalence_table,
 )
-from serving.planning import PlanParameters, plan_selection, pps_design_probabilities
+from serving.planning import plan_parameters, plan_selection, pps_design_probabilities
 from serving.sampling import InfeasibleDesignError, pps_probabilities, random_block_order, systematic_sample
 from tests.scores_factory import make_scores
 
 NO_INSPECTIONS = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl.Date})
 AREA = "tillganglighet"
+DEFAULTS = PlanningSettings()  # the packaged [planning] defaults
 
 
 def _frequencies(
@@ -30,7 +32,7 @@ def _frequencies(
     counts: Counter[str] = Counter()
     probabilities: dict[str, float] = {}
     for seed in range(draws):
-        plan = plan_selection(scores, NO_INSPECTIONS, PlanParameters(seed=seed, **params))  # type: ignore[arg-type]
+        plan = plan_selection(scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, seed=seed, **params))  # type: ignore[arg-type]
         counts.update(plan.chosen["unit_id"].to_list())
         if not probabilities:
             probabilities = dict(zip(plan.frame["unit_id"], plan.frame["inclusion_probability"], strict=True))
@@ -101,7 +103,9 @@ def test_empirical_inclusion_frequency_matches_the_recorded_probability(params: 
 def test_pps_never_exceeds_the_region_cap_and_records_probabilities_of_chosen_units() -> None:
     scores = make_scores(units=40)
     for seed in range(60):
-        params = PlanParameters(capacity=8, seed=seed, risk_area=AREA, design="pps", floor=0.02, per_region=2)
+        params = plan_parameters(
+            DEFAULTS, capacity=8, seed=seed, risk_area=AREA, design="pps", floor=0.02, per_region=2
+        )
         plan = plan_selection(scores, NO_INSPECTIONS, params)
         assert plan.chosen.height == 8
         assert max(Counter(plan.chosen["region_code"].to_list()).values()) <= 2
@@ -113,7 +117,9 @@ def test_pps_never_exceeds_the_region_cap_and_records_probabilities_of_chosen_un
 def test_pps_region_cap_bounds_each_regions_probability_mass() -> None:
     scores = make_scores(units=40)
     eligible = scores.filter(pl.col("risk_area") == AREA).sort("unit_id")
-    params = PlanParameters(capacity=8, seed=0, risk_area=AREA, design="pps", floor=0.02, per_region=2)
+    params = plan_parameters(
+        DEFAULTS, capacity=8, seed=0, risk_area=AREA, design="pps", floor=0.02, per_region=2
+    )
     pi = pps_design_probabilities(eligible, params)
     mass = eligible.with_columns(pi=pl.Series(pi)).group_by("region_code").agg(pl.col("pi").sum())
     assert float(mass["pi"].to_numpy().max()) <= 2.0 + 1e-6
@@ -123,7 +129,7 @@ def test_pps_region_cap_bounds_each_regions_probability_mass() -> None:
 def test_every_design_is_reproducible_from_its_parameters_and_seed() -> None:
     scores = make_scores(units=40)
     for design, extra in (("top", {}), ("pps", {"floor": 0.05}), ("stratified", {})):
-        params = PlanParameters(capacity=8, seed=5, risk_area=AREA, design=design, **extra)  # type: ignore[arg-type]
+        params = plan_parameters(DEFAULTS, capacity=8, seed=5, risk_area=AREA, design=design, **extra)  # type: ignore[arg-type]
         first = plan_selection(scores, NO_INSPECTIONS, params)
         again = plan_selection(scores, NO_INSPECTIONS, params)
         assert first.chosen.equals(again.chosen)
@@ -131,19 +137,23 @@ def test_every_design_is_reproducible_from_its_parameters_and_seed() -> None:
 
 
 def test_design_parameters_change_the_plan_id_but_top_keeps_todays_id() -> None:
-    top = PlanParameters(capacity=8, seed=5)
+    top = plan_parameters(DEFAULTS, capacity=8, seed=5)
     assert "design" not in top.as_dict()
-    pps = PlanParameters(capacity=8, seed=5, design="pps", floor=0.05)
+    pps = plan_parameters(DEFAULTS, capacity=8, seed=5, design="pps", floor=0.05)
     assert pps.as_dict()["design"] == "pps" and pps.as_dict()["floor"] == 0.05
-    assert PlanParameters(capacity=8, seed=5, design="stratified", floor=0.05).floor == 0.0
+    assert plan_parameters(DEFAULTS, capacity=8, seed=5, design="stratified", floor=0.05).floor == 0.0
     with pytest.raises(ValueError, match="unknown design"):
-        PlanParameters(capacity=8, seed=5, design="best")
+        plan_parameters(DEFAULTS, capacity=8, seed=5, design="best")
 
 
 def test_top_without_exploration_has_no_anticipated_error_and_pps_has_one() -> None:
     scores = make_scores(units=40)
-    top = plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=8, seed=1, exploration=0.0))
-    pps = plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=8, seed=1, design="pps", floor=0.05))
+    top = plan_selection(
+        scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=8, seed=1, exploration=0.0)
+    )
+    pps = plan_selection(
+        scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=8, seed=1, design="pps", floor=0.05)
+    )
     assert top.zero_probability_units == 32
     assert set(top.expected_standard_errors.values()) == {None}
     assert all(v is not None and 0 < v < 0.5 for v in pps.expected_standard_errors.values())
@@ -197,7 +207,9 @@ def test_prevalence_table_refuses_unknown_probabilities_and_reports_regions() ->
 
 def test_a_pps_floor_above_what_the_capacity_allows_is_lowered_with_a_warning() -> None:
     scores = make_scores(units=40)
-    plan = plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=8, seed=1, design="pps", floor=0.5))
+    plan = plan_selection(
+        scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=8, seed=1, design="pps", floor=0.5)
+    )
     assert plan.chosen.height == 8
     assert plan.frame["inclusion_probability"].to_list() == pytest.approx([0.2] * 40)
     assert any("floor" in warning for warning in plan.warnings)

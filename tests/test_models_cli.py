@@ -10,6 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
+from engine.settings import Settings
+from features.store import FeatureStore
+from models.registry import tracking_for
 
 TERMINAL = 120
 # Words of the planner-facing Swedish texts that the analyst's commands once mixed into their English lines.
@@ -69,6 +72,18 @@ def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None
     titles = _table_titles(shown.output)
     assert len(titles) == len(set(titles)) == 6, f"evaluate's tables, each once: {titles}"
     assert _faults_in_a_terminal(shown.output) == [], "evaluate's output does not read at 120 columns"
+
+    # And the run names its feature set by the id the feature store gives the same snapshot, dates and
+    # configuration: building that set with `features` stores it under the run's id
+    tracking = tracking_for(Settings())
+    lineage = tracking.read_json(run_id, "lineage.json")
+    tag = tracking.run_info(run_id)["tags"]["feature_set_id"]
+    assert tag == lineage["feature_set_id"], "the run's tag and lineage name different feature sets"
+    built = runner.invoke(app, ["features", "--as-of", ",".join(lineage["as_of_dates"])])
+    assert built.exit_code == 0, built.output
+    assert FeatureStore(Settings().features_dir).exists(tag), (
+        f"the run names feature set {tag}, which `features` on its dates did not store: {built.output}"
+    )
 
     # And evaluate --json reports every scorer per area, the oracle from truth/ included
     evaluated = runner.invoke(app, ["evaluate", run_id, "--json", "--out", str(tmp_path / "report.html")])

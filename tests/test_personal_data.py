@@ -228,6 +228,8 @@ def written_personal_numbers(
     grouped = draw(st.booleans()) and not twelve  # a twelve-digit form splits before the serial only
     between = [draw(st.sampled_from(parts_sep)) if grouped else "" for _ in range(2 + twelve)]
     before_serial = draw(st.sampled_from(usable))
+    if grouped and between[0] and not between[1] and not before_serial:
+        before_serial = "-"  # YY-NNNNNNNN is the shape of a case number, not of a personnummer
     date_digits = (f"{born:%Y}"[:2] if twelve else "") + ten[:6]
     pairs = [date_digits[index : index + 2] for index in range(0, len(date_digits), 2)]
     date_part = pairs[0] + "".join(sep + pair for sep, pair in zip(between, pairs[1:], strict=False))

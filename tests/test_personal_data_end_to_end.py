@@ -1,16 +1,18 @@
 """No personnummer survives anywhere, end to end, on a tiny hand-made world.
 
-Hypothesis writes personnummer (any century form, separators, grouping) into every string column of
-every table and into a column name, as CSV (UTF-8 and Windows-1252) and Parquet. Rejected ingests
-must not echo them (report, output, logs); an accepted ingest (free text redacted, a sole trader's
-provider id pseudonymised) must not store them, and nothing built from it — snapshot, feature table,
-scores, plan, audit log, API responses, CLI output, logs — may hold them.
+Hypothesis writes personnummer (any century form, separators, grouping, split forms, invisible
+characters between the digits, Unicode digits) into every string column of every table and into a
+column name, as CSV (UTF-8 and Windows-1252) and Parquet. Rejected ingests must not echo them (report,
+output, logs); an accepted ingest (free text redacted, a sole trader's provider id and the HSA-id of
+its unit pseudonymised) must not store them, and nothing built from it — snapshot, feature table,
+scores, plan, audit log, API responses, web pages, CSV exports, CLI output, logs — may hold them.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import sqlite3
 import tempfile
 from pathlib import Path
@@ -26,11 +28,12 @@ from api.main import create_app
 from api.security import SCOPES, ApiKeyStore
 from cli import app as cli_app
 from engine.identifiers import luhn_check_digit
-from engine.personal_data import SEPARATORS, digit_value
+from engine.personal_data import digit_value, is_ignorable, is_separator
 from engine.scores import EXPLANATION_DTYPE, OVERALL, ScoreStore, ranked_scores
 from engine.settings import Settings
-from tests.ingest_factory import Rows, world, write_csv
+from tests.ingest_factory import UNIT_3, Rows, world, write_csv
 from tests.test_personal_data import written_personal_numbers
+from tests.test_personal_data_forms import written_numbers
 
 FORMATS = [("csv", "utf-8-sig"), ("csv", "cp1252"), ("parquet", None)]
 AREAS = ("personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete")
@@ -38,7 +41,10 @@ _SAFE_TEXT = st.text(alphabet="abc åäö ÅÄÖ,.:!", max_size=12)
 
 
 def _digits_only(text: str) -> str:
-    return "".join(digit_value(char) or ("" if char in SEPARATORS else "|") for char in text)
+    """The digits of ``text`` as the detector reads them: invisible characters and separators dropped."""
+    return "".join(
+        digit_value(char) or ("" if is_separator(char) or is_ignorable(char) else "|") for char in text
+    )
 
 
 def _leaks(texts: dict[str, str], numbers: list[str]) -> list[str]:
@@ -99,6 +105,24 @@ def _scores_from_snapshot(snapshot: Path, as_of: dt.date) -> pl.DataFrame:
     return ranked_scores(frame.lazy()).collect()
 
 
+def _web_pages(client: TestClient, key: str, items: list[dict[str, str]], plan_id: str) -> dict[str, str]:
+    """Every page a planner reads about these units, signed in with ``key``, and the plan's CSV exports."""
+    form = client.get("/logga-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
+    assert token is not None, form.text
+    signed = client.post("/logga-in", data={"api_key": key, "next": "/", "csrf_token": token.group(1)})
+    assert signed.status_code == 200, signed.text
+    urls = ["/", "/kandidater", "/planera", f"/planer/{plan_id}", f"/planer/{plan_id}/plan.csv"]
+    urls += [f"/planer/{plan_id}/inspections.csv"]
+    urls += [f"/enheter/{item['unit_id']}" for item in items]
+    urls += [f"/vardgivare/{item['provider_id']}" for item in items]
+    pages = {f"page {url}": client.get(url) for url in urls}
+    assert all(page.status_code == 200 for page in pages.values()), {
+        url: page.status_code for url, page in pages.items()
+    }
+    return {url: page.text for url, page in pages.items()}
+
+
 def _sole_trader_number(born: dt.date, serial: int) -> str:
     first_nine = f"{born:%y%m%d}{serial:03d}"
     return first_nine + str(luhn_check_digit(first_nine))
@@ -122,7 +146,10 @@ def test_no_personnummer_survives_anywhere(
     encodable = fmt[1] if fmt[0] == "csv" else None
 
     def number_in_text(controls: bool = True) -> tuple[str, str]:
-        written, ten, _ = data.draw(written_personal_numbers(encodable=encodable, controls=controls))
+        if data.draw(st.booleans()):
+            written, ten, _ = data.draw(written_personal_numbers(encodable=encodable, controls=controls))
+        else:  # split forms, punctuation, invisible characters, Unicode digits
+            written, ten, _ = data.draw(written_numbers(encodable=encodable, csv_safe=fmt[0] == "csv"))
         return f"{data.draw(_SAFE_TEXT)} {written} {data.draw(_SAFE_TEXT)}".strip(), ten
 
     runner = CliRunner()
@@ -172,6 +199,9 @@ def test_no_personnummer_survives_anywhere(
             {"provider_id": sole_trader, "name": "Doktor Berg", "ownership": "private"}
         )
         tables["units"][2]["provider_id"] = sole_trader
+        for rows in tables.values():  # its unit's HSA-id starts with the same number
+            for row in rows:
+                row.update({key: f"SE{sole_trader}-vc3" for key, value in row.items() if value == UNIT_3})
         src = _write(root / "src", tables, fmt)
         steps = [
             ["ingest", str(src), "--redact", "--reference-date", "2024-12-31"],
@@ -216,6 +246,7 @@ def test_no_personnummer_survives_anywhere(
         probe, _ = number_in_text()
         for url in (f"/v1/providers/{sole_trader}", f"/v1/candidates?q={probe}", f"/v1/{probe}"):
             texts[f"probe {url[:12]}"] = client.get(url, headers=auth).text
+        texts |= _web_pages(client, key, candidates.json()["items"], plan.json()["plan_id"])
         app.state.tillsynsrisk.audit.close()
 
         # Then no number is anywhere: files under the home, responses, CLI output, logs

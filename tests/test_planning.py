@@ -11,19 +11,21 @@ import numpy as np
 import polars as pl
 import pytest
 
+from engine.config import PlanningSettings
 from engine.contract import InspectionModel
 from engine.scores import OVERALL, ScoreStore
 from serving.planning import (
-    PlanParameters,
     _systematic_rounding,
     cooldown_units,
     inspections_template,
+    plan_parameters,
     plan_selection,
 )
 from serving.plans import CooldownUnavailableError, PlanNotFoundError, PlanStore, make_plan
 from tests.scores_factory import make_scores, write_published
 
 NO_INSPECTIONS = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl.Date})
+DEFAULTS = PlanningSettings()  # the packaged [planning] defaults
 
 
 def _top_ids(scores: pl.DataFrame, area: str, count: int) -> list[str]:
@@ -46,7 +48,7 @@ def _inspections(rows: list[tuple[str, dt.date, dt.date]]) -> pl.LazyFrame:
 def test_plan_without_constraints_takes_the_top_ranks_and_a_random_share() -> None:
     # given 40 units and a plan of 10 with 20 % exploration
     scores = make_scores(units=40)
-    params = PlanParameters(capacity=10, seed=1, risk_area="tillganglighet", exploration=0.2)
+    params = plan_parameters(DEFAULTS, capacity=10, seed=1, risk_area="tillganglighet", exploration=0.2)
     # when
     plan = plan_selection(scores, NO_INSPECTIONS, params)
     # then 8 risk picks are exactly the top 8 and 2 random picks come from outside them
@@ -70,13 +72,13 @@ def test_plan_without_constraints_takes_the_top_ranks_and_a_random_share() -> No
 def test_random_count_is_round_half_up_of_capacity_times_share(
     capacity: int, share: float, expected: int
 ) -> None:
-    assert PlanParameters(capacity=capacity, seed=0, exploration=share).random_count == expected
+    assert plan_parameters(DEFAULTS, capacity=capacity, seed=0, exploration=share).random_count == expected
 
 
 def test_provider_cap_skips_units_and_says_why() -> None:
     # given a cap of one unit per provider and no exploration
     scores = make_scores(units=40, providers=3)
-    params = PlanParameters(capacity=3, seed=0, max_per_provider=1, exploration=0.0)
+    params = plan_parameters(DEFAULTS, capacity=3, seed=0, max_per_provider=1, exploration=0.0)
     # when
     plan = plan_selection(scores, NO_INSPECTIONS, params)
     # then three different providers, and every higher-ranked unit passed over names the cap
@@ -93,7 +95,7 @@ def test_provider_cap_skips_units_and_says_why() -> None:
 def test_region_cap_limits_units_per_region() -> None:
     scores = make_scores(units=40)
     plan = plan_selection(
-        scores, NO_INSPECTIONS, PlanParameters(capacity=10, seed=0, per_region=2, exploration=0)
+        scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=10, seed=0, per_region=2, exploration=0)
     )
     counts = plan.chosen.group_by("region_code").len()
     assert counts["len"].max() == 2, "no region may have more than its cap"
@@ -115,7 +117,7 @@ def test_cooldown_skips_recently_inspected_units_by_start_or_decision_date() -> 
     )
     # when
     recent = cooldown_units(inspections, as_of, 12).collect()
-    plan = plan_selection(scores, recent, PlanParameters(capacity=2, seed=0, exploration=0.0))
+    plan = plan_selection(scores, recent, plan_parameters(DEFAULTS, capacity=2, seed=0, exploration=0.0))
     # then the first two are in cooldown, the third is eligible again
     assert recent["unit_id"].to_list() == sorted(top[:2])
     assert plan.skipped["unit_id"].to_list() == top[:2]
@@ -127,7 +129,7 @@ def test_random_picks_never_come_from_units_in_cooldown() -> None:
     scores = make_scores(units=30)
     cooling_ids = scores["unit_id"].unique().sort().head(25).to_list()
     recent = pl.DataFrame({"unit_id": cooling_ids, "last_inspected": [dt.date(2025, 1, 1)] * 25})
-    plan = plan_selection(scores, recent, PlanParameters(capacity=4, seed=3, exploration=0.5))
+    plan = plan_selection(scores, recent, plan_parameters(DEFAULTS, capacity=4, seed=3, exploration=0.5))
     assert set(plan.chosen["unit_id"]).isdisjoint(cooling_ids)
     assert plan.chosen.height == 4
     assert (
@@ -138,20 +140,24 @@ def test_random_picks_never_come_from_units_in_cooldown() -> None:
 
 def test_shortfall_is_reported_when_too_few_units_are_eligible() -> None:
     scores = make_scores(units=5)
-    plan = plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=8, seed=0, max_per_provider=1))
+    plan = plan_selection(
+        scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=8, seed=0, max_per_provider=1)
+    )
     assert plan.chosen.height == 5
     assert any("could be chosen" in warning for warning in plan.warnings), plan.warnings
 
 
 def test_plan_is_deterministic_per_seed_and_varies_with_it() -> None:
     scores = make_scores(units=60)
-    params = PlanParameters(capacity=12, seed=7, exploration=0.5)
+    params = plan_parameters(DEFAULTS, capacity=12, seed=7, exploration=0.5)
     first = plan_selection(scores, NO_INSPECTIONS, params)
     again = plan_selection(scores, NO_INSPECTIONS, params)
     assert first.chosen.equals(again.chosen), "the same seed must give the same plan"
     others = {
         tuple(
-            plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=12, seed=s, exploration=0.5))
+            plan_selection(
+                scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=12, seed=s, exploration=0.5)
+            )
             .chosen["unit_id"]
             .to_list()
         )
@@ -181,7 +187,9 @@ def test_random_share_inclusion_probabilities_match_empirical_frequencies() -> N
     counts: dict[str, int] = {}
     runs = 600
     for seed in range(runs):
-        plan = plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=5, seed=seed, exploration=0.6))
+        plan = plan_selection(
+            scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=5, seed=seed, exploration=0.6)
+        )
         for unit in plan.chosen.filter(pl.col("reason") == "random")["unit_id"]:
             counts[unit] = counts.get(unit, 0) + 1
     stated = plan.chosen.filter(pl.col("reason") == "random")["inclusion_probability"][0]
@@ -198,7 +206,7 @@ def test_random_share_inclusion_probabilities_match_empirical_frequencies() -> N
 def test_greedy_is_optimal_with_only_a_provider_cap() -> None:
     # given a small instance where brute force is possible
     scores = make_scores(units=12, providers=3, seed=5)
-    params = PlanParameters(capacity=5, seed=0, max_per_provider=2, exploration=0.0)
+    params = plan_parameters(DEFAULTS, capacity=5, seed=0, max_per_provider=2, exploration=0.0)
     area = scores.filter(pl.col("risk_area") == OVERALL)
     rows = list(area.select("unit_id", "provider_id", "p_deficiency").iter_rows())
     # when
@@ -224,13 +232,15 @@ def test_greedy_is_optimal_with_only_a_provider_cap() -> None:
 )
 def test_plan_parameters_reject_bad_values(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ValueError, match=message):
-        PlanParameters(**({"capacity": 5, "seed": 0} | kwargs))  # type: ignore[arg-type]
+        plan_parameters(DEFAULTS, **({"capacity": 5, "seed": 0} | kwargs))  # type: ignore[arg-type]
 
 
 def test_unknown_risk_area_names_the_known_ones() -> None:
     with pytest.raises(ValueError, match=r"unknown risk area 'nope'; the scores have \['kontinuitet'"):
         plan_selection(
-            make_scores(units=5), NO_INSPECTIONS, PlanParameters(capacity=2, seed=0, risk_area="nope")
+            make_scores(units=5),
+            NO_INSPECTIONS,
+            plan_parameters(DEFAULTS, capacity=2, seed=0, risk_area="nope"),
         )
 
 
@@ -240,7 +250,7 @@ def test_make_plan_is_reproducible_and_stored(tmp_path: Path) -> None:
     write_published(store, make_scores(units=30))
     scores = store.open()
     inspections = _inspections([(scores.frame["unit_id"][0], dt.date(2025, 1, 1), dt.date(2025, 2, 1))])
-    params = PlanParameters(capacity=6, seed=11, risk_area="samverkan", max_per_provider=2)
+    params = plan_parameters(DEFAULTS, capacity=6, seed=11, risk_area="samverkan", max_per_provider=2)
     # when planned twice
     first = make_plan(scores, params, inspections=inspections, inspections_snapshot_id="snap1")
     second = make_plan(scores, params, inspections=inspections, inspections_snapshot_id="snap1")
@@ -262,7 +272,10 @@ def test_make_plan_refuses_cooldown_without_inspections(tmp_path: Path) -> None:
     write_published(store, make_scores(units=5))
     with pytest.raises(CooldownUnavailableError, match="set cooldown_months=0"):
         make_plan(
-            store.open(), PlanParameters(capacity=2, seed=0), inspections=None, inspections_snapshot_id=None
+            store.open(),
+            plan_parameters(DEFAULTS, capacity=2, seed=0),
+            inspections=None,
+            inspections_snapshot_id=None,
         )
 
 
@@ -275,7 +288,9 @@ def test_plan_store_rejects_unknown_and_malformed_ids(tmp_path: Path) -> None:
 
 def test_inspections_template_has_the_contract_columns() -> None:
     scores = make_scores(units=10)
-    plan = plan_selection(scores, NO_INSPECTIONS, PlanParameters(capacity=4, seed=0, exploration=0.5))
+    plan = plan_selection(
+        scores, NO_INSPECTIONS, plan_parameters(DEFAULTS, capacity=4, seed=0, exploration=0.5)
+    )
     rows = inspections_template(plan.chosen, "plan-abc", ["tillganglighet", "kontinuitet"])
     assert rows.columns == list(InspectionModel.to_schema().columns)
     assert rows.height == 8

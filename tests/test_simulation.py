@@ -40,6 +40,16 @@ def test_estimates_exist_for_probability_designs_only(result: object) -> None:
     assert estimates["truth"].is_between(0, 1).all()
 
 
+def test_the_loop_takes_the_configured_exploration_and_cooldown(result: object) -> None:
+    # Given settings that name neither, then the run used (and reports) the configuration's [planning] ones
+    planning = load_config().planning
+    used = result.settings  # type: ignore[attr-defined]
+    assert (used.exploration, used.cooldown_months) == (planning.exploration, planning.cooldown_months)
+    curve = result.curve  # type: ignore[attr-defined]
+    shares = set(curve.filter(pl.col("design") == "top")["setting"].to_list())
+    assert planning.exploration in shares, "the trade-off curve includes the top arm's own share"
+
+
 def test_summary_has_intervals_and_cumulative_rows(result: object) -> None:
     summary = summary_table(result)  # type: ignore[arg-type]
     assert set(summary["period"].to_list()) >= {"all"}

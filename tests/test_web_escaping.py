@@ -10,7 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from api.main import create_app
-from api.web.state import HERE, templates
+from api.web.rendering import HERE, templates
 from tests.web_support import WebHome
 
 PAYLOAD = '"><b id="injected">x</b><meta http-equiv="refresh" content="0;url=http://127.0.0.1:9/">'

@@ -149,7 +149,7 @@ def test_candidates_filter_sort_and_page_through_shareable_urls(
         "/kandidater?risk_area=tillganglighet&ownership=private&sort=enhet&order=desc&per_page=25"
     )
     assert page.status_code == 200
-    names = re.findall(r'<a href="/enheter/[^"]+">([^<]+)</a>', page.text)
+    names = re.findall(r'<a href="/enheter/[^"]+"><bdi>([^<]+)</bdi></a>', page.text)
     assert names and names == sorted(names, reverse=True)
     assert "offentlig" not in re.sub(r"<option.*?</option>", "", page.text), "only private units"
     assert "sort=enhet" in page.text and "ownership=private" in page.text, "links keep the filter state"

@@ -23,7 +23,7 @@ from api.routes.common import (
 )
 from api.schemas import Plan, PlanRequest
 from engine.scores import ScoreNotFoundError, ScoreSnapshot, ScoreValidationError
-from serving.planning import PlanParameters
+from serving.planning import plan_parameters
 from serving.plans import PLAN_ID_PATTERN, CooldownUnavailableError, PlanNotFoundError, make_plan
 
 router = APIRouter(prefix="/v1", tags=["plans"])
@@ -64,7 +64,7 @@ def create_plan(
             f"the risk area is not scored in this snapshot; known: {areas}",
         )
     try:
-        parameters = PlanParameters(**body.model_dump(exclude={"score_id"}))
+        parameters = plan_parameters(state.config.planning, **body.model_dump(exclude={"score_id"}))
         document = make_plan(
             snapshot,
             parameters,

@@ -10,14 +10,11 @@ from __future__ import annotations
 import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from fastapi import Request
 
-if TYPE_CHECKING:
-    from api.deps import AppState
-    from api.web.state import WebState
+from api.web.state import app_state, web_state
 
 SESSION_COOKIE = "tr_session"
 SIGNIN_CSRF_COOKIE = "tr_signin_csrf"
@@ -55,16 +52,6 @@ class Viewer:
         return scope in self.scopes
 
 
-def web_state(request: Request) -> WebState:
-    state: WebState = request.app.state.tillsynsrisk_web
-    return state
-
-
-def app_state(request: Request) -> AppState:
-    state: AppState = request.app.state.tillsynsrisk
-    return state
-
-
 def current_viewer(request: Request) -> Viewer:
     """The viewer of a live session whose key is still active (else :class:`SignInRequiredError`).
 
@@ -100,11 +87,22 @@ def page_viewer(scope: str | None = None) -> Callable[[Request], Awaitable[Viewe
     return viewer_with_scope
 
 
+def tokens_match(presented: str, expected: str) -> bool:
+    """Whether ``presented`` is ``expected``, in constant time; any text gets an answer, never an error.
+
+    ``hmac.compare_digest`` refuses ``str`` with characters outside ASCII (``TypeError``), so a token
+    typed as ``"å"`` would end in a server error instead of a refusal. Both sides are compared as UTF-8
+    bytes; a character that has no UTF-8 form (a lone surrogate) becomes ``?``, which no issued token
+    contains (they are URL-safe base64).
+    """
+    return hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode("utf-8", "replace"))
+
+
 async def csrf_checked(request: Request, viewer: Viewer) -> None:
     """Refuse (403 page) a form whose CSRF token is missing or is not this session's."""
     form = await request.form()
     presented = form.get(CSRF_FIELD)
-    if not isinstance(presented, str) or not hmac.compare_digest(presented, viewer.csrf_token):
+    if not isinstance(presented, str) or not tokens_match(presented, viewer.csrf_token):
         raise PageError(
             403,
             "Formuläret avvisades",

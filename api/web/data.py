@@ -36,7 +36,6 @@ from serving.unit_history import (
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-DEFAULT_COOLDOWN_MONTHS = 12  # serving.planning.PlanParameters' default: the page's "in cooldown" column
 
 
 class OneEntryCache(Generic[T]):
@@ -165,7 +164,9 @@ def snapshot_history(
         else pl.DataFrame({"unit_id": [], "last": []})
     )
     cooling = (
-        cooldown_units(tables["inspections"], as_of, DEFAULT_COOLDOWN_MONTHS).collect()["unit_id"].to_list()
+        cooldown_units(tables["inspections"], as_of, config.planning.cooldown_months)
+        .collect()["unit_id"]
+        .to_list()
         if "inspections" in tables
         else []
     )

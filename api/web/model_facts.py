@@ -17,9 +17,9 @@ from typing import Any
 
 from fastapi import Request
 
-from api.web.auth import app_state, web_state
 from api.web.data import ModelFacts, ScoresView
 from api.web.format import percent_sv
+from api.web.state import app_state, web_state
 
 logger = logging.getLogger(__name__)
 
@@ -36,7 +36,6 @@ SCORER_SV = {
     "logistic": "Enkel logistisk regression",
 }
 BASELINES = ("random", "complaints", "banding", "logistic")
-ATTRIBUTE_SV = {"ownership": "Ägarform", "region_code": "Region", "size_band": "Storlek (listade patienter)"}
 
 
 def load_model_facts(settings: Any, run_id: str | None, model_name: str, model_version: str) -> ModelFacts:
@@ -190,7 +189,3 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
         "verdict": verdict,
         "ece": model.get("ece"),
     }
-
-
-def subgroup_label(attribute: str) -> str:
-    return ATTRIBUTE_SV.get(attribute, attribute)

@@ -6,7 +6,6 @@ import datetime as dt
 import logging
 import math
 import re
-import threading
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
@@ -15,9 +14,9 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from api.web.auth import PageError, Viewer, app_state, page_viewer, web_state
+from api.web.auth import PageError, Viewer, page_viewer
 from api.web.charts import Series, bar_chart, line_chart
-from api.web.data import ScoresView, SnapshotHistory, scores_view, snapshot_history
+from api.web.data import SnapshotHistory
 from api.web.format import number_sv, percent_sv
 from api.web.model_facts import (
     MLFLOW_LOCK,
@@ -26,11 +25,12 @@ from api.web.model_facts import (
     model_facts_if_ready,
     precision_context,
 )
-from api.web.state import SECURITY_HEADERS, render
+from api.web.rendering import SECURITY_HEADERS, render
+from api.web.state import app_state, web_state
+from api.web.views import area_names, current_history, current_view, page_context
 from engine.contract import REGIONS
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 from engine.scores import OVERALL
-from serving.plans import current_inspections
 from serving.scoring import provider_rollup
 
 logger = logging.getLogger(__name__)
@@ -44,83 +44,6 @@ SORTS = {
     "kommun": ("municipality_code", False),
     "vardgivare": ("provider_name", False),
 }
-OVERALL_NAME = "Samlad risk"
-
-
-# --- shared helpers ---------------------------------------------------------------------------------
-
-
-def current_view(request: Request) -> ScoresView:
-    """The served scoring snapshot arranged for pages (503 page when nothing is published)."""
-    state = app_state(request)
-    state.holder.poll()
-    served = state.holder.served
-    if served is None:
-        raise PageError(
-            503,
-            "Inga riskbedömningar publicerade",
-            "Det finns ännu ingen publicerad riskbedömning. Kör `tillsynsrisk score` och försök igen.",
-        )
-    threshold = state.settings.high_risk_percentile
-    return web_state(request).scores.get(
-        (served.id, threshold), lambda: scores_view(served.snapshot, threshold)
-    )
-
-
-def current_history(request: Request, view: ScoresView, *, wait: bool = True) -> SnapshotHistory:
-    """The current ingest snapshot's per-unit history (empty when there is no snapshot).
-
-    With ``wait=False`` a history that is not built yet is built in the background and an empty stand-in
-    (``loading=True``) is returned, so a list page never waits for the index of every unit.
-    """
-    state = app_state(request)
-    inspections, snapshot_id = current_inspections(state.settings.snapshots_dir)
-    del inspections
-    key = (snapshot_id, view.as_of)
-    cache = web_state(request).history
-
-    def build() -> SnapshotHistory:
-        if snapshot_id is None:
-            return SnapshotHistory(None)
-        from engine.snapshots import SnapshotStore
-
-        tables = SnapshotStore(state.settings.snapshots_dir).open(snapshot_id).tables()
-        return snapshot_history(tables, snapshot_id, state.config, view.as_of)
-
-    if not wait and cache.peek(key) is None:
-        threading.Thread(target=cache.get, args=(key, build), name="web-history", daemon=True).start()
-        return SnapshotHistory(snapshot_id, loading=True)
-    return cache.get(key, build)
-
-
-def warm_up(request: Request) -> None:
-    """Build the served snapshot's page caches and read the model's facts in the background.
-
-    Started at sign-in, so the first pages a planner opens do not wait for the unit history index or
-    for MLflow.
-    """
-
-    def build() -> None:
-        try:
-            view = current_view(request)
-            current_history(request, view)
-            model_facts(request, view)
-        except Exception as error:  # a page shows the problem when it is asked for; nothing to do here
-            logger.info("web warm-up stopped: %s", error)
-
-    threading.Thread(target=build, name="web-warm-up", daemon=True).start()
-
-
-def area_names(request: Request) -> dict[str, str]:
-    """Risk area id → Swedish name, the configured areas first, then ``overall``."""
-    names = {area.id: area.name_sv for area in app_state(request).config.risk_areas}
-    return names | {OVERALL: OVERALL_NAME}
-
-
-def page_context(request: Request, view: ScoresView) -> dict[str, Any]:
-    served = app_state(request).holder.served
-    assert served is not None
-    return {"meta": served.metadata, "area_names": area_names(request), "view": view}
 
 
 ViewerCandidates = Annotated[Viewer, Depends(page_viewer("read:candidates"))]
@@ -158,7 +81,7 @@ class CandidateFilters(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="ignore")
 
-    risk_area: str = OVERALL
+    risk_area: str = Field(default=OVERALL, max_length=64)
     region: str | None = Field(default=None, pattern=r"^\d{2}$")
     municipality: str | None = Field(default=None, pattern=r"^\d{4}$")
     ownership: str | None = Field(default=None, pattern=r"^(public|private)$")

@@ -14,7 +14,9 @@ from typing import Any
 from pydantic import ValidationError
 
 from api.schemas import PlanRequest
+from engine.config import PlanningSettings
 from serving.planning import PlanParameters
+from serving.planning import plan_parameters as parameters_with_defaults
 
 
 @dataclass(frozen=True)
@@ -77,7 +79,6 @@ PLAN_FIELDS: tuple[FormField, ...] = (
         "percent",
         0,
         100,
-        0.15,
     ),
     FormField(
         "design",
@@ -86,7 +87,6 @@ PLAN_FIELDS: tuple[FormField, ...] = (
         "en sannolikhet som följer risken, aldrig under golvet, så att planen också ger en väntevärdesriktig "
         "skattning av hur vanliga brister är. Stratifierat: ett slumpvis urval per region.",
         "choice",
-        default="top",
         choices=(
             ("top", "Riskrangordnat med slumpvis andel"),
             ("pps", "Riskproportionellt med golv"),
@@ -100,7 +100,6 @@ PLAN_FIELDS: tuple[FormField, ...] = (
         "percent",
         0,
         100,
-        0.0,
     ),
     FormField(
         "cooldown_months",
@@ -109,7 +108,6 @@ PLAN_FIELDS: tuple[FormField, ...] = (
         "int",
         0,
         120,
-        12,
     ),
     FormField(
         "seed",
@@ -131,8 +129,9 @@ MESSAGES_SV = {
 }
 
 
-def defaults() -> dict[str, Any]:
-    return {field.name: field.default for field in PLAN_FIELDS}
+def defaults(planning: PlanningSettings) -> dict[str, Any]:
+    """The form's pre-filled values: the configured plan defaults, and an example for the others."""
+    return {field.name: field.default for field in PLAN_FIELDS} | planning.model_dump()
 
 
 def _parsed(field: FormField, raw: str) -> Any:
@@ -181,7 +180,7 @@ def _range_message(field: FormField) -> str:
     return message + "."
 
 
-def plan_parameters(values: dict[str, Any]) -> PlanParameters:
+def plan_parameters(values: dict[str, Any], planning: PlanningSettings) -> PlanParameters:
     """The engine's parameters from validated form values (the request model decides what is valid)."""
     request = PlanRequest.model_validate(values)
-    return PlanParameters(**request.model_dump(exclude={"score_id"}))
+    return parameters_with_defaults(planning, **request.model_dump(exclude={"score_id"}))

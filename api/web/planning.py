@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Annotated, Any
 
@@ -9,14 +10,21 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import RedirectResponse, Response
 
 from api.deps import InspectionsDep
-from api.web.auth import PageError, Viewer, app_state, csrf_checked, page_viewer
+from api.web.auth import PageError, Viewer, csrf_checked, page_viewer
 from api.web.format import number_sv, percent_sv
-from api.web.pages import current_view, page_context
 from api.web.plan_form import PLAN_FIELDS, defaults, parse_plan_form, plan_parameters
-from api.web.state import SECURITY_HEADERS, render, with_security_headers
+from api.web.rendering import SECURITY_HEADERS, render, with_security_headers
+from api.web.state import app_state
+from api.web.views import current_view, page_context
 from engine.contract import REGIONS
 from serving.plan_export import inspections_csv_text, plan_csv_text
-from serving.plans import PLAN_ID_PATTERN, CooldownUnavailableError, PlanNotFoundError, make_plan
+from serving.plans import (
+    PLAN_ID_PATTERN,
+    CooldownUnavailableError,
+    PlanNotFoundError,
+    PlanStore,
+    make_plan,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -30,6 +38,8 @@ FLOOR_LOWERED = re.compile(
 )
 FEW_ELIGIBLE = re.compile(r"^only (\d+) of capacity (\d+) units are eligible under the caps$")
 PROVIDERS_OVER_CAP = re.compile(r"^providers \[.*\] spanning several regions got more than (\d+) units")
+# Saved plans listed per page of the plan form: a few screens, not every plan ever stored.
+PLANS_PER_PAGE = 25
 
 
 def swedish_warning(warning: str) -> str:
@@ -74,16 +84,53 @@ def swedish_warning(warning: str) -> str:
     return warning
 
 
-def saved_plans(request: Request) -> list[dict[str, Any]]:
-    """Every stored plan's summary, newest first."""
+def newest_plan_ids(store: PlanStore) -> list[str]:
+    """Every stored plan id, the newest first.
+
+    Ordered by the plan file's modification time, which is when it was saved (a plan file is written
+    once and never rewritten), so the order is known without reading thousands of plan documents.
+    """
+
+    def saved_at(plan_id: str) -> int:
+        try:
+            return (store.root / f"{plan_id}.json").stat().st_mtime_ns
+        except FileNotFoundError:  # removed since it was listed
+            return 0
+
+    return sorted(store.ids(), key=lambda plan_id: (saved_at(plan_id), plan_id), reverse=True)
+
+
+def requested_page(raw: str | None) -> int:
+    """The page number asked for in ``?sida=``: 1 when missing or not a number from 1 to 100 000."""
+    if raw is None or not raw.isascii() or not raw.isdigit() or len(raw) > 6:
+        return 1
+    return min(max(int(raw), 1), 100_000)
+
+
+def saved_plans(request: Request, page: int) -> dict[str, Any]:
+    """One page of the stored plans' summaries (newest first) and where it lies among all of them.
+
+    Only the plans of the page are read: the list stays as fast and as small with thousands of plans.
+    """
     store = app_state(request).plans
+    ids = newest_plan_ids(store)
+    pages = max(1, math.ceil(len(ids) / PLANS_PER_PAGE))
+    page = min(page, pages)
+    first = (page - 1) * PLANS_PER_PAGE
     documents = []
-    for plan_id in store.ids():
+    for plan_id in ids[first : first + PLANS_PER_PAGE]:
         try:
             documents.append(store.open(plan_id))
         except (PlanNotFoundError, ValueError):
             continue
-    return sorted(documents, key=lambda doc: doc["created_at"], reverse=True)
+    return {
+        "rows": documents,
+        "page": page,
+        "pages": pages,
+        "total": len(ids),
+        "first": first + 1,
+        "last": first + len(documents),
+    }
 
 
 def _form_page(
@@ -99,14 +146,16 @@ def _form_page(
         fields=PLAN_FIELDS,
         values=values,
         errors=errors,
-        plans=saved_plans(request) if viewer.can("read:plans") else None,
+        plans=saved_plans(request, requested_page(request.query_params.get("sida")))
+        if viewer.can("read:plans")
+        else None,
     )
 
 
 @router.get("/planera")
 def read_plan_form(*, request: Request, viewer: ViewerPlans) -> Response:
     """The form (pre-filled from the query string when coming back from a preview) and the saved plans."""
-    values = defaults()
+    values = defaults(app_state(request).config.planning)
     if request.query_params:
         parsed, errors = parse_plan_form(request.query_params)
         if not errors:
@@ -139,7 +188,7 @@ def _plan_document(request: Request, values: dict[str, Any], inspections: Inspec
     try:
         return make_plan(
             served.snapshot,
-            plan_parameters(values),
+            plan_parameters(values, app_state(request).config.planning),
             inspections=inspections.frame,
             inspections_snapshot_id=inspections.snapshot_id,
         )

@@ -19,6 +19,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from engine.files import create_private_file
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS web_sessions (
     token_sha256  TEXT PRIMARY KEY,
@@ -54,6 +56,7 @@ class SessionStore:
 
     def __init__(self, path: Path, idle_minutes: float = 30.0) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
+        create_private_file(path)  # 0600 before SQLite opens it; its -wal and -shm files inherit the mode
         self.path = path
         self.idle_seconds = idle_minutes * 60.0
         self._lock = threading.Lock()

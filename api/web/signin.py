@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hmac
 import secrets
 from typing import Annotated
 
@@ -19,10 +18,11 @@ from api.web.auth import (
     csrf_checked,
     page_viewer,
     safe_next,
+    tokens_match,
     web_state,
 )
-from api.web.pages import warm_up
-from api.web.state import render, with_security_headers
+from api.web.rendering import render, with_security_headers
+from api.web.views import warm_up
 
 router = APIRouter(include_in_schema=False)
 
@@ -64,7 +64,7 @@ async def create_session(
 ) -> Response:
     """Check the key; on success start a session and go to ``next``; the key itself is never stored."""
     expected = request.cookies.get(SIGNIN_CSRF_COOKIE, "")
-    if not expected or not hmac.compare_digest(csrf_token, expected):
+    if not expected or not tokens_match(csrf_token, expected):
         raise PageError(
             403,
             "Formuläret avvisades",

@@ -56,11 +56,6 @@ DATAFRAME_CHECK_COLUMNS: dict[str, tuple[str, ...]] = {
 }
 
 
-def check_rule(check: str) -> str:
-    """The ingest rule id for a pandera check name (``schema_check`` for one not listed)."""
-    return CHECK_RULES.get(check.split("(", 1)[0], "schema_check")
-
-
 def schema_failure_cases(frame: pl.DataFrame, schema: pa.DataFrameSchema) -> pl.DataFrame | None:
     """pandera's failure cases for ``frame`` (without ``__row__``), or None when it validates.
 
