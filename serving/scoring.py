@@ -327,7 +327,10 @@ def provider_rollup(scores: pl.LazyFrame, high_risk_percentile: float) -> pl.Laz
             units=pl.len(),
             high_risk_units=(pl.col("percentile") >= high_risk_percentile).sum().cast(pl.Int64),
             max_p_deficiency=pl.col("p_deficiency").max(),
-            mean_p_deficiency=pl.col("p_deficiency").mean(),
+            # Gathered in row order, then summed in one pass: the grouped mean varies in its last bit
+            # from run to run (its partial sums merge in varying order), which would change the ETag
+            # of an unchanged provider.
+            mean_p_deficiency=pl.col("p_deficiency").implode().list.mean(),
         )
         .sort(["risk_area", "high_risk_units", "max_p_deficiency"], descending=[False, True, True])
     )
