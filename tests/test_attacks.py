@@ -7,6 +7,7 @@ tiny worlds, an in-process API, no sleeps.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import json
 import os
 import sqlite3
@@ -292,7 +293,9 @@ def test_concurrent_identical_plans_never_fail(api: ApiHarness) -> None:
                 *(client.post("/v1/plans", json=body, headers=api.auth()) for _ in range(25))
             )
 
-    responses = asyncio.run(burst())
+    # (in a thread of its own: the session's shared browser keeps Playwright's event loop set on this one)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        responses = pool.submit(asyncio.run, burst()).result()
     # then every one is answered 201 with the same plan
     assert [response.status_code for response in responses] == [201] * 25
     assert len({response.json()["plan_id"] for response in responses}) == 1
