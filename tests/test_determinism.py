@@ -20,15 +20,18 @@ from engine.settings import Settings
 from features.pipeline import build_features
 from models.estimator import ROWS_PER_THREAD, RiskClassifier
 from models.registry import tracking_for
+from serving.scoring import overall_predictions, relative_contributions
 from synthetic.params import WorldParams
 from synthetic.world import generate_world
 from tests.cli_support import generated_and_ingested
 
 # What a training run logs that must repeat: the test folds' predictions of the model and of every
-# baseline (the elastic net among them), their metrics, and the final model's predictions.
+# baseline (the elastic net among them), their metrics, the training features kept for drift checks and
+# the final model's predictions.
 REPEATED_ARTIFACTS = (
     "evaluation/predictions.parquet",
     "evaluation/metrics.parquet",
+    "evaluation/training_features.parquet",
     "reference/predictions.parquet",
 )
 
@@ -170,3 +173,43 @@ def test_the_feature_table_repeats_bit_for_bit() -> None:
 
     # Then every build is the same bytes (the provider roll-ups and national shares sum floats in groups)
     assert built[1] == built[0] and built[2] == built[0], "the same feature table came out different"
+
+
+def test_scoring_means_do_not_depend_on_row_order() -> None:
+    # Given one planning date's predictions for many units in five areas, and the same rows shuffled
+    rng = np.random.default_rng(4)
+    units, areas, names = 4_000, ["a", "b", "c", "d", "e"], ["f1", "f2", "f3"]
+    n = units * len(areas)
+    unit_ids = [f"u{i:05d}" for i in range(units)]
+    predictions = pl.DataFrame(
+        {
+            "unit_id": unit_ids * len(areas),
+            "as_of": [dt.date(2026, 1, 1)] * n,
+            "risk_area": [area for area in areas for _ in range(units)],
+            "p_deficiency": rng.random(n),
+            "p_serious": rng.random(n) * 0.1,
+            "contributions": pl.DataFrame({name: rng.normal(size=n) for name in names}).to_struct(),
+        }
+    )
+    features = pl.DataFrame(
+        {
+            "unit_id": unit_ids,
+            "as_of": [dt.date(2026, 1, 1)] * units,
+            **{name: rng.random(units) for name in names},
+        }
+    )
+    shuffled = predictions.sample(fraction=1.0, shuffle=True, seed=2)
+    key = ["unit_id", "risk_area"]
+
+    # When contributions are made relative to the date's units, and averaged over the areas per unit
+    def relative(rows: pl.DataFrame) -> pl.DataFrame:
+        return relative_contributions(rows.lazy(), features.lazy(), names).collect().sort(key)
+
+    def overall(rows: pl.DataFrame) -> pl.DataFrame:
+        return overall_predictions(rows.lazy(), names).collect().sort(key)
+
+    # Then the rows in either order give the same bits
+    assert relative(predictions).equals(relative(shuffled)), (
+        "relative contributions changed with the row order"
+    )
+    assert overall(predictions).equals(overall(shuffled)), "the overall means changed with the row order"
