@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 from engine.scores import SCORE_ID_PATTERN
+from serving.plans import MAX_NAME_CHARS, MAX_PURPOSE_CHARS, PLAN_ID_PATTERN, plan_label
 
 _UNIT_EXAMPLE: dict[str, Any] = {
     "unit_id": "SE2321000016-vc0042",
@@ -252,6 +254,17 @@ def _json_number(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_number)]
+# The planner's labels, checked by the same function as the command line's (serving.plans.plan_label).
+PlanName = Annotated[
+    str,
+    Field(max_length=MAX_NAME_CHARS, strict=True),
+    AfterValidator(partial(plan_label, field="name", max_chars=MAX_NAME_CHARS, multiline=False)),
+]
+PlanPurpose = Annotated[
+    str,
+    Field(max_length=MAX_PURPOSE_CHARS, strict=True),
+    AfterValidator(partial(plan_label, field="purpose", max_chars=MAX_PURPOSE_CHARS, multiline=True)),
+]
 
 
 class PlanRequest(Schema):
@@ -267,6 +280,8 @@ class PlanRequest(Schema):
                     "per_region": 3,
                     "max_per_provider": 2,
                     "seed": 42,
+                    "name": "Tillgänglighet hösten 2025",
+                    "purpose": "Uppföljning av tillgänglighetsgarantin i Stockholm och Uppsala.",
                 }
             ]
         },
@@ -312,6 +327,16 @@ class PlanRequest(Schema):
         max_length=128,
         pattern=SCORE_ID_PATTERN,
         description="Scoring snapshot; default the served one.",
+    )
+    name: PlanName | None = Field(
+        default=None,
+        description="A short name for the plan (one line; no personal identity numbers). Part of the "
+        "plan's identity: the same request with another name is another plan.",
+    )
+    purpose: PlanPurpose | None = Field(
+        default=None,
+        description="Why the plan was made (free text; no personal identity numbers). Part of the plan's "
+        "identity, like the name.",
     )
 
 
@@ -371,6 +396,8 @@ class Plan(Schema):
     """A stored inspection plan."""
 
     plan_id: str
+    name: str | None = Field(default=None, description="The planner's name for the plan.")
+    purpose: str | None = Field(default=None, description="Why the plan was made.")
     created_at: dt.datetime
     parameters: PlanParametersOut
     seed: int
@@ -398,6 +425,53 @@ class Plan(Schema):
     skipped: list[PlanSkip]
     strata: list[PlanStratum]
     warnings: list[str]
+
+
+class PlanListQuery(Schema):
+    """Query parameters of ``GET /v1/plans`` (filters combine: a plan must pass all)."""
+
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="Plans to skip.")
+    created_from: dt.date | None = Field(default=None, description="Created on or after this UTC day.")
+    created_to: dt.date | None = Field(default=None, description="Created on or before this UTC day.")
+    design: Literal["top", "pps", "stratified"] | None = None
+    risk_area: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=MAX_NAME_CHARS, description="Part of the name, any case."
+    )
+
+
+class ListLinks(Schema):
+    self_: str = Field(alias="self")
+    next: str | None
+    prev: str | None
+
+
+class PlanSummary(Schema):
+    """A stored plan as listed: no units (``GET /v1/plans/{plan_id}`` has them)."""
+
+    plan_id: str = Field(pattern=PLAN_ID_PATTERN)
+    name: str | None
+    purpose: str | None
+    created_at: dt.datetime
+    score_id: str
+    as_of: dt.date
+    risk_area: str
+    design: str
+    capacity: int
+    seed: int
+    chosen_units: int
+    expected_findings: float
+
+
+class PlanList(Schema):
+    """One page of stored plans, newest first."""
+
+    total: int = Field(description="Plans matching the filters (all pages).")
+    limit: int
+    offset: int
+    links: ListLinks
+    items: list[PlanSummary]
 
 
 class ModelInfo(Schema):
