@@ -474,6 +474,65 @@ class PlanList(Schema):
     items: list[PlanSummary]
 
 
+class EventQuery(Schema):
+    """Query parameters of ``GET /v1/events``."""
+
+    after: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="Return events with a greater id (0: from the start)."
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="Most events to return.")
+
+
+class FeedEvent(Schema):
+    """One event of the change feed; ``id`` is stable and increases in the order events happened."""
+
+    id: int = Field(ge=1)
+    type: Literal["scoring.published", "model.promoted", "plan.saved"]
+    occurred_at: dt.datetime
+    subject: dict[str, Any] = Field(
+        description="What the event is about: scoring.published {score_id, previous_score_id, as_of, "
+        "model_name, model_version}; model.promoted {model_name, version, previous_version, run_id, "
+        "forced}; plan.saved {plan_id, name, score_id, risk_area, design}."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "type": "scoring.published",
+                    "occurred_at": "2025-06-01T05:12:09.123456+00:00",
+                    "subject": {
+                        "score_id": "20250601-3f2a9c1b7d4e",
+                        "previous_score_id": "20250501-0b1c2d3e4f5a",
+                        "as_of": "2025-06-01",
+                        "model_name": "tillsynsrisk",
+                        "model_version": "3",
+                    },
+                }
+            ]
+        }
+    )
+
+
+class FeedLinks(Schema):
+    self_: str = Field(alias="self")
+    next: str = Field(description="Where to ask next: the events after the last one on this page.")
+
+
+class EventPage(Schema):
+    """Events after a cursor, oldest first."""
+
+    after: int
+    limit: int
+    last_id: int = Field(
+        description="The cursor to send as ``after`` next (the last id here, else ``after``)."
+    )
+    has_more: bool = Field(description="More events follow: ask ``links.next`` at once rather than waiting.")
+    links: FeedLinks
+    items: list[FeedEvent]
+
+
 class ModelInfo(Schema):
     """The model, feature set and snapshot behind the served scores."""
 

@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, shown
+from engine.events import EventLog
 from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
 from serving.plan_export import BOM, inspected_areas, inspections_csv_text
 from serving.planning import plan_parameters
@@ -121,7 +122,7 @@ def plan(
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         _print_plan(document)
-    path = PlanStore(settings.plans_dir).save(document)
+    path = PlanStore(settings.plans_dir, EventLog(settings.events_db)).save(document)
     if not as_json:
         console.print(f"Stored {shown(path)}")
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import polars as pl
 
+from engine.events import EventLog
 from engine.personal_data import contains_personal_number
 from engine.scores import ScoreSnapshot, atomic_write
 from serving.planning import PlanParameters, PlanSelection, cooldown_units, plan_selection
@@ -235,10 +236,14 @@ def current_inspections(snapshots_dir: Path) -> tuple[pl.LazyFrame | None, str |
 
 
 class PlanStore:
-    """Plans as JSON files under ``root`` (``Settings().plans_dir``)."""
+    """Plans as JSON files under ``root`` (``Settings().plans_dir``).
 
-    def __init__(self, root: Path) -> None:
+    With ``events`` (``EventLog(Settings().events_db)``), every new plan is recorded in the change feed.
+    """
+
+    def __init__(self, root: Path, events: EventLog | None = None) -> None:
         self.root = root
+        self.events = events
 
     def save(self, document: dict[str, Any]) -> Path:
         """Write a plan document atomically; an existing plan with the same id is left untouched.
@@ -254,6 +259,11 @@ class PlanStore:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False).encode())
         logger.info("stored plan %s", plan_id)
+        if self.events is not None:
+            # Keyed by the plan id: two requests racing to store the same new plan log it once.
+            summary = plan_summary(document)
+            subject = {key: summary[key] for key in ("plan_id", "name", "score_id", "risk_area", "design")}
+            self.events.append("plan.saved", subject, once_key=f"plan.saved:{plan_id}")
         return path
 
     def open(self, plan_id: str) -> dict[str, Any]:

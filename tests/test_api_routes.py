@@ -34,6 +34,7 @@ EXAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
         404,
     ),
     ("GET", "/v1/models/current"): ("/v1/models/current", None, 200),
+    ("GET", "/v1/events"): ("/v1/events", None, 200),
 }
 # /healthz has no dependency to override; /readyz depends on the state (overridden below).
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz")}
