@@ -20,7 +20,7 @@ from api.limits import BodySizeLimitMiddleware
 from api.problems import install_problem_handlers
 from api.routes import candidates, events, health, models, plans, providers, risk_areas, units
 from api.security import SCOPES, ApiKeyStore
-from api.serving import ScoresHolder
+from api.serving import ScoresHolder, snapshot_inspections
 from api.web.state import install_web
 from engine.events import EventLog
 from engine.scores import OVERALL, ScoreStore
@@ -57,7 +57,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or Settings()
     config = settings.load_config()
     event_log = EventLog(settings.events_db)
-    holder = ScoresHolder(ScoreStore(settings.scores_dir), config, settings.scores_refresh_seconds)
+    holder = ScoresHolder(
+        ScoreStore(settings.scores_dir),
+        config,
+        settings.scores_refresh_seconds,
+        inspections=snapshot_inspections(settings.snapshots_dir),
+    )
     holder.refresh()
     if holder.problem:
         logger.warning("API starts without a servable scoring snapshot: %s", holder.problem)

@@ -83,8 +83,32 @@ class UnitIdentity(Schema):
     listed_patients: int
 
 
-class Candidate(UnitIdentity):
-    """A ranked unit in one risk area."""
+class LastInspection(Schema):
+    """A unit's latest decided inspection in one risk area."""
+
+    risk_area: str
+    decision_date: dt.date
+    finding: Literal["none", "deficiency", "serious"]
+
+
+class InspectionStatus(Schema):
+    """What the ingest snapshot says about a unit's inspections, as the planners' pages show it."""
+
+    last_inspections: list[LastInspection] = Field(
+        default_factory=list, description="Per risk area the unit was inspected in, its latest inspection."
+    )
+    last_inspected: dt.date | None = Field(default=None, description="The latest date of any inspection.")
+    in_cooldown: bool = Field(
+        default=False,
+        description="In karenstid: a plan made now with the configured cooldown_months would skip the unit.",
+    )
+    cooldown_ends: dt.date | None = Field(
+        default=None, description="The day the karenstid ends (last inspected + cooldown_months)."
+    )
+
+
+class Candidate(InspectionStatus, UnitIdentity):
+    """A ranked unit in one risk area, with its last inspections and karenstid."""
 
     risk_area: str
     rank: int = Field(ge=1, description="1 = highest risk within the risk area.")
@@ -104,6 +128,16 @@ class Candidate(UnitIdentity):
                     "p_deficiency": 0.81,
                     "p_serious": 0.12,
                     "explanations": [_EXPLANATION_EXAMPLE],
+                    "last_inspections": [
+                        {
+                            "risk_area": "tillganglighet",
+                            "decision_date": "2025-02-14",
+                            "finding": "deficiency",
+                        }
+                    ],
+                    "last_inspected": "2025-02-14",
+                    "in_cooldown": True,
+                    "cooldown_ends": "2026-02-14",
                 }
             ]
         }
@@ -208,8 +242,8 @@ class HistoryPoint(Schema):
     is_current: bool
 
 
-class UnitProfile(UnitIdentity):
-    """A unit across all risk areas, with its score history over the stored scoring snapshots."""
+class UnitProfile(InspectionStatus, UnitIdentity):
+    """A unit across all risk areas, its inspections and karenstid, and its score history."""
 
     score_id: str
     as_of: dt.date
