@@ -562,6 +562,9 @@ class EventPage(Schema):
     last_id: int = Field(
         description="The cursor to send as ``after`` next (the last id here, else ``after``)."
     )
+    newest_id: int = Field(
+        description="The newest id in the log (0 if empty); below ``after``, the log was replaced."
+    )
     has_more: bool = Field(description="More events follow: ask ``links.next`` at once rather than waiting.")
     links: FeedLinks
     items: list[FeedEvent]

@@ -165,6 +165,21 @@ def test_the_feed_pages_by_the_after_cursor_with_stable_ids(tmp_path: Path) -> N
     assert third["links"]["next"] == f"/v1/events?after={paged[-1]['id']}&limit=2"
 
 
+def test_a_client_can_tell_that_the_log_was_replaced(tmp_path: Path) -> None:
+    # given a feed with two events, read to the end by a client
+    api = harness(tmp_path)
+    for seed in (1, 2):
+        api.client.post("/v1/plans", json=PLAN | {"seed": seed}, headers=api.auth("write:plans"))
+    cursor = _feed(api)["last_id"]
+    # when the log is lost and one new event is recorded
+    api.settings.events_db.unlink()
+    api.client.post("/v1/plans", json=PLAN | {"seed": 3}, headers=api.auth("write:plans"))
+    # then the client's next page says the newest id is below its cursor, and reading from 0 finds the event
+    page = _feed(api, f"?after={cursor}")
+    assert page["items"] == [] and page["newest_id"] < cursor, page
+    assert [item["type"] for item in _feed(api, "?after=0")["items"]] == ["plan.saved"]
+
+
 def test_the_feed_needs_the_read_events_scope(tmp_path: Path) -> None:
     api = harness(tmp_path)
     assert api.client.get("/v1/events").status_code == 401

@@ -30,6 +30,7 @@ def read_events(*, request: Request, state: StateDep, query: Annotated[EventQuer
         after=query.after,
         limit=query.limit,
         last_id=last_id,
+        newest_id=state.events.last_id(),
         has_more=len(found) > query.limit,
         links=FeedLinks.model_validate(
             {
