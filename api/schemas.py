@@ -107,8 +107,8 @@ class InspectionStatus(Schema):
     )
 
 
-class Candidate(InspectionStatus, UnitIdentity):
-    """A ranked unit in one risk area, with its last inspections and karenstid."""
+class RankedUnit(UnitIdentity):
+    """A ranked unit in one risk area: a :class:`Candidate` without its inspection status."""
 
     risk_area: str
     rank: int = Field(ge=1, description="1 = highest risk within the risk area.")
@@ -116,6 +116,10 @@ class Candidate(InspectionStatus, UnitIdentity):
     p_deficiency: float = Field(ge=0, le=1, description="Calibrated probability of a deficiency finding.")
     p_serious: float = Field(ge=0, le=1, description="Probability of a serious finding (föreläggande).")
     explanations: list[Explanation]
+
+
+class Candidate(InspectionStatus, RankedUnit):
+    """A ranked unit in one risk area, with its last inspections and karenstid (those fields last)."""
 
     model_config = ConfigDict(
         json_schema_extra={

@@ -30,7 +30,7 @@ from urllib.parse import quote
 import polars as pl
 from pydantic import TypeAdapter
 
-from api.schemas import Candidate, CandidateQuery, InspectionStatus
+from api.schemas import CandidateQuery, InspectionStatus, RankedUnit
 from engine.config import Config
 from engine.contract import REGIONS
 from engine.scores import (
@@ -48,6 +48,7 @@ from serving.plans import current_inspections
 
 # The inspection fields of a unit no inspection names (and of every unit when there is no ingest snapshot).
 NOT_INSPECTED: dict[str, Any] = InspectionStatus().model_dump()
+NOT_INSPECTED_JSON = InspectionStatus().model_dump_json().encode()
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +56,8 @@ FilterKey = tuple[str, str, str, str]  # region_code, ownership, unit_type, prov
 FILTER_FIELDS = 4  # the length of a FilterKey
 # The CandidateQuery fields that filter, in FilterKey order.
 QUERY_FILTERS = ("region", "ownership", "unit_type", "provider_id")
-_CANDIDATE = TypeAdapter(Candidate)
+_RANKED = TypeAdapter(RankedUnit)
+_STATUS = TypeAdapter(InspectionStatus)
 
 
 @dataclass(frozen=True)
@@ -117,11 +119,16 @@ class InspectionsSource:
 
 @dataclass(frozen=True)
 class LoadedInspections:
-    """The inspections a :class:`ServedScores` was built with: per unit its :class:`InspectionStatus`."""
+    """The inspections a :class:`ServedScores` was built with: per unit its :class:`InspectionStatus`.
+
+    ``status`` holds the fields, ``rendered`` the same rendered as JSON through the model, once per unit
+    (a unit is a candidate in every area: its status is joined to each of them as bytes).
+    """
 
     snapshot_id: str | None
     status: dict[str, dict[str, Any]]
     cooldown_months: int
+    rendered: dict[str, bytes]
 
 
 def snapshot_inspections(snapshots_dir: Path) -> InspectionsSource:
@@ -135,10 +142,11 @@ def loaded_inspections(
 ) -> LoadedInspections:
     """Per unit the :class:`~api.schemas.InspectionStatus` fields at ``reference_date`` (the ``as_of``)."""
     if inspections is None:
-        return LoadedInspections(snapshot_id, {}, cooldown_months)
+        return LoadedInspections(snapshot_id, {}, cooldown_months, {})
     frame = inspection_status(inspections, reference_date, cooldown_months)
     status = {row.pop("unit_id"): row for row in frame.to_dicts()}
-    return LoadedInspections(snapshot_id, status, cooldown_months)
+    rendered = {unit: _STATUS.dump_json(_STATUS.validate_python(row)) for unit, row in status.items()}
+    return LoadedInspections(snapshot_id, status, cooldown_months, rendered)
 
 
 @dataclass(frozen=True)
@@ -150,7 +158,7 @@ class ServedScores:
     unit_rows: dict[str, list[dict[str, Any]]]
     provider_units: dict[str, list[str]]
     history: dict[str, list[dict[str, Any]]]
-    inspections: LoadedInspections = LoadedInspections(None, {}, 0)
+    inspections: LoadedInspections = LoadedInspections(None, {}, 0, {})
 
     def inspection_status(self, unit_id: str) -> dict[str, Any]:
         """A unit's :class:`~api.schemas.InspectionStatus` fields (not inspected: empty and not cooling)."""
@@ -178,7 +186,7 @@ def served_scores(
     The candidates are rendered with each unit's last inspections and karenstid from ``inspections``
     here, once per scoring and ingest snapshot, so a candidate page costs no more than without them.
     """
-    inspections = inspections or LoadedInspections(None, {}, 0)
+    inspections = inspections or LoadedInspections(None, {}, 0, {})
     frame = snapshot.frame.with_columns(
         region_name=pl.col("region_code").replace_strict(REGIONS, default=pl.col("region_code"))
     ).sort("risk_area", "rank")
@@ -189,8 +197,11 @@ def served_scores(
         items: list[bytes] = []
         keys: list[FilterKey] = []
         for row in group.iter_rows(named=True):
-            status = inspections.status.get(row["unit_id"], NOT_INSPECTED)
-            items.append(_CANDIDATE.dump_json(_CANDIDATE.validate_python(row | status)))
+            # A Candidate is a RankedUnit followed by the unit's InspectionStatus fields (api.schemas):
+            # its JSON is the one object's fields joined to the other's (tests check it equals the model's).
+            ranked = _RANKED.dump_json(_RANKED.validate_python(row))
+            status = inspections.rendered.get(row["unit_id"], NOT_INSPECTED_JSON)
+            items.append(ranked[:-1] + b"," + status[1:])
             keys.append((row["region_code"], row["ownership"], row["unit_type"], row["provider_id"]))
             unit_rows[row["unit_id"]].append(row)
             provider_units[row["provider_id"]].add(row["unit_id"])
@@ -410,13 +421,13 @@ class ScoresHolder:
         """
         months = self.config.planning.cooldown_months
         if self.inspections is None:
-            return LoadedInspections(None, {}, months)
+            return LoadedInspections(None, {}, months, {})
         try:
             frame, snapshot_id = self.inspections.load()
             return loaded_inspections(frame, snapshot_id, snapshot.metadata.as_of, months)
         except Exception as error:  # a broken ingest snapshot must not stop the scores being served
             logger.error("serving candidates without inspections: %s", error)
-            return LoadedInspections(None, {}, months)
+            return LoadedInspections(None, {}, months, {})
 
     def _check_areas(self, snapshot: ScoreSnapshot) -> None:
         present = set(snapshot.frame["risk_area"].unique().to_list())

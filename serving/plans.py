@@ -1,8 +1,9 @@
 """Stored inspection plans: ``$TILLSYNSRISK_HOME/plans/<plan_id>.json`` (the plan store and job).
 
 A plan document names everything needed to reproduce it: the parameters (with the seed), the score id,
-the ingest snapshot whose inspections set the cooldown, and the reference date. The plan id is a hash of
-exactly those inputs, so asking for the same plan twice returns the same id and the same units.
+the ingest snapshot whose inspections set the cooldown, and the reference date, with the planner's
+optional name and purpose. The plan id is a hash of exactly those inputs (the labels only when given),
+so asking for the same plan twice returns the same id and the same units.
 """
 
 from __future__ import annotations
