@@ -7,7 +7,9 @@ JSON pre-rendered per risk area in rank order, rows per unit and per provider, s
 at most every ``refresh_seconds``); when it changes, a background thread loads and validates the new
 snapshot completely and only then replaces the reference, so requests in flight keep the object they
 started with and none fails. A snapshot that cannot be loaded leaves the previous one in place and makes
-the holder not ready, with the reason.
+the holder not ready, with the reason. The candidates carry each unit's last inspections and karenstid
+from the current ingest snapshot (:class:`InspectionsSource`): the holder also polls that snapshot's id
+and renders the candidates again when it changes, so both are computed once per pair of snapshots.
 """
 
 from __future__ import annotations
