@@ -20,6 +20,7 @@ from api.schemas import NoQuery
 from api.security import ApiKey, ApiKeyStore
 from api.serving import ScoresHolder, ServedScores
 from engine.config import Config
+from engine.events import EventLog
 from engine.settings import Settings
 from serving.plans import PlanStore, current_inspections
 
@@ -36,6 +37,7 @@ class AppState:
     keys: ApiKeyStore
     audit: AuditLog
     plans: PlanStore
+    events: EventLog
 
 
 @dataclass(frozen=True)

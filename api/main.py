@@ -20,11 +20,12 @@ from api.deps import BEARER_SCHEME, AppState
 from api.docs_pages import install_docs
 from api.limits import BodySizeLimitMiddleware
 from api.problems import install_problem_handlers
-from api.routes import candidates, health, models, plans, providers, risk_areas, units
+from api.routes import candidates, events, health, models, plans, providers, risk_areas, units
 from api.schemas import Problem
 from api.security import SCOPES, ApiKeyStore
-from api.serving import ScoresHolder
+from api.serving import ScoresHolder, snapshot_inspections
 from api.web.install import install_web
+from engine.events import EventLog
 from engine.scores import OVERALL, ScoreStore
 from engine.settings import Settings
 from serving.plans import PlanStore
@@ -49,14 +50,22 @@ append-only audit log.
 )
 
 # One router per resource, each route an ordinary APIRoute with Annotated dependencies.
-ROUTERS = tuple(module.router for module in (health, risk_areas, candidates, units, providers, plans, models))
+ROUTERS = tuple(
+    module.router for module in (health, risk_areas, candidates, units, providers, plans, models, events)
+)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
     """Build the application for ``settings`` (default: read from the environment now)."""
     settings = settings or Settings()
     config = settings.load_config()
-    holder = ScoresHolder(ScoreStore(settings.scores_dir), config, settings.scores_refresh_seconds)
+    event_log = EventLog(settings.events_db)
+    holder = ScoresHolder(
+        ScoreStore(settings.scores_dir),
+        config,
+        settings.scores_refresh_seconds,
+        inspections=snapshot_inspections(settings.snapshots_dir),
+    )
     holder.refresh()
     if holder.problem:
         logger.warning("API starts without a servable scoring snapshot: %s", holder.problem)
@@ -66,7 +75,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         holder=holder,
         keys=ApiKeyStore(settings.api_keys_db),
         audit=AuditLog(settings.audit_db),
-        plans=PlanStore(settings.plans_dir),
+        plans=PlanStore(settings.plans_dir, event_log),
+        events=event_log,
     )
 
     @asynccontextmanager
@@ -87,7 +97,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         # FastAPI's native OpenTelemetry hooks check the global providers on every request; this service
         # exports no traces or metrics, so they are switched off rather than paid for per request.
         telemetry={"tracing": False, "metrics": False, "logs": False},
-        openapi_tags=[{"name": name} for name in ("risk areas", "candidates", "units", "providers", "plans")],
+        openapi_tags=[
+            {"name": name} for name in ("risk areas", "candidates", "units", "providers", "plans", "events")
+        ],
     )
     app.state.tillsynsrisk = state
     install_problem_handlers(app)

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from functools import partial
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 from engine.scores import SCORE_ID_PATTERN
+from serving.plans import MAX_NAME_CHARS, MAX_PURPOSE_CHARS, PLAN_ID_PATTERN, plan_label
 
 _UNIT_EXAMPLE: dict[str, Any] = {
     "unit_id": "SE2321000016-vc0042",
@@ -89,8 +92,32 @@ class UnitIdentity(Schema):
     listed_patients: int
 
 
-class Candidate(UnitIdentity):
-    """A ranked unit in one risk area."""
+class LastInspection(Schema):
+    """A unit's latest decided inspection in one risk area."""
+
+    risk_area: str
+    decision_date: dt.date
+    finding: Literal["none", "deficiency", "serious"]
+
+
+class InspectionStatus(Schema):
+    """What the ingest snapshot says about a unit's inspections, as the planners' pages show it."""
+
+    last_inspections: list[LastInspection] = Field(
+        default_factory=list, description="Per risk area the unit was inspected in, its latest inspection."
+    )
+    last_inspected: dt.date | None = Field(default=None, description="The latest date of any inspection.")
+    in_cooldown: bool = Field(
+        default=False,
+        description="In karenstid: a plan made now with the configured cooldown_months would skip the unit.",
+    )
+    cooldown_ends: dt.date | None = Field(
+        default=None, description="The day the karenstid ends (last inspected + cooldown_months)."
+    )
+
+
+class RankedUnit(UnitIdentity):
+    """A ranked unit in one risk area: a :class:`Candidate` without its inspection status."""
 
     risk_area: str
     rank: int = Field(ge=1, description="1 = highest risk within the risk area.")
@@ -98,6 +125,10 @@ class Candidate(UnitIdentity):
     p_deficiency: float = Field(ge=0, le=1, description="Calibrated probability of a deficiency finding.")
     p_serious: float = Field(ge=0, le=1, description="Probability of a serious finding (föreläggande).")
     explanations: list[Explanation]
+
+
+class Candidate(InspectionStatus, RankedUnit):
+    """A ranked unit in one risk area, with its last inspections and karenstid (those fields last)."""
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -110,6 +141,16 @@ class Candidate(UnitIdentity):
                     "p_deficiency": 0.81,
                     "p_serious": 0.12,
                     "explanations": [_EXPLANATION_EXAMPLE],
+                    "last_inspections": [
+                        {
+                            "risk_area": "tillganglighet",
+                            "decision_date": "2025-02-14",
+                            "finding": "deficiency",
+                        }
+                    ],
+                    "last_inspected": "2025-02-14",
+                    "in_cooldown": True,
+                    "cooldown_ends": "2026-02-14",
                 }
             ]
         }
@@ -270,8 +311,8 @@ class HistoryPoint(Schema):
     is_current: bool
 
 
-class UnitProfile(UnitIdentity):
-    """A unit across all risk areas, with its score history over the stored scoring snapshots."""
+class UnitProfile(InspectionStatus, UnitIdentity):
+    """A unit across all risk areas, its inspections and karenstid, and its score history."""
 
     score_id: str
     as_of: dt.date
@@ -316,6 +357,19 @@ def _json_number(value: Any) -> Any:
 
 
 JsonInt = Annotated[int, BeforeValidator(_json_number)]
+# The planner's labels, checked by the same function as the command line's (serving.plans.plan_label).
+PlanName = Annotated[
+    str,
+    # One line without control characters (in the schema too, so a client knows before it sends).
+    Field(max_length=MAX_NAME_CHARS, strict=True, pattern=r"^[^\x00-\x1f\x7f]*$"),
+    AfterValidator(partial(plan_label, field="name", max_chars=MAX_NAME_CHARS, multiline=False)),
+]
+PlanPurpose = Annotated[
+    str,
+    # Line breaks and tabs allowed, other control characters not.
+    Field(max_length=MAX_PURPOSE_CHARS, strict=True, pattern=r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f]*$"),
+    AfterValidator(partial(plan_label, field="purpose", max_chars=MAX_PURPOSE_CHARS, multiline=True)),
+]
 
 
 class PlanRequest(Schema):
@@ -331,6 +385,8 @@ class PlanRequest(Schema):
                     "per_region": 3,
                     "max_per_provider": 2,
                     "seed": 42,
+                    "name": "Tillgänglighet hösten 2025",
+                    "purpose": "Uppföljning av tillgänglighetsgarantin i Stockholm och Uppsala.",
                 }
             ]
         },
@@ -376,6 +432,16 @@ class PlanRequest(Schema):
         max_length=128,
         pattern=SCORE_ID_PATTERN,
         description="Scoring snapshot; default the served one.",
+    )
+    name: PlanName | None = Field(
+        default=None,
+        description="A short name for the plan (one line; no personal identity numbers). Part of the "
+        "plan's identity: the same request with another name is another plan.",
+    )
+    purpose: PlanPurpose | None = Field(
+        default=None,
+        description="Why the plan was made (free text; no personal identity numbers). Part of the plan's "
+        "identity, like the name.",
     )
 
 
@@ -435,6 +501,8 @@ class Plan(Schema):
     """A stored inspection plan."""
 
     plan_id: str
+    name: str | None = Field(default=None, description="The planner's name for the plan.")
+    purpose: str | None = Field(default=None, description="Why the plan was made.")
     created_at: dt.datetime
     parameters: PlanParametersOut
     seed: int
@@ -462,6 +530,125 @@ class Plan(Schema):
     skipped: list[PlanSkip]
     strata: list[PlanStratum]
     warnings: list[str]
+
+
+def _iso_day_text(value: Any) -> Any:
+    """A query's day must be written ``YYYY-MM-DD``: pydantic would also read a number as a timestamp."""
+    if isinstance(value, str) and not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+        raise ValueError("a day must be written YYYY-MM-DD")
+    return value
+
+
+IsoDay = Annotated[dt.date, BeforeValidator(_iso_day_text)]
+
+
+class PlanListQuery(StrictQuery):
+    """Query parameters of ``GET /v1/plans`` (filters combine: a plan must pass all)."""
+
+    limit: int = Field(default=50, ge=1, le=500, description="Page size.")
+    offset: int = Field(default=0, ge=0, le=1_000_000, description="Plans to skip.")
+    created_from: IsoDay | None = Field(default=None, description="Created on or after this UTC day.")
+    created_to: IsoDay | None = Field(default=None, description="Created on or before this UTC day.")
+    design: Literal["top", "pps", "stratified"] | None = None
+    risk_area: str | None = Field(default=None, max_length=64, pattern=r"^[a-z][a-z0-9_]*$")
+    name: str | None = Field(
+        default=None, min_length=1, max_length=MAX_NAME_CHARS, description="Part of the name, any case."
+    )
+
+
+class ListLinks(Schema):
+    self_: str = Field(alias="self")
+    next: str | None
+    prev: str | None
+
+
+class PlanSummary(Schema):
+    """A stored plan as listed: no units (``GET /v1/plans/{plan_id}`` has them)."""
+
+    plan_id: str = Field(pattern=PLAN_ID_PATTERN)
+    name: str | None
+    purpose: str | None
+    created_at: dt.datetime
+    score_id: str
+    as_of: dt.date
+    risk_area: str
+    design: str
+    capacity: int
+    seed: int
+    chosen_units: int
+    expected_findings: float
+
+
+class PlanList(Schema):
+    """One page of stored plans, newest first."""
+
+    total: int = Field(description="Plans matching the filters (all pages).")
+    limit: int
+    offset: int
+    links: ListLinks
+    items: list[PlanSummary]
+
+
+class EventQuery(StrictQuery):
+    """Query parameters of ``GET /v1/events``."""
+
+    after: int = Field(
+        default=0, ge=0, le=2**63 - 1, description="Return events with a greater id (0: from the start)."
+    )
+    limit: int = Field(default=100, ge=1, le=1000, description="Most events to return.")
+
+
+class FeedEvent(Schema):
+    """One event of the change feed; ``id`` is stable and increases in the order events happened."""
+
+    id: int = Field(ge=1)
+    type: Literal["scoring.published", "model.promoted", "plan.saved"]
+    occurred_at: dt.datetime
+    subject: dict[str, Any] = Field(
+        description="What the event is about: scoring.published {score_id, previous_score_id, as_of, "
+        "model_name, model_version}; model.promoted {model_name, version, previous_version, run_id, "
+        "forced}; plan.saved {plan_id, name, score_id, risk_area, design}."
+    )
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": 42,
+                    "type": "scoring.published",
+                    "occurred_at": "2025-06-01T05:12:09.123456+00:00",
+                    "subject": {
+                        "score_id": "20250601-3f2a9c1b7d4e",
+                        "previous_score_id": "20250501-0b1c2d3e4f5a",
+                        "as_of": "2025-06-01",
+                        "model_name": "tillsynsrisk",
+                        "model_version": "3",
+                    },
+                }
+            ]
+        }
+    )
+
+
+class FeedLinks(Schema):
+    self_: str = Field(alias="self")
+    next: str = Field(description="Where to ask next: the events after the last one on this page.")
+
+
+class EventPage(Schema):
+    """Events after a cursor, oldest first."""
+
+    after: int
+    limit: int
+    last_id: int = Field(
+        description="The cursor to send as ``after`` next (the last id here, else ``after``)."
+    )
+    newest_id: int = Field(
+        description="The newest id in the log (0 if empty); below ``after``, the log was replaced."
+    )
+    has_more: bool = Field(description="More events follow: ask ``links.next`` at once rather than waiting.")
+    links: FeedLinks
+    items: list[FeedEvent]
 
 
 class ModelInfo(Schema):

@@ -26,8 +26,9 @@ SCOPES: dict[str, str] = {
     "read:units": "Read a unit's profile and score history (GET /v1/units/{unit_id}).",
     "read:providers": "Read a provider's rollup (GET /v1/providers/{provider_id}).",
     "read:models": "Read the served model and scoring snapshot metadata (GET /v1/models/current).",
-    "read:plans": "Read stored inspection plans (GET /v1/plans/{plan_id}).",
+    "read:plans": "List and read stored inspection plans and their CSV files (GET /v1/plans...).",
     "write:plans": "Create inspection plans (POST /v1/plans).",
+    "read:events": "Read the change feed: publications, promotions, saved plans (GET /v1/events).",
 }
 KEY_PATTERN = re.compile(r"^tr_(?P<key_id>[0-9a-f]{12})_(?P<secret>[A-Za-z0-9_-]{43})$")
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._@-]{0,63}$")

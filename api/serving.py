@@ -7,11 +7,14 @@ JSON pre-rendered per risk area in rank order, rows per unit and per provider, s
 at most every ``refresh_seconds``); when it changes, a background thread loads and validates the new
 snapshot completely and only then replaces the reference, so requests in flight keep the object they
 started with and none fails. A snapshot that cannot be loaded leaves the previous one in place and makes
-the holder not ready, with the reason.
+the holder not ready, with the reason. The candidates carry each unit's last inspections and karenstid
+from the current ingest snapshot (:class:`InspectionsSource`): the holder also polls that snapshot's id
+and renders the candidates again when it changes, so both are computed once per pair of snapshots.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import gc
 import json
 import logging
@@ -19,15 +22,17 @@ import re
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import polars as pl
 from pydantic import TypeAdapter
 
-from api.schemas import Candidate, CandidateQuery
+from api.schemas import CandidateQuery, InspectionStatus, RankedUnit
 from engine.config import Config
 from engine.contract import REGIONS
 from engine.scores import (
@@ -39,6 +44,13 @@ from engine.scores import (
     ScoreStore,
     ScoreValidationError,
 )
+from engine.snapshots import SnapshotStore
+from serving.planning import inspection_status
+from serving.plans import current_inspections
+
+# The inspection fields of a unit no inspection names (and of every unit when there is no ingest snapshot).
+NOT_INSPECTED: dict[str, Any] = InspectionStatus().model_dump()
+NOT_INSPECTED_JSON = InspectionStatus().model_dump_json().encode()
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +58,8 @@ FilterKey = tuple[str, str, str, str]  # region_code, ownership, unit_type, prov
 FILTER_FIELDS = 4  # the length of a FilterKey
 # The CandidateQuery fields that filter, in FilterKey order.
 QUERY_FILTERS = ("region", "ownership", "unit_type", "provider_id")
-_CANDIDATE = TypeAdapter(Candidate)
+_RANKED = TypeAdapter(RankedUnit)
+_STATUS = TypeAdapter(InspectionStatus)
 
 
 @dataclass(frozen=True)
@@ -103,6 +116,50 @@ def area_index(head: bytes, items: list[bytes], keys: list[FilterKey]) -> AreaIn
 
 
 @dataclass(frozen=True)
+class InspectionsSource:
+    """Where the holder finds the inspections behind the candidates' last-inspection and karenstid fields.
+
+    ``marker`` is cheap (read on a request at most every ``refresh_seconds``) and changes when another
+    ingest snapshot becomes current; ``load`` returns that snapshot's ``inspections`` table and id.
+    """
+
+    marker: Callable[[], str | None]
+    load: Callable[[], tuple[pl.LazyFrame | None, str | None]]
+
+
+@dataclass(frozen=True)
+class LoadedInspections:
+    """The inspections a :class:`ServedScores` was built with: per unit its :class:`InspectionStatus`.
+
+    ``status`` holds the fields, ``rendered`` the same rendered as JSON through the model, once per unit
+    (a unit is a candidate in every area: its status is joined to each of them as bytes).
+    """
+
+    snapshot_id: str | None
+    status: dict[str, dict[str, Any]]
+    cooldown_months: int
+    rendered: dict[str, bytes]
+
+
+def snapshot_inspections(snapshots_dir: Path) -> InspectionsSource:
+    """The inspections of the current ingest snapshot in ``snapshots_dir`` (``Settings().snapshots_dir``)."""
+    store = SnapshotStore(snapshots_dir)
+    return InspectionsSource(marker=store.current_id, load=partial(current_inspections, snapshots_dir))
+
+
+def loaded_inspections(
+    inspections: pl.LazyFrame | None, snapshot_id: str | None, reference_date: dt.date, cooldown_months: int
+) -> LoadedInspections:
+    """Per unit the :class:`~api.schemas.InspectionStatus` fields at ``reference_date`` (the ``as_of``)."""
+    if inspections is None:
+        return LoadedInspections(snapshot_id, {}, cooldown_months, {})
+    frame = inspection_status(inspections, reference_date, cooldown_months)
+    status = {row.pop("unit_id"): row for row in frame.to_dicts()}
+    rendered = {unit: _STATUS.dump_json(_STATUS.validate_python(row)) for unit, row in status.items()}
+    return LoadedInspections(snapshot_id, status, cooldown_months, rendered)
+
+
+@dataclass(frozen=True)
 class ServedScores:
     """A loaded, validated scoring snapshot with its lookup indexes."""
 
@@ -111,6 +168,11 @@ class ServedScores:
     unit_rows: dict[str, list[dict[str, Any]]]
     provider_units: dict[str, list[str]]
     history: dict[str, list[dict[str, Any]]]
+    inspections: LoadedInspections = LoadedInspections(None, {}, 0, {})
+
+    def inspection_status(self, unit_id: str) -> dict[str, Any]:
+        """A unit's :class:`~api.schemas.InspectionStatus` fields (not inspected: empty and not cooling)."""
+        return self.inspections.status.get(unit_id, NOT_INSPECTED)
 
     @property
     def id(self) -> str:
@@ -124,8 +186,17 @@ class ServedScores:
         return self.metadata.model_versions.get(risk_area, self.metadata.model_version)
 
 
-def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any]]]) -> ServedScores:
-    """Build the in-memory indexes of a validated snapshot."""
+def served_scores(
+    snapshot: ScoreSnapshot,
+    history: dict[str, list[dict[str, Any]]],
+    inspections: LoadedInspections | None = None,
+) -> ServedScores:
+    """Build the in-memory indexes of a validated snapshot.
+
+    The candidates are rendered with each unit's last inspections and karenstid from ``inspections``
+    here, once per scoring and ingest snapshot, so a candidate page costs no more than without them.
+    """
+    inspections = inspections or LoadedInspections(None, {}, 0, {})
     frame = snapshot.frame.with_columns(
         region_name=pl.col("region_code").replace_strict(REGIONS, default=pl.col("region_code"))
     ).sort("risk_area", "rank")
@@ -136,7 +207,11 @@ def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any
         items: list[bytes] = []
         keys: list[FilterKey] = []
         for row in group.iter_rows(named=True):
-            items.append(_CANDIDATE.dump_json(_CANDIDATE.validate_python(row)))
+            # A Candidate is a RankedUnit followed by the unit's InspectionStatus fields (api.schemas):
+            # its JSON is the one object's fields joined to the other's (tests check it equals the model's).
+            ranked = _RANKED.dump_json(_RANKED.validate_python(row))
+            status = inspections.rendered.get(row["unit_id"], NOT_INSPECTED_JSON)
+            items.append(ranked[:-1] + b"," + status[1:])
             keys.append((row["region_code"], row["ownership"], row["unit_type"], row["provider_id"]))
             unit_rows[row["unit_id"]].append(row)
             provider_units[row["provider_id"]].add(row["unit_id"])
@@ -147,6 +222,7 @@ def served_scores(snapshot: ScoreSnapshot, history: dict[str, list[dict[str, Any
         unit_rows=dict(unit_rows),
         provider_units={key: sorted(value) for key, value in provider_units.items()},
         history=history,
+        inspections=inspections,
     )
 
 
@@ -265,14 +341,22 @@ def _versions(meta: ScoreMetadata) -> pl.DataFrame:
 class ScoresHolder:
     """Holds the served snapshot; polls ``CURRENT`` and swaps in a new snapshot once fully loaded."""
 
-    def __init__(self, store: ScoreStore, config: Config, refresh_seconds: float = 1.0) -> None:
+    def __init__(
+        self,
+        store: ScoreStore,
+        config: Config,
+        refresh_seconds: float = 1.0,
+        inspections: InspectionsSource | None = None,
+    ) -> None:
         self.store = store
         self.config = config
         self.refresh_seconds = refresh_seconds
+        # Replaced (before the first refresh) by tests that serve inspections without an ingest snapshot.
+        self.inspections = inspections
         self._served: ServedScores | None = None
         self._problem: str | None = None
         self._public_problem: str | None = None
-        self._attempted: tuple[str | None, int] | None = None
+        self._attempted: tuple[str | None, int, str | None] | None = None
         self._last_poll = 0.0
         self._load_lock = threading.Lock()
 
@@ -312,13 +396,19 @@ class ScoresHolder:
                 self._problem = f"no scoring snapshot has been published in {self.store.root}"
                 self._public_problem = "no scoring snapshot has been published"
                 return False
-            if self._served is not None and self._served.id == score_id:
+            if (
+                self._served is not None
+                and self._served.id == score_id
+                and self._served.inspections.snapshot_id == marker[2]
+            ):
                 self._problem = self._public_problem = None
                 return False
             try:
                 snapshot = self.store.open(score_id)
                 self._check_areas(snapshot)
-                fresh = served_scores(snapshot, score_history(self.store, score_id))
+                fresh = served_scores(
+                    snapshot, score_history(self.store, score_id), self._loaded_inspections(snapshot)
+                )
             except (ScoreNotFoundError, ScoreValidationError, ValueError) as error:
                 kept = f"; still serving {self._served.id}" if self._served else ""
                 self._problem = f"published scoring snapshot {score_id!r} cannot be served: {error}{kept}"
@@ -336,13 +426,31 @@ class ScoresHolder:
             logger.info("serving scoring snapshot %s", score_id)
             return True
 
-    def _marker(self) -> tuple[str | None, int]:
+    def _marker(self) -> tuple[str | None, int, str | None]:
+        """The published score id, ``CURRENT``'s mtime, and the current ingest snapshot's id."""
+        inspections = self.inspections.marker() if self.inspections else None
         path = self.store.current_path()
         try:
             mtime = path.stat().st_mtime_ns
         except FileNotFoundError:
-            return (None, 0)
-        return (self.store.current_id(), mtime)
+            return (None, 0, inspections)
+        return (self.store.current_id(), mtime, inspections)
+
+    def _loaded_inspections(self, snapshot: ScoreSnapshot) -> LoadedInspections:
+        """The inspections' status per unit at the scores' ``as_of``, with the configured cooldown.
+
+        An ingest snapshot whose inspections cannot be read leaves the fields empty (logged): the
+        candidates are still worth serving without them.
+        """
+        months = self.config.planning.cooldown_months
+        if self.inspections is None:
+            return LoadedInspections(None, {}, months, {})
+        try:
+            frame, snapshot_id = self.inspections.load()
+            return loaded_inspections(frame, snapshot_id, snapshot.metadata.as_of, months)
+        except Exception as error:  # a broken ingest snapshot must not stop the scores being served
+            logger.error("serving candidates without inspections: %s", error)
+            return LoadedInspections(None, {}, months, {})
 
     def _check_areas(self, snapshot: ScoreSnapshot) -> None:
         present = set(snapshot.frame["risk_area"].unique().to_list())

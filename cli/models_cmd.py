@@ -15,6 +15,7 @@ from rich.progress import BarColumn, Progress, SpinnerColumn, TextColumn, TimeEl
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings
+from engine.events import EventLog
 from engine.snapshots import SnapshotNotFoundError, SnapshotStore
 
 if TYPE_CHECKING:
@@ -636,7 +637,9 @@ def promote(
         fail(f"promotion refused (even with --force): {problem}")
     tracking, _ = _tracking_and_metrics(run_id)
     paired = _paired_evidence(tracking, run_id, settings, config)
-    decision = promote_run(tracking, run_id, config.model, force=force, paired=paired)
+    decision = promote_run(
+        tracking, run_id, config.model, force=force, paired=paired, events=EventLog(settings.events_db)
+    )
     # The command line speaks English to the analyst (Swedish is for planner-facing texts).
     console.print(decision.evidence_en)
     if not decision.promoted:

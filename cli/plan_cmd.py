@@ -10,6 +10,7 @@ import typer
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, shown
+from engine.events import EventLog
 from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
 from serving.plan_export import BOM, inspected_areas, inspections_csv_text
 from serving.planning import plan_parameters
@@ -70,6 +71,12 @@ def plan(
     score: Annotated[
         str | None, typer.Option("--score", help="Scoring snapshot id (default: published).")
     ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="A short name for the plan (one line, part of its id).")
+    ] = None,
+    purpose: Annotated[
+        str | None, typer.Option("--purpose", help="Why the plan is made (free text, part of its id).")
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the plan document as JSON.")] = False,
 ) -> None:
     """Choose K units: by risk rank with a random share (top), ∝ risk with a floor (pps), or stratified."""
@@ -100,7 +107,14 @@ def plan(
             floor=floor,
         )
         inspections, snapshot_id = current_inspections(settings.snapshots_dir)
-        document = make_plan(scores, parameters, inspections=inspections, inspections_snapshot_id=snapshot_id)
+        document = make_plan(
+            scores,
+            parameters,
+            inspections=inspections,
+            inspections_snapshot_id=snapshot_id,
+            name=name,
+            purpose=purpose,
+        )
     except (ValueError, CooldownUnavailableError) as error:
         fail(str(error), 2)
     # Printed before it is stored: a command that fails never leaves half its effect.
@@ -108,7 +122,7 @@ def plan(
         print(json.dumps(document, indent=2, ensure_ascii=False))
     else:
         _print_plan(document)
-    path = PlanStore(settings.plans_dir).save(document)
+    path = PlanStore(settings.plans_dir, EventLog(settings.events_db)).save(document)
     if not as_json:
         console.print(f"Stored {shown(path)}")
 
@@ -123,12 +137,15 @@ def show_plan(plan_id: Annotated[str, typer.Argument(help="A plan id (plan-...).
 def list_plans() -> None:
     """List stored plans."""
     store = PlanStore(load_settings().plans_dir)
-    table = Table("plan id", "created", "score id", "risk area", "capacity", "seed", "expected findings")
+    table = Table(
+        "plan id", "name", "created", "score id", "risk area", "capacity", "seed", "expected findings"
+    )
     for plan_id in store.ids():
         doc = store.open(plan_id)
         params = doc["parameters"]
         table.add_row(
             plan_id,
+            shown(doc.get("name") or ""),
             shown(doc["created_at"][:19]),
             shown(doc["score_id"]),
             shown(params["risk_area"]),
@@ -176,6 +193,10 @@ def _print_plan(doc: dict[str, Any]) -> None:
         f"(model {shown(doc['model_name'])} v{shown(doc['model_version'])}), "
         f"inspections snapshot {shown(doc['inspections_snapshot_id'])}"
     )
+    if doc.get("name"):
+        console.print(f"Name: {shown(doc['name'])}")
+    if doc.get("purpose"):
+        console.print(f"Purpose: {shown(doc['purpose'])}")
     chosen = Table("#", "unit", "name", "region", "provider", "rank", "p", "reason", "incl. prob.")
     for unit in doc["chosen"]:
         chosen.add_row(

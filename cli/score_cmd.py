@@ -19,6 +19,7 @@ from cli.common import (
     shown,
 )
 from engine.contract import REGIONS
+from engine.events import EventLog
 from engine.scores import OVERALL, ScoreStore, ScoreValidationError
 from serving.scoring import provider_rollup
 
@@ -69,7 +70,11 @@ def score(
     state = "published" if publish else "stored, not published"
     score_id = scoring.metadata.score_id
     reported_then_published(
-        ScoreStore(settings.scores_dir), scoring.frame, score_id, publish, settings.high_risk_percentile
+        ScoreStore(settings.scores_dir, EventLog(settings.events_db)),
+        scoring.frame,
+        score_id,
+        publish,
+        settings.high_risk_percentile,
     )
     champion = scoring.champion
     console.print(

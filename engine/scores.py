@@ -29,6 +29,7 @@ from pandera.errors import SchemaError, SchemaErrors
 from pydantic import BaseModel, ConfigDict
 
 from engine.contract import OWNERSHIPS, REGIONS
+from engine.events import EventLog
 from engine.files import remove_stale_temporaries
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 
@@ -209,10 +210,15 @@ def atomic_write(path: Path, data: bytes) -> None:
 
 
 class ScoreStore:
-    """Scoring snapshots under ``root`` (``Settings().scores_dir``) and the ``CURRENT`` pointer."""
+    """Scoring snapshots under ``root`` (``Settings().scores_dir``) and the ``CURRENT`` pointer.
 
-    def __init__(self, root: Path) -> None:
+    With ``events`` (``EventLog(Settings().events_db)``), every publication that changes ``CURRENT``
+    is recorded in the change feed.
+    """
+
+    def __init__(self, root: Path, events: EventLog | None = None) -> None:
         self.root = root
+        self.events = events
 
     def current_path(self) -> Path:
         """The file naming the published snapshot (its content is one score id)."""
@@ -265,10 +271,27 @@ class ScoreStore:
         return metadata
 
     def publish(self, score_id: str) -> None:
-        """Make ``score_id`` the served snapshot by replacing ``CURRENT`` atomically (validates first)."""
-        self.open(score_id)
+        """Make ``score_id`` the served snapshot by replacing ``CURRENT`` atomically (validates first).
+
+        Publishing the snapshot that is already served changes nothing and logs no event. The event
+        is logged after ``CURRENT`` is replaced: the feed never announces a scoring that is not served.
+        """
+        snapshot = self.open(score_id)
+        previous = self.current_id()
         atomic_write(self.current_path(), f"{score_id}\n".encode())
         logger.info("published scoring snapshot %s", score_id)
+        if self.events is not None and previous != score_id:
+            meta = snapshot.metadata
+            self.events.append(
+                "scoring.published",
+                {
+                    "score_id": score_id,
+                    "previous_score_id": previous,
+                    "as_of": meta.as_of.isoformat(),
+                    "model_name": meta.model_name,
+                    "model_version": meta.model_version,
+                },
+            )
 
     def current_id(self) -> str | None:
         """The published score id, or None when nothing has been published."""

@@ -93,6 +93,11 @@ class Settings(BaseSettings):
     def web_sessions_db(self) -> Path:
         return self.web_sessions_file or self.home / "web_sessions.sqlite3"
 
+    @property
+    def events_db(self) -> Path:
+        """The change feed's append-only event log (:mod:`engine.events`)."""
+        return self.home / "events.sqlite3"
+
     def load_config(self) -> Config:
         """The effective domain configuration."""
         return load_config(self.config_file)

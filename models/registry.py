@@ -34,6 +34,7 @@ import polars as pl
 from mlflow.exceptions import MlflowException
 
 from engine.config import ModelSettings
+from engine.events import EventLog
 from engine.settings import Settings
 from models.artifact import RiskModel
 from models.backtest import PairedVerdict, VersionToScore
@@ -291,13 +292,15 @@ def promote(
     *,
     force: bool = False,
     paired: PairedVerdict | None = None,
+    events: EventLog | None = None,
 ) -> PromotionDecision:
     """Register ``run_id``'s model and alias it ``champion`` if it passes the gates (or ``force``).
 
     ``paired`` is the paired comparison with the champion on their newest common window, when one
     exists: it then decides instead of the comparison of each run's own test folds. A run that did not
     finish, or lacks its lineage, evaluation or model (:func:`unfinished_run_problem`), is refused even
-    with ``force``.
+    with ``force``. A promotion is recorded in ``events`` (the change feed), if given, once the alias
+    points at the new version.
     """
     problem = unfinished_run_problem(tracking, run_id)
     if problem is not None:
@@ -332,4 +335,15 @@ def promote(
             MODEL_NAME, version.version, "forced_despite", "; ".join(reasons)
         )
     logger.info("promoted run %s as %s version %s", run_id, MODEL_NAME, version.version)
+    if events is not None:
+        events.append(
+            "model.promoted",
+            {
+                "model_name": MODEL_NAME,
+                "version": str(version.version),
+                "previous_version": previous,
+                "run_id": run_id,
+                "forced": bool(reasons),
+            },
+        )
     return PromotionDecision(True, reasons, str(version.version), previous, evidence_sv, evidence_en)

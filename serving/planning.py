@@ -242,6 +242,47 @@ def cooldown_units(inspections: pl.LazyFrame, reference_date: dt.date, months: i
     )
 
 
+def inspection_status(
+    inspections: pl.LazyFrame, reference_date: dt.date, cooldown_months: int
+) -> pl.DataFrame:
+    """Per inspected unit: its last inspection in each risk area and its cooldown (karenstid) at a date.
+
+    Columns: ``unit_id``; ``last_inspections`` (a list, by risk area, of ``risk_area``,
+    ``decision_date`` and ``finding`` of the unit's latest decided inspection in that area);
+    ``last_inspected`` (the latest date of any of its inspections, as :func:`cooldown_units` reads
+    it); ``in_cooldown`` (a plan made at ``reference_date`` with ``cooldown_months`` skips the unit,
+    exactly as :func:`cooldown_units` decides; never with 0 months, as a plan applies none) and
+    ``cooldown_ends`` (``last_inspected`` plus ``cooldown_months``, for units in cooldown).
+    """
+    latest = pl.max_horizontal("start_date", "decision_date")
+    per_area = (
+        inspections.sort("unit_id", "risk_area", "decision_date", "inspection_id")
+        .group_by("unit_id", "risk_area")
+        .agg(pl.col("decision_date").last(), pl.col("finding").last(), latest=latest.max())
+    )
+    units = per_area.group_by("unit_id").agg(
+        last_inspections=pl.struct("risk_area", "decision_date", "finding").sort_by("risk_area"),
+        last_inspected=pl.col("latest").max(),
+    )
+    if cooldown_months > 0:
+        cooling = cooldown_units(inspections, reference_date, cooldown_months).select(
+            "unit_id", in_cooldown=pl.lit(True)
+        )
+    else:
+        cooling = pl.LazyFrame(schema={"unit_id": pl.String, "in_cooldown": pl.Boolean})
+    return (
+        units.join(cooling, on="unit_id", how="left")
+        .with_columns(pl.col("in_cooldown").fill_null(False))
+        .with_columns(
+            cooldown_ends=pl.when(pl.col("in_cooldown")).then(
+                pl.col("last_inspected").dt.offset_by(f"{cooldown_months}mo")
+            )
+        )
+        .sort("unit_id")
+        .collect()
+    )
+
+
 def area_candidates(scores: pl.LazyFrame, risk_area: str) -> pl.LazyFrame:
     """The scores of one risk area (or ``overall``) in rank order, with the planner's columns."""
     return scores.filter(pl.col("risk_area") == risk_area).select(UNIT_COLUMNS).sort("rank")

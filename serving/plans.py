@@ -1,8 +1,9 @@
 """Stored inspection plans: ``$TILLSYNSRISK_HOME/plans/<plan_id>.json`` (the plan store and job).
 
 A plan document names everything needed to reproduce it: the parameters (with the seed), the score id,
-the ingest snapshot whose inspections set the cooldown, and the reference date. The plan id is a hash of
-exactly those inputs, so asking for the same plan twice returns the same id and the same units.
+the ingest snapshot whose inspections set the cooldown, and the reference date, with the planner's
+optional name and purpose. The plan id is a hash of exactly those inputs (the labels only when given),
+so asking for the same plan twice returns the same id and the same units.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from typing import Any
 
 import polars as pl
 
+from engine.events import EventLog
+from engine.personal_data import contains_personal_number
 from engine.scores import ScoreSnapshot, atomic_write
 from serving.planning import PlanParameters, PlanSelection, cooldown_units, plan_selection
 
@@ -24,6 +27,11 @@ logger = logging.getLogger(__name__)
 
 PLAN_ID_PATTERN = r"^plan-[0-9a-f]{16}$"
 PLAN_SCHEMA_VERSION = 1
+MAX_NAME_CHARS = 120
+MAX_PURPOSE_CHARS = 2000
+# Control characters other than tab and line breaks; a name is one line, a purpose may have several.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_LINE_BREAK = re.compile(r"[\t\r\n]")
 
 
 class PlanNotFoundError(LookupError):
@@ -34,17 +42,49 @@ class CooldownUnavailableError(RuntimeError):
     """A cooldown was asked for but no inspections are available to apply it."""
 
 
-def plan_id_for(parameters: PlanParameters, score_id: str, inspections_snapshot_id: str | None) -> str:
-    """The deterministic id of a plan: a hash of its parameters, scores and inspections snapshot."""
-    canonical = json.dumps(
-        {
-            "version": PLAN_SCHEMA_VERSION,
-            "parameters": parameters.as_dict(),
-            "score_id": score_id,
-            "inspections_snapshot_id": inspections_snapshot_id,
-        },
-        sort_keys=True,
-    )
+def plan_label(text: str | None, *, field: str, max_chars: int, multiline: bool) -> str | None:
+    """A plan's ``name`` or ``purpose`` as stored: stripped, bounded, None when empty.
+
+    Raises ``ValueError`` for text longer than ``max_chars``, with control characters (or line breaks
+    where ``multiline`` is False), or holding a personal identity number: a plan's label is shown on
+    pages, in lists and in CSV file listings, and must never carry one.
+    """
+    if text is None:
+        return None
+    stripped = text.strip()
+    if not stripped:
+        return None
+    if len(stripped) > max_chars:
+        raise ValueError(f"{field} is longer than {max_chars} characters")
+    if _CONTROL.search(stripped) or (not multiline and _LINE_BREAK.search(stripped)):
+        raise ValueError(f"{field} contains control characters" + ("" if multiline else " or line breaks"))
+    if contains_personal_number(stripped):
+        raise ValueError(f"{field} must not contain a personal identity number")
+    return stripped
+
+
+def plan_id_for(
+    parameters: PlanParameters,
+    score_id: str,
+    inspections_snapshot_id: str | None,
+    *,
+    name: str | None = None,
+    purpose: str | None = None,
+) -> str:
+    """The deterministic id of a plan: a hash of its parameters, scores, inspections snapshot and labels.
+
+    The name and purpose enter the hash only when given, so a plan without them keeps the id it had
+    before plans had labels; the same request (labels included) is still the same plan.
+    """
+    content: dict[str, Any] = {
+        "version": PLAN_SCHEMA_VERSION,
+        "parameters": parameters.as_dict(),
+        "score_id": score_id,
+        "inspections_snapshot_id": inspections_snapshot_id,
+    }
+    labels = {"name": name, "purpose": purpose}
+    content |= {key: value for key, value in labels.items() if value is not None}
+    canonical = json.dumps(content, sort_keys=True)
     return "plan-" + hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
@@ -55,12 +95,17 @@ def make_plan(
     inspections: pl.LazyFrame | None,
     inspections_snapshot_id: str | None,
     created_at: dt.datetime | None = None,
+    name: str | None = None,
+    purpose: str | None = None,
 ) -> dict[str, Any]:
     """Select a plan on ``scores`` and return its JSON-ready document.
 
     ``inspections`` (the ingest snapshot's inspections table) sets the cooldown; it may be None only
-    when ``parameters.cooldown_months == 0``.
+    when ``parameters.cooldown_months == 0``. ``name`` and ``purpose`` are the planner's free-text
+    labels (:func:`plan_label`; a bad one raises ``ValueError``).
     """
+    name = plan_label(name, field="name", max_chars=MAX_NAME_CHARS, multiline=False)
+    purpose = plan_label(purpose, field="purpose", max_chars=MAX_PURPOSE_CHARS, multiline=True)
     reference_date = scores.metadata.as_of
     if parameters.cooldown_months > 0:
         if inspections is None:
@@ -72,8 +117,8 @@ def make_plan(
     else:
         recent = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl.Date})
     selection = plan_selection(scores.frame, recent, parameters)
-    plan_id = plan_id_for(parameters, scores.id, inspections_snapshot_id)
-    return plan_document(
+    plan_id = plan_id_for(parameters, scores.id, inspections_snapshot_id, name=name, purpose=purpose)
+    document = plan_document(
         selection,
         parameters,
         plan_id=plan_id,
@@ -82,6 +127,7 @@ def make_plan(
         units_in_cooldown=recent.height,
         created_at=created_at or dt.datetime.now(dt.UTC),
     )
+    return {"plan_id": document["plan_id"], "name": name, "purpose": purpose} | document
 
 
 def plan_document(
@@ -132,6 +178,49 @@ def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
     ]
 
 
+def plan_summary(document: dict[str, Any]) -> dict[str, Any]:
+    """The fields of a plan shown in a list (no units): id, labels, dates, design, size, expectation."""
+    parameters = document["parameters"]
+    return {
+        "plan_id": document["plan_id"],
+        "name": document.get("name"),
+        "purpose": document.get("purpose"),
+        "created_at": document["created_at"],
+        "score_id": document["score_id"],
+        "as_of": document["as_of"],
+        "risk_area": parameters["risk_area"],
+        "design": document.get("design", parameters.get("design", "top")),
+        "capacity": parameters["capacity"],
+        "seed": document["seed"],
+        "chosen_units": len(document["chosen"]),
+        "expected_findings": document["expected_findings"],
+    }
+
+
+def plan_matches(
+    summary: dict[str, Any],
+    *,
+    created_from: dt.date | None = None,
+    created_to: dt.date | None = None,
+    design: str | None = None,
+    risk_area: str | None = None,
+    name: str | None = None,
+) -> bool:
+    """Whether a :func:`plan_summary` passes every given filter.
+
+    ``created_from`` and ``created_to`` are inclusive UTC calendar days; ``name`` matches any part of
+    the plan's name, ignoring case.
+    """
+    created = dt.datetime.fromisoformat(summary["created_at"]).astimezone(dt.UTC).date()
+    return (
+        (created_from is None or created >= created_from)
+        and (created_to is None or created <= created_to)
+        and (design is None or summary["design"] == design)
+        and (risk_area is None or summary["risk_area"] == risk_area)
+        and (name is None or name.casefold() in (summary["name"] or "").casefold())
+    )
+
+
 def current_inspections(snapshots_dir: Path) -> tuple[pl.LazyFrame | None, str | None]:
     """The ``inspections`` table of the current ingest snapshot and its id (None, None if there is none)."""
     try:
@@ -148,10 +237,14 @@ def current_inspections(snapshots_dir: Path) -> tuple[pl.LazyFrame | None, str |
 
 
 class PlanStore:
-    """Plans as JSON files under ``root`` (``Settings().plans_dir``)."""
+    """Plans as JSON files under ``root`` (``Settings().plans_dir``).
 
-    def __init__(self, root: Path) -> None:
+    With ``events`` (``EventLog(Settings().events_db)``), every new plan is recorded in the change feed.
+    """
+
+    def __init__(self, root: Path, events: EventLog | None = None) -> None:
         self.root = root
+        self.events = events
 
     def save(self, document: dict[str, Any]) -> Path:
         """Write a plan document atomically; an existing plan with the same id is left untouched.
@@ -167,6 +260,11 @@ class PlanStore:
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(path, json.dumps(document, indent=2, ensure_ascii=False).encode())
         logger.info("stored plan %s", plan_id)
+        if self.events is not None:
+            # Keyed by the plan id: two requests racing to store the same new plan log it once.
+            summary = plan_summary(document)
+            subject = {key: summary[key] for key in ("plan_id", "name", "score_id", "risk_area", "design")}
+            self.events.append("plan.saved", subject, once_key=f"plan.saved:{plan_id}")
         return path
 
     def open(self, plan_id: str) -> dict[str, Any]:
@@ -176,6 +274,18 @@ class PlanStore:
         except FileNotFoundError as error:
             raise PlanNotFoundError(f"no plan {plan_id!r}") from error
         return data
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """A :func:`plan_summary` of every stored plan, newest first (ties by id)."""
+        found = []
+        for plan_id in self.ids():
+            try:
+                found.append(plan_summary(self.open(plan_id)))
+            except (PlanNotFoundError, ValueError, KeyError) as error:  # removed meanwhile, or unreadable
+                logger.warning("plan list skips %s: %s", plan_id, error)
+        found.sort(key=lambda summary: summary["plan_id"])
+        found.sort(key=lambda summary: dt.datetime.fromisoformat(summary["created_at"]), reverse=True)
+        return found
 
     def ids(self) -> list[str]:
         """Every stored plan id."""

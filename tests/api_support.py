@@ -12,6 +12,7 @@ from fastapi.testclient import TestClient
 from api.deps import Inspections, get_inspections
 from api.main import create_app
 from api.security import SCOPES
+from api.serving import InspectionsSource
 from engine.scores import ScoreStore
 from engine.settings import Settings
 from tests.scores_factory import make_scores, write_published
@@ -63,6 +64,10 @@ def harness(
     app = create_app(settings)
     frame = inspections if inspections is not None else inspections_frame([])
     app.dependency_overrides[get_inspections] = lambda: Inspections(frame=frame, snapshot_id="snap-test")
+    # The candidates' last inspections and karenstid come from the same inspections, read by the holder.
+    holder = app.state.tillsynsrisk.holder
+    holder.inspections = InspectionsSource(marker=lambda: "snap-test", load=lambda: (frame, "snap-test"))
+    holder.refresh()
     key_store = app.state.tillsynsrisk.keys
     keys = {"all": key_store.create("all", ALL_SCOPES)[1]}
     for scope in SCOPES:

@@ -25,8 +25,16 @@ EXAMPLES: dict[tuple[str, str], tuple[str, dict[str, Any] | None, int]] = {
     ("GET", "/v1/units/{unit_id}"): ("/v1/units/SE2321000016-u0003", None, 200),
     ("GET", "/v1/providers/{provider_id}"): ("/v1/providers/5500000012", None, 200),
     ("POST", "/v1/plans"): ("/v1/plans", {"capacity": 3, "seed": 1}, 201),
+    ("GET", "/v1/plans"): ("/v1/plans", None, 200),
     ("GET", "/v1/plans/{plan_id}"): ("/v1/plans/plan-0000000000000000", None, 404),
+    ("GET", "/v1/plans/{plan_id}/plan.csv"): ("/v1/plans/plan-0000000000000000/plan.csv", None, 404),
+    ("GET", "/v1/plans/{plan_id}/inspections.csv"): (
+        "/v1/plans/plan-0000000000000000/inspections.csv",
+        None,
+        404,
+    ),
     ("GET", "/v1/models/current"): ("/v1/models/current", None, 200),
+    ("GET", "/v1/events"): ("/v1/events", None, 200),
 }
 # /healthz has no dependency to override; /readyz depends on the state (overridden below).
 UNAUTHENTICATED = {("GET", "/healthz"), ("GET", "/readyz")}

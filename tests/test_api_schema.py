@@ -47,7 +47,7 @@ def test_api_conforms_to_its_openapi_schema(tmp_path: Path, mode: schemathesis.G
     # when schemathesis generates requests for every operation
     # then no server errors, only documented statuses, bodies and content types that match the schema
     # (problem types included), and the required ETag and Cache-Control on every successful read
-    assert len(operations) == 9, [f"{op.method} {op.path}" for op in operations]
+    assert len(operations) == 13, [f"{op.method} {op.path}" for op in operations]
     for operation in operations:
         has_input = len(operation.query) + len(operation.path_parameters) + len(operation.body) > 0
         if mode is schemathesis.GenerationMode.NEGATIVE and not has_input:

@@ -63,5 +63,6 @@ async def read_unit(
     history = [HistoryPoint.model_validate(point) for point in scores.history.get(unit_id, [])]
     return UnitProfile.model_validate(
         {key: first[key] for key in IDENTITY}
+        | scores.inspection_status(unit_id)
         | {"score_id": scores.id, "as_of": scores.metadata.as_of, "areas": areas, "history": history}
     )

@@ -183,4 +183,5 @@ def _range_message(field: FormField) -> str:
 def plan_parameters(values: dict[str, Any], planning: PlanningSettings) -> PlanParameters:
     """The engine's parameters from validated form values (the request model decides what is valid)."""
     request = PlanRequest.model_validate(values)
-    return parameters_with_defaults(planning, **request.model_dump(exclude={"score_id"}))
+    # The labels are the plan's, not its parameters (the form has no fields for them yet).
+    return parameters_with_defaults(planning, **request.model_dump(exclude={"score_id", "name", "purpose"}))
