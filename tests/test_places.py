@@ -37,7 +37,9 @@ def test_names_are_unique_and_well_known_codes_have_their_names() -> None:
 
 def test_every_code_the_synthetic_world_uses_is_in_the_list() -> None:
     used = {code for profile in region_profiles() for code in _local_municipalities(profile)}
-    assert used <= set(municipality_names()), f"codes without a name: {sorted(used - set(municipality_names()))}"
+    assert used <= set(municipality_names()), (
+        f"codes without a name: {sorted(used - set(municipality_names()))}"
+    )
     assert len(used) == 290, "the synthetic world draws from every kommun"
 
 
