@@ -238,13 +238,13 @@ def relative_contributions(
 def top_contributions(predictions: pl.LazyFrame, per_row: int, min_contribution: float = 0.0) -> pl.LazyFrame:
     """(unit_id, risk_area, feature, contribution, order) for the ``per_row`` largest positive ones.
 
-    Only contributions above ``min_contribution`` (log-odds) count: a smaller push does not explain a rank.
+    Only contributions of at least ``min_contribution`` (log-odds) count: a smaller push does not explain a rank.
     """
     return (
         predictions.select("unit_id", "risk_area", "contributions")
         .unnest("contributions")
         .unpivot(index=["unit_id", "risk_area"], variable_name="feature", value_name="contribution")
-        .filter(pl.col("contribution") > max(min_contribution, 0.0))
+        .filter((pl.col("contribution") > 0) & (pl.col("contribution") >= min_contribution))
         .sort(["unit_id", "risk_area", "contribution", "feature"], descending=[False, False, True, False])
         .group_by("unit_id", "risk_area", maintain_order=True)
         .head(per_row)
