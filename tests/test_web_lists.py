@@ -184,6 +184,7 @@ def test_a_mistyped_address_is_a_swedish_html_page(client: TestClient, web_home:
     anonymous = client.get(path)
     assert anonymous.status_code == 404 and anonymous.headers["content-type"].startswith("text/html")
     assert "Sidan finns inte" in anonymous.text and 'lang="sv"' in anonymous.text
+    assert "Felkod 404." in anonymous.text
     assert "Logga in" in anonymous.text
     signed_in(client, web_home.keys["planner"])
     known = client.get(path)

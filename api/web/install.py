@@ -39,6 +39,7 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
         "error.html.j2",
         viewer_if_signed_in(request),
         status=status,
+        code=status,
         title=title,
         message=message,
     )
@@ -87,6 +88,7 @@ def install_web(app: FastAPI, settings: Settings) -> WebState:
             "error.html.j2",
             None,
             status=500,
+            code=500,
             title="Något gick fel",
             message="Sidan kunde inte visas på grund av ett fel hos tjänsten. Felet är loggat. "
             "Försök igen om en stund.",
