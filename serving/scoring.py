@@ -238,7 +238,8 @@ def relative_contributions(
 def top_contributions(predictions: pl.LazyFrame, per_row: int, min_contribution: float = 0.0) -> pl.LazyFrame:
     """(unit_id, risk_area, feature, contribution, order) for the ``per_row`` largest positive ones.
 
-    Only contributions of at least ``min_contribution`` (log-odds) count: a smaller push does not explain a rank.
+    Only contributions of at least ``min_contribution`` (log-odds) count: a smaller push does not
+    explain a rank.
     """
     return (
         predictions.select("unit_id", "risk_area", "contributions")
