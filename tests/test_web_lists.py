@@ -231,3 +231,12 @@ def test_every_configured_kommun_in_the_world_has_a_name(web_home: WebHome) -> N
     codes = set(units["municipality_code"].to_list())
     assert codes <= set(municipality_names()), f"codes without a name: {codes - set(municipality_names())}"
     assert units.filter(pl.col("municipality_code").str.slice(0, 2) != pl.col("region_code")).is_empty()
+
+
+def test_the_unit_page_shows_only_reasons_that_carry_weight(client: TestClient, web_home: WebHome) -> None:
+    # Given the lowest-ranked unit, whose stored reasons all push by less than the threshold
+    signed_in(client, web_home.keys["planner"])
+    page = client.get(f"/enheter/{web_home.unit_ids[-1]}").text
+    # Then its areas say that nothing stands out, and Samlad risk is not put in words as one probability
+    assert "Inget sticker ut" in page and "uppgift saknas" not in page
+    assert "medel över områdena" in page

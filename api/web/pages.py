@@ -294,6 +294,9 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
     areas = sorted(
         rows.to_dicts(), key=lambda row: order.index(row["risk_area"]) if row["risk_area"] in order else 99
     )
+    min_contribution = app_state(request).config.scoring.min_contribution
+    for area in areas:
+        area["reasons"] = reasons_that_carry_weight(area["explanations"], min_contribution)
     unit = areas[0]
     history = current_history(request, view)
     inspections = history.inspections.get(unit_id)
