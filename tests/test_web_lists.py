@@ -240,3 +240,14 @@ def test_the_unit_page_shows_only_reasons_that_carry_weight(client: TestClient, 
     # Then its areas say that nothing stands out, and Samlad risk is not put in words as one probability
     assert "Inget sticker ut" in page and "uppgift saknas" not in page
     assert "medel över områdena" in page
+
+
+def test_the_plan_form_links_its_words_to_the_glossary(client: TestClient, web_home: WebHome) -> None:
+    signed_in(client, web_home.keys["planner"])
+    page = client.get("/planera").text
+    for anchor in ("urvalsdesign", "karenstid", "slumpfro", "medelfel"):
+        assert f'href="/ordlista#{anchor}"' in page, f"the plan form does not explain {anchor}"
+    glossary = client.get("/ordlista").text
+    assert all(
+        f'id="{anchor}"' in glossary for anchor in ("urvalsdesign", "karenstid", "slumpfro", "medelfel")
+    )
