@@ -5,8 +5,9 @@ Method (loopback 127.0.0.1 only; bounded in requests):
 1. In a temporary home: ``tillsynsrisk generate --units N --years Y --format parquet`` and ``ingest`` (the
    indicator, complaint, lex Maria and inspection history the unit page reads), a published scoring
    snapshot of every unit × 5 risk areas + overall with reasons (random probabilities; the pages do not
-   care how they were computed), an MLflow run with the evaluation artifacts the Modell page reads
-   (computed by ``models.evaluation`` from a random prediction frame), and a key with every scope.
+   care how they were computed) and an earlier one a quarter before (what Översikt compares with), an
+   MLflow run with the evaluation artifacts the Modell page reads (computed by ``models.evaluation``
+   from a random prediction frame), and a key with every scope.
 2. Start ``tillsynsrisk serve`` (uvicorn, one worker, the same ``create_app``) in a subprocess, sign in
    through the form and keep the session cookie, as a browser does.
 3. The first request to each page family is timed on its own, one family after the other right after
@@ -25,6 +26,7 @@ Run under the heavy-job lock (COMMON.md)::
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import re
 import signal
@@ -84,8 +86,18 @@ def prepare(root: Path, units: int, years: int) -> tuple[dict[str, str], str, li
     fast = config.model_copy(update={"model": config.model.model_copy(update={"bootstrap_resamples": 50})})
     run_id = log_evaluation_run(settings, fast)
     started = time.perf_counter()
-    frame = scores_for_snapshot(settings, config)
     store = ScoreStore(settings.scores_dir)
+    # An earlier scoring (other draws, a quarter before): what Översikt compares the current one with.
+    store.write(
+        scores_for_snapshot(settings, config, seed=1, as_of=dt.date(2025, 10, 1)),
+        model_name="tillsynsrisk",
+        model_version="1",
+        run_id=run_id,
+        feature_set_id="fs-bench",
+        snapshot_id=SnapshotStore(settings.snapshots_dir).current_id() or "",
+        config_hash=config.content_hash(),
+    )
+    frame = scores_for_snapshot(settings, config)
     meta = store.write(
         frame,
         model_name="tillsynsrisk",
@@ -136,7 +148,7 @@ def page_requests(units: list[str], providers: list[str], count: int, csrf: str)
     sorts = ["rang", "enhet", "vardgivare", "region"]
     plan = {
         "capacity": "20", "per_region": "3", "max_per_provider": "2", "exploration": "15",
-        "cooldown_months": "12", "csrf_token": csrf,
+        "cooldown_months": "12", "design": "top", "floor": "0", "csrf_token": csrf,
     }  # fmt: skip
     return {
         "Översikt /": [("GET", "/", None)] * count,
@@ -155,6 +167,15 @@ def page_requests(units: list[str], providers: list[str], count: int, csrf: str)
         "Kandidater, sida 100": [
             ("GET", f"/kandidater?page={100 + i}&sort={sorts[i % 4]}", None) for i in range(count)
         ],
+        "Kandidater, karenstid visas": [
+            ("GET", f"/kandidater?risk_area={areas[i % 4]}&cooldown=show&page={1 + i % 5}", None)
+            for i in range(count)
+        ],
+        "Kandidater, CSV av en region": [
+            ("GET", f"/kandidater.csv?risk_area={areas[i % 4]}&region={regions[i % 5]}", None)
+            for i in range(count)
+        ],
+        "Ordlista": [("GET", "/ordlista", None)] * count,
         "Enhet": [("GET", f"/enheter/{units[(i * 397) % len(units)]}", None) for i in range(count)],
         "Vårdgivare": [("GET", f"/vardgivare/{providers[i % len(providers)]}", None) for i in range(count)],
         "Planera (formulär + sparade)": [("GET", "/planera", None)] * count,

@@ -290,6 +290,7 @@ class ScoringSettings(_Frozen):
     """How ``tillsynsrisk score`` explains and combines per-area risks."""
 
     explanations_per_row: Annotated[int, Field(ge=1, le=20)] = 3
+    min_contribution: Annotated[float, Field(ge=0.0, le=5.0)] = 0.1
 
 
 class PlanningSettings(_Frozen):

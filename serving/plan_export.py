@@ -5,6 +5,10 @@ exactly the same bytes. Swedish Excel opens a CSV correctly when it is ``;``-sep
 comma and starts with a UTF-8 byte-order mark. A text cell beginning with ``=``, ``+``, ``-``, ``@``
 (or a tab or carriage return) would be read as a formula ("CSV injection"); such cells are prefixed
 with an apostrophe, which Excel shows as text.
+
+Region and kommun codes are written with their names (``"03 Uppsala"``, ``"0380 Uppsala"``): a bare
+``03`` is a number to Excel, which drops the zero; code and name together are text, kept as written, and
+sort in code order. No ``="03"`` formula (a formula is what the neutralising guards against).
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from typing import Any
 
 import polars as pl
 
+from engine.contract import REGIONS
+from engine.places import municipality_name
 from engine.scores import OVERALL
 from serving.planning import inspections_template
 
@@ -49,9 +55,17 @@ def decimal_comma(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}".replace(".", ",")
 
 
+def place_cell(code: str) -> str:
+    """A region or kommun code with its name, as text Excel keeps: ``"0380"`` → ``"0380 Uppsala"``."""
+    name = REGIONS.get(code) if len(code) == 2 else municipality_name(code)
+    return neutralised(f"{code} {name}" if name and name != code else code)
+
+
 def _cell(column: str, value: Any) -> str:
     if value is None:
         return ""
+    if column in {"region_code", "municipality_code"}:
+        return place_cell(str(value))
     if column == "reason":
         return REASON_SV.get(str(value), neutralised(str(value)))
     if column in {"p_deficiency", "inclusion_probability"}:

@@ -121,6 +121,7 @@ def score_snapshot(
         tables["providers"],
         champion.catalog,
         explanations_per_row=config.scoring.explanations_per_row,
+        min_contribution=config.scoring.min_contribution,
     ).collect()
     metadata = ScoreStore(settings.scores_dir).write(
         frame,

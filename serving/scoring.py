@@ -118,7 +118,10 @@ def regional_medians(features: pl.LazyFrame, values: pl.LazyFrame) -> pl.LazyFra
 
 
 def _decimal(value: float, decimals: int) -> str:
-    return f"{value:.{decimals}f}".replace(".", ",").replace("-", "\N{MINUS SIGN}")
+    text = f"{value:.{decimals}f}"
+    if float(text) == 0:  # a value that rounds to zero is zero: never "−0,0"
+        text = text.lstrip("-")
+    return text.replace(".", ",").replace("-", "\N{MINUS SIGN}")
 
 
 def is_share_gap(feature: str) -> bool:
@@ -236,13 +239,17 @@ def relative_contributions(
     )
 
 
-def top_contributions(predictions: pl.LazyFrame, per_row: int) -> pl.LazyFrame:
-    """(unit_id, risk_area, feature, contribution, order) for the ``per_row`` largest positive ones."""
+def top_contributions(predictions: pl.LazyFrame, per_row: int, min_contribution: float = 0.0) -> pl.LazyFrame:
+    """(unit_id, risk_area, feature, contribution, order) for the ``per_row`` largest positive ones.
+
+    Only contributions of at least ``min_contribution`` (log-odds) count: a smaller push does not
+    explain a rank.
+    """
     return (
         predictions.select("unit_id", "risk_area", "contributions")
         .unnest("contributions")
         .unpivot(index=["unit_id", "risk_area"], variable_name="feature", value_name="contribution")
-        .filter(pl.col("contribution") > 0)
+        .filter((pl.col("contribution") > 0) & (pl.col("contribution") >= min_contribution))
         .sort(["unit_id", "risk_area", "contribution", "feature"], descending=[False, False, True, False])
         .group_by("unit_id", "risk_area", maintain_order=True)
         .head(per_row)
@@ -250,16 +257,52 @@ def top_contributions(predictions: pl.LazyFrame, per_row: int) -> pl.LazyFrame:
     )
 
 
+def says_something(row: Mapping[str, Any]) -> bool:
+    """Whether an explained row is worth a sentence: a known value that differs from its regional median.
+
+    "uppgift saknas" and "0,00 (regionens median 0,00)" tell a planner nothing about the unit.
+    """
+    if row["label"] is not None:
+        return True
+    if row["value"] is None or math.isnan(row["value"]):
+        return False
+    median = row["region_median"]
+    if median is None or row["feature_unit"] in NO_MEDIAN_UNITS or is_share_gap(row["feature"]):
+        return True
+    unit, feature = row["feature_unit"], row["feature"]
+    return formatted_value(row["value"], unit, feature) != formatted_value(median, unit, feature)
+
+
+def reasons_that_carry_weight(
+    explanations: Sequence[Mapping[str, Any]], min_contribution: float
+) -> list[Any]:
+    """The stored reasons a page shows: a contribution of at least ``min_contribution``, a known value.
+
+    Scorings written before the threshold existed keep every reason; this is the same rule, read back.
+    """
+    return [
+        reason
+        for reason in explanations
+        if (reason["contribution"] or 0.0) >= min_contribution and MISSING_SV not in reason["sentence_sv"]
+    ]
+
+
 def explanations(
     predictions: pl.LazyFrame,
     features: pl.LazyFrame,
     catalog: Sequence[Mapping[str, Any]],
     per_row: int,
+    min_contribution: float = 0.0,
 ) -> pl.LazyFrame:
-    """(unit_id, risk_area, explanations): a list of sentence structs, strongest contribution first."""
+    """(unit_id, risk_area, explanations): a list of sentence structs, strongest contribution first.
+
+    Only reasons that carry weight (:func:`top_contributions`, :func:`says_something`); a unit with none
+    gets an empty list, which the pages show as "inget sticker ut".
+    """
     values = feature_values(features, catalog)
     return (
-        top_contributions(predictions, per_row)
+        # twice as many candidates as reasons, so a reason dropped for saying nothing leaves room for the next
+        top_contributions(predictions, 2 * per_row, min_contribution)
         .join(values, on=["unit_id", "feature"], how="left")
         .join(features.select("unit_id", "region_code"), on="unit_id", how="left")
         .join(regional_medians(features, values), on=["region_code", "feature"], how="left")
@@ -267,9 +310,15 @@ def explanations(
         .with_columns(
             sentence_sv=pl.struct(
                 "feature", "template_sv", "feature_unit", "value", "label", "region_median"
-            ).map_elements(_sentence_of, return_dtype=pl.String)
+            ).map_elements(_sentence_of, return_dtype=pl.String),
+            informative=pl.struct("feature", "feature_unit", "value", "label", "region_median").map_elements(
+                says_something, return_dtype=pl.Boolean
+            ),
         )
+        .filter(pl.col("informative"))
         .sort("unit_id", "risk_area", "order")
+        .group_by("unit_id", "risk_area", maintain_order=True)
+        .head(per_row)
         .group_by("unit_id", "risk_area", maintain_order=True)
         .agg(
             explanations=pl.struct(
@@ -300,6 +349,7 @@ def scores_frame(
     catalog: Sequence[Mapping[str, Any]],
     *,
     explanations_per_row: int,
+    min_contribution: float = 0.0,
 ) -> pl.LazyFrame:
     """The scoring snapshot for one planning date, in the :class:`engine.scores.ScoresModel` shape.
 
@@ -312,7 +362,7 @@ def scores_frame(
     predictions = relative_contributions(predictions, features, names)
     every = pl.concat([predictions, overall_predictions(predictions, names)], how="vertical")
     every = every.with_columns(pl.min_horizontal("p_serious", "p_deficiency").alias("p_serious"))
-    explained = explanations(every, features, catalog, explanations_per_row)
+    explained = explanations(every, features, catalog, explanations_per_row, min_contribution)
     empty = pl.lit([], dtype=pl.List(EXPLANATION_DTYPE))
     frame = (
         every.drop("contributions")

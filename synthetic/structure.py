@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 
 from engine.identifiers import hsa_id, organisation_number
+from engine.places import municipality_codes_in
 from synthetic.numeric import BoolArray, FloatArray, IntArray
 from synthetic.params import WorldParams
 from synthetic.regions import RegionProfile, region_profiles
@@ -147,6 +148,21 @@ def _ownership(
     return private
 
 
+def _local_municipalities(profile: RegionProfile) -> list[str]:
+    """The region's SCB kommun codes, its central kommun (code ending in 80) first.
+
+    Real codes, so the pages can show real names; the order of the others is SCB's code order.
+    """
+    central = f"{profile.code}80"
+    others = [code for code in municipality_codes_in(profile.code) if code != central]
+    if len(others) != profile.municipalities - 1:
+        raise ValueError(
+            f"region {profile.code} has {profile.municipalities} municipalities in its profile but "
+            f"{len(others) + 1} in SCB's list"
+        )
+    return [central, *others]
+
+
 def _municipalities(
     region_index: IntArray, regions: tuple[RegionProfile, ...], rng: np.random.Generator
 ) -> tuple[np.ndarray, BoolArray]:
@@ -154,9 +170,7 @@ def _municipalities(
     urban = np.zeros(len(region_index), dtype=bool)
     for r, profile in enumerate(regions):
         members = np.flatnonzero(region_index == r)
-        local = [f"{profile.code}80"] + [
-            f"{profile.code}{k + 1:02d}" for k in range(profile.municipalities - 1)
-        ]
+        local = _local_municipalities(profile)
         weights = np.array(
             [0.35 * max(profile.municipalities - 1, 1) ** 0.5]
             + [1.0 / (k + 1) ** 0.8 for k in range(profile.municipalities - 1)]

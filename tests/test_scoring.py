@@ -17,7 +17,9 @@ from serving.scoring import (
     explanation_sentence,
     formatted_value,
     provider_rollup,
+    reasons_that_carry_weight,
     relative_contributions,
+    says_something,
     scores_frame,
     top_contributions,
 )
@@ -214,9 +216,49 @@ def test_explanations_of_a_categorical_feature_carry_its_label_not_a_number() ->
     by_feature = {e["feature"]: e for e in explained}  # type: ignore[union-attr]
     assert by_feature["ownership"]["sentence_sv"] == "Driftsform: privat"
     assert by_feature["ownership"]["value"] is None
-    assert by_feature["availability_phone_same_day_share_3m"]["sentence_sv"].startswith(
-        "Telefontillgänglighet samma dag senaste 3 mån: uppgift saknas"
-    )
+
+
+def test_a_missing_value_is_never_a_reason() -> None:
+    # Given unit 2, whose phone share is unknown but pushes its risk up, when it is explained
+    explained = _row(_scores(), 2, "tillganglighet")["explanations"]
+    # Then "uppgift saknas" is not offered as a reason
+    sentences = [e["sentence_sv"] for e in explained]  # type: ignore[union-attr]
+    assert not any("uppgift saknas" in sentence for sentence in sentences), sentences
+
+
+def test_only_contributions_above_the_threshold_become_reasons() -> None:
+    # Given contributions of 0.8 and 0.5 (unit 0) and 0.1 (unit 0, kontinuitet)
+    predictions, _, _, _ = _world()
+    # When the threshold is 0.3, then only the two strong ones remain
+    kept = top_contributions(predictions.lazy(), 5, min_contribution=0.3).collect()
+    assert sorted(kept["contribution"].to_list()) == [0.3, 0.5, 0.8, 0.9], kept
+    assert kept.filter(pl.col("contribution") < 0.3).is_empty(), "a small push is no reason"
+
+
+def test_a_value_equal_to_its_regional_median_is_no_reason() -> None:
+    # Given a feature whose value and regional median read the same
+    row = {"feature": "x", "feature_unit": "ratio", "value": 0.001, "label": None, "region_median": 0.0}
+    # Then it says nothing about the unit ("0,00 (regionens median 0,00)")
+    assert not says_something(row), "a value equal to the median is no reason"
+    assert says_something(row | {"value": 0.5}), "a value apart from the median is a reason"
+    assert not says_something(row | {"value": None}), "an unknown value is no reason"
+
+
+def test_a_value_that_rounds_to_zero_is_written_without_a_sign() -> None:
+    assert formatted_value(-0.01, "value") == "0,0", "never −0,0"
+    assert formatted_value(-0.2, "value") == "\N{MINUS SIGN}0,2"
+
+
+def test_pages_show_only_stored_reasons_that_carry_weight() -> None:
+    # Given reasons stored by an earlier scoring (no threshold then)
+    stored = [
+        {"sentence_sv": "Klagomål: 9 (regionens median 2)", "contribution": 0.6},
+        {"sentence_sv": "Telefontillgänglighet: uppgift saknas", "contribution": 0.4},
+        {"sentence_sv": "Kontinuitet: 0,50 (regionens median 0,52)", "contribution": 0.02},
+    ]
+    # When a page reads them with the configured threshold, then only the first is left
+    kept = reasons_that_carry_weight(stored, load_config().scoring.min_contribution)
+    assert [reason["sentence_sv"] for reason in kept] == ["Klagomål: 9 (regionens median 2)"], kept
 
 
 def test_scores_carry_unit_and_provider_names() -> None:

@@ -90,6 +90,7 @@ def test_planner_signs_in_filters_opens_a_unit_plans_downloads_and_signs_out(
     region = page.get_by_label("Region").locator("option").nth(1)
     region_name, region_code = region.inner_text(), region.get_attribute("value")
     page.get_by_label("Region").select_option(region_code)
+    page.get_by_label("Visa enheter i karenstid").check()  # a small region's units may all be in karenstid
     page.get_by_role("button", name="Visa").click()
     page.wait_for_load_state()
 
@@ -242,3 +243,126 @@ def test_every_main_control_is_reachable_by_keyboard(page: Any, web_home: WebHom
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     assert page.evaluate("() => document.activeElement.id") == "innehall"
+
+
+def scrolls_sideways(page: Any) -> bool:
+    return bool(
+        page.evaluate("() => document.documentElement.scrollWidth > document.documentElement.clientWidth")
+    )
+
+
+def test_overview_shows_change_regions_and_freshness_and_passes_axe(page: Any, web_home: WebHome) -> None:
+    # Given a planner signed in, when the overview opens
+    sign_in(page, web_home.keys["planner"])
+    # Then it compares with the previous scoring, draws the regions with a table, and dates every source
+    assert page.get_by_role("heading", name="Förändring sedan förra riskbedömningen").is_visible()
+    assert page.get_by_role("table", name=re.compile("nya och borta")).is_visible()
+    assert page.locator("svg.chart").count() == 1, "the regions' chart is drawn"
+    assert page.get_by_role("heading", name="Datans färskhet").is_visible()
+    assert not scrolls_sideways(page), "the overview scrolls sideways at 1366 px"
+    checked(page, "10-oversikt-forandring")
+
+
+def test_candidates_hide_karenstid_show_names_and_export_what_is_filtered(
+    page: Any, web_home: WebHome
+) -> None:
+    # Given the candidate list, every unit on one page
+    sign_in(page, web_home.keys["planner"], "/kandidater?per_page=100")
+    hidden = page.locator("#dolda")
+    assert hidden.is_visible() and "i karenstid visas inte" in hidden.inner_text()
+    assert page.locator("table.candidates .tag", has_text="Karenstid").count() == 0
+    kommuner = page.locator("table.candidates tbody td:nth-child(4)").all_inner_texts()
+    assert kommuner and not any(re.fullmatch(r"\d{4}", k) for k in kommuner), "kommun names, not codes"
+    assert not scrolls_sideways(page), "the candidate list scrolls sideways at 1366 px"
+    checked(page, "11-kandidater-karenstid")
+
+    # When the list is downloaded, it has every row the page counts
+    total = int(page.locator("#antal strong").inner_text().replace("\u00a0", ""))
+    with page.expect_download() as download:
+        page.get_by_role("link", name=re.compile("Ladda ned listan som CSV")).click()
+    raw = Path(download.value.path()).read_bytes()
+    rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert raw.startswith(b"\xef\xbb\xbf") and len(rows) == total + 1, f"{len(rows) - 1} rows, {total} listed"
+
+    # When they choose to see units in karenstid, with the checkbox, they are listed and tagged
+    page.get_by_label("Visa enheter i karenstid").check()
+    page.get_by_role("button", name="Visa").click()
+    page.wait_for_load_state()
+    assert "cooldown=show" in page.url
+    assert page.locator("table.candidates .tag", has_text="Karenstid").count() > 0
+    assert not scrolls_sideways(page), "the list with karenstid tags scrolls sideways at 1366 px"
+
+
+def test_the_candidate_list_is_usable_on_a_phone(browser: Any, server: Any, web_home: WebHome) -> None:
+    # Given a 390 px wide phone
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server.url, locale="sv-SE")
+    context.set_default_timeout(10_000)
+    phone = context.new_page()
+    try:
+        sign_in(phone, web_home.keys["planner"], "/kandidater?cooldown=show")
+        # Then the page is no wider than the screen and a unit reads as a card with labels
+        width = phone.evaluate("() => document.documentElement.scrollWidth")
+        assert width <= 390, f"the page is {width} px wide on a 390 px screen"
+        first = phone.locator("table.candidates tbody tr").first
+        assert first.is_visible() and first.bounding_box()["width"] <= 390  # type: ignore[index]
+        label = first.locator("td").nth(2).evaluate("e => getComputedStyle(e, '::before').content")
+        assert "Region" in label, f"a card's cells carry their column's name (got {label!r})"
+        checked(phone, "12-kandidater-390px")
+        # And the filter works with touch-size controls
+        phone.get_by_label("Region").select_option(index=1)
+        phone.get_by_role("button", name="Visa").click()
+        phone.wait_for_load_state()
+        assert "region=" in phone.url
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+
+
+def test_glossary_and_error_pages_are_swedish_navigable_and_pass_axe(page: Any, web_home: WebHome) -> None:
+    # Given a visitor who is not signed in, a mistyped address is a Swedish page with a way on
+    response = page.goto("/oversikt")
+    assert response.status == 404
+    assert page.get_by_role("heading", name="Sidan finns inte").is_visible()
+    assert page.get_by_role("link", name="Logga in").is_visible()
+    checked(page, "13-404-utloggad")
+
+    # The glossary is open to anyone
+    page.goto("/ordlista")
+    assert page.get_by_role("heading", name="Ordlista").is_visible()
+    assert page.locator("#karenstid").is_visible()
+    checked(page, "14-ordlista")
+
+    # Signed in, the 404 page keeps the menu and does not offer to sign in
+    sign_in(page, web_home.keys["planner"])
+    response = page.goto("/enhet/SE2321000016-XYZ")
+    assert response.status == 404
+    assert page.get_by_role("navigation", name="Huvudmeny").is_visible()
+    assert page.get_by_role("link", name="Logga in").count() == 0
+    assert not scrolls_sideways(page)
+    checked(page, "15-404-inloggad")
+
+
+def test_a_page_outside_the_keys_scopes_is_a_swedish_403_page(page: Any, web_home: WebHome) -> None:
+    from api.security import ApiKeyStore
+
+    # Given a key that may read candidates but not the model
+    store = ApiKeyStore(web_home.settings.api_keys_db)
+    key = store.create("bara-kandidater", frozenset({"read:candidates"}))[1]
+    store.close()
+    sign_in(page, key)
+    # When it opens the Modell page, then the answer is a Swedish 403 page with the menu it may use
+    response = page.goto("/modell")
+    assert response.status == 403
+    assert page.get_by_role("heading", name="Behörighet saknas").is_visible()
+    assert page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Modell").count() == 0
+    checked(page, "16-403")
+
+
+def test_no_page_scrolls_sideways_at_1366_px(page: Any, web_home: WebHome) -> None:
+    sign_in(page, web_home.keys["planner"])
+    unit = web_home.unit_ids[0]
+    for path in ("/", "/kandidater", "/kandidater?cooldown=show&per_page=100", "/kandidater?risk_area="
+                 + web_home.settings.load_config().risk_area_ids[0], f"/enheter/{unit}", "/planera",
+                 "/modell", "/ordlista", "/finns-inte"):  # fmt: skip
+        page.goto(path)
+        assert not scrolls_sideways(page), f"{path} scrolls sideways at 1366 px"

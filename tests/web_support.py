@@ -31,6 +31,7 @@ from engine.snapshots import SnapshotStore
 from tests.cli_support import generated_and_ingested
 
 AS_OF = dt.date(2026, 1, 1)
+PREVIOUS_AS_OF = dt.date(2025, 10, 1)
 PLANNER_SCOPES = frozenset(
     {"read:candidates", "read:units", "read:providers", "read:models", "read:plans", "write:plans"}
 )
@@ -44,6 +45,7 @@ class WebHome:
     run_id: str
     keys: dict[str, str]  # name -> key
     unit_ids: list[str]
+    previous_score_id: str = ""
 
 
 @contextmanager
@@ -61,7 +63,9 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def scores_for_snapshot(settings: Settings, config: Config, seed: int = 0) -> pl.DataFrame:
+def scores_for_snapshot(
+    settings: Settings, config: Config, seed: int = 0, as_of: dt.date = AS_OF
+) -> pl.DataFrame:
     """A valid scores frame for every unit of the current ingest snapshot, with Swedish reasons."""
     snapshot = SnapshotStore(settings.snapshots_dir).open()
     units = snapshot.scan("units").collect()
@@ -78,7 +82,7 @@ def scores_for_snapshot(settings: Settings, config: Config, seed: int = 0) -> pl
                 "unit_id", "unit_name", "provider_id", "provider_name", "region_code",
                 "municipality_code", "unit_type", "ownership", "listed_patients",
             )
-        } | {"as_of": AS_OF}  # fmt: skip
+        } | {"as_of": as_of}  # fmt: skip
         for area, p in zip((*areas, OVERALL), (*p_areas, float(p_areas.mean())), strict=True):
             complaints = round(float(p) * 20, 1)
             rows.append(
@@ -170,11 +174,30 @@ def prepared_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome
     config = settings.load_config()
     fast = config.model_copy(update={"model": config.model.model_copy(update={"bootstrap_resamples": 50})})
     run_id = log_evaluation_run(settings, fast)
-    return published_home(settings, config, run_id, scores_for_snapshot(settings, config), "fs-web-test")
+    store = ScoreStore(settings.scores_dir)
+    # An earlier scoring (other draws, a quarter before), stored but not published: what the overview
+    # compares the current one with.
+    previous = store.write(
+        scores_for_snapshot(settings, config, seed=1, as_of=PREVIOUS_AS_OF),
+        model_name="tillsynsrisk",
+        model_version="1",
+        run_id=run_id,
+        feature_set_id="fs-web-test",
+        snapshot_id=SnapshotStore(settings.snapshots_dir).current_id() or "",
+        config_hash=config.content_hash(),
+    )
+    frame = scores_for_snapshot(settings, config)
+    return published_home(settings, config, run_id, frame, "fs-web-test", previous_score_id=previous.score_id)
 
 
 def published_home(
-    settings: Settings, config: Config, run_id: str, frame: pl.DataFrame, feature_set_id: str
+    settings: Settings,
+    config: Config,
+    run_id: str,
+    frame: pl.DataFrame,
+    feature_set_id: str,
+    *,
+    previous_score_id: str = "",
 ) -> WebHome:
     """Store and publish ``frame`` as the served scoring of the home's snapshot, and make two keys."""
     store = ScoreStore(settings.scores_dir)
@@ -197,7 +220,7 @@ def published_home(
     }
     key_store.close()
     unit_ids = frame.filter(pl.col("risk_area") == OVERALL).sort("rank")["unit_id"].to_list()
-    return WebHome(settings, metadata.score_id, run_id, keys, unit_ids)
+    return WebHome(settings, metadata.score_id, run_id, keys, unit_ids, previous_score_id)
 
 
 def signed_in(client: TestClient, key: str) -> TestClient:

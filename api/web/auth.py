@@ -70,6 +70,14 @@ def current_viewer(request: Request) -> Viewer:
     return Viewer(key.key_id, key.name, key.scopes, session.csrf_token)
 
 
+def viewer_if_signed_in(request: Request) -> Viewer | None:
+    """The signed-in viewer behind the request's session, or None (for pages anyone may see)."""
+    try:
+        return current_viewer(request)
+    except PageError:
+        return None
+
+
 def page_viewer(scope: str | None = None) -> Callable[[Request], Awaitable[Viewer]]:
     """A dependency: the signed-in viewer, who must hold ``scope`` (else a 403 page)."""
 

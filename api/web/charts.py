@@ -191,3 +191,48 @@ def bar_chart(title: str, description: str, labels: Sequence[str], values: Seque
             )
     parts.append("</svg>")
     return Markup('<figure class="chart-figure">' + "".join(parts) + "</figure>")
+
+
+def share_bar_chart(
+    title: str,
+    description: str,
+    labels: Sequence[str],
+    shares: Sequence[float],
+    *,
+    reference: float | None = None,
+    reference_label: str = "",
+) -> Markup:
+    """Horizontal bars of shares (0–1), one row per label, with an optional vertical reference line."""
+    chart_id = f"chart-{next(_ids)}"
+    if not shares:
+        return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
+    label_w, row_h, top, right = 170, 22, 28, 60
+    height = top + row_h * len(shares) + 10
+    plot_w = WIDTH - label_w - right
+    high = max([*shares, reference or 0.0]) or 1.0
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
+    ]
+    for index, (label, share) in enumerate(zip(labels, shares, strict=True)):
+        y = top + row_h * index
+        width = plot_w * share / high
+        parts.append(
+            f'<text x="{label_w - 6}" y="{y + 15:.1f}" text-anchor="end" font-size="12" fill="#1a1a1a">'
+            f"{escape(label)}</text>"
+            f'<rect x="{label_w}" y="{y + 3:.1f}" width="{width:.1f}" height="{row_h - 6}" fill="#1f4e79"/>'
+            f'<text x="{label_w + width + 4:.1f}" y="{y + 15:.1f}" font-size="12" fill="#1a1a1a">'
+            f"{escape(percent_sv(share))}</text>"
+        )
+    if reference is not None:
+        x = label_w + plot_w * reference / high
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 6}" y2="{height - 6}" stroke="#9c1c1c" '
+            f'stroke-width="2" stroke-dasharray="6 3"/>'
+            f'<text x="{x:.1f}" y="{top - 10}" text-anchor="middle" font-size="12" fill="#9c1c1c">'
+            f"{escape(reference_label)}</text>"
+        )
+    parts.append("</svg>")
+    return Markup("".join(parts))

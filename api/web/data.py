@@ -25,6 +25,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import REGIONS
+from engine.places import municipality_names
 from engine.scores import OVERALL, ScoreSnapshot
 from serving.planning import cooldown_units
 from serving.unit_history import (
@@ -73,7 +74,7 @@ class ScoresView:
     overview: pl.DataFrame  # region_code, region_name, risk_area, units, mean_p, high_risk
     area_totals: pl.DataFrame  # risk_area, units, high_risk
     regions: list[tuple[str, str]]
-    municipalities: dict[str, list[str]]  # region code -> municipality codes ("" = all)
+    municipalities: dict[str, list[tuple[str, str]]]  # region code -> (code, name) by name ("" = all)
     unit_types: list[str]
 
     def unit_rows(self, unit_id: str) -> pl.DataFrame:
@@ -89,7 +90,10 @@ class ScoresView:
 def scores_view(snapshot: ScoreSnapshot, high_risk_percentile: float) -> ScoresView:
     """Arrange ``snapshot`` for the pages (area frames, overview per region and area, filter options)."""
     frame = snapshot.frame.with_columns(
-        region_name=pl.col("region_code").replace_strict(REGIONS, default=pl.col("region_code"))
+        region_name=pl.col("region_code").replace_strict(REGIONS, default=pl.col("region_code")),
+        municipality_name=pl.col("municipality_code").replace_strict(
+            municipality_names(), default=pl.col("municipality_code")
+        ),
     )
     areas = {
         str(area): group.sort("rank") for (area,), group in frame.group_by("risk_area", maintain_order=True)
@@ -103,9 +107,10 @@ def scores_view(snapshot: ScoreSnapshot, high_risk_percentile: float) -> ScoresV
     totals = frame.group_by("risk_area").agg(units=pl.len(), high_risk=high.sum().cast(pl.Int64))
     units = areas.get(OVERALL, frame)
     regions = units.select("region_code", "region_name").unique().sort("region_name").rows()
-    municipalities: dict[str, list[str]] = {"": sorted(units["municipality_code"].unique().to_list())}
-    for (region,), group in units.group_by("region_code"):
-        municipalities[str(region)] = sorted(group["municipality_code"].unique().to_list())
+    places = units.select("region_code", "municipality_code", "municipality_name").unique()
+    municipalities = {"": _by_name(places)}
+    for (region,), group in places.group_by("region_code"):
+        municipalities[str(region)] = _by_name(group)
     return ScoresView(
         score_id=snapshot.id,
         as_of=snapshot.metadata.as_of,
@@ -115,6 +120,45 @@ def scores_view(snapshot: ScoreSnapshot, high_risk_percentile: float) -> ScoresV
         regions=[(str(code), str(name)) for code, name in regions],
         municipalities=municipalities,
         unit_types=sorted(units["unit_type"].unique().to_list()),
+    )
+
+
+def _by_name(places: pl.DataFrame) -> list[tuple[str, str]]:
+    ordered = places.sort("municipality_name", "municipality_code")
+    return list(
+        zip(ordered["municipality_code"].to_list(), ordered["municipality_name"].to_list(), strict=True)
+    )
+
+
+@dataclass(frozen=True)
+class RecentInspections:
+    """Per unit of an ingest snapshot: its last inspection, and whether it is in karenstid (cooldown).
+
+    Small and quick to build (one group-by of the inspections), so the candidate list can filter on
+    karenstid without waiting for the full unit history.
+    """
+
+    snapshot_id: str | None
+    last_inspected: dict[str, dt.date] = field(default_factory=dict)
+    in_cooldown: frozenset[str] = frozenset()
+
+
+def recent_inspections(
+    inspections: pl.LazyFrame | None, snapshot_id: str | None, as_of: dt.date, cooldown_months: int
+) -> RecentInspections:
+    """Every unit's last inspection (start or decision date) and the units in karenstid on ``as_of``."""
+    if inspections is None:
+        return RecentInspections(snapshot_id)
+    last = (
+        inspections.group_by("unit_id")
+        .agg(last=pl.max_horizontal("start_date", "decision_date").max())
+        .collect()
+    )
+    cooling = cooldown_units(inspections, as_of, cooldown_months).collect()["unit_id"].to_list()
+    return RecentInspections(
+        snapshot_id,
+        last_inspected=dict(zip(last["unit_id"].to_list(), last["last"].to_list(), strict=True)),
+        in_cooldown=frozenset(cooling),
     )
 
 
@@ -227,3 +271,67 @@ class ModelFacts:
     registry_tags: dict[str, str] = field(default_factory=dict)
     problem: str | None = None
     loaded_at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class TopTenthChanges:
+    """How the high-risk group moved between the previous scoring and the current one."""
+
+    previous_id: str | None
+    previous_as_of: dt.date | None
+    per_area: dict[str, tuple[int, int]] = field(default_factory=dict)  # area -> (entered, left)
+
+
+def top_tenth_changes(
+    current: pl.DataFrame, previous: pl.DataFrame, high_risk_percentile: float
+) -> dict[str, tuple[int, int]]:
+    """Per risk area: units that entered and that left the high-risk group since ``previous``.
+
+    Both frames have ``unit_id, risk_area, percentile``. A unit absent from one scoring (opened or
+    closed between them) counts as entering or leaving when it is high risk in the other.
+    """
+    high = pl.col("percentile") >= high_risk_percentile
+
+    def high_risk(frame: pl.DataFrame) -> pl.DataFrame:
+        return frame.filter(high).select("unit_id", "risk_area")
+
+    now, before = high_risk(current), high_risk(previous)
+    entered = now.join(before, on=["unit_id", "risk_area"], how="anti").group_by("risk_area").len()
+    left = before.join(now, on=["unit_id", "risk_area"], how="anti").group_by("risk_area").len()
+    counts_in = dict(entered.iter_rows())
+    counts_out = dict(left.iter_rows())
+    areas = set(current["risk_area"].unique().to_list())
+    return {str(area): (int(counts_in.get(area, 0)), int(counts_out.get(area, 0))) for area in areas}
+
+
+@dataclass(frozen=True)
+class SourceFreshness:
+    """The newest date a source has in the ingest snapshot (``monthly``: the date is a month)."""
+
+    name: str
+    newest: dt.date | None
+    monthly: bool
+
+
+def source_freshness(tables: dict[str, pl.LazyFrame], config: Config) -> list[SourceFreshness]:
+    """Per configured source present in the snapshot: its newest period, event date or inspection date."""
+    found = []
+    for source in config.indicator_sources.values():
+        if source.file in tables:
+            newest = _newest(tables[source.file], "period")
+            found.append(SourceFreshness(source.name_sv, newest, monthly=True))
+    for event_source in config.event_sources.values():
+        if event_source.file in tables:
+            newest = _newest(tables[event_source.file], "event_date")
+            found.append(SourceFreshness(event_source.name_sv, newest, monthly=False))
+    if "inspections" in tables:
+        newest = _newest(tables["inspections"], "start_date", "decision_date")
+        found.append(SourceFreshness("Inspektioner", newest, monthly=False))
+    return found
+
+
+def _newest(table: pl.LazyFrame, *columns: str) -> dt.date | None:
+    value = table.select(pl.max_horizontal(*columns).max()).collect().item()
+    if isinstance(value, dt.datetime):
+        return value.date()
+    return value if isinstance(value, dt.date) else None

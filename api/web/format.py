@@ -67,7 +67,13 @@ def date_sv(value: Any) -> str:
 
 
 def odds_in_words(p: float) -> str:
-    """A probability as a planner reads it: ``0.62`` → ``"ungefär 6 av 10"``."""
+    """A probability as a planner reads it: ``0.62`` → ``"ungefär 6 av 10"``, ``0.97`` → ``"nästan alla"``.
+
+    "Ungefär N av 10" only where it is honest: from 95 % up, rounding would say "10 av 10", a certainty
+    the model does not claim, so the words are "nästan alla".
+    """
+    if p >= 0.95:
+        return "nästan alla"
     if p >= 0.095:
         return f"ungefär {round(p * 10)} av 10"
     if p >= 0.0095:

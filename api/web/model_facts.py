@@ -117,9 +117,10 @@ def _interval(values: list[float] | None) -> str:
 def precision_context(facts: ModelFacts | None, area: str, names: dict[str, str]) -> str:
     """One sentence of what a high rank has meant in the evaluation, for the candidate page."""
     if facts is None:
+        # The evaluation is still being read (right after sign-in): the list is shown without it, and
+        # without asking the planner to reload; the Modell page waits for it.
         return (
-            "Modellens utvärdering läses in. "
-            "Ladda om sidan om en stund för att se hur träffsäker den har varit."
+            "Hur träffsäker rangordningen har varit i utvärderingen redovisas per riskområde på sidan Modell."
         )
     entry = facts.summary.get(area)
     if entry is None or not entry.get("model"):

@@ -14,9 +14,10 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from api.web.auth import PageError, Viewer, page_viewer
-from api.web.charts import Series, bar_chart, line_chart
-from api.web.data import SnapshotHistory
+from api.web.auth import PageError, Viewer, page_viewer, viewer_if_signed_in
+from api.web.charts import Series, bar_chart, line_chart, share_bar_chart
+from api.web.data import ScoresView, SnapshotHistory
+from api.web.exports import candidates_csv_text
 from api.web.format import number_sv, percent_sv
 from api.web.model_facts import (
     MLFLOW_LOCK,
@@ -27,11 +28,19 @@ from api.web.model_facts import (
 )
 from api.web.rendering import SECURITY_HEADERS, render
 from api.web.state import app_state, web_state
-from api.web.views import area_names, current_history, current_view, page_context
+from api.web.views import (
+    area_names,
+    current_changes,
+    current_freshness,
+    current_history,
+    current_inspected,
+    current_view,
+    page_context,
+)
 from engine.contract import REGIONS
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 from engine.scores import OVERALL
-from serving.scoring import provider_rollup
+from serving.scoring import provider_rollup, reasons_that_carry_weight
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
@@ -41,7 +50,7 @@ SORTS = {
     "rang": ("rank", False),
     "enhet": ("unit_name", False),
     "region": ("region_name", False),
-    "kommun": ("municipality_code", False),
+    "kommun": ("municipality_name", False),
     "vardgivare": ("provider_name", False),
 }
 
@@ -61,6 +70,7 @@ def read_overview(*, request: Request, viewer: ViewerCandidates) -> Response:
     names = area_names(request)
     cells = {(row["region_code"], row["risk_area"]): row for row in view.overview.iter_rows(named=True)}
     totals = {row["risk_area"]: row for row in view.area_totals.iter_rows(named=True)}
+    threshold = app_state(request).settings.high_risk_percentile
     return render(
         request,
         "overview.html.j2",
@@ -69,7 +79,46 @@ def read_overview(*, request: Request, viewer: ViewerCandidates) -> Response:
         areas=[area for area in names if area in totals],
         totals=totals,
         cells=cells,
-        high_risk_percentile=app_state(request).settings.high_risk_percentile,
+        high_risk_percentile=threshold,
+        changes=current_changes(request, view),
+        freshness=current_freshness(request),
+        region_chart=region_chart(view, cells, threshold),
+    )
+
+
+def region_chart(view: ScoresView, cells: dict[tuple[str, str], dict[str, Any]], threshold: float) -> Any:
+    """Share of each region's units in the national high-risk group for Samlad risk, highest first."""
+    rows = [
+        (name, cells[(code, OVERALL)]["high_risk"] / cells[(code, OVERALL)]["units"])
+        for code, name in view.regions
+        if (code, OVERALL) in cells and cells[(code, OVERALL)]["units"]
+    ]
+    rows.sort(key=lambda row: -row[1])
+    expected = 1 - threshold / 100
+    highest = rows[0] if rows else ("", 0.0)
+    return share_bar_chart(
+        "Andel enheter med hög samlad risk per region",
+        f"Andel av regionens enheter som hör till landets {percent_sv(expected)} med högst samlad risk. "
+        f"Högst i {highest[0]} ({percent_sv(highest[1])}); en region som landet i stort har "
+        f"{percent_sv(expected)}. Samma tal finns i tabellen nedanför.",
+        [name for name, _ in rows],
+        [share for _, share in rows],
+        reference=expected,
+        reference_label=f"Landet: {percent_sv(expected)}",
+    )
+
+
+# --- Ordlista --------------------------------------------------------------------------------------
+
+
+@router.get("/ordlista")
+def read_glossary(*, request: Request) -> Response:
+    """The planner's words explained; open to anyone (it shows no data)."""
+    return render(
+        request,
+        "glossary.html.j2",
+        viewer_if_signed_in(request),
+        cooldown_months=app_state(request).config.planning.cooldown_months,
     )
 
 
@@ -87,6 +136,7 @@ class CandidateFilters(BaseModel):
     ownership: str | None = Field(default=None, pattern=r"^(public|private)$")
     unit_type: str | None = Field(default=None, max_length=64)
     provider: str | None = Field(default=None, max_length=120)
+    cooldown: str = Field(default="hide", pattern=r"^(hide|show)$")
     sort: str = "rang"
     order: str = Field(default="asc", pattern=r"^(asc|desc)$")
     page: int = Field(default=1, ge=1, le=100_000)
@@ -120,8 +170,13 @@ def candidate_filters(request: Request) -> CandidateFilters:
     return filters
 
 
-def filtered_candidates(frame: pl.DataFrame, filters: CandidateFilters) -> pl.DataFrame:
-    """The area's rows matching ``filters``, sorted as asked (rank breaks ties)."""
+def filtered_candidates(
+    frame: pl.DataFrame, filters: CandidateFilters, in_cooldown: frozenset[str] = frozenset()
+) -> pl.DataFrame:
+    """The area's rows matching ``filters``, sorted as asked (rank breaks ties).
+
+    Units in ``in_cooldown`` (karenstid) are left out unless the filters ask to show them.
+    """
     conditions = [
         pl.col(column) == value
         for column, value in (
@@ -138,6 +193,8 @@ def filtered_candidates(frame: pl.DataFrame, filters: CandidateFilters) -> pl.Da
             (pl.col("provider_id") == wanted.replace("-", ""))
             | pl.col("provider_name").str.to_lowercase().str.contains(wanted.lower(), literal=True)
         )
+    if filters.cooldown == "hide" and in_cooldown:
+        conditions.append(~pl.col("unit_id").is_in(list(in_cooldown)))
     selected = frame.filter(*conditions) if conditions else frame
     column, _ = SORTS[filters.sort]
     descending = filters.order == "desc"
@@ -151,17 +208,23 @@ def read_candidates(*, request: Request, viewer: ViewerCandidates) -> Response:
     view = current_view(request)
     filters = candidate_filters(request)
     names = area_names(request)
-    if filters.risk_area not in view.areas:
-        raise PageError(
-            404, "Okänt riskområde", f"Riskområdet {filters.risk_area!r} finns inte i riskbedömningen."
-        )
-    matching = filtered_candidates(view.areas[filters.risk_area], filters)
+    area_frame = candidate_area(view, filters)
+    inspected = current_inspected(request, view)
+    matching = filtered_candidates(area_frame, filters, inspected.in_cooldown)
+    shown_all = filters.model_copy(update={"cooldown": "show"})
+    hidden = (
+        filtered_candidates(area_frame, shown_all).height - matching.height
+        if filters.cooldown == "hide"
+        else 0
+    )
     pages = max(1, math.ceil(matching.height / filters.per_page))
     page = min(filters.page, pages)
     rows = matching.slice((page - 1) * filters.per_page, filters.per_page).to_dicts()
-    history = current_history(request, view, wait=False)
     facts = model_facts_if_ready(request, view)
     municipalities = view.municipalities.get(filters.region or "", view.municipalities[""])
+    min_contribution = app_state(request).config.scoring.min_contribution
+    for row in rows:
+        row["reasons"] = reasons_that_carry_weight(row["explanations"], min_contribution)[:3]
     return render(
         request,
         "candidates.html.j2",
@@ -170,15 +233,47 @@ def read_candidates(*, request: Request, viewer: ViewerCandidates) -> Response:
         filters=filters,
         rows=rows,
         total=matching.height,
+        hidden_in_cooldown=hidden,
+        cooldown_months=app_state(request).config.planning.cooldown_months,
         page=page,
         pages=pages,
         page_sizes=PAGE_SIZES,
         sorts=SORTS,
-        history=history,
+        inspected=inspected,
         municipalities=municipalities,
         context_text=precision_context(facts, filters.risk_area, names),
         risk_area_name=names.get(filters.risk_area, filters.risk_area),
     )
+
+
+@router.get("/kandidater.csv")
+def read_candidates_csv(*, request: Request, viewer: ViewerCandidates) -> Response:
+    """The filtered candidate list, every page of it, as a CSV file for Swedish Excel."""
+    view = current_view(request)
+    filters = candidate_filters(request)
+    inspected = current_inspected(request, view)
+    matching = filtered_candidates(candidate_area(view, filters), filters, inspected.in_cooldown)
+    min_contribution = app_state(request).config.scoring.min_contribution
+    text = candidates_csv_text(
+        matching.to_dicts(), area_names(request).get(filters.risk_area, filters.risk_area), inspected,
+        min_contribution,
+    )  # fmt: skip
+    del viewer
+    filename = f"kandidater-{filters.risk_area}-{view.as_of.isoformat()}.csv"
+    return Response(
+        text.encode("utf-8"),
+        media_type="text/csv; charset=utf-8",
+        headers=SECURITY_HEADERS | {"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def candidate_area(view: ScoresView, filters: CandidateFilters) -> pl.DataFrame:
+    """The asked risk area's rows in rank order (404 page for an area the scoring does not have)."""
+    if filters.risk_area not in view.areas:
+        raise PageError(
+            404, "Okänt riskområde", f"Riskområdet {filters.risk_area!r} finns inte i riskbedömningen."
+        )
+    return view.areas[filters.risk_area]
 
 
 # --- Enhet ------------------------------------------------------------------------------------------
@@ -199,6 +294,9 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
     areas = sorted(
         rows.to_dicts(), key=lambda row: order.index(row["risk_area"]) if row["risk_area"] in order else 99
     )
+    min_contribution = app_state(request).config.scoring.min_contribution
+    for area in areas:
+        area["reasons"] = reasons_that_carry_weight(area["explanations"], min_contribution)
     unit = areas[0]
     history = current_history(request, view)
     inspections = history.inspections.get(unit_id)

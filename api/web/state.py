@@ -11,7 +11,15 @@ from fastapi import Request
 from fastapi.templating import Jinja2Templates
 
 from api.deps import AppState
-from api.web.data import ModelFacts, OneEntryCache, ScoresView, SnapshotHistory
+from api.web.data import (
+    ModelFacts,
+    OneEntryCache,
+    RecentInspections,
+    ScoresView,
+    SnapshotHistory,
+    SourceFreshness,
+    TopTenthChanges,
+)
 from api.web.sessions import SessionStore
 
 
@@ -23,6 +31,9 @@ class WebState:
     templates: Jinja2Templates
     scores: OneEntryCache[ScoresView] = field(default_factory=OneEntryCache)
     history: OneEntryCache[SnapshotHistory] = field(default_factory=OneEntryCache)
+    inspected: OneEntryCache[RecentInspections] = field(default_factory=OneEntryCache)
+    changes: OneEntryCache[TopTenthChanges] = field(default_factory=OneEntryCache)
+    freshness: OneEntryCache[list[SourceFreshness]] = field(default_factory=OneEntryCache)
     model: OneEntryCache[ModelFacts] = field(default_factory=OneEntryCache)
     report: OneEntryCache[str] = field(default_factory=OneEntryCache)
 

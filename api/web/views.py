@@ -9,10 +9,22 @@ import logging
 import threading
 from typing import Any
 
+import polars as pl
 from fastapi import Request
 
 from api.web.auth import PageError
-from api.web.data import ScoresView, SnapshotHistory, scores_view, snapshot_history
+from api.web.data import (
+    RecentInspections,
+    ScoresView,
+    SnapshotHistory,
+    SourceFreshness,
+    TopTenthChanges,
+    recent_inspections,
+    scores_view,
+    snapshot_history,
+    source_freshness,
+    top_tenth_changes,
+)
 from api.web.model_facts import model_facts
 from api.web.state import app_state, web_state
 from engine.scores import OVERALL
@@ -63,6 +75,66 @@ def current_history(request: Request, view: ScoresView, *, wait: bool = True) ->
         threading.Thread(target=cache.get, args=(key, build), name="web-history", daemon=True).start()
         return SnapshotHistory(snapshot_id, loading=True)
     return cache.get(key, build)
+
+
+def current_inspected(request: Request, view: ScoresView) -> RecentInspections:
+    """Last inspection per unit and the units in karenstid, for the current ingest snapshot."""
+    state = app_state(request)
+    inspections, snapshot_id = current_inspections(state.settings.snapshots_dir)
+    months = state.config.planning.cooldown_months
+    return web_state(request).inspected.get(
+        (snapshot_id, view.as_of, months),
+        lambda: recent_inspections(inspections, snapshot_id, view.as_of, months),
+    )
+
+
+def current_changes(request: Request, view: ScoresView) -> TopTenthChanges:
+    """Units entering and leaving the high-risk group per area since the scoring stored before this one."""
+    state = app_state(request)
+    store = state.holder.store
+    stored = store.list()
+    earlier = [meta for meta in stored if meta.score_id != view.score_id]
+    current = next((meta for meta in stored if meta.score_id == view.score_id), None)
+    if current is not None:
+        earlier = [m for m in earlier if (m.as_of, m.created_at) < (current.as_of, current.created_at)]
+    if not earlier:
+        return TopTenthChanges(None, None)
+    previous = earlier[-1]
+    threshold = state.settings.high_risk_percentile
+
+    def build() -> TopTenthChanges:
+        columns = ["unit_id", "risk_area", "percentile"]
+        try:
+            before = pl.read_parquet(store.root / f"{previous.score_id}.parquet", columns=columns)
+        except Exception as error:  # an unreadable old scoring: the overview says nothing about change
+            logger.warning("overview cannot read scoring %s: %s", previous.score_id, error)
+            return TopTenthChanges(None, None)
+        now = pl.concat([frame.select(columns) for frame in view.areas.values()])
+        return TopTenthChanges(previous.score_id, previous.as_of, top_tenth_changes(now, before, threshold))
+
+    return web_state(request).changes.get((view.score_id, previous.score_id, threshold), build)
+
+
+def current_freshness(request: Request) -> list[SourceFreshness]:
+    """The newest date per source in the ingest snapshot the served scoring was computed from.
+
+    Empty when that snapshot is not in the store (scored elsewhere, or removed).
+    """
+    state = app_state(request)
+    served = state.holder.served
+    assert served is not None
+    snapshot_id = served.metadata.snapshot_id
+
+    def build() -> list[SourceFreshness]:
+        from engine.snapshots import SnapshotNotFoundError, SnapshotStore
+
+        try:
+            tables = SnapshotStore(state.settings.snapshots_dir).open(snapshot_id).tables()
+        except SnapshotNotFoundError:
+            return []
+        return source_freshness(tables, state.config)
+
+    return web_state(request).freshness.get(snapshot_id, build)
 
 
 def warm_up(request: Request) -> None:
