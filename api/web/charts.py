@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -23,6 +23,8 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
 COLOURS = ("#1f4e79", "#8a4b00", "#2e6b30", "#6b2e6b", "#4d4d4d", "#9c1c1c")
 DASHES = ("", "6 4", "2 3", "10 3 2 3", "1 2", "8 2")
+MAX_DATE_LABELS = 8  # up to this many distinct dates, each is labelled
+MIN_LABEL_GAP = 52  # px between the centres of two x labels (a ``YYYY-MM`` label is about 42 px wide)
 _ids = itertools.count()
 
 
@@ -47,6 +49,42 @@ def _y_label(value: float, as_percent: bool) -> str:
     return percent_sv(value) if as_percent else number_sv(value, 1 if abs(value) < 10 else 0)
 
 
+def nice_top(value: float, steps: int = 4) -> float:
+    """The smallest round number (1, 2, 2,5, 4 or 5 × 10ⁿ per step) of ``steps`` steps at or above ``value``."""
+    if value <= 0:
+        return 1.0
+    raw = value / steps
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 4, 5, 10) if m * magnitude >= raw - 1e-12)
+    return step * steps
+
+
+def x_tick_labels(dates: Sequence[dt.date], x_of: Callable[[dt.date], float]) -> list[tuple[float, str]]:
+    """Where to write which date label under a time axis, never two closer than ``MIN_LABEL_GAP`` px.
+
+    Few distinct dates (a yearly or biennial figure): each date as ``YYYY-MM`` under its own point, so a
+    December figure is not read as next year's. Many (a monthly series): the year at each 1 January,
+    and the first year at the first point only when its label has room before the next one.
+    """
+    distinct = sorted(set(dates))
+    if not distinct:
+        return []
+    if len(distinct) <= MAX_DATE_LABELS:
+        candidates = [(x_of(day), f"{day:%Y-%m}") for day in distinct]
+    else:
+        first, last = distinct[0], distinct[-1]
+        candidates = [(x_of(first), str(first.year))] + [
+            (x_of(dt.date(year, 1, 1)), str(year))
+            for year in range(first.year + 1, last.year + 1)
+            if dt.date(year, 1, 1) <= last
+        ]
+    labels: list[tuple[float, str]] = []
+    for x, text in reversed(candidates):  # later labels win: the first year is the one that may go
+        if not labels or labels[-1][0] - x >= MIN_LABEL_GAP:
+            labels.append((x, text))
+    return labels[::-1]
+
+
 def line_chart(
     title: str,
     description: str,
@@ -56,8 +94,13 @@ def line_chart(
     threshold_label: str = "",
     as_percent: bool = True,
     y_range: tuple[float, float] | None = None,
+    y_format: Callable[[float], str] | None = None,
 ) -> Markup:
-    """A line chart of ``series`` over dates, with an optional horizontal threshold line."""
+    """A line chart of ``series`` over dates, with an optional horizontal threshold line.
+
+    ``y_format`` writes the y axis' tick labels (default: percentages when ``as_percent``, else numbers);
+    ``y_range`` fixes the axis (default: from 0 to a little above the largest value).
+    """
     chart_id = f"chart-{next(_ids)}"
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points if y is not None] + (
@@ -66,11 +109,13 @@ def line_chart(
     if not xs or not ys:
         return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
     x0, x1 = min(xs), max(xs)
-    span_days = max((x1 - x0).days, 1)
+    span_days = (x1 - x0).days
     low, high = y_range if y_range else (min(0.0, *ys), max(ys) * 1.05 if max(ys) > 0 else 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def px(x: dt.date) -> float:
+        if span_days == 0:  # one date only: its point in the middle
+            return LEFT + plot_w / 2
         return LEFT + plot_w * (x - x0).days / span_days
 
     def py(y: float) -> float:
@@ -87,16 +132,13 @@ def line_chart(
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9d9d9"/>')
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
-            f"{escape(_y_label(tick, as_percent))}</text>"
+            f"{escape(y_format(tick) if y_format else _y_label(tick, as_percent))}</text>"
         )
-    for year in range(x0.year, x1.year + 1):
-        tick_date = dt.date(year, 1, 1)
-        if x0 <= tick_date <= x1 or year == x0.year:
-            x = px(max(tick_date, x0))
-            parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" '
-                f'fill="#333">{year}</text>'
-            )
+    for x, text in x_tick_labels(xs, px):
+        parts.append(
+            f'<text x="{min(x, WIDTH - MIN_LABEL_GAP / 2):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            f'text-anchor="middle" font-size="11" fill="#333">{escape(text)}</text>'
+        )
     if threshold is not None:
         y = py(threshold)
         parts.append(
