@@ -50,7 +50,7 @@ def _y_label(value: float, as_percent: bool) -> str:
 
 
 def nice_top(value: float, steps: int = 4) -> float:
-    """The smallest round number (1, 2, 2,5, 4 or 5 × 10ⁿ per step) of ``steps`` steps at or above ``value``."""
+    """The smallest top of ``steps`` round steps (1, 2, 2,5, 4 or 5 × 10ⁿ each) at or above ``value``."""
     if value <= 0:
         return 1.0
     raw = value / steps
@@ -233,3 +233,102 @@ def bar_chart(title: str, description: str, labels: Sequence[str], values: Seque
             )
     parts.append("</svg>")
     return Markup('<figure class="chart-figure">' + "".join(parts) + "</figure>")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One horizontal bar: a share with its interval (None where unknown); ``emphasis`` draws it dark."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    emphasis: bool = False
+
+
+def interval_bar_chart(
+    title: str,
+    description: str,
+    bars: Sequence[Bar],
+    *,
+    reference: float | None = None,
+    reference_label: str = "",
+) -> Markup:
+    """Horizontal bars of shares on a 0–100 % axis, each with its interval as a whisker, and an optional
+    vertical reference line (e.g. the share of all inspected units that had a deficiency)."""
+    chart_id = f"chart-{next(_ids)}"
+    shown = [bar for bar in bars if bar.value is not None]
+    if not shown:
+        return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
+    label_w, row_h, top, bottom = 170, 30, 8, 30
+    plot_w = WIDTH - label_w - RIGHT - 40  # room for the value written after the longest bar
+    height = top + row_h * len(shown) + bottom
+
+    def px(share: float) -> float:
+        return label_w + plot_w * min(max(share, 0.0), 1.0)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
+    ]
+    axis_y = top + row_h * len(shown)
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x = px(tick)
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{axis_y}" stroke="#d9d9d9"/>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle" font-size="11" fill="#333">'
+            f"{escape(percent_sv(tick))}</text>"
+        )
+    for index, bar in enumerate(shown):
+        assert bar.value is not None
+        y = top + row_h * index
+        middle = y + row_h / 2
+        colour = "#1f4e79" if bar.emphasis else "#6b6b6b"
+        parts.append(
+            f'<text x="{label_w - 8}" y="{middle + 4:.1f}" text-anchor="end" font-size="12" fill="#222">'
+            f"{escape(bar.label)}</text>"
+        )
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 7:.1f}" width="{px(bar.value) - label_w:.1f}" '
+            f'height="{row_h - 14}" fill="{colour}"/>'
+        )
+        end = bar.value
+        if bar.low is not None and bar.high is not None:
+            x0, x1 = px(bar.low), px(bar.high)
+            parts.append(
+                f'<path d="M{x0:.1f},{middle - 6:.1f}v12M{x0:.1f},{middle:.1f}H{x1:.1f}'
+                f'M{x1:.1f},{middle - 6:.1f}v12" stroke="#111" stroke-width="1.5" fill="none"/>'
+            )
+            end = max(end, bar.high)
+        parts.append(
+            f'<text x="{px(end) + 6:.1f}" y="{middle + 4:.1f}" font-size="11" fill="#222">'
+            f"{escape(percent_sv(bar.value))}</text>"
+        )
+    legend = []
+    if reference is not None:
+        x = px(reference)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{axis_y}" stroke="#9c1c1c" stroke-width="2" '
+            f'stroke-dasharray="5 3"/>'
+        )
+        legend.append(
+            '<li><svg width="28" height="10" aria-hidden="true" focusable="false">'
+            '<line x1="0" x2="28" y1="5" y2="5" stroke="#9c1c1c" stroke-width="2" '
+            'stroke-dasharray="5 3"/></svg> '
+            f"{escape(reference_label)}</li>"
+        )
+    legend.append(
+        '<li><svg width="28" height="12" aria-hidden="true" focusable="false">'
+        '<path d="M2,1v10M2,6H26M26,1v10" stroke="#111" stroke-width="1.5" fill="none"/></svg> '
+        "troligen mellan (95 % säkerhet)</li>"
+    )
+    parts.append("</svg>")
+    return Markup(
+        '<figure class="chart-figure">'
+        + "".join(parts)
+        + '<figcaption><ul class="legend">'
+        + "".join(legend)
+        + "</ul></figcaption></figure>"
+    )

@@ -22,6 +22,7 @@ from api.web.indicator_charts import indicator_charts
 from api.web.model_facts import (
     MLFLOW_LOCK,
     area_evaluation,
+    flagged_subgroups,
     model_facts,
     model_facts_if_ready,
     precision_context,
@@ -351,13 +352,8 @@ def read_model(*, request: Request, viewer: ViewerModels) -> Response:
         **page_context(request, view),
         facts=facts,
         evaluation=[area_evaluation(facts, area, names[area]) for area in names if area in facts.summary],
-        flagged=facts.subgroups.filter(
-            pl.col("precision_flagged") | pl.col("recall_flagged") | pl.col("selection_rate_flagged")
-        ).to_dicts()
-        if "precision_flagged" in facts.subgroups.columns
-        else [],
+        flagged=flagged_subgroups(facts.subgroups),
         subgroup_rows=facts.subgroups.height,
-        regions=REGIONS,
     )
 
 
