@@ -18,6 +18,7 @@ from models.verdicts import Verdict, label_sv, overall_sv, sentence_sv
 
 TEMPLATE = "report.html.j2"
 TOP_FEATURES = 5  # per area in the importance section
+LINEAGE_KEYS = ("as_of", "snapshot_id", "feature_set_id", "code_version", "layout", "seed")
 # The metrics of the scorer tables, with the Swedish column heading a reader sees ("10\u00a0%": a
 # no-break space keeps the number with its sign when the heading wraps).
 METRIC_LABELS = {
@@ -316,7 +317,8 @@ def _importance(
 def render_report(tracking: Tracking, run_id: str) -> str:
     """The HTML report of ``run_id`` as one string (no external files)."""
     info = tracking.run_info(run_id)
-    lineage = tracking.read_json(run_id, "lineage.json")
+    # A run logged by an older version may lack some lineage keys: the header says "–" for them.
+    lineage = dict.fromkeys(LINEAGE_KEYS, "–") | {"folds": []} | tracking.read_json(run_id, "lineage.json")
     metrics = tracking.read_table(run_id, "evaluation/metrics.parquet")
     reliability = tracking.read_table(run_id, "evaluation/reliability.parquet")
     subgroups = tracking.read_table(run_id, "evaluation/subgroups.parquet")
