@@ -136,7 +136,7 @@ def page_requests(units: list[str], providers: list[str], count: int, csrf: str)
     sorts = ["rang", "enhet", "vardgivare", "region"]
     plan = {
         "capacity": "20", "per_region": "3", "max_per_provider": "2", "exploration": "15",
-        "cooldown_months": "12", "csrf_token": csrf,
+        "design": "top", "floor": "10", "cooldown_months": "12", "csrf_token": csrf,
     }  # fmt: skip
     return {
         "Översikt /": [("GET", "/", None)] * count,
