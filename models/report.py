@@ -365,7 +365,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
         "audit_bounds": f"{_num(bounds[0])}–{_num(bounds[1])}",
         "audit_min_size": model_config.get("audit_min_group_size", 1),
         "prospective": _prospective(tracking, run_id, names),
-        "overall": overall_sv(found),
+        "overall": overall_sv(found, names),
         "verdict_population": "slumpvis urval" if verdict_population == "random" else "alla tillsyner",
         "headline": METRIC_LABELS,
     }
