@@ -40,6 +40,14 @@ from models.verdicts import BASELINES, PAIRED_PREFIX, Verdict, area_verdict
 logger = logging.getLogger(__name__)
 
 SCORERS = ("model", "oracle", "random", "complaints", "banding", "logistic")
+SCORER_LABELS = {  # in Swedish, as the report's tables and charts name them
+    "model": "Modellen",
+    "oracle": "Facit (sann sannolikhet)",
+    "random": "Slumpvis urval",
+    "complaints": "Klagomål per listade",
+    "banding": "Indikatorer över trösklar",
+    "logistic": "Logistisk regression",
+}
 POPULATIONS = ("random", "all")
 ALL_FOLDS = "all"
 ORACLE_COLUMN = "true_p_deficiency"

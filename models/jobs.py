@@ -34,6 +34,7 @@ from models.evaluation import (
     subgroup_tables,
     summary,
 )
+from models.importance import contribution_importance
 from models.metrics import population_stability_index, psi_noise_level, psi_shift
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_models
@@ -253,6 +254,7 @@ def run_training(
     predictions, metrics = temporal_evaluation(data, config, splits, progress=step, models=fold_models)
     reliability = reliability_tables(predictions, settings.ece_bins)
     subgroups = subgroup_tables(predictions, config)
+    importance = contribution_importance(rows, splits, fold_models, data.catalog)
     reference = data.latest_features if not data.latest_features.is_empty() else rows.head(200)
     reference_predictions = model.predict_frame(reference, contributions=False)
     step("final model")
@@ -287,6 +289,7 @@ def run_training(
             predictions=predictions,
             reliability=reliability,
             subgroups=subgroups,
+            importance=importance,
             as_of=as_of,
         )
         full_lineage["model_uri"] = model_uri
@@ -308,6 +311,7 @@ def _log_run(
     predictions: pl.DataFrame,
     reliability: pl.DataFrame,
     subgroups: pl.DataFrame,
+    importance: tuple[pl.DataFrame, pl.DataFrame],
     as_of: dt.date,
 ) -> None:
     run.log_params(_params(config, data, as_of))
@@ -320,6 +324,8 @@ def _log_run(
     run.log_table(predictions, "evaluation/predictions.parquet")
     run.log_table(reliability, "evaluation/reliability.parquet")
     run.log_table(subgroups, "evaluation/subgroups.parquet")
+    run.log_table(importance[0], "evaluation/importance_features.parquet")
+    run.log_table(importance[1], "evaluation/importance_families.parquet")
     run.log_table(feature_distribution(data), "evaluation/training_features.parquet")
     for name, figure in plots.run_figures(predictions, reliability, config).items():
         run.log_figure(figure, f"plots/{name}.png")

@@ -10,13 +10,15 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from models.evaluation import ALL_FOLDS, SCORERS, fold_table, has_population, verdicts
+from models.evaluation import ALL_FOLDS, SCORER_LABELS, SCORERS, fold_table, has_population, verdicts
 from models.metrics import AUDIT_METRICS
 from models.prospective import read_record, record_summary, since_label
 from models.tracking import Tracking
 from models.verdicts import Verdict, label_sv, overall_sv, sentence_sv
 
 TEMPLATE = "report.html.j2"
+TOP_FEATURES = 5  # per area in the importance section
+LINEAGE_KEYS = ("as_of", "snapshot_id", "feature_set_id", "code_version", "layout", "seed")
 # The metrics of the scorer tables, with the Swedish column heading a reader sees ("10\u00a0%": a
 # no-break space keeps the number with its sign when the heading wraps).
 METRIC_LABELS = {
@@ -30,20 +32,23 @@ METRIC_LABELS = {
     "expected_precision_at_10pct": "Förväntad precision bland de 10\u00a0% högst rankade",
 }
 HEADLINE_METRICS = tuple(METRIC_LABELS)
-SCORER_LABELS = {
-    "model": "Modellen",
-    "oracle": "Facit (sann sannolikhet)",
-    "random": "Slumpvis urval",
-    "complaints": "Klagomål per listade",
-    "banding": "Indikatorer över trösklar",
-    "logistic": "Logistisk regression",
+
+
+ATTRIBUTE_SV = {"ownership": "Ägarform", "region_code": "Region", "size_band": "Storlek"}
+# Feature families that are not configured sources (those are named by their ``name_sv``).
+FAMILY_SV = {
+    "units": "Enhetens uppgifter (storlek, ålder, region, typ)",
+    "providers": "Vårdgivare och ägarform",
+    "inspections": "Tidigare inspektioner",
+    "visits": "Besök (läkarkontinuitet)",
 }
 
 
 def _fmt(value: Any, digits: int = 3) -> str:
+    """A figure as the report writes it: a decimal comma, ``–`` when missing."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
-    return f"{value:.{digits}f}" if isinstance(value, float) else str(value)
+    return f"{value:.{digits}f}".replace(".", ",") if isinstance(value, float) else str(value)
 
 
 def _scorer_table(metrics: pl.DataFrame, population: str, area: str) -> list[dict[str, Any]]:
@@ -137,12 +142,15 @@ METRIC_SV = {
 
 
 def _num(value: Any, digits: int = 2) -> str:
-    """Swedish decimal comma: 0,62."""
-    return _fmt(value, digits).replace(".", ",")
+    """Two decimals: 0,62."""
+    return _fmt(value, digits)
 
 
-def flagged_sentences(subgroups: pl.DataFrame, bounds: tuple[float, float]) -> list[dict[str, str]]:
+def flagged_sentences(
+    subgroups: pl.DataFrame, bounds: tuple[float, float], area_names: dict[str, str] | None = None
+) -> list[dict[str, str]]:
     """One sentence per flagged ratio: group in words, ratio, interval, reference, bound it lies beyond."""
+    names = area_names or {}
     sentences: list[dict[str, str]] = []
     if subgroups.is_empty() or "selection_rate_lower" not in subgroups.columns:
         return sentences
@@ -159,7 +167,7 @@ def flagged_sentences(subgroups: pl.DataFrame, bounds: tuple[float, float]) -> l
                     "group": row.get("group_name") or row["group"],
                     "sentence": (
                         f"{row.get('group_name') or row['group']} "
-                        f"({row['n']} tillsyner, {row['risk_area']}): "
+                        f"({row['n']} tillsyner, {names.get(row['risk_area'], row['risk_area'])}): "
                         f"{METRIC_SV[metric]} är {_num(ratio)} gånger referensgruppens "
                         f"({row.get('reference_name') or row['reference']}), "
                         f"95 % KI {_num(lower)}–{_num(upper)}; "
@@ -180,12 +188,12 @@ def _base_rate_clause(row: dict[str, Any]) -> str:
     )
 
 
-def _subgroup_rows(subgroups: pl.DataFrame) -> list[dict[str, str]]:
+def _subgroup_rows(subgroups: pl.DataFrame, area_names: dict[str, str]) -> list[dict[str, str]]:
     rows = []
     for row in subgroups.iter_rows(named=True):
         cells = {
-            "risk_area": row["risk_area"],
-            "attribute": row["attribute"],
+            "risk_area": area_names.get(row["risk_area"], row["risk_area"]),
+            "attribute": ATTRIBUTE_SV.get(row["attribute"], row["attribute"]),
             "group": row.get("group_name") or row["group"],
             "n": str(row["n"]) + (" (för liten)" if row.get("too_small") else ""),
             "precision": _fmt(row["precision"]),
@@ -203,7 +211,7 @@ def _subgroup_rows(subgroups: pl.DataFrame) -> list[dict[str, str]]:
     return rows
 
 
-def _prospective(tracking: Tracking, run_id: str) -> dict[str, Any] | None:
+def _prospective(tracking: Tracking, run_id: str, area_names: dict[str, str]) -> dict[str, Any] | None:
     record = read_record(tracking, run_id)
     if record is None:
         return None
@@ -217,7 +225,7 @@ def _prospective(tracking: Tracking, run_id: str) -> dict[str, Any] | None:
             auc_ci = entry.get("roc_auc_ci") or [None, None]
             rows.append(
                 {
-                    "risk_area": area,
+                    "risk_area": area_names.get(area, area),
                     "population": "slumpvis urval" if population == "random" else "alla tillsyner",
                     "n": str(entry.get("n", 0)),
                     "base_rate": _fmt(entry.get("base_rate")),
@@ -245,10 +253,72 @@ def _run_config(tracking: Tracking, run_id: str) -> Any:
         return {}
 
 
+def _area_names(config: Any) -> dict[str, str]:
+    """Risk area id → Swedish name, from the run's stored configuration (ids when it has none)."""
+    areas = config.get("risk_areas", []) if isinstance(config, dict) else []
+    return {str(area["id"]): str(area["name_sv"]) for area in areas if "id" in area and "name_sv" in area}
+
+
+def _family_names(config: Any) -> dict[str, str]:
+    """Feature family (a source id) → Swedish name: configured sources by their ``name_sv``."""
+    sources = config.get("sources", {}) if isinstance(config, dict) else {}
+    return FAMILY_SV | {str(key): str(source.get("name_sv", key)) for key, source in sources.items()}
+
+
+def _importance(
+    tracking: Tracking,
+    run_id: str,
+    areas: list[str],
+    area_names: dict[str, str],
+    family_names: dict[str, str],
+) -> dict[str, Any] | None:
+    """Mean absolute contribution per family (rows) and area (columns), and each area's top features."""
+    try:
+        families = tracking.read_table(run_id, "evaluation/importance_families.parquet")
+        features = tracking.read_table(run_id, "evaluation/importance_features.parquet")
+        catalog = tracking.read_json(run_id, "feature_catalog.json")
+    except Exception:  # a run from before the importance was measured: the section says so
+        return None
+    rows = families.iter_rows(named=True)
+    values = {(row["family"], row["risk_area"]): row["mean_abs_contribution"] for row in rows}
+    order = (
+        families.group_by("family")
+        .agg(pl.col("mean_abs_contribution").max())
+        .sort("mean_abs_contribution", descending=True)["family"]
+        .to_list()
+    )
+    shown = [area for area in areas if any((family, area) in values for family in order)]
+    feature_sv = {str(spec["name"]): str(spec.get("description_sv") or spec["name"]) for spec in catalog}
+    return {
+        "areas": [area_names.get(area, area) for area in shown],
+        "rows": [
+            {
+                "family": family_names.get(family, family),
+                "cells": [_fmt(values.get((family, area)), 2) for area in shown],
+            }
+            for family in order
+        ],
+        "top": [
+            {
+                "area": area_names.get(area, area),
+                "features": [
+                    f"{feature_sv.get(name, name)} ({_fmt(value, 2)})"
+                    for name, value in features.filter(pl.col("risk_area") == area)
+                    .head(TOP_FEATURES)
+                    .select("feature", "mean_abs_contribution")
+                    .iter_rows()
+                ],
+            }
+            for area in shown
+        ],
+    }
+
+
 def render_report(tracking: Tracking, run_id: str) -> str:
     """The HTML report of ``run_id`` as one string (no external files)."""
     info = tracking.run_info(run_id)
-    lineage = tracking.read_json(run_id, "lineage.json")
+    # A run logged by an older version may lack some lineage keys: the header says "–" for them.
+    lineage = dict.fromkeys(LINEAGE_KEYS, "–") | {"folds": []} | tracking.read_json(run_id, "lineage.json")
     metrics = tracking.read_table(run_id, "evaluation/metrics.parquet")
     reliability = tracking.read_table(run_id, "evaluation/reliability.parquet")
     subgroups = tracking.read_table(run_id, "evaluation/subgroups.parquet")
@@ -256,7 +326,8 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     config = _run_config(tracking, run_id)
     model_config = config.get("model", {}) if isinstance(config, dict) else {}
     bounds = tuple(model_config.get("disparity_bounds", (0.8, 1.25)))
-    sentences = flagged_sentences(subgroups, (float(bounds[0]), float(bounds[1])))
+    names = _area_names(config)
+    sentences = flagged_sentences(subgroups, (float(bounds[0]), float(bounds[1])), names)
     verdict_population = "random" if has_population(metrics, "random") else "all"
     found = verdicts(metrics, verdict_population)
     found_all = verdicts(metrics, "all")
@@ -267,6 +338,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
         "areas": [
             {
                 "id": area,
+                "name": names.get(area, area),
                 "random": _scorer_table(metrics, "random", area),
                 "all": _scorer_table(metrics, "all", area),
                 "facts_random": _area_facts(metrics, "random", area),
@@ -286,13 +358,14 @@ def render_report(tracking: Tracking, run_id: str) -> str:
         ],
         "reliability_random": _png(tracking, run_id, "reliability_random"),
         "reliability_all": _png(tracking, run_id, "reliability_all"),
-        "subgroups": _subgroup_rows(subgroups),
+        "subgroups": _subgroup_rows(subgroups, names),
+        "importance": _importance(tracking, run_id, areas, names, _family_names(config)),
         "flagged": sentences,
         "n_flagged": len(sentences),
         "audit_bounds": f"{_num(bounds[0])}–{_num(bounds[1])}",
         "audit_min_size": model_config.get("audit_min_group_size", 1),
-        "prospective": _prospective(tracking, run_id),
-        "overall": overall_sv(found),
+        "prospective": _prospective(tracking, run_id, names),
+        "overall": overall_sv(found, names),
         "verdict_population": "slumpvis urval" if verdict_population == "random" else "alla tillsyner",
         "headline": METRIC_LABELS,
     }

@@ -286,8 +286,12 @@ def _reliably_better(verdicts: Mapping[str, Verdict]) -> tuple[int, list[str], l
     return len(verdicts), random_better, baseline_better
 
 
-def overall_sv(verdicts: Mapping[str, Verdict]) -> str:
-    """The run in one Swedish sentence: in how many areas the model is reliably better than what."""
+def overall_sv(verdicts: Mapping[str, Verdict], area_names: Mapping[str, str] | None = None) -> str:
+    """The run in one Swedish sentence: in how many areas the model is reliably better than what.
+
+    ``area_names``: area id → Swedish name (the ids are written where a name is missing).
+    """
+    names = area_names or {}
     if not verdicts:
         return "Inget riskområde har tillsyner att bedöma modellen på."
     total, random_better, baseline_better = _reliably_better(verdicts)
@@ -298,8 +302,9 @@ def overall_sv(verdicts: Mapping[str, Verdict]) -> str:
         )
     return (
         f"Modellen är säkert bättre än slumpen i {len(random_better)} av {total} riskområden"
-        f" ({', '.join(random_better)}) och säkert bättre än bästa jämförelsemetod i "
-        f"{len(baseline_better)}" + (f" ({', '.join(baseline_better)})." if baseline_better else ".")
+        f" ({', '.join(names.get(a, a) for a in random_better)}) och säkert bättre än bästa "
+        f"jämförelsemetod i {len(baseline_better)}"
+        + (f" ({', '.join(names.get(a, a) for a in baseline_better)})." if baseline_better else ".")
     )
 
 

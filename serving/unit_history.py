@@ -9,30 +9,57 @@ from __future__ import annotations
 
 import polars as pl
 
+from engine.contract import with_null_columns
 
-def indicator_shares(indicators: pl.LazyFrame) -> pl.LazyFrame:
-    """``unit_id, measure, period, share`` (numerator / denominator; null when the denominator is 0)."""
+INDICATOR_FIGURES: dict[str, pl.DataType] = {
+    "numerator": pl.Int64(),
+    "denominator": pl.Int64(),
+    "value": pl.Float64(),
+}
+
+
+def indicator_rows(table: pl.LazyFrame) -> pl.LazyFrame:
+    """An indicator source's ``unit_id, period, measure, numerator, denominator, value``.
+
+    A source of one kind of measure may leave the other kind's columns out of its export (shares have
+    no ``value``, values no counts); the missing columns are added as typed nulls so every source
+    stacks into one frame.
+    """
+    return with_null_columns(table, INDICATOR_FIGURES).select(
+        "unit_id", "period", "measure", *INDICATOR_FIGURES
+    )
+
+
+def indicator_values(indicators: pl.LazyFrame) -> pl.LazyFrame:
+    """``unit_id, measure, period, value``: what each measure reports, in its own unit.
+
+    A share measure's value is numerator ÷ denominator (null when the denominator is 0); a value
+    measure (a survey index 0–100, readmissions per 1 000) reports its ``value`` as it is.
+    """
     return indicators.select(
         "unit_id",
         "measure",
         "period",
-        share=pl.when(pl.col("denominator") > 0)
+        value=pl.when(pl.col("denominator") > 0)
         .then(pl.col("numerator") / pl.col("denominator"))
+        .when(pl.col("numerator").is_null() & pl.col("denominator").is_null())
+        .then(pl.col("value"))
         .otherwise(None),
     )
 
 
 def indicators_with_regional_median(indicators: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
-    """Every unit's monthly share per measure with the median share of its region's units that month.
+    """Every unit's value per measure and period with the median value of its region's units then.
 
-    Columns: ``unit_id, measure, period, share, region_median`` sorted by unit, measure and period.
+    ``indicators``: rows as :func:`indicator_rows` gives them. Columns: ``unit_id, measure, period,
+    value, region_median`` sorted by unit, measure and period.
     """
-    shares = indicator_shares(indicators).join(
+    values = indicator_values(indicators).join(
         units.select("unit_id", "region_code"), on="unit_id", how="inner"
     )
-    medians = shares.group_by("region_code", "measure", "period").agg(region_median=pl.col("share").median())
+    medians = values.group_by("region_code", "measure", "period").agg(region_median=pl.col("value").median())
     return (
-        shares.join(medians, on=["region_code", "measure", "period"], how="left")
+        values.join(medians, on=["region_code", "measure", "period"], how="left")
         .drop("region_code")
         .sort("unit_id", "measure", "period")
     )

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import re
+import warnings
 from pathlib import Path
 from typing import Any
 
 import pytest
 from axe_playwright_python.sync_playwright import Axe
 
+from engine.config import Config, load_config
 from models.jobs import TrainingResult
 from models.report import METRIC_LABELS, render_report
 from models.tracking import Tracking
 
 SCREEN = {"width": 1366, "height": 768}
+SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
 
 
 @pytest.fixture(scope="module")
@@ -48,9 +52,82 @@ def test_report_has_no_axe_violations_and_no_horizontal_overflow_at_1366_pixels(
         overflow = page.evaluate(
             "document.documentElement.scrollWidth - document.documentElement.clientWidth"
         )
-        page.screenshot(path=report_file.with_suffix(".png"), full_page=True)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=SCREENSHOTS / "20-rapport.png")
+        page.screenshot(path=SCREENSHOTS / "20-rapport-hela-sidan.png", full_page=True)
     finally:
         page.close()
     # Then there is nothing to report and nothing to scroll sideways
     assert results.violations_count == 0, results.generate_report()
     assert overflow <= 0, f"the page is {overflow} px wider than a 1366-pixel screen"
+
+
+def table_cells(html: str) -> list[str]:
+    return re.findall(r"<td[^>]*>([^<]*)</td>", html)
+
+
+@pytest.mark.slow
+def test_report_names_areas_in_swedish_and_writes_decimal_commas(report_file: Path) -> None:
+    # Given the report of a run on the default configuration's areas
+    html = report_file.read_text(encoding="utf-8")
+    config = load_config()
+
+    # Then every area is headed by its Swedish name, never its code id
+    for area in config.risk_areas:
+        assert f">{area.name_sv}</h2>" in html, f"no heading {area.name_sv!r}"
+        assert not re.search(rf"[>( ]{area.id}[<,) ]", html), f"code id {area.id!r} shown as text"
+    # And no table cell writes a decimal point
+    pointed = [cell for cell in table_cells(html) if re.search(r"\d\.\d", cell)]
+    assert not pointed, f"decimal points in table cells: {pointed[:5]}"
+
+
+@pytest.mark.slow
+def test_report_shows_which_feature_families_weigh_most_per_area(
+    report_file: Path, champion_run: TrainingResult, models_tracking: Tracking
+) -> None:
+    # Given a run on toy rows whose truth is driven by complaints in every area
+    families = models_tracking.read_table(champion_run.run_id, "evaluation/importance_families.parquet")
+
+    # Then the complaints family weighs most in every area, measured on the test folds
+    top = families.sort("mean_abs_contribution", descending=True).group_by("risk_area").first()
+    assert set(top["family"].to_list()) == {"complaints"}, top
+    assert (families["mean_abs_contribution"] >= 0).all() and (families["n"] > 0).all()
+    # And the report has the section, with the family's Swedish name and figures with a decimal comma
+    html = report_file.read_text(encoding="utf-8")
+    section = html.split('id="vad-som-vager-tyngst"')[1].split("<h2")[0]
+    assert load_config().sources["complaints"].name_sv in section, "families by their Swedish names"
+    assert re.search(r"<td>\d+,\d\d</td>", section), "importance figures with a decimal comma"
+
+
+def test_plots_are_swedish_with_bin_counts_and_never_an_empty_legend(models_config: Config) -> None:
+    from models.evaluation import SCORER_LABELS, reliability_tables
+    from models.plots import close, precision_curve_figure, reliability_figure
+    from tests.web_support import evaluation_predictions
+
+    # Given test-fold predictions without any randomly selected inspection
+    predictions = evaluation_predictions(models_config, rows_per_area=60).with_columns(is_random=False)
+    area = models_config.risk_areas[0]
+
+    # When the precision curves and the reliability diagram are drawn, no warning may be raised
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        empty = precision_curve_figure(predictions, area.id, "random", area.name_sv)
+        drawn = precision_curve_figure(predictions, area.id, "all", area.name_sv)
+        reliability = reliability_figure(
+            reliability_tables(predictions, 10), "all", {a.id: a.name_sv for a in models_config.risk_areas}
+        )
+
+    # Then titles and legends are Swedish and name the area, and the reliability diagram counts its bins
+    assert empty.axes[0].get_legend() is None, "no legend without lines"
+    assert "Inga slumpvis utvalda tillsyner i teståren" in [t.get_text() for t in empty.axes[0].texts]
+    assert area.name_sv in drawn.axes[0].get_title() and "alla tillsyner" in drawn.axes[0].get_title()
+    legend = [text.get_text() for text in drawn.axes[0].get_legend().get_texts()]
+    assert legend and set(legend) <= set(SCORER_LABELS.values()), legend
+    curves, counts = reliability.axes
+    assert {t.get_text() for t in curves.get_legend().get_texts()} >= {
+        a.name_sv for a in models_config.risk_areas
+    }
+    counted = sum(int(text.get_text()) for text in counts.texts)
+    assert counted == predictions.height, f"bin counts add up to {counted}, not {predictions.height}"
+    for figure in (empty, drawn, reliability):
+        close(figure)

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from engine.config import load_config
 from models.evaluation import fold_table, summary, verdicts
 from models.jobs import TrainingResult
 from models.metrics import random_selection_tail, selected_count
@@ -127,7 +128,8 @@ def test_on_a_world_without_signal_the_evaluation_says_so_and_with_a_clear_signa
     assert in_summary["vs_random"] == absent["samverkan"].vs_random and in_summary["sentence_sv"]
     weak_report = render_report(models_tracking, no_signal_run.run_id)
     clear_report = render_report(models_tracking, champion_run.run_id)
-    assert overall_sv(absent) in weak_report and overall_sv(clear) in clear_report
+    names = {area.id: area.name_sv for area in load_config().risk_areas}  # the report names areas in Swedish
+    assert overall_sv(absent, names) in weak_report and overall_sv(clear, names) in clear_report
     assert weak_report.count("modellen skiljer sig inte säkert från slumpen") >= len(unclear)
     assert "skiljer sig inte säkert från slumpen" not in clear_report.split("Alla tillsyner (partisk")[0]
     assert clear_report.count("modellen är bättre än slumpen") >= len(AREAS)

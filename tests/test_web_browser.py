@@ -366,3 +366,65 @@ def test_no_page_scrolls_sideways_at_1366_px(page: Any, web_home: WebHome) -> No
                  "/modell", "/ordlista", "/finns-inte"):  # fmt: skip
         page.goto(path)
         assert not scrolls_sideways(page), f"{path} scrolls sideways at 1366 px"
+
+
+def unit_reporting_every_source(web_home: WebHome) -> tuple[str, set[str]]:
+    """A unit of the snapshot with rows in every indicator source, and the measures it reports."""
+    from engine.snapshots import SnapshotStore
+
+    config = web_home.settings.load_config()
+    tables = SnapshotStore(web_home.settings.snapshots_dir).open().tables()
+    rows = [
+        tables[source.file].select("unit_id", "measure").unique().collect()
+        for source in config.indicator_sources.values()
+    ]
+    reporting = set(web_home.unit_ids)
+    for frame in rows:
+        reporting &= set(frame["unit_id"].to_list())
+    assert reporting, "no unit reports to every indicator source"
+    unit_id = sorted(reporting)[0]
+    return unit_id, {m for frame in rows for m in frame.filter(unit_id=unit_id)["measure"].to_list()}
+
+
+def test_unit_model_and_report_pages_draw_every_chart_they_promise(page: Any, web_home: WebHome) -> None:
+    # Given a planner and a unit that reports monthly shares, a quarterly survey, the biennial national
+    # survey and the yearly core indicators
+    from api.web.indicator_charts import is_share
+
+    unit_id, reported = unit_reporting_every_source(web_home)
+    sign_in(page, web_home.keys["planner"], f"/enheter/{unit_id}")
+    measures = {
+        key: measure
+        for source in web_home.settings.load_config().indicator_sources.values()
+        for key, measure in source.measures.items()
+    }
+
+    # When the unit page is shown, every measure it reports has a drawn series, a filled table and its scale
+    blocks = page.locator("section.chart-block")
+    assert blocks.count() == len(reported), f"{blocks.count()} indicator charts for {len(reported)} measures"
+    for key in reported:
+        block = page.locator("section.chart-block", has=page.locator(f"h3#ind-{key}"))
+        title = block.locator("h3").inner_text()
+        assert block.locator("svg.chart polyline, svg.chart circle").count() > 0, f"{title}: an empty chart"
+        block.locator("summary").click()
+        cells = block.locator("tbody td").all_inner_texts()
+        assert any(cell != "–" for cell in cells), f"{title}: a table of dashes"
+        scale = "procent" if is_share(measures[key]) else measures[key].unit_sv
+        assert block.locator("p.help").inner_text() == f"Skala: {scale}.", f"{title}: on the wrong scale"
+    assert "0 av de senaste 1" not in page.content()
+    assert not scrolls_sideways(page), "the unit page scrolls sideways at 1366 px"
+    checked(page, "17-enhet-alla-indikatorer")
+
+    # When the Modell page is shown, each evaluated area has its chart
+    page.goto("/modell")
+    charts = page.locator("section.eval svg.chart").count()
+    assert charts == page.locator("section.eval").count() > 0, "one chart per evaluated area"
+    assert not scrolls_sideways(page), "the Modell page scrolls sideways at 1366 px"
+    checked(page, "18-modell-diagram")
+
+    # And the HTML report opens from it, in Swedish, without serious violations
+    page.get_by_role("link", name=re.compile("utvärderingsrapporten")).click()
+    page.wait_for_load_state()
+    assert page.locator("h2", has_text="Vad som väger tyngst").count() == 1
+    assert not scrolls_sideways(page), "the report scrolls sideways at 1366 px"
+    checked(page, "19-modellrapport")

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from html import escape
 
@@ -23,6 +23,8 @@ WIDTH, HEIGHT = 640, 240
 LEFT, RIGHT, TOP, BOTTOM = 56, 16, 16, 36
 COLOURS = ("#1f4e79", "#8a4b00", "#2e6b30", "#6b2e6b", "#4d4d4d", "#9c1c1c")
 DASHES = ("", "6 4", "2 3", "10 3 2 3", "1 2", "8 2")
+MAX_DATE_LABELS = 8  # up to this many distinct dates, each is labelled
+MIN_LABEL_GAP = 52  # px between the centres of two x labels (a ``YYYY-MM`` label is about 42 px wide)
 _ids = itertools.count()
 
 
@@ -47,6 +49,42 @@ def _y_label(value: float, as_percent: bool) -> str:
     return percent_sv(value) if as_percent else number_sv(value, 1 if abs(value) < 10 else 0)
 
 
+def nice_top(value: float, steps: int = 4) -> float:
+    """The smallest top of ``steps`` round steps (1, 2, 2,5, 4 or 5 × 10ⁿ each) at or above ``value``."""
+    if value <= 0:
+        return 1.0
+    raw = value / steps
+    magnitude = 10 ** math.floor(math.log10(raw))
+    step = next(m * magnitude for m in (1, 2, 2.5, 4, 5, 10) if m * magnitude >= raw - 1e-12)
+    return step * steps
+
+
+def x_tick_labels(dates: Sequence[dt.date], x_of: Callable[[dt.date], float]) -> list[tuple[float, str]]:
+    """Where to write which date label under a time axis, never two closer than ``MIN_LABEL_GAP`` px.
+
+    Few distinct dates (a yearly or biennial figure): each date as ``YYYY-MM`` under its own point, so a
+    December figure is not read as next year's. Many (a monthly series): the year at each 1 January,
+    and the first year at the first point only when its label has room before the next one.
+    """
+    distinct = sorted(set(dates))
+    if not distinct:
+        return []
+    if len(distinct) <= MAX_DATE_LABELS:
+        candidates = [(x_of(day), f"{day:%Y-%m}") for day in distinct]
+    else:
+        first, last = distinct[0], distinct[-1]
+        candidates = [(x_of(first), str(first.year))] + [
+            (x_of(dt.date(year, 1, 1)), str(year))
+            for year in range(first.year + 1, last.year + 1)
+            if dt.date(year, 1, 1) <= last
+        ]
+    labels: list[tuple[float, str]] = []
+    for x, text in reversed(candidates):  # later labels win: the first year is the one that may go
+        if not labels or labels[-1][0] - x >= MIN_LABEL_GAP:
+            labels.append((x, text))
+    return labels[::-1]
+
+
 def line_chart(
     title: str,
     description: str,
@@ -56,8 +94,13 @@ def line_chart(
     threshold_label: str = "",
     as_percent: bool = True,
     y_range: tuple[float, float] | None = None,
+    y_format: Callable[[float], str] | None = None,
 ) -> Markup:
-    """A line chart of ``series`` over dates, with an optional horizontal threshold line."""
+    """A line chart of ``series`` over dates, with an optional horizontal threshold line.
+
+    ``y_format`` writes the y axis' tick labels (default: percentages when ``as_percent``, else numbers);
+    ``y_range`` fixes the axis (default: from 0 to a little above the largest value).
+    """
     chart_id = f"chart-{next(_ids)}"
     xs = [x for s in series for x, _ in s.points]
     ys = [y for s in series for _, y in s.points if y is not None] + (
@@ -66,11 +109,13 @@ def line_chart(
     if not xs or not ys:
         return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
     x0, x1 = min(xs), max(xs)
-    span_days = max((x1 - x0).days, 1)
+    span_days = (x1 - x0).days
     low, high = y_range if y_range else (min(0.0, *ys), max(ys) * 1.05 if max(ys) > 0 else 1.0)
     plot_w, plot_h = WIDTH - LEFT - RIGHT, HEIGHT - TOP - BOTTOM
 
     def px(x: dt.date) -> float:
+        if span_days == 0:  # one date only: its point in the middle
+            return LEFT + plot_w / 2
         return LEFT + plot_w * (x - x0).days / span_days
 
     def py(y: float) -> float:
@@ -87,16 +132,13 @@ def line_chart(
         parts.append(f'<line x1="{LEFT}" x2="{WIDTH - RIGHT}" y1="{y:.1f}" y2="{y:.1f}" stroke="#d9d9d9"/>')
         parts.append(
             f'<text x="{LEFT - 6}" y="{y + 4:.1f}" text-anchor="end" font-size="11" fill="#333">'
-            f"{escape(_y_label(tick, as_percent))}</text>"
+            f"{escape(y_format(tick) if y_format else _y_label(tick, as_percent))}</text>"
         )
-    for year in range(x0.year, x1.year + 1):
-        tick_date = dt.date(year, 1, 1)
-        if x0 <= tick_date <= x1 or year == x0.year:
-            x = px(max(tick_date, x0))
-            parts.append(
-                f'<text x="{x:.1f}" y="{HEIGHT - BOTTOM + 16}" text-anchor="middle" font-size="11" '
-                f'fill="#333">{year}</text>'
-            )
+    for x, text in x_tick_labels(xs, px):
+        parts.append(
+            f'<text x="{min(x, WIDTH - MIN_LABEL_GAP / 2):.1f}" y="{HEIGHT - BOTTOM + 16}" '
+            f'text-anchor="middle" font-size="11" fill="#333">{escape(text)}</text>'
+        )
     if threshold is not None:
         y = py(threshold)
         parts.append(
@@ -191,6 +233,105 @@ def bar_chart(title: str, description: str, labels: Sequence[str], values: Seque
             )
     parts.append("</svg>")
     return Markup('<figure class="chart-figure">' + "".join(parts) + "</figure>")
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One horizontal bar: a share with its interval (None where unknown); ``emphasis`` draws it dark."""
+
+    label: str
+    value: float | None
+    low: float | None = None
+    high: float | None = None
+    emphasis: bool = False
+
+
+def interval_bar_chart(
+    title: str,
+    description: str,
+    bars: Sequence[Bar],
+    *,
+    reference: float | None = None,
+    reference_label: str = "",
+) -> Markup:
+    """Horizontal bars of shares on a 0–100 % axis, each with its interval as a whisker, and an optional
+    vertical reference line (e.g. the share of all inspected units that had a deficiency)."""
+    chart_id = f"chart-{next(_ids)}"
+    shown = [bar for bar in bars if bar.value is not None]
+    if not shown:
+        return Markup(f'<p class="muted">{escape(title)}: inga uppgifter att visa.</p>')
+    label_w, row_h, top, bottom = 170, 30, 8, 30
+    plot_w = WIDTH - label_w - RIGHT - 40  # room for the value written after the longest bar
+    height = top + row_h * len(shown) + bottom
+
+    def px(share: float) -> float:
+        return label_w + plot_w * min(max(share, 0.0), 1.0)
+
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {WIDTH} {height}" role="img" '
+        f'aria-labelledby="{chart_id}-t {chart_id}-d" class="chart" focusable="false">',
+        f'<title id="{chart_id}-t">{escape(title)}</title>'
+        f'<desc id="{chart_id}-d">{escape(description)}</desc>',
+    ]
+    axis_y = top + row_h * len(shown)
+    for tick in (0.0, 0.25, 0.5, 0.75, 1.0):
+        x = px(tick)
+        parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top}" y2="{axis_y}" stroke="#d9d9d9"/>')
+        parts.append(
+            f'<text x="{x:.1f}" y="{axis_y + 16}" text-anchor="middle" font-size="11" fill="#333">'
+            f"{escape(percent_sv(tick))}</text>"
+        )
+    for index, bar in enumerate(shown):
+        assert bar.value is not None
+        y = top + row_h * index
+        middle = y + row_h / 2
+        colour = "#1f4e79" if bar.emphasis else "#6b6b6b"
+        parts.append(
+            f'<text x="{label_w - 8}" y="{middle + 4:.1f}" text-anchor="end" font-size="12" fill="#222">'
+            f"{escape(bar.label)}</text>"
+        )
+        parts.append(
+            f'<rect x="{label_w}" y="{y + 7:.1f}" width="{px(bar.value) - label_w:.1f}" '
+            f'height="{row_h - 14}" fill="{colour}"/>'
+        )
+        end = bar.value
+        if bar.low is not None and bar.high is not None:
+            x0, x1 = px(bar.low), px(bar.high)
+            parts.append(
+                f'<path d="M{x0:.1f},{middle - 6:.1f}v12M{x0:.1f},{middle:.1f}H{x1:.1f}'
+                f'M{x1:.1f},{middle - 6:.1f}v12" stroke="#111" stroke-width="1.5" fill="none"/>'
+            )
+            end = max(end, bar.high)
+        parts.append(
+            f'<text x="{px(end) + 6:.1f}" y="{middle + 4:.1f}" font-size="11" fill="#222">'
+            f"{escape(percent_sv(bar.value))}</text>"
+        )
+    legend = []
+    if reference is not None:
+        x = px(reference)
+        parts.append(
+            f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top - 4}" y2="{axis_y}" stroke="#9c1c1c" stroke-width="2" '
+            f'stroke-dasharray="5 3"/>'
+        )
+        legend.append(
+            '<li><svg width="28" height="10" aria-hidden="true" focusable="false">'
+            '<line x1="0" x2="28" y1="5" y2="5" stroke="#9c1c1c" stroke-width="2" '
+            'stroke-dasharray="5 3"/></svg> '
+            f"{escape(reference_label)}</li>"
+        )
+    legend.append(
+        '<li><svg width="28" height="12" aria-hidden="true" focusable="false">'
+        '<path d="M2,1v10M2,6H26M26,1v10" stroke="#111" stroke-width="1.5" fill="none"/></svg> '
+        "troligen mellan (95 % säkerhet)</li>"
+    )
+    parts.append("</svg>")
+    return Markup(
+        '<figure class="chart-figure">'
+        + "".join(parts)
+        + '<figcaption><ul class="legend">'
+        + "".join(legend)
+        + "</ul></figcaption></figure>"
+    )
 
 
 def share_bar_chart(

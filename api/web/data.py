@@ -29,6 +29,7 @@ from engine.places import municipality_names
 from engine.scores import OVERALL, ScoreSnapshot
 from serving.planning import cooldown_units
 from serving.unit_history import (
+    indicator_rows,
     indicators_with_regional_median,
     inspection_history,
     quarterly_event_counts,
@@ -184,7 +185,7 @@ def snapshot_history(
         return SnapshotHistory(snapshot_id)
     units = tables["units"]
     indicator_frames = [
-        tables[source.file].select("unit_id", "period", "measure", "numerator", "denominator")
+        indicator_rows(tables[source.file])
         for source in config.indicator_sources.values()
         if source.file in tables
     ]

@@ -15,11 +15,14 @@ import threading
 import time
 from typing import Any
 
+import polars as pl
 from fastapi import Request
 
+from api.web.charts import Bar, interval_bar_chart
 from api.web.data import ModelFacts, ScoresView
 from api.web.format import percent_sv
 from api.web.state import app_state, web_state
+from engine.contract import REGIONS
 
 logger = logging.getLogger(__name__)
 
@@ -27,13 +30,23 @@ logger = logging.getLogger(__name__)
 # threads at once could see each other's tracking URI, so every MLflow read of the pages holds this lock.
 MLFLOW_LOCK = threading.Lock()
 RETRY_SECONDS = 60.0  # a run that could not be read is tried again after this long
+# "random" is a way of choosing (10 % drawn by lot), not the inspections the evaluation rests on (those
+# were *inspected* at random): two different things, so two different words on the page.
 SCORER_SV = {
     "model": "Modellen",
     "oracle": "Facit (den sanna risken; finns bara i den syntetiska världen)",
-    "random": "Slumpvis urval",
+    "random": "Lottning (10 % valda på måfå)",
     "complaints": "Flest klagomål per listad patient",
     "banding": "Indikatorgränser (antal indikatorer under garantinivå)",
     "logistic": "Enkel logistisk regression",
+}
+SCORER_SHORT_SV = {
+    "model": "Modellen",
+    "oracle": "Facit (sann risk)",
+    "random": "Lottning",
+    "complaints": "Flest klagomål",
+    "banding": "Indikatorgränser",
+    "logistic": "Logistisk regression",
 }
 BASELINES = ("random", "complaints", "banding", "logistic")
 
@@ -114,6 +127,42 @@ def _interval(values: list[float] | None) -> str:
     return f"{percent_sv(values[0])}–{percent_sv(values[1])}"
 
 
+ATTRIBUTE_SV = {"ownership": "Ägarform", "region_code": "Region", "size_band": "Storlek"}
+OWNERSHIP_SV = {"public": "offentlig regi", "private": "privat regi"}
+
+
+def group_in_words(attribute: str, group: str) -> str:
+    """A subgroup as a planner reads it: ``Region Skåne`` for ``12``, ``privat regi`` for ``private``."""
+    if attribute == "region_code":
+        return f"Region {REGIONS[group]}" if group in REGIONS else f"okänd region ({group})"
+    if attribute == "ownership":
+        return OWNERSHIP_SV.get(group, group)
+    return group
+
+
+def flagged_subgroups(subgroups: pl.DataFrame) -> list[dict[str, Any]]:
+    """The subgroup audit's flagged rows, with the attribute and the group in words (never a bare code)."""
+    if "precision_flagged" not in subgroups.columns:
+        return []
+    flagged = subgroups.filter(
+        pl.col("precision_flagged") | pl.col("recall_flagged") | pl.col("selection_rate_flagged")
+    )
+    return [
+        row
+        | {
+            "attribute_sv": ATTRIBUTE_SV.get(row["attribute"], row["attribute"]),
+            "group_sv": row.get("group_name") or group_in_words(row["attribute"], str(row["group"])),
+        }
+        for row in flagged.to_dicts()
+    ]
+
+
+def _bounds(values: list[float] | None) -> tuple[float, float] | None:
+    if not values or len(values) != 2 or any(v is None for v in values):
+        return None
+    return float(values[0]), float(values[1])
+
+
 def precision_context(facts: ModelFacts | None, area: str, names: dict[str, str]) -> str:
     """One sentence of what a high rank has meant in the evaluation, for the candidate page."""
     if facts is None:
@@ -156,6 +205,7 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
                 "name": SCORER_SV.get(scorer, scorer),
                 "precision": figures.get("precision_at_10pct"),
                 "interval": _interval(figures.get("precision_at_10pct_ci")),
+                "bounds": _bounds(figures.get("precision_at_10pct_ci")),
                 "auc": figures.get("roc_auc"),
             }
         )
@@ -189,4 +239,33 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
         "rows": rows,
         "verdict": verdict,
         "ece": model.get("ece"),
+        "chart": evaluation_chart(name, rows, entry.get("base_rate")),
     }
+
+
+def evaluation_chart(name: str, rows: list[dict[str, Any]], base_rate: float | None) -> Any:
+    """One area's precision among the top 10 % per way of choosing, with intervals and the base rate."""
+    bars = [
+        Bar(
+            SCORER_SHORT_SV.get(row["scorer"], row["scorer"]),
+            row["precision"],
+            low=row["bounds"][0] if row["bounds"] else None,
+            high=row["bounds"][1] if row["bounds"] else None,
+            emphasis=row["scorer"] == "model",
+        )
+        for row in rows
+    ]
+    described = "; ".join(
+        f"{bar.label} {percent_sv(bar.value)}"
+        + (f" (troligen {percent_sv(bar.low)}–{percent_sv(bar.high)})" if bar.low is not None else "")
+        for bar in bars
+        if bar.value is not None
+    )
+    return interval_bar_chart(
+        f"{name}: andel med brister bland de 10 % högst rankade",
+        f"Andel med brister bland de 10 % som varje sätt att välja rankar högst: {described}. "
+        f"Bland alla slumpvis inspekterade hade {percent_sv(base_rate)} brister.",
+        bars,
+        reference=base_rate,
+        reference_label=f"Alla slumpvis inspekterade: {percent_sv(base_rate)} hade brister",
+    )

@@ -19,9 +19,11 @@ from api.web.charts import Series, bar_chart, line_chart, share_bar_chart
 from api.web.data import ScoresView, SnapshotHistory
 from api.web.exports import candidates_csv_text
 from api.web.format import number_sv, percent_sv
+from api.web.indicator_charts import indicator_charts
 from api.web.model_facts import (
     MLFLOW_LOCK,
     area_evaluation,
+    flagged_subgroups,
     model_facts,
     model_facts_if_ready,
     precision_context,
@@ -311,7 +313,7 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
         unit=unit,
         areas=areas,
         units_in_area={area: frame.height for area, frame in view.areas.items()},
-        indicator_charts=indicator_charts(history, unit_id, unit["region_name"], config),
+        indicator_charts=indicator_charts(history.indicators.get(unit_id), unit["region_name"], config),
         event_table=event_table(history, unit_id),
         inspections=inspections.to_dicts() if inspections is not None else [],
         last_inspected=history.last_inspected.get(unit_id),
@@ -319,62 +321,6 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
         has_snapshot=history.snapshot_id is not None,
         score_history=score_history_table(score_history, names),
     )
-
-
-def indicator_charts(
-    history: SnapshotHistory, unit_id: str, region_name: str, config: Any
-) -> list[dict[str, Any]]:
-    """Per configured measure: the unit's monthly share against its region's median and the threshold."""
-    frame = history.indicators.get(unit_id)
-    if frame is None or frame.is_empty():
-        return []
-    charts = []
-    for source in config.indicator_sources.values():
-        for measure_id, measure in source.measures.items():
-            rows = frame.filter(pl.col("measure") == measure_id).sort("period").to_dicts()
-            if not rows:
-                continue
-            unit_points = [(row["period"], row["share"]) for row in rows]
-            median_points = [(row["period"], row["region_median"]) for row in rows]
-            threshold = measure.threshold
-            below = sum(
-                1 for _, y in unit_points[-12:] if y is not None and threshold is not None and y < threshold
-            )
-            direction = "under" if measure.higher_is_better else "över"
-            description = (
-                f"{measure.name_sv} per månad {rows[0]['period']:%Y-%m}–{rows[-1]['period']:%Y-%m} "
-                f"för enheten och medianen i region {region_name}. "
-                f"Senaste månaden: enheten {percent_sv(unit_points[-1][1])}, "
-                f"regionens median {percent_sv(median_points[-1][1])}"
-                + (f", garantinivån {percent_sv(threshold)}." if threshold is not None else ".")
-            )
-            charts.append(
-                {
-                    "title": measure.name_sv,
-                    "measure": measure_id,
-                    "chart": line_chart(
-                        measure.name_sv,
-                        description,
-                        [
-                            Series("Enheten", unit_points),
-                            Series(f"Median i region {region_name}", median_points),
-                        ],
-                        threshold=threshold,
-                        threshold_label=f"Garantinivå {percent_sv(threshold)}"
-                        if threshold is not None
-                        else "",
-                        y_range=(0.0, 1.0),
-                    ),
-                    "summary": (
-                        f"{below} av de senaste {min(12, len(unit_points))} månaderna "
-                        f"{direction} garantinivån."
-                        if threshold is not None
-                        else ""
-                    ),
-                    "rows": rows,
-                }
-            )
-    return charts
 
 
 def event_table(history: SnapshotHistory, unit_id: str) -> dict[str, Any]:
@@ -504,13 +450,8 @@ def read_model(*, request: Request, viewer: ViewerModels) -> Response:
         **page_context(request, view),
         facts=facts,
         evaluation=[area_evaluation(facts, area, names[area]) for area in names if area in facts.summary],
-        flagged=facts.subgroups.filter(
-            pl.col("precision_flagged") | pl.col("recall_flagged") | pl.col("selection_rate_flagged")
-        ).to_dicts()
-        if "precision_flagged" in facts.subgroups.columns
-        else [],
+        flagged=flagged_subgroups(facts.subgroups),
         subgroup_rows=facts.subgroups.height,
-        regions=REGIONS,
     )
 
 
