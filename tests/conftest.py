@@ -57,26 +57,30 @@ def cli_home_with_models(tmp_path, monkeypatch, models_tracking):  # type: ignor
 @pytest.fixture(scope="session")
 def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> TrainedHome:
     """The session's trained home (tests/trained_home.py); tests use a copy of it, ``trained_copy``."""
-    from tests.trained_home import trained_home
+    from tests.trained_home import forget_mlflow_uris, trained_home
 
     with pytest.MonkeyPatch.context() as patch:
-        return trained_home(tmp_path_factory.mktemp("trained") / "template", patch)
+        try:
+            return trained_home(tmp_path_factory.mktemp("trained") / "template", patch)
+        finally:
+            forget_mlflow_uris()
 
 
 @pytest.fixture
 def trained_copy(
     trained_home_template: TrainedHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> TrainedHome:
+) -> Iterator[TrainedHome]:
     """This test's own copy of the trained home, with the CLI's settings pointed at it.
 
     Tests that use it are one work unit for ``make pytest`` (tests/scheduling.py), so that one worker
     trains it.
     """
-    from tests.trained_home import copied
+    from tests.trained_home import copied, forget_mlflow_uris
 
     copy = copied(trained_home_template, tmp_path / "trained")
     copy.use(monkeypatch)
-    return copy
+    yield copy
+    forget_mlflow_uris()
 
 
 @pytest.fixture(scope="session")

@@ -19,6 +19,7 @@ import sqlite3
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+import mlflow
 import pytest
 from typer.testing import CliRunner
 
@@ -68,10 +69,23 @@ class TrainedHome:
         return self.root / "artifacts"
 
     def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Point the CLI's settings (``TILLSYNSRISK_HOME``, the MLflow store) at this home."""
+        """Point the CLI's settings (``TILLSYNSRISK_HOME``, the MLflow store) and MLflow at this home.
+
+        MLflow's own tracking URI, once set in the process (``Tracking.activated`` leaves the one it
+        found in the environment), wins over ``MLFLOW_TRACKING_URI``: it is set too, and
+        :func:`forget_mlflow_uris` undoes it.
+        """
         monkeypatch.setenv("TILLSYNSRISK_HOME", str(self.home))
         monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
         monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(self.artifact_root))
+        mlflow.set_tracking_uri(self.tracking_uri)
+        mlflow.set_registry_uri(self.tracking_uri)
+
+
+def forget_mlflow_uris() -> None:
+    """Leave MLflow's tracking and registry URIs to the environment again (as in a fresh process)."""
+    mlflow.set_tracking_uri(None)  # type: ignore[arg-type]
+    mlflow.set_registry_uri(None)  # type: ignore[arg-type]
 
 
 def _invoked(runner: CliRunner, args: list[str]) -> str:
