@@ -107,7 +107,8 @@ browser: install
 	exit 1
 
 # Two worker processes (the machine's two cores); a test file stays on one worker, so module and session
-# fixtures (trained runs, the browser) are built once per worker. `.venv/bin/pytest tests/FILE` runs serially.
+# fixtures (trained runs, the browser) are built once per worker; tests/scheduling.py names the few units that
+# are not a file and starts the long ones first. `.venv/bin/pytest tests/FILE` runs serially.
 pytest: install browser
 	$(BIN)/pytest -n 2 --dist loadfile
 

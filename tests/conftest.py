@@ -1,16 +1,37 @@
-"""Shared fixtures. Models: one migrated MLflow SQLite store per session and a small toy training set."""
+"""Shared fixtures. Models: one migrated MLflow SQLite store per session, a small toy training set and one
+trained home (tests/trained_home.py). Scheduling on two workers (``make pytest``): tests/scheduling.py."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 import pytest
 
 from engine.config import Config, load_config
 from tests.models_factory import AS_OF, toy_catalog, toy_rows, training_data
+from tests.scheduling import FileOrUnitScheduling, long_units_first, misplaced
+
+if TYPE_CHECKING:
+    from tests.trained_home import TrainedHome
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> FileOrUnitScheduling | None:
+    """``--dist loadfile`` with the units and order of tests/scheduling.py."""
+    return FileOrUnitScheduling(config, log) if config.getvalue("dist") == "loadfile" else None
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Refuse a test on the trained home outside its work unit; on an xdist worker, long units first."""
+    faults = misplaced(items)
+    if faults:
+        raise pytest.UsageError("\n".join(faults))
+    if hasattr(config, "workerinput"):
+        items[:] = long_units_first(items)
 
 
 @pytest.fixture(scope="session")
@@ -31,6 +52,35 @@ def cli_home_with_models(tmp_path, monkeypatch, models_tracking):  # type: ignor
     monkeypatch.setenv("MLFLOW_TRACKING_URI", models_tracking.tracking_uri)
     monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(models_tracking.artifact_root))
     return tmp_path / "home"
+
+
+@pytest.fixture(scope="session")
+def trained_home_template(tmp_path_factory: pytest.TempPathFactory) -> TrainedHome:
+    """The session's trained home (tests/trained_home.py); tests use a copy of it, ``trained_copy``."""
+    from tests.trained_home import forget_mlflow_uris, trained_home
+
+    with pytest.MonkeyPatch.context() as patch:
+        try:
+            return trained_home(tmp_path_factory.mktemp("trained") / "template", patch)
+        finally:
+            forget_mlflow_uris()
+
+
+@pytest.fixture
+def trained_copy(
+    trained_home_template: TrainedHome, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[TrainedHome]:
+    """This test's own copy of the trained home, with the CLI's settings pointed at it.
+
+    Tests that use it are one work unit for ``make pytest`` (tests/scheduling.py), so that one worker
+    trains it.
+    """
+    from tests.trained_home import copied, forget_mlflow_uris
+
+    copy = copied(trained_home_template, tmp_path / "trained")
+    copy.use(monkeypatch)
+    yield copy
+    forget_mlflow_uris()
 
 
 @pytest.fixture(scope="session")

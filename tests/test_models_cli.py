@@ -1,4 +1,4 @@
-"""End to end on a small generated world: generate → ingest → train → evaluate → promote."""
+"""On a small generated world trained once per session (tests/trained_home.py): train → evaluate → promote."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from cli import app
 from engine.settings import Settings
 from features.store import FeatureStore
 from models.registry import tracking_for
+from tests.trained_home import TrainedHome
 
 TERMINAL = 120
 # Words of the planner-facing Swedish texts that the analyst's commands once mixed into their English lines.
@@ -41,30 +42,18 @@ def _table_titles(output: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("cli_home_with_models")
-def test_train_evaluate_and_promote_on_a_generated_world(tmp_path: Path) -> None:
-    # Given a small synthetic world ingested as the current snapshot, the shared MLflow store, and a
-    # terminal of 120 columns
+def test_train_evaluate_and_promote_on_a_generated_world(trained_copy: TrainedHome, tmp_path: Path) -> None:
+    # Given a small synthetic world ingested as the current snapshot, trained on as of 2026-01-01 with a
+    # terminal of 120 columns (tests/trained_home.py: the session's home, copied for this test)
     runner = CliRunner(env={"COLUMNS": str(TERMINAL)})
-    world = tmp_path / "world"
-    generated = runner.invoke(app, ["generate", "--seed", "3", "--units", "300", "--out", str(world)])
-    assert generated.exit_code == 0, generated.output
-    ingested = runner.invoke(app, ["ingest", str(world), "--reference-date", "2026-01-15"])
-    assert ingested.exit_code == 0, ingested.output
-
-    # When training as of 2026-01-01
-    trained = runner.invoke(app, ["train", "--as-of", "2026-01-01"])
-    assert trained.exit_code == 0, trained.output
-    found = re.search(r"run id: ([0-9a-f]{32})", trained.output)
-    assert found, f"train did not print a run id: {trained.output[-2000:]}"
-    run_id = found.group(1)
+    trained, run_id = trained_copy.latest_output, trained_copy.latest_run
 
     # Then train prints its one table once, the model's interval whole, every line in English and uncut
-    assert _table_titles(trained.output) == [
+    assert _table_titles(trained) == [
         "Random-selection inspections, all test folds (unbiased; only inspected units have labels)"
-    ], f"train must print its one table once:\n{trained.output}"
-    assert re.search(r"\d\.\d{3} \(\d\.\d{3}–\d\.\d{3}\)", trained.output), "no whole interval printed"
-    assert _faults_in_a_terminal(trained.output) == [], "train's output does not read at 120 columns"
+    ], f"train must print its one table once:\n{trained}"
+    assert re.search(r"\d\.\d{3} \(\d\.\d{3}–\d\.\d{3}\)", trained), "no whole interval printed"
+    assert _faults_in_a_terminal(trained) == [], "train's output does not read at 120 columns"
 
     # And evaluate prints each of its six tables once, uncut and in English
     shown = runner.invoke(app, ["evaluate", run_id])

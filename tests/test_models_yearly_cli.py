@@ -1,4 +1,5 @@
-"""The analyst's yearly retrain through the CLI, and every tool on a world without random selections."""
+"""The analyst's yearly retrain through the CLI (on the session's trained home, tests/trained_home.py), and
+every tool on a world without random selections."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 
 from cli import app
 from engine.contract import REGIONS
-from tests.cli_support import generated_and_ingested
+from tests.trained_home import TrainedHome
 
 AREAS = ["personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete"]
 
@@ -30,22 +31,19 @@ def _invoke(runner: CliRunner, args: list[str]) -> str:
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("cli_home_with_models")
 def test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    trained_copy: TrainedHome, tmp_path: Path
 ) -> None:
-    # Given a small world (2020–2025) and an MLflow store of its own (no champion yet)
-    _fresh_store(tmp_path, monkeypatch)
-    # And a model trained at 2025-01-01 promoted as champion, and one trained at 2026-01-01
+    # Given a small world (2020–2025) and an MLflow store of its own (tests/trained_home.py, copied for
+    # this test), where a model trained at 2025-01-01 was promoted as champion into the empty registry,
+    # and one was trained at 2026-01-01
     runner = CliRunner(env={"COLUMNS": "250"})
-    world = tmp_path / "world"
-    generated_and_ingested(runner, world, seed=5, units=300, years=6)
-    first = _run_id(_invoke(runner, ["train", "--as-of", "2025-01-01"]))
-    promoted = _invoke(runner, ["promote", first, "--force"])
+    world = trained_copy.world
+    first, promoted = trained_copy.champion_run, trained_copy.promoted_output
     assert "Evidence: no champion exists" in promoted and "Beslutsunderlag" not in promoted
     version = re.search(r"as tillsynsrisk version (\d+)", promoted)
     assert version, promoted
-    second = _run_id(_invoke(runner, ["train", "--as-of", "2026-01-01"]))
+    second = trained_copy.latest_run
 
     # When both are backtested on the inspections decided in 2025
     args = ["backtest", version.group(1), second, "--since", "2025-01-01", "--until", "2026-01-01"]
