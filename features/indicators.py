@@ -21,7 +21,7 @@ import polars as pl
 
 from engine.config import IndicatorSource
 from engine.contract import with_null_columns
-from features.asof import latest_known_month_index, month_index
+from features.asof import month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
 from features.context import keyed
 
