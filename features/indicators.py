@@ -31,6 +31,7 @@ _MIN_SLOPE_MONTHS = 3
 _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
 _MAX_SERIES = 1 << 16  # measures across all indicator sources, far more than any configuration
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
+_LATEST = ["last_month", "last_share", "last_region_median", "last_national"]
 
 
 def _measure_index(source: IndicatorSource) -> dict[str, int]:
@@ -95,6 +96,8 @@ def _series_key() -> pl.Expr:
 
 
 def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and month: the running totals, and the latest reported month with its share and
+    that month's regional median and national share (``monthly`` carries the peers of each month)."""
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
@@ -115,10 +118,12 @@ def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
             pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
             pl.when(observed).then(pl.col("month")).alias("last_month"),
             y.alias("last_share"),
+            pl.when(observed).then(pl.col("region_median_share")).alias("last_region_median"),
+            pl.when(observed).then(pl.col("national_share")).alias("last_national"),
         )
         .with_columns(
             pl.col(_RUNNING).cum_sum().over(key),
-            pl.col("last_month", "last_share").forward_fill().over(key),
+            pl.col(_LATEST).forward_fill().over(key),
         )
     )
 
@@ -148,7 +153,7 @@ _LOOKBACKS: dict[int, list[str]] = {0: _RUNNING, 3: ["num", "den"], _SLOPE_WINDO
 
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
     columns = _LOOKBACKS[months_back]
-    columns = columns if months_back else [*columns, "last_month", "last_share"]
+    columns = columns if months_back else [*columns, *_LATEST]
     right = running.select("series", "month", *columns)
     return (
         queries.with_columns((pl.col("known_month") - months_back).alias("_boundary"))
@@ -216,7 +221,7 @@ def indicator_sources_features(
         Each source's normalised table (unit_id, period, measure, numerator, denominator, value),
         by the source's configured name.
     units_at
-        Active units per planning date (unit_key, as_of, region_code).
+        Active units per planning date (unit_key, as_of), sorted by both.
     units
         The units table (regions of every reporting unit, for the regional medians).
     keys
@@ -244,7 +249,7 @@ def indicator_sources_features(
     # Every (unit, date) row gets every series, in series order: the as-of joins keep that order
     # (within a series the boundaries rise with as_of), so series i of a row is every n-th row.
     queries = (
-        units_at.select("unit_key", "as_of", "region_code")
+        units_at.select("unit_key", "as_of")
         .join(
             pl.LazyFrame({"measure": range(len(series))}, schema={"measure": pl.UInt32}),
             how="cross",
@@ -252,10 +257,13 @@ def indicator_sources_features(
         )
         .with_columns(_series_key(), known_month=_known_month_by_series(series))
     )
-    running = _running_totals(monthly).cache()
+    with_peers = monthly.join(units.select("unit_id", "region_code"), on="unit_id", how="left").join(
+        peer_values(monthly, units), on=["region_code", "measure", "month"], how="left"
+    )
+    running = _running_totals(with_peers).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    statistics = _series_statistics(queries, peer_values(monthly, units))
+    statistics = _series_statistics(queries)
     wide = statistics.select(
         pl.col("unit_key", "as_of").gather_every(len(series)),
         *[
@@ -308,19 +316,12 @@ def indicator_features(
     )
 
 
-def _series_statistics(queries: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFrame:
+def _series_statistics(queries: pl.LazyFrame) -> pl.LazyFrame:
     """The statistics of each series per (unit_key, as_of), named as in INDICATOR_STATISTICS."""
     since = pl.col("known_month") - pl.col("last_month")
     latest = pl.when(since < _LATEST_WITHIN_MONTHS).then(pl.col("last_share"))
     return (
-        queries.join(
-            peers,
-            left_on=["region_code", "measure", "last_month"],
-            right_on=["region_code", "measure", "month"],
-            how="left",
-            maintain_order="left",  # the caller reads the series by position
-        )
-        .with_columns(latest.alias("latest"), since.cast(pl.Float64).alias("months_since_report"))
+        queries.with_columns(latest.alias("latest"), since.cast(pl.Float64).alias("months_since_report"))
         .select(
             "unit_key",
             "as_of",
@@ -330,8 +331,8 @@ def _series_statistics(queries: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFra
             _share_over(12).alias("12m"),
             _least_squares_slope(_SLOPE_WINDOW).alias("slope_12m"),
             pl.when(_between("obs", 12) > 0).then(_between("below", 12)).alias("months_below_threshold_12m"),
-            (pl.col("latest") - pl.col("region_median_share")).alias("gap_region_median"),
-            (pl.col("latest") - pl.col("national_share")).alias("gap_national"),
+            (pl.col("latest") - pl.col("last_region_median")).alias("gap_region_median"),
+            (pl.col("latest") - pl.col("last_national")).alias("gap_national"),
             "months_since_report",
         )
         .with_columns(pl.col(INDICATOR_STATISTICS).cast(pl.Float64))
