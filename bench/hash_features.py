@@ -53,7 +53,7 @@ def main() -> None:
             table.write_parquet(args.world / f"{name}.parquet")
     tables = {path.stem: pl.scan_parquet(path) for path in sorted(args.world.glob("*.parquet"))}
     dates = as_of_grid(dt.date(2016, 1, 1), dt.date(2025, 12, 31), "quarter")
-    frame = build_features(tables, dates, config).collect()
+    frame = build_features(tables, dates, config).collect(engine="in-memory")  # as the CLI and the bench
     print(f"{frame.height} rows × {frame.width} columns sha256 {table_fingerprint(frame)}")
     if args.save:
         frame.write_parquet(args.save)

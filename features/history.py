@@ -59,6 +59,7 @@ def with_history_columns(inspections: pl.LazyFrame) -> pl.LazyFrame:
 
 
 _SERIES_KEY = "_series"
+_LOOKUP_KEYS = ("unit_key", "as_of", "series", _SERIES_KEY)
 
 
 def _running(inspections: pl.LazyFrame) -> pl.LazyFrame:
@@ -216,14 +217,26 @@ def history_features(
     series = len(areas) + 1
     running = _running(_by_series(keyed(with_history_columns(inspections), keys), areas)).cache()
     lookups = _lookups(units_at, running, series)
+    values = [column for column in lookups.collect_schema().names() if column not in _LOOKUP_KEYS]
+    # The lookups hold each (unit, date) row's series in order, so series i is every n-th row. Each
+    # series' columns are gathered once, by name, before any expression uses them: a gather repeated
+    # inside one select is hoisted by the in-memory engine's common-subexpression elimination into a
+    # full-length context, where its length no longer fits (polars 2.1 panics).
+    per_series = lookups.select(
+        pl.col("unit_key", "as_of").gather_every(series),
+        *[
+            pl.col(column).gather_every(series, offset=index).alias(f"{column}#{index}")
+            for index in range(series)
+            for column in values
+        ],
+    )
 
     def at_series(index: int) -> Callable[[str], pl.Expr]:
-        # the lookups hold each (unit, date) row's series in order: series i is every n-th row
-        return lambda column: pl.col(column).gather_every(series, offset=index)
+        return lambda column: pl.col("as_of") if column == "as_of" else pl.col(f"{column}#{index}")
 
-    return lookups.select(
-        at_series(0)("unit_key"),
-        at_series(0)("as_of"),
+    return per_series.select(
+        "unit_key",
+        "as_of",
         *_overall_history(at_series(0)),
         *[
             expression
