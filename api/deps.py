@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import polars as pl
-from fastapi import Depends, Request
+from fastapi import Depends, Query, Request
 
 from api.audit import AuditLog
 from api.problems import ProblemError
+from api.schemas import NoQuery
 from api.security import ApiKey, ApiKeyStore
 from api.serving import ScoresHolder, ServedScores
 from engine.config import Config
@@ -145,3 +146,32 @@ def get_inspections(settings: SettingsDep) -> Inspections:
 
 
 InspectionsDep = Annotated[Inspections, Depends(get_inspections)]
+
+
+async def no_query_parameters(query: Annotated[NoQuery, Query()]) -> None:
+    """Dependency of a route without query parameters: any parameter sent is a 400 ``invalid-query``.
+
+    The route lists it in ``dependencies=[NoQueryParameters]``; FastAPI validates the empty
+    ``extra="forbid"`` model against the request's query like any other query model.
+    """
+
+
+NoQueryParameters = Depends(no_query_parameters)
+
+
+def pinned(scores: ServedScores, score_id: str | None) -> ServedScores:
+    """``scores`` when ``score_id`` is None or is the served scoring; otherwise a 410 ``score-gone``
+    problem whose ``current_score_id`` names the scoring served now.
+
+    A list asked for with the ``score_id`` of an earlier page must not mix two rankings: when a new
+    scoring was published in between, the client starts again from the current one.
+    """
+    if score_id is None or score_id == scores.id:
+        return scores
+    raise ProblemError(
+        410,
+        "score-gone",
+        "Scoring no longer served",
+        f"the requested scoring is not served; the current scoring is {scores.id}: start again from it",
+        extra={"current_score_id": scores.id},
+    )

@@ -2,7 +2,8 @@
 
 Problem types (documented in docs/api.md): plain HTTP errors (404 unknown path, 405, ...) use
 ``about:blank`` with the HTTP reason phrase as title; the API's own problems use
-``urn:tillsynsrisk:problem:<slug>``.
+``urn:tillsynsrisk:problem:<slug>``. A query the route does not accept (an unknown parameter or a bad
+value) and a body that cannot be parsed are 400; invalid path or body values are 422.
 
 A problem never echoes what the request sent: validation errors carry the location and message only
 (never pydantic's ``input``), a request's query and path values quoted in a detail are replaced by
@@ -13,13 +14,15 @@ A problem never echoes what the request sent: validation errors carry the locati
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from http import HTTPStatus
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from engine.personal_data import masked
@@ -32,6 +35,10 @@ MAX_DETAIL_CHARS = 300
 MAX_INSTANCE_CHARS = 200
 MAX_VALIDATION_ERRORS = 20
 REQUEST_VALUE = "<value>"
+# A query parameter name is named in a problem only if it looks like one: a credential or a long token
+# sent as a name (``?tr_<key>=``) is not echoed.
+PARAMETER_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.\-]{0,31}")
+UNNAMED_PARAMETER = "<parameter>"
 
 
 def safe_text(text: str, limit: int = MAX_DETAIL_CHARS) -> str:
@@ -59,6 +66,8 @@ class ProblemError(Exception):
         title: str,
         detail: str,
         headers: dict[str, str] | None = None,
+        *,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(detail)
         self.status = status
@@ -66,6 +75,7 @@ class ProblemError(Exception):
         self.title = title
         self.detail = detail
         self.headers = headers or {}
+        self.extra = extra or {}
 
 
 def problem_response(
@@ -107,11 +117,14 @@ async def _problem_error(request: Request, error: Exception) -> JSONResponse:
         detail=error.detail,
         type_=TYPE_PREFIX + error.slug,
         headers=error.headers,
+        extra=error.extra,
     )
 
 
 async def _http_error(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, StarletteHTTPException)
+    if error.status_code == 400:  # FastAPI's answer to a body it cannot decode (not UTF-8, not a form)
+        return _malformed_body(request)
     detail = error.detail if isinstance(error.detail, str) else _phrase(error.status_code)
     if error.status_code == 404 and detail == "Not Found":
         detail = "no resource at this path"
@@ -123,16 +136,32 @@ async def _http_error(request: Request, error: Exception) -> JSONResponse:
 
 
 async def _validation_error(request: Request, error: Exception) -> JSONResponse:
+    """400 for a malformed JSON body or a query the route does not accept; 422 for any other
+    invalid input (a body or path value)."""
     assert isinstance(error, RequestValidationError)
+    raw = error.errors()
+    if any(item.get("type") == "json_invalid" for item in raw):
+        return _malformed_body(request)
     # Location and message only: pydantic's ``input`` (and ``ctx``) would echo what was sent.
     errors = [
         {
-            "location": safe_text(".".join(str(part) for part in item.get("loc", ())), 100),
-            "message": safe_text(str(item.get("msg", "")), 200),
+            "location": safe_text(".".join(_location(item.get("loc", ()))), 100),
+            "message": safe_text(_message(item), 200),
         }
-        for item in error.errors()[:MAX_VALIDATION_ERRORS]
+        for item in raw[:MAX_VALIDATION_ERRORS]
     ]
     summary = "; ".join(f"{item['location']}: {item['message']}" for item in errors)
+    if any(item.get("loc", ("",))[0] == "query" for item in raw):
+        allowed = allowed_query_parameters(request)
+        return problem_response(
+            request,
+            400,
+            title="Invalid query parameter",
+            detail=f"the query does not match the route: {summary}; allowed parameters: "
+            + (", ".join(allowed) or "none"),
+            type_=TYPE_PREFIX + "invalid-query",
+            extra={"errors": errors, "allowed_parameters": allowed},
+        )
     return problem_response(
         request,
         422,
@@ -141,6 +170,50 @@ async def _validation_error(request: Request, error: Exception) -> JSONResponse:
         type_=TYPE_PREFIX + "validation-error",
         extra={"errors": errors},
     )
+
+
+def _malformed_body(request: Request) -> JSONResponse:
+    return problem_response(
+        request,
+        400,
+        title="Malformed request body",
+        detail="the request body cannot be parsed as JSON",
+        type_=TYPE_PREFIX + "malformed-body",
+    )
+
+
+def _location(loc: Sequence[Any]) -> list[str]:
+    """A validation error's location as text, a query parameter's name kept only if it looks like one."""
+    parts = [str(part) for part in loc]
+    if len(parts) > 1 and parts[0] == "query" and not PARAMETER_NAME.fullmatch(parts[1]):
+        parts[1] = UNNAMED_PARAMETER
+    return parts
+
+
+def _message(item: Mapping[str, Any]) -> str:
+    if item.get("type") == "extra_forbidden":
+        return "unknown parameter"
+    return str(item.get("msg", ""))
+
+
+def allowed_query_parameters(request: Request) -> list[str]:
+    """The query parameter names the matched route accepts (its query model's fields), sorted."""
+    route = request.scope.get("route")
+    dependant = getattr(route, "dependant", None)
+    if dependant is None:
+        return []
+    names: set[str] = set()
+    pending = [dependant]
+    while pending:  # the route's own query parameters and those of its dependencies
+        current = pending.pop()
+        pending.extend(current.dependencies)
+        for field in current.query_params:
+            annotation = field.field_info.annotation
+            if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+                names.update(info.alias or name for name, info in annotation.model_fields.items())
+            else:
+                names.add(field.alias)
+    return sorted(names)
 
 
 async def _unhandled_error(request: Request, error: Exception) -> JSONResponse:

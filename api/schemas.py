@@ -42,7 +42,15 @@ class Problem(Schema):
     status: int
     detail: str
     instance: str = Field(description="The request path the problem occurred on.")
-    errors: list[dict[str, str]] | None = Field(default=None, description="Validation errors (422 only).")
+    errors: list[dict[str, str]] | None = Field(
+        default=None, description="Validation errors (invalid-query 400 and validation-error 422)."
+    )
+    allowed_parameters: list[str] | None = Field(
+        default=None, description="The query parameters the route accepts (invalid-query only)."
+    )
+    current_score_id: str | None = Field(
+        default=None, description="The scoring served now (score-gone 410 only): start again from it."
+    )
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -108,8 +116,41 @@ class Candidate(UnitIdentity):
     )
 
 
-class CandidateQuery(Schema):
-    """Query parameters of ``GET /v1/candidates`` (unknown parameters are ignored)."""
+class StrictQuery(Schema):
+    """Base of every route's query model: a parameter the route does not define is a 400 problem."""
+
+    model_config = ConfigDict(extra="forbid")
+
+
+class NoQuery(StrictQuery):
+    """The query of a route that takes no query parameters (so ``?anything`` is refused, not ignored)."""
+
+
+# A list filter takes repeats (``region=01&region=12``) meaning "any of"; bounded so a request cannot
+# ask the index for thousands of posting lists.
+MAX_FILTER_VALUES = 50
+ScoreIdParameter = Annotated[
+    str | None,
+    Field(
+        default=None,
+        pattern=SCORE_ID_PATTERN,
+        description=(
+            "Pin the page to this scoring snapshot (the `score_id` of an earlier page; `links` carry it). "
+            "A scoring that is no longer served answers 410 with `current_score_id`."
+        ),
+        examples=["20250601-3f2a9c1b7d4e"],
+    ),
+]
+
+
+class PinnedQuery(StrictQuery):
+    """The query of a list derived from the served scoring: ``score_id`` pins it."""
+
+    score_id: ScoreIdParameter = None
+
+
+class CandidateQuery(PinnedQuery):
+    """Query parameters of ``GET /v1/candidates`` (an unknown parameter is a 400 problem)."""
 
     risk_area: str = Field(
         default="overall",
@@ -120,19 +161,42 @@ class CandidateQuery(Schema):
     )
     limit: int = Field(default=50, ge=1, le=500, description="Page size.")
     offset: int = Field(default=0, ge=0, le=1_000_000, description="Candidates to skip.")
-    region: str | None = Field(
-        default=None, pattern=r"^\d{2}$", description="Region (county) code.", examples=["01"]
+    region: list[Annotated[str, Field(pattern=r"^\d{2}$")]] | None = Field(
+        default=None,
+        max_length=MAX_FILTER_VALUES,
+        description="Region (county) codes; repeat the parameter for any of several.",
+        examples=[["01", "12"]],
     )
     ownership: Literal["public", "private"] | None = None
-    unit_type: str | None = Field(default=None, max_length=64, examples=["vardcentral"])
-    provider_id: str | None = Field(
-        default=None, pattern=ORGANISATION_NUMBER_PATTERN, examples=["5560000001"]
+    unit_type: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        default=None,
+        max_length=MAX_FILTER_VALUES,
+        description="Unit types; repeat the parameter for any of several.",
+        examples=[["vardcentral"]],
+    )
+    provider_id: list[Annotated[str, Field(pattern=ORGANISATION_NUMBER_PATTERN)]] | None = Field(
+        default=None,
+        max_length=MAX_FILTER_VALUES,
+        description="Providers (organisation numbers); repeat the parameter for any of several.",
+        examples=[["5560000001"]],
+    )
+
+
+class ProviderQuery(StrictQuery):
+    """Query parameters of ``GET /v1/providers/{provider_id}``."""
+
+    high_risk_percentile: float | None = Field(
+        default=None,
+        ge=0,
+        le=100,
+        description="A unit is high-risk at or above this percentile (default from settings).",
     )
 
 
 class PageLinks(Schema):
     self_: str = Field(alias="self")
     next: str | None
+    prev: str | None = Field(default=None, description="The previous page (None on the first).")
 
 
 class CandidatePage(Schema):

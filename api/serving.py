@@ -64,25 +64,33 @@ class AreaIndex:
     keys: list[FilterKey]
     postings: tuple[dict[str, list[int]], ...]
 
-    def matching(self, wanted: tuple[str | None, ...]) -> Sequence[int]:
-        """Positions, in rank order, whose filter key equals ``wanted`` wherever it is not None.
+    def matching(self, wanted: tuple[Sequence[str] | None, ...]) -> Sequence[int]:
+        """Positions, in rank order, whose filter key is one of ``wanted`` wherever it is not None.
 
-        Starts from the shortest posting list of the requested filters and checks the others on those
-        positions only: a filtered page costs the size of its smallest filter, not of the area.
+        Each requested field matches any of its values (the union of their posting lists). Starts from
+        the field with the fewest positions and checks the others on those positions only: a filtered
+        page costs the size of its smallest filter, not of the area.
         """
-        requested = [(field, value) for field, value in enumerate(wanted) if value is not None]
+        requested = [(field, values) for field, values in enumerate(wanted) if values is not None]
         if not requested:
             return range(len(self.items))
-        lists = [self.postings[field].get(value, []) for field, value in requested]
+        lists = [self._positions(field, values) for field, values in requested]
         shortest = min(range(len(lists)), key=lambda i: len(lists[i]))
-        others = [pair for i, pair in enumerate(requested) if i != shortest]
+        others = [(field, frozenset(values)) for i, (field, values) in enumerate(requested) if i != shortest]
         if not others:
             return lists[shortest]
         return [
             position
             for position in lists[shortest]
-            if all(self.keys[position][field] == value for field, value in others)
+            if all(self.keys[position][field] in values for field, values in others)
         ]
+
+    def _positions(self, field: int, values: Sequence[str]) -> Sequence[int]:
+        """Positions, in rank order, whose filter field ``field`` is one of ``values``."""
+        postings = [self.postings[field].get(value, []) for value in dict.fromkeys(values)]
+        if len(postings) == 1:
+            return postings[0]
+        return sorted(position for positions in postings for position in positions)
 
 
 def area_index(head: bytes, items: list[bytes], keys: list[FilterKey]) -> AreaIndex:
@@ -153,7 +161,7 @@ def _page_head(snapshot: ScoreSnapshot, area: str) -> bytes:
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()[:-1] + b","
 
 
-def candidate_page_json(index: AreaIndex, query: CandidateQuery, *, path: str) -> bytes:
+def candidate_page_json(index: AreaIndex, query: CandidateQuery, *, path: str, score_id: str) -> bytes:
     """The JSON body of one :class:`~api.schemas.CandidatePage`, assembled from pre-rendered candidates.
 
     Parameters
@@ -162,31 +170,44 @@ def candidate_page_json(index: AreaIndex, query: CandidateQuery, *, path: str) -
         The risk area's :class:`AreaIndex`; its ``head`` and ``items`` were rendered through the
         ``Candidate`` model (:func:`served_scores`) when the snapshot was loaded.
     query
-        The validated query: filters, ``limit`` and ``offset``.
+        The validated query: filters (each a list meaning "any of"), ``limit`` and ``offset``.
     path
-        The request path, for the ``self`` and ``next`` links.
+        The request path, for the ``self``, ``next`` and ``prev`` links.
+    score_id
+        The served scoring's id, which every link carries.
 
     Returns
     -------
     bytes
         Exactly what ``CandidatePage(...).model_dump_json(by_alias=True)`` would give for the page
-        (tests check it), without serialising its candidates again on every request.
+        (tests check it), without serialising its candidates again on every request. The links carry
+        the page's ``score_id``, so following them stays on this scoring.
     """
-    wanted = tuple(getattr(query, name) for name in QUERY_FILTERS)
+    wanted = tuple(_filter_values(getattr(query, name)) for name in QUERY_FILTERS)
     positions = index.matching(wanted)
     offset, limit = query.offset, query.limit
     page = positions[offset : offset + limit]
     base = f"{path}?risk_area={quote(query.risk_area)}&limit={limit}" + "".join(
         f"&{name}={quote(value)}"
-        for name, value in zip(QUERY_FILTERS, wanted, strict=True)
-        if value is not None
+        for name, values in zip(QUERY_FILTERS, wanted, strict=True)
+        for value in values or ()
     )
+    base += f"&score_id={quote(score_id)}"
     next_link = json.dumps(f"{base}&offset={offset + limit}") if offset + limit < len(positions) else "null"
+    prev_link = json.dumps(f"{base}&offset={max(0, offset - limit)}") if offset > 0 else "null"
     tail = (
         f'"total":{len(positions)},"limit":{limit},"offset":{offset},'
-        f'"links":{{"self":{json.dumps(f"{base}&offset={offset}")},"next":{next_link}}},"items":['
+        f'"links":{{"self":{json.dumps(f"{base}&offset={offset}")},"next":{next_link},'
+        f'"prev":{prev_link}}},"items":['
     )
     return b"".join((index.head, tail.encode(), b",".join([index.items[i] for i in page]), b"]}"))
+
+
+def _filter_values(value: str | list[str] | None) -> tuple[str, ...] | None:
+    """A query filter as the tuple of values it accepts (None: not filtered)."""
+    if value is None:
+        return None
+    return (value,) if isinstance(value, str) else tuple(value)
 
 
 def score_history(store: ScoreStore, current_id: str) -> dict[str, list[dict[str, Any]]]:

@@ -187,6 +187,33 @@ class InspectionSettings(_Frozen):
     )
 
 
+class IngestSettings(_Frozen):
+    """Bounds on what one ingest reads (``[ingest]`` in the TOML file; ``docs/data-quality.md``).
+
+    Each is checked before a file is held in memory, and exceeding one is an error that names the
+    file and the limit. ``max_table_mib`` is the memory budget of reading: a table is read in batches
+    and the read stops as soon as the batches held pass it. ``max_failures_listed`` bounds the failures
+    kept per file, rule and column (the rest are counted in one row).
+    """
+
+    max_file_mib: Annotated[float, Field(gt=0.0)] = 512.0
+    max_rows: Annotated[int, Field(ge=1)] = 10_000_000
+    max_columns: Annotated[int, Field(ge=1)] = 200
+    max_table_mib: Annotated[float, Field(gt=0.0)] = 1024.0
+    max_failures_listed: Annotated[int, Field(ge=1)] = 1000
+
+    @property
+    def max_file_bytes(self) -> int:
+        return int(self.max_file_mib * MIB)
+
+    @property
+    def max_table_bytes(self) -> int:
+        return int(self.max_table_mib * MIB)
+
+
+MIB = 1 << 20
+
+
 class QualitySettings(_Frozen):
     """Limits for the data-quality rules applied at ingest."""
 
@@ -287,6 +314,7 @@ class Config(_Frozen):
     risk_areas: list[RiskArea] = Field(min_length=1)
     sources: dict[str, Source]
     inspections: InspectionSettings = Field(default_factory=InspectionSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
     quality: QualitySettings = Field(default_factory=QualitySettings)
     model: ModelSettings = Field(default_factory=ModelSettings)
     scoring: ScoringSettings = Field(default_factory=ScoringSettings)

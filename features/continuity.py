@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import polars as pl
 
+from engine.order_free import order_free_mean
 from features.asof import months_before, normalised_as_of_dates
 from features.context import keyed
 
@@ -67,8 +68,10 @@ def unit_continuity(patients: pl.LazyFrame) -> pl.LazyFrame:
     qualifies = visits >= MIN_VISITS_FOR_INDEX
     majority_basis = visits >= MIN_VISITS_FOR_MAJORITY
     return patients.group_by("unit_key", "as_of").agg(
-        upc.filter(qualifies).mean().alias("visits_upc_12m"),
-        continuity_of_care(pl.col("squared"), visits).filter(qualifies).mean().alias("visits_coc_12m"),
+        order_free_mean(upc.filter(qualifies)).alias("visits_upc_12m"),
+        order_free_mean(continuity_of_care(pl.col("squared"), visits).filter(qualifies)).alias(
+            "visits_coc_12m"
+        ),
         (upc > 0.5)
         .filter(majority_basis)
         .mean()

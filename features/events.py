@@ -12,6 +12,7 @@ from __future__ import annotations
 import polars as pl
 
 from engine.config import EventSource
+from engine.order_free import order_free_sum
 from features.asof import EVENT_WINDOWS_MONTHS, months_before
 from features.catalog import (
     RATE_WINDOW_MONTHS,
@@ -59,7 +60,7 @@ def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: li
         .agg(
             pl.len().cast(pl.Float64).alias(_ALL),
             *[(pl.col("_area") == a).sum().cast(pl.Float64).alias(a) for a in areas],
-            pl.col("_weight").sum().alias(_SEVERITY),
+            order_free_sum(pl.col("_weight")).alias(_SEVERITY),  # configured weights need not be whole
         )
         .sort("unit_key", "received_date")
         .with_columns(pl.col(counted).cum_sum().over("unit_key"))

@@ -21,6 +21,7 @@ import polars as pl
 
 from engine.config import IndicatorSource
 from engine.contract import with_null_columns
+from engine.order_free import order_free_sum
 from features.asof import month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
 from features.context import keyed
@@ -139,7 +140,7 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
         units.select("unit_id", "region_code"), on="unit_id", how="inner"
     )
     national = reported.group_by("measure", "month").agg(
-        (pl.col("num").sum() / pl.col("den").sum()).alias("national_share")
+        (order_free_sum(pl.col("num")) / order_free_sum(pl.col("den"))).alias("national_share")
     )
     regional = reported.group_by("region_code", "measure", "month").agg(
         pl.col("share").median().alias("region_median_share")

@@ -14,6 +14,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import table_schemas, with_missing_columns
+from engine.order_free import order_free_sum
 from features.asof import normalised_as_of_dates
 from features.attributes import attribute_features, empty_attribute_table
 from features.catalog import CONTEXT_COLUMNS, feature_catalog, provider_other_rate_name, source_areas
@@ -65,7 +66,7 @@ def feature_columns(config: Config, *, has_visits: bool = False) -> list[str]:
 def _mean_of_other_units(column: str, group: list[str]) -> pl.Expr:
     value = pl.col(column)
     others = value.count().over(group) - value.is_not_null().cast(pl.UInt32)
-    total = value.sum().over(group) - value.fill_null(0.0)
+    total = order_free_sum(value).over(group) - value.fill_null(0.0)
     return pl.when(others > 0).then(total / others)
 
 

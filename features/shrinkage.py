@@ -24,15 +24,20 @@ from collections.abc import Mapping, Sequence
 
 import polars as pl
 
+from engine.order_free import order_free_sum
+
 
 def _moment_sums(counts: Mapping[str, pl.Expr], exposure: pl.Expr) -> list[pl.Expr]:
     """Per peer group: Σy, Σy²/e per rate, Σe and the number of units with exposure."""
     valid = exposure > 0
     e = pl.when(valid).then(exposure)
-    sums = [e.sum().alias("_sum_e"), valid.sum().alias("_n")]
+    sums = [order_free_sum(e).alias("_sum_e"), valid.sum().alias("_n")]
     for name, count in counts.items():
         y = pl.when(valid).then(count)
-        sums += [y.sum().alias(f"_sum_y:{name}"), (y * y / e).sum().alias(f"_sum_yy:{name}")]
+        sums += [
+            order_free_sum(y).alias(f"_sum_y:{name}"),
+            order_free_sum(y * y / e).alias(f"_sum_yy:{name}"),
+        ]
     return sums
 
 

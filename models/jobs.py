@@ -82,7 +82,9 @@ def build_training_data(
     features = build_features(tables, sorted({*dates, scoring_date}), config).collect()
     rows = training_rows(labelled.lazy(), features.lazy()).collect()
     units = tables["units"].select("unit_id", "listed_patients").collect()
-    rows = rows.join(units, on="unit_id", how="left", suffix="_unit")
+    # maintain_order: a join's row order is otherwise unspecified, and the order of the rows a model is
+    # fitted on is part of what it learns (bagging samples rows by position).
+    rows = rows.join(units, on="unit_id", how="left", suffix="_unit", maintain_order="left")
     if "listed_patients_unit" in rows.columns:
         rows = rows.drop("listed_patients_unit")
     has_oracle = truth_inspections is not None
@@ -92,7 +94,7 @@ def build_training_data(
             pl.col("risk_area").cast(pl.String),
             pl.col("p_deficiency").cast(pl.Float64).alias(ORACLE_COLUMN),
         ).collect()
-        rows = rows.join(truth, on=["inspection_id", "risk_area"], how="left")
+        rows = rows.join(truth, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
     dropped = labelled.height - rows.height
     if dropped:
         logger.warning(
@@ -327,7 +329,10 @@ def _log_run(
 def feature_distribution(data: TrainingData, max_rows: int = 20_000) -> pl.DataFrame:
     """The numeric training features (one row per unit × as-of, sampled) for PSI comparisons."""
     numeric = [f.name for f in data.catalog if f.kind == "numeric"]
-    frame = data.rows.unique(["unit_id", "as_of"]).select("unit_id", "as_of", *numeric)
+    # Sorted: the sample below draws by position, and unique's row order is otherwise unspecified.
+    frame = (
+        data.rows.unique(["unit_id", "as_of"]).select("unit_id", "as_of", *numeric).sort("unit_id", "as_of")
+    )
     return frame.sample(max_rows, seed=0) if frame.height > max_rows else frame
 
 

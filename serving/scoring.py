@@ -33,6 +33,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import REGIONS
+from engine.order_free import order_free_mean
 from engine.scores import EXPLANATION_DTYPE, OVERALL, UNIT_CONTEXT_COLUMNS, ranked_scores
 
 MISSING_SV = "uppgift saknas"
@@ -190,11 +191,13 @@ def _sentence_of(row: dict[str, Any]) -> str:
 
 def overall_predictions(predictions: pl.LazyFrame, feature_names: Sequence[str]) -> pl.LazyFrame:
     """One ``overall`` row per unit: mean probabilities and mean contributions over the areas."""
-    means = [pl.col(name).mean() for name in feature_names]
+    means = [
+        order_free_mean(pl.col(name)).alias(name) for name in ["p_deficiency", "p_serious", *feature_names]
+    ]
     return (
         predictions.unnest("contributions")
         .group_by("unit_id", "as_of")
-        .agg(pl.col("p_deficiency").mean(), pl.col("p_serious").mean(), *means)
+        .agg(means)
         .with_columns(risk_area=pl.lit(OVERALL), contributions=pl.struct(list(feature_names)))
         .select(predictions.collect_schema().names())
     )
@@ -220,7 +223,8 @@ def relative_contributions(
     return (
         predictions.unnest("contributions")
         .with_columns(
-            (pl.col(name) - pl.col(name).mean().over("as_of", "risk_area")).alias(name) for name in names
+            (pl.col(name) - order_free_mean(pl.col(name)).over("as_of", "risk_area")).alias(name)
+            for name in names
         )
         .join(constant, on="as_of", how="left")
         .with_columns(
@@ -327,7 +331,7 @@ def provider_rollup(scores: pl.LazyFrame, high_risk_percentile: float) -> pl.Laz
             units=pl.len(),
             high_risk_units=(pl.col("percentile") >= high_risk_percentile).sum().cast(pl.Int64),
             max_p_deficiency=pl.col("p_deficiency").max(),
-            mean_p_deficiency=pl.col("p_deficiency").mean(),
+            mean_p_deficiency=order_free_mean(pl.col("p_deficiency")),
         )
         .sort(["risk_area", "high_risk_units", "max_p_deficiency"], descending=[False, True, True])
     )

@@ -26,16 +26,14 @@ from typer.testing import CliRunner
 
 from cli import app as cli_app
 from engine.config import Config
-from engine.scores import OVERALL, ScoreStore
+from engine.scores import OVERALL
 from engine.settings import Settings
-from engine.snapshots import SnapshotStore
 from tests.web_support import (
     AS_OF,
-    PLANNER_SCOPES,
-    READER_SCOPES,
     WebHome,
     environment,
     evaluation_predictions,
+    published_home,
     scores_for_snapshot,
 )
 
@@ -147,28 +145,7 @@ def hostile_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome:
     config = settings.load_config()
     fast = config.model_copy(update={"model": config.model.model_copy(update={"bootstrap_resamples": 50})})
     run_id = log_hostile_evaluation_run(settings, fast)
-    frame = hostile_scores(settings, config)
-    store = ScoreStore(settings.scores_dir)
-    metadata = store.write(
-        frame,
-        model_name="tillsynsrisk",
-        model_version="1",
-        run_id=run_id,
-        feature_set_id="fs-web-hostile",
-        snapshot_id=SnapshotStore(settings.snapshots_dir).current_id() or "",
-        config_hash=config.content_hash(),
-    )
-    store.publish(metadata.score_id)
-    from api.security import ApiKeyStore
-
-    key_store = ApiKeyStore(settings.api_keys_db)
-    keys = {
-        "planner": key_store.create("planerare", PLANNER_SCOPES)[1],
-        "reader": key_store.create("lasare", READER_SCOPES)[1],
-    }
-    key_store.close()
-    unit_ids = frame.filter(pl.col("risk_area") == OVERALL).sort("rank")["unit_id"].to_list()
-    return WebHome(settings, metadata.score_id, run_id, keys, unit_ids)
+    return published_home(settings, config, run_id, hostile_scores(settings, config), "fs-web-hostile")
 
 
 class _Elements(HTMLParser):

@@ -57,7 +57,9 @@ def test_candidates_are_ranked_with_explanations_and_paginate(api: ApiHarness) -
     first = api.client.get("/v1/candidates?risk_area=tillganglighet&limit=1", headers=api.auth()).json()
     item = first["items"][0]
     assert item["percentile"] == 100.0 and item["explanations"][0]["sentence_sv"].startswith("Klagomål")
-    assert first["links"]["self"] == "/v1/candidates?risk_area=tillganglighet&limit=1&offset=0"
+    assert first["links"]["self"] == (
+        f"/v1/candidates?risk_area=tillganglighet&limit=1&score_id={api.score_id}&offset=0"
+    ), "the self link pins the page's scoring"
     assert "summary" not in item and "personnummer" not in str(item), "no free text in responses"
 
 
@@ -87,20 +89,18 @@ def test_candidates_filters_keep_rank_order(api: ApiHarness, query: str, field: 
 def test_candidates_filters_combine_and_next_link_keeps_them(api: ApiHarness) -> None:
     page = api.client.get("/v1/candidates?ownership=private&region=12&limit=1", headers=api.auth()).json()
     assert page["total"] == 7  # region 12 has units 2, 7, ..., 37; unit 32 (provider 0) is public
-    assert (
-        page["links"]["next"]
-        == "/v1/candidates?risk_area=overall&limit=1&region=12&ownership=private&offset=1"
-    )
+    filters = "risk_area=overall&limit=1&region=12&ownership=private"
+    assert page["links"]["next"] == f"/v1/candidates?{filters}&score_id={api.score_id}&offset=1"
 
 
-def test_unknown_risk_area_is_a_422_problem_naming_the_known_areas(api: ApiHarness) -> None:
+def test_unknown_risk_area_is_a_400_problem_naming_the_known_areas(api: ApiHarness) -> None:
     response = api.client.get("/v1/candidates?risk_area=nope", headers=api.auth())
-    assert response.status_code == 422
+    assert response.status_code == 400, "a bad query value is a 400"
     assert response.headers["content-type"] == PROBLEM
     assert response.json() == {
         "type": "urn:tillsynsrisk:problem:unknown-risk-area",
         "title": "Unknown risk area",
-        "status": 422,
+        "status": 400,
         "detail": "unknown risk area <value>; known: ['kontinuitet', 'overall', 'personcentrering', "
         "'samverkan', 'systematiskt_kvalitetsarbete', 'tillganglighet']",
         "instance": "/v1/candidates",
@@ -113,18 +113,26 @@ def test_unknown_risk_area_is_a_422_problem_naming_the_known_areas(api: ApiHarne
         ("limit=0", "query.limit"),
         ("limit=501", "query.limit"),
         ("offset=-1", "query.offset"),
-        ("region=Stockholm", "query.region"),
+        ("region=Stockholm", "query.region.0"),
         ("ownership=state", "query.ownership"),
     ],
     ids=["limit-0", "limit-too-big", "negative-offset", "region-name", "ownership"],
 )
-def test_invalid_query_is_a_422_problem_with_errors(api: ApiHarness, query: str, location: str) -> None:
+def test_invalid_query_value_is_a_400_problem_naming_the_parameter(
+    api: ApiHarness, query: str, location: str
+) -> None:
+    # when a candidates query has a value its parameter does not accept
     response = api.client.get(f"/v1/candidates?{query}", headers=api.auth())
+    # then a 400 problem names the parameter and the parameters the route accepts
     body = response.json()
-    assert response.status_code == 422 and response.headers["content-type"] == PROBLEM
-    assert body["type"] == "urn:tillsynsrisk:problem:validation-error" and body["title"] == "Invalid request"
+    assert response.status_code == 400 and response.headers["content-type"] == PROBLEM, body
+    assert (
+        body["type"] == "urn:tillsynsrisk:problem:invalid-query"
+        and body["title"] == "Invalid query parameter"
+    )
     assert [error["location"] for error in body["errors"]] == [location]
-    assert body["detail"].startswith(f"the request does not match the API: {location}: ")
+    assert body["detail"].startswith(f"the query does not match the route: {location}: ")
+    assert "allowed parameters: limit, offset, ownership, provider_id" in body["detail"]
 
 
 def test_unit_profile_covers_every_area_and_its_history(api: ApiHarness) -> None:

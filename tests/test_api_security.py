@@ -120,7 +120,7 @@ def test_audit_log_records_who_what_when_and_status(tmp_path: Path) -> None:
     # then
     entries = api.client.app.state.tillsynsrisk.audit.entries()  # type: ignore[attr-defined]
     assert [(e.method, e.path, e.status) for e in entries] == [
-        ("GET", "/v1/units/{unit_id}", 200),
+        ("GET", "/v1/units/{unit_id}", 400),
         ("GET", "/v1/candidates", 401),
         ("POST", "/v1/plans", 201),
         ("GET", "/v1/nowhere", 404),

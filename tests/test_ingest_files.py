@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import load_config
 from engine.ingest import ingest_directory
-from engine.ingest.readers import decoded_text, detected_separator, read_raw_table
+from engine.ingest.readers import detected_separator, read_raw_table
 from tests.ingest_factory import REFERENCE_DATE, UNIT_1, world, write_csv, write_world
 
 
@@ -65,9 +65,11 @@ def test_empty_file_is_unreadable(tmp_path: Path) -> None:
     assert "unreadable_file" in result.errors["rule"].to_list()
 
 
-def test_decoded_text_strips_bom() -> None:
-    text, encoding = decoded_text("\ufeffa;b\n".encode())
-    assert (text, encoding) == ("a;b\n", "utf-8-sig")
+def test_byte_order_mark_is_not_part_of_the_first_column_name(tmp_path: Path) -> None:
+    (tmp_path / "providers.csv").write_bytes("\ufeffa;b\n1;2\n".encode())
+    raw = read_raw_table("providers", tmp_path / "providers.csv")
+    assert raw.frame.columns[1:] == ["a", "b"], raw.frame.columns
+    assert raw.encoding == "utf-8-sig"
 
 
 def test_decimal_comma_thousands_space_and_month_periods_are_parsed(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from tests.hostile_world import (
     hostile_home,
     injected_markup,
 )
-from tests.web_support import LiveServer, WebHome
+from tests.web_support import LiveServer, WebHome, csrf_of, signed_in
 
 NUMERIC_FIELDS = tuple(field.name for field in PLAN_FIELDS if field.kind not in {"area", "choice"})
 REPORT_TAGS = frozenset({"style", "img"})
@@ -47,21 +47,6 @@ def hostile(tmp_path_factory: pytest.TempPathFactory, models_tracking: Any) -> W
 def client(hostile: WebHome) -> Iterator[TestClient]:
     with TestClient(create_app(hostile.settings), raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-def signed_in(client: TestClient, key: str) -> TestClient:
-    form = client.get("/logga-in")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-    response = client.post(
-        "/logga-in", data={"api_key": key, "next": "/", "csrf_token": token}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
-def csrf_of(client: TestClient) -> str:
-    page = client.get("/planera")
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
 
 
 def plan_form_values(**changes: str) -> dict[str, str]:

@@ -16,28 +16,13 @@ from api.security import ApiKeyStore
 from api.web.format import number_sv, odds_in_words, percent_sv
 from api.web.sessions import SessionStore
 from serving.plan_export import inspections_csv_text, neutralised, plan_csv_text
-from tests.web_support import PLANNER_SCOPES, WebHome
+from tests.web_support import PLANNER_SCOPES, WebHome, csrf_of, signed_in
 
 
 @pytest.fixture
 def client(web_home: WebHome) -> Iterator[TestClient]:
     with TestClient(create_app(web_home.settings), raise_server_exceptions=False) as test_client:
         yield test_client
-
-
-def signed_in(client: TestClient, key: str) -> TestClient:
-    form = client.get("/logga-in")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
-    response = client.post(
-        "/logga-in", data={"api_key": key, "next": "/", "csrf_token": token}, follow_redirects=False
-    )
-    assert response.status_code == 303, response.text
-    return client
-
-
-def csrf_of(client: TestClient) -> str:
-    page = client.get("/planera")
-    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
 
 
 def test_pages_redirect_to_sign_in_and_come_back_after(client: TestClient, web_home: WebHome) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import polars as pl
 import uvicorn
+from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from engine.config import Config
@@ -168,14 +170,20 @@ def prepared_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome
     config = settings.load_config()
     fast = config.model_copy(update={"model": config.model.model_copy(update={"bootstrap_resamples": 50})})
     run_id = log_evaluation_run(settings, fast)
-    frame = scores_for_snapshot(settings, config)
+    return published_home(settings, config, run_id, scores_for_snapshot(settings, config), "fs-web-test")
+
+
+def published_home(
+    settings: Settings, config: Config, run_id: str, frame: pl.DataFrame, feature_set_id: str
+) -> WebHome:
+    """Store and publish ``frame`` as the served scoring of the home's snapshot, and make two keys."""
     store = ScoreStore(settings.scores_dir)
     metadata = store.write(
         frame,
         model_name="tillsynsrisk",
         model_version="1",
         run_id=run_id,
-        feature_set_id="fs-web-test",
+        feature_set_id=feature_set_id,
         snapshot_id=SnapshotStore(settings.snapshots_dir).current_id() or "",
         config_hash=config.content_hash(),
     )
@@ -190,6 +198,23 @@ def prepared_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome
     key_store.close()
     unit_ids = frame.filter(pl.col("risk_area") == OVERALL).sort("rank")["unit_id"].to_list()
     return WebHome(settings, metadata.score_id, run_id, keys, unit_ids)
+
+
+def signed_in(client: TestClient, key: str) -> TestClient:
+    """``client`` signed in to the pages with ``key`` (through the sign-in form, CSRF token included)."""
+    form = client.get("/logga-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+    response = client.post(
+        "/logga-in", data={"api_key": key, "next": "/", "csrf_token": token}, follow_redirects=False
+    )
+    assert response.status_code == 303, response.text
+    return client
+
+
+def csrf_of(client: TestClient) -> str:
+    """The signed-in session's CSRF token, as the plan form carries it."""
+    page = client.get("/planera")
+    return re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
 
 
 class LiveServer:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends
 
-from api.deps import ScoresDep, require_scope
-from api.routes.common import AUTHENTICATED, problem_responses
+from api.deps import NoQueryParameters, ScoresDep, require_scope
+from api.routes.common import SCORED, problem_responses
 from api.schemas import ModelInfo
 
 router = APIRouter(prefix="/v1", tags=["models"])
@@ -14,8 +14,8 @@ router = APIRouter(prefix="/v1", tags=["models"])
 @router.get(
     "/models/current",
     response_model=ModelInfo,
-    dependencies=[Depends(require_scope("read:models"))],
-    responses=problem_responses(*AUTHENTICATED),
+    dependencies=[Depends(require_scope("read:models")), NoQueryParameters],
+    responses=problem_responses(*SCORED),
     summary="Model version, feature set and snapshot lineage of the served scores",
 )
 async def read_current_model(*, scores: ScoresDep) -> ModelInfo:

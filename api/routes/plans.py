@@ -6,9 +6,21 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path, Request, Response
 
-from api.deps import InspectionsDep, ScoresDep, StateDep, require_scope
+from api.deps import InspectionsDep, NoQueryParameters, ScoresDep, StateDep, require_scope
 from api.problems import ProblemError
-from api.routes.common import AUTHENTICATED, problem_responses
+from api.routes.common import (
+    AUTHENTICATED,
+    COOLDOWN_UNAVAILABLE,
+    IMMUTABLE,
+    INVALID_DESIGN,
+    MALFORMED_BODY,
+    SCORED,
+    UNKNOWN_PLAN,
+    UNKNOWN_RISK_AREA_BODY,
+    UNKNOWN_SCORE,
+    VALIDATION_ERROR,
+    problem_responses,
+)
 from api.schemas import Plan, PlanRequest
 from engine.scores import ScoreNotFoundError, ScoreSnapshot, ScoreValidationError
 from serving.planning import plan_parameters
@@ -21,8 +33,16 @@ router = APIRouter(prefix="/v1", tags=["plans"])
     "/plans",
     response_model=Plan,
     status_code=201,
-    dependencies=[Depends(require_scope("write:plans"))],
-    responses=problem_responses(400, *AUTHENTICATED, 404, 409),
+    dependencies=[Depends(require_scope("write:plans")), NoQueryParameters],
+    responses=problem_responses(
+        *SCORED,
+        MALFORMED_BODY,
+        VALIDATION_ERROR,
+        UNKNOWN_RISK_AREA_BODY,
+        INVALID_DESIGN,
+        UNKNOWN_SCORE,
+        COOLDOWN_UNAVAILABLE,
+    ),
     summary="Create an inspection plan (same parameters and seed → same plan id and units)",
 )
 def create_plan(
@@ -76,18 +96,22 @@ def _scores_for(score_id: str | None, served: ScoreSnapshot, state: StateDep) ->
 @router.get(
     "/plans/{plan_id}",
     response_model=Plan,
-    dependencies=[Depends(require_scope("read:plans"))],
-    responses=problem_responses(401, 403, 404, 422),
+    dependencies=[Depends(require_scope("read:plans")), NoQueryParameters],
+    responses=problem_responses(*AUTHENTICATED, UNKNOWN_PLAN, VALIDATION_ERROR),
     summary="A stored inspection plan with its parameters, seed, chosen and skipped units",
 )
 def read_plan(
     *,
+    response: Response,
     state: StateDep,
     plan_id: Annotated[
         str, Path(pattern=PLAN_ID_PATTERN, openapi_examples={"plan": {"value": "plan-3f2a9c1b7d4e5a60"}})
     ],
 ) -> Plan:
     try:
-        return Plan.model_validate(state.plans.open(plan_id))
+        plan = Plan.model_validate(state.plans.open(plan_id))
     except PlanNotFoundError as error:
         raise ProblemError(404, "unknown-plan", "Unknown plan", "no plan with that id") from error
+    # A plan id is derived from the plan's inputs (scoring, parameters, seed): the plan never changes.
+    response.headers["Cache-Control"] = IMMUTABLE
+    return plan

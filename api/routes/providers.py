@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query
 
 from api.deps import ScoresDep, SettingsDep, require_scope
 from api.problems import ProblemError
-from api.routes.common import AUTHENTICATED, problem_responses
-from api.schemas import ProviderAreaRollup, ProviderRollup, ProviderUnit
+from api.routes.common import SCORED, UNKNOWN_PROVIDER, VALIDATION_ERROR, problem_responses
+from api.schemas import ProviderAreaRollup, ProviderQuery, ProviderRollup, ProviderUnit
 from engine.identifiers import ORGANISATION_NUMBER_PATTERN
 from engine.scores import OVERALL
 from serving.scoring import provider_rollup
@@ -24,7 +24,7 @@ router = APIRouter(prefix="/v1", tags=["providers"])
     "/providers/{provider_id}",
     response_model=ProviderRollup,
     dependencies=[Depends(require_scope("read:providers"))],
-    responses=problem_responses(*AUTHENTICATED, 404),
+    responses=problem_responses(*SCORED, UNKNOWN_PROVIDER, VALIDATION_ERROR),
     summary="A provider's high-risk units, max and mean probability per risk area",
 )
 async def read_provider(
@@ -34,14 +34,7 @@ async def read_provider(
     provider_id: Annotated[
         str, Path(pattern=ORGANISATION_NUMBER_PATTERN, openapi_examples={"provider": {"value": "5560000001"}})
     ],
-    high_risk_percentile: Annotated[
-        float | None,
-        Query(
-            ge=0,
-            le=100,
-            description="A unit is high-risk at or above this percentile (default from settings).",
-        ),
-    ] = None,
+    query: Annotated[ProviderQuery, Query()],
 ) -> ProviderRollup:
     unit_ids = scores.provider_units.get(provider_id)
     if unit_ids is None:
@@ -51,7 +44,8 @@ async def read_provider(
             "Unknown provider",
             f"no provider {provider_id!r} in scoring snapshot {scores.id}",
         )
-    threshold = settings.high_risk_percentile if high_risk_percentile is None else high_risk_percentile
+    requested = query.high_risk_percentile
+    threshold = settings.high_risk_percentile if requested is None else requested
     rows = [row for unit in unit_ids for row in scores.unit_rows[unit]]
     rollup = provider_rollup(
         pl.LazyFrame({column: [row[column] for row in rows] for column in ROLLUP_INPUT_COLUMNS}), threshold

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from typing import Annotated
 
-from api.deps import ScoresDep, StateDep, require_scope
-from api.routes.common import AUTHENTICATED, problem_responses
-from api.schemas import RiskAreaInfo, RiskAreaList
+from fastapi import APIRouter, Depends, Query
+
+from api.deps import ScoresDep, StateDep, pinned, require_scope
+from api.routes.common import SCORE_GONE, SCORED, problem_responses
+from api.schemas import PinnedQuery, RiskAreaInfo, RiskAreaList
 from engine.scores import OVERALL
 
 router = APIRouter(prefix="/v1", tags=["risk areas"])
@@ -18,10 +20,13 @@ OVERALL_NAMES = ("Samlad risk", "Overall", "Sammanvägd risk över alla riskomr�
     "/risk-areas",
     response_model=RiskAreaList,
     dependencies=[Depends(require_scope("read:candidates"))],
-    responses=problem_responses(*AUTHENTICATED),
+    responses=problem_responses(*SCORED, SCORE_GONE),
     summary="List risk areas (riskområden) with the model version behind each",
 )
-async def read_risk_areas(*, state: StateDep, scores: ScoresDep) -> RiskAreaList:
+async def read_risk_areas(
+    *, state: StateDep, scores: ScoresDep, query: Annotated[PinnedQuery, Query()]
+) -> RiskAreaList:
+    scores = pinned(scores, query.score_id)
     meta = scores.metadata
     named = [(area.id, area.name_sv, area.name_en, area.description_sv) for area in state.config.risk_areas]
     items = [

@@ -6,9 +6,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
 
-from api.deps import ScoresDep, require_scope
+from api.deps import NoQueryParameters, ScoresDep, require_scope
 from api.problems import ProblemError
-from api.routes.common import AUTHENTICATED, problem_responses
+from api.routes.common import SCORED, UNKNOWN_UNIT, VALIDATION_ERROR, problem_responses
 from api.schemas import HistoryPoint, UnitArea, UnitProfile
 from engine.identifiers import HSA_ID_PATTERN
 
@@ -31,8 +31,8 @@ IDENTITY = (
 @router.get(
     "/units/{unit_id}",
     response_model=UnitProfile,
-    dependencies=[Depends(require_scope("read:units"))],
-    responses=problem_responses(*AUTHENTICATED, 404),
+    dependencies=[Depends(require_scope("read:units")), NoQueryParameters],
+    responses=problem_responses(*SCORED, UNKNOWN_UNIT, VALIDATION_ERROR),
     summary="A unit's risk profile across areas and its score history",
 )
 async def read_unit(

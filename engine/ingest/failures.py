@@ -48,6 +48,20 @@ RULES: dict[str, Rule] = {
         Rule("missing_file", "error", "required table is missing: add <table>.csv or <table>.parquet"),
         Rule("unreadable_file", "error", "the file cannot be read as CSV/Parquet"),
         Rule("mixed_encoding", "error", "the file mixes UTF-8 and Windows-1252 lines"),
+        Rule("unsupported_encoding", "error", "the file is UTF-16 or UTF-32; save it as UTF-8"),
+        Rule("compressed_file", "error", "the file is compressed (gzip, zip, zstd, ...); unpack it first"),
+        Rule("truncated_file", "error", "the file ends mid-row (no final line break or a short last row)"),
+        Rule(
+            "unsupported_column_type",
+            "error",
+            "a Parquet column is a list, struct, time of day, duration or binary; export it as text",
+        ),
+        Rule("duplicate_column", "error", "two column names are the same once trimmed and lower-cased"),
+        # Limits ([ingest] in the configuration)
+        Rule("file_too_large", "error", "the file is larger than [ingest] max_file_mib"),
+        Rule("too_many_rows", "error", "the table has more rows than [ingest] max_rows"),
+        Rule("too_many_columns", "error", "the file has more columns than [ingest] max_columns"),
+        Rule("table_too_large", "error", "the table read as text is larger than [ingest] max_table_mib"),
         Rule(
             "link_outside_source",
             "error",
@@ -197,6 +211,43 @@ def single_failure(
         hint=hint,
         severity=severity,
     )
+
+
+def listed_failures(failures: pl.LazyFrame, limit: int) -> pl.LazyFrame:
+    """At most ``limit`` failures per file, rule and column (the first in reading order), and for each
+    such group over the limit one row, without a row number, saying how many more there are.
+
+    A file of ten million bad rows would otherwise make tens of millions of failure rows: gigabytes
+    to hold, sort and mask, and nobody reads past the first few hundred of one kind.
+    """
+    keys = ["table", "file", "rule", "severity", "column"]
+    listed = failures.filter(pl.int_range(pl.len()).over(keys) < limit)
+    more = (
+        failures.group_by(keys, maintain_order=True)
+        .agg(count=pl.len())
+        .filter(pl.col("count") > limit)
+        .select(
+            *keys,
+            row=pl.lit(None, dtype=pl.Int64),
+            unit_id=pl.lit(None, dtype=pl.String),
+            value=pl.format("{} more not listed", pl.col("count") - limit),
+            hint=pl.format(
+                "{} more failures of this rule in this column, not listed ([ingest] max_failures_listed)",
+                pl.col("count") - limit,
+            ),
+        )
+    )
+    return pl.concat([listed, more.select(FAILURE_COLUMNS)])
+
+
+def failure_count(failures: pl.DataFrame) -> int:
+    """How many failures ``failures`` stands for: its rows, with each row of :func:`listed_failures`
+    that counts the unlisted ones taken at its count."""
+    unlisted = failures.get_column("value").str.extract(_MORE_PATTERN).cast(pl.Int64)
+    return failures.height - int(unlisted.is_not_null().sum()) + int(unlisted.sum() or 0)
+
+
+_MORE_PATTERN = r"^(\d+) more not listed$"
 
 
 def masked_failures(failures: pl.LazyFrame) -> pl.LazyFrame:

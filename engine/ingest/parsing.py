@@ -14,7 +14,7 @@ import pandera.polars as pa
 import polars as pl
 
 from engine.contract import TableSpec
-from engine.ingest.failures import empty_failures, failures_frame, single_failure
+from engine.ingest.failures import empty_failures, failures_frame
 from engine.ingest.readers import ROW_COLUMN, RawTable
 
 _THOUSANDS_SEPARATORS = r"[\s\u00a0\u202f]"
@@ -81,17 +81,21 @@ def parsed_table(raw: RawTable, spec: TableSpec) -> ParsedTable:
     """
     present = [column for column in raw.frame.columns if column != ROW_COLUMN]
     contract_columns = list(spec.schema.columns)
+    missing = [column for column in required_columns(spec.schema) if column not in present]
+    unknown = [column for column in present if column not in contract_columns]
+    # One frame per rule, not one per column: thousands of extra columns stay one small query.
     failures = [
-        single_failure(table=spec.name, file=raw.file, rule="missing_column", column=column)
-        for column in required_columns(spec.schema)
-        if column not in present
+        failures_frame(
+            pl.LazyFrame({"column": columns}, schema={"column": pl.String}),
+            table=spec.name,
+            file=raw.file,
+            rule=rule,
+            column=pl.col("column"),
+        )
+        for rule, columns in (("missing_column", missing), ("unknown_column", unknown))
+        if columns
     ]
-    failures += [
-        single_failure(table=spec.name, file=raw.file, rule="unknown_column", column=column)
-        for column in present
-        if column not in contract_columns
-    ]
-    if any(column not in present for column in required_columns(spec.schema)):
+    if missing:
         return ParsedTable(None, pl.concat(failures))
     kinds = column_kinds(spec)
     typed_present = [column for column in present if column in kinds]

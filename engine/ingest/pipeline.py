@@ -24,7 +24,9 @@ from engine.ingest.failures import (
     FAILURE_SCHEMA,
     RULES,
     empty_failures,
+    failure_count,
     failures_frame,
+    listed_failures,
     masked_failures,
     single_failure,
     sorted_failures,
@@ -33,7 +35,6 @@ from engine.ingest.parsing import parsed_table
 from engine.ingest.pseudonymisation import pseudonymised_tables
 from engine.ingest.readers import (
     ROW_COLUMN,
-    MixedEncodingError,
     RawTable,
     UnreadableFileError,
     find_table_file,
@@ -83,7 +84,7 @@ class IngestResult:
             count = (
                 self.redaction_counts.get(str(table), group.height)
                 if rule == "personal_data"
-                else group.height
+                else failure_count(group)
             )
             summaries.append(
                 {
@@ -135,25 +136,25 @@ def ingest_directory(
             failures.append(single_failure(table=name, file=path.name, rule="link_outside_source"))
             continue
         try:
-            raw_tables[name] = read_raw_table(name, path)
-        except MixedEncodingError as error:
+            raw_tables[name] = read_raw_table(name, path, config.ingest)
+        except UnreadableFileError as error:
+            logger.warning("cannot ingest %s: %s", path.name, error.rule)
             failures.append(
                 single_failure(
-                    table=name, file=path.name, rule="mixed_encoding", value=error.rows_text, hint=str(error)
+                    table=name, file=path.name, rule=error.rule, value=error.value, hint=masked(str(error))
                 )
             )
-        except (UnreadableFileError, OSError) as error:
-            logger.warning("cannot read %s", path.name)
-            failures.append(
-                single_failure(table=name, file=path.name, rule="unreadable_file", hint=masked(str(error)))
-            )
-        except (pl.exceptions.PolarsError, pl.exceptions.PanicException, ValueError) as error:
-            # Anything else the reader meets in an untrusted file (two columns of one name, ...) is a fact
-            # about the file: a failure row with its numbers masked, never a traceback that prints them.
-            logger.warning("cannot read %s", path.name)
+        except (Exception, pl.exceptions.PanicException) as error:
+            # Anything else the reader meets in an untrusted file (two columns of one name, a panic in a
+            # parser, ...) is a fact about the file: a failure row with its numbers masked, never a
+            # traceback that prints them. (polars' PanicException is not an Exception.)
+            logger.warning("cannot read %s: %s", path.name, type(error).__name__)
             failures.append(
                 single_failure(
-                    table=name, file=path.name, rule="unreadable_file", hint=masked(_reader_message(error))
+                    table=name,
+                    file=path.name,
+                    rule="unreadable_file",
+                    hint=masked(f"{RULES['unreadable_file'].hint}: {_first_line(error)}"),
                 )
             )
     raw_tables, pseudonym_failures = pseudonymised_tables(raw_tables, pseudonym_key)
@@ -180,10 +181,14 @@ def ingest_directory(
     for name, frame in typed.items():
         failures.append(schema_failures(frame, specs[name], files[name]))
     failures += _cross_table_and_quality_failures(typed, specs, files, config, reference_date)
-    # Collected part by part: one plan over dozens of small rule queries optimises slowly.
-    parts = pl.collect_all(
-        [part.select(FAILURE_COLUMNS).cast(pl.Schema(FAILURE_SCHEMA)) for part in failures]
-    )
+    # Collected part by part, one after the other: one plan over dozens of small rule queries optimises
+    # slowly, and a part of millions of failures is cut to its listed ones before the next is computed.
+    parts = [
+        listed_failures(
+            part.select(FAILURE_COLUMNS).cast(pl.Schema(FAILURE_SCHEMA)), config.ingest.max_failures_listed
+        ).collect()
+        for part in failures
+    ]
     all_failures = _without_repeats(pl.concat(parts).lazy())
     collected = sorted_failures(masked_failures(all_failures)).collect()
     logger.info("ingest of %s: %d failures", masked(str(src_dir)), collected.height)
@@ -200,34 +205,41 @@ def ingest_directory(
     return IngestResult(tables, collected, sources, reference_date, redact, redaction_counts)
 
 
-def _reader_message(error: BaseException) -> str:
-    """The first line of a reader error (polars adds hints and backtraces on later lines)."""
-    lines = str(error).strip().splitlines()
-    return f"cannot read the file: {lines[0] if lines else type(error).__name__}"
-
-
 # C0 controls except tab, newline and carriage return; DEL; C1 controls.
 CONTROL_CHARACTERS = r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
 
 
 def _control_character_failures(raw: RawTable) -> pl.LazyFrame:
-    """Values holding control characters (NUL, escape, ...): never valid in an export."""
-    columns = [column for column in raw.frame.columns if column != ROW_COLUMN]
-    parts = [
-        failures_frame(
-            raw.frame.lazy().filter(pl.col(column).str.contains(CONTROL_CHARACTERS)),
-            table=raw.name,
-            file=raw.file,
-            rule="control_character",
-            column=column,
-            # Masked before the control characters are shown as U+FFFD (one may sit inside a number).
-            value=masked_expr(pl.col(column)).str.replace_all(CONTROL_CHARACTERS, "\ufffd").str.slice(0, 60),
-            row=pl.col(ROW_COLUMN),
-        )
-        for column in columns
-        if raw.frame.schema[column] == pl.String
+    """Values holding control characters (NUL, escape, ...): never valid in an export.
+
+    One pass finds the columns that hold any; only their cells are then unpivoted and filtered, in one
+    query (a query per column, each over the whole frame, grew with the square of the columns).
+    """
+    columns = [
+        column for column, dtype in raw.frame.schema.items() if column != ROW_COLUMN and dtype == pl.String
     ]
-    return pl.concat(parts) if parts else empty_failures()
+    if not columns or raw.frame.is_empty():
+        return empty_failures()
+    flags = raw.frame.select(pl.col(columns).str.contains(CONTROL_CHARACTERS).any()).row(0)
+    flagged = [column for column, flag in zip(columns, flags, strict=True) if flag]
+    if not flagged:
+        return empty_failures()
+    cells = (
+        raw.frame.lazy()
+        .select(ROW_COLUMN, *flagged)
+        .unpivot(index=ROW_COLUMN, variable_name="column", value_name="value")
+        .filter(pl.col("value").str.contains(CONTROL_CHARACTERS))
+    )
+    return failures_frame(
+        cells,
+        table=raw.name,
+        file=raw.file,
+        rule="control_character",
+        column=pl.col("column"),
+        # Masked before the control characters are shown as U+FFFD (one may sit inside a number).
+        value=masked_expr(pl.col("value")).str.replace_all(CONTROL_CHARACTERS, "\ufffd").str.slice(0, 60),
+        row=pl.col(ROW_COLUMN),
+    )
 
 
 def _personal_data_guarded(
@@ -340,8 +352,9 @@ def _without_repeats(failures: pl.LazyFrame) -> pl.LazyFrame:
     ).select("table", "row")
     repeats = pl.concat(
         [
+            # nulls_equal: the row that counts the failures past the listed limit has no row number.
             failures.filter(pl.col("rule") == "missing_value").join(
-                unparseable, on=["table", "row", "column"], how="semi"
+                unparseable, on=["table", "row", "column"], how="semi", nulls_equal=True
             ),
             failures.filter(pl.col("rule").is_in(_PLACEHOLDER_CONSEQUENCES)).join(
                 placeholder_rows, on=["table", "row"], how="semi"
@@ -362,3 +375,8 @@ def _normalised(frame: pl.DataFrame, spec: TableSpec, config: Config) -> pl.Data
     columns = [column for column in frame.columns if column != ROW_COLUMN]
     order = list(spec.key) + [column for column in columns if column not in spec.key]
     return lazy.select(columns).sort(order, nulls_last=True, maintain_order=True).collect()
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:300] if text else type(error).__name__
