@@ -8,8 +8,8 @@ Method (not a timed test):
    ``os.wait4``) that scans those Parquet files lazily and times, in this order:
    a plain Polars ``group_by(unit_id).len()`` over the complaints table (the baseline), the full
    ``build_features(...).collect()`` for the quarterly grid, then every family alone
-   (active units, each event source, each indicator source, history, provider rollup is part of
-   the full build only).
+   (active units, each event source, the indicator sources together (one pass), each attribute
+   source, history; the provider rollup is part of the full build only).
 3. Continuity: 40 million visit records synthesised with numpy directly in the child (the generator's
    ``--visits`` produces a far smaller table at national scale), 20,000 units, one year of visits,
    ~4 million patients; ``visit_continuity_features`` for five quarterly planning dates covering
@@ -57,7 +57,7 @@ from features.catalog import source_areas
 from features.context import active_units, unit_keys
 from features.events import event_features
 from features.history import history_features
-from features.indicators import indicator_features
+from features.indicators import indicator_sources_features
 from features.pipeline import build_features
 world, ENGINE = Path(sys.argv[1]), sys.argv[2]
 config = load_config()
@@ -82,11 +82,11 @@ for name, source in config.event_sources.items():
     families[f"events: {name}"] = event_features(
         tables[source.file], units_at, keys, name=name, source=source, areas=source_areas(config, source)
     )
-for name, source in config.indicator_sources.items():
-    families[f"indicators: {name}"] = indicator_features(
-        tables[source.file], units_at, tables["units"], keys, name=name, source=source,
-        stop_reporting_months=config.quality.stop_reporting_months,
-    )
+families["indicators (every source, one pass)"] = indicator_sources_features(
+    {name: tables[source.file] for name, source in config.indicator_sources.items()},
+    units_at, tables["units"], keys, sources=config.indicator_sources,
+    stop_reporting_months=config.quality.stop_reporting_months,
+)
 for name, source in config.attribute_sources.items():
     families[f"attributes: {name}"] = attribute_features(
         tables[source.file], units_at, keys, name=name, source=source

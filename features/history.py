@@ -14,6 +14,8 @@ finding when it is ``serious``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import polars as pl
 
 from features.asof import months_before
@@ -56,11 +58,16 @@ def with_history_columns(inspections: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _running(inspections: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
-    """Per ``key`` and decision date: running totals up to and including that date, the level and
-    follow-up flag of that date's decisions, and the date of the latest decision with a finding."""
+_SERIES_KEY = "_series"
+_LOOKUP_KEYS = ("unit_key", "as_of", "series", _SERIES_KEY)
+
+
+def _running(inspections: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and decision date: running totals up to and including that date, the level and
+    follow-up flag of that date's decisions, the date of the latest decision with a finding, and the
+    decision date itself (kept as ``decided`` for the days since)."""
     return (
-        inspections.group_by(*key, "decision_date")
+        inspections.group_by(_SERIES_KEY, "decision_date")
         .agg(
             pl.col("inspection_id").n_unique().cast(pl.Float64).alias("inspections"),
             pl.len().cast(pl.Float64).alias("rows"),
@@ -71,112 +78,120 @@ def _running(inspections: pl.LazyFrame, key: list[str]) -> pl.LazyFrame:
             _level().max().alias("last_level"),
             (pl.col("selection") == "follow_up").any().cast(pl.Float64).alias("last_follow_up"),
         )
-        .sort(*key, "decision_date")
+        .sort(_SERIES_KEY, "decision_date")
         .with_columns(
-            pl.col(_CUMULATIVE).cum_sum().over(key),
+            pl.col(_CUMULATIVE).cum_sum().over(_SERIES_KEY),
             pl.when(pl.col("last_deficient") > 0)
             .then(pl.col("decision_date"))
             .forward_fill()
-            .over(key)
+            .over(_SERIES_KEY)
             .alias("last_finding_date"),
+            pl.col("decision_date").alias("decided"),
         )
     )
+
+
+def _series_key(series: int) -> pl.Expr:
+    """One integer per unit and series (0: every risk area together; i: the i-th configured area)."""
+    return pl.col("unit_key").cast(pl.UInt64) * series + pl.col("series").cast(pl.UInt64)
+
+
+def _by_series(inspections: pl.LazyFrame, areas: list[str]) -> pl.LazyFrame:
+    """Each assessment once in the overall series and once in its area's series (configured areas)."""
+    area_series = {area: index + 1 for index, area in enumerate(areas)}
+    return pl.concat(
+        [
+            inspections.with_columns(series=pl.lit(0, dtype=pl.UInt32)),
+            inspections.filter(pl.col("risk_area").is_in(areas)).with_columns(
+                series=pl.col("risk_area").replace_strict(area_series, return_dtype=pl.UInt32)
+            ),
+        ],
+        how="vertical",
+    ).with_columns(_series_key(len(areas) + 1).alias(_SERIES_KEY))
 
 
 def _before(
-    queries: pl.LazyFrame, running: pl.LazyFrame, by: list[str], at: pl.Expr | None = None
+    queries: pl.LazyFrame, running: pl.LazyFrame, at: pl.Expr, columns: list[str], suffix: str = ""
 ) -> pl.LazyFrame:
-    """Each query row with the running totals of the last decision strictly before ``at``
-    (default: the planning date itself)."""
-    boundary = at if at is not None else pl.col("as_of")
+    """Each query row with ``columns`` (named ``<column><suffix>``) of its series' last decision
+    strictly before ``at``."""
     return (
-        queries.with_columns(boundary.alias("_boundary"))
-        .sort(*by, "_boundary")
+        queries.with_columns(at.alias("_boundary"))
         .join_asof(
-            running,
+            running.select(_SERIES_KEY, "decision_date", *[pl.col(c).alias(f"{c}{suffix}") for c in columns]),
             left_on="_boundary",
             right_on="decision_date",
-            by=by,
+            by=_SERIES_KEY,
             strategy="backward",
             allow_exact_matches=False,
-            coalesce=False,
-            check_sortedness=False,  # sorted just above; polars cannot check it per group
+            check_sortedness=False,  # within a series the boundaries rise with as_of
         )
-        .drop([f"{column}_right" for column in by], strict=False)
-        .drop("_boundary")
+        .drop("_boundary", "decision_date")
     )
 
 
-def _window_counts(
-    queries: pl.LazyFrame, running: pl.LazyFrame, by: list[str], area: str | None
-) -> pl.LazyFrame:
-    """Deficiencies and serious findings decided in each trailing window, per query row."""
-    totals = running.select(*by, "decision_date", "deficiencies", "serious")
-    frame = _before(queries, totals, by).select(
-        *by, "as_of", pl.col("deficiencies", "serious").fill_null(0.0).name.suffix("@now")
+def _lookups(units_at: pl.LazyFrame, running: pl.LazyFrame, series: int) -> pl.LazyFrame:
+    """One row per active unit, planning date and series (in that order), with the running totals
+    strictly before the planning date and, as ``<column>@<w>``, before each window's start."""
+    queries = (
+        units_at.select("unit_key", "as_of")
+        .join(
+            pl.LazyFrame({"series": range(series)}, schema={"series": pl.UInt32}),
+            how="cross",
+            maintain_order="left_right",
+        )
+        .with_columns(_series_key(series).alias(_SERIES_KEY))
+    )
+    queries = _before(
+        queries,
+        running,
+        pl.col("as_of"),
+        [*_CUMULATIVE, "last_deficient", "last_level", "last_follow_up", "last_finding_date", "decided"],
     )
     for window in HISTORY_WINDOWS_MONTHS:
-        earlier = _before(queries, totals, by, months_before(pl.col("as_of"), window)).select(
-            *by, "as_of", pl.col("deficiencies", "serious").fill_null(0.0).name.suffix("@start")
-        )
-        frame = frame.join(earlier, on=[*by, "as_of"], how="left").select(
-            pl.exclude("deficiencies@start", "serious@start"),
-            (pl.col("deficiencies@now") - pl.col("deficiencies@start")).alias(
-                history_count_name(area, "deficiencies", window)
-            ),
-            (pl.col("serious@now") - pl.col("serious@start")).alias(
-                history_count_name(area, "serious", window)
-            ),
-        )
-    return frame.drop("deficiencies@now", "serious@now")
+        start = months_before(pl.col("as_of"), window)
+        queries = _before(queries, running, start, ["deficiencies", "serious"], f"@{window}")
+    return queries
 
 
-def _overall_history(inspections: pl.LazyFrame, units_at: pl.LazyFrame) -> pl.LazyFrame:
-    running = _running(inspections, ["unit_key"]).cache()
-    queries = units_at.select("unit_key", "as_of")
-    joined = _before(queries, running, ["unit_key"])
-    rows = pl.col("rows").fill_null(0.0)
-    days_since = (pl.col("as_of") - pl.col("decision_date")).dt.total_days().cast(pl.Float64)
-    statistics = joined.select(
-        "unit_key",
-        "as_of",
-        pl.col("inspections").fill_null(0.0).alias("history_inspections"),
-        pl.when(rows > 0).then(pl.col("deficient") / rows).alias("history_deficiency_share"),
-        days_since.alias("history_days_since_inspection"),
-        (pl.col("as_of") - pl.col("last_finding_date"))
+def _window_counts(at: Callable[[str], pl.Expr], area: str | None) -> list[pl.Expr]:
+    """Deficiencies and serious findings decided in each trailing window."""
+    counts: list[pl.Expr] = []
+    for window in HISTORY_WINDOWS_MONTHS:
+        for what in ("deficiencies", "serious"):
+            now, start = at(what).fill_null(0.0), at(f"{what}@{window}").fill_null(0.0)
+            counts.append((now - start).alias(history_count_name(area, what, window)))
+    return counts
+
+
+def _overall_history(at: Callable[[str], pl.Expr]) -> list[pl.Expr]:
+    rows = at("rows").fill_null(0.0)
+    as_of = at("as_of")
+    return [
+        at("inspections").fill_null(0.0).alias("history_inspections"),
+        pl.when(rows > 0).then(at("deficient") / rows).alias("history_deficiency_share"),
+        (as_of - at("decided")).dt.total_days().cast(pl.Float64).alias("history_days_since_inspection"),
+        (as_of - at("last_finding_date"))
         .dt.total_days()
         .cast(pl.Float64)
         .alias("history_days_since_finding"),
-        pl.col("last_level").alias("history_last_finding_level"),
-        pl.col("last_follow_up").alias("history_last_was_follow_up"),
+        at("last_level").alias("history_last_finding_level"),
+        at("last_follow_up").alias("history_last_was_follow_up"),
         rows.alias(HISTORY_ROWS),
-        pl.col("deficient").fill_null(0.0).alias(HISTORY_DEFICIENT),
-    )
-    counts = _window_counts(queries, running, ["unit_key"], None)
-    return statistics.join(counts, on=["unit_key", "as_of"], how="left")
+        at("deficient").fill_null(0.0).alias(HISTORY_DEFICIENT),
+        *_window_counts(at, None),
+    ]
 
 
-def _area_history(inspections: pl.LazyFrame, units_at: pl.LazyFrame, areas: list[str]) -> pl.LazyFrame:
-    running = _running(inspections, ["unit_key", "risk_area"]).cache()
-    frame = units_at.select("unit_key", "as_of")
-    queries = frame.sort("unit_key", "as_of")
-    for area in areas:
-        in_area = running.filter(pl.col("risk_area") == area).drop("risk_area")
-        statistics = _before(queries, in_area, ["unit_key"]).select(
-            "unit_key",
-            "as_of",
-            pl.col("rows").fill_null(0.0).alias(history_area_name(area, "inspections")),
-            pl.when(pl.col("rows") > 0)
-            .then(pl.col("deficient") / pl.col("rows"))
-            .alias(history_area_name(area, "deficiency_share")),
-            pl.col("last_deficient").alias(history_area_name(area, "last_deficiency")),
-            pl.col("last_level").alias(history_area_name(area, "last_finding_level")),
-        )
-        counts = _window_counts(queries, in_area, ["unit_key"], area)
-        frame = frame.join(statistics, on=["unit_key", "as_of"], how="left").join(
-            counts, on=["unit_key", "as_of"], how="left"
-        )
-    return frame
+def _area_history(at: Callable[[str], pl.Expr], area: str) -> list[pl.Expr]:
+    rows = at("rows")
+    return [
+        rows.fill_null(0.0).alias(history_area_name(area, "inspections")),
+        pl.when(rows > 0).then(at("deficient") / rows).alias(history_area_name(area, "deficiency_share")),
+        at("last_deficient").alias(history_area_name(area, "last_deficiency")),
+        at("last_level").alias(history_area_name(area, "last_finding_level")),
+        *_window_counts(at, area),
+    ]
 
 
 def history_features(
@@ -184,19 +199,48 @@ def history_features(
 ) -> pl.LazyFrame:
     """Inspection-history features per (unit_id, as_of) for the active units in ``units_at``.
 
+    Every risk area and all of them together are one series each: accumulated once per decision
+    date and looked up at each planning date in the same as-of joins (one per window boundary).
+
     Parameters
     ----------
     inspections
         The normalised inspections table (one row per inspection and risk area; version-1 tables
         without the finding counts are read with them empty).
     units_at
-        Active units per planning date (with unit_key).
+        Active units per planning date (with unit_key), sorted by unit_key and as_of.
     keys
         unit_id → unit_key (:func:`features.context.unit_keys`).
     areas
         The configured risk areas (one set of per-area columns each).
     """
-    with_keys = keyed(with_history_columns(inspections), keys)
-    return _overall_history(with_keys, units_at).join(
-        _area_history(with_keys, units_at, areas), on=["unit_key", "as_of"], how="left"
+    series = len(areas) + 1
+    running = _running(_by_series(keyed(with_history_columns(inspections), keys), areas)).cache()
+    lookups = _lookups(units_at, running, series)
+    values = [column for column in lookups.collect_schema().names() if column not in _LOOKUP_KEYS]
+    # The lookups hold each (unit, date) row's series in order, so series i is every n-th row. Each
+    # series' columns are gathered once, by name, before any expression uses them: a gather repeated
+    # inside one select is hoisted by the in-memory engine's common-subexpression elimination into a
+    # full-length context, where its length no longer fits (polars 2.1 panics).
+    per_series = lookups.select(
+        pl.col("unit_key", "as_of").gather_every(series),
+        *[
+            pl.col(column).gather_every(series, offset=index).alias(f"{column}#{index}")
+            for index in range(series)
+            for column in values
+        ],
+    )
+
+    def at_series(index: int) -> Callable[[str], pl.Expr]:
+        return lambda column: pl.col("as_of") if column == "as_of" else pl.col(f"{column}#{index}")
+
+    return per_series.select(
+        "unit_key",
+        "as_of",
+        *_overall_history(at_series(0)),
+        *[
+            expression
+            for index, area in enumerate(areas)
+            for expression in _area_history(at_series(index + 1), area)
+        ],
     )

@@ -15,12 +15,14 @@ national figure is the mean over reporting units, and the regional median is the
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import polars as pl
 
 from engine.config import IndicatorSource
 from engine.contract import with_null_columns
 from engine.order_free import order_free_sum
-from features.asof import latest_known_month_index, month_index
+from features.asof import month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
 from features.context import keyed
 
@@ -28,7 +30,9 @@ _SLOPE_WINDOW = 12
 _LATEST_WITHIN_MONTHS = 12
 _MIN_SLOPE_MONTHS = 3
 _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
+_MAX_SERIES = 1 << 16  # measures across all indicator sources, far more than any configuration
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
+_LATEST = ["last_month", "last_share", "last_region_median", "last_national"]
 
 
 def _measure_index(source: IndicatorSource) -> dict[str, int]:
@@ -85,23 +89,25 @@ def with_value_column(indicator: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _series_key(measures: int) -> pl.Expr:
-    """One integer per unit and measure (a single, cheap as-of ``by`` key)."""
-    return (pl.col("unit_key").cast(pl.UInt64) * measures + pl.col("measure").cast(pl.UInt64)).alias("series")
+def _series_key() -> pl.Expr:
+    """One integer per unit and series (a single, cheap ``by`` key for the as-of joins)."""
+    return (pl.col("unit_key").cast(pl.UInt64) * _MAX_SERIES + pl.col("measure").cast(pl.UInt64)).alias(
+        "series"
+    )
 
 
-def _running_totals(monthly: pl.LazyFrame, len_measures: int) -> pl.LazyFrame:
+def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and month: the running totals, and the latest reported month with its share and
+    that month's regional median and national share (``monthly`` carries the peers of each month)."""
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
     key = "series"
     return (
-        monthly.with_columns(_series_key(len_measures))
+        monthly.with_columns(_series_key())
         .sort(key, "month")
         .select(
             key,
-            "unit_key",
-            "measure",
             "month",
             pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
             pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
@@ -113,10 +119,12 @@ def _running_totals(monthly: pl.LazyFrame, len_measures: int) -> pl.LazyFrame:
             pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
             pl.when(observed).then(pl.col("month")).alias("last_month"),
             y.alias("last_share"),
+            pl.when(observed).then(pl.col("region_median_share")).alias("last_region_median"),
+            pl.when(observed).then(pl.col("national_share")).alias("last_national"),
         )
         .with_columns(
             pl.col(_RUNNING).cum_sum().over(key),
-            pl.col("last_month", "last_share").forward_fill().over(key),
+            pl.col(_LATEST).forward_fill().over(key),
         )
     )
 
@@ -140,16 +148,26 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
     return regional.join(national, on=["measure", "month"], how="left")
 
 
+_LOOKBACKS: dict[int, list[str]] = {0: _RUNNING, 3: ["num", "den"], _SLOPE_WINDOW: _RUNNING}
+"""Months back from the latest known month → the running totals a statistic needs there."""
+
+
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
-    columns = _RUNNING if months_back else [*_RUNNING, "last_month", "last_share"]
-    right = running.select("unit_key", "month", *columns)
+    columns = _LOOKBACKS[months_back]
+    columns = columns if months_back else [*columns, *_LATEST]
+    right = running.select("series", "month", *columns)
     return (
         queries.with_columns((pl.col("known_month") - months_back).alias("_boundary"))
-        .sort("unit_key", "_boundary")
-        .join_asof(right, left_on="_boundary", right_on="month", by="unit_key", check_sortedness=False)
+        .join_asof(
+            right,
+            left_on="_boundary",
+            right_on="month",
+            by="series",
+            check_sortedness=False,  # within a series the boundaries rise with as_of
+        )
         .drop("_boundary", "month", strict=False)
-        .with_columns(pl.col(_RUNNING).fill_null(0.0).name.suffix(f"@{months_back}"))
-        .drop(_RUNNING)
+        .with_columns(pl.col(_LOOKBACKS[months_back]).fill_null(0.0).name.suffix(f"@{months_back}"))
+        .drop(_LOOKBACKS[months_back])
     )
 
 
@@ -169,6 +187,115 @@ def _least_squares_slope(months: int) -> pl.Expr:
     return pl.when((n >= _MIN_SLOPE_MONTHS) & (spread > 0)).then((n * sxy - sx * sy) / spread)
 
 
+def _series_table(sources: Mapping[str, IndicatorSource]) -> list[tuple[str, str, IndicatorSource]]:
+    """(source name, measure, source) per series; a series' number is its position here."""
+    return [(name, key, source) for name, source in sources.items() for key in source.measures]
+
+
+def _known_month_by_series(series: list[tuple[str, str, IndicatorSource]]) -> pl.Expr:
+    """The latest known month at ``as_of`` under the publication lags of each row's series."""
+    lag_months = {index: source.publication_lag_months for index, (_, _, source) in enumerate(series)}
+    lag_days = {index: source.publication_lag_days for index, (_, _, source) in enumerate(series)}
+    days = pl.col("measure").replace_strict(lag_days, return_dtype=pl.Int64)
+    months = pl.col("measure").replace_strict(lag_months, return_dtype=pl.Int32)
+    return month_index(pl.col("as_of") - pl.duration(days=days)) - 1 - months
+
+
+def indicator_sources_features(
+    indicators: Mapping[str, pl.LazyFrame],
+    units_at: pl.LazyFrame,
+    units: pl.LazyFrame,
+    keys: pl.LazyFrame,
+    *,
+    sources: Mapping[str, IndicatorSource],
+    stop_reporting_months: int,
+) -> pl.LazyFrame:
+    """Indicator features of every source per (unit_key, as_of) for the active units in ``units_at``.
+
+    Every measure of every source (shares and values alike) is one series: its months are accumulated
+    once and looked up at each planning date in the same three as-of joins, only for the units that
+    ever reported it (the others get nulls, as a window without reports does).
+
+    Parameters
+    ----------
+    indicators
+        Each source's normalised table (unit_id, period, measure, numerator, denominator, value),
+        by the source's configured name.
+    units_at
+        Active units per planning date (unit_key, as_of), sorted by both.
+    units
+        The units table (regions of every reporting unit, for the regional medians).
+    keys
+        unit_id → unit_key (:func:`features.context.unit_keys`).
+    sources
+        The sources' configurations by name (measures, thresholds, publication lag); their order is
+        the order of the series.
+    stop_reporting_months
+        A unit without any report in this many latest published months of a source is flagged as not
+        reporting that source.
+    """
+    series = _series_table(sources)
+    offsets: dict[str, int] = {}
+    for index, (name, _, _) in enumerate(series):
+        offsets.setdefault(name, index)
+    monthly = pl.concat(
+        [
+            monthly_indicator_values(keyed(with_value_column(indicators[name]), keys), source).with_columns(
+                pl.col("measure") + offsets[name]
+            )
+            for name, source in sources.items()
+        ],
+        how="vertical",
+    ).cache()
+    # Every (unit, date) row gets every series, in series order: the as-of joins keep that order
+    # (within a series the boundaries rise with as_of), so series i of a row is every n-th row.
+    queries = (
+        units_at.select("unit_key", "as_of")
+        .join(
+            pl.LazyFrame({"measure": range(len(series))}, schema={"measure": pl.UInt32}),
+            how="cross",
+            maintain_order="left_right",
+        )
+        .with_columns(_series_key(), known_month=_known_month_by_series(series))
+    )
+    with_peers = monthly.join(units.select("unit_id", "region_code"), on="unit_id", how="left").join(
+        peer_values(monthly, units), on=["region_code", "measure", "month"], how="left"
+    )
+    running = _running_totals(with_peers).cache()
+    for months_back in _LOOKBACKS:
+        queries = _totals_at(queries, running, months_back)
+    statistics = _series_statistics(queries)
+    wide = statistics.select(
+        pl.col("unit_key", "as_of").gather_every(len(series)),
+        *[
+            pl.col(statistic)
+            .gather_every(len(series), offset=index)
+            .alias(indicator_name(name, key, statistic))
+            for index, (name, key, _) in enumerate(series)
+            for statistic in INDICATOR_STATISTICS
+        ],
+    )
+    no_threshold = [
+        indicator_name(name, key, "months_below_threshold_12m")
+        for name, key, source in series
+        if source.measures[key].threshold is None  # nothing to fall below
+    ]
+    return wide.with_columns(
+        pl.lit(None, dtype=pl.Float64).alias(column) for column in no_threshold
+    ).with_columns(
+        _not_reporting(
+            [indicator_name(name, key, "months_since_report") for key in source.measures],
+            stop_reporting_months,
+        ).alias(indicator_not_reporting_name(name))
+        for name, source in sources.items()
+    )
+
+
+def _not_reporting(since_columns: list[str], stop_reporting_months: int) -> pl.Expr:
+    recent = pl.min_horizontal(since_columns)
+    return pl.when(recent.is_null() | (recent >= stop_reporting_months)).then(1.0).otherwise(0.0)
+
+
 def indicator_features(
     indicator: pl.LazyFrame,
     units_at: pl.LazyFrame,
@@ -179,84 +306,34 @@ def indicator_features(
     source: IndicatorSource,
     stop_reporting_months: int,
 ) -> pl.LazyFrame:
-    """Indicator features of one source per (unit_id, as_of) for the active units in ``units_at``.
-
-    Parameters
-    ----------
-    indicator
-        The source's normalised table (unit_id, period, measure, numerator, denominator).
-    units_at
-        Active units per planning date (unit_key, as_of, region_code).
-    units
-        The units table (regions of every reporting unit, for the regional medians).
-    keys
-        unit_id → unit_key (:func:`features.context.unit_keys`).
-    name
-        The source's configured name (column prefix).
-    source
-        The source's configuration (measures, thresholds, publication lag).
-    stop_reporting_months
-        A unit without any report in this many latest published months is flagged as not reporting.
-    """
-    monthly = monthly_indicator_values(keyed(with_value_column(indicator), keys), source)
-    monthly = monthly.cache()
-    peers = peer_values(monthly, units).cache()
-    queries = units_at.select("unit_key", "as_of", "region_code").with_columns(
-        known_month=latest_known_month_index(
-            pl.col("as_of"), source.publication_lag_months, source.publication_lag_days
-        )
-    )
-    frame = units_at.select("unit_key", "as_of")
-    since_columns: list[str] = []
-    for key, index in _measure_index(source).items():
-        statistics = _measure_statistics(
-            queries,
-            _running_totals(monthly.filter(pl.col("measure") == index), len(source.measures)).cache(),
-            peers.filter(pl.col("measure") == index).drop("measure"),
-        )
-        if source.measures[key].threshold is None:  # nothing to fall below
-            statistics = statistics.with_columns(
-                pl.lit(None, dtype=pl.Float64).alias("months_below_threshold_12m")
-            )
-        frame = frame.join(
-            statistics.rename({s: indicator_name(name, key, s) for s in INDICATOR_STATISTICS}),
-            on=["unit_key", "as_of"],
-            how="left",
-        )
-        since_columns.append(indicator_name(name, key, "months_since_report"))
-    recent = pl.min_horizontal(since_columns)
-    return frame.with_columns(
-        pl.when(recent.is_null() | (recent >= stop_reporting_months))
-        .then(1.0)
-        .otherwise(0.0)
-        .alias(indicator_not_reporting_name(name))
+    """Indicator features of one source (:func:`indicator_sources_features` for that source alone)."""
+    return indicator_sources_features(
+        {name: indicator},
+        units_at,
+        units,
+        keys,
+        sources={name: source},
+        stop_reporting_months=stop_reporting_months,
     )
 
 
-def _measure_statistics(queries: pl.LazyFrame, running: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFrame:
-    """The statistics of one measure per (unit_key, as_of), named as in INDICATOR_STATISTICS."""
-    for months_back in (0, 3, _SLOPE_WINDOW):
-        queries = _totals_at(queries, running, months_back)
+def _series_statistics(queries: pl.LazyFrame) -> pl.LazyFrame:
+    """The statistics of each series per (unit_key, as_of), named as in INDICATOR_STATISTICS."""
     since = pl.col("known_month") - pl.col("last_month")
     latest = pl.when(since < _LATEST_WITHIN_MONTHS).then(pl.col("last_share"))
     return (
-        queries.join(
-            peers,
-            left_on=["region_code", "last_month"],
-            right_on=["region_code", "month"],
-            how="left",
-        )
-        .with_columns(latest.alias("latest"), since.cast(pl.Float64).alias("months_since_report"))
+        queries.with_columns(latest.alias("latest"), since.cast(pl.Float64).alias("months_since_report"))
         .select(
             "unit_key",
             "as_of",
+            "measure",
             "latest",
             _share_over(3).alias("3m"),
             _share_over(12).alias("12m"),
             _least_squares_slope(_SLOPE_WINDOW).alias("slope_12m"),
             pl.when(_between("obs", 12) > 0).then(_between("below", 12)).alias("months_below_threshold_12m"),
-            (pl.col("latest") - pl.col("region_median_share")).alias("gap_region_median"),
-            (pl.col("latest") - pl.col("national_share")).alias("gap_national"),
+            (pl.col("latest") - pl.col("last_region_median")).alias("gap_region_median"),
+            (pl.col("latest") - pl.col("last_national")).alias("gap_national"),
             "months_since_report",
         )
         .with_columns(pl.col(INDICATOR_STATISTICS).cast(pl.Float64))

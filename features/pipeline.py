@@ -23,7 +23,7 @@ from features.context import JOIN_KEY, OUTPUT_KEY, active_units, unit_keys
 from features.continuity import visit_continuity_features
 from features.events import event_features
 from features.history import HISTORY_DEFICIENT, HISTORY_ROWS, history_features
-from features.indicators import indicator_features
+from features.indicators import indicator_sources_features
 
 FIXED_TABLES: tuple[str, ...] = ("providers", "units", "inspections")
 VISITS_TABLE = "visits"
@@ -127,15 +127,14 @@ def build_features(
                 tables[event_source.file], units_at, keys, name=name, source=event_source, areas=areas
             )
         )
-    for name, indicator_source in config.indicator_sources.items():
+    if config.indicator_sources:
         parts.append(
-            indicator_features(
-                tables[indicator_source.file],
+            indicator_sources_features(
+                {name: tables[source.file] for name, source in config.indicator_sources.items()},
                 units_at,
                 tables["units"],
                 keys,
-                name=name,
-                source=indicator_source,
+                sources=config.indicator_sources,
                 stop_reporting_months=config.quality.stop_reporting_months,
             )
         )

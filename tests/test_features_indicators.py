@@ -148,3 +148,37 @@ def test_lower_is_better_measure_counts_months_above_threshold() -> None:
     rows = [("U1", month(m), PHONE, share, 100) for m, share in [(1, 10), (2, 30), (3, 50), (4, 20)]]
     frame = features_of(config, rows, dt.date(2020, 6, 1))
     assert value(frame, "U1", f"{PREFIX}_months_below_threshold_12m") == 2.0, "0.3 and 0.5 exceed 0.2"
+
+
+def test_the_one_pass_over_every_source_equals_each_source_built_alone(config: Config) -> None:
+    # given a world with every indicator source; their publication lags differ (1, 2, 1 + 14 d, 5, 6 months)
+    from features.context import active_units, unit_keys
+    from features.indicators import indicator_features, indicator_sources_features
+    from tests.test_features_world import small_world
+
+    tables = {name: frame.collect().lazy() for name, frame in small_world(config).items()}
+    dates = [dt.date(2019, 1, 1), dt.date(2019, 2, 15), dt.date(2019, 7, 1), dt.date(2020, 1, 1)]
+    units_at = active_units(tables["units"], tables["providers"], dates)
+    keys = unit_keys(tables["units"])
+    stop = config.quality.stop_reporting_months
+    # when all sources are built in one pass
+    together = indicator_sources_features(
+        {name: tables[source.file] for name, source in config.indicator_sources.items()},
+        units_at,
+        tables["units"],
+        keys,
+        sources=config.indicator_sources,
+        stop_reporting_months=stop,
+    ).collect(engine="in-memory")
+    # then every source's columns equal that source built alone, row for row
+    assert together.height == units_at.collect().height, "one row per active unit and date"
+    for name, source in config.indicator_sources.items():
+        alone = indicator_features(
+            tables[source.file], units_at, tables["units"], keys, name=name, source=source,
+            stop_reporting_months=stop,
+        ).collect(engine="in-memory")  # fmt: skip
+        columns = [c for c in alone.columns if c.startswith(f"{name}_")]
+        assert columns, f"{name} built no columns"
+        assert together.select("unit_key", "as_of", *columns).equals(
+            alone.select("unit_key", "as_of", *columns), null_equal=True
+        ), f"{name}: the one-pass build differs from the source built alone"
