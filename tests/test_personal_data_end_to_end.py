@@ -16,6 +16,7 @@ import re
 import sqlite3
 import tempfile
 from pathlib import Path
+from urllib.parse import quote
 
 import polars as pl
 import pytest
@@ -244,7 +245,9 @@ def test_no_personnummer_survives_anywhere(
         texts["plan post"] = plan.text
         texts["plan get"] = client.get(f"/v1/plans/{plan.json()['plan_id']}", headers=auth).text
         probe, _ = number_in_text()
-        for url in (f"/v1/providers/{sole_trader}", f"/v1/candidates?q={probe}", f"/v1/{probe}"):
+        # Percent-encoded: a written form may hold a line break or another character a URL cannot carry.
+        sent = quote(probe, safe="")
+        for url in (f"/v1/providers/{sole_trader}", f"/v1/candidates?q={sent}", f"/v1/{sent}"):
             texts[f"probe {url[:12]}"] = client.get(url, headers=auth).text
         texts |= _web_pages(client, key, candidates.json()["items"], plan.json()["plan_id"])
         app.state.tillsynsrisk.audit.close()
