@@ -14,7 +14,13 @@ from engine.config import Config
 from engine.settings import Settings
 from models.backtest import PairedVerdict
 from models.jobs import TrainingResult, run_training
-from models.registry import gate_population, load_champion, promote, promotion_refusals
+from models.registry import (
+    current_champion_run,
+    gate_population,
+    load_champion,
+    promote,
+    promotion_refusals,
+)
 from models.tracking import Tracking
 from tests.models_factory import AS_OF, training_data
 
@@ -47,10 +53,12 @@ def test_training_logs_metrics_for_model_oracle_and_every_baseline(champion_run:
 def test_champion_reloads_and_reproduces_logged_predictions_exactly(
     champion_run: TrainingResult, models_tracking: Tracking, models_config: Config
 ) -> None:
-    # The session's MLflow store may already hold a champion (the CLI test promotes one): force, since
-    # this test is about reproduction, not the gates.
-    decision = promote(models_tracking, champion_run.run_id, _lenient(models_config).model, force=True)
-    assert decision.promoted, f"the toy model should be promoted, refused: {decision.reasons}"
+    # The session's MLflow store may already hold a champion (the CLI test promotes one, the change-feed
+    # test promotes this very run): force, since this test is about reproduction, not the gates.
+    current = current_champion_run(models_tracking)
+    if current is None or current[1] != champion_run.run_id:
+        decision = promote(models_tracking, champion_run.run_id, _lenient(models_config).model, force=True)
+        assert decision.promoted, f"the toy model should be promoted, refused: {decision.reasons}"
     settings = Settings(
         mlflow_tracking_uri=models_tracking.tracking_uri, mlflow_artifact_root=models_tracking.artifact_root
     )
