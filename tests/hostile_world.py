@@ -33,6 +33,7 @@ from tests.web_support import (
     WebHome,
     environment,
     evaluation_predictions,
+    log_evaluation_run,
     published_home,
     scores_for_snapshot,
 )
@@ -103,27 +104,17 @@ def hostile_scores(settings: Settings, config: Config) -> pl.DataFrame:
 
 def log_hostile_evaluation_run(settings: Settings, config: Config) -> str:
     """An evaluation run (as ``web_support.log_evaluation_run``) whose lineage and groups are payloads."""
-    from models.evaluation import metrics_table, reliability_tables, subgroup_tables, summary
-    from models.registry import tracking_for
-
     predictions = evaluation_predictions(config).with_columns(
         pl.col("size_band").replace({"small": GROUP_PAYLOAD})
     )
-    metrics = metrics_table(predictions, config)
-    tracking = tracking_for(settings)
-    with tracking.run(run_name="web-hostile", tags={"as_of": AS_OF.isoformat()}) as run:
-        run.log_params({"as_of": AS_OF.isoformat()})
-        run.log_dict(
-            {"snapshot_id": LINEAGE_PAYLOAD, "feature_set_id": LINEAGE_PAYLOAD, "as_of": AS_OF.isoformat(),
-             "folds": [LINEAGE_PAYLOAD, "2024"], "code_version": LINEAGE_PAYLOAD, "layout": LINEAGE_PAYLOAD,
-             "seed": LINEAGE_PAYLOAD, "config_hash": config.content_hash()},
-            "lineage.json",
-        )  # fmt: skip
-        run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
-        run.log_table(metrics, "evaluation/metrics.parquet")
-        run.log_table(reliability_tables(predictions, 10), "evaluation/reliability.parquet")
-        run.log_table(subgroup_tables(predictions, config), "evaluation/subgroups.parquet")
-        return run.run_id
+    lineage = {
+        "snapshot_id": LINEAGE_PAYLOAD, "feature_set_id": LINEAGE_PAYLOAD, "as_of": AS_OF.isoformat(),
+        "folds": [LINEAGE_PAYLOAD, "2024"], "code_version": LINEAGE_PAYLOAD, "layout": LINEAGE_PAYLOAD,
+        "seed": LINEAGE_PAYLOAD, "config_hash": config.content_hash(),
+    }  # fmt: skip
+    return log_evaluation_run(
+        settings, config, predictions=predictions, lineage=lineage, run_name="web-hostile"
+    )
 
 
 def hostile_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome:

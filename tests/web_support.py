@@ -17,6 +17,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
@@ -142,21 +143,31 @@ def evaluation_predictions(config: Config, seed: int = 0, rows_per_area: int = 3
     return pl.concat(parts)
 
 
-def log_evaluation_run(settings: Settings, config: Config) -> str:
-    """An MLflow run with the artifacts the Modell page and the HTML report read; returns its id."""
+def log_evaluation_run(
+    settings: Settings,
+    config: Config,
+    *,
+    predictions: pl.DataFrame | None = None,
+    lineage: dict[str, Any] | None = None,
+    run_name: str = "web-test",
+) -> str:
+    """An MLflow run with the artifacts the Modell page and the HTML report read; returns its id.
+
+    ``predictions`` and ``lineage`` default to a random evaluation and the test home's lineage.
+    """
     from models.evaluation import metrics_table, reliability_tables, subgroup_tables, summary
     from models.registry import tracking_for
 
-    predictions = evaluation_predictions(config)
+    predictions = evaluation_predictions(config) if predictions is None else predictions
+    lineage = lineage or {
+        "snapshot_id": "snapshot-web-test", "feature_set_id": "fs-web-test", "as_of": AS_OF.isoformat(),
+        "folds": ["2023", "2024"], "config_hash": config.content_hash(),
+    }  # fmt: skip
     metrics = metrics_table(predictions, config)
     tracking = tracking_for(settings)
-    with tracking.run(run_name="web-test", tags={"as_of": AS_OF.isoformat()}) as run:
+    with tracking.run(run_name=run_name, tags={"as_of": AS_OF.isoformat()}) as run:
         run.log_params({"as_of": AS_OF.isoformat()})
-        run.log_dict(
-            {"snapshot_id": "snapshot-web-test", "feature_set_id": "fs-web-test", "as_of": AS_OF.isoformat(),
-             "folds": ["2023", "2024"], "config_hash": config.content_hash()},
-            "lineage.json",
-        )  # fmt: skip
+        run.log_dict(lineage, "lineage.json")
         run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
         run.log_table(metrics, "evaluation/metrics.parquet")
         run.log_table(reliability_tables(predictions, 10), "evaluation/reliability.parquet")
