@@ -14,6 +14,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -47,7 +48,10 @@ def page(browser: Any, server: LiveServer) -> Iterator[Any]:
 def sign_in(page: Any, key: str, next_path: str = "/") -> None:
     page.goto(f"/logga-in?next={next_path}")
     page.get_by_label("API-nyckel").fill(key)
-    page.get_by_role("button", name="Logga in").click()
+    # Wait for the form's own navigation: load_state alone can return on the sign-in page before the
+    # POST answers, and the next goto then races the session cookie.
+    with page.expect_navigation():
+        page.get_by_role("button", name="Logga in").click()
     page.wait_for_load_state()
 
 
@@ -349,6 +353,8 @@ def test_a_page_outside_the_keys_scopes_is_a_swedish_403_page(page: Any, web_hom
     store = ApiKeyStore(web_home.settings.api_keys_db)
     key = store.create("bara-kandidater", frozenset({"read:candidates"}))[1]
     store.close()
+    # The server sees a key created by another process within its store's refresh interval (1 s).
+    time.sleep(store.refresh_seconds + 0.2)
     sign_in(page, key)
     # When it opens the Modell page, then the answer is a Swedish 403 page with the menu it may use
     response = page.goto("/modell")
