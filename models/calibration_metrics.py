@@ -43,6 +43,18 @@ def batch_ece(residuals: FloatArray, counts: FloatArray, indicators: FloatArray)
         return np.abs(per_bin).sum(axis=1) / counts.sum(axis=1)
 
 
+def calibration_error(
+    y_true: FloatArray, probabilities: FloatArray, n_bins: int = 10, weights: FloatArray | None = None
+) -> float:
+    """ECE; with ``weights``, each bin's gap and size are weighted sums (the Hájek form)."""
+    y = np.asarray(y_true, dtype=np.float64)
+    p = np.asarray(probabilities, dtype=np.float64)
+    if weights is None or y.shape[0] == 0:
+        return expected_calibration_error(y, p, n_bins)
+    w = np.asarray(weights, dtype=np.float64)[None, :]
+    return float(batch_ece(y - p, w, bin_indicators(p, n_bins))[0])
+
+
 def _chunks(total: int) -> Iterator[slice]:
     for start in range(0, total, _CHUNK):
         yield slice(start, min(start + _CHUNK, total))
@@ -63,34 +75,45 @@ def ece_interval(
     seed: int,
     level: float = 0.95,
     counts: FloatArray | None = None,
+    weights: FloatArray | None = None,
 ) -> Interval:
     """ECE with a percentile bootstrap interval (rows resampled within ``groups``, e.g. test folds).
 
-    ``counts`` may pass resample multiplicities already drawn with the same groups and seed.
+    ``counts`` may pass resample multiplicities already drawn with the same groups and seed;
+    ``weights`` make it the weighted ECE (:func:`calibration_error`), each resampled row carrying its weight.
 
     The bootstrap distribution of the ECE sits above the estimate (resampling adds noise to every
     bin), so the interval is wide on the upper side; read it with :func:`ece_noise_band`.
     """
     y = np.asarray(y_true, dtype=np.float64)
     p = np.asarray(probabilities, dtype=np.float64)
-    estimate = expected_calibration_error(y, p, n_bins)
+    estimate = calibration_error(y, p, n_bins, weights)
     if y.shape[0] == 0:
         return Interval(estimate, np.nan, np.nan)
     groups = np.zeros(y.shape[0]) if groups is None else np.asarray(groups)
     counts = bootstrap_counts(groups, resamples, seed) if counts is None else counts
+    if weights is not None:
+        counts = counts * np.asarray(weights, dtype=np.float64)
     indicators = bin_indicators(p, n_bins)
     values = np.concatenate([batch_ece(y - p, counts[chunk], indicators) for chunk in _chunks(resamples)])
     return _interval(values, estimate, level)
 
 
 def ece_noise_band(
-    probabilities: FloatArray, *, n_bins: int = 10, resamples: int, seed: int, level: float = 0.95
+    probabilities: FloatArray,
+    *,
+    n_bins: int = 10,
+    resamples: int,
+    seed: int,
+    level: float = 0.95,
+    weights: FloatArray | None = None,
 ) -> Interval:
     """The ECE a perfectly calibrated model with these predictions shows on this many rows.
 
     Labels are drawn ``resamples`` times as Bernoulli(probabilities); returns the mean ECE as the
     estimate and the central ``level`` interval of the draws (its upper bound is the consistency
-    threshold: an observed ECE above it is unlikely to be label noise alone).
+    threshold: an observed ECE above it is unlikely to be label noise alone). ``weights``: the band of
+    the weighted ECE on rows with these weights.
     """
     p = np.asarray(probabilities, dtype=np.float64)
     if p.shape[0] == 0:
@@ -99,7 +122,7 @@ def ece_noise_band(
         raise ValueError(f"resamples must be between 10 and 10000, got {resamples}")
     rng = np.random.default_rng(seed)
     indicators = bin_indicators(p, n_bins)
-    ones = np.ones((1, p.shape[0]))
+    ones = np.ones((1, p.shape[0])) if weights is None else np.asarray(weights, dtype=np.float64)[None, :]
     draws = (rng.random((chunk.stop - chunk.start, p.shape[0])) < p for chunk in _chunks(resamples))
     values = np.concatenate([batch_ece(d.astype(np.float64) - p, ones, indicators) for d in draws])
     return _interval(values, float(values.mean()), level)

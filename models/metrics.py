@@ -111,13 +111,17 @@ def fraction_tag(fraction: float) -> str:
     return f"{round(fraction * 100):d}pct"
 
 
-def _hits_in_top_k(y_desc: FloatArray, drawn: FloatArray, hits: FloatArray, k: int) -> FloatArray:
+def _hits_in_top_k(
+    y_desc: FloatArray, drawn: FloatArray, hits: FloatArray, k: int | FloatArray
+) -> FloatArray:
     """Positives among the first ``k`` draws, from the running totals of draws and hits.
 
     Rows are sorted by descending score and repeat as often as they were drawn; ``drawn`` and
-    ``hits`` are their cumulative sums (B, n).
+    ``hits`` are their cumulative sums (B, n). ``k`` is one count for every resample or, for weighted
+    rows, one (fractional) weight per resample (B,); the row on the boundary counts in part.
     """
-    full = (drawn < k).sum(axis=1)  # rows entirely inside the top k
+    bound = np.reshape(k, (-1, 1)) if np.ndim(k) else k
+    full = (drawn < bound).sum(axis=1)  # rows entirely inside the top k
     rows = np.arange(drawn.shape[0])
     before_drawn = np.where(full > 0, drawn[rows, np.maximum(full - 1, 0)], 0.0)
     before_hits = np.where(full > 0, hits[rows, np.maximum(full - 1, 0)], 0.0)
@@ -155,6 +159,7 @@ def batch_ranking_metrics(
     counts: FloatArray,
     *,
     with_auc: bool = True,
+    weights: FloatArray | None = None,
 ) -> dict[str, FloatArray]:
     """Ranking metrics for each row of ``counts`` (B, n): how often each of the n rows is drawn.
 
@@ -165,7 +170,14 @@ def batch_ranking_metrics(
     ROC AUC and average precision are computed over all rows together. Scores must be tie-free
     (the callers break ties with a seeded jitter). ``with_auc=False`` skips ROC AUC and average
     precision (a sort of every resample's rows) when only the top-k figures are wanted.
+
+    ``weights`` (length n, e.g. inverse inclusion probabilities) make every figure a Hájek estimate:
+    each drawn row stands for ``weight`` rows of the population, the top ``fraction`` of a fold is the
+    first ``fraction`` of its drawn weight (the boundary row counting in part), precision@k is the
+    weighted share of positives in it, and ROC AUC and average precision count weighted pairs.
     """
+    if weights is not None:
+        return _weighted_ranking_metrics(y, s, groups, fractions, counts * weights, with_auc=with_auc)
     out: dict[str, FloatArray] = {}
     n_pos = (counts * y).sum(axis=1)
     n_all = counts.sum(axis=1)
@@ -204,6 +216,47 @@ def batch_ranking_metrics(
     return out
 
 
+def _weighted_ranking_metrics(
+    y: FloatArray,
+    s: FloatArray,
+    groups: FloatArray,
+    fractions: Sequence[float],
+    mass: FloatArray,
+    *,
+    with_auc: bool,
+) -> dict[str, FloatArray]:
+    """:func:`batch_ranking_metrics` of rows drawn with ``mass`` = multiplicity × weight (B, n)."""
+    out: dict[str, FloatArray] = {}
+    n_pos = (mass * y).sum(axis=1)
+    n_all = mass.sum(axis=1)
+    hits_by_fraction = {fraction: np.zeros(mass.shape[0]) for fraction in fractions}
+    selected_by_fraction = {fraction: np.zeros(mass.shape[0]) for fraction in fractions}
+    for label in np.unique(groups):
+        member = np.flatnonzero(groups == label)
+        order = member[np.argsort(-s[member], kind="stable")]
+        drawn = np.cumsum(mass[:, order], axis=1)
+        running_hits = np.cumsum(mass[:, order] * y[order], axis=1)
+        for fraction in fractions:
+            k = fraction * drawn[:, -1]  # the fold's top fraction of the (resampled) population weight
+            hits_by_fraction[fraction] += _hits_in_top_k(y[order], drawn, running_hits, k)
+            selected_by_fraction[fraction] += k
+    for fraction in fractions:
+        hits, selected = hits_by_fraction[fraction], selected_by_fraction[fraction]
+        tag = fraction_tag(fraction)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            precision = hits / selected
+            out[f"precision_at_{tag}"] = precision
+            out[f"recall_at_{tag}"] = np.where(n_pos > 0, hits / n_pos, np.nan)
+            out[f"lift_at_{tag}"] = np.where(n_pos > 0, precision / (n_pos / n_all), np.nan)
+    if not with_auc:
+        return out
+    ascending = np.argsort(s, kind="stable")
+    out["roc_auc"] = _auc_from_counts(y[ascending], mass[:, ascending])
+    descending = ascending[::-1]
+    out["average_precision"] = _average_precision_from_counts(y[descending], mass[:, descending])
+    return out
+
+
 def ranking_metrics(
     y_true: FloatArray,
     scores: FloatArray,
@@ -211,8 +264,12 @@ def ranking_metrics(
     groups: FloatArray | None = None,
     *,
     with_auc: bool = True,
+    weights: FloatArray | None = None,
 ) -> dict[str, float]:
-    """precision@k, recall@k, lift@k per fraction, ROC AUC and average precision (point estimates)."""
+    """precision@k, recall@k, lift@k per fraction, ROC AUC and average precision (point estimates).
+
+    ``weights``: Hájek estimates with these row weights (:func:`batch_ranking_metrics`).
+    """
     if y_true.shape[0] == 0:
         return {}
     groups = np.zeros(y_true.shape[0]) if groups is None else np.asarray(groups)
@@ -223,6 +280,7 @@ def ranking_metrics(
         fractions,
         np.ones((1, y_true.shape[0])),
         with_auc=with_auc,
+        weights=None if weights is None else np.asarray(weights, dtype=float),
     )
     return {name: float(values[0]) for name, values in batch.items()}
 
@@ -262,20 +320,23 @@ def bootstrap_ranking_intervals(
     level: float = 0.95,
     counts: FloatArray | None = None,
     with_auc: bool = True,
+    weights: FloatArray | None = None,
 ) -> dict[str, Interval]:
     """Percentile bootstrap CIs (rows resampled within folds) for every ranking metric.
 
     ``counts`` (from :func:`bootstrap_counts` with the same groups, resamples and seed) lets callers
-    scoring several scorers on the same rows draw the resamples once.
+    scoring several scorers on the same rows draw the resamples once. ``weights``: Hájek estimates,
+    each resampled row carrying its weight (:func:`batch_ranking_metrics`).
     """
     n = y_true.shape[0]
     groups = np.zeros(n) if groups is None else np.asarray(groups)
-    point = ranking_metrics(y_true, scores, fractions, groups, with_auc=with_auc)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    point = ranking_metrics(y_true, scores, fractions, groups, with_auc=with_auc, weights=w)
     if n == 0:
         return {}
     counts = bootstrap_counts(groups, resamples, seed) if counts is None else counts
     batch = batch_ranking_metrics(
-        y_true.astype(float), scores.astype(float), groups, fractions, counts, with_auc=with_auc
+        y_true.astype(float), scores.astype(float), groups, fractions, counts, with_auc=with_auc, weights=w
     )
     alpha = (1.0 - level) / 2.0
     intervals = {}
@@ -317,6 +378,48 @@ def random_selection_tail(n: int, positives: int, selected: int, hits: int, *, u
     )
 
 
+def paired_difference_resamples(
+    y_true: FloatArray,
+    scores_a: FloatArray,
+    scores_b: FloatArray,
+    fractions: Sequence[float],
+    *,
+    groups: FloatArray,
+    counts: FloatArray,
+    weights: FloatArray | None = None,
+) -> dict[str, tuple[float, FloatArray]]:
+    """precision@k of ``scores_a`` minus that of ``scores_b``: the point difference and its resamples.
+
+    Both scorers are measured on every resample of ``counts`` (from :func:`bootstrap_counts`), so the
+    resampled differences carry only the uncertainty of the difference. Keys are
+    ``precision_at_<tag>`` per fraction; ``weights`` as in :func:`batch_ranking_metrics`.
+    """
+    y = np.asarray(y_true, dtype=float)
+    groups = np.asarray(groups)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    ones = np.ones((1, y.shape[0]))
+    a_scores, b_scores = np.asarray(scores_a, float), np.asarray(scores_b, float)
+    a_point = batch_ranking_metrics(y, a_scores, groups, fractions, ones, with_auc=False, weights=w)
+    b_point = batch_ranking_metrics(y, b_scores, groups, fractions, ones, with_auc=False, weights=w)
+    a = batch_ranking_metrics(y, a_scores, groups, fractions, counts, with_auc=False, weights=w)
+    b = batch_ranking_metrics(y, b_scores, groups, fractions, counts, with_auc=False, weights=w)
+    out = {}
+    for fraction in fractions:
+        name = f"precision_at_{fraction_tag(fraction)}"
+        out[name] = (float(a_point[name][0] - b_point[name][0]), a[name] - b[name])
+    return out
+
+
+def percentile_interval(estimate: float, resampled: FloatArray, level: float = 0.95) -> Interval:
+    """``estimate`` with the central ``level`` interval of its bootstrap ``resampled`` values (NaNs
+    dropped; NaN bounds when none is left)."""
+    finite = resampled[~np.isnan(resampled)]
+    if not finite.size:
+        return Interval(estimate, math.nan, math.nan)
+    alpha = (1.0 - level) / 2.0
+    return Interval(estimate, float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha)))
+
+
 def paired_difference_intervals(
     y_true: FloatArray,
     scores_a: FloatArray,
@@ -326,33 +429,54 @@ def paired_difference_intervals(
     groups: FloatArray,
     counts: FloatArray,
     level: float = 0.95,
+    weights: FloatArray | None = None,
 ) -> dict[str, Interval]:
     """precision@k of ``scores_a`` minus that of ``scores_b`` on the same rows, with a paired interval.
 
-    Both scorers are measured on every resample of ``counts`` (from :func:`bootstrap_counts`), so the
-    interval is that of the difference itself, narrower than two separate intervals when the two
-    rankings agree on many rows. Keys are ``precision_at_<tag>`` per fraction.
+    The interval is that of the difference itself (:func:`paired_difference_resamples`), narrower than
+    two separate intervals when the two rankings agree on many rows. Keys are ``precision_at_<tag>``.
     """
-    y = np.asarray(y_true, dtype=float)
-    groups = np.asarray(groups)
-    ones = np.ones((1, y.shape[0]))
-    a_point = batch_ranking_metrics(y, np.asarray(scores_a, float), groups, fractions, ones, with_auc=False)
-    b_point = batch_ranking_metrics(y, np.asarray(scores_b, float), groups, fractions, ones, with_auc=False)
-    a = batch_ranking_metrics(y, np.asarray(scores_a, float), groups, fractions, counts, with_auc=False)
-    b = batch_ranking_metrics(y, np.asarray(scores_b, float), groups, fractions, counts, with_auc=False)
-    alpha = (1.0 - level) / 2.0
-    out = {}
-    for fraction in fractions:
-        name = f"precision_at_{fraction_tag(fraction)}"
-        difference = a[name] - b[name]
-        finite = difference[~np.isnan(difference)]
-        lower, upper = (
-            (float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha)))
-            if finite.size
-            else (math.nan, math.nan)
-        )
-        out[name] = Interval(float(a_point[name][0] - b_point[name][0]), lower, upper)
-    return out
+    differences = paired_difference_resamples(
+        y_true, scores_a, scores_b, fractions, groups=groups, counts=counts, weights=weights
+    )
+    return {
+        name: percentile_interval(point, resampled, level) for name, (point, resampled) in differences.items()
+    }
+
+
+DETECTION_POWER = 0.8
+
+
+def minimum_detectable_difference(
+    standard_error: float, *, level: float = 0.95, power: float = DETECTION_POWER
+) -> float:
+    """The smallest true difference a two-sided test at ``level`` detects with probability ``power``.
+
+    (z_{1 − (1 − level)/2} + z_{power}) × ``standard_error``: 2.80 standard errors at 95 % and 80 %
+    power. A verdict "not reliably different" on a sample whose minimum detectable difference is 0.15
+    says nothing about smaller differences: the sample could not have shown them.
+
+    Examples
+    --------
+    >>> round(minimum_detectable_difference(0.05), 4)
+    0.1401
+    """
+    if not 0.0 < level < 1.0 or not 0.0 < power < 1.0:
+        raise ValueError(f"level and power must be in (0, 1), got {level} and {power}")
+    normal = NormalDist()
+    return (normal.inv_cdf(1.0 - (1.0 - level) / 2.0) + normal.inv_cdf(power)) * standard_error
+
+
+def bootstrap_standard_error(resampled: FloatArray) -> float:
+    """The standard deviation of bootstrap ``resampled`` values (NaNs dropped; NaN below two values)."""
+    finite = resampled[~np.isnan(resampled)]
+    return float(np.std(finite, ddof=1)) if finite.size >= 2 else math.nan
+
+
+def effective_sample_size(weights: FloatArray) -> float:
+    """Kish's effective sample size (Σw)² / Σw²: how many unweighted rows the weighted ones are worth."""
+    w = np.asarray(weights, dtype=float)
+    return float(w.sum() ** 2 / (w**2).sum()) if w.size else 0.0
 
 
 AUDIT_METRICS = ("precision", "recall", "selection_rate")
