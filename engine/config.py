@@ -252,7 +252,7 @@ class ModelSettings(_Frozen):
     region_with_team: Literal["keep", "drop"] = "drop"
     ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
     ece_bins: Annotated[int, Field(ge=2)] = 10
-    ece_gate_population: Literal["random", "all"] = "all"
+    ece_gate_population: Literal["random", "all", "weighted"] = "all"
     ece_gate_rule: Literal["point", "noise"] = "noise"
     bootstrap_resamples: Annotated[int, Field(ge=10, le=10_000)] = 200
     seed: int = 42
@@ -278,7 +278,7 @@ class ModelSettings(_Frozen):
         "roc_auc",
         "average_precision",
     ] = "precision_at_10pct"
-    paired_gate_population: Literal["random", "all"] = "all"
+    paired_gate_population: Literal["random", "all", "weighted"] = "all"
     paired_gate_better: Literal["point", "interval"] = "interval"
     paired_gate_family: Literal["bonferroni", "none"] = "none"
     paired_gate_min_n: Annotated[int, Field(ge=1)] = 30

@@ -15,6 +15,7 @@ inspections, and callers can refuse it (``tillsynsrisk backtest --out-of-sample-
 from __future__ import annotations
 
 import datetime as dt
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,9 +27,11 @@ from engine.config import Config, ModelSettings
 from engine.contract import REGIONS
 from models.artifact import AREA_COLUMN, RiskModel
 from models.baselines import tie_break_jitter
+from models.calibration_metrics import calibration_error
 from models.dataset import inspection_as_of, labelled_inspections
-from models.evaluation import POPULATIONS, population_filter
-from models.metrics import batch_ranking_metrics, bootstrap_counts, expected_calibration_error
+from models.evaluation import POPULATIONS, WEIGHTED, population_filter, population_weights
+from models.metrics import batch_ranking_metrics, bootstrap_counts
+from models.verdicts import POPULATION_SV
 
 RANKING_METRICS = ("precision_at_5pct", "precision_at_10pct", "precision_at_20pct", "recall_at_10pct",
                    "lift_at_10pct", "roc_auc", "average_precision")  # fmt: skip
@@ -116,10 +119,20 @@ def in_regions(window: pl.LazyFrame, units: pl.LazyFrame, regions: Sequence[str]
 
 
 def window_inspections(
-    inspections: pl.LazyFrame, *, since: dt.date, until: dt.date | None, lead_time_days: int
+    inspections: pl.LazyFrame,
+    *,
+    since: dt.date,
+    until: dt.date | None,
+    lead_time_days: int,
+    max_weight: float = math.inf,
 ) -> pl.LazyFrame:
-    """Labelled inspections (one row per inspection × area) decided in ``[since, until)``."""
-    frame = labelled_inspections(inspections, lead_time_days=lead_time_days, decided_before=until)
+    """Labelled inspections (one row per inspection × area) decided in ``[since, until)``.
+
+    ``max_weight`` truncates the inverse-probability weights of the ``weighted`` population.
+    """
+    frame = labelled_inspections(
+        inspections, lead_time_days=lead_time_days, decided_before=until, max_weight=max_weight
+    )
     return frame.filter(pl.col("decision_date") >= since).drop("as_of")
 
 
@@ -193,12 +206,13 @@ def bootstrap_interval(values: np.ndarray, level: float) -> tuple[float, float]:
 
 
 def _resampled_metrics(
-    y: np.ndarray, p: np.ndarray, counts: np.ndarray, fractions: Sequence[float]
+    y: np.ndarray, p: np.ndarray, counts: np.ndarray, fractions: Sequence[float], weights: np.ndarray | None
 ) -> dict[str, np.ndarray]:
     groups = np.zeros(y.shape[0])
-    batch = batch_ranking_metrics(y, p, groups, fractions, counts)
+    batch = batch_ranking_metrics(y, p, groups, fractions, counts, weights=weights)
+    mass = counts if weights is None else counts * weights
     with np.errstate(invalid="ignore", divide="ignore"):
-        batch["brier"] = (counts * (p - y) ** 2).sum(axis=1) / counts.sum(axis=1)
+        batch["brier"] = (mass * (p - y) ** 2).sum(axis=1) / mass.sum(axis=1)
     return batch
 
 
@@ -220,7 +234,8 @@ def paired_metrics(
     """Counts, per-version metrics and paired differences (version − first version) per population × area.
 
     ``frame`` has one row per inspection × area with ``is_random``, ``deficiency`` and one ``p_<version>``
-    column per version. Every version is bootstrapped on the same resamples of the same rows. Each
+    column per version (and ``weight_known``, ``weight`` for the ``weighted`` population, skipped
+    without them). Every version is bootstrapped on the same resamples of the same rows. Each
     difference carries its ``level`` interval and the family interval the paired gate reads
     (``family_lower``/``family_upper``, :func:`family_level`).
     """
@@ -229,14 +244,18 @@ def paired_metrics(
     metric_rows: list[dict[str, Any]] = []
     difference_rows: list[dict[str, Any]] = []
     for population in POPULATIONS:
+        if population == WEIGHTED and "weight_known" not in frame.columns:
+            continue
         subset = frame.filter(population_filter(population))
         compared = subset.group_by(AREA_COLUMN).len().filter(pl.col("len") >= settings.paired_gate_min_n)
         wide = family_level(level, compared.height, settings)
         for (area,), rows in sorted(subset.group_by(AREA_COLUMN), key=lambda item: str(item[0][0])):
             y = rows.get_column("deficiency").to_numpy().astype(float)
+            weights = population_weights(rows, population)
             count_rows.append(
-                {"population": population, AREA_COLUMN: area, "n": rows.height, "base_rate": float(y.mean())}
-            )
+                {"population": population, AREA_COLUMN: area, "n": rows.height,
+                 "base_rate": float(np.average(y, weights=weights))}
+            )  # fmt: skip
             counts = bootstrap_counts(np.zeros(rows.height), settings.bootstrap_resamples, settings.seed)
             ones = np.ones((1, rows.height))
             jitter = tie_break_jitter(rows.height, settings.seed)
@@ -246,18 +265,17 @@ def paired_metrics(
                 p = rows.get_column(f"p_{version}").to_numpy().astype(float)
                 ranked = p + jitter
                 point[version] = {
-                    k: float(v[0]) for k, v in _resampled_metrics(y, ranked, ones, fractions).items()
+                    k: float(v[0]) for k, v in _resampled_metrics(y, ranked, ones, fractions, weights).items()
                 }
-                point[version]["brier"] = float(np.mean((p - y) ** 2))
-                resampled[version] = _resampled_metrics(y, ranked, counts, fractions)
-                resampled[version]["brier"] = (counts * (p - y) ** 2).sum(axis=1) / counts.sum(axis=1)
+                point[version]["brier"] = float(np.average((p - y) ** 2, weights=weights))
+                resampled[version] = _resampled_metrics(y, ranked, counts, fractions, weights)
                 for metric in PAIRED_METRICS:
                     lower, upper = bootstrap_interval(resampled[version][metric], level)
                     metric_rows.append(
                         {"population": population, AREA_COLUMN: area, "version": version, "metric": metric,
                          "value": point[version][metric], "lower": lower, "upper": upper}
                     )  # fmt: skip
-                ece = expected_calibration_error(y, p, settings.ece_bins)
+                ece = calibration_error(y, p, settings.ece_bins, weights)
                 metric_rows.append(
                     {"population": population, AREA_COLUMN: area, "version": version, "metric": "ece",
                      "value": ece, "lower": None, "upper": None}
@@ -315,7 +333,11 @@ def run_backtest(
     if len(set(names)) != len(names):
         raise ValueError(f"model versions must be distinct, got {names}")
     window_plan = window_inspections(
-        tables["inspections"], since=since, until=until, lead_time_days=config.model.lead_time_days
+        tables["inspections"],
+        since=since,
+        until=until,
+        lead_time_days=config.model.lead_time_days,
+        max_weight=config.model.max_weight,
     )
     chosen = checked_regions(regions)
     if chosen:
@@ -330,7 +352,10 @@ def run_backtest(
     if features is None:
         dates = planning_dates(window, [v.lead_time_days for v in versions])
         features = build_features(tables, dates, config).collect()
-    frame = window.select("inspection_id", AREA_COLUMN, "unit_id", "decision_date", "is_random", "deficiency")
+    frame = window.select(
+        "inspection_id", AREA_COLUMN, "unit_id", "decision_date", "is_random", "deficiency", "weight_known",
+        "weight",
+    )  # fmt: skip
     for version in versions:
         frame = frame.join(
             version_scores(version, window, features), on=["inspection_id", AREA_COLUMN], how="inner"
@@ -472,7 +497,7 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
         intervals_en += f" ({_percent(wide)} for better: Bonferroni over {len(areas)} areas)"
     evidence_sv = (
         f"Beslutsunderlag: parad jämförelse av version {challenger} mot version {result.reference} på samma "
-        f"tillsyner beslutade {window} ({'alla tillsyner' if population == 'all' else 'slumpvis urval'}; "
+        f"tillsyner beslutade {window} ({POPULATION_SV.get(population, population)}; "
         f"n per område: {n_text}), mått {metric}, {intervals_sv}. Utfall: {outcome_sv}."
     )
     evidence_en = (

@@ -1,9 +1,14 @@
 """Rolling-origin evaluation of the model against the baselines and the oracle.
 
 Every test fold produces one prediction frame (one row per test inspection × area, one score column
-per scorer); metrics are computed from those frames on two populations: ``random`` (inspections
-chosen by random selection — the unbiased estimate) and ``all`` (every inspection, biased towards
-units that were chosen because they looked risky). Only inspected units have labels.
+per scorer); metrics are computed from those frames on three populations: ``random`` (inspections
+chosen by random selection — the unbiased estimate), ``all`` (every inspection, unweighted, biased
+towards units that were chosen because they looked risky) and ``weighted`` (every inspection whose
+inclusion probability π is known, weighted by 1/π truncated at ``max_weight``: Hájek estimates of
+the figures on the population the designs drew from, on more rows than the random subset alone).
+Beside every paired difference (model − baseline) stands its minimum detectable difference: the
+smallest true difference the sample could have detected with 80 % power at the 5 % level. Only
+inspected units have labels.
 """
 
 from __future__ import annotations
@@ -20,22 +25,24 @@ from engine.config import Config
 from engine.contract import REGIONS
 from models import baselines
 from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_area
-from models.calibration_metrics import ece_interval, ece_noise_band
+from models.calibration_metrics import calibration_error, ece_interval, ece_noise_band
 from models.dataset import size_band
 from models.metrics import (
     bootstrap_counts,
     bootstrap_ranking_intervals,
-    brier_score,
-    expected_calibration_error,
+    bootstrap_standard_error,
+    effective_sample_size,
     fraction_tag,
-    paired_difference_intervals,
+    minimum_detectable_difference,
+    paired_difference_resamples,
+    percentile_interval,
     reliability_table,
     selected_count,
     subgroup_audit,
 )
 from models.training import fit_risk_model, fit_risk_models, predict_rows
 from models.validation import Split
-from models.verdicts import BASELINES, PAIRED_PREFIX, Verdict, area_verdict
+from models.verdicts import BASELINES, MDD_PREFIX, PAIRED_PREFIX, Verdict, area_verdict
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +55,9 @@ SCORER_LABELS = {  # in Swedish, as the report's tables and charts name them
     "banding": "Indikatorer över trösklar",
     "logistic": "Logistisk regression",
 }
-POPULATIONS = ("random", "all")
+WEIGHTED = "weighted"
+POPULATIONS = ("random", "all", WEIGHTED)
+UNWEIGHTED_POPULATIONS = ("random", "all")
 ALL_FOLDS = "all"
 ORACLE_COLUMN = "true_p_deficiency"
 
@@ -121,6 +130,7 @@ def evaluate_split(
                 "deficiency",
                 "serious",
                 "weight",
+                *(["weight_known"] if "weight_known" in area_test.columns else []),
                 pl.col("ownership").cast(pl.String).fill_null("unknown"),
                 pl.col("region_code").cast(pl.String).fill_null("unknown"),
                 size_band(pl.col("listed_patients"), settings.unit_size_bands).alias("size_band"),
@@ -139,28 +149,38 @@ def evaluate_split(
 
 
 def population_filter(population: str) -> pl.Expr:
-    """Rows of ``population``: ``random`` (random selection only) or ``all``."""
+    """Rows of ``population``: ``random`` (random selection only), ``all``, or ``weighted`` (π known)."""
     if population == "random":
         return pl.col("is_random")
     if population == "all":
         return pl.lit(value=True)
+    if population == WEIGHTED:
+        return pl.col("weight_known")
     raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
 
 
 def _metric_rows(
-    frame: pl.DataFrame, fractions: Sequence[float], resamples: int, seed: int, n_bins: int
+    frame: pl.DataFrame,
+    fractions: Sequence[float],
+    resamples: int,
+    seed: int,
+    n_bins: int,
+    *,
+    weights: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
+    """Every figure of one population × area × fold; ``weights`` (1/π): Hájek estimates throughout."""
     y = frame.get_column("deficiency").to_numpy().astype(float)
     groups = frame.get_column("fold").to_numpy()
     rows: list[dict[str, Any]] = [
         {"scorer": "data", "metric": "n", "value": float(frame.height)},
-        {"scorer": "data", "metric": "base_rate", "value": float(y.mean())},
+        {"scorer": "data", "metric": "base_rate", "value": float(np.average(y, weights=weights))},
         {
             "scorer": "data",
             "metric": "serious_rate",
-            "value": float(frame.get_column("serious").to_numpy().mean()),
+            "value": float(np.average(frame.get_column("serious").to_numpy(), weights=weights)),
         },
-        # How many rows each top fraction selects over the folds (the verdict's test against random).
+        # How many rows each top fraction selects over the folds (the verdict's test against random:
+        # a count of rows, which a weighted selection is not).
         *[
             {
                 "scorer": "data",
@@ -168,7 +188,13 @@ def _metric_rows(
                 "value": float(selected_count(groups, f)),
             }
             for f in fractions
+            if weights is None
         ],
+        *(
+            []
+            if weights is None
+            else [{"scorer": "data", "metric": "effective_n", "value": effective_sample_size(weights)}]
+        ),
     ]
     oracle = frame.get_column("score_oracle").to_numpy().astype(float)
     has_oracle = not np.isnan(oracle).any()
@@ -179,7 +205,14 @@ def _metric_rows(
         if np.isnan(scores).all():
             continue
         intervals = bootstrap_ranking_intervals(
-            y, scores, fractions, groups=groups, resamples=resamples, seed=seed, counts=counts
+            y,
+            scores,
+            fractions,
+            groups=groups,
+            resamples=resamples,
+            seed=seed,
+            counts=counts,
+            weights=weights,
         )
         rows += [
             {"scorer": scorer, "metric": name, "value": i.estimate, "lower": i.lower, "upper": i.upper}
@@ -187,12 +220,14 @@ def _metric_rows(
         ]
         if has_oracle:
             rows += _expected_precision_rows(
-                scorer, oracle, scores, fractions=fractions, groups=groups, counts=counts
+                scorer, oracle, scores, fractions=fractions, groups=groups, counts=counts, weights=weights
             )
-    rows += _paired_difference_rows(frame, y, fractions, groups=groups, counts=counts)
+    rows += _paired_difference_rows(frame, y, fractions, groups=groups, counts=counts, weights=weights)
     p = frame.get_column("score_model").to_numpy().astype(float)
-    ece = ece_interval(y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed, counts=counts)
-    noise = ece_noise_band(p, n_bins=n_bins, resamples=resamples, seed=seed)
+    ece = ece_interval(
+        y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed, counts=counts, weights=weights
+    )
+    noise = ece_noise_band(p, n_bins=n_bins, resamples=resamples, seed=seed, weights=weights)
     rows += [
         {"scorer": "model", "metric": "ece", "value": ece.estimate, "lower": ece.lower, "upper": ece.upper},
         # What a perfectly calibrated model with these predictions would show on these rows.
@@ -203,30 +238,43 @@ def _metric_rows(
             "lower": noise.lower,
             "upper": noise.upper,
         },
-        {"scorer": "model", "metric": "brier", "value": brier_score(y, p)},
+        {"scorer": "model", "metric": "brier", "value": _brier(y, p, weights)},
     ]
     if has_oracle:
         # The true probabilities' ECE on the same rows: the noise floor no model can go below.
         rows.append(
-            {"scorer": "oracle", "metric": "ece", "value": expected_calibration_error(y, oracle, n_bins)}
+            {"scorer": "oracle", "metric": "ece", "value": calibration_error(y, oracle, n_bins, weights)}
         )
     raw = frame.get_column("raw_score").to_numpy().astype(float)
     rows.append(
-        {"scorer": "model", "metric": "ece_uncalibrated", "value": expected_calibration_error(y, raw, n_bins)}
+        {"scorer": "model", "metric": "ece_uncalibrated", "value": calibration_error(y, raw, n_bins, weights)}
     )
     serious = frame.get_column("serious").to_numpy().astype(float)
     p_serious = frame.get_column("p_serious").to_numpy().astype(float)
-    rows.append({"scorer": "model", "metric": "serious_brier", "value": brier_score(serious, p_serious)})
+    rows.append({"scorer": "model", "metric": "serious_brier", "value": _brier(serious, p_serious, weights)})
     return rows
 
 
+def _brier(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None) -> float:
+    """The (weighted) mean squared error of the probabilities."""
+    return float(np.average((p - y) ** 2, weights=weights)) if y.shape[0] else float("nan")
+
+
 def _paired_difference_rows(
-    frame: pl.DataFrame, y: np.ndarray, fractions: Sequence[float], *, groups: np.ndarray, counts: np.ndarray
+    frame: pl.DataFrame,
+    y: np.ndarray,
+    fractions: Sequence[float],
+    *,
+    groups: np.ndarray,
+    counts: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """precision@k of the model minus each baseline's on the same resamples (``scorer`` = the baseline).
 
     A paired interval: whether the model beats the best comparison method is read from the interval of
-    the difference, not from two overlapping intervals.
+    the difference, not from two overlapping intervals. Beside it, ``mdd_paired_<metric>``: the
+    minimum detectable difference, (z₀.₉₇₅ + z₀.₈) × the standard deviation of the same resampled
+    differences.
     """
     model = frame.get_column("score_model").to_numpy().astype(float)
     if np.isnan(model).any():
@@ -236,17 +284,25 @@ def _paired_difference_rows(
         baseline = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(baseline).any():
             continue
-        differences = paired_difference_intervals(y, model, baseline, fractions, groups=groups, counts=counts)
-        rows += [
-            {
-                "scorer": scorer,
-                "metric": f"{PAIRED_PREFIX}{name}",
-                "value": interval.estimate,
-                "lower": interval.lower,
-                "upper": interval.upper,
-            }
-            for name, interval in differences.items()
-        ]
+        differences = paired_difference_resamples(
+            y, model, baseline, fractions, groups=groups, counts=counts, weights=weights
+        )
+        for name, (point, resampled) in differences.items():
+            interval = percentile_interval(point, resampled)
+            rows += [
+                {
+                    "scorer": scorer,
+                    "metric": f"{PAIRED_PREFIX}{name}",
+                    "value": interval.estimate,
+                    "lower": interval.lower,
+                    "upper": interval.upper,
+                },
+                {
+                    "scorer": scorer,
+                    "metric": f"{MDD_PREFIX}{name}",
+                    "value": minimum_detectable_difference(bootstrap_standard_error(resampled)),
+                },
+            ]
     return rows
 
 
@@ -258,6 +314,7 @@ def _expected_precision_rows(
     fractions: Sequence[float],
     groups: np.ndarray,
     counts: np.ndarray,
+    weights: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
     """Expected precision@k: the mean *true* probability among each scorer's top k (synthetic only).
 
@@ -273,6 +330,7 @@ def _expected_precision_rows(
         seed=0,  # unused: the resamples are given
         counts=counts,
         with_auc=False,
+        weights=weights,
     )
     return [
         {
@@ -293,6 +351,8 @@ def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     folds = sorted(predictions.get_column("fold").unique().to_list())
     for population in POPULATIONS:
+        if population == WEIGHTED and "weight_known" not in predictions.columns:
+            continue  # predictions of an older run: the inclusion probabilities were not kept
         subset = predictions.filter(population_filter(population))
         for area in config.risk_area_ids:
             area_rows = subset.filter(pl.col(AREA_COLUMN) == area)
@@ -306,6 +366,7 @@ def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
                     settings.bootstrap_resamples,
                     settings.seed,
                     settings.ece_bins,
+                    weights=population_weights(fold_rows, population),
                 ):
                     rows.append({"population": population, "fold": fold, AREA_COLUMN: area, **row})
     schema = {
@@ -321,10 +382,18 @@ def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
     return pl.DataFrame(rows, schema=schema)
 
 
+def population_weights(rows: pl.DataFrame, population: str) -> np.ndarray | None:
+    """The rows' inverse-probability weights in the ``weighted`` population (None = unweighted).
+
+    The ``weight`` column is 1/π truncated at ``max_weight`` (:func:`models.dataset.labelled_inspections`).
+    """
+    return rows.get_column("weight").to_numpy().astype(float) if population == WEIGHTED else None
+
+
 def reliability_tables(predictions: pl.DataFrame, n_bins: int) -> pl.DataFrame:
-    """Reliability table per population and area over all test folds."""
+    """Reliability table per unweighted population and area over all test folds."""
     parts = []
-    for population in POPULATIONS:
+    for population in UNWEIGHTED_POPULATIONS:
         subset = predictions.filter(population_filter(population))
         for (area,), area_rows in subset.group_by(AREA_COLUMN, maintain_order=True):
             table = reliability_table(
@@ -527,6 +596,8 @@ def _area_summary(values: dict[tuple[str, str], dict[str, Any]]) -> dict[str, An
         "n": int(values[("data", "n")]["value"]),
         "base_rate": values[("data", "base_rate")]["value"],
     }
+    if ("data", "effective_n") in values:
+        entry["effective_n"] = values[("data", "effective_n")]["value"]
     for scorer in SCORERS:
         if (scorer, "roc_auc") not in values:
             entry[scorer] = None

@@ -28,6 +28,8 @@ from models.dataset import labelled_inspections, training_as_of_dates, training_
 from models.evaluation import (
     ALL_FOLDS,
     ORACLE_COLUMN,
+    WEIGHTED,
+    has_population,
     metrics_table,
     reliability_tables,
     rolling_origin_evaluation,
@@ -320,6 +322,8 @@ def _log_run(
     run.log_dict(data.catalog_records, "feature_catalog.json")
     run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
     run.log_dict(summary(metrics, "all"), "evaluation/summary_all.json")
+    if has_population(metrics, WEIGHTED):
+        run.log_dict(summary(metrics, WEIGHTED), "evaluation/summary_weighted.json")
     run.log_table(metrics, "evaluation/metrics.parquet")
     run.log_table(predictions, "evaluation/predictions.parquet")
     run.log_table(reliability, "evaluation/reliability.parquet")

@@ -17,6 +17,16 @@ Read from the intervals the evaluation already computed (no new resampling):
   ``model.upper − baseline.lower`` — the intervals overlap exactly when that range contains zero, a
   more cautious test than the paired one.
 
+Beside the comparison with the best baseline stands its *minimum detectable difference* (MDD): the
+smallest true difference model − baseline the sample could have detected with 80 % power by a
+two-sided test at the 5 % level, (z₀.₉₇₅ + z₀.₈) × the bootstrap standard error of the paired
+difference (``mdd_paired_<metric>`` rows). "Not reliably different" with an MDD of 0.15 says that a
+difference below 15 percentage points could not have been seen, not that there is none.
+
+On the ``weighted`` population (inspections with a known inclusion probability, weighted by 1/π) the
+verdict against random selection is read from the interval alone: the hypergeometric check counts
+rows, which a weighted selection is not.
+
 A weak world (signals barely above noise) should get "not reliably different" in most areas; a world
 with a clear signal "better than random". The wording is Swedish for the HTML report and English for
 the CLI, as the rest of each.
@@ -33,6 +43,7 @@ from models.metrics import Interval, random_selection_tail
 
 BASELINES = ("complaints", "banding", "logistic")
 PAIRED_PREFIX = "paired_difference_"
+MDD_PREFIX = "mdd_paired_"
 VERDICT_METRIC = "precision_at_10pct"
 
 BETTER, WORSE, UNCLEAR = "better", "worse", "not reliably different"
@@ -48,8 +59,16 @@ BASELINE_NAMES_SV = {
     "banding": "indikatorer över trösklar",
     "logistic": "logistisk regression",
 }
-POPULATION_SV = {"random": "slumpvis urval", "all": "alla tillsyner"}
-POPULATION_EN = {"random": "random selections", "all": "all inspections"}
+POPULATION_SV = {
+    "random": "slumpvis urval",
+    "all": "alla tillsyner",
+    "weighted": "alla tillsyner med känd urvalssannolikhet, viktade",
+}
+POPULATION_EN = {
+    "random": "random selections",
+    "all": "all inspections",
+    "weighted": "inspections with known selection probability, weighted",
+}
 
 Values = Mapping[tuple[str, str], Mapping[str, Any]]
 
@@ -72,6 +91,7 @@ class Verdict:
     difference: Interval | None = None
     paired: bool = False
     vs_baseline: str | None = None
+    mdd: float | None = None  # minimum detectable difference of ``difference`` (80 % power, 5 % level)
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready fields plus the sentences in English and Swedish."""
@@ -156,6 +176,7 @@ def area_verdict(area: str, population: str, values: Values, metric: str = VERDI
         difference = Interval(
             model.estimate - baseline.estimate, model.lower - baseline.upper, model.upper - baseline.lower
         )
+    mdd = values.get((name, f"{MDD_PREFIX}{metric}"), {}).get("value")
     return Verdict(
         **{
             **asdict(verdict),
@@ -165,6 +186,7 @@ def area_verdict(area: str, population: str, values: Values, metric: str = VERDI
             "difference": difference,
             "paired": paired,
             "vs_baseline": compared_to_level(difference, 0.0),
+            "mdd": None if mdd is None or math.isnan(mdd) else float(mdd),
         }
     )
 
@@ -232,7 +254,37 @@ def sentence_en(verdict: Verdict) -> str:
     return (
         f"{text}; best baseline {BASELINE_NAMES_EN[verdict.best_baseline or '']} {_en(b.estimate)} "
         f"({_en(b.lower)}–{_en(b.upper)}), model − baseline {_en(d.estimate, sign=True)} ({kind} "
-        f"{_en(d.lower, sign=True)} to {_en(d.upper, sign=True)}): {BASELINE_EN[verdict.vs_baseline]}."
+        f"{_en(d.lower, sign=True)} to {_en(d.upper, sign=True)}): {BASELINE_EN[verdict.vs_baseline]}"
+        f"{mdd_en(verdict)}."
+    )
+
+
+def mdd_en(verdict: Verdict) -> str:
+    """``; minimum detectable difference 0.123 (12.3 percentage points, 80% power)`` or ``""``."""
+    if verdict.mdd is None:
+        return ""
+    return (
+        f"; minimum detectable difference {_en(verdict.mdd)} "
+        f"({100 * verdict.mdd:.1f} percentage points, 80% power)"
+    )
+
+
+def percentage_points_sv(value: float) -> str:
+    """``0.123`` → ``12,3 procentenheter``."""
+    return f"{100 * value:.1f}".replace(".", ",") + " procentenheter"
+
+
+def mdd_sv(verdict: Verdict) -> str:
+    """The minimum detectable difference as a Swedish sentence, or ``""`` where it is missing.
+
+    Written so that "skiljer sig inte säkert" is read as "a smaller difference could not have been seen".
+    """
+    if verdict.mdd is None:
+        return ""
+    return (
+        f"Minsta skillnad som underlaget kunde upptäcka (80 % styrka, 5 % nivå) är "
+        f"{percentage_points_sv(verdict.mdd)}: en mindre skillnad mot bästa jämförelsemetod hade inte "
+        "kunnat ses."
     )
 
 
@@ -271,11 +323,13 @@ def sentence_sv(verdict: Verdict) -> str:
     b, d = verdict.baseline, verdict.difference
     kind = "parat 95 % KI" if verdict.paired else "där de två 95 %-intervallen överlappar"
     zero = {BETTER: "ligger helt över noll", WORSE: "ligger helt under noll", UNCLEAR: "omfattar noll"}
+    mdd = mdd_sv(verdict)
     return (
         f"{text} Bästa jämförelsemetod är {BASELINE_NAMES_SV[verdict.best_baseline or '']} "
         f"{_sv(b.estimate)} ({_sv(b.lower)}–{_sv(b.upper)}); skillnaden modellen − den är "
         f"{_sv(d.estimate, sign=True)} ({kind} {_sv(d.lower, sign=True)} till {_sv(d.upper, sign=True)}), "
         f"som {zero[verdict.vs_baseline]}: modellen {_verb_sv(BASELINE_SV[verdict.vs_baseline])}."
+        + (f" {mdd}" if mdd else "")
     )
 
 
