@@ -179,16 +179,19 @@ def _metric_rows(
             "metric": "serious_rate",
             "value": float(np.average(frame.get_column("serious").to_numpy(), weights=weights)),
         },
-        # How many rows each top fraction selects over the folds (the verdict's test against random:
-        # a count of rows, which a weighted selection is not).
+        # How many rows each top fraction selects over the folds (the verdict's test against random;
+        # weighted rows count as Kish's effective number of unweighted ones).
         *[
             {
                 "scorer": "data",
                 "metric": f"selected_at_{fraction_tag(f)}",
-                "value": float(selected_count(groups, f)),
+                "value": float(
+                    selected_count(groups, f)
+                    if weights is None
+                    else max(1, round(f * effective_sample_size(weights)))
+                ),
             }
             for f in fractions
-            if weights is None
         ],
         *(
             []

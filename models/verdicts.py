@@ -24,8 +24,9 @@ difference (``mdd_paired_<metric>`` rows). "Not reliably different" with an MDD 
 difference below 15 percentage points could not have been seen, not that there is none.
 
 On the ``weighted`` population (inspections with a known inclusion probability, weighted by 1/π) the
-verdict against random selection is read from the interval alone: the hypergeometric check counts
-rows, which a weighted selection is not.
+hypergeometric check against random selection counts Kish's effective number of inspections
+(``data``/``effective_n``, (Σw)²/Σw²) and its top tenth (an approximation: weighted rows are not
+draws of equal size).
 
 A weak world (signals barely above noise) should get "not reliably different" in most areas; a world
 with a clear signal "better than random". The wording is Swedish for the HTML report and English for
@@ -130,7 +131,8 @@ def _random_selection_chance(
 ) -> tuple[int | None, float | None]:
     """(selected, P(a random selection of that size does at least as well)) — or as badly when the
     interval lies below the base rate; (None, None) without the count (older runs, other metrics)."""
-    n = int(values[("data", "n")]["value"])
+    effective = values.get(("data", "effective_n"))  # weighted rows: what they are worth unweighted
+    n = round(float(effective["value"])) if effective else int(values[("data", "n")]["value"])
     base_rate = float(values[("data", "base_rate")]["value"])
     if not metric.startswith("precision_at_"):
         return None, None

@@ -242,3 +242,23 @@ def test_a_verdict_of_an_older_run_without_mdd_rows_has_none() -> None:
     verdict = area_verdict("tillganglighet", "random", values)
     assert verdict is not None and verdict.mdd is None
     assert "detectable" not in sentence_en(verdict) and "procentenheter" not in sentence_sv(verdict)
+
+
+def test_a_weighted_verdict_tests_against_chance_on_the_effective_number_of_inspections() -> None:
+    # Given a weighted population where nearly every unit has a deficiency (0.977, as systematiskt
+    # kvalitetsarbete in the demo) and the model's top tenth is all deficiencies, 822 rows worth 588
+    values = {
+        ("data", "n"): {"value": 822.0},
+        ("data", "effective_n"): {"value": 588.0},
+        ("data", "base_rate"): {"value": 0.977},
+        ("data", "selected_at_10pct"): {"value": 59.0},
+        ("model", "precision_at_10pct"): {"value": 1.0, "lower": 1.0, "upper": 1.0},
+    }
+
+    # When its verdict is read
+    verdict = area_verdict("systematiskt_kvalitetsarbete", WEIGHTED, values)
+
+    # Then an interval of 1.000–1.000 above 0.977 is not called better than random: 59 drawn at random
+    # from 588 are all deficiencies about a quarter of the time
+    assert verdict is not None and verdict.vs_random == "not reliably different", sentence_en(verdict)
+    assert verdict.random_chance is not None and 0.2 < verdict.random_chance < 0.3, verdict.random_chance
