@@ -234,11 +234,17 @@ def _weighted_ranking_metrics(
     for label in np.unique(groups):
         member = np.flatnonzero(groups == label)
         order = member[np.argsort(-s[member], kind="stable")]
-        drawn = np.cumsum(mass[:, order], axis=1)
-        running_hits = np.cumsum(mass[:, order] * y[order], axis=1)
+        total = mass[:, member].sum(axis=1)
+        # As unweighted: only the top of the ranking matters; the whole fold when a resample needs more.
+        top = order[: min(order.size, top_k_count(member.size, max(fractions)) * 4 + 16)]
+        drawn = np.cumsum(mass[:, top], axis=1)
+        if (drawn[:, -1] < max(fractions) * total).any():
+            top = order
+            drawn = np.cumsum(mass[:, top], axis=1)
+        running_hits = np.cumsum(mass[:, top] * y[top], axis=1)
         for fraction in fractions:
-            k = fraction * drawn[:, -1]  # the fold's top fraction of the (resampled) population weight
-            hits_by_fraction[fraction] += _hits_in_top_k(y[order], drawn, running_hits, k)
+            k = fraction * total  # the fold's top fraction of the (resampled) population weight
+            hits_by_fraction[fraction] += _hits_in_top_k(y[top], drawn, running_hits, k)
             selected_by_fraction[fraction] += k
     for fraction in fractions:
         hits, selected = hits_by_fraction[fraction], selected_by_fraction[fraction]

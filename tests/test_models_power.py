@@ -262,3 +262,28 @@ def test_a_weighted_verdict_tests_against_chance_on_the_effective_number_of_insp
     # from 588 are all deficiencies about a quarter of the time
     assert verdict is not None and verdict.vs_random == "not reliably different", sentence_en(verdict)
     assert verdict.random_chance is not None and 0.2 < verdict.random_chance < 0.3, verdict.random_chance
+
+
+def test_weighted_metrics_equal_the_unweighted_ones_on_rows_repeated_as_often_as_their_weight() -> None:
+    # Given 500 rows in two folds with whole weights, each fold's total weight a multiple of ten
+    rng = np.random.default_rng(5)
+    y = (rng.random(500) < 0.3).astype(float)
+    s = y + rng.normal(size=500)
+    w = rng.integers(1, 6, size=500).astype(float)
+    groups = np.repeat([0, 1], 250)
+    for fold in (0, 1):
+        w[np.flatnonzero(groups == fold)[-1]] += -w[groups == fold].sum() % 10
+    # (each copy a hair below the one before, so the copies keep their row's place in the ranking)
+    copies = np.repeat(np.arange(500), w.astype(int))
+    within = np.concatenate([np.arange(int(c)) for c in w])
+
+    # When the weighted metrics are computed, and the unweighted ones on the repeated rows
+    weighted = ranking_metrics(y, s, [0.1, 0.2], groups, weights=w)
+    repeated = ranking_metrics(y[copies], s[copies] - 1e-9 * within, [0.1, 0.2], groups[copies])
+
+    # Then they agree: a weight is a number of population units each inspection stands for (average
+    # precision aside: there a weighted row is one threshold, as tied copies are in scikit-learn)
+    for name, value in repeated.items():
+        if name == "average_precision":
+            continue
+        assert weighted[name] == pytest.approx(value), f"{name}: weighted {weighted[name]}, repeated {value}"
