@@ -197,18 +197,27 @@ ALL_TITLE = "All inspections, all test folds (biased towards risky-looking units
 
 
 def _print_verdicts(metrics: pl.DataFrame) -> None:
-    """Per area in words: is the model reliably better than random selection and the best baseline?"""
-    from models.evaluation import has_population, verdicts
-    from models.verdicts import overall_en, sentence_en
+    """Per area in words: is the model reliably better than random selection and the best baseline?
 
-    population = "random" if has_population(metrics, "random") else "all"
-    found = verdicts(metrics, population)
-    console.print(
-        f"[bold]Verdict[/] ({'random selections' if population == 'random' else 'all inspections'}, "
-        "precision@10 %, read from the 95 % intervals): " + escape(overall_en(found))
-    )
-    for verdict in found.values():
-        console.print(f"  {escape(sentence_en(verdict))}")
+    On the random selections (all inspections when there are none) and, where inclusion probabilities
+    are known, on the weighted population too; each comparison with the best baseline carries its
+    minimum detectable difference.
+    """
+    from models.evaluation import WEIGHTED, has_population, verdicts
+    from models.verdicts import POPULATION_EN, overall_en, sentence_en
+
+    populations = ["random" if has_population(metrics, "random") else "all"]
+    if has_population(metrics, WEIGHTED):
+        populations.append(WEIGHTED)
+    for population in populations:
+        found = verdicts(metrics, population)
+        console.print(
+            f"[bold]Verdict[/] ({POPULATION_EN[population]}, precision@10 %, read from the 95 % intervals; "
+            "MDD = the smallest difference from the best baseline detectable with 80 % power): "
+            + escape(overall_en(found))
+        )
+        for verdict in found.values():
+            console.print(f"  {escape(sentence_en(verdict))}")
 
 
 def _print_folds(metrics: pl.DataFrame, population: str) -> None:

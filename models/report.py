@@ -10,7 +10,15 @@ from typing import Any
 import jinja2
 import polars as pl
 
-from models.evaluation import ALL_FOLDS, SCORER_LABELS, SCORERS, fold_table, has_population, verdicts
+from models.evaluation import (
+    ALL_FOLDS,
+    SCORER_LABELS,
+    SCORERS,
+    WEIGHTED,
+    fold_table,
+    has_population,
+    verdicts,
+)
 from models.metrics import AUDIT_METRICS
 from models.prospective import read_record, record_summary, since_label
 from models.tracking import Tracking
@@ -99,6 +107,22 @@ def _verdict(found: dict[str, Verdict], area: str) -> dict[str, str] | None:
     if verdict is None:
         return None
     return {"label": label_sv(verdict), "sentence": sentence_sv(verdict)}
+
+
+def _weighted_verdict(metrics: pl.DataFrame, found: dict[str, Verdict], area: str) -> dict[str, str] | None:
+    """The verdict on the inspections with known inclusion probability, with their effective number."""
+    verdict = _verdict(found, area)
+    if verdict is None:
+        return None
+    effective = metrics.filter(
+        (pl.col("population") == WEIGHTED)
+        & (pl.col("fold") == ALL_FOLDS)
+        & (pl.col("risk_area") == area)
+        & (pl.col("metric") == "effective_n")
+    ).get_column("value")
+    n = found[area].n
+    kish = f", effektivt {round(effective[0]):,}".replace(",", " ") if effective.len() else ""
+    return verdict | {"size": f"{n:,}".replace(",", " ") + " tillsyner" + kish}
 
 
 def _interval_cell(row: dict[str, Any], metric: str) -> str:
@@ -331,6 +355,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     verdict_population = "random" if has_population(metrics, "random") else "all"
     found = verdicts(metrics, verdict_population)
     found_all = verdicts(metrics, "all")
+    found_weighted = verdicts(metrics, WEIGHTED)
     context = {
         "run_id": run_id,
         "info": info,
@@ -345,6 +370,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
                 "facts_all": _area_facts(metrics, "all", area),
                 "verdict": _verdict(found, area),
                 "verdict_all": _verdict(found_all, area) if verdict_population == "random" else None,
+                "verdict_weighted": _weighted_verdict(metrics, found_weighted, area),
                 "folds": _fold_rows(metrics, area),
                 "plot_random": _png(tracking, run_id, f"precision_at_k_{area}"),
                 "plot_all": _png(tracking, run_id, f"precision_at_k_{area}_all"),

@@ -27,6 +27,7 @@ UNIT_OF_TEST = {
     "test_train_evaluate_and_promote_on_a_generated_world": TRAINED_HOME,
     "test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world": TRAINED_HOME,
     "test_an_artifact_logged_to_a_run_of_a_copy_lands_in_the_copy": TRAINED_HOME,
+    "test_train_and_evaluate_show_the_minimum_detectable_difference_on_both_populations": TRAINED_HOME,
     # Each trains twice on a scenario world of its own (tests/test_models_scenarios_cli.py).
     "test_on_a_weak_world_a_challenger_that_is_not_better_is_refused_on_the_paired_interval": "weak",
     "test_on_a_shifted_world_compare_flags_the_complaint_features": "shifted",

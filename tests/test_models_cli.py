@@ -105,3 +105,31 @@ def test_train_evaluate_and_promote_on_a_generated_world(trained_copy: TrainedHo
     assert "Evidence: " in promoted.output, f"promote must state its evidence: {promoted.output}"
     swedish = [fault for n, line in enumerate(promoted.output.splitlines()) for fault in _swedish_in(line, n)]
     assert swedish == [], "promote speaks English to the analyst"
+
+
+@pytest.mark.slow
+def test_train_and_evaluate_show_the_minimum_detectable_difference_on_both_populations(
+    trained_copy: TrainedHome,
+) -> None:
+    # Given the session's world trained as of 2026-01-01 (random selections and complaint-triggered
+    # inspections carry their inclusion probability), read at 120 columns
+    runner = CliRunner(env={"COLUMNS": str(TERMINAL)})
+
+    # When evaluate shows the run
+    shown = runner.invoke(app, ["evaluate", trained_copy.latest_run])
+    assert shown.exit_code == 0, shown.output
+
+    # Then train and evaluate each give a verdict on the random selections and one on the weighted
+    # inspections, and every comparison with the best baseline states its minimum detectable difference
+    for name, output in (("train", trained_copy.latest_output), ("evaluate", shown.output)):
+        flat = " ".join(output.split())
+        assert "Verdict (random selections," in flat, f"{name}: no verdict on the random selections"
+        assert "Verdict (inspections with known selection probability, weighted," in flat, (
+            f"{name}: no verdict on the weighted population:\n{output}"
+        )
+        baselines = flat.count("model − baseline")
+        stated = re.findall(r"minimum detectable difference \d\.\d{3} \(\d+\.\d percentage points", flat)
+        assert baselines > 0 and len(stated) == baselines, (
+            f"{name}: {baselines} comparisons with the best baseline, {len(stated)} with their MDD"
+        )
+        assert _faults_in_a_terminal(output) == [], f"{name}'s verdicts do not read at 120 columns"

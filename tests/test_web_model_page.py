@@ -43,6 +43,31 @@ def test_model_page_draws_each_areas_evaluation_with_a_table_alternative(
     assert "Lottning" in page and "på måfå" in page
 
 
+def test_model_page_says_how_small_a_difference_each_verdict_could_have_seen_on_both_populations(
+    client: TestClient, web_home: WebHome
+) -> None:
+    # Given a planner on the Modell page of a run evaluated on random selections and on the inspections
+    # with known inclusion probability (tests/web_support.py)
+    signed_in(client, web_home.keys["planner"])
+    areas = web_home.settings.load_config().risk_areas
+
+    # When the page is shown
+    page = client.get("/modell").text
+
+    # Then every area states the minimum detectable difference in percentage points with a decimal comma,
+    # for the random selections and, in a sentence saying which population it is, for the weighted one
+    for area in areas:
+        section = page.split(f'id="eval-{area.id}"')[1].split("</section>")[0]
+        found = re.findall(r"på minst (\d+,\d) procentenheter \(med 80 % sannolikhet\)", section)
+        assert len(found) == 2, f"{area.name_sv}: the MDD of both verdicts, got {found}: {section[:600]}"
+        assert "sannolikheten att enheten valdes är känd, viktade" in section, (
+            f"{area.name_sv}: no weighted verdict"
+        )
+        assert "en mindre skillnad hade inte kunnat ses" in section, (
+            f"{area.name_sv}: the MDD is not explained"
+        )
+
+
 def test_flagged_subgroups_are_named_in_words_never_by_code() -> None:
     # Given an audit whose flagged rows carry region and ownership codes (one without a group name)
     audit = pl.DataFrame(

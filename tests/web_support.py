@@ -140,7 +140,15 @@ def evaluation_predictions(config: Config, seed: int = 0, rows_per_area: int = 3
                 }
             )
         )
-    return pl.concat(parts)
+    frame = pl.concat(parts)
+    # Inclusion probabilities from a stream of their own (the columns above stay as they were): the
+    # random selections and a third of the others known, as plans made with the pps design are.
+    known_rng = np.random.default_rng(seed + 1)
+    known = frame["is_random"].to_numpy() | (known_rng.random(frame.height) < 0.3)
+    return frame.with_columns(
+        pl.Series("weight_known", known),
+        pl.Series("weight", np.where(known, known_rng.uniform(1.0, 20.0, frame.height), 1.0)),
+    )
 
 
 def log_evaluation_run(
@@ -155,7 +163,14 @@ def log_evaluation_run(
 
     ``predictions`` and ``lineage`` default to a random evaluation and the test home's lineage.
     """
-    from models.evaluation import metrics_table, reliability_tables, subgroup_tables, summary
+    from models.evaluation import (
+        WEIGHTED,
+        has_population,
+        metrics_table,
+        reliability_tables,
+        subgroup_tables,
+        summary,
+    )
     from models.registry import tracking_for
 
     predictions = evaluation_predictions(config) if predictions is None else predictions
@@ -169,6 +184,8 @@ def log_evaluation_run(
         run.log_params({"as_of": AS_OF.isoformat()})
         run.log_dict(lineage, "lineage.json")
         run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
+        if has_population(metrics, WEIGHTED):
+            run.log_dict(summary(metrics, WEIGHTED), "evaluation/summary_weighted.json")
         run.log_table(metrics, "evaluation/metrics.parquet")
         run.log_table(reliability_tables(predictions, 10), "evaluation/reliability.parquet")
         run.log_table(subgroup_tables(predictions, config), "evaluation/subgroups.parquet")

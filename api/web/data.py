@@ -268,6 +268,8 @@ class ModelFacts:
     params: dict[str, str] = field(default_factory=dict)
     lineage: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # The same per area on the inspections with known inclusion probability, weighted (empty: none).
+    summary_weighted: dict[str, dict[str, Any]] = field(default_factory=dict)
     subgroups: pl.DataFrame = field(default_factory=pl.DataFrame)
     registry_tags: dict[str, str] = field(default_factory=dict)
     problem: str | None = None

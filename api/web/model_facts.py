@@ -3,7 +3,9 @@ and the evaluation figures put into words a planner understands.
 
 Everything comes from what the training job stored on the run: its start time and parameters, the
 artifacts ``lineage.json``, ``evaluation/summary_random.json`` (per area: precision among the top 10 %
-with a 95 % bootstrap interval, for the model and every baseline, on randomly selected inspections) and
+with a 95 % bootstrap interval, for the model and every baseline, on randomly selected inspections, and
+the verdict with its minimum detectable difference), ``evaluation/summary_weighted.json`` (the same on
+every inspection with a known inclusion probability, weighted by 1/π; older runs lack it) and
 ``evaluation/subgroups.parquet`` (the subgroup audit). The model version's tags come from the registry.
 """
 
@@ -74,6 +76,11 @@ def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version
             run_id=run_id,
             problem=f"Körningen {run_id} kunde inte läsas från MLflow ({type(error).__name__}).",
         )
+    weighted: dict[str, dict[str, Any]] = {}
+    try:
+        weighted = tracking.read_json(run_id, "evaluation/summary_weighted.json")
+    except Exception as error:  # a run from before the weighted population, or without known π
+        logger.info("run %s has no weighted evaluation: %s", run_id, error)
     tags: dict[str, str] = {}
     try:
         tags = dict(tracking.client.get_model_version(model_name, model_version).tags)
@@ -86,6 +93,7 @@ def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version
         params=info.get("params", {}),
         lineage=lineage,
         summary=summary,
+        summary_weighted=weighted,
         subgroups=subgroups,
         registry_tags=tags,
     )
@@ -238,8 +246,45 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
         "base_rate": entry.get("base_rate"),
         "rows": rows,
         "verdict": verdict,
+        "detectable": detectable_difference_sv(entry.get("verdict")),
+        "weighted": weighted_verdict_sv(facts.summary_weighted.get(area)),
         "ece": model.get("ece"),
         "chart": evaluation_chart(name, rows, entry.get("base_rate")),
+    }
+
+
+def detectable_difference_sv(verdict: dict[str, Any] | None) -> str:
+    """The verdict's minimum detectable difference in words, or ``""`` where the run has none.
+
+    So that "the uncertainty is too large" is read as "a smaller difference could not have been seen".
+    """
+    from models.verdicts import percentage_points_sv
+
+    mdd = (verdict or {}).get("mdd")
+    if mdd is None:
+        return ""
+    return (
+        f"Underlaget räcker för att upptäcka en skillnad mot det bästa enklare urvalet på minst "
+        f"{percentage_points_sv(mdd)} (med 80 % sannolikhet); en mindre skillnad hade inte kunnat ses."
+    )
+
+
+def weighted_verdict_sv(entry: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The verdict on every inspection with a known inclusion probability, weighted by 1/π, in words."""
+    from models.verdicts import BASELINE_SV, RANDOM_SV
+
+    verdict = (entry or {}).get("verdict")
+    if not verdict:
+        return None
+    label = RANDOM_SV[verdict["vs_random"]]
+    if verdict.get("vs_baseline"):
+        label += f" och {BASELINE_SV[verdict['vs_baseline']]}"
+    effective = entry.get("effective_n") if entry else None
+    return {
+        "n": verdict["n"],
+        "effective_n": round(effective) if effective is not None else None,
+        "label": label,
+        "detectable": detectable_difference_sv(verdict),
     }
 
 
