@@ -120,9 +120,15 @@ def _weighted_verdict(metrics: pl.DataFrame, found: dict[str, Verdict], area: st
         & (pl.col("risk_area") == area)
         & (pl.col("metric") == "effective_n")
     ).get_column("value")
-    n = found[area].n
-    kish = f", effektivt {round(effective[0]):,}".replace(",", " ") if effective.len() else ""
-    return verdict | {"size": f"{n:,}".replace(",", " ") + " tillsyner" + kish}
+    size = f"{_thousands(found[area].n)} tillsyner"
+    if effective.len():
+        size += f", effektivt {_thousands(round(effective[0]))}"
+    return verdict | {"size": size}
+
+
+def _thousands(count: int) -> str:
+    """``1 234``: a Swedish thousands separator (a space)."""
+    return f"{count:,}".replace(",", " ")
 
 
 def _interval_cell(row: dict[str, Any], metric: str) -> str:

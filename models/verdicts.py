@@ -294,7 +294,7 @@ def _chance(probability: float) -> str:
     return "< 0.001" if probability < 0.001 else f"{probability:.3f}"
 
 
-def _verb_sv(phrase: str) -> str:
+def verb_sv(phrase: str) -> str:
     """``bättre än …`` → ``är bättre än …``; ``skiljer sig …`` stays (it has its verb)."""
     return phrase if phrase.startswith("skiljer") else f"är {phrase}"
 
@@ -318,7 +318,7 @@ def sentence_sv(verdict: Verdict) -> str:
         f"Precision bland de 10 % högst rankade {_sv(m.estimate)} (95 % KI {_sv(m.lower)}–{_sv(m.upper)}; "
         f"{POPULATION_SV[verdict.population]}, {verdict.n} tillsyner). Intervallet {where} slumpnivån "
         f"{_sv(verdict.base_rate)} (andelen med brist, vad ett slumpvis urval hittar i genomsnitt)"
-        f"{versus_random}: modellen {_verb_sv(RANDOM_SV[verdict.vs_random])}."
+        f"{versus_random}: modellen {verb_sv(RANDOM_SV[verdict.vs_random])}."
     )
     if verdict.vs_baseline is None or verdict.baseline is None or verdict.difference is None:
         return text
@@ -330,7 +330,7 @@ def sentence_sv(verdict: Verdict) -> str:
         f"{text} Bästa jämförelsemetod är {BASELINE_NAMES_SV[verdict.best_baseline or '']} "
         f"{_sv(b.estimate)} ({_sv(b.lower)}–{_sv(b.upper)}); skillnaden modellen − den är "
         f"{_sv(d.estimate, sign=True)} ({kind} {_sv(d.lower, sign=True)} till {_sv(d.upper, sign=True)}), "
-        f"som {zero[verdict.vs_baseline]}: modellen {_verb_sv(BASELINE_SV[verdict.vs_baseline])}."
+        f"som {zero[verdict.vs_baseline]}: modellen {verb_sv(BASELINE_SV[verdict.vs_baseline])}."
         + (f" {mdd}" if mdd else "")
     )
 

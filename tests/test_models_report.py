@@ -131,3 +131,22 @@ def test_plots_are_swedish_with_bin_counts_and_never_an_empty_legend(models_conf
     assert counted == predictions.height, f"bin counts add up to {counted}, not {predictions.height}"
     for figure in (empty, drawn, reliability):
         close(figure)
+
+
+@pytest.mark.slow
+def test_report_states_each_verdicts_minimum_detectable_difference_and_the_weighted_verdict(
+    report_file: Path,
+) -> None:
+    # Given the report of a run whose random selections carry their inclusion probability
+    html = report_file.read_text(encoding="utf-8")
+    areas = load_config().risk_areas
+
+    # Then every area has a verdict on the weighted inspections saying how many there are and what they
+    # are worth, and every comparison with the best baseline its MDD in percentage points
+    weighted = re.findall(r"viktade med 1/π \((\d[\d ]*) tillsyner, effektivt (\d[\d ]*)\)", html)
+    assert len(weighted) == len(areas), f"{len(weighted)} weighted verdicts for {len(areas)} areas"
+    compared = html.count("skillnaden modellen − den är")
+    stated = re.findall(
+        r"Minsta skillnad som underlaget kunde upptäcka \(80 % styrka, 5 % nivå\) är \d+,\d procent", html
+    )
+    assert compared > 0 and len(stated) == compared, f"{compared} comparisons, {len(stated)} with their MDD"

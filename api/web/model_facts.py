@@ -271,14 +271,14 @@ def detectable_difference_sv(verdict: dict[str, Any] | None) -> str:
 
 def weighted_verdict_sv(entry: dict[str, Any] | None) -> dict[str, Any] | None:
     """The verdict on every inspection with a known inclusion probability, weighted by 1/π, in words."""
-    from models.verdicts import BASELINE_SV, RANDOM_SV
+    from models.verdicts import BASELINE_SV, RANDOM_SV, verb_sv
 
     verdict = (entry or {}).get("verdict")
     if not verdict:
         return None
-    label = RANDOM_SV[verdict["vs_random"]]
+    label = verb_sv(RANDOM_SV[verdict["vs_random"]])
     if verdict.get("vs_baseline"):
-        label += f" och {BASELINE_SV[verdict['vs_baseline']]}"
+        label += f" och {verb_sv(BASELINE_SV[verdict['vs_baseline']])}"
     effective = entry.get("effective_n") if entry else None
     return {
         "n": verdict["n"],
