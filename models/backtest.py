@@ -29,7 +29,7 @@ from models.artifact import AREA_COLUMN, RiskModel
 from models.baselines import tie_break_jitter
 from models.calibration_metrics import calibration_error
 from models.dataset import inspection_as_of, labelled_inspections
-from models.evaluation import POPULATIONS, WEIGHTED, population_filter, population_weights
+from models.evaluation import POPULATIONS, WEIGHTED, population_filter, population_weights, probability_sample
 from models.metrics import batch_ranking_metrics, bootstrap_counts
 from models.verdicts import POPULATION_SV
 
@@ -234,7 +234,7 @@ def paired_metrics(
     """Counts, per-version metrics and paired differences (version − first version) per population × area.
 
     ``frame`` has one row per inspection × area with ``is_random``, ``deficiency`` and one ``p_<version>``
-    column per version (and ``weight_known``, ``weight`` for the ``weighted`` population, skipped
+    column per version (and ``probability_sample``, ``weight`` for the ``weighted`` population, skipped
     without them). Every version is bootstrapped on the same resamples of the same rows. Each
     difference carries its ``level`` interval and the family interval the paired gate reads
     (``family_lower``/``family_upper``, :func:`family_level`).
@@ -244,7 +244,7 @@ def paired_metrics(
     metric_rows: list[dict[str, Any]] = []
     difference_rows: list[dict[str, Any]] = []
     for population in POPULATIONS:
-        if population == WEIGHTED and "weight_known" not in frame.columns:
+        if population == WEIGHTED and "probability_sample" not in frame.columns:
             continue
         subset = frame.filter(population_filter(population))
         compared = subset.group_by(AREA_COLUMN).len().filter(pl.col("len") >= settings.paired_gate_min_n)
@@ -353,8 +353,8 @@ def run_backtest(
         dates = planning_dates(window, [v.lead_time_days for v in versions])
         features = build_features(tables, dates, config).collect()
     frame = window.select(
-        "inspection_id", AREA_COLUMN, "unit_id", "decision_date", "is_random", "deficiency", "weight_known",
-        "weight",
+        "inspection_id", AREA_COLUMN, "unit_id", "decision_date", "is_random", "deficiency",
+        probability_sample(), "weight",
     )  # fmt: skip
     for version in versions:
         frame = frame.join(

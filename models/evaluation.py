@@ -130,7 +130,7 @@ def evaluate_split(
                 "deficiency",
                 "serious",
                 "weight",
-                *(["weight_known"] if "weight_known" in area_test.columns else []),
+                *([probability_sample()] if {"weight_known", "selection"} <= set(area_test.columns) else []),
                 pl.col("ownership").cast(pl.String).fill_null("unknown"),
                 pl.col("region_code").cast(pl.String).fill_null("unknown"),
                 size_band(pl.col("listed_patients"), settings.unit_size_bands).alias("size_band"),
@@ -148,14 +148,24 @@ def evaluate_split(
     return model, frame
 
 
+def probability_sample() -> pl.Expr:
+    """``probability_sample``: the row was drawn with a known inclusion probability π > 0.
+
+    π known and not a risk-ranked pick: a plan's ``top`` picks record π = 1, but the units it passed over
+    had π = 0, which no weight can stand for (a ``pps`` plan's certainty units are ``random`` selections).
+    """
+    return (pl.col("weight_known") & (pl.col("selection") != "risk_based")).alias("probability_sample")
+
+
 def population_filter(population: str) -> pl.Expr:
-    """Rows of ``population``: ``random`` (random selection only), ``all``, or ``weighted`` (π known)."""
+    """Rows of ``population``: ``random`` (random selection only), ``all``, or ``weighted``
+    (:func:`probability_sample`)."""
     if population == "random":
         return pl.col("is_random")
     if population == "all":
         return pl.lit(value=True)
     if population == WEIGHTED:
-        return pl.col("weight_known")
+        return pl.col("probability_sample")
     raise ValueError(f"population must be one of {POPULATIONS}, got {population!r}")
 
 
@@ -354,7 +364,7 @@ def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     folds = sorted(predictions.get_column("fold").unique().to_list())
     for population in POPULATIONS:
-        if population == WEIGHTED and "weight_known" not in predictions.columns:
+        if population == WEIGHTED and "probability_sample" not in predictions.columns:
             continue  # predictions of an older run: the inclusion probabilities were not kept
         subset = predictions.filter(population_filter(population))
         for area in config.risk_area_ids:

@@ -11,7 +11,7 @@ import pytest
 
 from engine.config import Config, load_config
 from models.dataset import labelled_inspections
-from models.evaluation import WEIGHTED, metrics_table, population_filter, verdicts
+from models.evaluation import WEIGHTED, metrics_table, population_filter, probability_sample, verdicts
 from models.metrics import (
     bootstrap_counts,
     bootstrap_standard_error,
@@ -116,27 +116,31 @@ def test_the_minimum_detectable_difference_halves_when_the_sample_grows_fourfold
 def _inspections() -> pl.LazyFrame:
     return pl.LazyFrame(
         {
-            "inspection_id": ["a", "b", "c", "d"],
-            "unit_id": ["u1", "u2", "u3", "u4"],
-            "risk_area": ["tillganglighet"] * 4,
-            "start_date": [dt.date(2024, 3, 1)] * 4,
-            "decision_date": [dt.date(2024, 4, 1)] * 4,
-            "finding": ["deficiency", "none", "serious", "none"],
-            "selection": ["random", "pps", "risk_based", "pps"],
-            "inclusion_probability": [0.2, 0.01, None, 0.5],
+            "inspection_id": ["a", "b", "c", "d", "e"],
+            "unit_id": ["u1", "u2", "u3", "u4", "u5"],
+            "risk_area": ["tillganglighet"] * 5,
+            "start_date": [dt.date(2024, 3, 1)] * 5,
+            "decision_date": [dt.date(2024, 4, 1)] * 5,
+            "finding": ["deficiency", "none", "serious", "none", "deficiency"],
+            "selection": ["random", "random", "risk_based", "complaint_triggered", "risk_based"],
+            "inclusion_probability": [0.2, 0.01, None, 0.5, 1.0],
         }
     )
 
 
 def test_the_weighted_population_keeps_only_rows_with_known_pi_and_truncates_their_weights() -> None:
-    # Given inspections with known and unknown inclusion probabilities, one of them tiny (π = 0.01)
+    # Given inspections with known and unknown inclusion probabilities, one of them tiny (π = 0.01, a
+    # pps plan's draw), and a top plan's risk-ranked pick recorded with π = 1
     labelled = labelled_inspections(_inspections(), lead_time_days=60, max_weight=20.0).collect()
 
     # When the weighted population is taken
-    weighted = labelled.filter(population_filter(WEIGHTED))
+    weighted = labelled.with_columns(probability_sample()).filter(population_filter(WEIGHTED))
 
-    # Then the risk-based row without π is left out and π = 0.01 weighs 20 (max_weight), not 100
-    assert weighted.get_column("inspection_id").to_list() == ["a", "b", "d"], "rows without π must be out"
+    # Then the risk-based rows are left out (without π, or π = 1 where the units passed over had π = 0)
+    # and π = 0.01 weighs 20 (max_weight), not 100
+    assert weighted.get_column("inspection_id").to_list() == ["a", "b", "d"], (
+        "rows without a design π are out"
+    )
     weights = dict(zip(weighted["inspection_id"], weighted["weight"], strict=True))
     assert weights == {"a": 5.0, "b": 20.0, "d": 2.0}, f"weights 1/π truncated at 20, got {weights}"
 
@@ -157,7 +161,7 @@ def _predictions(rows_per_fold: int, seed: int = 0) -> pl.DataFrame:
             "deficiency": deficiency,
             "serious": (deficiency * (rng.random(n) < 0.2)).astype(np.int8),
             "weight": np.where(known, rng.uniform(1.0, 20.0, size=n), 1.0),
-            "weight_known": known,
+            "probability_sample": known,
             "score_oracle": truth,
             "score_model": np.clip(truth + rng.normal(0, 0.08, n), 0.01, 0.99),
             "score_random": rng.random(n),
@@ -188,7 +192,7 @@ def test_the_metrics_table_has_a_weighted_population_with_an_mdd_beside_every_pa
     data = {
         r["metric"]: r["value"] for r in weighted.filter(pl.col("scorer") == "data").iter_rows(named=True)
     }
-    known = predictions.filter(pl.col("weight_known"))
+    known = predictions.filter(pl.col("probability_sample"))
     assert data["n"] == known.height, f"weighted n {data['n']}, rows with known π {known.height}"
     expected_rate = np.average(known["deficiency"].to_numpy(), weights=known["weight"].to_numpy())
     assert data["base_rate"] == pytest.approx(expected_rate), "the weighted base rate is the Hájek mean"

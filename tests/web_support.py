@@ -146,7 +146,7 @@ def evaluation_predictions(config: Config, seed: int = 0, rows_per_area: int = 3
     known_rng = np.random.default_rng(seed + 1)
     known = frame["is_random"].to_numpy() | (known_rng.random(frame.height) < 0.3)
     return frame.with_columns(
-        pl.Series("weight_known", known),
+        pl.Series("probability_sample", known),
         pl.Series("weight", np.where(known, known_rng.uniform(1.0, 20.0, frame.height), 1.0)),
     )
 
