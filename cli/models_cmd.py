@@ -298,7 +298,7 @@ def evaluate(
     ] = None,
 ) -> None:
     """Show a run's evaluation: per area the model, oracle and baselines (random-selection inspections)."""
-    from models.evaluation import fold_table, summary
+    from models.evaluation import WEIGHTED, fold_table, has_population, summary
     from models.prospective import read_record, record_summary
     from models.report import render_report
     from models.tracking import dumps
@@ -309,6 +309,9 @@ def evaluate(
     if as_json:
         for area, entry in summary(metrics, "all").items():
             result[area]["all_inspections"] = entry
+        if has_population(metrics, WEIGHTED):  # where π is known: the verdict with its MDD, weighted
+            for area, entry in summary(metrics, WEIGHTED).items():
+                result[area]["weighted_inspections"] = entry
         for population, key in (("random", None), ("all", "all_inspections")):
             for row in fold_table(metrics, population).iter_rows(named=True):
                 target = result[row["risk_area"]] if key is None else result[row["risk_area"]][key]

@@ -133,3 +133,8 @@ def test_train_and_evaluate_show_the_minimum_detectable_difference_on_both_popul
             f"{name}: {baselines} comparisons with the best baseline, {len(stated)} with their MDD"
         )
         assert _faults_in_a_terminal(output) == [], f"{name}'s verdicts do not read at 120 columns"
+    # And evaluate --json carries both verdicts' MDD per area
+    result = json.loads(runner.invoke(app, ["evaluate", trained_copy.latest_run, "--json"]).output)
+    for area, entry in result.items():
+        for verdict in (entry["verdict"], entry["weighted_inspections"]["verdict"]):
+            assert verdict["mdd"] is not None and verdict["mdd"] >= 0, f"{area}: no MDD in {verdict}"
