@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 
 from engine.config import Config, load_config
+from models.backtest import paired_metrics
 from models.dataset import labelled_inspections
 from models.evaluation import WEIGHTED, metrics_table, population_filter, probability_sample, verdicts
 from models.metrics import (
@@ -291,3 +292,27 @@ def test_weighted_metrics_equal_the_unweighted_ones_on_rows_repeated_as_often_as
         if name == "average_precision":
             continue
         assert weighted[name] == pytest.approx(value), f"{name}: weighted {weighted[name]}, repeated {value}"
+
+
+def test_the_paired_gate_may_compare_versions_on_the_weighted_population() -> None:
+    # Given a configuration whose paired gate reads the weighted population, and two versions' scores
+    # on inspections half of which carry a known inclusion probability
+    config = _config()
+    settings = config.model.model_copy(update={"paired_gate_population": WEIGHTED})
+    predictions = _predictions(200)
+    frame = predictions.select(
+        "risk_area", "is_random", "deficiency", "probability_sample", "weight",
+        pl.col("score_model").alias("p_1"), pl.col("score_logistic").clip(0, 1).alias("p_2"),
+    )  # fmt: skip
+
+    # When the backtest's paired metrics are computed
+    counts, _, differences = paired_metrics(frame, ["1", "2"], settings)
+
+    # Then the weighted population counts the rows with π at their weighted base rate, with differences
+    weighted = counts.filter(pl.col("population") == WEIGHTED)
+    known = predictions.filter(pl.col("probability_sample"))
+    assert weighted["n"].to_list() == [known.height], f"weighted n {weighted['n'].to_list()}"
+    assert weighted["base_rate"][0] == pytest.approx(
+        np.average(known["deficiency"].to_numpy(), weights=known["weight"].to_numpy())
+    ), "the weighted base rate is the Hájek mean"
+    assert not differences.filter(pl.col("population") == WEIGHTED).is_empty(), "no weighted differences"
