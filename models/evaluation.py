@@ -3,9 +3,10 @@
 Every test fold produces one prediction frame (one row per test inspection × area, one score column
 per scorer); metrics are computed from those frames on three populations: ``random`` (inspections
 chosen by random selection — the unbiased estimate), ``all`` (every inspection, unweighted, biased
-towards units that were chosen because they looked risky) and ``weighted`` (every inspection whose
-inclusion probability π is known, weighted by 1/π truncated at ``max_weight``: Hájek estimates of
-the figures on the population the designs drew from, on more rows than the random subset alone).
+towards units that were chosen because they looked risky) and ``weighted`` (every inspection drawn
+with a known inclusion probability π, :func:`probability_sample`, weighted by 1/π truncated at
+``max_weight``: Hájek estimates of the figures on the frames the designs drew from, on more rows
+than the random subset alone).
 Beside every paired difference (model − baseline) stands its minimum detectable difference: the
 smallest true difference the sample could have detected with 80 % power at the 5 % level. Only
 inspected units have labels.
