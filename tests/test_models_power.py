@@ -198,6 +198,10 @@ def test_the_metrics_table_has_a_weighted_population_with_an_mdd_beside_every_pa
     expected_rate = np.average(known["deficiency"].to_numpy(), weights=known["weight"].to_numpy())
     assert data["base_rate"] == pytest.approx(expected_rate), "the weighted base rate is the Hájek mean"
     assert 0 < data["effective_n"] < known.height, f"effective n {data['effective_n']}"
+    # And the verdict's chance test counts the top tenth of the effective number, not of the rows
+    assert data["selected_at_10pct"] == round(0.1 * data["effective_n"]), (
+        f"selected {data['selected_at_10pct']}"
+    )
     # And every paired difference of every population has its MDD beside it, positive and finite
     for population in ("random", "all", WEIGHTED):
         rows = table.filter((pl.col("population") == population) & (pl.col("fold") == "all"))
