@@ -28,6 +28,8 @@ from models.dataset import labelled_inspections, training_as_of_dates, training_
 from models.evaluation import (
     ALL_FOLDS,
     ORACLE_COLUMN,
+    SERIOUS_ORACLE_COLUMN,
+    evaluated_targets,
     metrics_table,
     reliability_tables,
     rolling_origin_evaluation,
@@ -94,6 +96,7 @@ def build_training_data(
             pl.col("inspection_id").cast(pl.String),
             pl.col("risk_area").cast(pl.String),
             pl.col("p_deficiency").cast(pl.Float64).alias(ORACLE_COLUMN),
+            pl.col("p_serious").cast(pl.Float64).alias(SERIOUS_ORACLE_COLUMN),
         ).collect()
         rows = rows.join(truth, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
     dropped = labelled.height - rows.height
@@ -181,6 +184,9 @@ def _params(config: Config, data: TrainingData, as_of: dt.date) -> dict[str, Any
             "risk_areas": ",".join(config.risk_area_ids),
         }
     )
+    # The configured target per area ("auto" where not named); the resolved one is in targets.json.
+    params.pop("targets", None)
+    params.update({f"target.{area}": settings.targets.get(area, "auto") for area in config.risk_area_ids})
     return params
 
 
@@ -295,11 +301,22 @@ def run_training(
         full_lineage["model_uri"] = model_uri
         full_lineage["run_id"] = run.run_id
         run.log_dict(full_lineage, "lineage.json")
+        run.log_dict(targets_record(model, predictions), TARGETS_ARTIFACT)
         run.log_table(reference, "reference/features.parquet")
         run.log_table(reference_predictions, "reference/predictions.parquet")
         run_id = run.run_id
     step("logged")
     return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)
+
+
+TARGETS_ARTIFACT = "targets.json"
+
+
+def targets_record(model: RiskModel, predictions: pl.DataFrame) -> dict[str, Any]:
+    """What ranks each area: the served model's resolved targets with their reasons, and the targets
+    each area's test folds were evaluated against (they can differ where the base rate crossed the
+    threshold between folds)."""
+    return {"final": model.metadata.get("targets", {}), "evaluated": evaluated_targets(predictions)}
 
 
 def _log_run(
