@@ -38,6 +38,7 @@ from models.evaluation import (
 )
 from models.importance import contribution_importance
 from models.metrics import population_stability_index, psi_noise_level, psi_shift
+from models.targets import TARGETS_ARTIFACT
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_models
 from models.validation import Split, final_split, rolling_origin_splits
@@ -307,9 +308,6 @@ def run_training(
         run_id = run.run_id
     step("logged")
     return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)
-
-
-TARGETS_ARTIFACT = "targets.json"
 
 
 def targets_record(model: RiskModel, predictions: pl.DataFrame) -> dict[str, Any]:

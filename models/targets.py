@@ -29,6 +29,7 @@ import polars as pl
 from engine.config import ModelSettings, RankingTarget
 
 TARGETS: tuple[RankingTarget, ...] = ("deficiency", "serious", "ordinal")
+TARGETS_ARTIFACT = "targets.json"  # in each training run: the resolved targets and the evaluated ones
 DEFAULT_TARGET: RankingTarget = "deficiency"  # models trained before targets existed ranked by it
 
 
@@ -72,8 +73,8 @@ def resolve_target(
         wanted: RankingTarget = "serious" if base_rate > threshold else "deficiency"
         comparison = "above" if wanted == "serious" else "at or below"
         why = (
-            f"auto: {base_rate:.0%} of the training inspections found a deficiency, {comparison} the "
-            f"threshold {threshold:.0%}"
+            f"auto: {base_rate:.0%} of the training inspections (weighted) found a deficiency, "
+            f"{comparison} the threshold {threshold:.0%}"
         )
     elif configured in TARGETS:
         wanted = configured  # type: ignore[assignment]
@@ -167,3 +168,54 @@ def target_score(target: str, p_deficiency: np.ndarray, p_serious: np.ndarray) -
     if target == "ordinal":
         return np.asarray(p_deficiency) + np.asarray(p_serious)
     raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
+
+
+RANKING_TARGET_SV = {
+    "deficiency": "risk för brist",
+    "serious": "risk för allvarlig brist",
+    "ordinal": "förväntad nivå på fynden (risk för brist plus risk för allvarlig brist)",
+}
+MOST_HAVE_A_DEFICIENCY = 0.9  # from this base rate the sentence says "nästan alla" instead of "de flesta"
+
+
+def target_basis_sv(entry: Any) -> str:
+    """What ranks an area, short: ``efter risk för allvarlig brist`` (``entry``: its targets entry)."""
+    target = entry.get("target", "deficiency") if isinstance(entry, dict) else "deficiency"
+    return f"efter {RANKING_TARGET_SV.get(target, RANKING_TARGET_SV['deficiency'])}"
+
+
+def target_sentence_sv(entry: Any) -> str:
+    """What ranks an area and why, in one Swedish sentence for planners.
+
+    ``entry`` is the area's ``ScoreMetadata.targets`` entry (target, configured, base_rate, threshold);
+    None for a scoring from before ranking targets (ranked by risk för brist).
+    """
+    if not isinstance(entry, dict) or "target" not in entry:
+        return "Rangordnas efter risk för brist."
+    target, configured = entry["target"], entry.get("configured", "auto")
+    base_rate = entry.get("base_rate")
+    rate = f"andelen brister är {_percent_sv(base_rate)} i området" if base_rate is not None else ""
+    threshold = entry.get("threshold")
+    common = base_rate is not None and threshold is not None and base_rate > threshold
+    if target != "deficiency" and common:
+        most = "nästan alla" if base_rate >= MOST_HAVE_A_DEFICIENCY else "de flesta"
+        why = f"{rate}, så {most} har någon brist"
+    elif target == "deficiency" and (
+        configured in {"serious", "ordinal"} or (configured == "auto" and common)
+    ):
+        why = f"{rate}, men historiken har för få allvarliga brister för en egen modell"
+    else:
+        why = rate
+    chosen = "; vald i konfigurationen" if configured != "auto" else ""
+    reason = f" ({why}{chosen})" if why or chosen else ""
+    return f"Rangordnas efter {RANKING_TARGET_SV.get(target, target)}{reason}."
+
+
+def _percent_sv(value: float) -> str:
+    """``0.94`` → ``94 %`` (no-break space, as the planners' pages write it)."""
+    return f"{round(value * 100):d}\u00a0%"
+
+
+def target_label_sv(target: str) -> str:
+    """What a random selection finds, in words, for the label ``target`` is evaluated against."""
+    return "andel med brist" if target == "deficiency" else "andel med allvarlig brist"

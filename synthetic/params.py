@@ -58,8 +58,9 @@ class WorldParams(BaseModel):
     )
     # Assumption (no published figure): the share of an area's deficiencies that are serious
     # (föreläggande), per area; a single number applies to every area (docs/synthetic-world.md).
+    # The defaults are the shares the earlier single 7 % (one intercept for all areas) gave each area.
     serious_share_of_deficiencies: dict[str, Probability] = Field(
-        default_factory=lambda: _per_area(pc=0.07, ti=0.07, sa=0.07, ko=0.07, sk=0.07)
+        default_factory=lambda: _per_area(pc=0.16, ti=0.095, sa=0.07, ko=0.06, sk=0.055)
     )
     serious_risk_slope: NonNegative = 0.8
     area_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.985

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from models.targets import target_basis_sv, target_sentence_sv
+
 THOUSANDS = "\u00a0"
 MINUS = "\u2212"
 OWNERSHIP_SV = {"public": "offentlig", "private": "privat"}
@@ -52,47 +54,6 @@ def percent_sv(value: Any, decimals: int = 0) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "–"
     return f"{number_sv(float(value) * 100, decimals)}\u00a0%"
-
-
-RANKING_TARGET_SV = {
-    "deficiency": "risk för brist",
-    "serious": "risk för allvarlig brist",
-    "ordinal": "förväntad nivå på fynden (risk för brist plus risk för allvarlig brist)",
-}
-MOST_HAVE_A_DEFICIENCY = 0.9  # from this base rate the sentence says "nästan alla" instead of "de flesta"
-
-
-def ranking_basis_sv(entry: Any) -> str:
-    """What ranks an area, short: ``efter risk för allvarlig brist`` (``entry``: its targets entry)."""
-    target = entry.get("target", "deficiency") if isinstance(entry, dict) else "deficiency"
-    return f"efter {RANKING_TARGET_SV.get(target, RANKING_TARGET_SV['deficiency'])}"
-
-
-def ranking_target_sv(entry: Any) -> str:
-    """What ranks an area and why, in one Swedish sentence for planners.
-
-    ``entry`` is the area's ``ScoreMetadata.targets`` entry (target, configured, base_rate, threshold);
-    None for a scoring from before ranking targets (ranked by risk för brist).
-    """
-    if not isinstance(entry, dict) or "target" not in entry:
-        return "Rangordnas efter risk för brist."
-    target, configured = entry["target"], entry.get("configured", "auto")
-    base_rate = entry.get("base_rate")
-    rate = f"andelen brister är {percent_sv(base_rate)} i området" if base_rate is not None else ""
-    threshold = entry.get("threshold")
-    common = base_rate is not None and threshold is not None and base_rate > threshold
-    if target != "deficiency" and common:
-        most = "nästan alla" if base_rate >= MOST_HAVE_A_DEFICIENCY else "de flesta"
-        why = f"{rate}, så {most} har någon brist"
-    elif target == "deficiency" and (
-        configured in {"serious", "ordinal"} or (configured == "auto" and common)
-    ):
-        why = f"{rate}, men historiken har för få allvarliga brister för en egen modell"
-    else:
-        why = rate
-    chosen = "; vald i konfigurationen" if configured != "auto" else ""
-    reason = f" ({why}{chosen})" if why or chosen else ""
-    return f"Rangordnas efter {RANKING_TARGET_SV.get(target, target)}{reason}."
 
 
 def date_sv(value: Any) -> str:
@@ -172,6 +133,6 @@ FILTERS = {
     "selection": lambda value: SELECTION_SV.get(value, value),
     "plan_reason": lambda value: PLAN_REASON_SV.get(value, value),
     "skip_reason": lambda value: SKIP_REASON_SV.get(value, value),
-    "ranking_target": ranking_target_sv,
-    "ranking_basis": ranking_basis_sv,
+    "ranking_target": target_sentence_sv,
+    "ranking_basis": target_basis_sv,
 }
