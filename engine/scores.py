@@ -30,6 +30,7 @@ from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaError, SchemaErrors
 from pydantic import BaseModel, ConfigDict
 
+from engine.config import RankingTarget
 from engine.contract import OWNERSHIPS, REGIONS
 from engine.events import EventLog
 from engine.files import remove_stale_temporaries
@@ -49,7 +50,7 @@ RANKING_SCORES: dict[str, pl.Expr] = {
     "ordinal": pl.col("p_deficiency") + pl.col("p_serious"),
 }
 """The score that ranks an area by each ranking target (``engine.config.RankingTarget``)."""
-DEFAULT_RANKING_TARGET = "deficiency"
+DEFAULT_RANKING_TARGET: RankingTarget = "deficiency"
 
 UNIT_CONTEXT_COLUMNS: tuple[str, ...] = (
     "unit_id",
@@ -153,10 +154,11 @@ class ScoreMetadata(BaseModel):
     """Per risk area the ranking target and why (``RiskModel.metadata["targets"]``); empty in snapshots
     from before targets, which were all ranked by P(deficiency)."""
 
-    def ranking_target(self, area: str) -> str:
+    def ranking_target(self, area: str) -> RankingTarget:
         """What ranks ``area``: ``deficiency``, ``serious`` or ``ordinal``."""
         entry = self.targets.get(area)
-        return str(entry["target"]) if entry else DEFAULT_RANKING_TARGET
+        target = entry.get("target") if entry else None
+        return target if target in RANKING_SCORES else DEFAULT_RANKING_TARGET  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)

@@ -307,7 +307,18 @@ def run_training(
         run.log_table(reference_predictions, "reference/predictions.parquet")
         run_id = run.run_id
     step("logged")
-    return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)
+    result = with_targets(summary(metrics), evaluated_targets(predictions))
+    return TrainingResult(run_id, model, metrics, result, full_lineage)
+
+
+def with_targets(
+    result: dict[str, dict[str, Any]], evaluated: Mapping[str, list[str]]
+) -> dict[str, dict[str, Any]]:
+    """``summary`` entries with the target each area was evaluated against (``mixed`` if folds differ)."""
+    for area, entry in result.items():
+        targets = evaluated.get(area, ["deficiency"])
+        entry["target"] = targets[0] if len(targets) == 1 else "mixed"
+    return result
 
 
 def targets_record(model: RiskModel, predictions: pl.DataFrame) -> dict[str, Any]:
@@ -333,8 +344,9 @@ def _log_run(
     run.log_metrics(_flat_metrics(metrics))
     run.log_dict(config.model_dump(mode="json"), "config.json")
     run.log_dict(data.catalog_records, "feature_catalog.json")
-    run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
-    run.log_dict(summary(metrics, "all"), "evaluation/summary_all.json")
+    evaluated = evaluated_targets(predictions)
+    run.log_dict(with_targets(summary(metrics, "random"), evaluated), "evaluation/summary_random.json")
+    run.log_dict(with_targets(summary(metrics, "all"), evaluated), "evaluation/summary_all.json")
     run.log_table(metrics, "evaluation/metrics.parquet")
     run.log_table(predictions, "evaluation/predictions.parquet")
     run.log_table(reliability, "evaluation/reliability.parquet")

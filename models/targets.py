@@ -198,7 +198,7 @@ def target_sentence_sv(entry: Any) -> str:
     threshold = entry.get("threshold")
     common = base_rate is not None and threshold is not None and base_rate > threshold
     if target != "deficiency" and common:
-        most = "nästan alla" if base_rate >= MOST_HAVE_A_DEFICIENCY else "de flesta"
+        most = "nästan alla" if float(base_rate or 0.0) >= MOST_HAVE_A_DEFICIENCY else "de flesta"
         why = f"{rate}, så {most} har någon brist"
     elif target == "deficiency" and (
         configured in {"serious", "ordinal"} or (configured == "auto" and common)

@@ -13,6 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from engine.config import Config, load_config
 from models.jobs import TrainingResult
 from models.report import METRIC_LABELS, render_report
+from models.targets import target_sentence_sv
 from models.tracking import Tracking
 
 SCREEN = {"width": 1366, "height": 768}
@@ -131,3 +132,19 @@ def test_plots_are_swedish_with_bin_counts_and_never_an_empty_legend(models_conf
     assert counted == predictions.height, f"bin counts add up to {counted}, not {predictions.height}"
     for figure in (empty, drawn, reliability):
         close(figure)
+
+
+@pytest.mark.slow
+def test_report_says_which_target_ranks_each_area(report_file: Path, champion_run: TrainingResult) -> None:
+    # given the report of a run whose model resolved a ranking target per area
+    html = report_file.read_text(encoding="utf-8")
+    targets = champion_run.model.metadata["targets"]
+    # then every area's target is named in Swedish, with why
+    missing = [area for area, entry in targets.items() if target_sentence_sv(entry) not in html]
+    assert targets and not missing, f"the report does not name the ranking target of {missing}"
+    # and train's summary says which target each area was evaluated against
+    assert {entry["target"] for entry in champion_run.summary.values()} <= {
+        "deficiency",
+        "serious",
+        "ordinal",
+    }
