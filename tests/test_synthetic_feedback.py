@@ -16,7 +16,7 @@ from synthetic.scenarios import scenario_params
 # deliberate change since: units carry SCB's real kommun codes (drawn in the same order, only the labels
 # differ), so the units table has a new digest and every other table the old one. A second: the serious
 # share of deficiencies is solved per area (the shares the single pooled 7 % gave each area), so the truth's
-# p_serious moved by about 1 % (the defaults are rounded; truth/risk, truth/inspections); every observed
+# p_serious moved by 1–3 % (the defaults are rounded; truth/risk, truth/inspections); every observed
 # table kept its digest.
 _DEFAULT_DIGESTS = {
     "providers": "f3811dac87a65816",
