@@ -18,6 +18,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import REGIONS
+from engine.scores import DEFAULT_RANKING_TARGET, RANKING_SCORES
 from models import baselines
 from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_area
 from models.calibration_metrics import ece_interval, ece_noise_band
@@ -146,14 +147,11 @@ def evaluate_split(
 
 
 def _target_score(target: pl.Expr) -> pl.Expr:
-    """The model's score of each row's target (:func:`models.targets.target_score`, as an expression)."""
-    return (
-        pl.when(target == "serious")
-        .then(pl.col("p_serious"))
-        .when(target == "ordinal")
-        .then(pl.col("p_deficiency") + pl.col("p_serious"))
-        .otherwise(pl.col("p_deficiency"))
-    )
+    """The model's score of each row's target: the one the scoring snapshot ranks by (``RANKING_SCORES``)."""
+    score = RANKING_SCORES[DEFAULT_RANKING_TARGET]
+    for name, expression in RANKING_SCORES.items():
+        score = pl.when(target == name).then(expression).otherwise(score)
+    return score
 
 
 def _oracle(rows: pl.DataFrame, target: str) -> pl.Series:

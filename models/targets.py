@@ -159,17 +159,6 @@ def label_column(target: str) -> str:
     return "deficiency" if target == "deficiency" else "serious"
 
 
-def target_score(target: str, p_deficiency: np.ndarray, p_serious: np.ndarray) -> np.ndarray:
-    """The score that ranks by ``target``: P(deficiency), P(serious) or the expected level (their sum)."""
-    if target == "deficiency":
-        return np.asarray(p_deficiency)
-    if target == "serious":
-        return np.asarray(p_serious)
-    if target == "ordinal":
-        return np.asarray(p_deficiency) + np.asarray(p_serious)
-    raise ValueError(f"target must be one of {TARGETS}, got {target!r}")
-
-
 RANKING_TARGET_SV = {
     "deficiency": "risk för brist",
     "serious": "risk för allvarlig brist",

@@ -10,7 +10,7 @@ import pytest
 
 from engine.config import ConfigError, LightGBMSettings, ModelSettings, config_from_mapping, load_config
 from models.artifact import ModelFeature
-from models.evaluation import SCORERS, metrics_table
+from models.evaluation import SCORERS, evaluate_split, metrics_table
 from models.targets import resolve_target
 from models.training import fit_risk_model
 from models.validation import Split
@@ -153,3 +153,28 @@ def test_precision_is_computed_against_the_areas_target_label(target: str, expec
     deficiency = predictions.get_column("deficiency").mean()
     serious = predictions.get_column("serious").mean()
     assert base.item() == pytest.approx(serious if target == "serious" else deficiency)
+
+
+def test_the_model_scores_each_test_row_by_its_areas_target() -> None:
+    # given a model fitted with samverkan ranked by the expected level and kontinuitet by serious findings
+    rows = toy_rows(seed=5)
+    config = load_config()
+    settings = _settings(
+        targets={"samverkan": "ordinal", "kontinuitet": "serious", "personcentrering": "deficiency"}
+    )
+    config = config.model_copy(update={"model": settings})
+    model = fit_risk_model(rows, SPLIT, _catalog(), AREAS, settings)
+    # when its test year is evaluated
+    _, frame = evaluate_split(rows, SPLIT, _catalog(), config, model)
+    # then each area's model score and label are its target's
+    by_area = {area: part for (area,), part in frame.group_by("risk_area")}
+    ordinal = by_area["samverkan"]
+    assert ordinal["score_model"].to_list() == pytest.approx(
+        (ordinal["p_deficiency"] + ordinal["p_serious"]).to_list()
+    ), "ordinal must rank by P(deficiency) + P(serious)"
+    assert ordinal["label"].to_list() == ordinal["serious"].to_list(), "ordinal is evaluated on serious"
+    serious = by_area["kontinuitet"]
+    assert serious["score_model"].to_list() == pytest.approx(serious["p_serious"].to_list())
+    deficiency = by_area["personcentrering"]
+    assert deficiency["score_model"].to_list() == pytest.approx(deficiency["p_deficiency"].to_list())
+    assert deficiency["label"].to_list() == deficiency["deficiency"].to_list()
