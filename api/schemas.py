@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
+from engine.config import RankingTarget
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
 from engine.scores import SCORE_ID_PATTERN
 from serving.plans import MAX_NAME_CHARS, MAX_PURPOSE_CHARS, PLAN_ID_PATTERN, plan_label
@@ -240,6 +241,12 @@ class PageLinks(Schema):
     prev: str | None = Field(default=None, description="The previous page (None on the first).")
 
 
+RANKING_TARGET_DESCRIPTION = (
+    "What ranks the area: 'deficiency' (p_deficiency), 'serious' (p_serious) or 'ordinal' "
+    "(p_deficiency + p_serious, the expected level of the finding); docs/api.md."
+)
+
+
 class CandidatePage(Schema):
     """One page of candidates in rank order."""
 
@@ -247,6 +254,7 @@ class CandidatePage(Schema):
     as_of: dt.date
     risk_area: str
     model_version: str
+    ranking_target: RankingTarget = Field(default="deficiency", description=RANKING_TARGET_DESCRIPTION)
     total: int = Field(description="Candidates matching the filters (all pages).")
     limit: int
     offset: int
@@ -266,6 +274,7 @@ class RiskAreaInfo(Schema):
     score_id: str
     as_of: dt.date
     units: int
+    ranking_target: RankingTarget = Field(default="deficiency", description=RANKING_TARGET_DESCRIPTION)
 
     model_config = ConfigDict(
         json_schema_extra={
@@ -280,6 +289,7 @@ class RiskAreaInfo(Schema):
                     "score_id": "20250601-3f2a9c1b7d4e",
                     "as_of": "2025-06-01",
                     "units": 1180,
+                    "ranking_target": "deficiency",
                 }
             ]
         }
@@ -298,6 +308,7 @@ class UnitArea(Schema):
     p_deficiency: float
     p_serious: float
     explanations: list[Explanation]
+    ranking_target: RankingTarget = Field(default="deficiency", description=RANKING_TARGET_DESCRIPTION)
 
 
 class HistoryPoint(Schema):

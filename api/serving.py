@@ -233,6 +233,7 @@ def _page_head(snapshot: ScoreSnapshot, area: str) -> bytes:
         "as_of": meta.as_of.isoformat(),
         "risk_area": area,
         "model_version": meta.model_versions.get(area, meta.model_version),
+        "ranking_target": meta.ranking_target(area),
     }
     return json.dumps(fields, ensure_ascii=False, separators=(",", ":")).encode()[:-1] + b","
 

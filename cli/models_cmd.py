@@ -179,6 +179,7 @@ def train(
             )
         except ValueError as error:
             fail(str(error))
+    _print_targets(result.model.metadata.get("targets", {}))
     _print_headline(result.metrics)
     if truth_path is None:
         console.print("no truth files found: the oracle column is empty (real data)")
@@ -194,6 +195,18 @@ NO_RANDOM_NOTE = (
 )
 RANDOM_TITLE = "Random-selection inspections, all test folds (unbiased; only inspected units have labels)"
 ALL_TITLE = "All inspections, all test folds (biased towards risky-looking units)"
+
+
+def _print_targets(targets: dict[str, dict[str, Any]]) -> None:
+    """Per area: the ranking target the model chose and why (the base rate and precision below are of
+    that target's label)."""
+    if not targets:
+        return
+    console.print(
+        "[bold]Ranking targets[/] (what ranks each area; base rate and precision below are of its label):"
+    )
+    for area, entry in targets.items():
+        console.print(f"  {escape(area)}: {escape(str(entry['target']))} ({escape(str(entry['reason']))})")
 
 
 def _print_verdicts(metrics: pl.DataFrame) -> None:

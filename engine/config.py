@@ -241,8 +241,19 @@ class LightGBMSettings(_Frozen):
     num_threads: Annotated[int, Field(ge=1)] = 2
 
 
+RankingTarget = Literal["deficiency", "serious", "ordinal"]
+"""What ranks an area's units: P(any deficiency), P(serious finding), or the expected level
+(none 0 < deficiency 1 < serious 2: P(deficiency) + P(serious), docs/models.md "Ranking targets")."""
+
+
 class ModelSettings(_Frozen):
-    """How risk models are trained, evaluated and promoted (``[model]`` in the TOML file)."""
+    """How risk models are trained, evaluated and promoted (``[model]`` in the TOML file).
+
+    ``targets`` names the ranking target per risk area (``auto`` for an area not named):
+    ``auto`` resolves to ``serious`` where the share of the training rows with any deficiency exceeds
+    ``target_auto_threshold`` (where nearly every unit has some deficiency, only the serious ones
+    tell units apart), else ``deficiency``.
+    """
 
     lead_time_days: Annotated[int, Field(ge=0)] = 60
     layout: Literal["per_area", "pooled"] = "pooled"
@@ -283,6 +294,8 @@ class ModelSettings(_Frozen):
     paired_gate_family: Literal["bonferroni", "none"] = "none"
     paired_gate_min_n: Annotated[int, Field(ge=1)] = 30
     prospective_since: Literal["as_of", "promoted"] = "as_of"
+    targets: dict[str, Literal["auto", "deficiency", "serious", "ordinal"]] = Field(default_factory=dict)
+    target_auto_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
 
 
@@ -327,6 +340,11 @@ class Config(_Frozen):
         if len(set(area_ids)) != len(area_ids):
             raise ValueError(f"risk area ids must be unique, got {area_ids}")
         known = set(area_ids)
+        unknown_targets = sorted(set(self.model.targets) - known)
+        if unknown_targets:
+            raise ValueError(
+                f"model.targets names unknown risk areas {unknown_targets}; known: {sorted(known)}"
+            )
         files = [source.file for source in self.sources.values()]
         if len(set(files)) != len(files):
             raise ValueError(f"source files must be unique, got {files}")

@@ -19,8 +19,10 @@ import logging
 import os
 import re
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pandera.polars as pa
 import polars as pl
@@ -28,6 +30,7 @@ from pandera.api.polars.types import PolarsData
 from pandera.errors import SchemaError, SchemaErrors
 from pydantic import BaseModel, ConfigDict
 
+from engine.config import RankingTarget
 from engine.contract import OWNERSHIPS, REGIONS
 from engine.events import EventLog
 from engine.files import remove_stale_temporaries
@@ -39,6 +42,15 @@ SCORES_SCHEMA_VERSION = 1
 OVERALL = "overall"
 CURRENT_FILE = "CURRENT"
 SCORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+RANKING_SCORES: dict[str, pl.Expr] = {
+    "deficiency": pl.col("p_deficiency"),
+    "serious": pl.col("p_serious"),
+    # The expected level of the finding (none 0 < deficiency 1 < serious 2); models.targets.
+    "ordinal": pl.col("p_deficiency") + pl.col("p_serious"),
+}
+"""The score that ranks an area by each ranking target (``engine.config.RankingTarget``)."""
+DEFAULT_RANKING_TARGET: RankingTarget = "deficiency"
 
 UNIT_CONTEXT_COLUMNS: tuple[str, ...] = (
     "unit_id",
@@ -96,11 +108,14 @@ class ScoresModel(pa.DataFrameModel):
             & (pl.col("rank").max().over("risk_area") == pl.len().over("risk_area"))
         )
 
-    @pa.dataframe_check(name="rank_follows_p_deficiency")
+    @pa.dataframe_check(name="rank_follows_a_ranking_target")
     def _rank_order(cls, data: PolarsData) -> pl.LazyFrame:
-        ordered = data.lazyframe.sort("risk_area", "rank")
-        previous = pl.col("p_deficiency").shift(1).over("risk_area", order_by="rank")
-        return ordered.select(previous.is_null() | (previous >= pl.col("p_deficiency")))
+        # Each area is ranked by one target's score (the metadata's ``targets`` says which).
+        ordered = data.lazyframe.sort("risk_area", "rank").with_columns(
+            [_descends(score).alias(f"_by_{target}") for target, score in RANKING_SCORES.items()]
+        )
+        by_any = [pl.col(f"_by_{target}").all().over("risk_area") for target in RANKING_SCORES]
+        return ordered.select(pl.any_horizontal(by_any))
 
     @pa.dataframe_check(name="one_as_of_date")
     def _single_as_of(cls, data: PolarsData) -> pl.LazyFrame:
@@ -135,6 +150,15 @@ class ScoreMetadata(BaseModel):
     rows_per_area: dict[str, int]
     content_hash: str
     model_versions: dict[str, str] = {}
+    targets: dict[str, dict[str, Any]] = {}
+    """Per risk area the ranking target and why (``RiskModel.metadata["targets"]``); empty in snapshots
+    from before targets, which were all ranked by P(deficiency)."""
+
+    def ranking_target(self, area: str) -> RankingTarget:
+        """What ranks ``area``: ``deficiency``, ``serious`` or ``ordinal``."""
+        entry = self.targets.get(area)
+        target = entry.get("target") if entry else None
+        return target if target in RANKING_SCORES else DEFAULT_RANKING_TARGET  # type: ignore[return-value]
 
 
 @dataclass(frozen=True)
@@ -146,21 +170,45 @@ class ScoreSnapshot:
     frame: pl.DataFrame
 
 
-def ranked_scores(scores: pl.LazyFrame) -> pl.LazyFrame:
-    """Add ``rank`` (1 = highest ``p_deficiency`` within the area) and ``percentile`` (100 = highest).
+def ranking_score(targets: Mapping[str, str]) -> pl.Expr:
+    """Each row's score under its area's ranking target (``p_deficiency`` where ``targets`` names none)."""
+    score = RANKING_SCORES[DEFAULT_RANKING_TARGET]
+    for target, expression in RANKING_SCORES.items():
+        areas = sorted(area for area, chosen in targets.items() if chosen == target)
+        if target != DEFAULT_RANKING_TARGET and areas:
+            score = pl.when(pl.col("risk_area").is_in(areas)).then(expression).otherwise(score)
+    return score
 
-    Ties are broken by ``unit_id`` so ranks are a deterministic permutation. ``percentile`` is the share
-    of the area's units whose ``p_deficiency`` is at or below this unit's, times 100.
+
+def ranked_scores(scores: pl.LazyFrame, targets: Mapping[str, str] | None = None) -> pl.LazyFrame:
+    """Add ``rank`` (1 = highest score within the area) and ``percentile`` (100 = highest).
+
+    The score is the area's ranking target's (``targets``: area → ``deficiency``, ``serious`` or
+    ``ordinal``; ``p_deficiency`` for an area not named). Ties are broken by ``unit_id`` so ranks are a
+    deterministic permutation. ``percentile`` is the share of the area's units whose score is at or below
+    this unit's, times 100.
     """
-    ordered = scores.sort(["risk_area", "p_deficiency", "unit_id"], descending=[False, True, False])
+    score = ranking_score(targets or {})
+    ordered = scores.with_columns(score.alias(_SCORE)).sort(
+        ["risk_area", _SCORE, "unit_id"], descending=[False, True, False]
+    )
     return ordered.with_columns(
         rank=pl.int_range(1, pl.len() + 1, dtype=pl.Int64).over("risk_area"),
         percentile=(
-            pl.col("p_deficiency").rank(method="max").over("risk_area").cast(pl.Float64)
+            pl.col(_SCORE).rank(method="max").over("risk_area").cast(pl.Float64)
             / pl.len().over("risk_area")
             * 100.0
         ),
-    )
+    ).drop(_SCORE)
+
+
+_SCORE = "_ranking_score"
+
+
+def _descends(score: pl.Expr) -> pl.Expr:
+    """True where ``score`` is at most the previous row's (rows sorted by area and rank)."""
+    previous = score.shift(1).over("risk_area")
+    return previous.is_null() | (previous >= score)
 
 
 def validated_scores(frame: pl.DataFrame) -> pl.DataFrame:
@@ -236,6 +284,7 @@ class ScoreStore:
         run_id: str | None = None,
         model_versions: dict[str, str] | None = None,
         created_at: dt.datetime | None = None,
+        targets: dict[str, dict[str, Any]] | None = None,
     ) -> ScoreMetadata:
         """Validate and store a scoring frame; returns its metadata. Does not publish it.
 
@@ -263,6 +312,7 @@ class ScoreStore:
             rows_per_area=dict(zip(per_area["risk_area"], per_area["len"], strict=True)),
             content_hash=content_hash,
             model_versions=model_versions or {},
+            targets=targets or {},
         )
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.root / f"{score_id}.parquet", data)

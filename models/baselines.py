@@ -250,9 +250,18 @@ def best_regularisation(scores: np.ndarray, cs: np.ndarray, l1_ratios: np.ndarra
 
 
 def fit_logistic(
-    train_rows: pl.DataFrame, features: Sequence[ModelFeature], seed: int, n_jobs: int = 1
+    train_rows: pl.DataFrame,
+    features: Sequence[ModelFeature],
+    seed: int,
+    n_jobs: int = 1,
+    *,
+    label: str = "deficiency",
 ) -> tuple[Pipeline, dict[str, list[str]]]:
     """Elastic-net logistic regression on the catalog's features, regularisation chosen on the past.
+
+    ``label`` is the 0/1 column it learns: ``deficiency``, or ``serious`` where the area's ranking
+    target is evaluated against serious findings (:mod:`models.targets`), so the baseline competes on
+    the outcome the model is judged by.
 
     ``region_code`` stays in ``features`` even where the model leaves it out (``region_with_team =
     "drop"``) and team and method are not given: the baseline is what an analyst would fit on the unit's
@@ -289,7 +298,7 @@ def fit_logistic(
         )
     prepare = ColumnTransformer(transformers)
     X = design_matrix(train_rows, features, levels)
-    y = train_rows.get_column("deficiency").to_numpy().astype(np.int64)
+    y = train_rows.get_column(label).to_numpy().astype(np.int64)
     weights = train_rows.get_column("weight").to_numpy().astype(float)
     weights = weights / weights.mean()
     folds = time_ordered_folds(
@@ -323,5 +332,5 @@ def fit_logistic(
 def logistic_scores(
     pipeline: Pipeline, levels: dict[str, list[str]], rows: pl.DataFrame, features: Sequence[ModelFeature]
 ) -> np.ndarray:
-    """P(deficiency) from the fitted logistic baseline."""
+    """P(label) (the label it was fitted on) from the fitted logistic baseline."""
     return pipeline.predict_proba(design_matrix(rows, features, levels))[:, 1]

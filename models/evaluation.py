@@ -24,6 +24,7 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import REGIONS
+from engine.scores import DEFAULT_RANKING_TARGET, RANKING_SCORES
 from models import baselines
 from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_area
 from models.calibration_metrics import calibration_error, ece_interval, ece_noise_band
@@ -41,6 +42,7 @@ from models.metrics import (
     selected_count,
     subgroup_audit,
 )
+from models.targets import label_column, target_of
 from models.training import fit_risk_model, fit_risk_models, predict_rows
 from models.validation import Split
 from models.verdicts import BASELINES, MDD_PREFIX, PAIRED_PREFIX, Verdict, area_verdict
@@ -61,6 +63,7 @@ POPULATIONS = ("random", "all", WEIGHTED)
 UNWEIGHTED_POPULATIONS = ("random", "all")
 ALL_FOLDS = "all"
 ORACLE_COLUMN = "true_p_deficiency"
+SERIOUS_ORACLE_COLUMN = "true_p_serious"
 
 
 def _area_baseline_scores(
@@ -71,10 +74,13 @@ def _area_baseline_scores(
     area: str,
     config: Config,
     seed: int,
+    label: str = "deficiency",
 ) -> dict[str, np.ndarray]:
     features = features_for_area(catalog, area)
     rules = baselines.banding_rules(catalog, area, train, config, config.model.banding_rate_quantile)
-    logistic, levels = baselines.fit_logistic(train, features, seed, config.model.lightgbm.num_threads)
+    logistic, levels = baselines.fit_logistic(
+        train, features, seed, config.model.lightgbm.num_threads, label=label
+    )
     complaints = baselines.complaints_feature(catalog, area)
     return {
         "random": baselines.random_scores(test.height, seed),
@@ -95,6 +101,10 @@ def evaluate_split(
     with the model and every baseline.
 
     Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer.
+    Each area is scored and labelled by the ranking target of the model (``target``, ``label``;
+    :mod:`models.targets`): ``score_model`` is the target's probability, the logistic baseline is
+    fitted on the target's label and the oracle is the true probability of that label.
+    ``p_deficiency`` and ``p_serious`` stay for the calibration metrics.
     """
     settings = config.model
     if model is None:
@@ -107,6 +117,7 @@ def evaluate_split(
         area_test = test.filter(pl.col(AREA_COLUMN) == area)
         if area_test.is_empty():
             continue
+        target = target_of(model.metadata, area)
         scores = _area_baseline_scores(
             train.filter(pl.col(AREA_COLUMN) == area),
             area_test,
@@ -114,12 +125,9 @@ def evaluate_split(
             area=area,
             config=config,
             seed=settings.seed + 10 * index,
+            label=label_column(target),
         )
-        oracle = (
-            area_test.get_column(ORACLE_COLUMN).cast(pl.Float64)
-            if ORACLE_COLUMN in area_test.columns
-            else pl.Series(ORACLE_COLUMN, [None] * area_test.height, dtype=pl.Float64)
-        )
+        oracle = _oracle(area_test, target)
         parts.append(
             area_test.select(
                 pl.lit(split.name).alias("fold"),
@@ -130,6 +138,8 @@ def evaluate_split(
                 "is_random",
                 "deficiency",
                 "serious",
+                pl.lit(target).alias("target"),
+                pl.col(label_column(target)).alias("label"),
                 "weight",
                 *([probability_sample()] if {"weight_known", "selection"} <= set(area_test.columns) else []),
                 pl.col("ownership").cast(pl.String).fill_null("unknown"),
@@ -143,10 +153,46 @@ def evaluate_split(
     frame = pl.concat(parts) if parts else pl.DataFrame()
     if frame.is_empty():
         return model, frame
-    frame = frame.join(predictions, on=["inspection_id", AREA_COLUMN], how="left").rename(
-        {"p_deficiency": "score_model"}
-    )
-    return model, frame
+    frame = frame.join(predictions, on=["inspection_id", AREA_COLUMN], how="left")
+    return model, frame.with_columns(_target_score(pl.col("target")).alias("score_model"))
+
+
+def _target_score(target: pl.Expr) -> pl.Expr:
+    """The model's score of each row's target: the one the scoring snapshot ranks by (``RANKING_SCORES``)."""
+    score = RANKING_SCORES[DEFAULT_RANKING_TARGET]
+    for name, expression in RANKING_SCORES.items():
+        score = pl.when(target == name).then(expression).otherwise(score)
+    return score
+
+
+def _oracle(rows: pl.DataFrame, target: str) -> pl.Series:
+    """The true probability of ``target``'s label (synthetic worlds only; null where unknown)."""
+    column = ORACLE_COLUMN if target == "deficiency" else SERIOUS_ORACLE_COLUMN
+    if column in rows.columns:
+        return rows.get_column(column).cast(pl.Float64)
+    return pl.Series(column, [None] * rows.height, dtype=pl.Float64)
+
+
+def evaluated_label(frame: pl.DataFrame) -> np.ndarray:
+    """The label each row's ranking is evaluated against (deficiency in frames from before targets)."""
+    column = "label" if "label" in frame.columns else "deficiency"
+    return frame.get_column(column).to_numpy().astype(float)
+
+
+def deficiency_probability(frame: pl.DataFrame) -> np.ndarray:
+    """The model's calibrated P(deficiency) of each row (``score_model`` in frames from before targets)."""
+    column = "p_deficiency" if "p_deficiency" in frame.columns else "score_model"
+    return frame.get_column(column).to_numpy().astype(float)
+
+
+def evaluated_targets(predictions: pl.DataFrame) -> dict[str, list[str]]:
+    """Per area, the ranking targets its test folds were evaluated against (one unless they changed)."""
+    if "target" not in predictions.columns:
+        return {}
+    out: dict[str, list[str]] = {}
+    for area, target in predictions.select(AREA_COLUMN, "target").unique(maintain_order=True).iter_rows():
+        out.setdefault(str(area), []).append(str(target))
+    return out
 
 
 def probability_sample() -> pl.Expr:
@@ -179,12 +225,23 @@ def _metric_rows(
     *,
     weights: np.ndarray | None = None,
 ) -> list[dict[str, Any]]:
-    """Every figure of one population × area × fold; ``weights`` (1/π): Hájek estimates throughout."""
-    y = frame.get_column("deficiency").to_numpy().astype(float)
+    """Every figure of one population × area × fold; ``weights`` (1/π): Hájek estimates throughout.
+
+    Ranking metrics are against each row's target label, calibration metrics on P(deficiency).
+    ``base_rate`` is the share of the target's label (what a random selection finds); ``deficiency_rate``
+    the share with any deficiency, whatever the target.
+    """
+    y = evaluated_label(frame)
+    deficiency = frame.get_column("deficiency").to_numpy().astype(float)
     groups = frame.get_column("fold").to_numpy()
     rows: list[dict[str, Any]] = [
         {"scorer": "data", "metric": "n", "value": float(frame.height)},
         {"scorer": "data", "metric": "base_rate", "value": float(np.average(y, weights=weights))},
+        {
+            "scorer": "data",
+            "metric": "deficiency_rate",
+            "value": float(np.average(deficiency, weights=weights)),
+        },
         {
             "scorer": "data",
             "metric": "serious_rate",
@@ -237,7 +294,11 @@ def _metric_rows(
                 scorer, oracle, scores, fractions=fractions, groups=groups, counts=counts, weights=weights
             )
     rows += _paired_difference_rows(frame, y, fractions, groups=groups, counts=counts, weights=weights)
-    p = frame.get_column("score_model").to_numpy().astype(float)
+    # Calibration is of P(deficiency) whatever ranks the area: it is the probability the pages show.
+    y = deficiency
+    p = deficiency_probability(frame)
+    if has_oracle and "target" in frame.columns and (frame.get_column("target") != "deficiency").any():
+        has_oracle = False  # the oracle column holds the true P(serious) there, not P(deficiency)
     ece = ece_interval(
         y, p, groups=groups, n_bins=n_bins, resamples=resamples, seed=seed, counts=counts, weights=weights
     )
@@ -412,7 +473,7 @@ def reliability_tables(predictions: pl.DataFrame, n_bins: int) -> pl.DataFrame:
         for (area,), area_rows in subset.group_by(AREA_COLUMN, maintain_order=True):
             table = reliability_table(
                 area_rows.get_column("deficiency").to_numpy().astype(float),
-                area_rows.get_column("score_model").to_numpy(),
+                deficiency_probability(area_rows),
                 n_bins,
             )
             parts.append(

@@ -28,7 +28,9 @@ from models.dataset import labelled_inspections, training_as_of_dates, training_
 from models.evaluation import (
     ALL_FOLDS,
     ORACLE_COLUMN,
+    SERIOUS_ORACLE_COLUMN,
     WEIGHTED,
+    evaluated_targets,
     has_population,
     metrics_table,
     reliability_tables,
@@ -38,6 +40,7 @@ from models.evaluation import (
 )
 from models.importance import contribution_importance
 from models.metrics import population_stability_index, psi_noise_level, psi_shift
+from models.targets import TARGETS_ARTIFACT
 from models.tracking import RunLogger, Tracking
 from models.training import fit_risk_models
 from models.validation import Split, final_split, rolling_origin_splits
@@ -96,6 +99,7 @@ def build_training_data(
             pl.col("inspection_id").cast(pl.String),
             pl.col("risk_area").cast(pl.String),
             pl.col("p_deficiency").cast(pl.Float64).alias(ORACLE_COLUMN),
+            pl.col("p_serious").cast(pl.Float64).alias(SERIOUS_ORACLE_COLUMN),
         ).collect()
         rows = rows.join(truth, on=["inspection_id", "risk_area"], how="left", maintain_order="left")
     dropped = labelled.height - rows.height
@@ -183,6 +187,9 @@ def _params(config: Config, data: TrainingData, as_of: dt.date) -> dict[str, Any
             "risk_areas": ",".join(config.risk_area_ids),
         }
     )
+    # The configured target per area ("auto" where not named); the resolved one is in targets.json.
+    params.pop("targets", None)
+    params.update({f"target.{area}": settings.targets.get(area, "auto") for area in config.risk_area_ids})
     return params
 
 
@@ -297,11 +304,30 @@ def run_training(
         full_lineage["model_uri"] = model_uri
         full_lineage["run_id"] = run.run_id
         run.log_dict(full_lineage, "lineage.json")
+        run.log_dict(targets_record(model, predictions), TARGETS_ARTIFACT)
         run.log_table(reference, "reference/features.parquet")
         run.log_table(reference_predictions, "reference/predictions.parquet")
         run_id = run.run_id
     step("logged")
-    return TrainingResult(run_id, model, metrics, summary(metrics), full_lineage)
+    result = with_targets(summary(metrics), evaluated_targets(predictions))
+    return TrainingResult(run_id, model, metrics, result, full_lineage)
+
+
+def with_targets(
+    result: dict[str, dict[str, Any]], evaluated: Mapping[str, list[str]]
+) -> dict[str, dict[str, Any]]:
+    """``summary`` entries with the target each area was evaluated against (``mixed`` if folds differ)."""
+    for area, entry in result.items():
+        targets = evaluated.get(area, ["deficiency"])
+        entry["target"] = targets[0] if len(targets) == 1 else "mixed"
+    return result
+
+
+def targets_record(model: RiskModel, predictions: pl.DataFrame) -> dict[str, Any]:
+    """What ranks each area: the served model's resolved targets with their reasons, and the targets
+    each area's test folds were evaluated against (they can differ where the base rate crossed the
+    threshold between folds)."""
+    return {"final": model.metadata.get("targets", {}), "evaluated": evaluated_targets(predictions)}
 
 
 def _log_run(
@@ -320,10 +346,11 @@ def _log_run(
     run.log_metrics(_flat_metrics(metrics))
     run.log_dict(config.model_dump(mode="json"), "config.json")
     run.log_dict(data.catalog_records, "feature_catalog.json")
-    run.log_dict(summary(metrics, "random"), "evaluation/summary_random.json")
-    run.log_dict(summary(metrics, "all"), "evaluation/summary_all.json")
+    evaluated = evaluated_targets(predictions)
+    run.log_dict(with_targets(summary(metrics, "random"), evaluated), "evaluation/summary_random.json")
+    run.log_dict(with_targets(summary(metrics, "all"), evaluated), "evaluation/summary_all.json")
     if has_population(metrics, WEIGHTED):
-        run.log_dict(summary(metrics, WEIGHTED), "evaluation/summary_weighted.json")
+        run.log_dict(with_targets(summary(metrics, WEIGHTED), evaluated), "evaluation/summary_weighted.json")
     run.log_table(metrics, "evaluation/metrics.parquet")
     run.log_table(predictions, "evaluation/predictions.parquet")
     run.log_table(reliability, "evaluation/reliability.parquet")

@@ -101,7 +101,8 @@ def _precision_curve(frame: pl.DataFrame, score: str) -> np.ndarray:
         for (_,), fold in frame.group_by("fold"):
             k = max(1, int(np.ceil(fraction * fold.height)))
             top = fold.sort(score, descending=True).head(k)
-            hits += float(top.get_column("deficiency").sum())
+            # The label the area's ranking target is evaluated against (deficiency before targets).
+            hits += float(top.get_column("label" if "label" in top.columns else "deficiency").sum())
             selected += k
         values.append(hits / selected if selected else np.nan)
     return np.asarray(values)

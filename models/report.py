@@ -21,6 +21,7 @@ from models.evaluation import (
 )
 from models.metrics import AUDIT_METRICS
 from models.prospective import read_record, record_summary, since_label
+from models.targets import TARGETS_ARTIFACT, target_label_sv, target_sentence_sv
 from models.tracking import Tracking
 from models.verdicts import Verdict, label_sv, overall_sv, sentence_sv
 
@@ -344,6 +345,26 @@ def _importance(
     }
 
 
+def _targets(tracking: Tracking, run_id: str) -> dict[str, Any]:
+    """The run's ``targets.json`` (empty for runs from before ranking targets)."""
+    try:
+        record = tracking.read_json(run_id, TARGETS_ARTIFACT)
+    except Exception:  # an older run without targets: every area was ranked by deficiency
+        return {}
+    return record if isinstance(record, dict) else {}
+
+
+def _target_words(targets: dict[str, Any], area: str) -> dict[str, str]:
+    """The area's ranking target in Swedish, and what its base rate is a share of."""
+    evaluated = targets.get("evaluated", {}).get(area) or ["deficiency"]
+    # Folds whose models chose different targets are each scored against their own label.
+    label = target_label_sv(evaluated[0]) if len(evaluated) == 1 else "andel med fyndet som rangordnar"
+    return {
+        "target": target_sentence_sv(targets.get("final", {}).get(area)) if targets else "",
+        "label_sv": label,
+    }
+
+
 def render_report(tracking: Tracking, run_id: str) -> str:
     """The HTML report of ``run_id`` as one string (no external files)."""
     info = tracking.run_info(run_id)
@@ -362,6 +383,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     found = verdicts(metrics, verdict_population)
     found_all = verdicts(metrics, "all")
     found_weighted = verdicts(metrics, WEIGHTED)
+    targets = _targets(tracking, run_id)
     context = {
         "run_id": run_id,
         "info": info,
@@ -370,6 +392,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
             {
                 "id": area,
                 "name": names.get(area, area),
+                **_target_words(targets, area),
                 "random": _scorer_table(metrics, "random", area),
                 "all": _scorer_table(metrics, "all", area),
                 "facts_random": _area_facts(metrics, "random", area),

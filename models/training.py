@@ -40,6 +40,7 @@ from models.artifact import (
 )
 from models.calibration import Calibrator, fit_calibrator
 from models.estimator import RiskClassifier
+from models.targets import resolve_targets
 from models.validation import Split
 
 logger = logging.getLogger(__name__)
@@ -436,10 +437,41 @@ def fit_risk_models(
                     name: model.deficiency.best_iteration_ for name, model in area_models[index].items()
                 },
                 "inspection_covariates": covariates,
+                "targets": _targets(
+                    area_models[index],
+                    fit_rows=fit_rows,
+                    held_out_rows=held_out_rows,
+                    refit_rows=refit_rows,
+                    risk_areas=risk_areas,
+                    settings=settings,
+                ),
             },
         )
         for index, (split, fit_rows, held_out_rows, refit_rows, covariates) in enumerate(parts)
     ]
+
+
+def _targets(
+    area_models: dict[str, AreaModel],
+    *,
+    fit_rows: pl.DataFrame,
+    held_out_rows: pl.DataFrame,
+    refit_rows: pl.DataFrame | None,
+    risk_areas: Sequence[str],
+    settings: ModelSettings,
+) -> dict[str, dict[str, object]]:
+    """Each area's ranking target, resolved from the rows its model is fitted on (models.targets)."""
+    trained_on = (
+        pl.concat([fit_rows, held_out_rows], how="diagonal_relaxed") if refit_rows is None else refit_rows
+    )
+    pooled = area_models.get(POOLED)
+    serious_model = {
+        area: (pooled or area_models[area]).serious is not None
+        for area in risk_areas
+        if pooled is not None or area in area_models
+    }
+    choices = resolve_targets(trained_on, risk_areas, settings, serious_model)
+    return {area: choice.to_dict() for area, choice in choices.items()}
 
 
 def fit_risk_model(

@@ -20,6 +20,7 @@ from engine.settings import Settings
 from engine.snapshots import Snapshot
 from features.store import FeatureBuildError, FeatureStore, stored_feature_set
 from models.registry import MODEL_NAME, Champion, load_champion
+from models.targets import ranking_targets
 from serving.scoring import data_horizon, default_as_of, scores_frame
 
 STALE_AFTER_DAYS = 92
@@ -122,6 +123,7 @@ def score_snapshot(
         champion.catalog,
         explanations_per_row=config.scoring.explanations_per_row,
         min_contribution=config.scoring.min_contribution,
+        targets=ranking_targets(champion.model.metadata),
     ).collect()
     metadata = ScoreStore(settings.scores_dir).write(
         frame,
@@ -132,6 +134,7 @@ def score_snapshot(
         snapshot_id=source.id,
         config_hash=config.content_hash(),
         model_versions=dict.fromkeys([*champion.model.risk_areas, OVERALL], champion.version),
+        targets=dict(champion.model.metadata.get("targets", {})),
     )
     return Scoring(
         frame=frame,

@@ -350,8 +350,12 @@ def scores_frame(
     *,
     explanations_per_row: int,
     min_contribution: float = 0.0,
+    targets: Mapping[str, str] | None = None,
 ) -> pl.LazyFrame:
     """The scoring snapshot for one planning date, in the :class:`engine.scores.ScoresModel` shape.
+
+    ``targets``: each risk area's ranking target (``RiskModel.metadata["targets"]``); an area not named
+    is ranked by ``p_deficiency``, as is ``overall``.
 
     ``predictions`` is ``Champion.predict_frame`` output (unit_id, as_of, risk_area, p_deficiency,
     p_serious, contributions); ``features`` the feature rows it was computed from (one as_of).
@@ -370,7 +374,7 @@ def scores_frame(
         .with_columns(pl.col("explanations").fill_null(empty))
         .join(unit_context(features, units, providers), on="unit_id", how="inner")
     )
-    return ranked_scores(frame)
+    return ranked_scores(frame, targets)
 
 
 def provider_rollup(scores: pl.LazyFrame, high_risk_percentile: float) -> pl.LazyFrame:

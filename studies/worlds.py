@@ -93,9 +93,13 @@ def configured(overrides: list[str]) -> Config:
     """The default configuration with ``[model]`` settings overridden (``key=value``, validated).
 
     A dotted key reaches a nested table: ``lightgbm.max_bin=63`` is ``[model.lightgbm] max_bin``.
+    Every area is ranked by deficiency (``targets.AREA=deficiency``) unless an override says otherwise:
+    the study's labels, own-risk truth and home-team leak are of deficiencies, and so are the figures it
+    has recorded.
     """
     config = load_config()
     model = config.model.model_dump()
+    model["targets"] = dict.fromkeys(config.risk_area_ids, "deficiency")
     for item in overrides:
         key, _, value = item.partition("=")
         *tables, name = key.split(".")

@@ -56,7 +56,12 @@ class WorldParams(BaseModel):
     deficiency_rate: dict[str, Probability] = Field(
         default_factory=lambda: _per_area(pc=0.10, ti=0.43, sa=0.69, ko=0.875, sk=0.955)
     )
-    serious_share_of_deficiencies: Probability = 0.07
+    # Assumption (no published figure): the share of an area's deficiencies that are serious
+    # (föreläggande), per area; a single number applies to every area (docs/synthetic-world.md).
+    # The defaults are the shares the earlier single 7 % (one intercept for all areas) gave each area.
+    serious_share_of_deficiencies: dict[str, Probability] = Field(
+        default_factory=lambda: _per_area(pc=0.16, ti=0.095, sa=0.07, ko=0.06, sk=0.055)
+    )
     serious_risk_slope: NonNegative = 0.8
     area_loading: Annotated[float, Field(ge=0.0, le=1.0)] = 0.985
     sigma_region: NonNegative = 0.15
@@ -240,7 +245,19 @@ class WorldParams(BaseModel):
             raise ValueError(f"availability_reporting_regions has duplicates: {list(value)}")
         return value
 
-    @field_validator("deficiency_rate", "crisis_effect", "complaint_rate", "lex_maria_rate")
+    @field_validator("serious_share_of_deficiencies", mode="before")
+    @classmethod
+    def _one_share_for_every_area(cls, value: object) -> object:
+        # A single number (worlds generated before the share was per area) applies to every area.
+        return dict.fromkeys(AREAS, value) if isinstance(value, int | float) else value
+
+    @field_validator(
+        "deficiency_rate",
+        "crisis_effect",
+        "complaint_rate",
+        "lex_maria_rate",
+        "serious_share_of_deficiencies",
+    )
     @classmethod
     def _covers_every_area(cls, value: dict[str, float]) -> dict[str, float]:
         if set(value) != set(AREAS):

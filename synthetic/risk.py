@@ -13,9 +13,10 @@
 - ``alpha[a]`` solved so that the mean true deficiency probability over active unit-months equals
   ``deficiency_rate[a]``.
 
-``p_deficiency = sigmoid(latent)``; ``p_serious = p_deficiency * sigmoid(beta0 + serious_risk_slope *
-deviation)`` with ``beta0`` solved so that serious findings are ``serious_share_of_deficiencies`` of all
-deficiencies.
+``p_deficiency = sigmoid(latent)``; ``p_serious = p_deficiency * sigmoid(beta0[a] + serious_risk_slope *
+deviation)`` with ``beta0[a]`` solved per area so that serious findings are
+``serious_share_of_deficiencies[a]`` of the area's deficiencies (an assumption: no serious rate is
+published, docs/synthetic-world.md).
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ class Risk:
     deviation: FloatArray  # latent minus the area intercept (what observations respond to)
     crisis: BoolArray  # (units, months)
     intercepts: FloatArray  # alpha per area
-    serious_intercept: float
+    serious_intercepts: FloatArray  # beta0 per area
     serious_slope: float
 
     def latent(self, unit: IntArray, month: IntArray, area: IntArray) -> FloatArray:
@@ -59,7 +60,8 @@ class Risk:
         """True (p_deficiency, p_serious) at the given index arrays."""
         deviation = self.deviation[unit, month, area]
         p_deficiency = sigmoid(deviation + self.intercepts[area])
-        return p_deficiency, p_deficiency * sigmoid(self.serious_intercept + self.serious_slope * deviation)
+        serious = sigmoid(self.serious_intercepts[area] + self.serious_slope * deviation)
+        return p_deficiency, p_deficiency * serious
 
 
 def simulate_risk(structure: Structure, params: WorldParams, rng: np.random.Generator) -> Risk:
@@ -84,7 +86,7 @@ def simulate_risk(structure: Structure, params: WorldParams, rng: np.random.Gene
     active_deviation = deviation[active].ravel()
     alpha = solve_intercepts(active_deviation, areas_grid.ravel(), targets)
     p_deficiency = sigmoid(active_deviation + alpha[areas_grid.ravel()])
-    beta0 = _serious_intercept(active_deviation, p_deficiency, params)
+    beta0 = _serious_intercepts(active_deviation, areas_grid.ravel(), p_deficiency, params)
     return Risk(deviation, crisis, alpha, beta0, params.serious_risk_slope)
 
 
@@ -113,15 +115,16 @@ def _crises(rng: np.random.Generator, n_units: int, n_months: int, params: World
     return crisis
 
 
-def _serious_intercept(active_deviation: FloatArray, p_deficiency: FloatArray, params: WorldParams) -> float:
-    """beta0 with serious findings ``serious_share_of_deficiencies`` of all deficiencies on average."""
-    beta0 = solve_intercepts(
+def _serious_intercepts(
+    active_deviation: FloatArray, areas: IntArray, p_deficiency: FloatArray, params: WorldParams
+) -> FloatArray:
+    """beta0 per area: serious findings ``serious_share_of_deficiencies[a]`` of area a's deficiencies."""
+    return solve_intercepts(
         params.serious_risk_slope * active_deviation,
-        np.zeros(len(active_deviation), dtype=np.int64),
-        np.array([params.serious_share_of_deficiencies]),
+        areas,
+        np.array([params.serious_share_of_deficiencies[a] for a in AREAS]),
         p_deficiency,
     )
-    return float(beta0[0])
 
 
 def risk_truth_frame(structure: Structure, risk: Risk) -> pl.DataFrame:

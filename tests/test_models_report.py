@@ -13,6 +13,7 @@ from axe_playwright_python.sync_playwright import Axe
 from engine.config import Config, load_config
 from models.jobs import TrainingResult
 from models.report import METRIC_LABELS, render_report
+from models.targets import target_sentence_sv
 from models.tracking import Tracking
 
 SCREEN = {"width": 1366, "height": 768}
@@ -150,3 +151,19 @@ def test_report_states_each_verdicts_minimum_detectable_difference_and_the_weigh
         r"Minsta skillnad som underlaget kunde upptäcka \(80 % styrka, 5 % nivå\) är \d+,\d procent", html
     )
     assert compared > 0 and len(stated) == compared, f"{compared} comparisons, {len(stated)} with their MDD"
+
+
+@pytest.mark.slow
+def test_report_says_which_target_ranks_each_area(report_file: Path, champion_run: TrainingResult) -> None:
+    # given the report of a run whose model resolved a ranking target per area
+    html = report_file.read_text(encoding="utf-8")
+    targets = champion_run.model.metadata["targets"]
+    # then every area's target is named in Swedish, with why
+    missing = [area for area, entry in targets.items() if target_sentence_sv(entry) not in html]
+    assert targets and not missing, f"the report does not name the ranking target of {missing}"
+    # and train's summary says which target each area was evaluated against
+    assert {entry["target"] for entry in champion_run.summary.values()} <= {
+        "deficiency",
+        "serious",
+        "ordinal",
+    }

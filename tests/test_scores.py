@@ -121,3 +121,52 @@ def test_store_list_orders_by_as_of(tmp_path: Path) -> None:
     write_published(store, make_scores(units=5, as_of=dt.date(2025, 9, 1)))
     write_published(store, make_scores(units=5, as_of=dt.date(2025, 3, 1)))
     assert [meta.as_of for meta in store.list()] == [dt.date(2025, 3, 1), dt.date(2025, 9, 1)]
+
+
+def _opposite_orders() -> pl.LazyFrame:
+    """Two areas of three units whose P(deficiency) and P(serious) order them in opposite ways."""
+    return pl.LazyFrame(
+        {
+            "unit_id": ["a", "b", "c"] * 2,
+            "risk_area": ["x"] * 3 + ["y"] * 3,
+            "p_deficiency": [0.9, 0.8, 0.7] * 2,
+            "p_serious": [0.01, 0.05, 0.30] * 2,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("target", "expected"),
+    [("serious", ["c", "b", "a"]), ("ordinal", ["c", "a", "b"]), ("deficiency", ["a", "b", "c"])],
+    ids=["serious", "ordinal", "deficiency"],
+)
+def test_ranked_scores_ranks_each_area_by_its_target(target: str, expected: list[str]) -> None:
+    # given two areas where P(deficiency) and P(serious) rank the units in opposite orders
+    # when area x is ranked by its target and y is not named
+    ranked = ranked_scores(_opposite_orders(), {"x": target}).collect()
+    # then x follows its target's score and y stays ranked by P(deficiency)
+    by_area = {
+        area: group.sort("rank")["unit_id"].to_list() for (area,), group in ranked.group_by("risk_area")
+    }
+    assert by_area["x"] == expected, f"{target}: area x ranked {by_area['x']}"
+    assert by_area["y"] == ["a", "b", "c"], (
+        f"an area without a target must rank by P(deficiency): {by_area['y']}"
+    )
+
+
+def test_the_contract_accepts_an_area_ranked_by_serious_and_refuses_one_ranked_by_nothing() -> None:
+    # given a valid scores frame whose P(serious) orders the units unlike P(deficiency)
+    frame = make_scores(units=10).with_columns(
+        p_serious=pl.col("p_deficiency") * (pl.col("listed_patients") % 7 + 1) / 10.0
+    )
+    # when the area is ranked by serious, then the frame satisfies the contract
+    ranked = ranked_scores(frame.lazy(), {"samverkan": "serious"}).collect()
+    validated_scores(ranked)
+    # and when its ranks are reversed it follows no target, and is refused
+    reversed_ranks = ranked.with_columns(
+        rank=pl.when(pl.col("risk_area") == "samverkan")
+        .then(pl.col("rank").max().over("risk_area") + 1 - pl.col("rank"))
+        .otherwise(pl.col("rank"))
+    )
+    with pytest.raises(ScoreValidationError, match="rank_follows"):
+        validated_scores(reversed_ranks)

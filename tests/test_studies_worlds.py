@@ -94,3 +94,15 @@ def test_the_team_neutral_elastic_net_does_not_depend_on_the_team_that_inspected
     for column in (study.NO_REGION_SCORE, study.TEAM_NEUTRAL_SCORE):
         assert scored.get_column(column).is_between(0, 1, closed="none").all()
         np.testing.assert_allclose(strict.get_column(column).to_numpy(), scored.get_column(column).to_numpy())
+
+
+def test_the_world_study_ranks_every_area_by_deficiency_unless_told_otherwise() -> None:
+    # given the study's configuration, with and without an override of one area's target
+    from studies.worlds import configured
+
+    pinned = configured([])
+    overridden = configured(["targets.samverkan=serious"])
+    # then its deficiency labels and truths match what ranks: deficiency everywhere by default
+    assert set(pinned.model.targets.values()) == {"deficiency"}, pinned.model.targets
+    assert len(pinned.model.targets) == len(pinned.risk_area_ids)
+    assert overridden.model.targets["samverkan"] == "serious"

@@ -218,3 +218,32 @@ def test_every_parameter_is_documented() -> None:
     doc = (Path(__file__).parents[1] / "docs" / "synthetic-world.md").read_text(encoding="utf-8")
     undocumented = [name for name in WorldParams.model_fields if f"`{name}`" not in doc]
     assert undocumented == [], f"parameters missing from docs/synthetic-world.md: {undocumented}"
+
+
+def test_serious_share_is_a_per_area_assumption_the_world_reproduces(config: Config) -> None:
+    # given a world whose personcentrering deficiencies are serious four times as often as the others'
+    shares = {"personcentrering": 0.28, "tillganglighet": 0.07, "samverkan": 0.07, "kontinuitet": 0.07,
+              "systematiskt_kvalitetsarbete": 0.07}  # fmt: skip
+    world = generate_world(
+        WorldParams(seed=8, n_units=400, years=4, serious_share_of_deficiencies=shares), config
+    )
+    # when the truth's serious share of deficiencies is measured per area over every active unit-month
+    # (inspections are chosen towards risky units, where serious findings are a larger share)
+    truth = world.truth["risk"]
+    measured = dict(
+        truth.group_by("risk_area")
+        .agg((pl.col("p_serious").sum() / pl.col("p_deficiency").sum()).alias("share"))
+        .iter_rows()
+    )
+    # then each area's share is its own stated assumption, not one pooled share
+    for area, share in shares.items():
+        assert abs(measured[area] - share) < 0.01, (
+            f"{area}: serious share {measured[area]:.3f}, stated {share}"
+        )
+
+
+def test_a_single_serious_share_applies_to_every_area() -> None:
+    # given a world parameter file from before the share was per area (one number)
+    params = WorldParams(serious_share_of_deficiencies=0.1)  # type: ignore[arg-type]
+    # then every area gets it
+    assert set(params.serious_share_of_deficiencies.values()) == {0.1}

@@ -16,7 +16,7 @@ from api.security import ApiKeyStore
 from api.web.format import number_sv, odds_in_words, percent_sv
 from api.web.sessions import SessionStore
 from serving.plan_export import inspections_csv_text, neutralised, plan_csv_text
-from tests.web_support import PLANNER_SCOPES, WebHome, csrf_of, signed_in
+from tests.web_support import PLANNER_SCOPES, SERIOUS_AREA, WebHome, csrf_of, signed_in
 
 
 @pytest.fixture
@@ -272,3 +272,38 @@ def test_a_pps_plan_is_previewed_with_its_design_floor_and_expected_error(
     assert "förväntat medelfel per riskområde" in preview.text
     # And the save form carries the design on, so the saved plan is the previewed one
     assert 'name="design" value="pps"' in preview.text and 'name="floor" value="10"' in preview.text
+
+
+def test_pages_and_api_say_which_target_ranks_each_area(client: TestClient, web_home: WebHome) -> None:
+    # Given a served scoring that ranks systematiskt kvalitetsarbete by the risk of a serious finding
+    # (94 % of its inspections found some deficiency) and tillgänglighet by the risk of a deficiency
+    signed_in(client, web_home.keys["planner"])
+
+    # When the candidates of each area are shown
+    serious = client.get(f"/kandidater?risk_area={SERIOUS_AREA}&per_page=100")
+    deficiency = client.get("/kandidater?risk_area=tillganglighet")
+
+    # Then each page says in Swedish what ranks the area, and why
+    expected = (
+        "Rangordnas efter risk för allvarlig brist (andelen brister är 94\u00a0% i området, "
+        "så nästan alla har någon brist)."
+    )
+    assert expected in serious.text, "the Kandidater page does not say the area is ranked by serious findings"
+    assert "Rangordnas efter risk för brist." in deficiency.text, "tillgänglighet's ranking is not named"
+
+    # And the unit page names the target beside the rank
+    unit = client.get(f"/enheter/{web_home.unit_ids[0]}")
+    assert "efter risk för allvarlig brist" in unit.text and expected in unit.text, "the Enhet page lacks it"
+
+    # And the API's candidate page says it too, its candidates in the order of P(serious)
+    bearer = {"Authorization": f"Bearer {web_home.keys['planner']}"}
+    page = client.get(f"/v1/candidates?risk_area={SERIOUS_AREA}&limit=50", headers=bearer).json()
+    assert page["ranking_target"] == "serious", (
+        f"ranking_target missing or wrong: {page.get('ranking_target')}"
+    )
+    p_serious = [item["p_serious"] for item in page["items"]]
+    assert p_serious == sorted(p_serious, reverse=True), "the candidates are not in the order of P(serious)"
+    p_deficiency = [item["p_deficiency"] for item in page["items"]]
+    assert p_deficiency != sorted(p_deficiency, reverse=True), "the test needs the two orders to differ"
+    areas = client.get("/v1/risk-areas", headers=bearer).json()["items"]
+    assert {a["id"]: a["ranking_target"] for a in areas}[SERIOUS_AREA] == "serious"

@@ -64,15 +64,34 @@ def environment(**values: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
+# The served scoring ranks this area by the risk of a serious finding, as a trained model does where
+# nearly every inspection finds some deficiency (models.targets); the others by P(deficiency).
+SERIOUS_AREA = "systematiskt_kvalitetsarbete"
+WEB_TARGETS = {
+    SERIOUS_AREA: {
+        "target": "serious",
+        "configured": "auto",
+        "base_rate": 0.94,
+        "serious_rate": 0.066,
+        "threshold": 0.6,
+        "reason": "auto: 94% of the training inspections found a deficiency, above the threshold 60%",
+    }
+}
+
+
 def scores_for_snapshot(
     settings: Settings, config: Config, seed: int = 0, as_of: dt.date = AS_OF
 ) -> pl.DataFrame:
-    """A valid scores frame for every unit of the current ingest snapshot, with Swedish reasons."""
+    """A valid scores frame for every unit of the current ingest snapshot, with Swedish reasons.
+
+    In :data:`SERIOUS_AREA` P(serious) orders the units unlike P(deficiency), and ranks them.
+    """
     snapshot = SnapshotStore(settings.snapshots_dir).open()
     units = snapshot.scan("units").collect()
     providers = snapshot.scan("providers").collect().rename({"name": "provider_name"})
     frame = units.rename({"name": "unit_name"}).join(providers, on="provider_id", how="left")
     rng = np.random.default_rng(seed)
+    serious_rng = np.random.default_rng(seed + 1)  # its own stream: the other draws stay as they were
     areas = config.risk_area_ids
     rows = []
     for unit in frame.iter_rows(named=True):
@@ -91,7 +110,7 @@ def scores_for_snapshot(
                 | {
                     "risk_area": area,
                     "p_deficiency": float(p),
-                    "p_serious": float(p) / 5,
+                    "p_serious": float(p) * (float(serious_rng.random()) if area == SERIOUS_AREA else 0.2),
                     "explanations": [
                         {
                             "feature": f"complaints_{area}_per_10k_12m",
@@ -106,7 +125,7 @@ def scores_for_snapshot(
     scored = pl.DataFrame(
         rows, schema_overrides={"explanations": pl.List(EXPLANATION_DTYPE), "listed_patients": pl.Int64}
     )
-    return ranked_scores(scored.lazy()).collect()
+    return ranked_scores(scored.lazy(), {SERIOUS_AREA: "serious"}).collect()
 
 
 def evaluation_predictions(config: Config, seed: int = 0, rows_per_area: int = 300) -> pl.DataFrame:
@@ -237,6 +256,7 @@ def published_home(
         feature_set_id=feature_set_id,
         snapshot_id=SnapshotStore(settings.snapshots_dir).current_id() or "",
         config_hash=config.content_hash(),
+        targets=WEB_TARGETS,
     )
     store.publish(metadata.score_id)
     from api.security import ApiKeyStore

@@ -40,6 +40,7 @@ async def read_risk_areas(
             score_id=scores.id,
             as_of=meta.as_of,
             units=len(scores.areas[area_id].items),
+            ranking_target=meta.ranking_target(area_id),
         )
         for area_id, name_sv, name_en, description in [*named, (OVERALL, *OVERALL_NAMES)]
         if area_id in scores.areas

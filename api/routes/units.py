@@ -57,6 +57,7 @@ async def read_unit(
             p_deficiency=row["p_deficiency"],
             p_serious=row["p_serious"],
             explanations=row["explanations"],
+            ranking_target=scores.metadata.ranking_target(row["risk_area"]),
         )
         for row in rows
     ]

@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from models.targets import target_basis_sv, target_sentence_sv
+
 THOUSANDS = "\u00a0"
 MINUS = "\u2212"
 OWNERSHIP_SV = {"public": "offentlig", "private": "privat"}
@@ -131,4 +133,6 @@ FILTERS = {
     "selection": lambda value: SELECTION_SV.get(value, value),
     "plan_reason": lambda value: PLAN_REASON_SV.get(value, value),
     "skip_reason": lambda value: SKIP_REASON_SV.get(value, value),
+    "ranking_target": target_sentence_sv,
+    "ranking_basis": target_basis_sv,
 }

@@ -193,7 +193,8 @@ def precision_context(facts: ModelFacts | None, area: str, names: dict[str, str]
     return (
         f"I utvärderingen hade {percent_sv(model.get('precision_at_10pct'))} "
         "av de 10 % högst rankade enheterna "
-        f"brister inom {names.get(area, area).lower()} när de inspekterades slumpvis"
+        f"{'brister' if entry.get('target', 'deficiency') == 'deficiency' else 'allvarliga brister'} "
+        f"inom {names.get(area, area).lower()} när de inspekterades slumpvis"
         + (f" (troligen mellan {interval})" if interval else "")
         + f", jämfört med {percent_sv(entry.get('base_rate'))} av alla slumpvis inspekterade enheter."
     )
