@@ -27,7 +27,8 @@ from serving.planning import inspections_template
 
 BOM = "\ufeff"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-REASON_SV = {"risk_rank": "Riskrankad", "random": "Slumpvis (utforskning)"}
+REASON_SV = {"risk_rank": "Riskrankad", "random": "Slumpvis (utforskning)", "pps": "Riskproportionellt urval"}
+NOTHING_STANDS_OUT = "inget sticker ut"
 PLAN_CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("plan_position", "Nr"),
     ("unit_id", "HSA-id"),
@@ -42,6 +43,7 @@ PLAN_CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("p_deficiency", "Sannolikhet för brist"),
     ("reason", "Urval"),
     ("inclusion_probability", "Inklusionssannolikhet"),
+    ("reasons_sv", "Främsta skäl"),
 )
 
 
@@ -61,7 +63,15 @@ def place_cell(code: str) -> str:
     return neutralised(f"{code} {name}" if name and name != code else code)
 
 
+def reasons_cell(sentences: Sequence[str]) -> str:
+    """A unit's top reasons in one cell (as the candidate list shows them), or that nothing stands out."""
+    return neutralised(" · ".join(sentences) or NOTHING_STANDS_OUT)
+
+
 def _cell(column: str, value: Any) -> str:
+    if column == "reasons_sv":
+        # A plan stored before plans kept reasons has none to show: an empty cell, not "nothing stands out".
+        return "" if value is None else reasons_cell(value)
     if value is None:
         return ""
     if column in {"region_code", "municipality_code"}:

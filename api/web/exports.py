@@ -14,7 +14,7 @@ from typing import Any
 
 from api.web.data import RecentInspections
 from api.web.format import OWNERSHIP_SV, UNIT_TYPE_SV
-from serving.plan_export import BOM, decimal_comma, neutralised, place_cell
+from serving.plan_export import BOM, decimal_comma, neutralised, place_cell, reasons_cell
 from serving.scoring import reasons_that_carry_weight
 
 CANDIDATE_CSV_HEADER = (
@@ -35,7 +35,6 @@ CANDIDATE_CSV_HEADER = (
     "Senaste inspektion",
     "Främsta skäl",
 )
-NOTHING_STANDS_OUT = "inget sticker ut"
 
 
 def candidate_csv_row(
@@ -60,7 +59,7 @@ def candidate_csv_row(
         decimal_comma(float(row["percentile"]), 1),
         "ja" if row["unit_id"] in inspected.in_cooldown else "nej",
         last.isoformat() if last is not None else "",
-        neutralised(" · ".join(reason["sentence_sv"] for reason in reasons[:3]) or NOTHING_STANDS_OUT),
+        reasons_cell([reason["sentence_sv"] for reason in reasons[:3]]),
     ]
 
 

@@ -16,6 +16,9 @@ from urllib.parse import quote
 
 from markupsafe import Markup
 
+from engine.contract import REGIONS
+from engine.places import municipality_name
+
 THOUSANDS = "\u00a0"
 MINUS = "\u2212"
 OWNERSHIP_SV = {"public": "offentlig", "private": "privat"}
@@ -131,4 +134,6 @@ FILTERS = {
     "selection": lambda value: SELECTION_SV.get(value, value),
     "plan_reason": lambda value: PLAN_REASON_SV.get(value, value),
     "skip_reason": lambda value: SKIP_REASON_SV.get(value, value),
+    "region_name": lambda code: REGIONS.get(code, code),
+    "kommun_name": municipality_name,
 }
