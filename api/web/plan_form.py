@@ -18,6 +18,7 @@ from api.schemas import PlanRequest
 from api.web.format import number_sv
 from engine.config import PlanningSettings
 from engine.contract import REGIONS
+from engine.personal_data import contains_personal_number
 from engine.places import municipality_codes_in, municipality_names
 from serving.planning import PlanParameters
 from serving.planning import plan_parameters as parameters_with_defaults
@@ -231,6 +232,11 @@ def parse_plan_form(form: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
             name = str(item["loc"][0]) if item["loc"] else ""
             known = next((f for f in PLAN_FIELDS if f.name == name), None)
             errors[name] = _range_message(known) if known else str(item["msg"])
+    # A refused label is never shown again if it holds a personal identity number (the form is re-shown).
+    for field in PLAN_FIELDS:
+        value = values.get(field.name)
+        if field.kind in {"line", "text"} and isinstance(value, str) and contains_personal_number(value):
+            values[field.name] = None
     return values, errors
 
 
