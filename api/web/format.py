@@ -11,6 +11,7 @@ import functools
 import math
 import sys
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -122,7 +123,7 @@ def path_segment(value: Any) -> str:
     return quote(str(value), safe="")
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "segment": path_segment,
     "number": number_sv,
     "percent": percent_sv,

@@ -208,6 +208,7 @@ def _plan_document(request: Request, values: dict[str, Any], inspections: Inspec
     served = app_state(request).holder.served
     assert served is not None
     config = app_state(request).config
+    labels = plan_labels(values)
     try:
         return make_plan(
             served.snapshot,
@@ -215,7 +216,8 @@ def _plan_document(request: Request, values: dict[str, Any], inspections: Inspec
             inspections=inspections.frame,
             inspections_snapshot_id=inspections.snapshot_id,
             min_contribution=config.scoring.min_contribution,
-            **plan_labels(values),
+            name=labels["name"],
+            purpose=labels["purpose"],
         )
     except CooldownUnavailableError as error:
         raise PageError(
