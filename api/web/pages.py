@@ -298,7 +298,7 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
     for area in areas:
         area["reasons"] = reasons_that_carry_weight(area["explanations"], min_contribution)
     unit = areas[0]
-    history = current_history(request, view)
+    history = current_history(request, view, unit_id=unit_id)
     inspections = history.inspections.get(unit_id)
     config = app_state(request).config
     served = app_state(request).holder.served
