@@ -386,8 +386,17 @@ def _known_municipality(code: str) -> str:
     return code
 
 
-RegionCode = Annotated[str, Field(strict=True, pattern=r"^\d{2}$"), AfterValidator(_known_region)]
-MunicipalityCode = Annotated[str, Field(strict=True, pattern=r"^\d{4}$"), AfterValidator(_known_municipality)]
+# The allowed codes are in the schema too (an enum), so a client knows them before it sends.
+RegionCode = Annotated[
+    str,
+    Field(strict=True, pattern=r"^\d{2}$", json_schema_extra={"enum": sorted(REGIONS)}),
+    AfterValidator(_known_region),
+]
+MunicipalityCode = Annotated[
+    str,
+    Field(strict=True, pattern=r"^\d{4}$", json_schema_extra={"enum": sorted(municipality_names())}),
+    AfterValidator(_known_municipality),
+]
 MAX_MUNICIPALITIES = 290  # SCB's kommuner (2024)
 
 
