@@ -130,3 +130,29 @@ def test_a_floor_at_capacity_over_eligible_is_named_a_random_plan_with_the_large
     assert page.status_code == 200, page.text[:300]
     assert "planen är ett slumpvis urval som inte tar hänsyn till risken" in page.text
     assert "Det högsta golv som fortfarande följer risken är" in page.text
+
+
+def test_a_plan_saved_before_plans_had_areas_and_reasons_still_opens_and_downloads(
+    client: TestClient, web_home: WebHome
+) -> None:
+    import json
+
+    # Given a plan document as stored before plans kept an area, reasons and the eligible count
+    values = PLAN_FORM | {"csrf_token": csrf_of(client), "seed": "11"}
+    saved = client.post("/planera/spara", data=values)
+    plan_id = str(saved.url).split("/planer/")[1].split("?")[0]
+    document = json.loads((web_home.settings.plans_dir / f"{plan_id}.json").read_text(encoding="utf-8"))
+    for unit in document["chosen"]:
+        del unit["reasons_sv"]
+    for key in ("eligible_units", "largest_useful_floor", "name", "purpose"):
+        document.pop(key, None)
+    old_id = "plan-00000000000000ab"
+    document["plan_id"] = old_id
+    (web_home.settings.plans_dir / f"{old_id}.json").write_text(json.dumps(document), encoding="utf-8")
+    # When its page and its CSV are opened
+    page = client.get(f"/planer/{old_id}")
+    text = client.get(f"/planer/{old_id}/plan.csv").text
+    # Then both work: the whole country, a dash for reasons on the page and an empty reasons cell in the file
+    assert page.status_code == 200 and "Hela landet" in page.text, page.text[:300]
+    _, *rows = list(csv.reader(io.StringIO(text.lstrip("\ufeff")), delimiter=";"))
+    assert rows and all(row[-1] == "" for row in rows), [row[-1] for row in rows]
