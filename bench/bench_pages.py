@@ -185,7 +185,7 @@ def page_requests(
             ("POST", "/planera/forhandsgranska", plan | {"risk_area": areas[i % 4], "seed": str(i)})
             for i in range(count)
         ],
-        "Planera, förhandsgranskning av en region": [
+        "Planera, förhandsgranskn., region": [
             (
                 "POST",
                 "/planera/forhandsgranska",
