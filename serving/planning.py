@@ -35,6 +35,11 @@ an estimate of how common deficiencies are (docs/planning.md):
   region × ownership with proportional allocation (the exploration method above, for the whole plan).
   Caps are not applied (they would change the inclusion probabilities); the plan warns if given.
 
+A plan may be limited to some regions or kommuner (``PlanParameters.regions``, ``municipalities``): the
+units outside them are dropped before anything else, so every design's frame, and every inclusion
+probability, is the area's. A pps floor at or above ``K/N`` makes every probability ``K/N`` (a random
+plan); the plan warns and names :func:`largest_useful_floor`.
+
 Every design returns, for every unit of the frame, its inclusion probability (``frame``), from which
 the plan reports the anticipated standard error of the prevalence estimate per risk area
 (:func:`serving.estimation.anticipated_standard_error`).
