@@ -10,7 +10,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from engine.config import RankingTarget
+from engine.contract import REGIONS
 from engine.identifiers import HSA_ID_PATTERN, ORGANISATION_NUMBER_PATTERN
+from engine.places import municipality_names
 from engine.scores import SCORE_ID_PATTERN
 from serving.plans import MAX_NAME_CHARS, MAX_PURPOSE_CHARS, PLAN_ID_PATTERN, plan_label
 
@@ -383,6 +385,32 @@ PlanPurpose = Annotated[
 ]
 
 
+def _known_region(code: str) -> str:
+    if code not in REGIONS:
+        raise ValueError("unknown region code; use one of SCB's 21 two-digit region codes")
+    return code
+
+
+def _known_municipality(code: str) -> str:
+    if code not in municipality_names():
+        raise ValueError("unknown kommun code; use SCB's four-digit kommun codes")
+    return code
+
+
+# The allowed codes are in the schema too (an enum), so a client knows them before it sends.
+RegionCode = Annotated[
+    str,
+    Field(strict=True, pattern=r"^\d{2}$", json_schema_extra={"enum": sorted(REGIONS)}),
+    AfterValidator(_known_region),
+]
+MunicipalityCode = Annotated[
+    str,
+    Field(strict=True, pattern=r"^\d{4}$", json_schema_extra={"enum": sorted(municipality_names())}),
+    AfterValidator(_known_municipality),
+]
+MAX_MUNICIPALITIES = 290  # SCB's kommuner (2024)
+
+
 class PlanRequest(Schema):
     """Parameters of an inspection plan (stored with the plan, so it can be reproduced)."""
 
@@ -437,6 +465,18 @@ class PlanRequest(Schema):
     floor: Annotated[float, Field(ge=0, le=1), BeforeValidator(_json_number)] | None = Field(
         default=None, description="π_min of every eligible unit (pps only; default: the configured one)."
     )
+    # An area a regional department plans for: SCB codes, bounded by the number of regions and kommuner.
+    regions: list[RegionCode] | None = Field(
+        default=None,
+        max_length=len(REGIONS),
+        description="Limit the plan to units in these regions (two-digit SCB codes); with municipalities, "
+        "a unit in any of the listed places is eligible. Left out: the whole country.",
+    )
+    municipalities: list[MunicipalityCode] | None = Field(
+        default=None,
+        max_length=MAX_MUNICIPALITIES,
+        description="Limit the plan to units in these kommuner (four-digit SCB codes).",
+    )
     score_id: str | None = Field(
         default=None,
         strict=True,
@@ -466,6 +506,8 @@ class PlanParametersOut(Schema):
     cooldown_months: int
     design: str = "top"
     floor: float = 0.0
+    regions: list[str] = Field(default_factory=list, description="The plan's regions (empty: no limit).")
+    municipalities: list[str] = Field(default_factory=list, description="The plan's kommuner.")
 
 
 class PlanUnit(Schema):
@@ -487,6 +529,9 @@ class PlanUnit(Schema):
     selection: Literal["risk_based", "random"] = Field(description="The inspections.csv selection value.")
     inclusion_probability: float = Field(gt=0, le=1)
     stratum: str
+    reasons_sv: list[str] = Field(
+        default_factory=list, description="The unit's top reasons in Swedish (empty: nothing stands out)."
+    )
 
 
 class PlanSkip(Schema):
@@ -541,6 +586,11 @@ class Plan(Schema):
     skipped: list[PlanSkip]
     strata: list[PlanStratum]
     warnings: list[str]
+    largest_useful_floor: float | None = Field(
+        default=None,
+        description="pps only: set when the floor was at or above capacity / eligible units, which makes "
+        "every inclusion probability equal (a random plan); the largest floor that still follows risk.",
+    )
 
 
 def _iso_day_text(value: Any) -> Any:

@@ -141,7 +141,9 @@ def timed(client: httpx.Client, method: str, path: str, data: dict[str, str] | N
     return elapsed
 
 
-def page_requests(units: list[str], providers: list[str], count: int, csrf: str) -> dict[str, list[tuple]]:
+def page_requests(
+    units: list[str], providers: list[str], count: int, csrf: str, plan_id: str
+) -> dict[str, list[tuple]]:
     """Per page family, ``count`` requests over different units, providers, filters and pages."""
     regions = ["01", "12", "14", "03", "25"]
     areas = ["overall", "tillganglighet", "kontinuitet", "samverkan"]
@@ -183,6 +185,17 @@ def page_requests(units: list[str], providers: list[str], count: int, csrf: str)
             ("POST", "/planera/forhandsgranska", plan | {"risk_area": areas[i % 4], "seed": str(i)})
             for i in range(count)
         ],
+        "Planera, förhandsgranskn., region": [
+            (
+                "POST",
+                "/planera/forhandsgranska",
+                plan
+                | {"risk_area": areas[i % 4], "seed": str(i), "regions": regions[i % 5], "per_region": ""},
+            )
+            for i in range(count)
+        ],
+        "Plan (sparad)": [("GET", f"/planer/{plan_id}", None)] * count,
+        "Plan, plan.csv": [("GET", f"/planer/{plan_id}/plan.csv", None)] * count,
         "Modell": [("GET", "/modell", None)] * count,
     }
 
@@ -230,7 +243,14 @@ def main() -> None:
             client = signed_in_client(base, key)
             planera = client.get("/planera").text
             csrf = re.search(r'name="csrf_token" value="([^"]+)"', planera).group(1)  # type: ignore[union-attr]
-            families = page_requests(units, providers, args.requests, csrf)
+            saved = client.post(
+                "/planera/spara",
+                data={"csrf_token": csrf, "risk_area": "overall", "capacity": "150", "per_region": "",
+                      "max_per_provider": "", "exploration": "15", "cooldown_months": "12", "design": "top",
+                      "floor": "0", "seed": "1", "name": "Riksplan", "purpose": "Mätning"},
+            )  # fmt: skip
+            plan_id = re.search(r"/planer/(plan-[0-9a-f]{16})", str(saved.url)).group(1)  # type: ignore[union-attr]
+            families = page_requests(units, providers, args.requests, csrf, plan_id)
             # The first request of each page, one after another right after sign-in: it may wait for the
             # per-snapshot caches (the sign-in starts building them in the background).
             cold = {name: timed(client, *requests[0]) for name, requests in families.items()}

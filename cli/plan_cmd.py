@@ -12,7 +12,7 @@ from rich.table import Table
 from cli.common import console, fail, load_effective_config, load_settings, shown
 from engine.events import EventLog
 from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
-from serving.plan_export import BOM, inspected_areas, inspections_csv_text
+from serving.plan_export import BOM, inspected_areas, inspections_csv_text, place_cell
 from serving.planning import plan_parameters
 from serving.plans import (
     CooldownUnavailableError,
@@ -71,6 +71,14 @@ def plan(
     score: Annotated[
         str | None, typer.Option("--score", help="Scoring snapshot id (default: published).")
     ] = None,
+    region: Annotated[
+        list[str] | None,
+        typer.Option("--region", help="Limit the plan to this region (SCB code, e.g. 01); repeatable."),
+    ] = None,
+    kommun: Annotated[
+        list[str] | None,
+        typer.Option("--kommun", help="Limit the plan to this kommun (SCB code, e.g. 0180); repeatable."),
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="A short name for the plan (one line, part of its id).")
     ] = None,
@@ -105,6 +113,8 @@ def plan(
             cooldown_months=cooldown_months,
             design=design,
             floor=floor,
+            regions=region,
+            municipalities=kommun,
         )
         inspections, snapshot_id = current_inspections(settings.snapshots_dir)
         document = make_plan(
@@ -114,6 +124,7 @@ def plan(
             inspections_snapshot_id=snapshot_id,
             name=name,
             purpose=purpose,
+            min_contribution=load_effective_config(settings).scoring.min_contribution,
         )
     except (ValueError, CooldownUnavailableError) as error:
         fail(str(error), 2)
@@ -197,6 +208,9 @@ def _print_plan(doc: dict[str, Any]) -> None:
         console.print(f"Name: {shown(doc['name'])}")
     if doc.get("purpose"):
         console.print(f"Purpose: {shown(doc['purpose'])}")
+    places = [*params.get("regions", []), *params.get("municipalities", [])]
+    if places:
+        console.print(f"Limited to: {shown(', '.join(place_cell(code) for code in places))}")
     chosen = Table("#", "unit", "name", "region", "provider", "rank", "p", "reason", "incl. prob.")
     for unit in doc["chosen"]:
         chosen.add_row(

@@ -6,10 +6,12 @@ import time
 from pathlib import Path
 from typing import Annotated
 
+import polars as pl
 import typer
 from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings
+from serving.planning import equal_probability, floor_makes_random, largest_useful_floor
 
 
 def _csv(value: str, kind: type, name: str) -> tuple:  # type: ignore[type-arg]
@@ -98,9 +100,30 @@ def simulate(
             _fmt(values.get(f"{design}/estimate_coverage"), 2),
         )
     console.print(table)
+    advice = random_floor_advice(result.metrics, sim.floor, sim.capacity) if "pps" in sim.designs else None
+    if advice is not None:
+        console.print(f"[yellow]warning:[/] {advice}")
     console.print(
         f"Simulated in {result.timings['simulation_seconds']:.0f} s "
         f"(total {result.timings['total_seconds']:.0f} s); MLflow run {run_id}; report {out}"
+    )
+
+
+def random_floor_advice(metrics: pl.DataFrame, floor: float, capacity: int) -> str | None:
+    """What to say when the pps arm's floor made every probability equal in some simulated year, or None.
+
+    ``metrics`` has one row per seed, year and design with the design's ``eligible`` units.
+    """
+    eligible = metrics.filter(pl.col("design") == "pps")["eligible"].to_list()
+    random_years = [n for n in eligible if floor_makes_random(floor, capacity, n)]
+    if not random_years:
+        return None
+    most = max(random_years)
+    return (
+        f"the pps floor {floor:g} is at or above capacity / eligible units ({capacity} / {most} = "
+        f"{equal_probability(capacity, most):.4f}) in {len(random_years)} of {len(eligible)} simulated "
+        "years: every unit then has the same inclusion probability, so pps is the random design there; "
+        f"the largest useful floor is {largest_useful_floor(capacity, max(eligible)):g}"
     )
 
 

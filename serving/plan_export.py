@@ -13,21 +13,23 @@ sort in code order. No ``="03"`` formula (a formula is what the neutralising gua
 
 from __future__ import annotations
 
-import csv
-import io
-from collections.abc import Sequence
+import re
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import polars as pl
 
 from engine.contract import REGIONS
-from engine.places import municipality_name
+from engine.places import municipality_name, municipality_names
 from engine.scores import OVERALL
 from serving.planning import inspections_template
 
 BOM = "\ufeff"
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-REASON_SV = {"risk_rank": "Riskrankad", "random": "Slumpvis (utforskning)"}
+_FORMULA_START = "^[" + "".join(re.escape(prefix) for prefix in FORMULA_PREFIXES) + "]"
+REASON_SV = {"risk_rank": "Riskrankad", "random": "Slumpvis (utforskning)", "pps": "Riskproportionellt urval"}
+NOTHING_STANDS_OUT = "inget sticker ut"
+REASONS_IN_A_CELL = 3
 PLAN_CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("plan_position", "Nr"),
     ("unit_id", "HSA-id"),
@@ -42,17 +44,29 @@ PLAN_CSV_COLUMNS: tuple[tuple[str, str], ...] = (
     ("p_deficiency", "Sannolikhet för brist"),
     ("reason", "Urval"),
     ("inclusion_probability", "Inklusionssannolikhet"),
+    ("reasons_sv", "Främsta skäl"),
 )
+_PLAN_SCHEMA: dict[str, pl.DataType] = {
+    "plan_position": pl.Int64(),
+    "unit_id": pl.String(),
+    "unit_name": pl.String(),
+    "provider_id": pl.String(),
+    "provider_name": pl.String(),
+    "region_code": pl.String(),
+    "municipality_code": pl.String(),
+    "risk_area": pl.String(),
+    "rank": pl.Int64(),
+    "percentile": pl.Float64(),
+    "p_deficiency": pl.Float64(),
+    "reason": pl.String(),
+    "inclusion_probability": pl.Float64(),
+    "reasons_sv": pl.List(pl.String()),
+}
 
 
 def neutralised(text: str) -> str:
     """``text`` made safe for a spreadsheet cell: a leading formula character gets an apostrophe."""
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
-
-
-def decimal_comma(value: float, decimals: int) -> str:
-    """``0.1234`` → ``"0,1234"`` (no thousands separator: Excel reads it as a number)."""
-    return f"{value:.{decimals}f}".replace(".", ",")
 
 
 def place_cell(code: str) -> str:
@@ -61,30 +75,85 @@ def place_cell(code: str) -> str:
     return neutralised(f"{code} {name}" if name and name != code else code)
 
 
-def _cell(column: str, value: Any) -> str:
-    if value is None:
-        return ""
-    if column in {"region_code", "municipality_code"}:
-        return place_cell(str(value))
-    if column == "reason":
-        return REASON_SV.get(str(value), neutralised(str(value)))
-    if column in {"p_deficiency", "inclusion_probability"}:
-        return decimal_comma(float(value), 4)
-    if column == "percentile":
-        return decimal_comma(float(value), 1)
-    if isinstance(value, int):
-        return str(value)
-    return neutralised(str(value))
+# The same rules as expressions, so an export of thousands of rows is one polars query, not a Python loop.
+
+
+def neutralised_text(text: pl.Expr) -> pl.Expr:
+    """:func:`neutralised` on a string column."""
+    return pl.when(text.str.contains(_FORMULA_START)).then(pl.lit("'") + text).otherwise(text)
+
+
+def place_text(code: pl.Expr, names: Mapping[str, str]) -> pl.Expr:
+    """:func:`place_cell` on a column of codes, with ``names`` (code → name) of the codes' kind."""
+    name = code.replace_strict(dict(names), default=None, return_dtype=pl.String)
+    return neutralised_text(
+        pl.when(name.is_not_null() & (name != code)).then(code + " " + name).otherwise(code)
+    )
+
+
+def region_text(code: pl.Expr) -> pl.Expr:
+    """A region code column as ``"03 Uppsala"`` cells."""
+    return place_text(code, REGIONS)
+
+
+def municipality_text(code: pl.Expr) -> pl.Expr:
+    """A kommun code column as ``"0380 Uppsala"`` cells."""
+    return place_text(code, municipality_names())
+
+
+def decimal_comma_text(value: pl.Expr, decimals: int) -> pl.Expr:
+    """A non-negative number column as text with ``decimals`` decimals and a comma (``0,1234``)."""
+    scale = 10**decimals
+    scaled = (value * scale).round(0).cast(pl.Int64)
+    return pl.format("{},{}", scaled // scale, (scaled % scale).cast(pl.String).str.zfill(decimals))
+
+
+def reasons_text(sentences: pl.Expr) -> pl.Expr:
+    """A list-of-sentences column as one cell per row (as on the candidate list), or "inget sticker ut"."""
+    joined = sentences.list.head(REASONS_IN_A_CELL).list.join(" · ")
+    return neutralised_text(pl.when(joined == "").then(pl.lit(NOTHING_STANDS_OUT)).otherwise(joined))
+
+
+def excel_csv_text(cells: pl.DataFrame) -> str:
+    """A frame of text cells as Swedish-Excel CSV: byte-order mark, ``;``, CRLF, quoted only where needed."""
+    return BOM + cells.write_csv(
+        separator=";", line_terminator="\r\n", quote_style="necessary", null_value=""
+    )
+
+
+def plan_csv_frame(document: dict[str, Any]) -> pl.DataFrame:
+    """The cells of :func:`plan_csv_text`, one row per chosen unit, headed in Swedish."""
+    chosen = pl.DataFrame(
+        [{column: unit.get(column) for column in _PLAN_SCHEMA} for unit in document["chosen"]],
+        schema=_PLAN_SCHEMA,
+    )
+    cells = {
+        "plan_position": pl.col("plan_position").cast(pl.String),
+        "unit_id": neutralised_text(pl.col("unit_id")),
+        "unit_name": neutralised_text(pl.col("unit_name")),
+        "provider_id": neutralised_text(pl.col("provider_id")),
+        "provider_name": neutralised_text(pl.col("provider_name")),
+        "region_code": region_text(pl.col("region_code")),
+        "municipality_code": municipality_text(pl.col("municipality_code")),
+        "risk_area": neutralised_text(pl.col("risk_area")),
+        "rank": pl.col("rank").cast(pl.String),
+        "percentile": decimal_comma_text(pl.col("percentile"), 1),
+        "p_deficiency": decimal_comma_text(pl.col("p_deficiency"), 4),
+        "reason": pl.col("reason").replace_strict(
+            REASON_SV, default=neutralised_text(pl.col("reason")), return_dtype=pl.String
+        ),
+        "inclusion_probability": decimal_comma_text(pl.col("inclusion_probability"), 4),
+        # A plan stored before plans kept reasons has none to show: an empty cell, not "nothing stands out".
+        "reasons_sv": pl.when(pl.col("reasons_sv").is_null())
+        .then(pl.lit(None, dtype=pl.String))
+        .otherwise(reasons_text(pl.col("reasons_sv"))),
+    }
+    return chosen.select(cells[column].alias(header) for column, header in PLAN_CSV_COLUMNS)
 
 
 def plan_csv_text(document: dict[str, Any]) -> str:
     """The chosen units of a stored plan as Swedish-Excel CSV (with BOM, ``;``, decimal comma)."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, delimiter=";", lineterminator="\r\n")
-    writer.writerow([header for _, header in PLAN_CSV_COLUMNS])
-    for unit in document["chosen"]:
-        writer.writerow([_cell(column, unit.get(column)) for column, _ in PLAN_CSV_COLUMNS])
-    return BOM + buffer.getvalue()
+    return excel_csv_text(plan_csv_frame(document))
 
 
 def inspected_areas(document: dict[str, Any], risk_area_ids: Sequence[str]) -> list[str]:

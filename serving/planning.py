@@ -35,6 +35,11 @@ an estimate of how common deficiencies are (docs/planning.md):
   region × ownership with proportional allocation (the exploration method above, for the whole plan).
   Caps are not applied (they would change the inclusion probabilities); the plan warns if given.
 
+A plan may be limited to some regions or kommuner (``PlanParameters.regions``, ``municipalities``): the
+units outside them are dropped before anything else, so every design's frame, and every inclusion
+probability, is the area's. A pps floor at or above ``K/N`` makes every probability ``K/N`` (a random
+plan); the plan warns and names :func:`largest_useful_floor`.
+
 Every design returns, for every unit of the frame, its inclusion probability (``frame``), from which
 the plan reports the anticipated standard error of the prevalence estimate per risk area
 (:func:`serving.estimation.anticipated_standard_error`).
@@ -53,6 +58,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -62,6 +68,8 @@ import numpy.typing as npt
 import polars as pl
 
 from engine.config import PlanningSettings
+from engine.contract import REGIONS
+from engine.places import municipality_names
 from engine.scores import OVERALL, UNIT_CONTEXT_COLUMNS
 from serving.estimation import anticipated_standard_error
 from serving.sampling import (
@@ -110,8 +118,15 @@ class PlanParameters:
     risk_area: str = OVERALL
     per_region: int | None = None
     max_per_provider: int | None = None
+    # The plan's area: units in one of these regions or kommuner (SCB codes); both empty: the whole country.
+    regions: tuple[str, ...] = ()
+    municipalities: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "regions", known_places(self.regions, set(REGIONS), "region"))
+        object.__setattr__(
+            self, "municipalities", known_places(self.municipalities, set(municipality_names()), "kommun")
+        )
         if self.design not in DESIGNS:
             raise ValueError(f"unknown design {self.design!r}; allowed: {list(DESIGNS)}")
         if not 0.0 <= self.floor <= 1.0:
@@ -144,7 +159,50 @@ class PlanParameters:
         if self.design == TOP:
             values.pop("design")
             values.pop("floor")
+        # Left out when not restricted, so a national plan keeps the id it had before plans had areas.
+        for name in ("regions", "municipalities"):
+            if values[name]:
+                values[name] = list(values[name])
+            else:
+                values.pop(name)
         return values
+
+    @property
+    def restricted(self) -> bool:
+        """Whether the plan is limited to some regions or kommuner."""
+        return bool(self.regions or self.municipalities)
+
+
+def known_places(codes: Sequence[str], known: set[str], kind: str) -> tuple[str, ...]:
+    """``codes`` sorted and without repeats; ``ValueError`` naming any code that is not an SCB code."""
+    unknown = sorted({str(code) for code in codes} - known)
+    if unknown:
+        raise ValueError(f"unknown {kind} codes {unknown[:10]}; use SCB's codes (engine/data/kommuner.csv)")
+    return tuple(sorted(set(codes)))
+
+
+def in_plan_area(parameters: PlanParameters) -> pl.Expr:
+    """True for the units inside the plan's regions or kommuner (every unit when it is not restricted)."""
+    if not parameters.restricted:
+        return pl.lit(True)
+    return pl.col("region_code").is_in(list(parameters.regions)) | pl.col("municipality_code").is_in(
+        list(parameters.municipalities)
+    )
+
+
+def equal_probability(capacity: int, eligible: int) -> float:
+    """``K/N``: every eligible unit's inclusion probability when all are equally likely (1 if N ≤ K)."""
+    return min(1.0, capacity / eligible) if eligible else 0.0
+
+
+def floor_makes_random(floor: float, capacity: int, eligible: int) -> bool:
+    """Whether a pps floor leaves no room for risk: at or above ``K/N`` every probability is equal."""
+    return eligible > 0 and floor > 0 and floor >= equal_probability(capacity, eligible) - 1e-12
+
+
+def largest_useful_floor(capacity: int, eligible: int) -> float:
+    """The largest floor (in steps of 0.1 percentage points) still below ``K/N``: risk still matters."""
+    return max(0.0, math.ceil(equal_probability(capacity, eligible) * 1000 - 1) / 1000)
 
 
 def plan_parameters(
@@ -159,6 +217,8 @@ def plan_parameters(
     exploration: float | None = None,
     floor: float | None = None,
     cooldown_months: int | None = None,
+    regions: Sequence[str] | None = None,
+    municipalities: Sequence[str] | None = None,
 ) -> PlanParameters:
     """The parameters of a plan: what the caller gave, and the configured default for each one left None.
 
@@ -168,6 +228,8 @@ def plan_parameters(
         The configuration's ``[planning]`` section.
     capacity, seed, risk_area, per_region, max_per_provider
         As given (no configured default: a missing cap means no cap).
+    regions, municipalities
+        SCB codes of the regions and kommuner the plan is limited to (None or empty: the whole country).
     design, exploration, floor, cooldown_months
         As given, or ``defaults``' value when None.
 
@@ -193,6 +255,8 @@ def plan_parameters(
         exploration=defaults.exploration if exploration is None else exploration,
         floor=defaults.floor if floor is None else floor,
         cooldown_months=defaults.cooldown_months if cooldown_months is None else cooldown_months,
+        regions=tuple(regions or ()),
+        municipalities=tuple(municipalities or ()),
     )
 
 
@@ -210,6 +274,8 @@ class PlanSelection:
         )
     )
     expected_standard_errors: dict[str, float | None] = field(default_factory=dict)
+    # pps only: set when the asked floor made every probability equal (a random plan), to suggest instead.
+    largest_useful_floor: float | None = None
 
     @property
     def expected_findings(self) -> float:
@@ -311,7 +377,10 @@ def plan_selection(
     areas = set(scores["risk_area"].unique().to_list())
     if parameters.risk_area not in areas:
         raise ValueError(f"unknown risk area {parameters.risk_area!r}; the scores have {sorted(areas)}")
-    candidates = area_candidates(scores.lazy(), parameters.risk_area).collect()
+    # The area restriction comes first: every design's frame, and so every π, is within the plan's area.
+    candidates = (
+        area_candidates(scores.lazy(), parameters.risk_area).filter(in_plan_area(parameters)).collect()
+    )
     cooling = dict(
         zip(
             recent_inspections["unit_id"].to_list(),
@@ -347,6 +416,7 @@ def _with_expected_errors(selection: PlanSelection, scores: pl.DataFrame) -> Pla
         warnings=selection.warnings,
         frame=frame,
         expected_standard_errors=dict(sorted(errors.items())),
+        largest_useful_floor=selection.largest_useful_floor,
     )
 
 
@@ -449,8 +519,11 @@ def pps_design_probabilities(
     if n < parameters.capacity:
         notes.append(f"only {n} of capacity {parameters.capacity} units are eligible under the caps")
     floor = parameters.floor
-    limits = [n / eligible.height if eligible.height else 0.0] + [cap / len(m) for m, cap in groups]
-    if floor > min(limits):
+    limits = [equal_probability(n, eligible.height)] + [cap / len(m) for m, cap in groups]
+    if floor_makes_random(floor, n, eligible.height) and min(limits) >= limits[0]:
+        floor = limits[0]
+        notes.append(random_plan_warning(parameters.floor, n, eligible.height))
+    elif floor > min(limits):
         floor = min(limits)
         notes.append(
             f"the floor {parameters.floor} is more than {n} inspections (or the caps) allow on "
@@ -460,6 +533,15 @@ def pps_design_probabilities(
         return pps_probabilities(eligible["p_deficiency"].to_numpy(), n, floor=floor, groups=groups)
     except InfeasibleDesignError as error:
         raise ValueError(f"the pps design cannot be drawn: {error}") from error
+
+
+def random_plan_warning(floor: float, capacity: int, eligible: int) -> str:
+    """The warning of a pps plan whose floor made every inclusion probability equal."""
+    return (
+        f"the floor {floor:g} is at or above {capacity} inspections / {eligible} eligible units = "
+        f"{equal_probability(capacity, eligible):.4f}: every unit has the same inclusion probability, so the "
+        f"plan is a random plan; the largest useful floor is {largest_useful_floor(capacity, eligible):g}"
+    )
 
 
 def _pps_selection(
@@ -516,12 +598,17 @@ def _pps_selection(
         )
         .sort("stratum")
     )
+    drawn = round(float(probabilities.sum()))  # the capacity the caps allow
+    random_plan = floor_makes_random(parameters.floor, drawn, eligible.height) and bool(
+        np.ptp(probabilities) < 1e-9 if eligible.height else False
+    )
     return PlanSelection(
         chosen=chosen,
         skipped=pl.DataFrame(schema=_skipped_schema()),
         strata=strata,
         warnings=warnings,
         frame=frame,
+        largest_useful_floor=largest_useful_floor(drawn, eligible.height) if random_plan else None,
     )
 
 

@@ -8,6 +8,7 @@ so asking for the same plan twice returns the same id and the same units.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -22,11 +23,14 @@ from engine.events import EventLog
 from engine.personal_data import contains_personal_number
 from engine.scores import ScoreSnapshot, atomic_write
 from serving.planning import PlanParameters, PlanSelection, cooldown_units, plan_selection
+from serving.scoring import reasons_that_carry_weight
 
 logger = logging.getLogger(__name__)
 
 PLAN_ID_PATTERN = r"^plan-[0-9a-f]{16}$"
 PLAN_SCHEMA_VERSION = 1
+# The reasons a plan keeps per chosen unit: the top ones, as the candidate list shows them.
+REASONS_PER_UNIT = 3
 MAX_NAME_CHARS = 120
 MAX_PURPOSE_CHARS = 2000
 # Control characters other than tab and line breaks; a name is one line, a purpose may have several.
@@ -97,12 +101,15 @@ def make_plan(
     created_at: dt.datetime | None = None,
     name: str | None = None,
     purpose: str | None = None,
+    min_contribution: float = 0.0,
 ) -> dict[str, Any]:
     """Select a plan on ``scores`` and return its JSON-ready document.
 
     ``inspections`` (the ingest snapshot's inspections table) sets the cooldown; it may be None only
     when ``parameters.cooldown_months == 0``. ``name`` and ``purpose`` are the planner's free-text
-    labels (:func:`plan_label`; a bad one raises ``ValueError``).
+    labels (:func:`plan_label`; a bad one raises ``ValueError``). Each chosen unit keeps its top Swedish
+    reasons (``reasons_sv``) with a contribution of at least ``min_contribution`` (``[scoring]``), as the
+    candidate list shows them, so the plan's page and files explain it without the scoring at hand.
     """
     name = plan_label(name, field="name", max_chars=MAX_NAME_CHARS, multiline=False)
     purpose = plan_label(purpose, field="purpose", max_chars=MAX_PURPOSE_CHARS, multiline=True)
@@ -117,6 +124,7 @@ def make_plan(
     else:
         recent = pl.DataFrame(schema={"unit_id": pl.String, "last_inspected": pl.Date})
     selection = plan_selection(scores.frame, recent, parameters)
+    selection = with_reasons(selection, scores.frame, parameters.risk_area, min_contribution)
     plan_id = plan_id_for(parameters, scores.id, inspections_snapshot_id, name=name, purpose=purpose)
     document = plan_document(
         selection,
@@ -128,6 +136,35 @@ def make_plan(
         created_at=created_at or dt.datetime.now(dt.UTC),
     )
     return {"plan_id": document["plan_id"], "name": name, "purpose": purpose} | document
+
+
+def with_reasons(
+    selection: PlanSelection, scores: pl.DataFrame, risk_area: str, min_contribution: float
+) -> PlanSelection:
+    """``selection`` with ``reasons_sv`` on every chosen unit: its top reasons that carry weight."""
+    if "explanations" not in scores.columns:
+        reasons: dict[str, list[str]] = {}
+    else:
+        rows = scores.filter(
+            (pl.col("risk_area") == risk_area)
+            & pl.col("unit_id").is_in(selection.chosen["unit_id"].implode())
+        ).select("unit_id", "explanations")
+        reasons = {
+            unit_id: [
+                reason["sentence_sv"]
+                for reason in reasons_that_carry_weight(explanations or [], min_contribution)[
+                    :REASONS_PER_UNIT
+                ]
+            ]
+            for unit_id, explanations in rows.iter_rows()
+        }
+    chosen = selection.chosen.with_columns(
+        reasons_sv=pl.Series(
+            [reasons.get(unit_id, []) for unit_id in selection.chosen["unit_id"].to_list()],
+            dtype=pl.List(pl.String),
+        )
+    )
+    return dataclasses.replace(selection, chosen=chosen)
 
 
 def plan_document(
@@ -168,6 +205,7 @@ def plan_document(
         "skipped": _records(selection.skipped),
         "strata": _records(selection.strata),
         "warnings": selection.warnings,
+        "largest_useful_floor": selection.largest_useful_floor,
     }
 
 

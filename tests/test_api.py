@@ -253,6 +253,8 @@ def test_plan_create_then_get_is_reproducible(tmp_path: Path) -> None:
         "cooldown_months": 12,
         "design": "top",
         "floor": 0.0,
+        "regions": [],
+        "municipalities": [],
     }
     assert plan["score_id"] == api.score_id and plan["inspections_snapshot_id"] == "snap-test"
     assert (plan["risk_ranked"], plan["random"]) == (6, 2)

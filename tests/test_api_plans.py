@@ -243,3 +243,70 @@ def test_plan_on_the_command_line_refuses_a_personnummer_in_the_name(
     assert result.exit_code == 2, result.output
     assert "19121212" not in result.output
     assert not list(Settings().plans_dir.glob("plan-*.json")), "a refused plan was stored"
+
+
+def test_a_plan_limited_to_a_region_and_a_kommun_chooses_only_units_there(api: ApiHarness) -> None:
+    # given the test scores' regions 01, 03, 12, 14, 25 with kommuner 0180, 0380, 1280, 1480, 2580
+    # when a plan is asked for region 12 and kommun 0380 (Uppsala)
+    plan = _create(api, regions=["12"], municipalities=["0380"], design="stratified", capacity=5)
+    # then it keeps its area and chooses only units in it
+    assert plan["parameters"]["regions"] == ["12"] and plan["parameters"]["municipalities"] == ["0380"]
+    places = {(unit["region_code"], unit["municipality_code"]) for unit in plan["chosen"]}
+    assert places and places <= {("12", "1280"), ("03", "0380")}, places
+
+
+@pytest.mark.parametrize(
+    ("fields", "location"),
+    [
+        ({"regions": ["99"]}, "body.regions.0"),
+        ({"regions": ["1"]}, "body.regions.0"),
+        ({"municipalities": ["0199"]}, "body.municipalities.0"),
+        ({"municipalities": ["0180"] * 291}, "body.municipalities"),
+        ({"regions": "01"}, "body.regions"),
+    ],
+    ids=["unknown-region", "malformed-region", "unknown-kommun", "too-many-kommuner", "not-a-list"],
+)
+def test_an_unknown_or_unbounded_place_is_a_422_naming_it(
+    api: ApiHarness, fields: dict[str, Any], location: str
+) -> None:
+    response = api.client.post("/v1/plans", json=PLAN | fields, headers=api.auth("write:plans"))
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["location"] == location, response.json()
+
+
+def test_a_pps_floor_at_capacity_over_eligible_says_the_plan_is_random_and_which_floor_is_useful(
+    api: ApiHarness,
+) -> None:
+    # given the harness's 40 units and 4 inspections (K/N = 0.1), when a pps plan asks for a floor of 0.5
+    plan = _create(api, design="pps", floor=0.5)
+    # then the response names it a random plan and gives the largest floor that still follows risk
+    assert plan["largest_useful_floor"] == pytest.approx(0.099), plan["warnings"]
+    assert any("random plan" in warning for warning in plan["warnings"]), plan["warnings"]
+    assert len({unit["inclusion_probability"] for unit in plan["chosen"]}) == 1
+    # and a floor below it gives no such field
+    assert _create(api, design="pps", floor=0.05)["largest_useful_floor"] is None
+
+
+def test_plan_on_the_command_line_takes_regions_and_kommuner_and_warns_of_a_random_floor(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # given a home with published scores
+    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("COLUMNS", "250")
+    write_published(ScoreStore(Settings().scores_dir), make_scores(units=30))
+    runner = CliRunner()
+    base = ["plan", "--capacity", "3", "--seed", "1", "--cooldown-months", "0"]
+    # when a plan is limited with --region and --kommun
+    made = runner.invoke(app, [*base, "--region", "01", "--kommun", "0380", "--json"])
+    assert made.exit_code == 0, made.output
+    document = json.loads(made.stdout)
+    # then it keeps its area and chooses only there
+    assert document["parameters"]["regions"] == ["01"] and document["parameters"]["municipalities"] == [
+        "0380"
+    ]
+    assert {unit["region_code"] for unit in document["chosen"]} <= {"01", "03"}
+    # and an unknown code is refused, and a pps floor above K/N is called a random plan
+    assert runner.invoke(app, [*base, "--region", "99"]).exit_code == 2
+    random_plan = runner.invoke(app, [*base, "--design", "pps", "--floor", "0.5"])
+    assert random_plan.exit_code == 0, random_plan.output
+    assert "random plan" in random_plan.output and "largest useful floor is 0.099" in random_plan.output

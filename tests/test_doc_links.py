@@ -69,3 +69,41 @@ def test_no_page_speaks_of_issue_numbers(page: Path) -> None:
     hits = [f"{number}: {line.strip()}" for number, line in enumerate(lines, 1) if ISSUE_NUMBER.search(line)]
     # then there is none
     assert not hits, f"{page.relative_to(ROOT)} names issues: {hits}"
+
+
+CONFLICT_MARKER = re.compile(r"^(<{7}|>{7})( |$)|^={7}$", re.MULTILINE)
+SOURCE_SUFFIXES = {".md", ".py", ".j2", ".toml", ".css", ".js", ".cfg", ".txt"}
+SKIPPED_DIRECTORIES = {".venv", ".git", "var", "mlruns", "node_modules", ".mypy_cache", ".ruff_cache"}
+
+
+def project_text_files() -> list[Path]:
+    """The project's own text files (docs, code, templates, configuration), without environments and data."""
+    return [
+        path
+        for path in sorted(ROOT.rglob("*"))
+        if path.suffix in SOURCE_SUFFIXES
+        and path.is_file()
+        and not SKIPPED_DIRECTORIES.intersection(path.relative_to(ROOT).parts)
+    ]
+
+
+def test_the_conflict_marker_finder_sees_a_left_over_merge(tmp_path: Path) -> None:
+    # Given a page with a merge left half-done and one that only draws a line of equals signs in a sentence
+    merged_badly = "text\n<<<<<<< HEAD\nours\n=======\ntheirs\n>>>>>>> branch\n"
+    fine = "a table\n| a | b |\n|---|---|\n=== not a marker ===\n"
+
+    # Then the first is caught and the second is not
+    assert CONFLICT_MARKER.search(merged_badly)
+    assert not CONFLICT_MARKER.search(fine)
+
+
+def test_no_file_holds_a_left_over_merge_conflict() -> None:
+    # Given every doc, module, template and configuration file of the project
+    files = project_text_files()
+    assert len(files) > 100, f"only {len(files)} files found: the walk is looking in the wrong place"
+
+    # Then none holds a merge's conflict markers (a docs page once kept both sides of a merge)
+    marked = [
+        str(p.relative_to(ROOT)) for p in files if CONFLICT_MARKER.search(p.read_text(encoding="utf-8"))
+    ]
+    assert not marked, f"merge conflict markers left in {marked}"

@@ -93,3 +93,36 @@ def test_interval_over_seeds_uses_students_t() -> None:
     assert mean == 3.0 and mean - low == pytest.approx(high - mean)
     assert high - mean == pytest.approx(2.776 * (2.5**0.5) / 5**0.5, rel=1e-3)
     assert interval([2.0]) == (2.0, 2.0, 2.0)
+
+
+@pytest.mark.slow
+def test_simulate_warns_when_the_pps_floor_makes_pps_the_random_design(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given 20 inspections a year among more than 200 eligible units: K/N is below the default floor 0.1 (as
+    # 60 inspections among the default world's 770-900 eligible units are)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TILLSYNSRISK_HOME", str(tmp_path / "var"))
+    monkeypatch.setenv("COLUMNS", "250")
+    # When the simulation runs pps (default floor) next to random
+    result = runner.invoke(
+        app, ["simulate", "--units", "300", "--years", "1", "--seeds", "5", "--capacity", "20",
+              "--designs", "pps,random", "--out", str(tmp_path / "report.html")],
+    )  # fmt: skip
+    # Then it says pps is the random design there and names the largest floor that still follows risk
+    assert result.exit_code == 0, result.output
+    output = " ".join(result.output.split())
+    assert "the pps floor 0.1 is at or above capacity / eligible units" in output, output
+    assert "the largest useful floor is" in output
+
+
+def test_the_random_floor_advice_counts_the_years_where_pps_was_random() -> None:
+    from cli.simulate_cmd import random_floor_advice
+
+    # Given pps with 800 and 900 eligible units in two years (K/N = 0.075 and 0.0667) and a top arm
+    metrics = pl.DataFrame({"design": ["pps", "pps", "top"], "eligible": [800, 900, 10]})
+    # Then a floor below both is silent, and one between them is random in one year of two
+    assert random_floor_advice(metrics, 0.05, 60) is None
+    advice = random_floor_advice(metrics, 0.07, 60)
+    assert advice is not None and "in 1 of 2 simulated years" in advice, advice
+    assert advice.endswith("the largest useful floor is 0.066"), advice

@@ -21,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from engine.contract import REGIONS
 from tests.web_support import LiveServer, WebHome
 
 SCREENSHOTS = Path(__file__).resolve().parents[1] / "var" / "screenshots"
@@ -130,6 +131,8 @@ def test_planner_signs_in_filters_opens_a_unit_plans_downloads_and_signs_out(
     # When they build a plan and preview it
     page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Planera").click()
     checked(page, "06-planera")
+    page.get_by_label("Planens namn (valfritt)").fill("Vårens tillsyn")
+    page.get_by_label("Syfte (valfritt)").fill("Uppföljning av tillgänglighet.\nAndra raden.")
     page.get_by_label("Antal inspektioner").fill("8")
     page.get_by_label("Högst per region").fill("2")
     page.get_by_label("Karenstid (månader)").fill("0")
@@ -150,6 +153,16 @@ def test_planner_signs_in_filters_opens_a_unit_plans_downloads_and_signs_out(
     assert re.search(r"/planer/plan-[0-9a-f]{16}", page.url)
     plan_id = re.search(r"plan-[0-9a-f]{16}", page.url).group(0)  # type: ignore[union-attr]
     assert (web_home.settings.plans_dir / f"{plan_id}.json").exists()
+    assert page.get_by_role("heading", name=re.compile("^Vårens tillsyn")).is_visible(), "the plan's name"
+    assert "Andra raden." in page.locator("dl.facts").inner_text() and "Hela landet" in page.content()
+    assert page.locator("td.plan-reasons").count() == 8, "every chosen unit has its reasons"
+    # No table is cut either: each fits its wrapper (widths of those that do not, to say which column).
+    overflowing = (
+        "() => [...document.querySelectorAll('.table-wrap')].filter(e => e.scrollWidth > e.clientWidth)"
+        ".map(e => [e.scrollWidth, e.clientWidth,"
+        " [...e.querySelectorAll('thead th')].map(t => t.offsetWidth)])"
+    )
+    assert not scrolls_sideways(page) and not page.evaluate(overflowing), page.evaluate(overflowing)
     checked(page, "08-plan")
 
     # Then both downloads open as Swedish Excel / inspections.csv
@@ -160,6 +173,8 @@ def test_planner_signs_in_filters_opens_a_unit_plans_downloads_and_signs_out(
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:3] == ["Nr", "HSA-id", "Enhet"] and len(rows) == 9
     assert re.fullmatch(r"0,\d{4}", rows[1][10]), f"decimal comma: {rows[1][10]!r}"
+    assert rows[0][-1] == "Främsta skäl" and all(row[-1] for row in rows[1:]), "a reasons column, filled"
+    assert all(re.fullmatch(r"\d{2} \S.*", row[5]) for row in rows[1:]), "region as code and name"
     with page.expect_download() as download:
         page.get_by_role("link", name="Ladda ner inspections.csv-rader").click()
     text = Path(download.value.path()).read_bytes().decode("utf-8-sig")
@@ -170,6 +185,13 @@ def test_planner_signs_in_filters_opens_a_unit_plans_downloads_and_signs_out(
     assert page.get_by_role("heading", name="Hur träffsäker är modellen?").is_visible()
     assert "Troligen mellan" in page.content()
     checked(page, "09-modell")
+
+    # And the saved plan is listed by its name
+    page.get_by_role("navigation", name="Huvudmeny").get_by_role("link", name="Planera").click()
+    assert (
+        page.locator("#sparade-rubrik + p + div table").get_by_role("link", name="Vårens tillsyn").count()
+        == 1
+    )
 
     # When they sign out, the pages need a sign-in again
     page.get_by_role("button", name="Logga ut").click()
@@ -318,6 +340,64 @@ def test_the_candidate_list_is_usable_on_a_phone(browser: Any, server: Any, web_
         phone.wait_for_load_state()
         assert "region=" in phone.url
         assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390
+    finally:
+        context.close()
+
+
+def busiest_region(web_home: WebHome) -> str:
+    """The region with the most scored units (a plan limited to it has units to choose)."""
+    import polars as pl
+
+    from engine.scores import ScoreStore
+
+    frame = ScoreStore(web_home.settings.scores_dir).open().frame.filter(pl.col("risk_area") == "overall")
+    counts = frame.group_by("region_code").len().sort("len", "region_code", descending=True)
+    return str(counts["region_code"][0])
+
+
+def test_a_plan_limited_to_a_region_is_made_on_a_phone_and_a_random_floor_is_named(
+    browser: Any, server: Any, web_home: WebHome
+) -> None:
+    # Given a 390 px wide phone on the plan form
+    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=server.url, locale="sv-SE")
+    context.set_default_timeout(10_000)
+    phone = context.new_page()
+    try:
+        sign_in(phone, web_home.keys["planner"], "/planera")
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390, "the form is too wide"
+        checked(phone, "20-planera-390px")
+        # When the planner limits the plan to the region with most units and names it
+        region = busiest_region(web_home)
+        phone.locator(f"#regions-{region}").check()
+        phone.get_by_label("Planens namn (valfritt)").fill("Regionens plan")
+        phone.get_by_label("Antal inspektioner").fill("4")
+        phone.get_by_label("Högst per region").fill("")
+        phone.get_by_label("Karenstid (månader)").fill("0")
+        phone.get_by_role("button", name="Förhandsgranska").click()
+        phone.wait_for_load_state()
+        # Then every chosen unit is in that region, and the preview names the area
+        assert phone.get_by_role("heading", name="Förhandsgranskning av planen").is_visible()
+        regions = phone.locator(
+            "h2:has-text('Valda enheter') + div tbody tr td:nth-child(3)"
+        ).all_inner_texts()
+        assert regions and all(text.startswith(REGIONS[region]) for text in regions), regions
+        assert f"Region {REGIONS[region]}" in phone.locator("dl.facts").inner_text()
+        assert phone.evaluate("() => document.documentElement.scrollWidth") <= 390, "the preview is too wide"
+        card = phone.locator("h2:has-text('Valda enheter') + div tbody tr").first.bounding_box()
+        assert card is not None and card["width"] <= 390, f"a chosen unit is not a card on the phone: {card}"
+        checked(phone, "21-forhandsgranskning-region-390px")
+        # When they go back and ask for a pps floor of 100 %
+        phone.get_by_role("link", name="Ändra").click()
+        phone.wait_for_load_state()
+        assert phone.locator(f"#regions-{region}").is_checked(), "the area is kept when changing the plan"
+        phone.get_by_label("Urvalsmetod").select_option("pps")
+        phone.get_by_label("Golv: lägsta urvalssannolikhet (%)").fill("100")
+        phone.get_by_role("button", name="Förhandsgranska").click()
+        phone.wait_for_load_state()
+        # Then the preview says the plan is random and which floor still follows risk
+        notice = phone.locator("p.notice", has_text="slumpvis urval").inner_text()
+        assert "Det högsta golv som fortfarande följer risken är" in notice, notice
+        checked(phone, "22-slumpvis-golv-390px")
     finally:
         context.close()
 

@@ -33,7 +33,11 @@ from tests.hostile_world import (
 )
 from tests.web_support import LiveServer, WebHome, csrf_of, signed_in
 
-NUMERIC_FIELDS = tuple(field.name for field in PLAN_FIELDS if field.kind not in {"area", "choice"})
+NUMERIC_FIELDS = tuple(
+    field.name for field in PLAN_FIELDS if field.kind in {"int", "optional_int", "percent"}
+)
+# The planner's own text: every HTML payload in the plan's name (one line, bounded) and purpose.
+HOSTILE_LABELS = {"name": " ".join(HTML_PAYLOADS)[:120], "purpose": "\n".join(HTML_PAYLOADS)[:2000]}
 REPORT_TAGS = frozenset({"style", "img"})
 
 
@@ -111,6 +115,7 @@ def hostile_pages(client: TestClient, hostile: WebHome) -> dict[str, tuple[int, 
         )
         pages[f"Planera 422 {number}"] = (refused.status_code, refused.text)
     values = plan_form_values(capacity="15", per_region="", max_per_provider="", cooldown_months="0")
+    values |= HOSTILE_LABELS
     preview = client.post("/planera/forhandsgranska", data={"csrf_token": csrf} | values)
     pages["Planera preview"] = (preview.status_code, preview.text)
     saved = client.post("/planera/spara", data={"csrf_token": csrf} | values, follow_redirects=False)
@@ -164,6 +169,11 @@ def test_hostile_names_are_shown_as_text(hostile_pages: dict[str, tuple[int, str
     # and the saved plan shows the hostile unit names it chose, escaped
     _, plan = hostile_pages["saved plan"]
     assert any(escape(payload) in plan for payload in HTML_PAYLOADS), "the saved plan shows no hostile name"
+    # and the planner's hostile name and purpose are shown as written, escaped, on the plan and in the list
+    assert escape(HOSTILE_LABELS["name"]) in plan, "the plan's name is not shown as text"
+    assert escape(HTML_PAYLOADS[1]) in plan and escape(HTML_PAYLOADS[-1]) in plan, "the purpose is not shown"
+    _, listed = hostile_pages["Planera with saved plans"]
+    assert escape(HOSTILE_LABELS["name"]) in listed, "the list does not name the hostile plan as text"
 
 
 def test_the_422_page_shows_every_hostile_field_back_as_text(

@@ -14,9 +14,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.web.data import RecentInspections
-from api.web.exports import CANDIDATE_CSV_HEADER, candidate_csv_row
+from api.web.exports import CANDIDATE_CSV_HEADER, candidates_csv_frame, candidates_csv_text
 from api.web.format import odds_in_words
 from engine.places import municipality_names
+from engine.scores import EXPLANATION_DTYPE
 from engine.snapshots import SnapshotStore
 from serving.planning import cooldown_units
 from tests.web_support import AS_OF, WebHome
@@ -119,19 +120,15 @@ def test_an_exported_cell_that_would_be_a_formula_is_neutralised() -> None:
         "p_deficiency": 0.25, "percentile": 95.5,
         "explanations": [{"sentence_sv": "@klagomål", "contribution": 0.9}],
     }  # fmt: skip
-    cells = dict(
-        zip(
-            CANDIDATE_CSV_HEADER,
-            candidate_csv_row(row, "Samlad risk", RecentInspections(None), 0.1),
-            strict=True,
-        )
-    )
+    frame = pl.DataFrame([row], schema_overrides={"explanations": pl.List(EXPLANATION_DTYPE)})
+    cells = candidates_csv_frame(frame, "Samlad risk", RecentInspections(None), 0.1).row(0, named=True)
+    assert tuple(cells) == CANDIDATE_CSV_HEADER
     # Then no cell begins with a formula character, codes keep their zeros as text
     assert cells["Enhet"] == '\'=HYPERLINK("http://x")' and cells["Vårdgivare"] == "'+Bolaget"
     assert cells["Enhetstyp"] == "'-typ" and cells["Främsta skäl"] == "'@klagomål"
     assert cells["Region"] == "03 Uppsala" and cells["Kommun"] == "0380 Uppsala"
     assert cells["Sannolikhet för brist"] == "0,2500" and cells["Percentil"] == "95,5"
-    assert not any(value.startswith(("=", "+", "-", "@")) for value in cells.values()), cells
+    assert not any((value or "").startswith(("=", "+", "-", "@")) for value in cells.values()), cells
 
 
 def test_overview_shows_change_since_the_previous_scoring_regions_and_freshness(
@@ -251,3 +248,33 @@ def test_the_plan_form_links_its_words_to_the_glossary(client: TestClient, web_h
     assert all(
         f'id="{anchor}"' in glossary for anchor in ("urvalsdesign", "karenstid", "slumpfro", "medelfel")
     )
+
+
+def test_exported_cells_with_separators_quotes_and_line_breaks_read_back_as_written() -> None:
+    # Given names holding the separator, quotes, a line break and a formula start
+    names = ['Vård; "Syd"', "Rad ett\nrad två", "=1+1", "Vanlig"]
+    rows = pl.DataFrame(
+        {
+            "rank": [1, 2, 3, 4], "unit_id": [f"SE2321000016-A{i}" for i in range(4)], "unit_name": names,
+            "provider_id": ["5560000001"] * 4, "provider_name": names[::-1], "region_code": ["03"] * 4,
+            "municipality_code": ["0380", "9999", "0380", "0380"], "ownership": ["public"] * 4,
+            "unit_type": ["vardcentral"] * 4, "listed_patients": [1, 2, 3, 4],
+            "p_deficiency": [0.12344, 0.5, 1.0, 0.0], "percentile": [99.95, 50.0, 0.04, 10.0],
+            "explanations": [[{"sentence_sv": "Klagomål; 3", "contribution": 0.5}], [], [], []],
+        },
+        schema_overrides={"explanations": pl.List(EXPLANATION_DTYPE)},
+    )  # fmt: skip
+    # When they are exported and read back as Excel (and Python's csv module) would
+    text = candidates_csv_text(rows, "Samlad risk", RecentInspections(None), 0.1)
+    _, *read = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"), newline=""), delimiter=";"))
+    # Then every cell is as written, one record per unit, codes with names and unknown codes bare
+    assert [row[2] for row in read] == ['Vård; "Syd"', "Rad ett\nrad två", "'=1+1", "Vanlig"]
+    assert [row[6] for row in read] == ["0380 Uppsala", "9999", "0380 Uppsala", "0380 Uppsala"]
+    assert [row[11] for row in read] == ["0,1234", "0,5000", "1,0000", "0,0000"]
+    assert [row[12] for row in read] == ["100,0", "50,0", "0,0", "10,0"]
+    assert [row[15] for row in read] == [
+        "Klagomål; 3",
+        "inget sticker ut",
+        "inget sticker ut",
+        "inget sticker ut",
+    ]

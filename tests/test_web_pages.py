@@ -307,3 +307,45 @@ def test_pages_and_api_say_which_target_ranks_each_area(client: TestClient, web_
     assert p_deficiency != sorted(p_deficiency, reverse=True), "the test needs the two orders to differ"
     areas = client.get("/v1/risk-areas", headers=bearer).json()["items"]
     assert {a["id"]: a["ranking_target"] for a in areas}[SERIOUS_AREA] == "serious"
+
+
+def test_a_unit_page_answers_without_waiting_for_the_index_of_every_unit(
+    web_home: WebHome, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+    import time
+
+    from api.web import views
+
+    # Given an app whose index of every unit's history takes long to build (a national snapshot)
+    release = threading.Event()
+    real = views.snapshot_history
+
+    def slow_index(*args: Any, unit_id: str | None = None) -> Any:
+        if unit_id is None:
+            release.wait(60)
+        return real(*args, unit_id=unit_id)
+
+    monkeypatch.setattr(views, "snapshot_history", slow_index)
+    unit_id = web_home.unit_ids[0]
+    with TestClient(create_app(web_home.settings), raise_server_exceptions=False) as client:
+        signed_in(client, web_home.keys["planner"])  # sign-in starts building the index
+        # When the planner opens a unit page before the index is built
+        started = time.monotonic()
+        cold = client.get(f"/enheter/{unit_id}")
+        waited = time.monotonic() - started
+        # Then it answers at once, with the page the built index gives
+        release.set()
+        building = {"web-history", "web-warm-up"}
+        deadline = time.monotonic() + 60
+        while any(t.name in building and t.is_alive() for t in threading.enumerate()):
+            assert time.monotonic() < deadline, "the index was never built"
+            time.sleep(0.1)
+        warm = client.get(f"/enheter/{unit_id}")
+    assert cold.status_code == 200 and waited < 30, f"the unit page waited {waited:.1f} s for the index"
+
+    # (chart element ids are numbered per page render, so they are left out of the comparison)
+    def page(text: str) -> str:
+        return re.sub(r"chart-\d+", "chart-N", text)
+
+    assert page(cold.text) == page(warm.text), "the unit page from its own history differs from the index's"

@@ -82,6 +82,7 @@ def create_plan(
             inspections_snapshot_id=inspections.snapshot_id,
             name=body.name,
             purpose=body.purpose,
+            min_contribution=state.config.scoring.min_contribution,
         )
     except CooldownUnavailableError as error:
         raise ProblemError(409, "cooldown-unavailable", "Cooldown cannot be applied", str(error)) from error

@@ -178,22 +178,47 @@ class SnapshotHistory:
 
 
 def snapshot_history(
-    tables: dict[str, pl.LazyFrame], snapshot_id: str | None, config: Config, as_of: dt.date
+    tables: dict[str, pl.LazyFrame],
+    snapshot_id: str | None,
+    config: Config,
+    as_of: dt.date,
+    unit_id: str | None = None,
 ) -> SnapshotHistory:
-    """Collect the per-unit history of an ingest snapshot's ``tables`` (see :mod:`serving.unit_history`)."""
+    """Collect the per-unit history of an ingest snapshot's ``tables`` (see :mod:`serving.unit_history`).
+
+    With ``unit_id``, only that unit's history: its region's units alone give the regional medians (the
+    same medians, as a median is per region), so one unit page costs a fraction of the index of every
+    unit. That is what a unit page answers with while the full index is still being built.
+    """
     if not tables or "units" not in tables:
         return SnapshotHistory(snapshot_id)
     units = tables["units"]
+    if unit_id is not None:
+        region = units.filter(pl.col("unit_id") == unit_id).select("region_code")
+        units = units.join(region, on="region_code", how="semi")
+        indicator_files = {source.file for source in config.indicator_sources.values()}
+        own_files = {source.file for source in config.event_sources.values()} | {"inspections"}
+        tables = {
+            name: table.join(units.select("unit_id"), on="unit_id", how="semi")
+            if name in indicator_files
+            else table.filter(pl.col("unit_id") == unit_id)
+            if name in own_files
+            else table
+            for name, table in tables.items()
+        }
     indicator_frames = [
         indicator_rows(tables[source.file])
         for source in config.indicator_sources.values()
         if source.file in tables
     ]
     indicators = (
-        indicators_with_regional_median(pl.concat(indicator_frames), units).collect()
+        indicators_with_regional_median(pl.concat(indicator_frames), units)
         if indicator_frames
-        else pl.DataFrame()
+        else pl.LazyFrame()
     )
+    if unit_id is not None and indicator_frames:
+        indicators = indicators.filter(pl.col("unit_id") == unit_id)
+    indicators_frame = indicators.collect() if indicator_frames else pl.DataFrame()
     event_frames = [
         quarterly_event_counts(tables[source.file], name)
         for name, source in config.event_sources.items()
@@ -217,7 +242,7 @@ def snapshot_history(
     )
     return SnapshotHistory(
         snapshot_id=snapshot_id,
-        indicators=UnitIndex(indicators),
+        indicators=UnitIndex(indicators_frame),
         events=UnitIndex(events),
         inspections=UnitIndex(inspections),
         last_inspected=dict(zip(last["unit_id"].to_list(), last["last"].to_list(), strict=True)),

@@ -11,11 +11,14 @@ import functools
 import math
 import sys
 import unicodedata
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
 from markupsafe import Markup
 
+from engine.contract import REGIONS
+from engine.places import municipality_name
 from models.targets import target_basis_sv, target_sentence_sv
 
 THOUSANDS = "\u00a0"
@@ -121,7 +124,7 @@ def path_segment(value: Any) -> str:
     return quote(str(value), safe="")
 
 
-FILTERS = {
+FILTERS: dict[str, Callable[..., Any]] = {
     "segment": path_segment,
     "number": number_sv,
     "percent": percent_sv,
@@ -135,4 +138,6 @@ FILTERS = {
     "skip_reason": lambda value: SKIP_REASON_SV.get(value, value),
     "ranking_target": target_sentence_sv,
     "ranking_basis": target_basis_sv,
+    "region_name": lambda code: REGIONS.get(code, code),
+    "kommun_name": municipality_name,
 }

@@ -256,10 +256,8 @@ def read_candidates_csv(*, request: Request, viewer: ViewerCandidates) -> Respon
     inspected = current_inspected(request, view)
     matching = filtered_candidates(candidate_area(view, filters), filters, inspected.in_cooldown)
     min_contribution = app_state(request).config.scoring.min_contribution
-    text = candidates_csv_text(
-        matching.to_dicts(), area_names(request).get(filters.risk_area, filters.risk_area), inspected,
-        min_contribution,
-    )  # fmt: skip
+    area_name = area_names(request).get(filters.risk_area, filters.risk_area)
+    text = candidates_csv_text(matching, area_name, inspected, min_contribution)
     del viewer
     filename = f"kandidater-{filters.risk_area}-{view.as_of.isoformat()}.csv"
     return Response(
@@ -300,7 +298,7 @@ def read_unit(*, request: Request, viewer: ViewerUnits, unit_id: str) -> Respons
     for area in areas:
         area["reasons"] = reasons_that_carry_weight(area["explanations"], min_contribution)
     unit = areas[0]
-    history = current_history(request, view)
+    history = current_history(request, view, unit_id=unit_id)
     inspections = history.inspections.get(unit_id)
     config = app_state(request).config
     served = app_state(request).holder.served

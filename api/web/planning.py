@@ -12,7 +12,15 @@ from fastapi.responses import RedirectResponse, Response
 from api.deps import InspectionsDep
 from api.web.auth import PageError, Viewer, csrf_checked, page_viewer
 from api.web.format import number_sv, percent_sv
-from api.web.plan_form import PLAN_FIELDS, defaults, parse_plan_form, plan_parameters
+from api.web.plan_form import (
+    PLAN_FIELDS,
+    defaults,
+    form_query,
+    parse_plan_form,
+    place_choices,
+    plan_labels,
+    plan_parameters,
+)
 from api.web.rendering import SECURITY_HEADERS, render, with_security_headers
 from api.web.state import app_state
 from api.web.views import current_view, page_context
@@ -37,6 +45,10 @@ FLOOR_LOWERED = re.compile(
     r"used ([\d.]+)$"
 )
 FEW_ELIGIBLE = re.compile(r"^only (\d+) of capacity (\d+) units are eligible under the caps$")
+RANDOM_PLAN = re.compile(
+    r"^the floor ([\d.e-]+) is at or above (\d+) inspections / (\d+) eligible units = [\d.]+: .* the largest "
+    r"useful floor is ([\d.e-]+)$"
+)
 PROVIDERS_OVER_CAP = re.compile(r"^providers \[.*\] spanning several regions got more than (\d+) units")
 # Saved plans listed per page of the plan form: a few screens, not every plan ever stored.
 PLANS_PER_PAGE = 25
@@ -56,6 +68,15 @@ def swedish_warning(warning: str) -> str:
             "Både gränsen per vårdgivare och gränsen per region begränsade urvalet. "
             "Då är det inte säkert att planen ger flest möjliga förväntade fynd "
             "(den ger minst hälften av det bästa möjliga)."
+        )
+    found = RANDOM_PLAN.match(warning)
+    if found:
+        asked, inspections, eligible, largest = found.groups()
+        return (
+            f"Golvet {percent_sv(float(asked), 1)} är lika med eller högre än {inspections} inspektioner "
+            f"delat med {number_sv(int(eligible))} valbara enheter: alla enheter får samma chans att "
+            f"väljas, så planen är ett slumpvis urval som inte tar hänsyn till risken. "
+            f"Det högsta golv som fortfarande följer risken är {percent_sv(float(largest), 1)}."
         )
     found = FLOOR_LOWERED.match(warning)
     if found:
@@ -146,6 +167,7 @@ def _form_page(
         fields=PLAN_FIELDS,
         values=values,
         errors=errors,
+        places=place_choices(),
         plans=saved_plans(request, requested_page(request.query_params.get("sida")))
         if viewer.can("read:plans")
         else None,
@@ -185,12 +207,17 @@ def swedish_skip_detail(skip: dict[str, Any], parameters: dict[str, Any]) -> str
 def _plan_document(request: Request, values: dict[str, Any], inspections: InspectionsDep) -> dict[str, Any]:
     served = app_state(request).holder.served
     assert served is not None
+    config = app_state(request).config
+    labels = plan_labels(values)
     try:
         return make_plan(
             served.snapshot,
-            plan_parameters(values, app_state(request).config.planning),
+            plan_parameters(values, config.planning),
             inspections=inspections.frame,
             inspections_snapshot_id=inspections.snapshot_id,
+            min_contribution=config.scoring.min_contribution,
+            name=labels["name"],
+            purpose=labels["purpose"],
         )
     except CooldownUnavailableError as error:
         raise PageError(
@@ -225,6 +252,7 @@ async def preview_plan(
         plan=document,
         fields=PLAN_FIELDS,
         values=values,
+        change_query=form_query(values),
         skipped=[
             skip | {"detail_sv": swedish_skip_detail(skip, document["parameters"])}
             for skip in document["skipped"]

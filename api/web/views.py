@@ -51,11 +51,15 @@ def current_view(request: Request) -> ScoresView:
     )
 
 
-def current_history(request: Request, view: ScoresView, *, wait: bool = True) -> SnapshotHistory:
+def current_history(
+    request: Request, view: ScoresView, *, wait: bool = True, unit_id: str | None = None
+) -> SnapshotHistory:
     """The current ingest snapshot's per-unit history (empty when there is no snapshot).
 
     With ``wait=False`` a history that is not built yet is built in the background and an empty stand-in
-    (``loading=True``) is returned, so a list page never waits for the index of every unit.
+    (``loading=True``) is returned, so a list page never waits for the index of every unit. With
+    ``unit_id`` and the index not built yet, the build is started in the background and the history of
+    that one unit is returned (a unit page right after sign-in waits for its own region, not the country).
     """
     state = app_state(request)
     inspections, snapshot_id = current_inspections(state.settings.snapshots_dir)
@@ -63,16 +67,20 @@ def current_history(request: Request, view: ScoresView, *, wait: bool = True) ->
     key = (snapshot_id, view.as_of)
     cache = web_state(request).history
 
+    def tables() -> dict[str, pl.LazyFrame]:
+        from engine.snapshots import SnapshotStore
+
+        return SnapshotStore(state.settings.snapshots_dir).open(snapshot_id).tables()
+
     def build() -> SnapshotHistory:
         if snapshot_id is None:
             return SnapshotHistory(None)
-        from engine.snapshots import SnapshotStore
+        return snapshot_history(tables(), snapshot_id, state.config, view.as_of)
 
-        tables = SnapshotStore(state.settings.snapshots_dir).open(snapshot_id).tables()
-        return snapshot_history(tables, snapshot_id, state.config, view.as_of)
-
-    if not wait and cache.peek(key) is None:
+    if (not wait or unit_id is not None) and cache.peek(key) is None:
         threading.Thread(target=cache.get, args=(key, build), name="web-history", daemon=True).start()
+        if unit_id is not None and snapshot_id is not None:
+            return snapshot_history(tables(), snapshot_id, state.config, view.as_of, unit_id=unit_id)
         return SnapshotHistory(snapshot_id, loading=True)
     return cache.get(key, build)
 
