@@ -458,11 +458,30 @@ def metrics_table(predictions: pl.DataFrame, config: Config) -> pl.DataFrame:
 
 
 def population_weights(rows: pl.DataFrame, population: str) -> np.ndarray | None:
-    """The rows' inverse-probability weights in the ``weighted`` population (None = unweighted).
+    """The rows' inverse-probability weights where the population needs them (None = unweighted).
 
     The ``weight`` column is 1/π truncated at ``max_weight`` (:func:`models.dataset.labelled_inspections`).
+    The ``weighted`` population is always weighted. The ``random`` population is weighted only where its
+    π differ within a test fold: a ``pps`` plan's draws are ``random`` selections with unequal π, and
+    unweighted they would over-count the high-risk units the design favoured. Equal-probability draws
+    (every fold's π alike) are left unweighted, where the Hájek estimate is the plain share anyway.
     """
-    return rows.get_column("weight").to_numpy().astype(float) if population == WEIGHTED else None
+    weights = rows.get_column("weight").to_numpy().astype(float)
+    if population == WEIGHTED:
+        return weights
+    if population == "random" and _unequal_within_folds(rows):
+        return weights
+    return None
+
+
+def _unequal_within_folds(rows: pl.DataFrame) -> bool:
+    """Whether the rows' weights differ within any one fold (all rows are one fold without a ``fold``)."""
+    if rows.is_empty():
+        return False
+    spread = pl.col("weight").max() - pl.col("weight").min()
+    if "fold" not in rows.columns:
+        return bool(rows.select(spread > 1e-12).item())
+    return bool(rows.group_by("fold").agg(spread.alias("spread")).get_column("spread").max() > 1e-12)  # type: ignore[operator]
 
 
 def reliability_tables(predictions: pl.DataFrame, n_bins: int) -> pl.DataFrame:

@@ -320,3 +320,30 @@ def test_the_paired_gate_may_compare_versions_on_the_weighted_population() -> No
         np.average(known["deficiency"].to_numpy(), weights=known["weight"].to_numpy())
     ), "the weighted base rate is the Hájek mean"
     assert not differences.filter(pl.col("population") == WEIGHTED).is_empty(), "no weighted differences"
+
+
+def test_random_selections_drawn_with_unequal_probability_are_weighted_and_equal_ones_are_not() -> None:
+    # Given test folds whose random selections came from a pps plan (π differs within a fold), and the
+    # same rows as equal-probability draws (one π per fold, different between the folds)
+    pps = _predictions(300).with_columns(pl.col("is_random") | pl.col("probability_sample"))
+    equal = pps.with_columns(pl.when(pl.col("fold") == "2023").then(50.0).otherwise(40.0).alias("weight"))
+
+    # When the metrics tables are computed
+    def random_data(predictions: pl.DataFrame) -> dict[str, float]:
+        table = metrics_table(predictions, _config())
+        rows = table.filter(
+            (pl.col("population") == "random") & (pl.col("fold") == "all") & (pl.col("scorer") == "data")
+        )
+        return {r["metric"]: r["value"] for r in rows.iter_rows(named=True)}
+
+    # Then the pps draws' base rate is the Hájek mean (unweighted it would over-count the favoured units)
+    drawn = pps.filter(pl.col("is_random"))
+    hajek = np.average(drawn["deficiency"].to_numpy(), weights=drawn["weight"].to_numpy())
+    assert random_data(pps)["base_rate"] == pytest.approx(hajek), (
+        "pps draws in the random population unweighted"
+    )
+    assert "effective_n" in random_data(pps), "the weighted random population states its effective number"
+    # And equal-probability draws keep the plain share, whatever their π is between folds
+    plain = random_data(equal)
+    assert plain["base_rate"] == pytest.approx(drawn["deficiency"].mean()), "equal-π draws were reweighted"
+    assert "effective_n" not in plain, "an unweighted population got an effective number"
