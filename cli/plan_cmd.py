@@ -105,7 +105,9 @@ def plan(
     try:
         scores = store.open(score) if team is None else scoring_for_team(store, team, score)
     except (ScoreNotFoundError, ScoreValidationError) as error:
-        fail(str(error) if team is not None else f"{error}; run `tillsynsrisk score` first")
+        if team is not None:
+            fail(str(error), 2)
+        fail(f"{error}; run `tillsynsrisk score` first")
     try:
         parameters = plan_parameters(
             defaults,

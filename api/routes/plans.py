@@ -120,7 +120,7 @@ def _team_scores(team: str, score_id: str | None, state: StateDep) -> ScoreSnaps
     try:
         return scoring_for_team(state.holder.store, team, score_id)
     except NoTeamScoringError as error:  # its message names the team and the teams with a scoring only
-        raise ProblemError(422, "no-team-scoring", "No scoring for that team", str(error)) from error
+        raise ProblemError(404, "no-team-scoring", "No scoring for that team", str(error)) from error
     except (ScoreNotFoundError, ScoreValidationError) as error:
         raise ProblemError(
             404, "unknown-score", "Unknown scoring snapshot", "the team's scoring snapshot cannot be read"
