@@ -484,6 +484,18 @@ class PlanRequest(Schema):
         pattern=SCORE_ID_PATTERN,
         description="Scoring snapshot; default the served one.",
     )
+    # Not a plan parameter (excluded from model_dump): it chooses the scoring the plan is drawn from.
+    team: str | None = Field(
+        default=None,
+        strict=True,
+        min_length=1,
+        max_length=64,
+        pattern=r"^[\w][\w .-]*$",
+        exclude=True,
+        description="The team that will inspect: the plan is drawn from the newest scoring made for that "
+        "team (`tillsynsrisk score --team`) on the served scoring's snapshot and model, or from `score_id`, "
+        "which must be one. Default: the team-neutral scores.",
+    )
     name: PlanName | None = Field(
         default=None,
         description="A short name for the plan (one line; no personal identity numbers). Part of the "

@@ -11,7 +11,7 @@ from rich.table import Table
 
 from cli.common import console, fail, load_effective_config, load_settings, shown
 from engine.events import EventLog
-from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError
+from engine.scores import OVERALL, ScoreNotFoundError, ScoreStore, ScoreValidationError, scoring_for_team
 from serving.plan_export import BOM, inspected_areas, inspections_csv_text, place_cell
 from serving.planning import plan_parameters
 from serving.plans import (
@@ -21,6 +21,8 @@ from serving.plans import (
     current_inspections,
     make_plan,
 )
+
+MAX_TEAM_LENGTH = 64
 
 plan_app = typer.Typer(
     help="Inspection plans: `tillsynsrisk plan --capacity K --seed S` creates one; subcommands read them."
@@ -79,6 +81,14 @@ def plan(
         list[str] | None,
         typer.Option("--kommun", help="Limit the plan to this kommun (SCB code, e.g. 0180); repeatable."),
     ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team",
+            help="The team that will inspect: plan on the scores made for it (`tillsynsrisk score --team`; "
+            "default: the team-neutral scores).",
+        ),
+    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", help="A short name for the plan (one line, part of its id).")
     ] = None,
@@ -97,9 +107,14 @@ def plan(
     chosen_design = defaults.design if design is None else design
     if floor is not None and floor > 0 and chosen_design != "pps":
         fail(f"--floor applies to --design pps only, not {chosen_design!r}", 2)
+    if team is not None and not 0 < len(team) <= MAX_TEAM_LENGTH:
+        fail(f"--team is 1 to {MAX_TEAM_LENGTH} characters", 2)
+    store = ScoreStore(settings.scores_dir)
     try:
-        scores = ScoreStore(settings.scores_dir).open(score)
+        scores = store.open(score) if team is None else scoring_for_team(store, team, score)
     except (ScoreNotFoundError, ScoreValidationError) as error:
+        if team is not None:
+            fail(str(error), 2)
         fail(f"{error}; run `tillsynsrisk score` first")
     try:
         parameters = plan_parameters(

@@ -47,20 +47,50 @@ def score(
         str | None, typer.Option("--snapshot", help="Snapshot id or unique prefix (default: current).")
     ] = None,
     publish: Annotated[
-        bool, typer.Option("--publish/--no-publish", help="Make it the snapshot the API serves.")
-    ] = True,
+        bool | None,
+        typer.Option(
+            "--publish/--no-publish",
+            help="Make it the snapshot the API serves (default: yes when team-neutral, no with --team).",
+        ),
+    ] = None,
+    team: Annotated[
+        str | None,
+        typer.Option(
+            "--team",
+            help="Score as if this team inspects every unit (a plan whose team is known); default: "
+            "team-neutral, averaged over the teams' training mix.",
+        ),
+    ] = None,
+    method: Annotated[
+        str | None,
+        typer.Option(
+            "--method", help="Score as if inspected by this method (default: averaged over the mix)."
+        ),
+    ] = None,
 ) -> None:
     """Score every active unit for every risk area with the champion; store (and publish) the snapshot."""
     from models.registry import MODEL_NAME, NoChampionError
-    from serving.score_snapshot import ScoringError, score_snapshot
+    from serving.score_snapshot import (
+        PlannedInspectionError,
+        ScoringError,
+        planned_inspection,
+        score_snapshot,
+    )
 
     settings = load_settings()
     config = load_effective_config(settings)
+    try:
+        planned = planned_inspection(team, method)
+    except PlannedInspectionError as error:
+        fail(str(error), 2)
     source = open_snapshot(settings, snapshot)
     planning_date = _parse_date(as_of) if as_of is not None else None
+    publish = not planned if publish is None else publish
     try:
         with console.status(f"Scoring snapshot {source.id} with the champion ..."):
-            scoring = score_snapshot(settings, config, source, planning_date)
+            scoring = score_snapshot(settings, config, source, planning_date, planned=planned)
+    except PlannedInspectionError as error:
+        fail(str(error), 2)
     except (ScoringError, NoChampionError) as error:
         fail(str(error))
     except ScoreValidationError as error:
@@ -77,8 +107,9 @@ def score(
         settings.high_risk_percentile,
     )
     champion = scoring.champion
+    assumed = ", ".join(f"{name} {shown(value)}" for name, value in planned.items()) or "team-neutral"
     console.print(
-        f"Scoring snapshot [bold]{score_id}[/] ({state}) in {scoring.seconds:.1f} s: "
+        f"Scoring snapshot [bold]{score_id}[/] ({state}; {assumed}) in {scoring.seconds:.1f} s: "
         f"{scoring.units:,} units × {len(champion.model.risk_areas)} risk areas + overall "
         f"at {scoring.planning_date}; "
         f"model {MODEL_NAME} v{champion.version} (run {champion.run_id}), "

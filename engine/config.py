@@ -261,6 +261,7 @@ class ModelSettings(_Frozen):
     calibration_by_area: bool = True
     fit_on_all_labelled: bool = True
     region_with_team: Literal["keep", "drop"] = "drop"
+    team_effect: Literal["offset", "feature"] = "offset"
     ece_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.03
     ece_bins: Annotated[int, Field(ge=2)] = 10
     ece_gate_population: Literal["random", "all", "weighted"] = "all"

@@ -73,6 +73,10 @@ class ScoreNotFoundError(LookupError):
     """No scoring snapshot with that id (or none published yet)."""
 
 
+class NoTeamScoringError(ScoreNotFoundError):
+    """No stored scoring assumes the team asked for (the message names no path: it may reach a client)."""
+
+
 class ScoreValidationError(ValueError):
     """A scoring snapshot on disk is unreadable or does not satisfy :class:`ScoresModel`."""
 
@@ -159,6 +163,9 @@ class ScoreMetadata(BaseModel):
         entry = self.targets.get(area)
         target = entry.get("target") if entry else None
         return target if target in RANKING_SCORES else DEFAULT_RANKING_TARGET  # type: ignore[return-value]
+
+    planned_inspection: dict[str, str] = {}
+    """The team (and method) the scores assume (``score --team``); empty: team-neutral."""
 
 
 @dataclass(frozen=True)
@@ -285,17 +292,21 @@ class ScoreStore:
         model_versions: dict[str, str] | None = None,
         created_at: dt.datetime | None = None,
         targets: dict[str, dict[str, Any]] | None = None,
+        planned_inspection: dict[str, str] | None = None,
     ) -> ScoreMetadata:
         """Validate and store a scoring frame; returns its metadata. Does not publish it.
 
         The score id is ``<as_of>-<content hash>``: writing the same frame twice yields the same id.
+        ``planned_inspection`` (the team and method the scores assume) is part of the hash, so a
+        team's scoring never shares an id with another team's or the team-neutral one.
         """
         valid = validated_scores(frame).sort(["risk_area", "rank"])
         data = _parquet_bytes(valid)
         as_of = valid.get_column("as_of").item(0)
-        content_hash = hashlib.sha256(
-            data + json.dumps([model_name, model_version, feature_set_id, snapshot_id]).encode()
-        ).hexdigest()
+        lineage: list[object] = [model_name, model_version, feature_set_id, snapshot_id]
+        if planned_inspection:  # team-neutral scorings keep the ids they always had
+            lineage.append(dict(sorted(planned_inspection.items())))
+        content_hash = hashlib.sha256(data + json.dumps(lineage).encode()).hexdigest()
         score_id = f"{as_of:%Y%m%d}-{content_hash[:12]}"
         per_area = valid.group_by("risk_area").len().sort("risk_area")
         metadata = ScoreMetadata(
@@ -313,6 +324,7 @@ class ScoreStore:
             content_hash=content_hash,
             model_versions=model_versions or {},
             targets=targets or {},
+            planned_inspection=planned_inspection or {},
         )
         self.root.mkdir(parents=True, exist_ok=True)
         atomic_write(self.root / f"{score_id}.parquet", data)
@@ -405,3 +417,43 @@ class ScoreStore:
         if not re.match(SCORE_ID_PATTERN, score_id):
             raise ScoreNotFoundError(f"invalid score id {score_id!r}; expected {SCORE_ID_PATTERN}")
         return self.root / f"{score_id}.{suffix}"
+
+
+def scoring_for_team(store: ScoreStore, team: str, score_id: str | None = None) -> ScoreSnapshot:
+    """The stored scoring that assumes ``team`` inspects: ``score_id`` when given (it must assume that
+    team), otherwise the newest one made from the same snapshot, features and model as the published one.
+
+    Raises
+    ------
+    NoTeamScoringError
+        When there is no such scoring (the message says how to make one and, bounded, which teams
+        have one), or ``score_id`` assumes another team.
+    ScoreNotFoundError, ScoreValidationError
+        When ``score_id`` or the scoring found cannot be opened.
+    """
+    if score_id is not None:
+        snapshot = store.open(score_id)
+        assumed = snapshot.metadata.planned_inspection.get("team")
+        if assumed != team:
+            what = f"team {assumed!r}" if assumed else "no team (it is team-neutral)"
+            raise NoTeamScoringError(f"scoring {score_id} assumes {what}, not team {team!r}")
+        return snapshot
+    current = store.current_id()
+    served = store.metadata(current) if current is not None else None
+    same_source = [
+        meta
+        for meta in store.list()
+        if served is None
+        or (meta.snapshot_id, meta.feature_set_id, meta.model_version, meta.as_of)
+        == (served.snapshot_id, served.feature_set_id, served.model_version, served.as_of)
+    ]
+    matching = [meta for meta in same_source if meta.planned_inspection.get("team") == team]
+    if not matching:
+        teams = sorted({t for meta in same_source if (t := meta.planned_inspection.get("team"))})
+        shown = f"; teams with one: {teams[:20]}" if teams else ""
+        raise NoTeamScoringError(
+            f"no scoring assumes team {team!r} for the published scores' snapshot and model{shown}; "
+            f"make one with `tillsynsrisk score --team {team} --no-publish`"
+        )
+    newest = max(matching, key=lambda meta: (meta.created_at, meta.score_id))
+    return store.open(newest.score_id)

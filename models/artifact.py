@@ -19,7 +19,8 @@ import polars as pl
 from mlflow.pyfunc import PythonModel
 
 from models.calibration import Calibrator
-from models.estimator import RiskClassifier
+from models.estimator import RiskClassifier, sigmoid
+from models.offset import InspectionEffect, UnknownCovariateError, known_values_message, neutral_mix
 
 POOLED = "__pooled__"
 AREA_COLUMN = "risk_area"
@@ -156,21 +157,15 @@ class CovariateMix:
 
 
 def covariate_mix(rows: pl.DataFrame, columns: Sequence[str]) -> CovariateMix | None:
-    """The share of each observed combination of ``columns`` in ``rows`` (None without columns)."""
-    if not columns:
+    """The share of each combination of known values of ``columns`` in ``rows`` (None without columns).
+
+    An inspection without a recorded team is not a team of its own: rows with an unknown value are
+    left out of the mix (:func:`models.offset.neutral_mix`).
+    """
+    mix = neutral_mix(rows, columns)
+    if mix is None:
         return None
-    counts = (
-        rows.select(pl.col(name).cast(pl.String) for name in columns)
-        .group_by(list(columns))
-        .len()
-        .sort(list(columns), nulls_last=True)
-    )
-    total = float(counts.get_column("len").sum())
-    return CovariateMix(
-        columns=tuple(columns),
-        combinations=tuple(tuple(row[: len(columns)]) for row in counts.iter_rows()),
-        shares=tuple(float(n) / total for n in counts.get_column("len").to_list()),
-    )
+    return CovariateMix(columns=mix.columns, combinations=mix.combinations, shares=mix.shares)
 
 
 @dataclass(frozen=True)
@@ -196,6 +191,16 @@ class AreaModel:
     serious_calibrator: Calibrator | None
     serious_share: float
     covariate_mix: CovariateMix | None = None
+    deficiency_offset: InspectionEffect | None = None
+    serious_offset: InspectionEffect | None = None
+
+    def planned_levels(self) -> dict[str, list[str]]:
+        """The teams and methods a plan may name: the levels seen in training, per covariate."""
+        offset = getattr(self, "deficiency_offset", None)  # pickles from before the offset have none
+        if offset is not None:
+            return {name: offset.known(name) for name in offset.effects_}
+        mix = getattr(self, "covariate_mix", None)
+        return {name: list(self.levels.get(name, [])) for name in (mix.columns if mix else ())}
 
     def raw_deficiency(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated P(deficiency) of the trees."""
@@ -219,7 +224,9 @@ class AreaModel:
 
     def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Predictions of ``frame``'s rows, averaged over the inspection-covariate mix it leaves open."""
-        mix = getattr(self, "covariate_mix", None)  # pickles from before issue 10 have no mix
+        if getattr(self, "deficiency_offset", None) is not None:
+            return self._predict_on_offset(frame, area, contributions=contributions)
+        mix = getattr(self, "covariate_mix", None)  # pickles from before the mix have none
         parts = (
             mix.matrices(frame, self.features, self.levels)
             if mix is not None
@@ -238,6 +245,48 @@ class AreaModel:
                 values += share * self.deficiency.predict_contributions(X)[:, :-1]
         return AreaPrediction(raw, p_deficiency, np.minimum(p_serious, p_deficiency), values)
 
+    def _predict_on_offset(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
+        """Trees grown on a team/method offset: one tree prediction per row, then the (rows × mix)
+        offsets of :meth:`InspectionEffect.mix_offsets` added on the log-odds scale, calibrated and
+        averaged with the mix's shares (a planned team or method keeps its own effect)."""
+        offset = self.deficiency_offset
+        assert offset is not None
+        X = design_matrix(frame, self.features, self.levels)
+        raw, deficiency, shares = _per_combination(
+            self.deficiency, self.deficiency_calibrator, offset, X=X, frame=frame, area=area
+        )
+        p_deficiency = deficiency @ shares
+        serious_offset = getattr(self, "serious_offset", None)
+        if self.serious is not None and self.serious_calibrator is not None and serious_offset is not None:
+            _, serious, serious_shares = _per_combination(
+                self.serious, self.serious_calibrator, serious_offset, X=X, frame=frame, area=area
+            )
+            if serious.shape == deficiency.shape:  # the same mix: never above P(deficiency), team by team
+                serious = np.minimum(serious, deficiency)
+            p_serious = serious @ serious_shares
+        else:
+            p_serious = p_deficiency * self.serious_share
+        values = self.deficiency.predict_contributions(X)[:, :-1] if contributions else None
+        return AreaPrediction(raw @ shares, p_deficiency, np.minimum(p_serious, p_deficiency), values)
+
+
+def _per_combination(
+    model: RiskClassifier,
+    calibrator: Calibrator,
+    offset: InspectionEffect,
+    *,
+    X: np.ndarray,
+    frame: pl.DataFrame,
+    area: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Raw and calibrated probabilities of ``model`` on top of ``offset``, per row and combination of
+    the neutral mix (rows × combinations), and the combinations' shares."""
+    offsets, shares = offset.mix_offsets(frame)
+    raw = sigmoid(model.predict_raw(X)[:, None] + offsets)
+    n, k = raw.shape
+    calibrated = calibrator.transform(raw.reshape(-1), np.full(n * k, area, dtype=object)).reshape(n, k)
+    return raw, calibrated, shares
+
 
 @dataclass
 class RiskModel:
@@ -252,6 +301,29 @@ class RiskModel:
     def model_for(self, area: str) -> AreaModel:
         """The fitted model that scores ``area``."""
         return self.area_models[POOLED if self.layout == "pooled" else area]
+
+    def planned_levels(self) -> dict[str, list[str]]:
+        """The teams and methods a plan may name (:meth:`AreaModel.planned_levels`; union over the
+        areas' models)."""
+        known: dict[str, set[str]] = {}
+        for model in self.area_models.values():
+            for name, levels in model.planned_levels().items():
+                known.setdefault(name, set()).update(levels)
+        return {name: sorted(levels) for name, levels in known.items()}
+
+    def check_planned(self, planned: dict[str, str | None]) -> None:
+        """Raise :class:`~models.offset.UnknownCovariateError` when ``planned`` names a team or method
+        the model cannot score: one it was not trained with, or a covariate it does not have."""
+        known = self.planned_levels()
+        for name, value in planned.items():
+            if value is None:
+                continue
+            if name not in known:
+                raise UnknownCovariateError(
+                    f"the model was trained without a {name}; it can only score without one"
+                )
+            if value not in known[name]:
+                raise UnknownCovariateError(known_values_message(name, value, known[name]))
 
     def area_frame(self, features: pl.DataFrame, area: str) -> pl.DataFrame:
         """``features`` with the risk-area column the pooled layout uses as a feature."""

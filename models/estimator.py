@@ -19,7 +19,8 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import _check_sample_weight, check_is_fitted, validate_data
 
-EvalSet = tuple[Any, Any, Any]
+# (X_val, y_val, w_val) or (X_val, y_val, w_val, init_score_val): the held-out rows early stopping watches.
+EvalSet = tuple[Any, Any, Any] | tuple[Any, Any, Any, Any]
 # LightGBM's threads pay only on large data: on a few thousand rows their start-up costs more than they save
 # (the test suite's small fits took 45 % longer on two threads). A fit uses one thread per this many rows,
 # at most ``num_threads``.
@@ -106,9 +107,20 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         return tags
 
     def fit(
-        self, X: Any, y: Any, sample_weight: Any = None, *, eval_set: EvalSet | None = None
+        self,
+        X: Any,
+        y: Any,
+        sample_weight: Any = None,
+        *,
+        eval_set: EvalSet | None = None,
+        init_score: Any = None,
     ) -> RiskClassifier:
         """Fit on ``X, y``; with ``eval_set=(X_val, y_val, w_val)`` stop early on its log loss.
+
+        ``init_score`` (log-odds, one per row) is an offset the trees are grown on top of (the
+        inspecting team's effect, ``models.offset``); the eval set then carries its rows' offsets as a
+        fourth element. Predictions of such a model add the offset back (``predict_proba(X,
+        init_score=...)``); without one the trees start from the training rate, as LightGBM does.
 
         Returns
         -------
@@ -129,10 +141,12 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         categorical: list[int] | Literal["auto"] = (
             [int(i) for i in self.categorical_features] if self.categorical_features else "auto"
         )
+        offset = None if init_score is None else _checked_offset(init_score, X.shape[0])
         train = lgb.Dataset(
             X,
             target,
             weight=sample_weight,
+            init_score=offset,
             params=params,
             categorical_feature=categorical,
             free_raw_data=True,
@@ -140,11 +154,18 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         valid_sets: list[lgb.Dataset] = []
         callbacks: list[Any] = []
         if eval_set is not None:
-            X_val, y_val, w_val = eval_set
+            X_val, y_val, w_val, *rest = eval_set
             X_val = validate_data(self, X_val, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
             w_val = _check_sample_weight(w_val, X_val, dtype=np.float64)
             valid_target = (np.asarray(y_val) == self.classes_[1]).astype(np.float64)
-            valid_sets = [lgb.Dataset(X_val, valid_target, weight=w_val, reference=train, params=params)]
+            valid_offset = _checked_offset(rest[0], X_val.shape[0]) if rest and rest[0] is not None else None
+            if (valid_offset is None) != (offset is None):
+                raise ValueError("init_score and the eval_set's init score must be given together")
+            valid_sets = [
+                lgb.Dataset(
+                    X_val, valid_target, weight=w_val, init_score=valid_offset, reference=train, params=params
+                )
+            ]
             callbacks = [_EarlyStopping(self.early_stopping_rounds, self.min_rounds)]
         booster = lgb.train(
             params,
@@ -225,10 +246,26 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         check_is_fitted(self)
         return validate_data(self, X, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
 
-    def predict_proba(self, X: Any) -> np.ndarray:
-        """Class probabilities, columns ordered as ``classes_``."""
+    def predict_raw(self, X: Any) -> np.ndarray:
+        """The trees' log-odds of a finding (without any ``init_score`` the model was grown on)."""
         X = self._raw_input(X)
-        positive = np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_), dtype=np.float64)
+        return np.asarray(
+            self.booster_.predict(X, num_iteration=self.best_iteration_, raw_score=True), dtype=np.float64
+        )
+
+    def predict_proba(self, X: Any, *, init_score: Any = None) -> np.ndarray:
+        """Class probabilities, columns ordered as ``classes_``.
+
+        ``init_score``: the rows' offsets (log-odds) when the model was grown on one (:meth:`fit`).
+        """
+        if init_score is None:
+            X = self._raw_input(X)
+            positive = np.asarray(
+                self.booster_.predict(X, num_iteration=self.best_iteration_), dtype=np.float64
+            )
+        else:
+            raw = self.predict_raw(X)
+            positive = sigmoid(raw + _checked_offset(init_score, raw.shape[0]))
         return np.column_stack([1.0 - positive, positive])
 
     def predict(self, X: Any) -> np.ndarray:
@@ -240,6 +277,18 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         """Per-feature SHAP contributions on the log-odds scale; the last column is the expected value."""
         X = self._raw_input(X)
         return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True))
+
+
+def sigmoid(raw: np.ndarray) -> np.ndarray:
+    """The logistic function of log-odds ``raw``."""
+    return 0.5 * (1.0 + np.tanh(0.5 * raw))  # = 1 / (1 + exp(-raw)), without overflow
+
+
+def _checked_offset(init_score: Any, n_rows: int) -> np.ndarray:
+    offset = np.asarray(init_score, dtype=np.float64).reshape(-1)
+    if offset.shape[0] != n_rows or not np.isfinite(offset).all():
+        raise ValueError(f"init_score must hold {n_rows} finite values, got {offset.shape[0]}")
+    return offset
 
 
 class _EarlyStopping:

@@ -40,6 +40,7 @@ from models.artifact import (
 )
 from models.calibration import Calibrator, fit_calibrator
 from models.estimator import RiskClassifier
+from models.offset import InspectionEffect, strongest_unit_columns
 from models.targets import resolve_targets
 from models.validation import Split
 
@@ -49,6 +50,11 @@ logger = logging.getLogger(__name__)
 # otherwise P(serious) = P(deficiency) × the training share of serious among deficiencies.
 MIN_SERIOUS_POSITIVES = (30, 10)
 TEAM_COVARIATE = "team"
+# With ``team_effect = "offset"``: the team/method GLM is adjusted for this many unit features (the ones
+# most correlated with the finding on the rows it is fitted on), so a department that visits riskier
+# units is not credited with their risk; and its L2 penalty (scikit-learn's C, weights of mean one).
+EFFECT_UNIT_COVARIATES = 3
+EFFECT_C = 1.0
 REGION_FEATURE = "region_code"
 AREA_FEATURE = ModelFeature(
     name=AREA_COLUMN,
@@ -157,6 +163,10 @@ class _Validated:
 
     model: RiskClassifier
     calibrator: Calibrator
+    offset: InspectionEffect | None = None
+
+
+Served = tuple[RiskClassifier, Calibrator, InspectionEffect | None]
 
 
 def _same_rows(a: pl.DataFrame, b: pl.DataFrame) -> bool:
@@ -172,22 +182,55 @@ def _validated(
     fit_rows: pl.DataFrame,
     held_out: tuple[np.ndarray, pl.DataFrame] | None,
     settings: ModelSettings,
+    offset: InspectionEffect | None = None,
 ) -> _Validated:
-    """``model`` (fitted on ``X_fit``) with the calibrator fitted on its out-of-sample predictions."""
+    """``model`` (fitted on ``X_fit``, on top of ``offset``) with the calibrator fitted on its
+    out-of-sample predictions."""
     if held_out is None:
         # No usable held-out year: calibrate on the fit rows (optimistic; logged as a warning).
         logger.warning("%s: held-out period lacks both outcomes; calibrating on the fit rows", label)
         X_held, held_rows = X_fit, fit_rows
     else:
         X_held, held_rows = held_out
+    init_score = None if offset is None else offset.offset(held_rows)
     calibrator = fit_calibrator(
-        model.predict_proba(X_held)[:, 1],
+        model.predict_proba(X_held, init_score=init_score)[:, 1],
         _labels(held_rows, label),
         settings.calibration,
         _weights(held_rows),
         groups=_groups(held_rows) if settings.calibration_by_area else None,
     )
-    return _Validated(model, calibrator)
+    return _Validated(model, calibrator, offset)
+
+
+def fit_inspection_effect(
+    label: str,
+    rows: pl.DataFrame,
+    X: np.ndarray,
+    features: Sequence[ModelFeature],
+    covariates: Sequence[str],
+) -> InspectionEffect | None:
+    """The team/method GLM of ``label`` on ``rows`` (None without covariates: no offset).
+
+    Adjusted for the risk area (when ``rows`` hold several) and the :data:`EFFECT_UNIT_COVARIATES`
+    numeric ``features`` (columns of ``X``) most correlated with the label on these rows.
+    """
+    if not covariates:
+        return None
+    y, weight = _labels(rows, label), _weights(rows)
+    numeric = [i for i, f in enumerate(features) if f.kind == "numeric"]
+    unit = strongest_unit_columns(
+        X[:, numeric],
+        y.astype(np.float64),
+        weight,
+        [features[i].name for i in numeric],
+        EFFECT_UNIT_COVARIATES,
+    )
+    areas = [AREA_COLUMN] if rows.get_column(AREA_COLUMN).n_unique() > 1 else []
+    effect = InspectionEffect(
+        effect_columns=list(covariates), adjust_categorical=areas, adjust_numeric=unit, C=EFFECT_C
+    )
+    return effect.fit(rows, y, sample_weight=weight)
 
 
 def _fit_with_held_out(
@@ -199,8 +242,13 @@ def _fit_with_held_out(
     levels: dict[str, list[str]],
     settings: ModelSettings,
     min_rounds: int = 0,
+    offset_covariates: Sequence[str] = (),
 ) -> _Validated:
-    """Trees grown on ``fit_rows``, early-stopped on ``held_out_rows`` (at least ``min_rounds`` grown)."""
+    """Trees grown on ``fit_rows``, early-stopped on ``held_out_rows`` (at least ``min_rounds`` grown).
+
+    With ``offset_covariates`` the trees are grown on top of the GLM of those covariates fitted on
+    ``fit_rows`` (:func:`fit_inspection_effect`), and early-stopped with its offsets of the held-out rows.
+    """
     constraints = [f.monotone_constraint for f in features]
     categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
     X_fit = design_matrix(fit_rows, features, levels)
@@ -213,10 +261,16 @@ def _fit_with_held_out(
     X_held = design_matrix(held_out_rows, features, levels)
     y_held = _labels(held_out_rows, label)
     usable = _has_both_classes(y_held)
-    eval_set = (X_held, y_held, _weights(held_out_rows)) if usable else None
+    offset = fit_inspection_effect(label, fit_rows, X_fit, features, offset_covariates)
+    init_score = None if offset is None else offset.offset(fit_rows)
+    eval_set = (
+        (X_held, y_held, _weights(held_out_rows), None if offset is None else offset.offset(held_out_rows))
+        if usable
+        else None
+    )
     model = classifier(settings, constraints, categorical)
     model.set_params(min_rounds=min_rounds)
-    model.fit(X_fit, y_fit, sample_weight=_weights(fit_rows), eval_set=eval_set)
+    model.fit(X_fit, y_fit, sample_weight=_weights(fit_rows), eval_set=eval_set, init_score=init_score)
     return _validated(
         label,
         model,
@@ -224,6 +278,7 @@ def _fit_with_held_out(
         fit_rows=fit_rows,
         held_out=(X_held, held_out_rows) if usable else None,
         settings=settings,
+        offset=offset,
     )
 
 
@@ -235,8 +290,10 @@ def _fit_label_stages(
     features: list[ModelFeature],
     levels: Sequence[dict[str, list[str]]],
     settings: ModelSettings,
-) -> list[tuple[RiskClassifier, Calibrator] | None]:
-    """The served trees and calibrator of ``label`` for each stage where ``active`` (None elsewhere).
+    offset_covariates: Sequence[str] = (),
+) -> list[Served | None]:
+    """The served trees, calibrator and offset GLM of ``label`` for each stage where ``active`` (None
+    elsewhere; the GLM is None without ``offset_covariates``).
 
     Each stage is fitted in two steps (module docstring): validate, then refit on every row decided
     before its cut-off. When the next stage's fit rows *are* this stage's refit rows (consecutive
@@ -246,10 +303,16 @@ def _fit_label_stages(
     and its early-stopped rounds are the next stage's validated model. The next stage then encodes
     categories with this stage's levels (the levels of the rows its trees are grown on; a level first
     seen in the held-out year scores as unknown, as in any prediction).
+
+    With ``offset_covariates`` every set of trees is grown on the offsets of the GLM fitted on the rows
+    those trees are grown on: the shared fit's GLM is fitted on this stage's refit rows, which are the
+    next stage's fit rows, so it is the GLM of this stage's refit and of the next stage's validation
+    alike. A stage's served offset is its refit GLM; its calibrator is the validation model's, fitted
+    with the validation GLM's offsets of the held-out year.
     """
     constraints = [f.monotone_constraint for f in features]
     categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
-    served: list[tuple[RiskClassifier, Calibrator] | None] = []
+    served: list[Served | None] = []
     carried: _Validated | None = None
     for index, stage in enumerate(stages):
         if not active[index]:
@@ -263,10 +326,11 @@ def _fit_label_stages(
             features=features,
             levels=levels[index],
             settings=settings,
+            offset_covariates=offset_covariates,
         )
         carried = None
         if stage.refit_rows is None:
-            served.append((validated.model, validated.calibrator))
+            served.append((validated.model, validated.calibrator, validated.offset))
             continue
         rounds = validated.model.best_iteration_
         following = stages[index + 1] if index + 1 < len(stages) else None
@@ -284,17 +348,23 @@ def _fit_label_stages(
                 levels=levels[index],
                 settings=settings,
                 min_rounds=rounds,
+                offset_covariates=offset_covariates,
             )
-            refit = carried.model.with_rounds(rounds)
+            refit, refit_offset = carried.model.with_rounds(rounds), carried.offset
         else:
             # The rounds early stopping chose and the calibrator of the held-out year serve trees grown on
             # every labelled inspection: the held-out year is validated on, then learnt from.
+            X_refit = design_matrix(stage.refit_rows, features, levels[index])
+            refit_offset = fit_inspection_effect(
+                label, stage.refit_rows, X_refit, features, offset_covariates
+            )
             refit = classifier(settings, constraints, categorical, n_estimators=rounds).fit(
-                design_matrix(stage.refit_rows, features, levels[index]),
+                X_refit,
                 _labels(stage.refit_rows, label),
                 sample_weight=_weights(stage.refit_rows),
+                init_score=None if refit_offset is None else refit_offset.offset(stage.refit_rows),
             )
-        served.append((refit, validated.calibrator))
+        served.append((refit, validated.calibrator, refit_offset))
     return served
 
 
@@ -308,11 +378,21 @@ def fit_area_models(
     """The deficiency and serious models of one area (or of all areas for ``area=POOLED``), per stage.
 
     Stages are the area's rows of consecutive splits, oldest first, all with the same ``features``;
-    see :func:`_fit_label_stages` for how consecutive stages share LightGBM fits.
+    see :func:`_fit_label_stages` for how consecutive stages share LightGBM fits. With
+    ``team_effect = "offset"`` the ``covariates`` are an offset (``models.offset``), not features;
+    with ``"feature"`` they are among ``features`` and averaged over their mix at scoring.
     """
+    as_offset = settings.team_effect == "offset"
+    offset_covariates = list(covariates) if as_offset else []
     levels = [category_levels(stage.all_rows, features) for stage in stages]
     deficiency = _fit_label_stages(
-        "deficiency", stages, [True] * len(stages), features=features, levels=levels, settings=settings
+        "deficiency",
+        stages,
+        [True] * len(stages),
+        features=features,
+        levels=levels,
+        settings=settings,
+        offset_covariates=offset_covariates,
     )
     serious = _fit_label_stages(
         "serious",
@@ -321,6 +401,7 @@ def fit_area_models(
         features=features,
         levels=levels,
         settings=settings,
+        offset_covariates=offset_covariates,
     )
     models = []
     for stage, stage_levels, fitted, fitted_serious in zip(stages, levels, deficiency, serious, strict=True):
@@ -338,7 +419,9 @@ def fit_area_models(
                 serious=None if fitted_serious is None else fitted_serious[0],
                 serious_calibrator=None if fitted_serious is None else fitted_serious[1],
                 serious_share=serious_share,
-                covariate_mix=covariate_mix(trained_on, list(covariates)),
+                covariate_mix=None if as_offset else covariate_mix(trained_on, list(covariates)),
+                deficiency_offset=fitted[2],
+                serious_offset=None if fitted_serious is None else fitted_serious[2],
             )
         )
     return models
@@ -404,7 +487,8 @@ def fit_risk_models(
     area_models: list[dict[str, AreaModel]] = [{} for _ in parts]
     for group in groups:
         covariates = parts[group[0]][4]
-        extra = [covariate_feature(name) for name in covariates]
+        as_features = settings.team_effect == "feature"
+        extra = [covariate_feature(name) for name in covariates] if as_features else []
         unit = unit_features(catalog, covariates, settings)
         if settings.layout == "pooled":
             scopes: list[tuple[str, pl.Expr | None, list[ModelFeature]]] = [
@@ -484,7 +568,8 @@ def fit_risk_model(
     """Fit every area's model for ``split``: early-stopped and calibrated on its held-out rows, and
     (with ``fit_on_all_labelled``) grown on every row decided before its test period.
 
-    Inspection covariates (``team``, ``method``) in ``rows`` become categorical features of the model.
+    Inspection covariates (``team``, ``method``) in ``rows`` become the trees' offset
+    (``team_effect = "offset"``) or categorical features of the trees (``"feature"``).
     """
     return fit_risk_models(rows, [split], catalog, risk_areas, settings)[0]
 

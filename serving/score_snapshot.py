@@ -19,16 +19,23 @@ from engine.scores import OVERALL, ScoreMetadata, ScoreStore
 from engine.settings import Settings
 from engine.snapshots import Snapshot
 from features.store import FeatureBuildError, FeatureStore, stored_feature_set
+from models.offset import UnknownCovariateError
 from models.registry import MODEL_NAME, Champion, load_champion
 from models.targets import ranking_targets
 from serving.scoring import data_horizon, default_as_of, scores_frame
 
 STALE_AFTER_DAYS = 92
 """A planning date this far after the newest record means the data was not refreshed (a quarter)."""
+MAX_COVARIATE_LENGTH = 64
+"""A planned team or method name is at most this long (longer input is refused unread)."""
 
 
 class ScoringError(ValueError):
     """The snapshot cannot be scored with the champion (say why, in a sentence for the analyst)."""
+
+
+class PlannedInspectionError(ScoringError):
+    """The team or method to score with is not one the champion knows (the message lists the known ones)."""
 
 
 @dataclass(frozen=True)
@@ -49,8 +56,28 @@ class Scoring:
         return self.frame.filter(pl.col("risk_area") == OVERALL).height
 
 
+def planned_inspection(team: str | None = None, method: str | None = None) -> dict[str, str]:
+    """The team and method a scoring assumes (empty: team-neutral), each bounded in length.
+
+    Raises
+    ------
+    PlannedInspectionError
+        When a name is empty or longer than :data:`MAX_COVARIATE_LENGTH`.
+    """
+    planned = {name: value for name, value in (("team", team), ("method", method)) if value is not None}
+    for name, value in planned.items():
+        if not 0 < len(value) <= MAX_COVARIATE_LENGTH or not value.isprintable():
+            raise PlannedInspectionError(f"a {name} name is 1 to {MAX_COVARIATE_LENGTH} printable characters")
+    return planned
+
+
 def score_snapshot(
-    settings: Settings, config: Config, source: Snapshot, as_of: dt.date | None = None
+    settings: Settings,
+    config: Config,
+    source: Snapshot,
+    as_of: dt.date | None = None,
+    *,
+    planned: dict[str, str] | None = None,
 ) -> Scoring:
     """Score every unit active at ``as_of`` in ``source`` with the champion and store the result.
 
@@ -64,6 +91,10 @@ def score_snapshot(
         The ingest snapshot to score.
     as_of
         The planning date; default: the first day of the month after the snapshot's newest record.
+    planned
+        The team (and method) that will inspect (:func:`planned_inspection`): every unit is scored with
+        that team's effect; default team-neutral (averaged over the teams' training mix). Recorded in
+        the scoring's lineage and part of its id.
 
     Returns
     -------
@@ -73,7 +104,8 @@ def score_snapshot(
     ------
     ScoringError
         When the date or the snapshot does not fit, the champion needs features this configuration does
-        not build, or no unit is active.
+        not build, or no unit is active; :class:`PlannedInspectionError` when ``planned`` names a team
+        or method the champion does not know.
     models.registry.NoChampionError
         When no model version is the champion.
     """
@@ -90,6 +122,11 @@ def score_snapshot(
             "as not reported (indicator signals go stale, not-reporting flags rise)"
         )
     champion = load_champion(settings)
+    planned = dict(planned or {})
+    try:
+        champion.model.check_planned(dict(planned))
+    except UnknownCovariateError as error:
+        raise PlannedInspectionError(f"champion version {champion.version}: {error}") from error
     if champion.snapshot_id and champion.snapshot_id != source.id:
         notes.append(
             f"champion version {champion.version} was trained on snapshot {champion.snapshot_id}; "
@@ -114,7 +151,10 @@ def score_snapshot(
         )
     if features.height == 0:
         raise ScoringError(f"no unit is active at {planning_date} in snapshot {source.id}")
-    predictions = champion.predict_frame(features)
+    scored = features.with_columns(
+        pl.lit(value, dtype=pl.String).alias(name) for name, value in planned.items()
+    )
+    predictions = champion.predict_frame(scored)
     frame = scores_frame(
         predictions.lazy(),
         features.lazy(),
@@ -135,6 +175,7 @@ def score_snapshot(
         config_hash=config.content_hash(),
         model_versions=dict.fromkeys([*champion.model.risk_areas, OVERALL], champion.version),
         targets=dict(champion.model.metadata.get("targets", {})),
+        planned_inspection=planned,
     )
     return Scoring(
         frame=frame,

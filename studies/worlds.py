@@ -401,7 +401,7 @@ def versus_lines(baseline: str, versus: list[dict[str, Any]]) -> None:
     print()
     print(f"Model against {baseline}, random-selection inspections of the test folds:")
     print(
-        "| world seed | area | expected p@10 %: model (95 % CI) | baseline (95 % CI) "
+        "| scenario, world seed | area | expected p@10 %: model (95 % CI) | baseline (95 % CI) "
         "| difference (95 % CI) | ROC AUC: model (95 % CI) | baseline (95 % CI) "
         "| difference (95 % CI) | home-team leak: model | baseline |"
     )
@@ -440,7 +440,8 @@ class Tables:
         by_year: bool,
         config: Config,
     ) -> None:
-        """One world's figures; the first scenario's also go to the first two tables."""
+        """One world's figures; the first scenario's also go to the first table (the comparisons with the
+        elastic net hold every scenario's)."""
         areas = [
             area
             for area in sorted(random)
@@ -456,24 +457,25 @@ class Tables:
             )
         if first:
             self.rows += [target_row(seed, area, random[area], every[area]) for area in areas]
-            self.versus += [
-                {"seed": seed, "area": area, **versus_baseline(predictions, area, resamples, rng_seed)}
-                for area in areas
-            ]
-            for column, versus in (
-                (NO_REGION_SCORE, self.versus_no_region),
-                (TEAM_NEUTRAL_SCORE, self.versus_team_neutral),
-            ):
-                if column in predictions.columns:
-                    baseline = column.removeprefix("score_")
-                    versus += [
-                        {
-                            "seed": seed,
-                            "area": area,
-                            **versus_baseline(predictions, area, resamples, rng_seed, baseline=baseline),
-                        }
-                        for area in areas
-                    ]
+        world = f"{scenario} {seed}"
+        self.versus += [
+            {"seed": world, "area": area, **versus_baseline(predictions, area, resamples, rng_seed)}
+            for area in areas
+        ]
+        for column, versus in (
+            (NO_REGION_SCORE, self.versus_no_region),
+            (TEAM_NEUTRAL_SCORE, self.versus_team_neutral),
+        ):
+            if column in predictions.columns:
+                baseline = column.removeprefix("score_")
+                versus += [
+                    {
+                        "seed": world,
+                        "area": area,
+                        **versus_baseline(predictions, area, resamples, rng_seed, baseline=baseline),
+                    }
+                    for area in areas
+                ]
 
     def show(self) -> None:
         """Print the tables and the per-target counts."""
@@ -504,7 +506,7 @@ class Tables:
             )
 
         print()
-        print("Per scenario (the first two tables are for the first scenario only):")
+        print("Per scenario (the first table is for the first scenario only):")
         print(
             "| scenario | world seed | area | base rate | scorer | expected p@10 % (95 % CI) "
             "| ROC AUC (random selection) | ECE all inspections |"

@@ -16,6 +16,7 @@ from typer.testing import CliRunner
 from cli import app
 from engine.config import load_config
 from engine.order_free import order_free_mean, order_free_sum
+from engine.scores import ScoreStore
 from engine.settings import Settings
 from features.pipeline import build_features
 from models.estimator import ROWS_PER_THREAD, RiskClassifier
@@ -67,6 +68,18 @@ def _scored(runner: CliRunner, settings: Settings) -> tuple[str, bytes, bytes]:
     return score_id, scores, features
 
 
+def _scored_for_team(runner: CliRunner, settings: Settings, team: str) -> tuple[str, bytes, dict[str, str]]:
+    """Score for ``team`` (not published): (score id, scores file, the team its lineage records)."""
+    output = _invoke(runner, ["score", "--team", team])
+    (score_file,) = settings.scores_dir.glob("*.parquet")
+    assert score_file.stem in output, f"score --team did not print its id {score_file.stem}"
+    assert "stored, not published" in output, "a team's scoring was published by default"
+    planned = ScoreStore(settings.scores_dir).metadata(score_file.stem).planned_inspection
+    scores = score_file.read_bytes()
+    shutil.rmtree(settings.scores_dir)
+    return score_file.stem, scores, planned
+
+
 @pytest.mark.slow
 @pytest.mark.usefixtures("cli_home_with_models")
 def test_training_and_scoring_twice_give_the_same_bytes(
@@ -88,6 +101,9 @@ def test_training_and_scoring_twice_give_the_same_bytes(
     _invoke(runner, ["promote", first, "--force"])
     first_id, first_scores, first_features = _scored(runner, settings)
     again_id, again_scores, again_features = _scored(runner, settings)
+    team_id, team_scores, planned = _scored_for_team(runner, settings, "nord")
+    team_again_id, team_again_scores, _ = _scored_for_team(runner, settings, "nord")
+    unknown = runner.invoke(app, ["score", "--team", "nosuchteam"])
     _invoke(runner, ["promote", second, "--force"])
     _, second_scores, _ = _scored(runner, settings)
 
@@ -102,6 +118,13 @@ def test_training_and_scoring_twice_give_the_same_bytes(
     assert again_id == first_id, "scoring twice with one champion gave different score ids"
     # And the second run's model scores every unit exactly as the first run's
     assert second_scores == first_scores, "two models trained on one snapshot scored differently"
+    # And scoring for a named team repeats too, under an id of its own that records the team
+    assert (team_again_id, team_again_scores) == (team_id, team_scores), "score --team did not repeat"
+    assert team_id != first_id and team_scores != first_scores, "score --team scored team-neutral"
+    assert planned == {"team": "nord"}, planned
+    # And a team the champion does not know is a usage error that lists the known ones
+    assert unknown.exit_code == 2, unknown.output
+    assert "unknown team 'nosuchteam'; known: [" in " ".join(unknown.output.split()), unknown.output
 
 
 def test_order_free_sums_do_not_depend_on_row_order() -> None:

@@ -26,6 +26,8 @@ BODY_TOO_LARGE: ProblemType = (413, "body-too-large")
 VALIDATION_ERROR: ProblemType = (422, "validation-error")
 UNKNOWN_RISK_AREA_BODY: ProblemType = (422, "unknown-risk-area")
 INVALID_DESIGN: ProblemType = (422, "invalid-design")
+# A schema-valid team whose scoring does not exist: not found, as an unknown ``score_id`` is.
+NO_TEAM_SCORING: ProblemType = (404, "no-team-scoring")
 INTERNAL_ERROR: ProblemType = (500, "internal-error")
 NOT_READY: ProblemType = (503, "not-ready")
 

@@ -15,6 +15,7 @@ from api.routes.common import (
     IMMUTABLE,
     INVALID_DESIGN,
     MALFORMED_BODY,
+    NO_TEAM_SCORING,
     SCORED,
     UNKNOWN_PLAN,
     UNKNOWN_RISK_AREA_BODY,
@@ -23,7 +24,13 @@ from api.routes.common import (
     problem_responses,
 )
 from api.schemas import ListLinks, Plan, PlanList, PlanListQuery, PlanRequest, PlanSummary
-from engine.scores import ScoreNotFoundError, ScoreSnapshot, ScoreValidationError
+from engine.scores import (
+    NoTeamScoringError,
+    ScoreNotFoundError,
+    ScoreSnapshot,
+    ScoreValidationError,
+    scoring_for_team,
+)
 from serving.plan_export import BOM, inspections_csv_text, plan_csv_text
 from serving.planning import plan_parameters
 from serving.plans import (
@@ -49,6 +56,7 @@ router = APIRouter(prefix="/v1", tags=["plans"])
         UNKNOWN_RISK_AREA_BODY,
         INVALID_DESIGN,
         UNKNOWN_SCORE,
+        NO_TEAM_SCORING,
         COOLDOWN_UNAVAILABLE,
     ),
     summary="Create an inspection plan (same parameters and seed → same plan id and units)",
@@ -63,6 +71,8 @@ def create_plan(
     body: PlanRequest,
 ) -> Plan:
     snapshot = _scores_for(body.score_id, scores.snapshot, state)
+    if body.team is not None:
+        snapshot = _team_scores(body.team, body.score_id, state)
     areas = sorted(set(snapshot.frame["risk_area"].unique().to_list()))
     if body.risk_area not in areas:
         raise ProblemError(
@@ -103,6 +113,18 @@ def _scores_for(score_id: str | None, served: ScoreSnapshot, state: StateDep) ->
         # The store's message names its directory (and the id as sent): neither goes to the client.
         raise ProblemError(
             404, "unknown-score", "Unknown scoring snapshot", "no valid scoring snapshot with that score_id"
+        ) from error
+
+
+def _team_scores(team: str, score_id: str | None, state: StateDep) -> ScoreSnapshot:
+    """The scoring made for ``team`` (``score_id``, already checked to exist, must be one)."""
+    try:
+        return scoring_for_team(state.holder.store, team, score_id)
+    except NoTeamScoringError as error:  # its message names the team and the teams with a scoring only
+        raise ProblemError(404, "no-team-scoring", "No scoring for that team", str(error)) from error
+    except (ScoreNotFoundError, ScoreValidationError) as error:
+        raise ProblemError(
+            404, "unknown-score", "Unknown scoring snapshot", "the team's scoring snapshot cannot be read"
         ) from error
 
 
