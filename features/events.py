@@ -25,6 +25,7 @@ from features.catalog import (
     event_severity_name,
     event_shrunk_rate_name,
     event_trend_name,
+    provider_other_rate_name,
 )
 from features.context import keyed
 from features.shrinkage import with_shrunk_rates
@@ -96,6 +97,14 @@ def _window(column: str, months: int, *, until: int = 0) -> pl.Expr:
     return pl.col(f"{column}@{until}") - pl.col(f"{column}@{months}")
 
 
+def mean_of_other_units(column: str, group: list[str]) -> pl.Expr:
+    """Mean of ``column`` over the OTHER rows of the same ``group`` (null when none has a value)."""
+    value = pl.col(column)
+    others = value.count().over(group) - value.is_not_null().cast(pl.UInt32)
+    total = order_free_sum(value).over(group) - value.fill_null(0.0)
+    return pl.when(others > 0).then(total / others)
+
+
 def event_features(
     events: pl.LazyFrame,
     units_at: pl.LazyFrame,
@@ -104,15 +113,21 @@ def event_features(
     name: str,
     source: EventSource,
     areas: list[str],
+    rows: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
-    """Event features of one source per (unit_id, as_of) for the active units in ``units_at``.
+    """Event features of one source per (unit_key, as_of) for the active units in ``units_at``.
+
+    The shrunk rates' priors (every unit of a region × unit-type cell at the date) and the provider
+    rollup (the provider's other units) need every active unit; the other columns are computed only
+    for ``rows``.
 
     Parameters
     ----------
     events
         The source's normalised table (unit_id, received_date, category, severity, ...).
     units_at
-        Active units per planning date with unit_key, listed_patients, region_code and unit_type.
+        Every active unit per planning date with unit_key, provider_id, listed_patients, region_code
+        and unit_type, sorted by unit_key and as_of.
     keys
         unit_id → unit_key (:func:`features.context.unit_keys`).
     name
@@ -121,20 +136,44 @@ def event_features(
         The source's configuration (category → risk area mapping, severity weights).
     areas
         Risk areas the source's categories map to.
+    rows
+        The (unit_key, as_of) rows to return, a subset of ``units_at`` in its order; all of them
+        when ``None``.
 
     Returns
     -------
     pl.LazyFrame
-        unit_key, as_of and the source's feature columns (see :func:`features.catalog.feature_catalog`).
+        unit_key, as_of and the source's feature columns (see :func:`features.catalog.feature_catalog`),
+        including the provider's other units' mean shrunk rate.
     """
     columns = [_ALL, *areas, _SEVERITY]
     cumulative = cumulative_event_counts(keyed(events, keys), source, areas).cache()
-    frame = units_at.select("unit_key", "as_of", "listed_patients", "region_code", "unit_type")
-    for months in _BOUNDARIES:
+    frame = units_at.select("unit_key", "as_of", "provider_id", "listed_patients", "region_code", "unit_type")
+    for months in (0, RATE_WINDOW_MONTHS):
         frame = _cumulative_before(frame, cumulative, months, columns)
     exposure = pl.col("listed_patients") / PER_PATIENTS
+    counts_12m = {
+        event_shrunk_rate_name(name, area): _window(area or _ALL, RATE_WINDOW_MONTHS)
+        for area in [None, *areas]
+    }
+    frame = with_shrunk_rates(
+        frame.with_columns(**counts_12m),
+        {column: pl.col(column) for column in counts_12m},
+        exposure,
+        cell=["as_of", "region_code", "unit_type"],
+        population=["as_of"],
+        min_cell_units=SHRINKAGE_MIN_CELL_UNITS,
+    ).with_columns(
+        mean_of_other_units(event_shrunk_rate_name(name, None), ["provider_id", "as_of"]).alias(
+            provider_other_rate_name(name)
+        )
+    )
+    if rows is not None:
+        frame = frame.join(rows.select("unit_key", "as_of"), on=["unit_key", "as_of"], how="semi")
+    for months in _BOUNDARIES:
+        if months not in (0, RATE_WINDOW_MONTHS):
+            frame = _cumulative_before(frame, cumulative, months, columns)
     outputs: list[pl.Expr] = []
-    shrunk: dict[str, pl.Expr] = {}
     for area in [None, *areas]:
         column = area or _ALL
         for months in EVENT_WINDOWS_MONTHS:
@@ -143,7 +182,7 @@ def event_features(
         previous_12m = _window(column, 2 * RATE_WINDOW_MONTHS, until=RATE_WINDOW_MONTHS)
         outputs.append(pl.when(exposure > 0).then(count_12m / exposure).alias(event_rate_name(name, area)))
         outputs.append(((count_12m + 1.0) / (previous_12m + 1.0)).log().alias(event_trend_name(name, area)))
-        shrunk[event_shrunk_rate_name(name, area)] = count_12m
+        outputs.append(pl.col(event_shrunk_rate_name(name, area)))
     outputs.append(
         (pl.col("as_of") - pl.col("_last_received"))
         .dt.total_days()
@@ -154,14 +193,4 @@ def event_features(
     if source.severities:
         for months in SEVERITY_WINDOWS_MONTHS:
             outputs.append(_window(_SEVERITY, months).alias(event_severity_name(name, months)))
-    features = frame.select(
-        "unit_key", "as_of", "listed_patients", "region_code", "unit_type", *outputs, **shrunk
-    )
-    return with_shrunk_rates(
-        features,
-        {column: pl.col(column) for column in shrunk},
-        exposure,
-        cell=["as_of", "region_code", "unit_type"],
-        population=["as_of"],
-        min_cell_units=SHRINKAGE_MIN_CELL_UNITS,
-    ).drop("listed_patients", "region_code", "unit_type")
+    return frame.select("unit_key", "as_of", *outputs, pl.col(provider_other_rate_name(name)))
