@@ -31,6 +31,7 @@ _LATEST_WITHIN_MONTHS = 12
 _MIN_SLOPE_MONTHS = 3
 _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
 _MAX_SERIES = 1 << 16  # measures across all indicator sources, far more than any configuration
+_MONTHS_PER_SERIES = 1 << 17  # month indices (year * 12 + month - 1) up to the year 10922
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
 _LATEST = ["last_month", "last_share", "last_region_median", "last_national"]
 
@@ -96,9 +97,14 @@ def _series_key() -> pl.Expr:
     )
 
 
+def _lookup_key(month: pl.Expr) -> pl.Expr:
+    """``series`` and ``month`` as one integer that sorts as (series, month): a backward as-of join
+    on it is a single merge of two sorted columns, with no per-series hash partitioning."""
+    return (pl.col("series").cast(pl.Int64) * _MONTHS_PER_SERIES + month.cast(pl.Int64)).set_sorted()
+
+
 def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series and month: the running totals, and the latest reported month with its share and
-    that month's regional median and national share (``monthly`` carries the peers of each month)."""
+    """Per series and month: the running totals (months without a share add nothing)."""
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
@@ -117,14 +123,26 @@ def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
             y.fill_null(0.0).alias("sy"),
             pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
             pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
-            pl.when(observed).then(pl.col("month")).alias("last_month"),
-            y.alias("last_share"),
-            pl.when(observed).then(pl.col("region_median_share")).alias("last_region_median"),
-            pl.when(observed).then(pl.col("national_share")).alias("last_national"),
         )
-        .with_columns(
-            pl.col(_RUNNING).cum_sum().over(key),
-            pl.col(_LATEST).forward_fill().over(key),
+        .with_columns(pl.col(_RUNNING).cum_sum().over(key))
+        .with_columns(_lookup_key(pl.col("month")).alias("_key"))
+    )
+
+
+def _reported_months(monthly: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series, its reported months (a share) with that month's regional median and national
+    share (``monthly`` carries the peers of each month), sorted for the latest-report lookup."""
+    return (
+        monthly.filter(pl.col("share").is_not_null())
+        .with_columns(_series_key())
+        .sort("series", "month")
+        .select(
+            "series",
+            _lookup_key(pl.col("month")).alias("_key"),
+            pl.col("month").alias("last_month"),
+            pl.col("share").alias("last_share"),
+            pl.col("region_median_share").alias("last_region_median"),
+            pl.col("national_share").alias("last_national"),
         )
     )
 
@@ -152,22 +170,34 @@ _LOOKBACKS: dict[int, list[str]] = {0: _RUNNING, 3: ["num", "den"], _SLOPE_WINDO
 """Months back from the latest known month → the running totals a statistic needs there."""
 
 
+def _last_at_or_before(
+    queries: pl.LazyFrame, right: pl.LazyFrame, months_back: int, columns: list[str]
+) -> tuple[pl.LazyFrame, pl.Expr]:
+    """``queries`` (sorted by series, then known month) with ``columns`` of their series' last row of
+    ``right`` at or before ``known_month - months_back``, and the condition that such a row exists
+    (the merge may land on an earlier series' row)."""
+    joined = queries.with_columns(_lookup_key(pl.col("known_month") - months_back).alias("_key")).join_asof(
+        right.select("_key", pl.col("series").alias("_found"), *columns),
+        on="_key",
+        strategy="backward",
+        check_sortedness=False,  # both keys sort by (series, month): flagged sorted in _lookup_key
+    )
+    return joined.drop("_key"), pl.col("_found") == pl.col("series")
+
+
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
     columns = _LOOKBACKS[months_back]
-    columns = columns if months_back else [*columns, *_LATEST]
-    right = running.select("series", "month", *columns)
-    return (
-        queries.with_columns((pl.col("known_month") - months_back).alias("_boundary"))
-        .join_asof(
-            right,
-            left_on="_boundary",
-            right_on="month",
-            by="series",
-            check_sortedness=False,  # within a series the boundaries rise with as_of
-        )
-        .drop("_boundary", "month", strict=False)
-        .with_columns(pl.col(_LOOKBACKS[months_back]).fill_null(0.0).name.suffix(f"@{months_back}"))
-        .drop(_LOOKBACKS[months_back])
+    joined, found = _last_at_or_before(queries, running, months_back, columns)
+    return joined.with_columns(
+        pl.when(found).then(pl.col(column)).otherwise(0.0).alias(f"{column}@{months_back}")
+        for column in columns
+    ).drop(*columns, "_found")
+
+
+def _latest_at(queries: pl.LazyFrame, reported: pl.LazyFrame) -> pl.LazyFrame:
+    joined, found = _last_at_or_before(queries, reported, 0, _LATEST)
+    return joined.with_columns(pl.when(found).then(pl.col(column)).alias(column) for column in _LATEST).drop(
+        "_found"
     )
 
 
@@ -247,30 +277,35 @@ def indicator_sources_features(
         ],
         how="vertical",
     ).cache()
-    # Every (unit, date) row gets every series, in series order: the as-of joins keep that order
-    # (within a series the boundaries rise with as_of), so series i of a row is every n-th row.
+    # Every (unit, date) row gets every series. The queries are ordered by unit, series and date,
+    # which is the order of the lookup key: the as-of joins keep it, and series i of the rows in
+    # ``units_at`` order is the subsequence of series i.
     queries = (
         units_at.select("unit_key", "as_of")
+        .group_by("unit_key", maintain_order=True)
+        .agg("as_of")
         .join(
             pl.LazyFrame({"measure": range(len(series))}, schema={"measure": pl.UInt32}),
             how="cross",
             maintain_order="left_right",
         )
+        .explode("as_of")
         .with_columns(_series_key(), known_month=_known_month_by_series(series))
     )
-    with_peers = monthly.join(units.select("unit_id", "region_code"), on="unit_id", how="left").join(
-        peer_values(monthly, units), on=["region_code", "measure", "month"], how="left"
+    with_peers = (
+        monthly.filter(pl.col("share").is_not_null())
+        .join(units.select("unit_id", "region_code"), on="unit_id", how="left")
+        .join(peer_values(monthly, units), on=["region_code", "measure", "month"], how="left")
     )
-    running = _running_totals(with_peers).cache()
+    running = _running_totals(monthly).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    statistics = _series_statistics(queries)
+    statistics = _series_statistics(_latest_at(queries, _reported_months(with_peers)))
+    in_series = [pl.col("measure") == index for index in range(len(series))]
     wide = statistics.select(
-        pl.col("unit_key", "as_of").gather_every(len(series)),
+        pl.col("unit_key", "as_of").filter(in_series[0]),
         *[
-            pl.col(statistic)
-            .gather_every(len(series), offset=index)
-            .alias(indicator_name(name, key, statistic))
+            pl.col(statistic).filter(in_series[index]).alias(indicator_name(name, key, statistic))
             for index, (name, key, _) in enumerate(series)
             for statistic in INDICATOR_STATISTICS
         ],
