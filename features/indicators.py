@@ -62,7 +62,6 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
     return (
         indicator.filter(measure.is_in(list(source.measures)))
         .select(
-            "unit_id",
             "unit_key",
             measure.replace_strict(index, return_dtype=pl.UInt32).alias("measure"),
             month_index(pl.col("period")).alias("month"),
@@ -100,21 +99,32 @@ def _series_key() -> pl.Expr:
 def _lookup_key(month: pl.Expr) -> pl.Expr:
     """``series`` and ``month`` as one integer that sorts as (series, month): a backward as-of join
     on it is a single merge of two sorted columns, with no per-series hash partitioning."""
-    return (pl.col("series").cast(pl.Int64) * _MONTHS_PER_SERIES + month.cast(pl.Int64)).set_sorted()
+    return pl.col("series").cast(pl.Int64) * _MONTHS_PER_SERIES + month.cast(pl.Int64)
 
 
-def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series and month: the running totals (months without a share add nothing)."""
+def _in_series_order(monthly: pl.LazyFrame) -> pl.LazyFrame:
+    """``monthly`` with its ``series`` and lookup key ``_key``, sorted by the key (series, month)."""
+    return (
+        monthly.with_columns(_series_key())
+        .with_columns(_lookup_key(pl.col("month")).alias("_key"))
+        .sort("_key")
+        .with_columns(pl.col("_key").set_sorted())
+    )
+
+
+def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and month: the running totals (months without a share add nothing).
+
+    ``ordered`` is :func:`_in_series_order`'s; each series is summed in month order, in one group
+    (a group-by keeps the groups in their sorted order and is cheaper than a window over them).
+    """
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
-    key = "series"
     return (
-        monthly.with_columns(_series_key())
-        .sort(key, "month")
-        .select(
-            key,
-            "month",
+        ordered.select(
+            "series",
+            "_key",
             pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
             pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
             observed.cast(pl.Float64).alias("obs"),
@@ -124,27 +134,34 @@ def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
             pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
             pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
         )
-        .with_columns(pl.col(_RUNNING).cum_sum().over(key))
-        .with_columns(_lookup_key(pl.col("month")).alias("_key"))
+        .group_by("series", maintain_order=True)
+        .agg("_key", pl.col(_RUNNING).cum_sum())
+        .explode("_key", *_RUNNING)
+        .with_columns(pl.col("_key").set_sorted())
     )
 
 
-def _reported_months(monthly: pl.LazyFrame) -> pl.LazyFrame:
+def _reported_months(ordered: pl.LazyFrame, peers: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
     """Per series, its reported months (a share) with that month's regional median and national
-    share (``monthly`` carries the peers of each month), sorted for the latest-report lookup."""
+    share, in the order of the lookup key (``ordered`` is :func:`_in_series_order`'s)."""
     return (
-        monthly.filter(pl.col("share").is_not_null())
-        .with_columns(_series_key())
-        .sort("series", "month")
+        ordered.filter(pl.col("share").is_not_null())
+        .join(regions, on="unit_key", how="left", maintain_order="left")
+        .join(peers, on=["region_code", "measure", "month"], how="left", maintain_order="left")
         .select(
             "series",
-            _lookup_key(pl.col("month")).alias("_key"),
+            pl.col("_key").set_sorted(),
             pl.col("month").alias("last_month"),
             pl.col("share").alias("last_share"),
             pl.col("region_median_share").alias("last_region_median"),
             pl.col("national_share").alias("last_national"),
         )
     )
+
+
+def _regions(units: pl.LazyFrame) -> pl.LazyFrame:
+    """unit_key → region_code (unit_key is the row number in the units table, as in ``unit_keys``)."""
+    return units.select("region_code").with_row_index("unit_key")
 
 
 def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
@@ -154,9 +171,7 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
     regional median is the median of the units' monthly shares. Both use only that month's reports,
     so they are known exactly when the month itself is.
     """
-    reported = monthly.filter(pl.col("share").is_not_null()).join(
-        units.select("unit_id", "region_code"), on="unit_id", how="inner"
-    )
+    reported = monthly.filter(pl.col("share").is_not_null()).join(_regions(units), on="unit_key", how="inner")
     national = reported.group_by("measure", "month").agg(
         (order_free_sum(pl.col("num")) / order_free_sum(pl.col("den"))).alias("national_share")
     )
@@ -292,15 +307,12 @@ def indicator_sources_features(
         .explode("as_of")
         .with_columns(_series_key(), known_month=_known_month_by_series(series))
     )
-    with_peers = (
-        monthly.filter(pl.col("share").is_not_null())
-        .join(units.select("unit_id", "region_code"), on="unit_id", how="left")
-        .join(peer_values(monthly, units), on=["region_code", "measure", "month"], how="left")
-    )
-    running = _running_totals(monthly).cache()
+    ordered = _in_series_order(monthly).cache()
+    running = _running_totals(ordered).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    statistics = _series_statistics(_latest_at(queries, _reported_months(with_peers)))
+    reported = _reported_months(ordered, peer_values(monthly, units), _regions(units))
+    statistics = _series_statistics(_latest_at(queries, reported))
     in_series = [pl.col("measure") == index for index in range(len(series))]
     wide = statistics.select(
         pl.col("unit_key", "as_of").filter(in_series[0]),
