@@ -61,7 +61,10 @@ def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: li
         .agg(
             pl.len().cast(pl.Float64).alias(_ALL),
             *[(pl.col("_area") == a).sum().cast(pl.Float64).alias(a) for a in areas],
-            order_free_sum(pl.col("_weight")).alias(_SEVERITY),  # configured weights need not be whole
+            # configured weights need not be whole; a source without severities weighs nothing
+            order_free_sum(pl.col("_weight")).alias(_SEVERITY)
+            if source.severities
+            else pl.lit(0.0).alias(_SEVERITY),
         )
         .sort("unit_key", "received_date")
         .with_columns(pl.col(counted).cum_sum().over("unit_key"))
