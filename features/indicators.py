@@ -24,7 +24,7 @@ from engine.contract import with_null_columns
 from engine.order_free import order_free_sum
 from features.asof import month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
-from features.context import keyed
+from features.context import keyed, keyed_units
 
 _SLOPE_WINDOW = 12
 _LATEST_WITHIN_MONTHS = 12
@@ -160,8 +160,8 @@ def _reported_months(ordered: pl.LazyFrame, peers: pl.LazyFrame, regions: pl.Laz
 
 
 def _regions(units: pl.LazyFrame) -> pl.LazyFrame:
-    """unit_key → region_code (unit_key is the row number in the units table, as in ``unit_keys``)."""
-    return units.select("region_code").with_row_index("unit_key")
+    """unit_key → region_code (:func:`features.context.keyed_units`)."""
+    return keyed_units(units).select("unit_key", "region_code")
 
 
 def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:

@@ -164,5 +164,6 @@ def build_features(
         parts.append(visit_continuity_features(tables[VISITS_TABLE], rows, keys, dates))
     frame = rows
     for part in parts:
-        frame = frame.join(part, on=JOIN_KEY, how="left")
-    return frame.select(feature_columns(config, has_visits=has_visits)).sort(OUTPUT_KEY)
+        frame = frame.join(part, on=JOIN_KEY, how="left", maintain_order="left")
+    # rows are sorted by unit_key (the rank of unit_id) and as_of, that is by the output key
+    return frame.select(feature_columns(config, has_visits=has_visits))

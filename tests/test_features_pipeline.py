@@ -187,6 +187,7 @@ def test_build_is_deterministic_and_independent_of_input_row_order(
     shuffled = {name: frame.sample(fraction=1.0, shuffle=True, seed=11) for name, frame in world.items()}
     second = build_features(lazy(shuffled), list(reversed(dates)), config).collect()
     assert_frame_equal(first, second)
+    assert second.equals(second.sort("unit_id", "as_of")), "rows not in (unit_id, as_of) order"
 
 
 def test_feature_table_matches_catalog_and_validates_against_its_schema(
