@@ -100,7 +100,11 @@ for name, source in config.attribute_sources.items():
         tables[source.file], units_at, keys, name=name, source=source
     )
 families["history"] = history_features(tables["inspections"], units_at, keys, config.risk_area_ids)
-result["families_s"] = {label: timed(frame)[0] for label, frame in families.items()}
+result["families_s"], result["families_mb"] = {}, {}
+for label, frame in families.items():
+    result["families_s"][label], part = timed(frame)
+    result["families_mb"][label] = part.estimated_size("mb")
+    del part
 print(json.dumps(result))
 """
 
@@ -130,7 +134,7 @@ def timed(frame):
 result = {"as_of_dates": len(dates) + 1, "labelled_rows": labelled.height, "pairs": pairs.height}
 result["baseline_s"], _ = timed(tables["complaints"].group_by("unit_id").len())
 if "pairs" in inspect.signature(build_features).parameters:  # absent before the pairs build existed
-    result["pairs_s"], table = timed(build_features(tables, [scoring], config, pairs=pairs.lazy()))
+    result["pairs_s"], table = timed(build_features(tables, [scoring], config, pairs=pairs))
     result["rows"], result["columns"] = table.height, table.width
     del table
 if FULL or "pairs_s" not in result:
@@ -237,9 +241,11 @@ def report_features(runs: list[dict[str, Any]], units: int, years: int) -> dict[
         f"| {baseline:.3f} | {summary['ratio_to_baseline']:.0f} | {summary['rows_per_s']:,.0f} "
         f"| {summary['peak_rss_mb']:,.0f} |"
     )
-    print("\n| family (timed alone) | median s |\n|---|---|")
+    sizes = runs[0].get("families_mb", {})
+    summary["families_mb"] = sizes
+    print("\n| family (timed alone) | median s | its output MB |\n|---|---|---|")
     for label, seconds in sorted(families.items(), key=lambda item: -item[1]):
-        print(f"| {label} | {seconds:.2f} |")
+        print(f"| {label} | {seconds:.2f} | {sizes.get(label, float('nan')):,.0f} |")
     return summary
 
 
