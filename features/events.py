@@ -34,6 +34,8 @@ PER_PATIENTS = 10_000.0
 _ALL = "all"
 _SEVERITY = "severity"
 _BOUNDARIES = (0, *EVENT_WINDOWS_MONTHS)
+_DAYS_OFFSET = 1 << 25  # days: dates from about 90,000 years before 1970 on
+_DAYS_PER_UNIT = 1 << 26
 
 
 def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: list[str]) -> pl.LazyFrame:
@@ -71,28 +73,39 @@ def cumulative_event_counts(events: pl.LazyFrame, source: EventSource, areas: li
     )
 
 
+def _day_key(date: pl.Expr) -> pl.Expr:
+    """``unit_key`` and a date as one integer that sorts as (unit_key, date): a backward as-of join on
+    it is a single merge of two sorted columns, with no per-unit hash partitioning."""
+    days = date.cast(pl.Int32).cast(pl.Int64) + _DAYS_OFFSET  # days since 1970, made non-negative
+    return pl.col("unit_key").cast(pl.Int64) * _DAYS_PER_UNIT + days
+
+
 def _cumulative_before(
     queries: pl.LazyFrame, cumulative: pl.LazyFrame, months: int, columns: list[str]
 ) -> pl.LazyFrame:
-    """Attach the running totals strictly before ``as_of - months`` as ``<column>@<months>``."""
-    right = cumulative.select("unit_key", "received_date", *columns)
-    if months == 0:
-        right = right.with_columns(pl.col("received_date").alias("_last_received"))
-    joined = (
-        queries.with_columns(months_before(pl.col("as_of"), months).alias("_boundary"))
-        .sort("unit_key", "_boundary")
-        .join_asof(
-            right,
-            left_on="_boundary",
-            right_on="received_date",
-            by="unit_key",
-            strategy="backward",
-            allow_exact_matches=False,
-            check_sortedness=False,  # sorted just above; polars cannot check it per group
-        )
-        .drop("_boundary", "received_date", strict=False)
+    """Attach the running totals strictly before ``as_of - months`` as ``<column>@<months>``.
+
+    ``queries`` must be sorted by unit_key and as_of (so by the boundary within each unit)."""
+    right = cumulative.select(
+        _day_key(pl.col("received_date")).set_sorted().alias("_key"),
+        pl.col("unit_key").alias("_found"),
+        *columns,
+        *([pl.col("received_date").alias("_last_received")] if months == 0 else []),
     )
-    return joined.with_columns(pl.col(columns).fill_null(0.0).name.suffix(f"@{months}")).drop(columns)
+    found = pl.col("_found") == pl.col("unit_key")
+    joined = queries.with_columns(
+        _day_key(months_before(pl.col("as_of"), months)).set_sorted().alias("_key")
+    ).join_asof(
+        right,
+        on="_key",
+        strategy="backward",
+        allow_exact_matches=False,  # received strictly before the boundary
+        check_sortedness=False,  # both keys sort by (unit_key, date), flagged just above
+    )
+    return joined.with_columns(
+        *[pl.when(found).then(pl.col(c)).otherwise(0.0).alias(f"{c}@{months}") for c in columns],
+        *([pl.when(found).then(pl.col("_last_received")).alias("_last_received")] if months == 0 else []),
+    ).drop("_key", "_found", *columns)
 
 
 def _window(column: str, months: int, *, until: int = 0) -> pl.Expr:
@@ -172,7 +185,9 @@ def event_features(
         )
     )
     if rows is not None:
-        frame = frame.join(rows.select("unit_key", "as_of"), on=["unit_key", "as_of"], how="semi")
+        frame = frame.join(
+            rows.select("unit_key", "as_of"), on=["unit_key", "as_of"], how="semi", maintain_order="left"
+        )
     for months in _BOUNDARIES:
         if months not in (0, RATE_WINDOW_MONTHS):
             frame = _cumulative_before(frame, cumulative, months, columns)
