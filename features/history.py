@@ -57,6 +57,8 @@ def with_history_columns(inspections: pl.LazyFrame) -> pl.LazyFrame:
 
 
 _SERIES_KEY = "_series"
+_DAYS_OFFSET = 1 << 25  # days: dates from about 90,000 years before 1970 on
+_DAYS_PER_SERIES = 1 << 26
 _LOOKUP_KEYS = ("unit_key", "as_of", "series", _SERIES_KEY)
 
 
@@ -108,36 +110,50 @@ def _by_series(inspections: pl.LazyFrame, areas: list[str]) -> pl.LazyFrame:
     ).with_columns(_series_key(len(areas) + 1).alias(_SERIES_KEY))
 
 
+def _date_key(date: pl.Expr) -> pl.Expr:
+    """The series key and a date as one integer that sorts as (series, date): a backward as-of join
+    on it is a single merge of two sorted columns, with no per-series hash partitioning."""
+    days = date.cast(pl.Int32).cast(pl.Int64) + _DAYS_OFFSET  # days since 1970, made non-negative
+    return pl.col(_SERIES_KEY).cast(pl.Int64) * _DAYS_PER_SERIES + days
+
+
 def _before(
     queries: pl.LazyFrame, running: pl.LazyFrame, at: pl.Expr, columns: list[str], suffix: str = ""
 ) -> pl.LazyFrame:
     """Each query row with ``columns`` (named ``<column><suffix>``) of its series' last decision
-    strictly before ``at``."""
+    strictly before ``at``; ``queries`` must be sorted by series and then ``at``."""
+    found = pl.col("_found") == pl.col(_SERIES_KEY)
     return (
-        queries.with_columns(at.alias("_boundary"))
+        queries.with_columns(_date_key(at).set_sorted().alias("_key"))
         .join_asof(
-            running.select(_SERIES_KEY, "decision_date", *[pl.col(c).alias(f"{c}{suffix}") for c in columns]),
-            left_on="_boundary",
-            right_on="decision_date",
-            by=_SERIES_KEY,
+            running.select(
+                _date_key(pl.col("decision_date")).set_sorted().alias("_key"),  # sorted in _running
+                pl.col(_SERIES_KEY).alias("_found"),
+                *[pl.col(c).alias(f"{c}{suffix}") for c in columns],
+            ),
+            on="_key",
             strategy="backward",
             allow_exact_matches=False,
-            check_sortedness=False,  # within a series the boundaries rise with as_of
+            check_sortedness=False,  # both keys sort by (series, date), flagged just above
         )
-        .drop("_boundary", "decision_date")
+        .with_columns(pl.when(found).then(pl.col(f"{c}{suffix}")).name.keep() for c in columns)
+        .drop("_key", "_found")
     )
 
 
 def _lookups(units_at: pl.LazyFrame, running: pl.LazyFrame, series: int) -> pl.LazyFrame:
-    """One row per active unit, planning date and series (in that order), with the running totals
+    """One row per active unit, series and planning date (in that order), with the running totals
     strictly before the planning date and, as ``<column>@<w>``, before each window's start."""
     queries = (
         units_at.select("unit_key", "as_of")
+        .group_by("unit_key", maintain_order=True)
+        .agg("as_of")
         .join(
             pl.LazyFrame({"series": range(series)}, schema={"series": pl.UInt32}),
             how="cross",
             maintain_order="left_right",
         )
+        .explode("as_of")
         .with_columns(_series_key(series).alias(_SERIES_KEY))
     )
     queries = _before(
@@ -246,14 +262,16 @@ def history_features(
     running = _running(_by_series(keyed(with_history_columns(inspections), keys), areas)).cache()
     lookups = _lookups(units_at if rows is None else rows, running, series)
     values = [column for column in lookups.collect_schema().names() if column not in _LOOKUP_KEYS]
-    # The lookups hold each (unit, date) row's series in order, so series i is every n-th row. Each
-    # series' columns are gathered once, by name, before any expression uses them: a gather repeated
-    # inside one select is hoisted by the in-memory engine's common-subexpression elimination into a
-    # full-length context, where its length no longer fits (polars 2.1 panics).
+    # The lookups are ordered by unit, series and date, so series i of the rows in ``units_at``
+    # order is the subsequence of series i. Each series' columns are taken once, by name, before any
+    # expression uses them: a filter or gather repeated inside one select is hoisted by the in-memory
+    # engine's common-subexpression elimination into a full-length context, where its length no
+    # longer fits (polars 2.1 panics).
+    in_series = [pl.col("series") == index for index in range(series)]
     per_series = lookups.select(
-        pl.col("unit_key", "as_of").gather_every(series),
+        pl.col("unit_key", "as_of").filter(in_series[0]),
         *[
-            pl.col(column).gather_every(series, offset=index).alias(f"{column}#{index}")
+            pl.col(column).filter(in_series[index]).alias(f"{column}#{index}")
             for index in range(series)
             for column in values
         ],
