@@ -173,7 +173,8 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
     """
     reported = monthly.filter(pl.col("share").is_not_null()).join(_regions(units), on="unit_key", how="inner")
     national = reported.group_by("measure", "month").agg(
-        (order_free_sum(pl.col("num")) / order_free_sum(pl.col("den"))).alias("national_share")
+        # denominators are whole numbers (counts, or 1 per reported value): exact in any order
+        (order_free_sum(pl.col("num")) / pl.col("den").sum()).alias("national_share")
     )
     regional = reported.group_by("region_code", "measure", "month").agg(
         pl.col("share").median().alias("region_median_share")
