@@ -292,7 +292,7 @@ def indicator_sources_features(
             for name, source in sources.items()
         ],
         how="vertical",
-    ).cache()
+    )
     # Every (unit, date) row gets every series. The queries are ordered by unit, series and date,
     # which is the order of the lookup key: the as-of joins keep it, and series i of the rows in
     # ``units_at`` order is the subsequence of series i.
@@ -308,11 +308,11 @@ def indicator_sources_features(
         .explode("as_of")
         .with_columns(_series_key(), known_month=_known_month_by_series(series))
     )
-    ordered = _in_series_order(monthly).cache()
+    ordered = _in_series_order(monthly).cache()  # the only copy of the monthly rows
     running = _running_totals(ordered).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    reported = _reported_months(ordered, peer_values(monthly, units), _regions(units))
+    reported = _reported_months(ordered, peer_values(ordered, units), _regions(units))
     statistics = _series_statistics(_latest_at(queries, reported))
     in_series = [pl.col("measure") == index for index in range(len(series))]
     wide = statistics.select(
