@@ -15,10 +15,18 @@ Method (not a timed test):
    ~4 million patients; ``visit_continuity_features`` for five quarterly planning dates covering
    that year, timed against a plain ``group_by(unit_id).len()`` over the visits.
 
+4. ``--training-set``: the features of the national training set as ``models.jobs.build_training_data``
+   builds them (the labelled inspections decided before 2026-01-01, their (unit, as-of) pairs, every
+   unit at the scoring date), in a fresh subprocess per run with the same baseline;
+   ``--training-full`` also times the full build for every unit at the training set's dates.
+
 Reported: medians of ``--repeats`` runs (≥ 3), rows/s, peak RSS and the ratio to the baseline.
+``--world DIR`` keeps the generated world there and reuses it on the next run (the world is
+deterministic given ``--units``, ``--years`` and ``--seed``; delete the directory when they change).
 
     .venv/bin/python bench/bench_features.py                   # national features + continuity
     .venv/bin/python bench/bench_features.py --units 2000 --repeats 3 --skip-visits
+    .venv/bin/python bench/bench_features.py --skip-visits --world /tmp/national --training-set
 """
 
 from __future__ import annotations
@@ -92,7 +100,46 @@ for name, source in config.attribute_sources.items():
         tables[source.file], units_at, keys, name=name, source=source
     )
 families["history"] = history_features(tables["inspections"], units_at, keys, config.risk_area_ids)
-result["families_s"] = {label: timed(frame)[0] for label, frame in families.items()}
+result["families_s"], result["families_mb"] = {}, {}
+for label, frame in families.items():
+    result["families_s"][label], part = timed(frame)
+    result["families_mb"][label] = part.estimated_size("mb")
+    del part
+print(json.dumps(result))
+"""
+
+_TRAINING_SET = """
+import datetime as dt, inspect, json, sys, time
+from pathlib import Path
+import polars as pl
+from engine.config import load_config
+from features.pipeline import build_features
+from models.dataset import labelled_inspections, training_as_of_dates
+world, ENGINE, FULL = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "True"
+config = load_config()
+tables = {path.stem: pl.scan_parquet(path) for path in sorted(world.glob("*.parquet"))}
+as_of = dt.date(2026, 1, 1)  # the world ends 2025-12; the planning date as synthetic_training_data
+settings = config.model
+labelled = labelled_inspections(
+    tables["inspections"], lead_time_days=settings.lead_time_days, decided_before=as_of,
+    default_weight=settings.complaint_triggered_weight, max_weight=settings.max_weight,
+).collect()
+dates = training_as_of_dates(labelled)
+scoring = as_of.replace(day=1)
+pairs = labelled.select("unit_id", "as_of").unique()
+def timed(frame):
+    started = time.perf_counter()
+    result = frame.collect(engine=ENGINE)
+    return time.perf_counter() - started, result
+result = {"as_of_dates": len(dates) + 1, "labelled_rows": labelled.height, "pairs": pairs.height}
+result["baseline_s"], _ = timed(tables["complaints"].group_by("unit_id").len())
+if "pairs" in inspect.signature(build_features).parameters:  # absent before the pairs build existed
+    result["pairs_s"], table = timed(build_features(tables, [scoring], config, pairs=pairs))
+    result["rows"], result["columns"] = table.height, table.width
+    del table
+if FULL or "pairs_s" not in result:
+    result["full_s"], table = timed(build_features(tables, sorted({*dates, scoring}), config))
+    result["full_rows"] = table.height
 print(json.dumps(result))
 """
 
@@ -194,9 +241,47 @@ def report_features(runs: list[dict[str, Any]], units: int, years: int) -> dict[
         f"| {baseline:.3f} | {summary['ratio_to_baseline']:.0f} | {summary['rows_per_s']:,.0f} "
         f"| {summary['peak_rss_mb']:,.0f} |"
     )
-    print("\n| family (timed alone) | median s |\n|---|---|")
+    sizes = runs[0].get("families_mb", {})
+    summary["families_mb"] = sizes
+    print("\n| family (timed alone) | median s | its output MB |\n|---|---|---|")
     for label, seconds in sorted(families.items(), key=lambda item: -item[1]):
-        print(f"| {label} | {seconds:.2f} |")
+        print(f"| {label} | {seconds:.2f} | {sizes.get(label, float('nan')):,.0f} |")
+    return summary
+
+
+def report_training_set(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    baseline = median(runs, "baseline_s")
+    pairs = median(runs, "pairs_s") if "pairs_s" in runs[0] else median(runs, "full_s")
+    summary: dict[str, Any] = {
+        "as_of_dates": runs[0]["as_of_dates"],
+        "labelled_rows": runs[0]["labelled_rows"],
+        "pairs": runs[0]["pairs"],
+        "rows": runs[0].get("rows", runs[0].get("full_rows")),
+        "columns": runs[0].get("columns"),
+        "pairs_s": pairs,
+        "baseline_s": baseline,
+        "ratio_to_baseline": pairs / baseline,
+        "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "runs": [run.get("pairs_s", run.get("full_s")) for run in runs],
+    }
+    if "full_s" in runs[0]:
+        summary["full_s"] = median(runs, "full_s")
+        summary["full_rows"] = runs[0]["full_rows"]
+        summary["full_runs"] = [run["full_s"] for run in runs]
+    print(
+        f"\n## training set — {summary['pairs']:,} (unit, as-of) pairs of {summary['labelled_rows']:,} "
+        f"labelled rows, {summary['as_of_dates']} as-of dates"
+    )
+    print(
+        "| build s (median; pairs, else full) | rows | baseline group-by s | ratio "
+        "| full build s (rows) | peak RSS MB |"
+    )
+    print("|---|---|---|---|---|---|")
+    full = f"{summary['full_s']:.1f} ({summary['full_rows']:,})" if "full_s" in summary else "—"
+    print(
+        f"| {pairs:.1f} | {summary['rows']:,} | {baseline:.3f} | {summary['ratio_to_baseline']:.0f} "
+        f"| {full} | {summary['peak_rss_mb']:,.0f} |"
+    )
     return summary
 
 
@@ -237,6 +322,17 @@ def main() -> None:
     parser.add_argument("--skip-features", action="store_true")
     parser.add_argument("--skip-visits", action="store_true")
     parser.add_argument("--json", type=Path, help="also write the summary as JSON here")
+    parser.add_argument(
+        "--world", type=Path, help="keep the generated world's Parquet here and reuse it when present"
+    )
+    parser.add_argument(
+        "--training-set", action="store_true", help="also time the features of the training set"
+    )
+    parser.add_argument(
+        "--training-full",
+        action="store_true",
+        help="with --training-set, also time the full build for the training set's dates",
+    )
     args = parser.parse_args()
     if args.repeats < 3:
         parser.error(f"--repeats must be at least 3, got {args.repeats}")
@@ -247,13 +343,22 @@ def main() -> None:
     )
     summary: dict[str, Any] = {}
     if not args.skip_features:
-        world = Path(tempfile.mkdtemp(prefix="bench-features-world-"))
+        world = args.world or Path(tempfile.mkdtemp(prefix="bench-features-world-"))
         try:
-            run_child(_GENERATE, str(args.units), str(args.years), str(args.seed), str(world))
+            if not any(world.glob("*.parquet")):
+                world.mkdir(parents=True, exist_ok=True)
+                run_child(_GENERATE, str(args.units), str(args.years), str(args.seed), str(world))
             runs = [run_child(_FEATURES, str(world), args.engine) for _ in range(args.repeats)]
+            summary["features"] = report_features(runs, args.units, args.years)
+            if args.training_set:
+                runs = [
+                    run_child(_TRAINING_SET, str(world), args.engine, str(args.training_full))
+                    for _ in range(args.repeats)
+                ]
+                summary["training_set"] = report_training_set(runs)
         finally:
-            shutil.rmtree(world, ignore_errors=True)
-        summary["features"] = report_features(runs, args.units, args.years)
+            if args.world is None:
+                shutil.rmtree(world, ignore_errors=True)
     if not args.skip_visits:
         runs = [
             run_child(_VISITS, str(args.visits), str(args.units), str(args.seed), args.engine)

@@ -33,66 +33,83 @@ def empty_attribute_table() -> pl.LazyFrame:
     return pl.LazyFrame(schema=ATTRIBUTE_SCHEMA)
 
 
-def known_rows(attributes: pl.LazyFrame, keys: pl.LazyFrame, key: str, lag_days: int) -> pl.LazyFrame:
-    """One attribute's rows with unit_key and ``known_at = valid_from + lag`` (a row counts at
-    planning dates strictly after it), sorted for as-of joins."""
+_DAYS_OFFSET = 1 << 25  # days: dates from about 90,000 years before 1970 on
+_DAYS_PER_SERIES = 1 << 26
+_MAX_ATTRIBUTES = 1 << 10
+
+
+def _series_key(attribute: pl.Expr) -> pl.Expr:
+    """One integer per unit and attribute (its position in the source's configuration)."""
+    return pl.col("unit_key").cast(pl.Int64) * _MAX_ATTRIBUTES + attribute.cast(pl.Int64)
+
+
+def _day_key(date: pl.Expr) -> pl.Expr:
+    """The series and a date as one integer that sorts as (series, date): a backward as-of join on
+    it is a single merge of two sorted columns, with no per-series hash partitioning."""
+    days = date.cast(pl.Int32).cast(pl.Int64) + _DAYS_OFFSET  # days since 1970, made non-negative
+    return pl.col("series") * _DAYS_PER_SERIES + days
+
+
+def known_rows(
+    attributes: pl.LazyFrame, keys: pl.LazyFrame, keys_of: list[str], lag_days: int
+) -> pl.LazyFrame:
+    """The rows of the attributes ``keys_of`` with their series (unit and attribute position),
+    ``known_at = valid_from + lag`` (a row counts at planning dates strictly after it) and ``n``, the
+    series' rows so far, sorted by series and ``known_at`` for the lookups."""
+    position = pl.col("attribute").replace_strict(
+        {key: index for index, key in enumerate(keys_of)}, return_dtype=pl.Int64
+    )
     return (
-        keyed(attributes.filter(pl.col("attribute") == key), keys)
+        keyed(attributes.filter(pl.col("attribute").is_in(keys_of)), keys)
         .select(
-            "unit_key",
+            _series_key(position).alias("series"),
             "valid_from",
             (pl.col("valid_from") + pl.duration(days=lag_days)).alias("known_at"),
             "value",
         )
-        .sort("unit_key", "known_at")
+        .with_columns(_day_key(pl.col("known_at")).alias("_key"))
+        .sort("_key")
+        .with_columns(
+            pl.col("_key").set_sorted(),
+            pl.int_range(1, pl.len() + 1).over("series").cast(pl.Float64).alias("n"),
+        )
     )
 
 
-def _latest_before(queries: pl.LazyFrame, rows: pl.LazyFrame, at: pl.Expr) -> pl.LazyFrame:
-    """Each query row with the latest attribute row whose ``known_at`` is strictly before ``at``."""
+def _latest_before(
+    queries: pl.LazyFrame, rows: pl.LazyFrame, at: pl.Expr, columns: list[str], suffix: str = ""
+) -> pl.LazyFrame:
+    """Each query row with ``columns`` (named ``<column><suffix>``) of its series' latest row whose
+    ``known_at`` is strictly before ``at``; ``queries`` must be sorted by series and then ``at``."""
+    found = pl.col("_found") == pl.col("series")
     return (
-        queries.with_columns(at.alias("_boundary"))
-        .sort("unit_key", "_boundary")
+        queries.with_columns(_day_key(at).set_sorted().alias("_key"))
         .join_asof(
-            rows,
-            left_on="_boundary",
-            right_on="known_at",
-            by="unit_key",
+            rows.select(
+                "_key", pl.col("series").alias("_found"), *[pl.col(c).alias(f"{c}{suffix}") for c in columns]
+            ),
+            on="_key",
             strategy="backward",
             allow_exact_matches=False,
-            coalesce=False,
-            check_sortedness=False,
+            check_sortedness=False,  # both keys sort by (series, date), flagged just above
         )
-        .drop("_boundary", "unit_key_right", strict=False)
+        .with_columns(pl.when(found).then(pl.col(f"{c}{suffix}")).name.keep() for c in columns)
+        .drop("_key", "_found")
     )
 
 
-def _value_features(
-    queries: pl.LazyFrame, rows: pl.LazyFrame, name: str, key: str, attribute: Attribute
-) -> pl.LazyFrame:
-    latest = _latest_before(queries, rows, pl.col("as_of"))
+def _attribute_columns(name: str, key: str, attribute: Attribute, in_series: pl.Expr) -> list[pl.Expr]:
+    """The feature columns of one attribute from its series' rows of the lookups."""
+    if attribute.type == "change":
+        window = ATTRIBUTE_CHANGE_WINDOW_MONTHS
+        days = (pl.col("as_of") - pl.col("valid_from")).dt.total_days().cast(pl.Float64)
+        count = pl.col("n").fill_null(0.0) - pl.col("n@start").fill_null(0.0)
+        return [
+            days.filter(in_series).alias(attribute_name(name, key, "days_since")),
+            count.filter(in_series).alias(attribute_name(name, key, f"count_{window}m")),
+        ]
     value = pl.col("value").cast(pl.Float64, strict=False) if attribute.type == "numeric" else pl.col("value")
-    return latest.select("unit_key", "as_of", value.alias(attribute_name(name, key)))
-
-
-def _change_features(queries: pl.LazyFrame, rows: pl.LazyFrame, name: str, key: str) -> pl.LazyFrame:
-    window = ATTRIBUTE_CHANGE_WINDOW_MONTHS
-    running = rows.with_columns(pl.int_range(1, pl.len() + 1).over("unit_key").cast(pl.Float64).alias("n"))
-    now = _latest_before(queries, running, pl.col("as_of")).select(
-        "unit_key",
-        "as_of",
-        (pl.col("as_of") - pl.col("valid_from")).dt.total_days().cast(pl.Float64).alias("days"),
-        pl.col("n").fill_null(0.0).alias("n_now"),
-    )
-    start = _latest_before(queries, running, months_before(pl.col("as_of"), window)).select(
-        "unit_key", "as_of", pl.col("n").fill_null(0.0).alias("n_start")
-    )
-    return now.join(start, on=["unit_key", "as_of"], how="left").select(
-        "unit_key",
-        "as_of",
-        pl.col("days").alias(attribute_name(name, key, "days_since")),
-        (pl.col("n_now") - pl.col("n_start")).alias(attribute_name(name, key, f"count_{window}m")),
-    )
+    return [value.filter(in_series).alias(attribute_name(name, key))]
 
 
 def attribute_features(
@@ -105,13 +122,16 @@ def attribute_features(
 ) -> pl.LazyFrame:
     """Attribute features of one source per (unit_key, as_of) for the active units in ``units_at``.
 
+    Every attribute of the source is one series per unit, looked up at each planning date (and,
+    for the change counts, at the window's start) in the same two as-of joins.
+
     Parameters
     ----------
     attributes
         The source's normalised table (unit_id, valid_from, attribute, value); numbers in canonical
         form (``0.25``), as the ingest stores them.
     units_at
-        Active units per planning date (with unit_key).
+        Active units per planning date (with unit_key), sorted by unit_key and as_of.
     keys
         unit_id → unit_key (:func:`features.context.unit_keys`).
     name
@@ -119,14 +139,34 @@ def attribute_features(
     source
         The source's configuration (attributes, types, publication lag).
     """
-    queries = units_at.select("unit_key", "as_of")
-    frame = queries
-    for key, attribute in source.attributes.items():
-        rows = known_rows(attributes, keys, key, source.publication_lag_days)
-        part = (
-            _change_features(queries, rows, name, key)
-            if attribute.type == "change"
-            else _value_features(queries, rows, name, key, attribute)
+    configured = list(source.attributes)
+    if not configured:
+        return units_at.select("unit_key", "as_of")
+    rows = known_rows(attributes, keys, configured, source.publication_lag_days).cache()
+    # Ordered by unit, attribute and date, the order of the lookup key; attribute i of the rows in
+    # ``units_at`` order is the subsequence of attribute i.
+    queries = (
+        units_at.select("unit_key", "as_of")
+        .group_by("unit_key", maintain_order=True)
+        .agg("as_of")
+        .join(
+            pl.LazyFrame({"attribute": range(len(configured))}, schema={"attribute": pl.Int64}),
+            how="cross",
+            maintain_order="left_right",
         )
-        frame = frame.join(part, on=["unit_key", "as_of"], how="left")
-    return frame
+        .explode("as_of")
+        .with_columns(_series_key(pl.col("attribute")).alias("series"))
+    )
+    lookups = _latest_before(queries, rows, pl.col("as_of"), ["valid_from", "value", "n"])
+    lookups = _latest_before(
+        lookups, rows, months_before(pl.col("as_of"), ATTRIBUTE_CHANGE_WINDOW_MONTHS), ["n"], "@start"
+    )
+    in_series = [pl.col("attribute") == index for index in range(len(configured))]
+    return lookups.select(
+        pl.col("unit_key", "as_of").filter(in_series[0]),
+        *[
+            column
+            for index, (key, attribute) in enumerate(source.attributes.items())
+            for column in _attribute_columns(name, key, attribute, in_series[index])
+        ],
+    )

@@ -14,9 +14,18 @@ JOIN_KEY = ["unit_key", "as_of"]
 """Families join on an integer unit key (hashing strings dominated national-scale builds)."""
 
 
+def keyed_units(units: pl.LazyFrame) -> pl.LazyFrame:
+    """The units table with ``unit_key`` (UInt32, the unit's rank by unit_id; internal only).
+
+    Ranked by unit_id, so that rows sorted by (unit_key, as_of) are sorted by the output key too:
+    the feature table comes out in its order without a sort (a copy of the whole table).
+    """
+    return units.sort("unit_id").with_row_index("unit_key")
+
+
 def unit_keys(units: pl.LazyFrame) -> pl.LazyFrame:
-    """unit_id → unit_key (UInt32, the row number in the units table; internal only)."""
-    return units.select("unit_id").with_row_index("unit_key")
+    """unit_id → unit_key (:func:`keyed_units`)."""
+    return keyed_units(units).select("unit_key", "unit_id")
 
 
 def keyed(frame: pl.LazyFrame, keys: pl.LazyFrame) -> pl.LazyFrame:
@@ -37,7 +46,7 @@ def active_units(
     owners = providers.select("provider_id", "ownership")
     return (
         as_of_frame(as_of_dates)
-        .join(units.with_row_index("unit_key"), how="cross")
+        .join(keyed_units(units), how="cross")
         .filter(
             (pl.col("active_from") <= pl.col("as_of"))
             & (pl.col("active_to").is_null() | (pl.col("active_to") >= pl.col("as_of")))

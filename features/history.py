@@ -22,9 +22,7 @@ from features.asof import months_before
 from features.catalog import HISTORY_WINDOWS_MONTHS, history_area_name, history_count_name
 from features.context import keyed
 
-HISTORY_ROWS = "_history_rows"
-HISTORY_DEFICIENT = "_history_deficient"
-"""Running totals kept for the provider rollup (dropped from the final table)."""
+PROVIDER_DEFICIENCY_SHARE = "provider_other_units_deficiency_share"
 
 _CUMULATIVE = ["inspections", "rows", "deficient", "deficiencies", "serious"]
 
@@ -59,6 +57,8 @@ def with_history_columns(inspections: pl.LazyFrame) -> pl.LazyFrame:
 
 
 _SERIES_KEY = "_series"
+_DAYS_OFFSET = 1 << 25  # days: dates from about 90,000 years before 1970 on
+_DAYS_PER_SERIES = 1 << 26
 _LOOKUP_KEYS = ("unit_key", "as_of", "series", _SERIES_KEY)
 
 
@@ -110,36 +110,50 @@ def _by_series(inspections: pl.LazyFrame, areas: list[str]) -> pl.LazyFrame:
     ).with_columns(_series_key(len(areas) + 1).alias(_SERIES_KEY))
 
 
+def _date_key(date: pl.Expr) -> pl.Expr:
+    """The series key and a date as one integer that sorts as (series, date): a backward as-of join
+    on it is a single merge of two sorted columns, with no per-series hash partitioning."""
+    days = date.cast(pl.Int32).cast(pl.Int64) + _DAYS_OFFSET  # days since 1970, made non-negative
+    return pl.col(_SERIES_KEY).cast(pl.Int64) * _DAYS_PER_SERIES + days
+
+
 def _before(
     queries: pl.LazyFrame, running: pl.LazyFrame, at: pl.Expr, columns: list[str], suffix: str = ""
 ) -> pl.LazyFrame:
     """Each query row with ``columns`` (named ``<column><suffix>``) of its series' last decision
-    strictly before ``at``."""
+    strictly before ``at``; ``queries`` must be sorted by series and then ``at``."""
+    found = pl.col("_found") == pl.col(_SERIES_KEY)
     return (
-        queries.with_columns(at.alias("_boundary"))
+        queries.with_columns(_date_key(at).set_sorted().alias("_key"))
         .join_asof(
-            running.select(_SERIES_KEY, "decision_date", *[pl.col(c).alias(f"{c}{suffix}") for c in columns]),
-            left_on="_boundary",
-            right_on="decision_date",
-            by=_SERIES_KEY,
+            running.select(
+                _date_key(pl.col("decision_date")).set_sorted().alias("_key"),  # sorted in _running
+                pl.col(_SERIES_KEY).alias("_found"),
+                *[pl.col(c).alias(f"{c}{suffix}") for c in columns],
+            ),
+            on="_key",
             strategy="backward",
             allow_exact_matches=False,
-            check_sortedness=False,  # within a series the boundaries rise with as_of
+            check_sortedness=False,  # both keys sort by (series, date), flagged just above
         )
-        .drop("_boundary", "decision_date")
+        .with_columns(pl.when(found).then(pl.col(f"{c}{suffix}")).name.keep() for c in columns)
+        .drop("_key", "_found")
     )
 
 
 def _lookups(units_at: pl.LazyFrame, running: pl.LazyFrame, series: int) -> pl.LazyFrame:
-    """One row per active unit, planning date and series (in that order), with the running totals
+    """One row per active unit, series and planning date (in that order), with the running totals
     strictly before the planning date and, as ``<column>@<w>``, before each window's start."""
     queries = (
         units_at.select("unit_key", "as_of")
+        .group_by("unit_key", maintain_order=True)
+        .agg("as_of")
         .join(
             pl.LazyFrame({"series": range(series)}, schema={"series": pl.UInt32}),
             how="cross",
             maintain_order="left_right",
         )
+        .explode("as_of")
         .with_columns(_series_key(series).alias(_SERIES_KEY))
     )
     queries = _before(
@@ -177,8 +191,6 @@ def _overall_history(at: Callable[[str], pl.Expr]) -> list[pl.Expr]:
         .alias("history_days_since_finding"),
         at("last_level").alias("history_last_finding_level"),
         at("last_follow_up").alias("history_last_was_follow_up"),
-        rows.alias(HISTORY_ROWS),
-        at("deficient").fill_null(0.0).alias(HISTORY_DEFICIENT),
         *_window_counts(at, None),
     ]
 
@@ -194,13 +206,41 @@ def _area_history(at: Callable[[str], pl.Expr], area: str) -> list[pl.Expr]:
     ]
 
 
+def provider_deficiency_share(units_at: pl.LazyFrame, running: pl.LazyFrame, series: int) -> pl.LazyFrame:
+    """Per active unit and date: the share of deficiencies among the earlier decided risk-area
+    assessments of the provider's OTHER active units (null when they have none)."""
+    group = ["provider_id", "as_of"]
+    totals = _before(
+        units_at.select("unit_key", "as_of", "provider_id")
+        .with_columns(series=pl.lit(0, dtype=pl.UInt32))  # every risk area together
+        .with_columns(_series_key(series).alias(_SERIES_KEY)),
+        running,
+        pl.col("as_of"),
+        ["rows", "deficient"],
+    ).with_columns(pl.col("rows", "deficient").fill_null(0.0))
+    other_rows = pl.col("rows").sum().over(group) - pl.col("rows")
+    other_deficient = pl.col("deficient").sum().over(group) - pl.col("deficient")
+    return totals.select(
+        "unit_key",
+        "as_of",
+        pl.when(other_rows > 0).then(other_deficient / other_rows).alias(PROVIDER_DEFICIENCY_SHARE),
+    )
+
+
 def history_features(
-    inspections: pl.LazyFrame, units_at: pl.LazyFrame, keys: pl.LazyFrame, areas: list[str]
+    inspections: pl.LazyFrame,
+    units_at: pl.LazyFrame,
+    keys: pl.LazyFrame,
+    areas: list[str],
+    *,
+    rows: pl.LazyFrame | None = None,
 ) -> pl.LazyFrame:
     """Inspection-history features per (unit_id, as_of) for the active units in ``units_at``.
 
     Every risk area and all of them together are one series each: accumulated once per decision
     date and looked up at each planning date in the same as-of joins (one per window boundary).
+    The provider rollup (the provider's other units' deficiency share) needs every active unit;
+    the unit's own history is computed only for ``rows``.
 
     Parameters
     ----------
@@ -208,24 +248,30 @@ def history_features(
         The normalised inspections table (one row per inspection and risk area; version-1 tables
         without the finding counts are read with them empty).
     units_at
-        Active units per planning date (with unit_key), sorted by unit_key and as_of.
+        Every active unit per planning date (with unit_key and provider_id), sorted by unit_key
+        and as_of.
     keys
         unit_id → unit_key (:func:`features.context.unit_keys`).
     areas
         The configured risk areas (one set of per-area columns each).
+    rows
+        The (unit_key, as_of) rows to return, a subset of ``units_at`` in its order; all of them
+        when ``None``.
     """
     series = len(areas) + 1
     running = _running(_by_series(keyed(with_history_columns(inspections), keys), areas)).cache()
-    lookups = _lookups(units_at, running, series)
+    lookups = _lookups(units_at if rows is None else rows, running, series)
     values = [column for column in lookups.collect_schema().names() if column not in _LOOKUP_KEYS]
-    # The lookups hold each (unit, date) row's series in order, so series i is every n-th row. Each
-    # series' columns are gathered once, by name, before any expression uses them: a gather repeated
-    # inside one select is hoisted by the in-memory engine's common-subexpression elimination into a
-    # full-length context, where its length no longer fits (polars 2.1 panics).
+    # The lookups are ordered by unit, series and date, so series i of the rows in ``units_at``
+    # order is the subsequence of series i. Each series' columns are taken once, by name, before any
+    # expression uses them: a filter or gather repeated inside one select is hoisted by the in-memory
+    # engine's common-subexpression elimination into a full-length context, where its length no
+    # longer fits (polars 2.1 panics).
+    in_series = [pl.col("series") == index for index in range(series)]
     per_series = lookups.select(
-        pl.col("unit_key", "as_of").gather_every(series),
+        pl.col("unit_key", "as_of").filter(in_series[0]),
         *[
-            pl.col(column).gather_every(series, offset=index).alias(f"{column}#{index}")
+            pl.col(column).filter(in_series[index]).alias(f"{column}#{index}")
             for index in range(series)
             for column in values
         ],
@@ -234,7 +280,7 @@ def history_features(
     def at_series(index: int) -> Callable[[str], pl.Expr]:
         return lambda column: pl.col("as_of") if column == "as_of" else pl.col(f"{column}#{index}")
 
-    return per_series.select(
+    own = per_series.select(
         "unit_key",
         "as_of",
         *_overall_history(at_series(0)),
@@ -243,4 +289,10 @@ def history_features(
             for index, area in enumerate(areas)
             for expression in _area_history(at_series(index + 1), area)
         ],
+    )
+    return own.join(
+        provider_deficiency_share(units_at, running, series),
+        on=["unit_key", "as_of"],
+        how="left",
+        maintain_order="left",
     )

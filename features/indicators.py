@@ -24,13 +24,14 @@ from engine.contract import with_null_columns
 from engine.order_free import order_free_sum
 from features.asof import month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
-from features.context import keyed
+from features.context import keyed, keyed_units
 
 _SLOPE_WINDOW = 12
 _LATEST_WITHIN_MONTHS = 12
 _MIN_SLOPE_MONTHS = 3
 _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
 _MAX_SERIES = 1 << 16  # measures across all indicator sources, far more than any configuration
+_MONTHS_PER_SERIES = 1 << 17  # month indices (year * 12 + month - 1) up to the year 10922
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
 _LATEST = ["last_month", "last_share", "last_region_median", "last_national"]
 
@@ -61,7 +62,6 @@ def monthly_indicator_values(indicator: pl.LazyFrame, source: IndicatorSource) -
     return (
         indicator.filter(measure.is_in(list(source.measures)))
         .select(
-            "unit_id",
             "unit_key",
             measure.replace_strict(index, return_dtype=pl.UInt32).alias("measure"),
             month_index(pl.col("period")).alias("month"),
@@ -96,19 +96,35 @@ def _series_key() -> pl.Expr:
     )
 
 
-def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series and month: the running totals, and the latest reported month with its share and
-    that month's regional median and national share (``monthly`` carries the peers of each month)."""
+def _lookup_key(month: pl.Expr) -> pl.Expr:
+    """``series`` and ``month`` as one integer that sorts as (series, month): a backward as-of join
+    on it is a single merge of two sorted columns, with no per-series hash partitioning."""
+    return pl.col("series").cast(pl.Int64) * _MONTHS_PER_SERIES + month.cast(pl.Int64)
+
+
+def _in_series_order(monthly: pl.LazyFrame) -> pl.LazyFrame:
+    """``monthly`` with its ``series`` and lookup key ``_key``, sorted by the key (series, month)."""
+    return (
+        monthly.with_columns(_series_key())
+        .with_columns(_lookup_key(pl.col("month")).alias("_key"))
+        .sort("_key")
+        .with_columns(pl.col("_key").set_sorted())
+    )
+
+
+def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and month: the running totals (months without a share add nothing).
+
+    ``ordered`` is :func:`_in_series_order`'s; each series is summed in month order, in one group
+    (a group-by keeps the groups in their sorted order and is cheaper than a window over them).
+    """
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
-    key = "series"
     return (
-        monthly.with_columns(_series_key())
-        .sort(key, "month")
-        .select(
-            key,
-            "month",
+        ordered.select(
+            "series",
+            "_key",
             pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
             pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
             observed.cast(pl.Float64).alias("obs"),
@@ -117,16 +133,35 @@ def _running_totals(monthly: pl.LazyFrame) -> pl.LazyFrame:
             y.fill_null(0.0).alias("sy"),
             pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
             pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
-            pl.when(observed).then(pl.col("month")).alias("last_month"),
-            y.alias("last_share"),
-            pl.when(observed).then(pl.col("region_median_share")).alias("last_region_median"),
-            pl.when(observed).then(pl.col("national_share")).alias("last_national"),
         )
-        .with_columns(
-            pl.col(_RUNNING).cum_sum().over(key),
-            pl.col(_LATEST).forward_fill().over(key),
+        .group_by("series", maintain_order=True)
+        .agg("_key", pl.col(_RUNNING).cum_sum())
+        .explode("_key", *_RUNNING)
+        .with_columns(pl.col("_key").set_sorted())
+    )
+
+
+def _reported_months(ordered: pl.LazyFrame, peers: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series, its reported months (a share) with that month's regional median and national
+    share, in the order of the lookup key (``ordered`` is :func:`_in_series_order`'s)."""
+    return (
+        ordered.filter(pl.col("share").is_not_null())
+        .join(regions, on="unit_key", how="left", maintain_order="left")
+        .join(peers, on=["region_code", "measure", "month"], how="left", maintain_order="left")
+        .select(
+            "series",
+            pl.col("_key").set_sorted(),
+            pl.col("month").alias("last_month"),
+            pl.col("share").alias("last_share"),
+            pl.col("region_median_share").alias("last_region_median"),
+            pl.col("national_share").alias("last_national"),
         )
     )
+
+
+def _regions(units: pl.LazyFrame) -> pl.LazyFrame:
+    """unit_key → region_code (:func:`features.context.keyed_units`)."""
+    return keyed_units(units).select("unit_key", "region_code")
 
 
 def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
@@ -136,11 +171,10 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
     regional median is the median of the units' monthly shares. Both use only that month's reports,
     so they are known exactly when the month itself is.
     """
-    reported = monthly.filter(pl.col("share").is_not_null()).join(
-        units.select("unit_id", "region_code"), on="unit_id", how="inner"
-    )
+    reported = monthly.filter(pl.col("share").is_not_null()).join(_regions(units), on="unit_key", how="inner")
     national = reported.group_by("measure", "month").agg(
-        (order_free_sum(pl.col("num")) / order_free_sum(pl.col("den"))).alias("national_share")
+        # denominators are whole numbers (counts, or 1 per reported value): exact in any order
+        (order_free_sum(pl.col("num")) / pl.col("den").sum()).alias("national_share")
     )
     regional = reported.group_by("region_code", "measure", "month").agg(
         pl.col("share").median().alias("region_median_share")
@@ -152,22 +186,34 @@ _LOOKBACKS: dict[int, list[str]] = {0: _RUNNING, 3: ["num", "den"], _SLOPE_WINDO
 """Months back from the latest known month → the running totals a statistic needs there."""
 
 
+def _last_at_or_before(
+    queries: pl.LazyFrame, right: pl.LazyFrame, months_back: int, columns: list[str]
+) -> tuple[pl.LazyFrame, pl.Expr]:
+    """``queries`` (sorted by series, then known month) with ``columns`` of their series' last row of
+    ``right`` at or before ``known_month - months_back``, and the condition that such a row exists
+    (the merge may land on an earlier series' row)."""
+    joined = queries.with_columns(_lookup_key(pl.col("known_month") - months_back).alias("_key")).join_asof(
+        right.select("_key", pl.col("series").alias("_found"), *columns),
+        on="_key",
+        strategy="backward",
+        check_sortedness=False,  # both keys sort by (series, month): flagged sorted in _lookup_key
+    )
+    return joined.drop("_key"), pl.col("_found") == pl.col("series")
+
+
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
     columns = _LOOKBACKS[months_back]
-    columns = columns if months_back else [*columns, *_LATEST]
-    right = running.select("series", "month", *columns)
-    return (
-        queries.with_columns((pl.col("known_month") - months_back).alias("_boundary"))
-        .join_asof(
-            right,
-            left_on="_boundary",
-            right_on="month",
-            by="series",
-            check_sortedness=False,  # within a series the boundaries rise with as_of
-        )
-        .drop("_boundary", "month", strict=False)
-        .with_columns(pl.col(_LOOKBACKS[months_back]).fill_null(0.0).name.suffix(f"@{months_back}"))
-        .drop(_LOOKBACKS[months_back])
+    joined, found = _last_at_or_before(queries, running, months_back, columns)
+    return joined.with_columns(
+        pl.when(found).then(pl.col(column)).otherwise(0.0).alias(f"{column}@{months_back}")
+        for column in columns
+    ).drop(*columns, "_found")
+
+
+def _latest_at(queries: pl.LazyFrame, reported: pl.LazyFrame) -> pl.LazyFrame:
+    joined, found = _last_at_or_before(queries, reported, 0, _LATEST)
+    return joined.with_columns(pl.when(found).then(pl.col(column)).alias(column) for column in _LATEST).drop(
+        "_found"
     )
 
 
@@ -246,31 +292,33 @@ def indicator_sources_features(
             for name, source in sources.items()
         ],
         how="vertical",
-    ).cache()
-    # Every (unit, date) row gets every series, in series order: the as-of joins keep that order
-    # (within a series the boundaries rise with as_of), so series i of a row is every n-th row.
+    )
+    # Every (unit, date) row gets every series. The queries are ordered by unit, series and date,
+    # which is the order of the lookup key: the as-of joins keep it, and series i of the rows in
+    # ``units_at`` order is the subsequence of series i.
     queries = (
         units_at.select("unit_key", "as_of")
+        .group_by("unit_key", maintain_order=True)
+        .agg("as_of")
         .join(
             pl.LazyFrame({"measure": range(len(series))}, schema={"measure": pl.UInt32}),
             how="cross",
             maintain_order="left_right",
         )
+        .explode("as_of")
         .with_columns(_series_key(), known_month=_known_month_by_series(series))
     )
-    with_peers = monthly.join(units.select("unit_id", "region_code"), on="unit_id", how="left").join(
-        peer_values(monthly, units), on=["region_code", "measure", "month"], how="left"
-    )
-    running = _running_totals(with_peers).cache()
+    ordered = _in_series_order(monthly).cache()  # the only copy of the monthly rows
+    running = _running_totals(ordered).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    statistics = _series_statistics(queries)
+    reported = _reported_months(ordered, peer_values(ordered, units), _regions(units))
+    statistics = _series_statistics(_latest_at(queries, reported))
+    in_series = [pl.col("measure") == index for index in range(len(series))]
     wide = statistics.select(
-        pl.col("unit_key", "as_of").gather_every(len(series)),
+        pl.col("unit_key", "as_of").filter(in_series[0]),
         *[
-            pl.col(statistic)
-            .gather_every(len(series), offset=index)
-            .alias(indicator_name(name, key, statistic))
+            pl.col(statistic).filter(in_series[index]).alias(indicator_name(name, key, statistic))
             for index, (name, key, _) in enumerate(series)
             for statistic in INDICATOR_STATISTICS
         ],

@@ -14,15 +14,13 @@ import polars as pl
 
 from engine.config import Config
 from engine.contract import table_schemas, with_missing_columns
-from engine.order_free import order_free_sum
 from features.asof import normalised_as_of_dates
 from features.attributes import attribute_features, empty_attribute_table
-from features.catalog import CONTEXT_COLUMNS, feature_catalog, provider_other_rate_name, source_areas
-from features.catalog import event_shrunk_rate_name as _shrunk_name
+from features.catalog import CONTEXT_COLUMNS, feature_catalog, source_areas
 from features.context import JOIN_KEY, OUTPUT_KEY, active_units, unit_keys
 from features.continuity import visit_continuity_features
 from features.events import event_features
-from features.history import HISTORY_DEFICIENT, HISTORY_ROWS, history_features
+from features.history import history_features
 from features.indicators import indicator_sources_features
 
 FIXED_TABLES: tuple[str, ...] = ("providers", "units", "inspections")
@@ -63,38 +61,33 @@ def feature_columns(config: Config, *, has_visits: bool = False) -> list[str]:
     return [*OUTPUT_KEY, *(c for c in CONTEXT_COLUMNS if c not in names), *names]
 
 
-def _mean_of_other_units(column: str, group: list[str]) -> pl.Expr:
-    value = pl.col(column)
-    others = value.count().over(group) - value.is_not_null().cast(pl.UInt32)
-    total = order_free_sum(value).over(group) - value.fill_null(0.0)
-    return pl.when(others > 0).then(total / others)
-
-
-def provider_rollup(frame: pl.LazyFrame, config: Config) -> pl.LazyFrame:
-    """Add the provider's OTHER active units' signals at the same planning date (never the unit's own).
-
-    ``provider_other_units`` counts them; per event source the mean of their shrunk 12-month rates;
-    the share of deficiencies among their earlier decided risk-area assessments.
-    """
-    group = ["provider_id", "as_of"]
-    other_rows = pl.col(HISTORY_ROWS).sum().over(group) - pl.col(HISTORY_ROWS)
-    other_deficient = pl.col(HISTORY_DEFICIENT).sum().over(group) - pl.col(HISTORY_DEFICIENT)
-    return frame.with_columns(
-        (pl.len().over(group) - 1).cast(pl.Float64).alias("provider_other_units"),
-        pl.when(other_rows > 0)
-        .then(other_deficient / other_rows)
-        .alias("provider_other_units_deficiency_share"),
-        *[
-            _mean_of_other_units(_shrunk_name(name, None), group).alias(provider_other_rate_name(name))
-            for name in config.event_sources
-        ],
+def _needed_rows(units_at: pl.LazyFrame, pairs: pl.DataFrame, as_of_dates: Sequence[dt.date]) -> pl.LazyFrame:
+    """The rows of ``units_at`` named by ``pairs`` and every row at ``as_of_dates``, in its order."""
+    named = pairs.lazy().select(OUTPUT_KEY).unique().with_columns(_named=pl.lit(True))
+    return (
+        units_at.join(named, on=OUTPUT_KEY, how="left", maintain_order="left")
+        .filter(pl.col("_named").fill_null(False) | pl.col("as_of").is_in(list(as_of_dates)))
+        .drop("_named")
     )
 
 
+def _pair_dates(pairs: pl.DataFrame) -> list[dt.date]:
+    """The planning dates of ``pairs`` (a frame with unit_id: String and as_of: Date)."""
+    expected = {"unit_id": pl.String, "as_of": pl.Date}
+    actual = {name: pairs.schema.get(name) for name in expected}
+    if actual != expected:
+        raise TypeError(f"pairs must have columns unit_id (String) and as_of (Date), got {pairs.schema}")
+    return pairs.get_column("as_of").drop_nulls().unique().to_list()
+
+
 def build_features(
-    tables: Mapping[str, pl.LazyFrame], as_of_dates: Sequence[dt.date], config: Config
+    tables: Mapping[str, pl.LazyFrame],
+    as_of_dates: Sequence[dt.date],
+    config: Config,
+    *,
+    pairs: pl.DataFrame | None = None,
 ) -> pl.LazyFrame:
-    """One row per (unit_id, as_of) for every unit active at each planning date.
+    """One row per (unit_id, as_of) for every unit active at each planning date (and per pair).
 
     Parameters
     ----------
@@ -106,6 +99,12 @@ def build_features(
         Planning dates; features at a date use only what was known strictly before it.
     config
         The domain configuration (sources, risk areas, thresholds).
+    pairs
+        Further rows wanted: (unit_id, as_of) pairs, at dates that need not be in ``as_of_dates``
+        (a training set: the inspected units at their planning dates). Each pair of a unit active
+        at its date gets the row the build for every unit at that date would give, bit for bit:
+        the parts that depend on other units (the shrunk rates' priors, the provider rollup) are
+        still computed over every active unit, the rest only for the pairs.
 
     Returns
     -------
@@ -117,21 +116,34 @@ def build_features(
         raise KeyError(f"tables missing for build_features: {missing}; given: {sorted(tables)}")
     tables = _as_version_2(tables, config)
     dates = normalised_as_of_dates(as_of_dates)
-    units_at = active_units(tables["units"], tables["providers"], dates)
+    if pairs is not None:
+        dates = normalised_as_of_dates([*dates, *_pair_dates(pairs)])
+    units_at = active_units(tables["units"], tables["providers"], dates).with_columns(
+        (pl.len().over("provider_id", "as_of") - 1).cast(pl.Float64).alias("provider_other_units")
+    )
+    rows = None if pairs is None else _needed_rows(units_at, pairs, as_of_dates).cache()
     keys = unit_keys(tables["units"])
     parts: list[pl.LazyFrame] = []
     for name, event_source in config.event_sources.items():
         areas = source_areas(config, event_source)
         parts.append(
             event_features(
-                tables[event_source.file], units_at, keys, name=name, source=event_source, areas=areas
+                tables[event_source.file],
+                units_at,
+                keys,
+                name=name,
+                source=event_source,
+                areas=areas,
+                rows=rows,
             )
         )
+    if rows is None:
+        rows = units_at
     if config.indicator_sources:
         parts.append(
             indicator_sources_features(
                 {name: tables[source.file] for name, source in config.indicator_sources.items()},
-                units_at,
+                rows,
                 tables["units"],
                 keys,
                 sources=config.indicator_sources,
@@ -140,17 +152,18 @@ def build_features(
         )
     for name, attribute_source in config.attribute_sources.items():
         parts.append(
-            attribute_features(
-                tables[attribute_source.file], units_at, keys, name=name, source=attribute_source
-            )
+            attribute_features(tables[attribute_source.file], rows, keys, name=name, source=attribute_source)
         )
-    parts.append(history_features(tables["inspections"], units_at, keys, config.risk_area_ids))
+    parts.append(
+        history_features(
+            tables["inspections"], units_at, keys, config.risk_area_ids, rows=None if pairs is None else rows
+        )
+    )
     has_visits = VISITS_TABLE in tables
     if has_visits:
-        parts.append(visit_continuity_features(tables[VISITS_TABLE], units_at, keys, dates))
-    frame = units_at
+        parts.append(visit_continuity_features(tables[VISITS_TABLE], rows, keys, dates))
+    frame = rows
     for part in parts:
-        frame = frame.join(part, on=JOIN_KEY, how="left")
-    return (
-        provider_rollup(frame, config).select(feature_columns(config, has_visits=has_visits)).sort(OUTPUT_KEY)
-    )
+        frame = frame.join(part, on=JOIN_KEY, how="left", maintain_order="left")
+    # rows are sorted by unit_key (the rank of unit_id) and as_of, that is by the output key
+    return frame.select(feature_columns(config, has_visits=has_visits))

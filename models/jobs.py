@@ -85,7 +85,9 @@ def build_training_data(
         raise ValueError(f"no inspection was decided before {as_of.isoformat()}; nothing to train on")
     dates = training_as_of_dates(labelled)
     scoring_date = as_of.replace(day=1)
-    features = build_features(tables, sorted({*dates, scoring_date}), config).collect()
+    features = build_features(
+        tables, [scoring_date], config, pairs=labelled.select("unit_id", "as_of")
+    ).collect()
     rows = training_rows(labelled.lazy(), features.lazy()).collect()
     units = tables["units"].select("unit_id", "listed_patients").collect()
     # maintain_order: a join's row order is otherwise unspecified, and the order of the rows a model is

@@ -187,6 +187,7 @@ def test_build_is_deterministic_and_independent_of_input_row_order(
     shuffled = {name: frame.sample(fraction=1.0, shuffle=True, seed=11) for name, frame in world.items()}
     second = build_features(lazy(shuffled), list(reversed(dates)), config).collect()
     assert_frame_equal(first, second)
+    assert second.equals(second.sort("unit_id", "as_of")), "rows not in (unit_id, as_of) order"
 
 
 def test_feature_table_matches_catalog_and_validates_against_its_schema(
@@ -198,6 +199,41 @@ def test_feature_table_matches_catalog_and_validates_against_its_schema(
     assert {spec.name for spec in catalog} <= set(frame.columns)
     feature_table_schema(config, has_visits=True).validate(frame)
     assert frame.select(pl.struct("unit_id", "as_of").is_unique().all()).item(), "one row per unit and date"
+
+
+def test_pairs_give_the_rows_of_the_full_build_bit_for_bit(
+    config: Config, world: dict[str, pl.DataFrame]
+) -> None:
+    # given a scoring date for every unit and (unit, as-of) pairs at other dates: a few units of a
+    # date (their shrunk rates' priors and provider rollups depend on the units left out), a unit
+    # at the scoring date, a duplicate and a unit that is no longer active at its date
+    scoring, first, second = dt.date(2021, 3, 1), dt.date(2019, 5, 17), dt.date(2020, 2, 1)
+    units = world["units"]
+    closed = units.filter(pl.col("active_to").is_not_null()).get_column("unit_id")[0]
+    open_units = units.filter(pl.col("active_to").is_null()).get_column("unit_id").to_list()
+    pairs = pl.DataFrame(
+        {
+            "unit_id": [*open_units[:3], open_units[3], open_units[3], open_units[0], closed],
+            "as_of": [first] * 3 + [second, second, scoring, dt.date(2022, 1, 1)],
+        },
+        schema={"unit_id": pl.String, "as_of": pl.Date},
+    )
+    # when the build is asked for the scoring date and the pairs
+    built = build_features(lazy(world), [scoring], config, pairs=pairs).collect()
+    # then its rows are the full build's at those dates, filtered to the pairs and the scoring date
+    full = build_features(lazy(world), [scoring, first, second, dt.date(2022, 1, 1)], config).collect()
+    wanted = full.join(pairs.unique(), on=["unit_id", "as_of"], how="semi").vstack(
+        full.filter(pl.col("as_of") == scoring)
+    )
+    expected = wanted.unique(["unit_id", "as_of"]).sort("unit_id", "as_of")
+    assert built.height == full.filter(pl.col("as_of") == scoring).height + 4, "pairs rows missing or extra"
+    assert_frame_equal(built, expected)
+
+
+def test_pairs_without_unit_id_and_as_of_are_refused(config: Config) -> None:
+    pairs = pl.DataFrame({"unit_id": ["U1"], "as_of": ["2021-01-01"]})
+    with pytest.raises(TypeError, match="pairs must have columns unit_id"):
+        build_features(tiny_world(config, [unit_row("U1")]), [dt.date(2021, 1, 1)], config, pairs=pairs)
 
 
 def test_schema_rejects_a_negative_count(config: Config, world: dict[str, pl.DataFrame]) -> None:
