@@ -283,7 +283,18 @@ class ModelSettings(_Frozen):
     paired_gate_family: Literal["bonferroni", "none"] = "none"
     paired_gate_min_n: Annotated[int, Field(ge=1)] = 30
     prospective_since: Literal["as_of", "promoted"] = "as_of"
+    # The model families each risk area may be served by, chosen by temporal validation (models.family);
+    # a single entry forces that family in every area.
+    families: list[Literal["lightgbm", "elastic_net", "blend"]] = Field(
+        default_factory=lambda: ["lightgbm", "elastic_net", "blend"], min_length=1
+    )
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
+
+    @model_validator(mode="after")
+    def _families_distinct(self) -> ModelSettings:
+        if len(set(self.families)) != len(self.families):
+            raise ValueError(f"model families must be distinct, got {self.families}")
+        return self
 
 
 class ScoringSettings(_Frozen):

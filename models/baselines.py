@@ -250,7 +250,11 @@ def best_regularisation(scores: np.ndarray, cs: np.ndarray, l1_ratios: np.ndarra
 
 
 def fit_logistic(
-    train_rows: pl.DataFrame, features: Sequence[ModelFeature], seed: int, n_jobs: int = 1
+    train_rows: pl.DataFrame,
+    features: Sequence[ModelFeature],
+    seed: int,
+    n_jobs: int = 1,
+    label: str = "deficiency",
 ) -> tuple[Pipeline, dict[str, list[str]]]:
     """Elastic-net logistic regression on the catalog's features, regularisation chosen on the past.
 
@@ -264,7 +268,7 @@ def fit_logistic(
     was decided before that year began; the chosen model is then fitted on every row. Weights are
     scaled to mean one so that C means the same with and without inverse-probability weights.
     The imputer and scaler see every training row (no labels), which keeps the search one path of fits.
-    ``n_jobs``: threads of the search.
+    ``n_jobs``: threads of the search; ``label``: the outcome column it predicts.
     """
     levels = category_levels(train_rows, features)
     numeric = [i for i, f in enumerate(features) if f.kind == "numeric"]
@@ -289,7 +293,7 @@ def fit_logistic(
         )
     prepare = ColumnTransformer(transformers)
     X = design_matrix(train_rows, features, levels)
-    y = train_rows.get_column("deficiency").to_numpy().astype(np.int64)
+    y = train_rows.get_column(label).to_numpy().astype(np.int64)
     weights = train_rows.get_column("weight").to_numpy().astype(float)
     weights = weights / weights.mean()
     folds = time_ordered_folds(

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -39,9 +39,26 @@ from models.verdicts import BASELINES, PAIRED_PREFIX, Verdict, area_verdict
 
 logger = logging.getLogger(__name__)
 
-SCORERS = ("model", "oracle", "random", "complaints", "banding", "logistic")
+# "model" is the family chosen per area (models.family); "elastic_net", "lightgbm" and "blend" are each
+# family's own scores of the same test rows. "logistic", the elastic-net baseline, is the elastic-net
+# family before calibration: the same ranking within a test year.
+SCORERS = (
+    "model",
+    "oracle",
+    "random",
+    "complaints",
+    "banding",
+    "logistic",
+    "elastic_net",
+    "lightgbm",
+    "blend",
+)
+FAMILY_SCORERS = ("elastic_net", "lightgbm", "blend")
 SCORER_LABELS = {  # in Swedish, as the report's tables and charts name them
     "model": "Modellen",
+    "elastic_net": "Elastiskt nät (kalibrerat)",
+    "lightgbm": "Gradient boosting (LightGBM)",
+    "blend": "Medelvärde av LightGBM och elastiskt nät",
     "oracle": "Facit (sann sannolikhet)",
     "random": "Slumpvis urval",
     "complaints": "Klagomål per listade",
@@ -61,10 +78,13 @@ def _area_baseline_scores(
     area: str,
     config: Config,
     seed: int,
+    logistic_fit: LogisticFit | None = None,
 ) -> dict[str, np.ndarray]:
     features = features_for_area(catalog, area)
     rules = baselines.banding_rules(catalog, area, train, config, config.model.banding_rate_quantile)
-    logistic, levels = baselines.fit_logistic(train, features, seed, config.model.lightgbm.num_threads)
+    logistic, levels = logistic_fit or baselines.fit_logistic(
+        train, features, seed, config.model.lightgbm.num_threads
+    )
     complaints = baselines.complaints_feature(catalog, area)
     return {
         "random": baselines.random_scores(test.height, seed),
@@ -74,17 +94,29 @@ def _area_baseline_scores(
     }
 
 
+# The elastic-net baseline of one area already fitted on the split's training rows (pipeline, levels).
+LogisticFit = tuple[Any, dict[str, list[str]]]
+
+
 def evaluate_split(
     rows: pl.DataFrame,
     split: Split,
     catalog: Sequence[ModelFeature],
     config: Config,
     model: RiskModel | None = None,
+    *,
+    scorers: Mapping[str, RiskModel] | None = None,
+    logistic: Callable[[str], LogisticFit | None] | None = None,
 ) -> tuple[RiskModel, pl.DataFrame]:
     """Fit on the split's past (unless ``model`` is the split's fitted model), score its test fold
     with the model and every baseline.
 
-    Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer.
+    ``scorers``: other fitted models of the split scored as extra scorers (``elastic_net``, ``lightgbm``,
+    ``blend``: each model family's own scores, :mod:`models.family`); ``logistic``: the elastic-net baseline of an area
+    when it is fitted already (the family choice fits it), fitted here otherwise.
+
+    Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer
+    (the families' empty without ``scorers``).
     """
     settings = config.model
     if model is None:
@@ -104,6 +136,7 @@ def evaluate_split(
             area=area,
             config=config,
             seed=settings.seed + 10 * index,
+            logistic_fit=None if logistic is None else logistic(area),
         )
         oracle = (
             area_test.get_column(ORACLE_COLUMN).cast(pl.Float64)
@@ -135,6 +168,15 @@ def evaluate_split(
     frame = frame.join(predictions, on=["inspection_id", AREA_COLUMN], how="left").rename(
         {"p_deficiency": "score_model"}
     )
+    for name in FAMILY_SCORERS:
+        other = (scorers or {}).get(name)
+        if other is None:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"score_{name}"))
+            continue
+        scored = predict_rows(other, test).select(
+            "inspection_id", AREA_COLUMN, pl.col("p_deficiency").alias(f"score_{name}")
+        )
+        frame = frame.join(scored, on=["inspection_id", AREA_COLUMN], how="left")
     return model, frame
 
 
@@ -412,19 +454,29 @@ def rolling_origin_evaluation(
     *,
     progress: Callable[[str], None] | None = None,
     models: Sequence[RiskModel] | None = None,
+    scorers: Sequence[Mapping[str, RiskModel]] | None = None,
+    logistic: Callable[[Split, str], LogisticFit | None] | None = None,
 ) -> pl.DataFrame:
     """Predictions of every split's test fold, concatenated.
 
     ``models``: the splits' fitted models (:func:`models.training.fit_risk_models`); fitted here when
-    not given.
+    not given. ``scorers`` (per split) and ``logistic``: see :func:`evaluate_split`.
     """
     if models is None:
         models = fit_risk_models(rows, splits, catalog, config.risk_area_ids, config.model)
     if len(models) != len(splits):
         raise ValueError(f"got {len(models)} models for {len(splits)} splits")
     frames = []
-    for split, model in zip(splits, models, strict=True):
-        _, frame = evaluate_split(rows, split, catalog, config, model)
+    for index, (split, model) in enumerate(zip(splits, models, strict=True)):
+        _, frame = evaluate_split(
+            rows,
+            split,
+            catalog,
+            config,
+            model,
+            scorers=None if scorers is None else scorers[index],
+            logistic=None if logistic is None else (lambda area, split=split: logistic(split, area)),
+        )
         if not frame.is_empty():
             frames.append(frame)
         if progress is not None:
