@@ -241,6 +241,10 @@ class LightGBMSettings(_Frozen):
     num_threads: Annotated[int, Field(ge=1)] = 2
 
 
+ModelFamily = Literal["lightgbm", "elastic_net", "blend"]
+MODEL_FAMILIES: tuple[ModelFamily, ...] = ("lightgbm", "elastic_net", "blend")
+
+
 class ModelSettings(_Frozen):
     """How risk models are trained, evaluated and promoted (``[model]`` in the TOML file)."""
 
@@ -285,9 +289,7 @@ class ModelSettings(_Frozen):
     prospective_since: Literal["as_of", "promoted"] = "as_of"
     # The model families each risk area may be served by, chosen by temporal validation (models.family);
     # a single entry forces that family in every area.
-    families: list[Literal["lightgbm", "elastic_net", "blend"]] = Field(
-        default_factory=lambda: ["lightgbm", "elastic_net", "blend"], min_length=1
-    )
+    families: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
 
     @model_validator(mode="after")

@@ -111,9 +111,10 @@ def evaluate_split(
     """Fit on the split's past (unless ``model`` is the split's fitted model), score its test fold
     with the model and every baseline.
 
-    ``scorers``: other fitted models of the split scored as extra scorers (``elastic_net``, ``lightgbm``,
-    ``blend``: each model family's own scores, :mod:`models.family`); ``logistic``: the elastic-net baseline of an area
-    when it is fitted already (the family choice fits it), fitted here otherwise.
+    ``scorers``: other fitted models of the split scored as extra scorers (``elastic_net``,
+    ``lightgbm``, ``blend``: each model family's own scores, :mod:`models.family`); ``logistic``: the
+    elastic-net baseline of an area when it is fitted already (the family choice fits it), fitted here
+    otherwise.
 
     Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer
     (the families' empty without ``scorers``).
@@ -475,7 +476,7 @@ def rolling_origin_evaluation(
             config,
             model,
             scorers=None if scorers is None else scorers[index],
-            logistic=None if logistic is None else (lambda area, split=split: logistic(split, area)),
+            logistic=None if logistic is None else _logistic_of(logistic, split),
         )
         if not frame.is_empty():
             frames.append(frame)
@@ -487,6 +488,13 @@ def rolling_origin_evaluation(
             "the training data needs more years of inspections"
         )
     return pl.concat(frames, how="vertical_relaxed")
+
+
+def _logistic_of(
+    logistic: Callable[[Split, str], LogisticFit | None], split: Split
+) -> Callable[[str], LogisticFit | None]:
+    """``logistic`` for one split: area → its baseline fit."""
+    return lambda area: logistic(split, area)
 
 
 def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict[str, Any]]:

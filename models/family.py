@@ -67,6 +67,15 @@ FAMILY_SV = {
     "blend": "medelvärde av båda",
 }
 FINAL = "final"
+GATE_METRIC_SV = {
+    "precision_at_5pct": "precision bland de 5 % högst rankade",
+    "precision_at_10pct": "precision bland de 10 % högst rankade",
+    "precision_at_20pct": "precision bland de 20 % högst rankade",
+    "recall_at_10pct": "andel av bristerna bland de 10 % högst rankade",
+    "lift_at_10pct": "lyft bland de 10 % högst rankade",
+    "roc_auc": "ROC-AUC",
+    "average_precision": "genomsnittlig precision",
+}
 FAMILY_ARTIFACT = "family/choice.json"
 PROBABILITY_FLOOR = 1e-6
 
@@ -247,17 +256,47 @@ class FamilyChoice:
         compared = {"elastic_net", *(row["family"] for row in self.evidence)}
         return [name for name in FAMILIES if name in compared and name != self.family]
 
+    def why_sv(self) -> str:
+        """Why this family, in Swedish with decimal commas (the report and the Modell page show it)."""
+        years = f"{self.validation_years[0]}–{self.validation_years[-1]}" if self.validation_years else "–"
+        if not self.evidence or self.reason.startswith(("the only", f"{self.n} validation")):
+            if self.reason == "the only configured family":
+                return "Den enda modelltyp som konfigurationen tillåter."
+            return (
+                f"För få valideringstillsyner ({self.n}) för en parad jämförelse: den enklaste modelltypen "
+                "behålls."
+            )
+        compared = "; ".join(
+            f"{FAMILY_SV[row['family']]} {_signed_sv(row['value'])} (95 % KI {_signed_sv(row['lower'])} till "
+            f"{_signed_sv(row['upper'])}) i {GATE_METRIC_SV.get(row['metric'], row['metric'])} och "
+            f"{_signed_sv(row['roc_auc']['value'])} i ROC-AUC"
+            for row in self.evidence
+        )
+        return (
+            f"Vald på valideringsåren {years} ({self.n} tillsyner, aldrig teståret): jämfört med "
+            f"elastiskt nät hade {compared}. Det enklaste behålls om inte en mer komplex modelltyp hittade "
+            "fler brister och inte rangordnade sämre (ROC-AUC)."
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready view (``family/choice.json``)."""
         return {
             "family": self.family,
             "family_sv": FAMILY_SV[self.family],
+            "why_sv": self.why_sv(),
             "reason": self.reason,
             "runners_up": self.runners_up,
             "validation_years": self.validation_years,
             "n": self.n,
             "evidence": self.evidence,
         }
+
+
+def _signed_sv(value: float | None) -> str:
+    """``+0,012`` / ``−0,004`` (decimal comma, a real minus sign), ``–`` when missing."""
+    if value is None or not np.isfinite(value):
+        return "–"
+    return f"{value:+.3f}".replace(".", ",").replace("-", "\N{MINUS SIGN}")
 
 
 def _difference(differences: pl.DataFrame, family: str, metric: str) -> dict[str, float] | None:
@@ -268,7 +307,7 @@ def _difference(differences: pl.DataFrame, family: str, metric: str) -> dict[str
     return {"value": row["value"], "lower": row["lower"], "upper": row["upper"]}
 
 
-def choose_family(  # noqa: PLR0913 - the evidence and the rule's settings
+def choose_family(
     area: str,
     differences: pl.DataFrame,
     *,
@@ -521,7 +560,9 @@ def with_families(
     }
     metadata = {
         **lightgbm.metadata,
-        "families": {area: served[area].family if area in served else "lightgbm" for area in choices},
+        "families": {
+            area: choice.family if area in served else "lightgbm" for area, choice in choices.items()
+        },
     }
     return dataclasses.replace(lightgbm, family_models=served, metadata=metadata)
 

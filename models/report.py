@@ -11,6 +11,7 @@ import jinja2
 import polars as pl
 
 from models.evaluation import ALL_FOLDS, SCORER_LABELS, SCORERS, fold_table, has_population, verdicts
+from models.family import FAMILY_ARTIFACT, FINAL
 from models.metrics import AUDIT_METRICS
 from models.prospective import read_record, record_summary, since_label
 from models.tracking import Tracking
@@ -246,6 +247,21 @@ def _png(tracking: Tracking, run_id: str, name: str) -> str | None:
         return None
 
 
+def _families(tracking: Tracking, run_id: str) -> dict[str, dict[str, str]]:
+    """Per area: the served model's family in Swedish and why (empty for a run from before the choice)."""
+    try:
+        choices = tracking.read_json(run_id, FAMILY_ARTIFACT).get(FINAL, {})
+    except Exception:  # an older run: the report leaves the section out
+        return {}
+    return {
+        str(area): {
+            "name": str(choice.get("family_sv", choice.get("family"))),
+            "why": str(choice.get("why_sv", "")),
+        }
+        for area, choice in choices.items()
+    }
+
+
 def _run_config(tracking: Tracking, run_id: str) -> Any:
     try:
         return tracking.read_json(run_id, "config.json")
@@ -331,6 +347,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     verdict_population = "random" if has_population(metrics, "random") else "all"
     found = verdicts(metrics, verdict_population)
     found_all = verdicts(metrics, "all")
+    families = _families(tracking, run_id)
     context = {
         "run_id": run_id,
         "info": info,
@@ -345,6 +362,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
                 "facts_all": _area_facts(metrics, "all", area),
                 "verdict": _verdict(found, area),
                 "verdict_all": _verdict(found_all, area) if verdict_population == "random" else None,
+                "family": families.get(area),
                 "folds": _fold_rows(metrics, area),
                 "plot_random": _png(tracking, run_id, f"precision_at_k_{area}"),
                 "plot_all": _png(tracking, run_id, f"precision_at_k_{area}_all"),

@@ -4,7 +4,8 @@ and the evaluation figures put into words a planner understands.
 Everything comes from what the training job stored on the run: its start time and parameters, the
 artifacts ``lineage.json``, ``evaluation/summary_random.json`` (per area: precision among the top 10 %
 with a 95 % bootstrap interval, for the model and every baseline, on randomly selected inspections) and
-``evaluation/subgroups.parquet`` (the subgroup audit). The model version's tags come from the registry.
+``evaluation/subgroups.parquet`` (the subgroup audit) and ``family/choice.json`` (the model family each
+area is served by, and why). The model version's tags come from the registry.
 """
 
 from __future__ import annotations
@@ -79,6 +80,11 @@ def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version
         tags = dict(tracking.client.get_model_version(model_name, model_version).tags)
     except Exception as error:  # a run without a registered version still has its evaluation
         logger.info("no registry tags for %s v%s: %s", model_name, model_version, error)
+    families: dict[str, dict[str, Any]] = {}
+    try:
+        families = dict(tracking.read_json(run_id, "family/choice.json").get("final", {}))
+    except Exception as error:  # a run from before the family choice: its areas are LightGBM
+        logger.info("run %s has no family choice: %s", run_id, error)
     started = info.get("start_time")
     return ModelFacts(
         run_id=run_id,
@@ -88,6 +94,7 @@ def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version
         summary=summary,
         subgroups=subgroups,
         registry_tags=tags,
+        families=families,
     )
 
 
@@ -239,6 +246,7 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
         "rows": rows,
         "verdict": verdict,
         "ece": model.get("ece"),
+        "family": facts.families.get(area),
         "chart": evaluation_chart(name, rows, entry.get("base_rate")),
     }
 
