@@ -229,10 +229,7 @@ def _print_families(choices: dict[str, Any]) -> None:
     metric = next(
         (row["metric"] for choice in choices.values() for row in choice.get("evidence", [])), "gate metric"
     )
-    table = _compact_table(
-        f"Model family per area, chosen on validation years only (paired differences against the elastic "
-        f"net: {metric}, 95% CI; ROC AUC)"
-    )
+    table = _compact_table("Model family per area, chosen on the validation years (never the test year)")
     _add_area_columns(table, "family", "runners-up", "validation", "LightGBM − EN", "blend − EN")
     for area, choice in choices.items():
         evidence = {row["family"]: row for row in choice.get("evidence", [])}
@@ -246,6 +243,10 @@ def _print_families(choices: dict[str, Any]) -> None:
             _difference_text(evidence.get("blend")),
         )
     console.print(table)
+    console.print(
+        f"Differences against the elastic net (EN) on the validation years: {escape(metric)} (95% CI); "
+        "ROC AUC."
+    )
     for area, choice in choices.items():
         console.print(f"  {escape(area)}: {escape(choice['family'])}: {escape(choice.get('reason', ''))}")
 

@@ -218,6 +218,8 @@ def _metric_rows(
     # One set of resamples for every scorer and metric (the same seed would draw the same ones).
     counts = bootstrap_counts(groups, resamples, seed)
     for scorer in SCORERS:
+        if f"score_{scorer}" not in frame.columns:  # predictions from before the family scorers
+            continue
         scores = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(scores).all():
             continue

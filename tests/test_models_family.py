@@ -244,3 +244,25 @@ def test_a_served_elastic_net_area_gives_swedish_reasons_through_scoring(
         s.startswith(("Klagomål om tillgänglighet", "Telefontillgänglighet", "Driftsform")) for s in sentences
     )
     assert (predictions["p_serious"] <= predictions["p_deficiency"]).all(), "P(serious) above P(deficiency)"
+
+
+def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # type: ignore[no-untyped-def]
+    champion_run, models_tracking
+) -> None:
+    # Given the toy training run (tests/conftest.py: evaluated on 2020–2022, served as of 2023)
+    # When its family choice is read back from MLflow
+    choices = models_tracking.read_json(champion_run.run_id, "family/choice.json")
+    params = models_tracking.run_info(champion_run.run_id)["params"]
+    # Then every test year and the served model have a choice per area, each with its evidence
+    assert set(choices) == {"2020", "2021", "2022", FINAL}, sorted(choices)
+    final = choices[FINAL]
+    assert set(final) == set(champion_run.model.risk_areas)
+    for area, choice in final.items():
+        assert params[f"family.{area}"] == choice["family"], f"{area}: the param and the artifact disagree"
+        assert champion_run.model.metadata["families"][area] == choice["family"], "the served model differs"
+        assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
+        assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
+        assert choice["why_sv"].startswith("Vald på valideringsåren"), choice["why_sv"]
+    # And the test folds keep each family's own scores beside the chosen model's
+    scorers = set(champion_run.metrics.get_column("scorer").unique().to_list())
+    assert {"model", "logistic", "elastic_net", "lightgbm", "blend"} <= scorers, scorers
