@@ -1,4 +1,3 @@
-# ruff: noqa: N803, N806  (X is the scikit-learn name of a feature matrix)
 """The model family of each risk area, chosen by temporal validation: elastic net, LightGBM or their blend.
 
 Candidates (``[model] families``):
@@ -37,23 +36,13 @@ from typing import Any
 
 import numpy as np
 import polars as pl
-from scipy.special import expit, logit
-from sklearn.compose import ColumnTransformer
 from sklearn.pipeline import Pipeline
 
 from engine.config import Config
-from models.artifact import (
-    AREA_COLUMN,
-    AreaPrediction,
-    AreaScorer,
-    ModelFeature,
-    RiskModel,
-    design_matrix,
-    features_for_area,
-)
+from models.artifact import AREA_COLUMN, AreaScorer, ModelFeature, RiskModel, features_for_area
 from models.backtest import paired_metrics
-from models.baselines import fit_logistic
 from models.calibration import Calibrator, fit_calibrator
+from models.family_models import BlendAreaModel, ElasticNetAreaModel, ElasticNetFit, fit_elastic_net
 from models.training import fit_risk_models
 from models.validation import Split, yearly_split
 
@@ -77,163 +66,6 @@ GATE_METRIC_SV = {
     "average_precision": "genomsnittlig precision",
 }
 FAMILY_ARTIFACT = "family/choice.json"
-PROBABILITY_FLOOR = 1e-6
-
-
-# --- The elastic net as an area model ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class ElasticNetFit:
-    """One elastic-net fit of one area (the baseline's), with what its explanations need.
-
-    ``cohort_mean``: the mean of each prepared column (standardised numeric, one-hot category) over the
-    rows it was fitted on; ``owners``: the feature each prepared column belongs to.
-    """
-
-    pipeline: Pipeline
-    levels: dict[str, list[str]]
-    features: list[ModelFeature]
-    cohort_mean: np.ndarray
-    owners: np.ndarray
-
-    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
-        """``frame``'s design matrix in this fit's features and levels."""
-        return design_matrix(frame, self.features, self.levels)
-
-    def raw(self, X: np.ndarray) -> np.ndarray:
-        """Uncalibrated probability of the label."""
-        return np.asarray(self.pipeline.predict_proba(X)[:, 1], dtype=np.float64)
-
-    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per-feature contributions (rows × features, log-odds) and the cohort term of each row.
-
-        Contribution of a feature = Σ over its prepared columns of coefficient × (prepared value − the
-        cohort's mean); the cohort term is the intercept plus coefficient · cohort mean. Both sum to the
-        log-odds the elastic net predicts, as SHAP values and their expected value do for the trees.
-        """
-        prepared = np.asarray(self.pipeline.named_steps["prepare"].transform(X), dtype=np.float64)
-        logistic = self.pipeline.named_steps["logistic"]
-        coefficients = np.asarray(logistic.coef_[0], dtype=np.float64)
-        per_column = (prepared - self.cohort_mean) * coefficients
-        values = np.zeros((X.shape[0], len(self.features)))
-        np.add.at(values.T, self.owners, per_column.T)
-        base = float(logistic.intercept_[0]) + float(coefficients @ self.cohort_mean)
-        return values, np.full(X.shape[0], base)
-
-
-def prepared_owners(prepare: ColumnTransformer, n_features: int) -> np.ndarray:
-    """The feature index of each column the fitted ``prepare`` step outputs (one-hot columns to theirs)."""
-    owners: list[int] = []
-    for name, transformer, columns in prepare.transformers_:
-        if name == "numeric":
-            owners += list(columns)
-        elif name == "categorical":
-            encoder = transformer[-1]
-            for column, categories in zip(columns, encoder.categories_, strict=True):
-                owners += [column] * len(categories)
-    if any(not 0 <= owner < n_features for owner in owners):
-        raise ValueError(f"prepared columns name features outside 0..{n_features - 1}")
-    return np.asarray(owners, dtype=np.int64)
-
-
-def fit_elastic_net(
-    rows: pl.DataFrame,
-    features: Sequence[ModelFeature],
-    seed: int,
-    n_jobs: int = 1,
-    label: str = "deficiency",
-) -> ElasticNetFit:
-    """The elastic-net baseline fitted on ``rows`` (:func:`models.baselines.fit_logistic`), explainable."""
-    pipeline, levels = fit_logistic(rows, features, seed, n_jobs, label=label)
-    prepare = pipeline.named_steps["prepare"]
-    prepared = np.asarray(prepare.transform(design_matrix(rows, features, levels)), dtype=np.float64)
-    owners = prepared_owners(prepare, len(features))
-    if owners.size != prepared.shape[1]:
-        raise ValueError(f"{prepared.shape[1]} prepared columns but {owners.size} mapped to features")
-    return ElasticNetFit(pipeline, levels, list(features), prepared.mean(axis=0), owners)
-
-
-def _serious_alongside(p_deficiency: np.ndarray, lightgbm: AreaPrediction) -> np.ndarray:
-    """P(serious) as the family's P(deficiency) × LightGBM's P(serious | deficiency), never above it."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(lightgbm.p_deficiency > 0, lightgbm.p_serious / lightgbm.p_deficiency, 0.0)
-    return np.minimum(p_deficiency * np.clip(share, 0.0, 1.0), p_deficiency)
-
-
-@dataclass
-class ElasticNetAreaModel:
-    """An area served by the elastic net: calibrated probabilities and coefficient × deviation reasons.
-
-    P(serious) keeps the LightGBM area model's share of serious among deficiencies (``lightgbm``), as the
-    elastic net ranks the any-deficiency label only.
-    """
-
-    risk_area: str
-    fit: ElasticNetFit
-    calibrator: Calibrator
-    lightgbm: AreaScorer
-    family: str = "elastic_net"
-
-    @property
-    def features(self) -> list[ModelFeature]:
-        """The elastic net's features (the area's catalog features)."""
-        return self.fit.features
-
-    def deficiency(
-        self, frame: pl.DataFrame, *, contributions: bool
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Raw and calibrated P(deficiency) of ``frame``'s rows, and their contributions (or None)."""
-        X = self.fit.matrix(frame)
-        raw = self.fit.raw(X)
-        p = self.calibrator.transform(raw, np.full(raw.shape[0], self.risk_area, dtype=object))
-        values = self.fit.contributions(X)[0] if contributions else None
-        return raw, np.asarray(p, dtype=np.float64), values
-
-    def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
-        """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
-        raw, p, values = self.deficiency(frame, contributions=contributions)
-        trees = self.lightgbm.predict_rows(frame, area, contributions=False)
-        return AreaPrediction(raw, p, _serious_alongside(p, trees), values)
-
-
-def logit_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """The mean of two probabilities on the logit scale."""
-    a = np.clip(a, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
-    b = np.clip(b, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
-    return np.asarray(expit((logit(a) + logit(b)) / 2.0), dtype=np.float64)
-
-
-@dataclass
-class BlendAreaModel:
-    """An area served by the blend: the logit mean of LightGBM's and the elastic net's calibrated
-    probabilities, explained by half of each family's contributions."""
-
-    risk_area: str
-    lightgbm: AreaScorer
-    elastic_net: ElasticNetAreaModel
-    family: str = "blend"
-
-    @property
-    def features(self) -> list[ModelFeature]:
-        """LightGBM's features, then the elastic net's that LightGBM does not use."""
-        names = {f.name for f in self.lightgbm.features}
-        return [*self.lightgbm.features, *(f for f in self.elastic_net.features if f.name not in names)]
-
-    def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
-        """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
-        trees = self.lightgbm.predict_rows(frame, area, contributions=contributions)
-        raw, p, linear = self.elastic_net.deficiency(frame, contributions=contributions)
-        p_blend = logit_mean(trees.p_deficiency, p)
-        values = None
-        if trees.contributions is not None and linear is not None:
-            features = self.features
-            position = {f.name: i for i, f in enumerate(features)}
-            values = np.zeros((frame.height, len(features)))
-            values[:, : trees.contributions.shape[1]] += 0.5 * trees.contributions
-            for i, feature in enumerate(self.elastic_net.features):
-                values[:, position[feature.name]] += 0.5 * linear[:, i]
-        return AreaPrediction(logit_mean(trees.raw, raw), p_blend, _serious_alongside(p_blend, trees), values)
 
 
 # --- The choice -------------------------------------------------------------------------------------

@@ -18,10 +18,10 @@ from models.family import (
     FamilySelection,
     choose_family,
     family_models,
-    fit_elastic_net,
     select_families,
     with_families,
 )
+from models.family_models import fit_elastic_net
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
 from serving.scoring import scores_frame
