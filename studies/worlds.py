@@ -39,6 +39,13 @@ the oracle the ECE on all inspections (the model's next to the 97.5 % noise band
 It ends with, per scenario and area, in how many worlds the issue's done-when holds: model ≥ 0.85 ×
 oracle (expected), model above complaints by more than the complaints' interval, model ≥ elastic net.
 
+A table over **every** area (whatever its base rate) compares the model — each test year served by the
+family chosen on the validation years before it (``models.family``) — with the calibrated elastic-net
+family and with the uncalibrated baseline, and LightGBM alone with the calibrated elastic net: the family
+of each test year, the paired differences of expected precision@10 % and ROC AUC with their intervals,
+and whether the family choice's done-when holds (difference ≥ 0, or its interval covers 0 with the point
+≥ −0.005), with a count over the worlds.
+
 ``--truth unit`` measures the oracle and every expected figure against the unit's own risk (the
 inspection's true probability without the inspecting department's effect, :func:`own_risk_truth`), what
 the team-neutral score estimates; the default ``inspection`` keeps the department's effect in the truth.
