@@ -4,7 +4,7 @@ Candidates (``[model] families``):
 
 - ``elastic_net``: the elastic-net baseline's own fit (:func:`models.baselines.fit_logistic`, on the rows
   the baseline is fitted on), calibrated like the model: the calibrator is fitted on the held-out year's
-  predictions of the elastic net fitted before that year.
+  predictions of the same elastic net (its penalty) fitted on the rows before that year.
 - ``lightgbm``: the model of :mod:`models.training` for that area.
 - ``blend``: the mean of the two calibrated probabilities on the logit scale. On the logit scale, not the
   probability scale, so that the blend's explanation is the halved sum of the two families' contributions
@@ -42,7 +42,7 @@ from engine.config import Config
 from models.artifact import AREA_COLUMN, AreaScorer, ModelFeature, RiskModel, features_for_area
 from models.backtest import paired_metrics
 from models.calibration import Calibrator, fit_calibrator
-from models.family_models import BlendAreaModel, ElasticNetAreaModel, ElasticNetFit, fit_elastic_net
+from models.family_models import BlendAreaModel, ElasticNetAreaModel, ElasticNetFit, fit_elastic_net, refitted
 from models.training import fit_risk_models
 from models.validation import Split, yearly_split
 
@@ -311,9 +311,9 @@ class ElasticNets:
     def _calibration_rows(self, area: str, split: Split) -> tuple[ElasticNetFit, pl.DataFrame] | None:
         """The elastic net that predicts ``area``'s calibration rows of ``split``, and those rows.
 
-        The held-out year, predicted by the elastic net fitted before it (:func:`previous_split`); where
-        that one cannot be fitted (too little history) or the year lacks an outcome, the split's own
-        elastic net on the held-out year or its training rows (in sample, logged).
+        The held-out year, predicted by the split's elastic net (same penalty) fitted on the rows before
+        that year (:func:`previous_split`'s); where those lack an outcome or the year does, the split's
+        own elastic net on the held-out year or its training rows (in sample, logged).
         """
         fit = self.fit(area, split)
         if fit is None:
@@ -324,13 +324,13 @@ class ElasticNets:
                 "%s %s: held-out year lacks an outcome; calibrated on the training rows", area, split.name
             )
             return fit, baseline_rows(self.rows, split).filter(pl.col(AREA_COLUMN) == area)
-        earlier = self.fit(area, previous_split(split))
-        if earlier is None:
+        before = baseline_rows(self.rows, previous_split(split)).filter(pl.col(AREA_COLUMN) == area)
+        if before.is_empty() or np.unique(before.get_column(self.label).to_numpy()).size < 2:
             logger.warning(
                 "%s %s: no elastic net before the held-out year; calibrated in sample", area, split.name
             )
             return fit, held
-        return earlier, held
+        return refitted(fit, before, self.label), held
 
     def served(self, split: Split, trees: Mapping[str, AreaScorer]) -> dict[str, ElasticNetAreaModel]:
         """``split``'s elastic net of each area of ``trees`` (its LightGBM area models), calibrated.

@@ -9,16 +9,19 @@ the log-odds scale. Which family serves an area is chosen in :mod:`models.family
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
 from scipy.special import expit, logit
+from sklearn.base import clone
 from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
-from models.artifact import AreaPrediction, AreaScorer, ModelFeature, design_matrix
+from models.artifact import AreaPrediction, AreaScorer, ModelFeature, category_levels, design_matrix
 from models.baselines import fit_logistic
 from models.calibration import Calibrator
 
@@ -88,6 +91,32 @@ def fit_elastic_net(
 ) -> ElasticNetFit:
     """The elastic-net baseline fitted on ``rows`` (:func:`models.baselines.fit_logistic`), explainable."""
     pipeline, levels = fit_logistic(rows, features, seed, n_jobs, label=label)
+    return _explainable(pipeline, levels, rows, features)
+
+
+def refitted(fit: ElasticNetFit, rows: pl.DataFrame, label: str = "deficiency") -> ElasticNetFit:
+    """``fit``'s elastic net (its C and L1 share, no new search) fitted again on ``rows``.
+
+    What calibrates a served elastic net: the same model one year shorter, as the trees' calibrator is
+    fitted on trees of the same size one year shorter. An elastic net with its own search could choose
+    another penalty, and so another scale of log-odds, than the one the calibrator then serves.
+    """
+    levels = category_levels(rows, fit.features)
+    weights = rows.get_column("weight").to_numpy().astype(np.float64)
+    pipeline = clone(fit.pipeline)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # as in fit_logistic: the ranking is settled
+        pipeline.fit(
+            design_matrix(rows, fit.features, levels),
+            rows.get_column(label).to_numpy().astype(np.int64),
+            logistic__sample_weight=weights / weights.mean(),
+        )
+    return _explainable(pipeline, levels, rows, fit.features)
+
+
+def _explainable(
+    pipeline: Pipeline, levels: dict[str, list[str]], rows: pl.DataFrame, features: Sequence[ModelFeature]
+) -> ElasticNetFit:
     prepare = pipeline.named_steps["prepare"]
     prepared = np.asarray(prepare.transform(design_matrix(rows, features, levels)), dtype=np.float64)
     owners = prepared_owners(prepare, len(features))
