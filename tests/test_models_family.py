@@ -21,7 +21,7 @@ from models.family import (
     select_families,
     with_families,
 )
-from models.family_models import fit_elastic_net
+from models.family_models import fit_elastic_net, refitted
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
 from serving.scoring import scores_frame
@@ -203,6 +203,21 @@ def test_elastic_net_contributions_sum_to_its_log_odds_and_name_catalog_features
     ownership = values[:, 2]
     private = linear_rows.head(200).get_column("ownership").to_numpy() == "private"
     assert ownership[private].mean() > ownership[~private].mean(), "private units carry the ownership risk"
+
+
+def test_the_elastic_net_that_calibrates_keeps_the_served_nets_penalty(linear_rows: pl.DataFrame) -> None:
+    # given an elastic net whose penalty its own search chose, and the rows one year shorter
+    fit = fit_elastic_net(linear_rows, CATALOG, seed=3)
+    shorter = linear_rows.filter(pl.col("decision_date") < dt.date(2022, 1, 1))
+    # when it is fitted again for calibration
+    again = refitted(fit, shorter)
+    # then it has the same penalty (no new search: the same scale of log-odds the calibrator will serve)
+    served, calibrating = fit.pipeline.named_steps["logistic"], again.pipeline.named_steps["logistic"]
+    assert (calibrating.C, calibrating.l1_ratio) == (served.C, served.l1_ratio)
+    # and on the same rows it is the same model
+    same = refitted(fit, linear_rows)
+    X = fit.matrix(linear_rows)  # noqa: N806 - the scikit-learn name of a feature matrix
+    assert np.allclose(same.raw(X), fit.raw(X)), "a refit on the same rows must reproduce the net"
 
 
 def test_a_served_elastic_net_area_gives_swedish_reasons_through_scoring(
