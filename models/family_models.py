@@ -26,6 +26,7 @@ from models.baselines import fit_logistic
 from models.calibration import Calibrator
 
 PROBABILITY_FLOOR = 1e-6
+TIE_BREAK = 1e-9
 
 
 @dataclass(frozen=True)
@@ -159,13 +160,23 @@ class ElasticNetAreaModel:
         raw = self.fit.raw(X)
         p = self.calibrator.transform(raw, np.full(raw.shape[0], self.risk_area, dtype=object))
         values = self.fit.contributions(X)[0] if contributions else None
-        return raw, np.asarray(p, dtype=np.float64), values
+        return raw, ranked_as(np.asarray(p, dtype=np.float64), raw), values
 
     def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
         raw, p, values = self.deficiency(frame, contributions=contributions)
         trees = self.lightgbm.predict_rows(frame, area, contributions=False)
         return AreaPrediction(raw, p, _serious_alongside(p, trees), values)
+
+
+def ranked_as(p: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """``p`` with its ties broken by ``raw``, staying in [0, 1].
+
+    A steep sigmoid calibrator saturates at exactly 1.0 (or 0.0) for the strongest log-odds of an area
+    with a base rate near 1, and the clipping of a logit mean does the same: without this, those units
+    would tie and lose the ranking the family gave them.
+    """
+    return (1.0 - TIE_BREAK) * p + TIE_BREAK * np.clip(raw, 0.0, 1.0)
 
 
 def logit_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -195,7 +206,8 @@ class BlendAreaModel:
         """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
         trees = self.lightgbm.predict_rows(frame, area, contributions=contributions)
         raw, p, linear = self.elastic_net.deficiency(frame, contributions=contributions)
-        p_blend = logit_mean(trees.p_deficiency, p)
+        raw_blend = logit_mean(trees.raw, raw)
+        p_blend = ranked_as(logit_mean(trees.p_deficiency, p), raw_blend)
         values = None
         if trees.contributions is not None and linear is not None:
             features = self.features

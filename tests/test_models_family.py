@@ -21,7 +21,7 @@ from models.family import (
     select_families,
     with_families,
 )
-from models.family_models import fit_elastic_net, refitted
+from models.family_models import fit_elastic_net, ranked_as, refitted
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
 from serving.scoring import scores_frame
@@ -218,6 +218,16 @@ def test_the_elastic_net_that_calibrates_keeps_the_served_nets_penalty(linear_ro
     same = refitted(fit, linear_rows)
     X = fit.matrix(linear_rows)  # noqa: N806 - the scikit-learn name of a feature matrix
     assert np.allclose(same.raw(X), fit.raw(X)), "a refit on the same rows must reproduce the net"
+
+
+def test_probabilities_a_calibrator_saturates_keep_the_familys_ranking() -> None:
+    # given calibrated probabilities that saturate at exactly 1.0 (and 0.0) for differently ranked rows
+    p, raw = np.array([1.0, 1.0, 1.0, 0.0, 0.0]), np.array([0.93, 0.99, 0.96, 0.02, 0.01])
+    # when ties are broken by the raw scores
+    ranked = ranked_as(p, raw)
+    # then the order is the raw one, and every value stays a probability
+    assert np.argsort(-ranked).tolist() == np.argsort(-raw).tolist()
+    assert ((ranked >= 0) & (ranked <= 1)).all()
 
 
 def test_a_served_elastic_net_area_gives_swedish_reasons_through_scoring(
