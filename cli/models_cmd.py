@@ -181,6 +181,7 @@ def train(
             fail(str(error))
     _print_targets(result.model.metadata.get("targets", {}))
     _print_headline(result.metrics)
+    _print_families(result.families.get("final", {}))
     if truth_path is None:
         console.print("no truth files found: the oracle column is empty (real data)")
     console.print(f"run id: {result.run_id}")
@@ -231,6 +232,55 @@ def _print_verdicts(metrics: pl.DataFrame) -> None:
         )
         for verdict in found.values():
             console.print(f"  {escape(sentence_en(verdict))}")
+
+
+def _difference_text(row: dict[str, Any] | None) -> str:
+    if row is None:
+        return "–"
+    auc = row.get("roc_auc") or {}
+    return (
+        f"{_fmt(row.get('value'))} ({_fmt(row.get('lower'))} to {_fmt(row.get('upper'))}); "
+        f"AUC {_fmt(auc.get('value'))}"
+    )
+
+
+def _print_families(choices: dict[str, Any]) -> None:
+    """The served model's family per area, the runners-up and the validation evidence."""
+    if not choices:
+        return
+    metric = next(
+        (row["metric"] for choice in choices.values() for row in choice.get("evidence", [])), "gate metric"
+    )
+    table = _compact_table("Model family per area, chosen on the validation years (never the test year)")
+    _add_area_columns(table, "family", "runners-up", "validation", "LightGBM − EN", "blend − EN")
+    for area, choice in choices.items():
+        evidence = {row["family"]: row for row in choice.get("evidence", [])}
+        years = choice.get("validation_years") or []
+        table.add_row(
+            escape(area),
+            escape(choice["family"]),
+            escape(", ".join(choice.get("runners_up", []))),
+            f"{'–'.join([years[0], years[-1]]) if years else '–'} n={choice.get('n', 0)}",
+            _difference_text(evidence.get("lightgbm")),
+            _difference_text(evidence.get("blend")),
+        )
+    console.print(table)
+    console.print(
+        f"Differences against the elastic net (EN) on the validation years: {escape(metric)} (95% CI); "
+        "ROC AUC."
+    )
+    for area, choice in choices.items():
+        console.print(f"  {escape(area)}: {escape(choice['family'])}: {escape(choice.get('reason', ''))}")
+
+
+def _read_families(tracking: Tracking, run_id: str) -> dict[str, Any]:
+    """The run's ``family/choice.json`` for the served model (empty for a run from before the choice)."""
+    from models.family import FAMILY_ARTIFACT, FINAL
+
+    try:
+        return dict(tracking.read_json(run_id, FAMILY_ARTIFACT).get(FINAL, {}))
+    except Exception:  # an older run: it has no family choice to show
+        return {}
 
 
 def _print_folds(metrics: pl.DataFrame, population: str) -> None:
@@ -319,7 +369,11 @@ def evaluate(
     tracking, metrics = _tracking_and_metrics(run_id)
     result = summary(metrics, "random")
     record = read_record(tracking, run_id)
+    families = _read_families(tracking, run_id)
     if as_json:
+        for area, choice in families.items():
+            if area in result:
+                result[area]["family"] = choice
         for area, entry in summary(metrics, "all").items():
             result[area]["all_inspections"] = entry
         if has_population(metrics, WEIGHTED):  # where π is known: the verdict with its MDD, weighted
@@ -342,6 +396,7 @@ def evaluate(
         console.print_json(dumps(result))
     else:
         _print_summaries(metrics)
+        _print_families(families)
         for population in ("random", "all"):
             _print_folds(metrics, population)
         if record is not None:

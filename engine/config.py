@@ -245,6 +245,9 @@ RankingTarget = Literal["deficiency", "serious", "ordinal"]
 """What ranks an area's units: P(any deficiency), P(serious finding), or the expected level
 (none 0 < deficiency 1 < serious 2: P(deficiency) + P(serious), docs/models.md "Ranking targets")."""
 
+ModelFamily = Literal["lightgbm", "elastic_net", "blend"]
+MODEL_FAMILIES: tuple[ModelFamily, ...] = ("lightgbm", "elastic_net", "blend")
+
 
 class ModelSettings(_Frozen):
     """How risk models are trained, evaluated and promoted (``[model]`` in the TOML file).
@@ -297,7 +300,16 @@ class ModelSettings(_Frozen):
     prospective_since: Literal["as_of", "promoted"] = "as_of"
     targets: dict[str, Literal["auto", "deficiency", "serious", "ordinal"]] = Field(default_factory=dict)
     target_auto_threshold: Annotated[float, Field(gt=0.0, lt=1.0)] = 0.6
+    # The model families each risk area may be served by, chosen by temporal validation (models.family);
+    # a single entry forces that family in every area.
+    families: list[ModelFamily] = Field(default_factory=lambda: list(MODEL_FAMILIES), min_length=1)
     lightgbm: LightGBMSettings = Field(default_factory=LightGBMSettings)
+
+    @model_validator(mode="after")
+    def _families_distinct(self) -> ModelSettings:
+        if len(set(self.families)) != len(self.families):
+            raise ValueError(f"model families must be distinct, got {self.families}")
+        return self
 
 
 class ScoringSettings(_Frozen):

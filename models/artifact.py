@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 import pandas as pd
@@ -288,6 +288,19 @@ def _per_combination(
     return raw, calibrated, shares
 
 
+class AreaScorer(Protocol):
+    """What scores one area: :class:`AreaModel` (LightGBM) or an area model of :mod:`models.family`."""
+
+    @property
+    def features(self) -> list[ModelFeature]:
+        """The features the contributions of :meth:`predict_rows` are given for, in order."""
+        ...
+
+    def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
+        """Predictions of ``frame``'s rows of ``area``."""
+        ...
+
+
 @dataclass
 class RiskModel:
     """Per-area (or pooled) risk models over one feature catalog."""
@@ -297,9 +310,15 @@ class RiskModel:
     area_models: dict[str, AreaModel]
     catalog: list[ModelFeature]
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The area model of the family chosen for an area by temporal validation (models.family), where it is
+    # not the LightGBM of ``area_models``.
+    family_models: dict[str, AreaScorer] = field(default_factory=dict)
 
-    def model_for(self, area: str) -> AreaModel:
-        """The fitted model that scores ``area``."""
+    def model_for(self, area: str) -> AreaScorer:
+        """The fitted model that scores ``area``: its chosen family's, else the LightGBM."""
+        chosen = getattr(self, "family_models", None) or {}  # pickles from before the family choice
+        if area in chosen:
+            return chosen[area]
         return self.area_models[POOLED if self.layout == "pooled" else area]
 
     def planned_levels(self) -> dict[str, list[str]]:

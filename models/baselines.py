@@ -273,7 +273,7 @@ def fit_logistic(
     was decided before that year began; the chosen model is then fitted on every row. Weights are
     scaled to mean one so that C means the same with and without inverse-probability weights.
     The imputer and scaler see every training row (no labels), which keeps the search one path of fits.
-    ``n_jobs``: threads of the search.
+    ``n_jobs``: threads of the search; ``label``: the outcome column it predicts.
     """
     levels = category_levels(train_rows, features)
     numeric = [i for i, f in enumerate(features) if f.kind == "numeric"]

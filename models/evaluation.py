@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -49,9 +49,26 @@ from models.verdicts import BASELINES, MDD_PREFIX, PAIRED_PREFIX, Verdict, area_
 
 logger = logging.getLogger(__name__)
 
-SCORERS = ("model", "oracle", "random", "complaints", "banding", "logistic")
+# "model" is the family chosen per area (models.family); "elastic_net", "lightgbm" and "blend" are each
+# family's own scores of the same test rows. "logistic", the elastic-net baseline, is the elastic-net
+# family before calibration: the same ranking within a test year.
+SCORERS = (
+    "model",
+    "oracle",
+    "random",
+    "complaints",
+    "banding",
+    "logistic",
+    "elastic_net",
+    "lightgbm",
+    "blend",
+)
+FAMILY_SCORERS = ("elastic_net", "lightgbm", "blend")
 SCORER_LABELS = {  # in Swedish, as the report's tables and charts name them
     "model": "Modellen",
+    "elastic_net": "Elastiskt nät (kalibrerat)",
+    "lightgbm": "Gradient boosting (LightGBM)",
+    "blend": "Medelvärde av LightGBM och elastiskt nät",
     "oracle": "Facit (sann sannolikhet)",
     "random": "Slumpvis urval",
     "complaints": "Klagomål per listade",
@@ -75,10 +92,11 @@ def _area_baseline_scores(
     config: Config,
     seed: int,
     label: str = "deficiency",
+    logistic_fit: LogisticFit | None = None,
 ) -> dict[str, np.ndarray]:
     features = features_for_area(catalog, area)
     rules = baselines.banding_rules(catalog, area, train, config, config.model.banding_rate_quantile)
-    logistic, levels = baselines.fit_logistic(
+    logistic, levels = logistic_fit or baselines.fit_logistic(
         train, features, seed, config.model.lightgbm.num_threads, label=label
     )
     complaints = baselines.complaints_feature(catalog, area)
@@ -90,21 +108,34 @@ def _area_baseline_scores(
     }
 
 
+# The elastic-net baseline of one area already fitted on the split's training rows (pipeline, levels).
+LogisticFit = tuple[Any, dict[str, list[str]]]
+
+
 def evaluate_split(
     rows: pl.DataFrame,
     split: Split,
     catalog: Sequence[ModelFeature],
     config: Config,
     model: RiskModel | None = None,
+    *,
+    scorers: Mapping[str, RiskModel] | None = None,
+    logistic: Callable[[str], LogisticFit | None] | None = None,
 ) -> tuple[RiskModel, pl.DataFrame]:
     """Fit on the split's past (unless ``model`` is the split's fitted model), score its test fold
     with the model and every baseline.
 
-    Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer.
+    Returns the fitted model and a prediction frame with one ``score_<scorer>`` column per scorer (the
+    families' empty without ``scorers``).
     Each area is scored and labelled by the ranking target of the model (``target``, ``label``;
     :mod:`models.targets`): ``score_model`` is the target's probability, the logistic baseline is
     fitted on the target's label and the oracle is the true probability of that label.
     ``p_deficiency`` and ``p_serious`` stay for the calibration metrics.
+
+    ``scorers``: other fitted models of the split scored as extra scorers (``elastic_net``,
+    ``lightgbm``, ``blend``: each model family's own scores, :mod:`models.family`); ``logistic``: the
+    elastic-net baseline of an area when it is fitted already (the family choice fits it, on the area's
+    target label), fitted here otherwise.
     """
     settings = config.model
     if model is None:
@@ -126,6 +157,8 @@ def evaluate_split(
             config=config,
             seed=settings.seed + 10 * index,
             label=label_column(target),
+            # The family choice's elastic net is of the deficiency label; other targets fit their own.
+            logistic_fit=None if logistic is None or target != "deficiency" else logistic(area),
         )
         oracle = _oracle(area_test, target)
         parts.append(
@@ -154,7 +187,22 @@ def evaluate_split(
     if frame.is_empty():
         return model, frame
     frame = frame.join(predictions, on=["inspection_id", AREA_COLUMN], how="left")
-    return model, frame.with_columns(_target_score(pl.col("target")).alias("score_model"))
+    frame = frame.with_columns(_target_score(pl.col("target")).alias("score_model"))
+    for name in FAMILY_SCORERS:
+        other = (scorers or {}).get(name)
+        if other is None:
+            frame = frame.with_columns(pl.lit(None, dtype=pl.Float64).alias(f"score_{name}"))
+            continue
+        # Each family ranks by the row's target, as the model does (from its p_deficiency and p_serious).
+        keys = ["inspection_id", AREA_COLUMN]
+        scored = (
+            predict_rows(other, test)
+            .select(*keys, "p_deficiency", "p_serious")
+            .join(frame.select(*keys, "target"), on=keys, how="inner")
+            .select(*keys, _target_score(pl.col("target")).alias(f"score_{name}"))
+        )
+        frame = frame.join(scored, on=keys, how="left")
+    return model, frame
 
 
 def _target_score(target: pl.Expr) -> pl.Expr:
@@ -272,6 +320,8 @@ def _metric_rows(
     # One set of resamples for every scorer and metric (the same seed would draw the same ones).
     counts = bootstrap_counts(groups, resamples, seed)
     for scorer in SCORERS:
+        if f"score_{scorer}" not in frame.columns:  # predictions from before the family scorers
+            continue
         scores = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(scores).all():
             continue
@@ -575,19 +625,29 @@ def rolling_origin_evaluation(
     *,
     progress: Callable[[str], None] | None = None,
     models: Sequence[RiskModel] | None = None,
+    scorers: Sequence[Mapping[str, RiskModel]] | None = None,
+    logistic: Callable[[Split, str], LogisticFit | None] | None = None,
 ) -> pl.DataFrame:
     """Predictions of every split's test fold, concatenated.
 
     ``models``: the splits' fitted models (:func:`models.training.fit_risk_models`); fitted here when
-    not given.
+    not given. ``scorers`` (per split) and ``logistic``: see :func:`evaluate_split`.
     """
     if models is None:
         models = fit_risk_models(rows, splits, catalog, config.risk_area_ids, config.model)
     if len(models) != len(splits):
         raise ValueError(f"got {len(models)} models for {len(splits)} splits")
     frames = []
-    for split, model in zip(splits, models, strict=True):
-        _, frame = evaluate_split(rows, split, catalog, config, model)
+    for index, (split, model) in enumerate(zip(splits, models, strict=True)):
+        _, frame = evaluate_split(
+            rows,
+            split,
+            catalog,
+            config,
+            model,
+            scorers=None if scorers is None else scorers[index],
+            logistic=None if logistic is None else _logistic_of(logistic, split),
+        )
         if not frame.is_empty():
             frames.append(frame)
         if progress is not None:
@@ -598,6 +658,13 @@ def rolling_origin_evaluation(
             "the training data needs more years of inspections"
         )
     return pl.concat(frames, how="vertical_relaxed")
+
+
+def _logistic_of(
+    logistic: Callable[[Split, str], LogisticFit | None], split: Split
+) -> Callable[[str], LogisticFit | None]:
+    """``logistic`` for one split: area → its baseline fit."""
+    return lambda area: logistic(split, area)
 
 
 def summary(metrics: pl.DataFrame, population: str = "random") -> dict[str, dict[str, Any]]:

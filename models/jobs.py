@@ -38,6 +38,7 @@ from models.evaluation import (
     subgroup_tables,
     summary,
 )
+from models.family import FAMILY_ARTIFACT, FINAL, FamilySelection, select_families
 from models.importance import contribution_importance
 from models.metrics import population_stability_index, psi_noise_level, psi_shift
 from models.targets import TARGETS_ARTIFACT
@@ -204,6 +205,7 @@ class TrainingResult:
     metrics: pl.DataFrame
     summary: dict[str, dict[str, Any]]
     lineage: dict[str, Any] = field(default_factory=dict)
+    families: dict[str, Any] = field(default_factory=dict)  # family/choice.json
 
 
 def evaluation_splits(rows: pl.DataFrame, config: Config, as_of: dt.date) -> list[Split]:
@@ -229,14 +231,33 @@ def temporal_evaluation(
     splits: Sequence[Split],
     progress: Progress | None = None,
     models: Sequence[RiskModel] | None = None,
+    *,
+    selection: FamilySelection | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Test-fold predictions of the model and every baseline, and their metrics table.
+    """Test-fold predictions of the chosen model, each family and every baseline, and their metrics table.
 
-    ``models``: the splits' fitted models, fitted here when not given.
+    ``selection``: the splits' models with their families chosen (:func:`models.family.select_families`);
+    without it the families are chosen here for ``models`` (the splits' LightGBM models, fitted here when
+    not given). The predictions carry the ``family`` of each fold and area.
     """
     step = progress or (lambda _: None)
+    if selection is None:
+        fitted = models or fit_risk_models(
+            data.rows, splits, data.catalog, config.risk_area_ids, config.model
+        )
+        selection = select_families(data.rows, splits, fitted, data.catalog, config, progress=step)
     predictions = rolling_origin_evaluation(
-        data.rows, splits, data.catalog, config, progress=lambda n: step(f"fold {n}"), models=models
+        data.rows,
+        splits,
+        data.catalog,
+        config,
+        progress=lambda n: step(f"fold {n}"),
+        models=selection.chosen,
+        scorers=selection.scorers,
+        logistic=selection.baseline,
+    )
+    predictions = predictions.join(
+        selection.choice_table(), on=["fold", "risk_area"], how="left", maintain_order="left"
     )
     metrics = metrics_table(predictions, config)
     step("metrics")
@@ -258,11 +279,17 @@ def run_training(
     rows = data.rows
     splits = evaluation_splits(rows, config, as_of)
     # The folds' models and the final one in one pass: consecutive splits share LightGBM fits.
-    *fold_models, model = fit_risk_models(
-        rows, [*splits, final_split(as_of)], data.catalog, config.risk_area_ids, settings
+    final = final_split(as_of)
+    *fold_trees, final_trees = fit_risk_models(
+        rows, [*splits, final], data.catalog, config.risk_area_ids, settings
     )
     step("models")
-    predictions, metrics = temporal_evaluation(data, config, splits, progress=step, models=fold_models)
+    selection = select_families(
+        rows, splits, fold_trees, data.catalog, config, final=(final, final_trees), progress=step
+    )
+    assert selection.final is not None  # a final split was given
+    model, fold_models = selection.final, selection.chosen
+    predictions, metrics = temporal_evaluation(data, config, splits, progress=step, selection=selection)
     reliability = reliability_tables(predictions, settings.ece_bins)
     subgroups = subgroup_tables(predictions, config)
     importance = contribution_importance(rows, splits, fold_models, data.catalog)
@@ -303,6 +330,8 @@ def run_training(
             importance=importance,
             as_of=as_of,
         )
+        run.log_dict(selection.to_dict(), FAMILY_ARTIFACT)
+        run.log_params({f"family.{area}": choice.family for area, choice in selection.choices[FINAL].items()})
         full_lineage["model_uri"] = model_uri
         full_lineage["run_id"] = run.run_id
         run.log_dict(full_lineage, "lineage.json")
@@ -312,7 +341,7 @@ def run_training(
         run_id = run.run_id
     step("logged")
     result = with_targets(summary(metrics), evaluated_targets(predictions))
-    return TrainingResult(run_id, model, metrics, result, full_lineage)
+    return TrainingResult(run_id, model, metrics, result, full_lineage, selection.to_dict())
 
 
 def with_targets(

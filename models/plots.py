@@ -117,6 +117,8 @@ def precision_curve_figure(
     drawn = 0
     for scorer in SCORERS:
         column = f"score_{scorer}"
+        if scorer not in COLOURS:  # the other model families' figures are in the tables, not the chart
+            continue
         if frame.is_empty() or frame.get_column(column).is_null().all():
             continue
         axis.plot(

@@ -19,6 +19,7 @@ from models.evaluation import (
     has_population,
     verdicts,
 )
+from models.family import FAMILY_ARTIFACT, FINAL
 from models.metrics import AUDIT_METRICS
 from models.prospective import read_record, record_summary, since_label
 from models.targets import TARGETS_ARTIFACT, target_label_sv, target_sentence_sv
@@ -277,6 +278,21 @@ def _png(tracking: Tracking, run_id: str, name: str) -> str | None:
         return None
 
 
+def _families(tracking: Tracking, run_id: str) -> dict[str, dict[str, str]]:
+    """Per area: the served model's family in Swedish and why (empty for a run from before the choice)."""
+    try:
+        choices = tracking.read_json(run_id, FAMILY_ARTIFACT).get(FINAL, {})
+    except Exception:  # an older run: the report leaves the section out
+        return {}
+    return {
+        str(area): {
+            "name": str(choice.get("family_sv", choice.get("family"))),
+            "why": str(choice.get("why_sv", "")),
+        }
+        for area, choice in choices.items()
+    }
+
+
 def _run_config(tracking: Tracking, run_id: str) -> Any:
     try:
         return tracking.read_json(run_id, "config.json")
@@ -384,6 +400,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
     found_all = verdicts(metrics, "all")
     found_weighted = verdicts(metrics, WEIGHTED)
     targets = _targets(tracking, run_id)
+    families = _families(tracking, run_id)
     context = {
         "run_id": run_id,
         "info": info,
@@ -400,6 +417,7 @@ def render_report(tracking: Tracking, run_id: str) -> str:
                 "verdict": _verdict(found, area),
                 "verdict_all": _verdict(found_all, area) if verdict_population == "random" else None,
                 "verdict_weighted": _weighted_verdict(metrics, found_weighted, area),
+                "family": families.get(area),
                 "folds": _fold_rows(metrics, area),
                 "plot_random": _png(tracking, run_id, f"precision_at_k_{area}"),
                 "plot_all": _png(tracking, run_id, f"precision_at_k_{area}_all"),

@@ -18,6 +18,7 @@ from tests.trained_home import TrainedHome
 TERMINAL = 120
 # Words of the planner-facing Swedish texts that the analyst's commands once mixed into their English lines.
 SWEDISH = ("slumpen", "jämförelsemetod", "slumpvis urval", "Beslutsunderlag", "tillsyner")
+FAMILY_TITLE = "Model family per area"
 TABLE_TITLE = re.compile(r"^(Random-selection inspections|All inspections|Calibration|Model per test year)")
 
 
@@ -54,13 +55,21 @@ def test_train_evaluate_and_promote_on_a_generated_world(trained_copy: TrainedHo
     ], f"train must print its one table once:\n{trained}"
     assert re.search(r"\d\.\d{3} \(\d\.\d{3}–\d\.\d{3}\)", trained), "no whole interval printed"
     assert _faults_in_a_terminal(trained) == [], "train's output does not read at 120 columns"
+    # And it says which model family serves each area, chosen on the validation years
+    assert FAMILY_TITLE in trained, f"train must show the model family per area:\n{trained}"
 
-    # And evaluate prints each of its six tables once, uncut and in English
+    # And evaluate prints each of its six tables once, uncut and in English, and the family choice
     shown = runner.invoke(app, ["evaluate", run_id])
     assert shown.exit_code == 0, shown.output
     titles = _table_titles(shown.output)
     assert len(titles) == len(set(titles)) == 6, f"evaluate's tables, each once: {titles}"
     assert _faults_in_a_terminal(shown.output) == [], "evaluate's output does not read at 120 columns"
+    chosen = tracking_for(Settings()).read_json(run_id, "family/choice.json")["final"]
+    assert FAMILY_TITLE in shown.output, "evaluate must show the model family per area"
+    for area, choice in chosen.items():
+        assert f"{area}: {choice['family']}: " in shown.output, (
+            f"evaluate does not say why {area} is served so"
+        )
 
     # And the run names its feature set by the id the feature store gives the same snapshot, dates and
     # configuration: building that set with `features` stores it under the run's id
@@ -82,6 +91,7 @@ def test_train_evaluate_and_promote_on_a_generated_world(trained_copy: TrainedHo
         ["personcentrering", "tillganglighet", "samverkan", "kontinuitet", "systematiskt_kvalitetsarbete"]
     )
     area = result["tillganglighet"]
+    assert area["family"]["family"] in {"elastic_net", "lightgbm", "blend"}, area.get("family")
     for scorer in ("model", "oracle", "random", "complaints", "banding", "logistic"):
         assert {
             "precision_at_5pct",
@@ -98,6 +108,7 @@ def test_train_evaluate_and_promote_on_a_generated_world(trained_copy: TrainedHo
         "the report must say only inspected units have labels"
     )
     assert "data:image/png;base64," in report, "plots must be embedded"
+    assert report.count("Modelltyp: ") == 5, "the report must name each area's model family"
 
     # And promote either registers the champion or names the failed gates, with its evidence in English
     promoted = runner.invoke(app, ["promote", run_id])

@@ -68,6 +68,22 @@ def test_model_page_says_how_small_a_difference_each_verdict_could_have_seen_on_
         )
 
 
+def test_model_page_names_each_areas_model_family_and_why(client: TestClient, web_home: WebHome) -> None:
+    # Given a planner and a served run whose family choice serves areas by the elastic net or the blend
+    signed_in(client, web_home.keys["planner"])
+    areas = web_home.settings.load_config().risk_areas
+
+    # When the Modell page is shown
+    page = client.get("/modell").text
+
+    # Then each area says its model family in Swedish, with the validation figures in decimal commas
+    for index, area in enumerate(areas):
+        section = page.split(f'id="eval-{area.id}"')[1].split("</section>")[0]
+        family = "medelvärde av båda" if index % 2 else "elastiskt nät"
+        assert f"Modelltyp: <strong>{family}</strong>" in section, f"{area.name_sv}: no family in {section}"
+        assert "valideringsåren 2022–2023" in section and "\N{MINUS SIGN}0,012" in section, section
+
+
 def test_flagged_subgroups_are_named_in_words_never_by_code() -> None:
     # Given an audit whose flagged rows carry region and ownership codes (one without a group name)
     audit = pl.DataFrame(

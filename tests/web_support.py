@@ -208,7 +208,28 @@ def log_evaluation_run(
         run.log_table(metrics, "evaluation/metrics.parquet")
         run.log_table(reliability_tables(predictions, 10), "evaluation/reliability.parquet")
         run.log_table(subgroup_tables(predictions, config), "evaluation/subgroups.parquet")
+        run.log_dict(family_choice(config), "family/choice.json")
         return run.run_id
+
+
+def family_choice(config: Config) -> dict[str, Any]:
+    """``family/choice.json`` of the served model: every other area the blend, the rest the elastic net."""
+    from models.family import FINAL, FamilyChoice
+
+    evidence = [
+        {"family": "lightgbm", "against": "elastic_net", "metric": "precision_at_10pct", "value": -0.012,
+         "lower": -0.05, "upper": 0.03, "roc_auc": {"value": -0.004, "lower": -0.02, "upper": 0.01}},
+        {"family": "blend", "against": "elastic_net", "metric": "precision_at_10pct", "value": 0.021,
+         "lower": -0.01, "upper": 0.05, "roc_auc": {"value": 0.006, "lower": -0.01, "upper": 0.02}},
+    ]  # fmt: skip
+    return {
+        FINAL: {
+            area: FamilyChoice(
+                area, "blend" if index % 2 else "elastic_net", "test", ["2022", "2023"], 800, evidence
+            ).to_dict()
+            for index, area in enumerate(config.risk_area_ids)
+        }
+    }
 
 
 def prepared_home(root: Path, tracking_uri: str, artifact_root: Path) -> WebHome:

@@ -297,6 +297,7 @@ class ModelFacts:
     summary_weighted: dict[str, dict[str, Any]] = field(default_factory=dict)
     subgroups: pl.DataFrame = field(default_factory=pl.DataFrame)
     registry_tags: dict[str, str] = field(default_factory=dict)
+    families: dict[str, dict[str, Any]] = field(default_factory=dict)  # area → family/choice.json's entry
     problem: str | None = None
     loaded_at: float = field(default_factory=time.monotonic)
 

@@ -6,7 +6,8 @@ artifacts ``lineage.json``, ``evaluation/summary_random.json`` (per area: precis
 with a 95 % bootstrap interval, for the model and every baseline, on randomly selected inspections, and
 the verdict with its minimum detectable difference), ``evaluation/summary_weighted.json`` (the same on
 every inspection with a known inclusion probability, weighted by 1/π; older runs lack it) and
-``evaluation/subgroups.parquet`` (the subgroup audit). The model version's tags come from the registry.
+``evaluation/subgroups.parquet`` (the subgroup audit) and ``family/choice.json`` (the model family each
+area is served by, and why). The model version's tags come from the registry.
 """
 
 from __future__ import annotations
@@ -86,6 +87,11 @@ def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version
         tags = dict(tracking.client.get_model_version(model_name, model_version).tags)
     except Exception as error:  # a run without a registered version still has its evaluation
         logger.info("no registry tags for %s v%s: %s", model_name, model_version, error)
+    families: dict[str, dict[str, Any]] = {}
+    try:
+        families = dict(tracking.read_json(run_id, "family/choice.json").get("final", {}))
+    except Exception as error:  # a run from before the family choice: its areas are LightGBM
+        logger.info("run %s has no family choice: %s", run_id, error)
     started = info.get("start_time")
     return ModelFacts(
         run_id=run_id,
@@ -96,6 +102,7 @@ def _read_model_facts(settings: Any, run_id: str, model_name: str, model_version
         summary_weighted=weighted,
         subgroups=subgroups,
         registry_tags=tags,
+        families=families,
     )
 
 
@@ -250,6 +257,7 @@ def area_evaluation(facts: ModelFacts, area: str, name: str) -> dict[str, Any]:
         "detectable": detectable_difference_sv(entry.get("verdict")),
         "weighted": weighted_verdict_sv(facts.summary_weighted.get(area)),
         "ece": model.get("ece"),
+        "family": facts.families.get(area),
         "chart": evaluation_chart(name, rows, entry.get("base_rate")),
     }
 

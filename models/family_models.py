@@ -1,0 +1,219 @@
+# ruff: noqa: N803, N806  (X is the scikit-learn name of a feature matrix)
+"""The elastic net and the blend as area models: the :class:`models.artifact.AreaModel` interface.
+
+An area served by the elastic net (:class:`ElasticNetAreaModel`) or by the blend of the elastic net and
+LightGBM (:class:`BlendAreaModel`) predicts, calibrates and explains its rows as a LightGBM area does:
+``predict_rows`` returns raw and calibrated P(deficiency), P(serious) and per-feature contributions on
+the log-odds scale. Which family serves an area is chosen in :mod:`models.family`.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import polars as pl
+from scipy.special import expit, logit
+from sklearn.base import clone
+from sklearn.compose import ColumnTransformer
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.pipeline import Pipeline
+
+from models.artifact import AreaPrediction, AreaScorer, ModelFeature, category_levels, design_matrix
+from models.baselines import fit_logistic
+from models.calibration import Calibrator
+
+PROBABILITY_FLOOR = 1e-6
+TIE_BREAK = 1e-9
+
+
+@dataclass(frozen=True)
+class ElasticNetFit:
+    """One elastic-net fit of one area (the baseline's), with what its explanations need.
+
+    ``cohort_mean``: the mean of each prepared column (standardised numeric, one-hot category) over the
+    rows it was fitted on; ``owners``: the feature each prepared column belongs to.
+    """
+
+    pipeline: Pipeline
+    levels: dict[str, list[str]]
+    features: list[ModelFeature]
+    cohort_mean: np.ndarray
+    owners: np.ndarray
+
+    def matrix(self, frame: pl.DataFrame) -> np.ndarray:
+        """``frame``'s design matrix in this fit's features and levels."""
+        return design_matrix(frame, self.features, self.levels)
+
+    def raw(self, X: np.ndarray) -> np.ndarray:
+        """Uncalibrated probability of the label."""
+        return np.asarray(self.pipeline.predict_proba(X)[:, 1], dtype=np.float64)
+
+    def contributions(self, X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per-feature contributions (rows × features, log-odds) and the cohort term of each row.
+
+        Contribution of a feature = Σ over its prepared columns of coefficient × (prepared value − the
+        cohort's mean); the cohort term is the intercept plus coefficient · cohort mean. Both sum to the
+        log-odds the elastic net predicts, as SHAP values and their expected value do for the trees.
+        """
+        prepared = np.asarray(self.pipeline.named_steps["prepare"].transform(X), dtype=np.float64)
+        logistic = self.pipeline.named_steps["logistic"]
+        coefficients = np.asarray(logistic.coef_[0], dtype=np.float64)
+        per_column = (prepared - self.cohort_mean) * coefficients
+        values = np.zeros((X.shape[0], len(self.features)))
+        np.add.at(values.T, self.owners, per_column.T)
+        base = float(logistic.intercept_[0]) + float(coefficients @ self.cohort_mean)
+        return values, np.full(X.shape[0], base)
+
+
+def prepared_owners(prepare: ColumnTransformer, n_features: int) -> np.ndarray:
+    """The feature index of each column the fitted ``prepare`` step outputs (one-hot columns to theirs)."""
+    owners: list[int] = []
+    for name, transformer, columns in prepare.transformers_:
+        if name == "numeric":
+            owners += list(columns)
+        elif name == "categorical":
+            encoder = transformer[-1]
+            for column, categories in zip(columns, encoder.categories_, strict=True):
+                owners += [column] * len(categories)
+    if any(not 0 <= owner < n_features for owner in owners):
+        raise ValueError(f"prepared columns name features outside 0..{n_features - 1}")
+    return np.asarray(owners, dtype=np.int64)
+
+
+def fit_elastic_net(
+    rows: pl.DataFrame,
+    features: Sequence[ModelFeature],
+    seed: int,
+    n_jobs: int = 1,
+    label: str = "deficiency",
+) -> ElasticNetFit:
+    """The elastic-net baseline fitted on ``rows`` (:func:`models.baselines.fit_logistic`), explainable."""
+    pipeline, levels = fit_logistic(rows, features, seed, n_jobs, label=label)
+    return _explainable(pipeline, levels, rows, features)
+
+
+def refitted(fit: ElasticNetFit, rows: pl.DataFrame, label: str = "deficiency") -> ElasticNetFit:
+    """``fit``'s elastic net (its C and L1 share, no new search) fitted again on ``rows``.
+
+    What calibrates a served elastic net: the same model one year shorter, as the trees' calibrator is
+    fitted on trees of the same size one year shorter. An elastic net with its own search could choose
+    another penalty, and so another scale of log-odds, than the one the calibrator then serves.
+    """
+    levels = category_levels(rows, fit.features)
+    weights = rows.get_column("weight").to_numpy().astype(np.float64)
+    pipeline = clone(fit.pipeline)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)  # as in fit_logistic: the ranking is settled
+        pipeline.fit(
+            design_matrix(rows, fit.features, levels),
+            rows.get_column(label).to_numpy().astype(np.int64),
+            logistic__sample_weight=weights / weights.mean(),
+        )
+    return _explainable(pipeline, levels, rows, fit.features)
+
+
+def _explainable(
+    pipeline: Pipeline, levels: dict[str, list[str]], rows: pl.DataFrame, features: Sequence[ModelFeature]
+) -> ElasticNetFit:
+    prepare = pipeline.named_steps["prepare"]
+    prepared = np.asarray(prepare.transform(design_matrix(rows, features, levels)), dtype=np.float64)
+    owners = prepared_owners(prepare, len(features))
+    if owners.size != prepared.shape[1]:
+        raise ValueError(f"{prepared.shape[1]} prepared columns but {owners.size} mapped to features")
+    return ElasticNetFit(pipeline, levels, list(features), prepared.mean(axis=0), owners)
+
+
+def _serious_alongside(p_deficiency: np.ndarray, lightgbm: AreaPrediction) -> np.ndarray:
+    """P(serious) as the family's P(deficiency) × LightGBM's P(serious | deficiency), never above it."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(lightgbm.p_deficiency > 0, lightgbm.p_serious / lightgbm.p_deficiency, 0.0)
+    return np.minimum(p_deficiency * np.clip(share, 0.0, 1.0), p_deficiency)
+
+
+@dataclass
+class ElasticNetAreaModel:
+    """An area served by the elastic net: calibrated probabilities and coefficient × deviation reasons.
+
+    P(serious) keeps the LightGBM area model's share of serious among deficiencies (``lightgbm``), as the
+    elastic net ranks the any-deficiency label only.
+    """
+
+    risk_area: str
+    fit: ElasticNetFit
+    calibrator: Calibrator
+    lightgbm: AreaScorer
+    family: str = "elastic_net"
+
+    @property
+    def features(self) -> list[ModelFeature]:
+        """The elastic net's features (the area's catalog features)."""
+        return self.fit.features
+
+    def deficiency(
+        self, frame: pl.DataFrame, *, contributions: bool
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
+        """Raw and calibrated P(deficiency) of ``frame``'s rows, and their contributions (or None)."""
+        X = self.fit.matrix(frame)
+        raw = self.fit.raw(X)
+        p = self.calibrator.transform(raw, np.full(raw.shape[0], self.risk_area, dtype=object))
+        values = self.fit.contributions(X)[0] if contributions else None
+        return raw, ranked_as(np.asarray(p, dtype=np.float64), raw), values
+
+    def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
+        """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
+        raw, p, values = self.deficiency(frame, contributions=contributions)
+        trees = self.lightgbm.predict_rows(frame, area, contributions=False)
+        return AreaPrediction(raw, p, _serious_alongside(p, trees), values)
+
+
+def ranked_as(p: np.ndarray, raw: np.ndarray) -> np.ndarray:
+    """``p`` with its ties broken by ``raw``, staying in [0, 1].
+
+    A steep sigmoid calibrator saturates at exactly 1.0 (or 0.0) for the strongest log-odds of an area
+    with a base rate near 1, and the clipping of a logit mean does the same: without this, those units
+    would tie and lose the ranking the family gave them.
+    """
+    return (1.0 - TIE_BREAK) * p + TIE_BREAK * np.clip(raw, 0.0, 1.0)
+
+
+def logit_mean(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """The mean of two probabilities on the logit scale."""
+    a = np.clip(a, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    b = np.clip(b, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)
+    return np.asarray(expit((logit(a) + logit(b)) / 2.0), dtype=np.float64)
+
+
+@dataclass
+class BlendAreaModel:
+    """An area served by the blend: the logit mean of LightGBM's and the elastic net's calibrated
+    probabilities, explained by half of each family's contributions."""
+
+    risk_area: str
+    lightgbm: AreaScorer
+    elastic_net: ElasticNetAreaModel
+    family: str = "blend"
+
+    @property
+    def features(self) -> list[ModelFeature]:
+        """LightGBM's features, then the elastic net's that LightGBM does not use."""
+        names = {f.name for f in self.lightgbm.features}
+        return [*self.lightgbm.features, *(f for f in self.elastic_net.features if f.name not in names)]
+
+    def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
+        """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
+        trees = self.lightgbm.predict_rows(frame, area, contributions=contributions)
+        raw, p, linear = self.elastic_net.deficiency(frame, contributions=contributions)
+        raw_blend = logit_mean(trees.raw, raw)
+        p_blend = ranked_as(logit_mean(trees.p_deficiency, p), raw_blend)
+        values = None
+        if trees.contributions is not None and linear is not None:
+            features = self.features
+            position = {f.name: i for i, f in enumerate(features)}
+            values = np.zeros((frame.height, len(features)))
+            values[:, : trees.contributions.shape[1]] += 0.5 * trees.contributions
+            for i, feature in enumerate(self.elastic_net.features):
+                values[:, position[feature.name]] += 0.5 * linear[:, i]
+        return AreaPrediction(logit_mean(trees.raw, raw), p_blend, _serious_alongside(p_blend, trees), values)

@@ -1,0 +1,293 @@
+"""The model family per risk area, chosen on validation years: which family, never on the test year, and
+explanations that work for every family."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import polars as pl
+import pytest
+
+from engine.config import Config
+from models.artifact import ModelFeature
+from models.family import (
+    FINAL,
+    FamilyChoice,
+    FamilySelection,
+    choose_family,
+    family_models,
+    select_families,
+    with_families,
+)
+from models.family_models import fit_elastic_net, ranked_as, refitted
+from models.training import fit_risk_models
+from models.validation import final_split, yearly_split
+from serving.scoring import scores_frame
+from tests.scores_factory import provider_ids, unit_id
+
+AREA = "tillganglighet"
+AS_OF = dt.date(2023, 1, 1)
+SPLITS = [yearly_split(2021), yearly_split(2022)]
+CATALOG_RECORDS: list[dict[str, object]] = [
+    {"name": "complaints_tillganglighet_count_12m", "kind": "numeric", "higher_is_riskier": None,
+     "risk_area": None, "source": "complaints", "unit": "count", "window_months": 12,
+     "template_sv": "Klagomål om tillgänglighet senaste 12 mån: {value}"},
+    {"name": "availability_phone_same_day_share_3m", "kind": "numeric", "higher_is_riskier": None,
+     "risk_area": None, "source": "availability", "unit": "share", "window_months": 3,
+     "template_sv": "Telefontillgänglighet samma dag senaste 3 mån: {value}"},
+    {"name": "ownership", "kind": "categorical", "higher_is_riskier": None, "risk_area": None,
+     "source": "providers", "unit": "category", "window_months": None, "template_sv": "Driftsform: {value}"},
+]  # fmt: skip
+CATALOG = [ModelFeature.from_spec(record) for record in CATALOG_RECORDS]
+N_UNITS = 500
+
+
+def generated_rows(truth: str, seed: int = 0) -> pl.DataFrame:
+    """Randomly selected inspections of one area, 2016–2022, behind a ``linear`` or ``interaction`` truth.
+
+    Two unit signals a and b (stable per unit, a little noise per year) are reported as a complaint count
+    and a telephone share. Linear: the log-odds rise with a, fall with b. Interaction: they follow a × b
+    alone, which no model additive in the features can rank by.
+    """
+    rng = np.random.default_rng(seed)
+    level = rng.normal(size=(N_UNITS, 2))
+    ownership = rng.choice(["public", "private"], size=N_UNITS)
+    records = []
+    for year in range(2016, 2023):
+        signal = level + rng.normal(scale=0.2, size=level.shape)
+        for unit in rng.choice(N_UNITS, size=320, replace=False):
+            a, b = signal[unit]
+            if truth == "linear":
+                logit = -0.2 + 1.4 * a - 0.9 * b + (0.3 if ownership[unit] == "private" else 0.0)
+            else:
+                logit = -0.2 + 3.0 * a * b
+            deficient = rng.random() < 1 / (1 + np.exp(-logit))
+            start = dt.date(year, int(rng.integers(1, 11)), int(rng.integers(1, 28)))
+            records.append({
+                "inspection_id": f"I{len(records):05d}", "unit_id": unit_id(int(unit)), "risk_area": AREA,
+                "start_date": start, "decision_date": start + dt.timedelta(days=40),
+                "as_of": start.replace(day=1), "is_random": True, "weight": 1.0,
+                "deficiency": int(deficient), "serious": int(deficient and rng.random() < 0.2),
+                "ownership": str(ownership[unit]),
+                "complaints_tillganglighet_count_12m": float(5 + 2 * a),
+                "availability_phone_same_day_share_3m": float(0.8 - 0.05 * b),
+            })  # fmt: skip
+    return pl.DataFrame(records).with_columns(pl.col("deficiency", "serious").cast(pl.Int8))
+
+
+def selection_of(rows: pl.DataFrame, config: Config) -> FamilySelection:
+    """Every split's LightGBM and the final one, and the families chosen for them."""
+    final = final_split(AS_OF)
+    *folds, trees = fit_risk_models(rows, [*SPLITS, final], CATALOG, config.risk_area_ids, config.model)
+    return select_families(rows, SPLITS, folds, CATALOG, config, final=(final, trees))
+
+
+@pytest.fixture(scope="module")
+def linear_rows() -> pl.DataFrame:
+    return generated_rows("linear")
+
+
+@pytest.fixture(scope="module")
+def linear_selection(linear_rows: pl.DataFrame, models_config: Config) -> FamilySelection:
+    return selection_of(linear_rows, models_config)
+
+
+def test_a_linear_truth_is_served_by_the_elastic_net_or_the_blend(linear_selection: FamilySelection) -> None:
+    # given a world whose log-odds are linear in the features (fixture)
+    # when the families are chosen on the validation years
+    choice = linear_selection.choices[FINAL][AREA]
+    # then the trees alone are not chosen: they add nothing the elastic net lacks
+    assert choice.family in {"elastic_net", "blend"}, choice.reason
+    assert choice.validation_years == ["2020", "2021", "2022"], "the final choice reads every validation year"
+    assert linear_selection.final is not None
+    assert linear_selection.final.metadata["families"][AREA] == choice.family
+
+
+@pytest.mark.slow
+def test_a_strong_interaction_is_served_by_lightgbm_or_the_blend(models_config: Config) -> None:
+    # given a world whose risk follows the product of two signals
+    selection = selection_of(generated_rows("interaction"), models_config)
+    # when the families are chosen, then the elastic net (additive in the features) is not kept
+    choice = selection.choices[FINAL][AREA]
+    assert choice.family in {"lightgbm", "blend"}, choice.reason
+    lightgbm = next(row for row in choice.evidence if row["family"] == "lightgbm")
+    assert lightgbm["roc_auc"]["value"] > 0.05, f"the trees should rank far better here: {lightgbm}"
+
+
+@pytest.mark.slow
+def test_the_choice_for_a_test_year_never_reads_that_year(
+    linear_rows: pl.DataFrame, linear_selection: FamilySelection, models_config: Config
+) -> None:
+    # given the same world with every label of the last test year (2022) turned round
+    poisoned = linear_rows.with_columns(
+        pl.when(pl.col("start_date").dt.year() == 2022)
+        .then(1 - pl.col("deficiency"))
+        .otherwise(pl.col("deficiency"))
+        .alias("deficiency")
+    )
+    # when the families are chosen again
+    again = selection_of(poisoned, models_config)
+    # then the choice and its evidence for test year 2022 are exactly what they were
+    before, after = linear_selection.choices["2022"][AREA], again.choices["2022"][AREA]
+    assert before.validation_years == after.validation_years == ["2020", "2021"]
+    assert after.to_dict() == before.to_dict(), "the 2022 choice read 2022's labels"
+    # while the final model's choice, which may read 2022, did see the change
+    assert again.choices[FINAL][AREA].evidence != linear_selection.choices[FINAL][AREA].evidence
+
+
+def _differences(**families: tuple[float, float, float]) -> pl.DataFrame:
+    """Paired differences against the elastic net: family → (gate point, gate lower, ROC AUC point)."""
+    rows = []
+    for family, (value, lower, auc) in families.items():
+        rows += [
+            {"version": family, "metric": "precision_at_10pct", "value": value, "lower": lower, "upper": 0.2},
+            {"version": family, "metric": "roc_auc", "value": auc, "lower": auc - 0.05, "upper": auc + 0.05},
+        ]
+    return pl.DataFrame(rows)
+
+
+@pytest.mark.parametrize(
+    ("differences", "expected"),
+    [
+        (_differences(lightgbm=(0.02, -0.01, 0.01), blend=(0.01, -0.02, 0.01)), "lightgbm"),
+        (_differences(lightgbm=(0.02, -0.01, 0.01), blend=(0.02, -0.02, 0.005)), "blend"),
+        (_differences(lightgbm=(0.02, -0.01, -0.001), blend=(0.0, -0.02, 0.01)), "elastic_net"),
+        (_differences(lightgbm=(-0.01, -0.05, 0.02), blend=(0.01, -0.02, 0.0)), "blend"),
+    ],
+    ids=["lightgbm-better", "blend-at-least-lightgbm", "auc-lower-keeps-elastic-net", "only-blend"],
+)
+def test_the_rule_keeps_the_simplest_family_unless_a_complex_one_finds_more_and_ranks_no_worse(
+    differences: pl.DataFrame, expected: str
+) -> None:
+    choice = choose_family(
+        AREA,
+        differences,
+        candidates=["lightgbm", "elastic_net", "blend"],
+        metric="precision_at_10pct",
+        n=400,
+        min_n=30,
+        years=["2021"],
+    )
+    assert choice.family == expected, choice.reason
+    assert expected not in choice.runners_up
+
+
+def test_too_few_validation_inspections_or_one_configured_family_decide_without_a_comparison() -> None:
+    better = _differences(lightgbm=(0.2, 0.1, 0.1), blend=(0.1, 0.05, 0.05))
+    few = choose_family(AREA, better, candidates=["lightgbm", "elastic_net", "blend"],
+                        metric="precision_at_10pct", n=10, min_n=30, years=["2021"])  # fmt: skip
+    forced = choose_family(AREA, better, candidates=["elastic_net"], metric="precision_at_10pct", n=400,
+                           min_n=30, years=["2021"])  # fmt: skip
+    assert few.family == "elastic_net" and "fewer than the 30" in few.reason
+    assert forced.family == "elastic_net" and forced.reason == "the only configured family"
+    assert "För få valideringstillsyner (10)" in few.why_sv()
+
+
+def test_elastic_net_contributions_sum_to_its_log_odds_and_name_catalog_features(
+    linear_rows: pl.DataFrame,
+) -> None:
+    # given the elastic net fitted on a catalog with a category (ownership, one-hot in the model)
+    fit = fit_elastic_net(linear_rows, CATALOG, seed=3)
+    X = fit.matrix(linear_rows.head(200))  # noqa: N806 - the scikit-learn name of a feature matrix
+    # when the rows are explained
+    values, base = fit.contributions(X)
+    # then there is one column per catalog feature, and with the cohort term they sum to the log-odds
+    assert values.shape == (200, len(CATALOG)), "one contribution per catalog feature"
+    log_odds = fit.pipeline.decision_function(X)
+    assert np.allclose(values.sum(axis=1) + base, log_odds), "contributions + cohort term ≠ log-odds"
+    # and the rows' mean contribution of each feature is small: they are deviations from the cohort mean
+    assert np.abs(fit.contributions(fit.matrix(linear_rows))[0].mean(axis=0)).max() < 1e-9
+    # and the category's one-hot columns are summed into ownership: private and public units differ there
+    ownership = values[:, 2]
+    private = linear_rows.head(200).get_column("ownership").to_numpy() == "private"
+    assert ownership[private].mean() > ownership[~private].mean(), "private units carry the ownership risk"
+
+
+def test_the_elastic_net_that_calibrates_keeps_the_served_nets_penalty(linear_rows: pl.DataFrame) -> None:
+    # given an elastic net whose penalty its own search chose, and the rows one year shorter
+    fit = fit_elastic_net(linear_rows, CATALOG, seed=3)
+    shorter = linear_rows.filter(pl.col("decision_date") < dt.date(2022, 1, 1))
+    # when it is fitted again for calibration
+    again = refitted(fit, shorter)
+    # then it has the same penalty (no new search: the same scale of log-odds the calibrator will serve)
+    served, calibrating = fit.pipeline.named_steps["logistic"], again.pipeline.named_steps["logistic"]
+    assert (calibrating.C, calibrating.l1_ratio) == (served.C, served.l1_ratio)
+    # and on the same rows it is the same model
+    same = refitted(fit, linear_rows)
+    X = fit.matrix(linear_rows)  # noqa: N806 - the scikit-learn name of a feature matrix
+    assert np.allclose(same.raw(X), fit.raw(X)), "a refit on the same rows must reproduce the net"
+
+
+def test_probabilities_a_calibrator_saturates_keep_the_familys_ranking() -> None:
+    # given calibrated probabilities that saturate at exactly 1.0 (and 0.0) for differently ranked rows
+    p, raw = np.array([1.0, 1.0, 1.0, 0.0, 0.0]), np.array([0.93, 0.99, 0.96, 0.02, 0.01])
+    # when ties are broken by the raw scores
+    ranked = ranked_as(p, raw)
+    # then the order is the raw one, and every value stays a probability
+    assert np.argsort(-ranked).tolist() == np.argsort(-raw).tolist()
+    assert ((ranked >= 0) & (ranked <= 1)).all()
+
+
+def test_a_served_elastic_net_area_gives_swedish_reasons_through_scoring(
+    linear_rows: pl.DataFrame, linear_selection: FamilySelection
+) -> None:
+    # given the final model with the area forced to the elastic net
+    final = final_split(AS_OF)
+    assert linear_selection.final is not None
+    # (the world has one area: the model scores only it)
+    trees = dataclasses.replace(linear_selection.final, family_models={}, risk_areas=[AREA])
+    choice = FamilyChoice(AREA, "elastic_net", "forced for the test", ["2022"], 100)
+    served = with_families(trees, family_models(trees, final, linear_selection.nets), {AREA: choice})
+    assert type(served.model_for(AREA)).__name__ == "ElasticNetAreaModel"
+    # when units are scored the way `tillsynsrisk score` does
+    latest = linear_rows.filter(pl.col("start_date").dt.year() == 2022).unique("unit_id", keep="first")
+    latest = latest.sort("unit_id").head(40)
+    pid = provider_ids(1)[0]
+    features = latest.select(
+        "unit_id",
+        pl.lit(AS_OF).alias("as_of"),
+        pl.lit(pid).alias("provider_id"),
+        pl.lit("01").alias("region_code"),
+        pl.lit("0180").alias("municipality_code"),
+        pl.lit("vardcentral").alias("unit_type"),
+        *[record["name"] for record in CATALOG_RECORDS],
+    )
+    predictions = served.predict_frame(features).filter(pl.col("risk_area") == AREA)
+    units = latest.select("unit_id", pl.col("unit_id").alias("name"), pl.lit(5000).alias("listed_patients"))
+    providers = pl.DataFrame({"provider_id": [pid], "name": ["Region Stockholm"]})
+    frame = scores_frame(
+        predictions.lazy(), features.lazy(), units.lazy(), providers.lazy(), CATALOG_RECORDS,
+        explanations_per_row=2,
+    ).collect()  # fmt: skip
+    # then the riskiest units are explained in the catalog's Swedish sentences
+    top = frame.filter(pl.col("risk_area") == AREA).sort("p_deficiency", descending=True).head(5)
+    sentences = [e["sentence_sv"] for row in top.get_column("explanations").to_list() for e in row]
+    assert sentences, "the elastic net's contributions gave no reason for the riskiest units"
+    assert all(
+        s.startswith(("Klagomål om tillgänglighet", "Telefontillgänglighet", "Driftsform")) for s in sentences
+    )
+    assert (predictions["p_serious"] <= predictions["p_deficiency"]).all(), "P(serious) above P(deficiency)"
+
+
+def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # type: ignore[no-untyped-def]
+    champion_run, models_tracking
+) -> None:
+    # Given the toy training run (tests/conftest.py: evaluated on 2020–2022, served as of 2023)
+    # When its family choice is read back from MLflow
+    choices = models_tracking.read_json(champion_run.run_id, "family/choice.json")
+    params = models_tracking.run_info(champion_run.run_id)["params"]
+    # Then every test year and the served model have a choice per area, each with its evidence
+    assert set(choices) == {"2020", "2021", "2022", FINAL}, sorted(choices)
+    final = choices[FINAL]
+    assert set(final) == set(champion_run.model.risk_areas)
+    for area, choice in final.items():
+        assert params[f"family.{area}"] == choice["family"], f"{area}: the param and the artifact disagree"
+        assert champion_run.model.metadata["families"][area] == choice["family"], "the served model differs"
+        assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
+        assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
+        assert choice["why_sv"].startswith("Vald på valideringsåren"), choice["why_sv"]
+    # And the test folds keep each family's own scores beside the chosen model's
+    scorers = set(champion_run.metrics.get_column("scorer").unique().to_list())
+    assert {"model", "logistic", "elastic_net", "lightgbm", "blend"} <= scorers, scorers
