@@ -516,11 +516,10 @@ def population_weights(rows: pl.DataFrame, population: str) -> np.ndarray | None
     unweighted they would over-count the high-risk units the design favoured. Equal-probability draws
     (every fold's π alike) are left unweighted, where the Hájek estimate is the plain share anyway.
     """
-    weights = rows.get_column("weight").to_numpy().astype(float)
-    if population == WEIGHTED:
-        return weights
-    if population == "random" and _unequal_within_folds(rows):
-        return weights
+    if population == WEIGHTED or (
+        population == "random" and "weight" in rows.columns and _unequal_within_folds(rows)
+    ):
+        return rows.get_column("weight").to_numpy().astype(float)
     return None
 
 

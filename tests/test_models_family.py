@@ -22,6 +22,7 @@ from models.family import (
     with_families,
 )
 from models.family_models import fit_elastic_net, ranked_as, refitted
+from models.targets import target_of
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
 from serving.scoring import scores_frame
@@ -282,9 +283,15 @@ def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # 
     assert set(choices) == {"2020", "2021", "2022", FINAL}, sorted(choices)
     final = choices[FINAL]
     assert set(final) == set(champion_run.model.risk_areas)
+    targets = {area: target_of(champion_run.model.metadata, area) for area in final}
+    assert "deficiency" in targets.values(), f"the toy run needs an area ranked by deficiency: {targets}"
     for area, choice in final.items():
         assert params[f"family.{area}"] == choice["family"], f"{area}: the param and the artifact disagree"
         assert champion_run.model.metadata["families"][area] == choice["family"], "the served model differs"
+        if targets[area] != "deficiency":
+            # An area ranked by serious findings is ranked by LightGBM's serious-finding model, and says so
+            assert choice["family"] == "lightgbm" and "allvarlig brist" in choice["why_sv"], choice
+            continue
         assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
         assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
         assert choice["why_sv"].startswith("Vald på valideringsåren"), choice["why_sv"]
