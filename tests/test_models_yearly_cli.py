@@ -54,7 +54,11 @@ def test_backtest_prospective_record_and_promotion_evidence_on_a_generated_world
     all_counts = {r["risk_area"]: r["n"] for r in result["counts"] if r["population"] == "all"}
     assert sorted(all_counts) == sorted(AREAS) and min(all_counts.values()) > 0
     diffs = [d for d in result["differences"] if d["metric"] == "precision_at_10pct"]
-    assert len(diffs) == 2 * len(AREAS)  # per population (random, all) and area
+    populations = {d["population"] for d in diffs}
+    assert populations == {"random", "all", "weighted"}, f"backtest populations {sorted(populations)}"
+    assert len(diffs) == len(populations) * len(AREAS), (
+        f"{len(diffs)} differences: one per population and area"
+    )
     assert all(d["lower"] <= d["value"] <= d["upper"] for d in diffs), diffs
     # And only the 2026 model is marked in sample (it was trained on 2025's decisions)
     status = {v["version"]: v["in_sample"] for v in result["versions"]}
