@@ -89,6 +89,8 @@ class FamilyChoice:
     @property
     def runners_up(self) -> list[str]:
         """The other candidates of the evidence, in order of simplicity."""
+        if self.reason == SERIOUS_TARGET_REASON:
+            return []  # no family was compared: the area is not ranked by what they model
         compared = {"elastic_net", *(row["family"] for row in self.evidence)}
         return [name for name in FAMILIES if name in compared and name != self.family]
 

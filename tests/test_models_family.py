@@ -291,6 +291,7 @@ def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # 
         if targets[area] != "deficiency":
             # An area ranked by serious findings is ranked by LightGBM's serious-finding model, and says so
             assert choice["family"] == "lightgbm" and "allvarlig brist" in choice["why_sv"], choice
+            assert choice["runners_up"] == [], f"{area}: runners-up named where no family was compared"
             continue
         assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
         assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
