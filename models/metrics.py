@@ -198,21 +198,38 @@ def batch_ranking_metrics(
             k = top_k_count(member.size, fraction)
             hits_by_fraction[fraction] += _hits_in_top_k(y[top], drawn, running_hits, k)
             selected_by_fraction[fraction] += k
-    for fraction in fractions:
-        hits = hits_by_fraction[fraction]
-        selected = selected_by_fraction[fraction]
+    return _metrics_from_hits(
+        out, hits_by_fraction, selected_by_fraction, (n_pos, n_all), y, s, counts, with_auc=with_auc
+    )
+
+
+def _metrics_from_hits(  # noqa: PLR0917 - the running sums of one batch and what they rank
+    out: dict[str, FloatArray],
+    hits_by_fraction: dict[float, FloatArray],
+    selected_by_fraction: Mapping[float, FloatArray | float],
+    totals: tuple[FloatArray, FloatArray],
+    y: FloatArray,
+    s: FloatArray,
+    mass: FloatArray,
+    *,
+    with_auc: bool,
+) -> dict[str, FloatArray]:
+    """``out`` with precision, recall and lift per top fraction from its hits and selected (B,) sums, and
+    ROC AUC and average precision from the rows' ``mass`` (multiplicity, or multiplicity × weight)."""
+    n_pos, n_all = totals
+    for fraction, hits in hits_by_fraction.items():
         tag = fraction_tag(fraction)
         with np.errstate(invalid="ignore", divide="ignore"):
-            precision = hits / selected
+            precision = hits / selected_by_fraction[fraction]
             out[f"precision_at_{tag}"] = precision
             out[f"recall_at_{tag}"] = np.where(n_pos > 0, hits / n_pos, np.nan)
             out[f"lift_at_{tag}"] = np.where(n_pos > 0, precision / (n_pos / n_all), np.nan)
     if not with_auc:
         return out
     ascending = np.argsort(s, kind="stable")
-    out["roc_auc"] = _auc_from_counts(y[ascending], counts[:, ascending])
+    out["roc_auc"] = _auc_from_counts(y[ascending], mass[:, ascending])
     descending = ascending[::-1]
-    out["average_precision"] = _average_precision_from_counts(y[descending], counts[:, descending])
+    out["average_precision"] = _average_precision_from_counts(y[descending], mass[:, descending])
     return out
 
 
@@ -246,21 +263,9 @@ def _weighted_ranking_metrics(
             k = fraction * total  # the fold's top fraction of the (resampled) population weight
             hits_by_fraction[fraction] += _hits_in_top_k(y[top], drawn, running_hits, k)
             selected_by_fraction[fraction] += k
-    for fraction in fractions:
-        hits, selected = hits_by_fraction[fraction], selected_by_fraction[fraction]
-        tag = fraction_tag(fraction)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            precision = hits / selected
-            out[f"precision_at_{tag}"] = precision
-            out[f"recall_at_{tag}"] = np.where(n_pos > 0, hits / n_pos, np.nan)
-            out[f"lift_at_{tag}"] = np.where(n_pos > 0, precision / (n_pos / n_all), np.nan)
-    if not with_auc:
-        return out
-    ascending = np.argsort(s, kind="stable")
-    out["roc_auc"] = _auc_from_counts(y[ascending], mass[:, ascending])
-    descending = ascending[::-1]
-    out["average_precision"] = _average_precision_from_counts(y[descending], mass[:, descending])
-    return out
+    return _metrics_from_hits(
+        out, hits_by_fraction, selected_by_fraction, (n_pos, n_all), y, s, mass, with_auc=with_auc
+    )
 
 
 def ranking_metrics(
