@@ -356,11 +356,15 @@ def overall_sv(verdicts: Mapping[str, Verdict], area_names: Mapping[str, str] | 
             f"I inget av {total} riskområden skiljer sig modellen säkert från slumpen: på de här tillsynerna "
             "går det inte att visa att modellen hittar brister bättre än ett slumpvis urval."
         )
-    return (
+    against_random = (
         f"Modellen är säkert bättre än slumpen i {len(random_better)} av {total} riskområden"
-        f" ({', '.join(names.get(a, a) for a in random_better)}) och säkert bättre än bästa "
-        f"jämförelsemetod i {len(baseline_better)}"
-        + (f" ({', '.join(names.get(a, a) for a in baseline_better)})." if baseline_better else ".")
+        f" ({', '.join(names.get(a, a) for a in random_better)})"
+    )
+    if not baseline_better:
+        return f"{against_random}, men i inget av dem säkert bättre än bästa jämförelsemetod."
+    return (
+        f"{against_random} och säkert bättre än bästa jämförelsemetod i {len(baseline_better)}"
+        f" ({', '.join(names.get(a, a) for a in baseline_better)})."
     )
 
 

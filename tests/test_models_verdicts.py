@@ -154,3 +154,25 @@ def test_the_random_selection_tail_is_the_hypergeometric_one() -> None:
     assert math.isclose(random_selection_tail(10, 5, 2, 1, upper=False), 1 - 10 / 45)
     # And the folds' selections add up: ceil(10 % of 95) + ceil(10 % of 100)
     assert selected_count(np.array([0] * 95 + [1] * 100), 0.10) == 10 + 10
+
+
+def test_the_swedish_summary_says_in_words_when_no_area_beats_the_best_baseline() -> None:
+    # Given two areas where the model beats random selection, one of them also the best baseline
+    beats_both = area_verdict(
+        "a",
+        "random",
+        _values((0.6, 0.5, 0.7), 0.2, {"complaints": (0.3, 0.2, 0.4)}, {"complaints": (0.3, 0.2, 0.4)}),
+    )
+    beats_random = area_verdict(
+        "b",
+        "random",
+        _values((0.6, 0.5, 0.7), 0.2, {"complaints": (0.55, 0.4, 0.7)}, {"complaints": (0.05, -0.1, 0.2)}),
+    )
+    assert beats_both is not None and beats_random is not None
+    names = {"a": "Samverkan", "b": "Kontinuitet"}
+
+    # When the run is summed up in Swedish, then a count of zero is said in words, never "i 0"
+    none = overall_sv({"b": beats_random}, names)
+    assert none.endswith("men i inget av dem säkert bättre än bästa jämförelsemetod."), none
+    some = overall_sv({"a": beats_both, "b": beats_random}, names)
+    assert "säkert bättre än bästa jämförelsemetod i 1 (Samverkan)." in some, some
