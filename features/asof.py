@@ -84,3 +84,25 @@ def as_of_grid(start: dt.date, end: dt.date, every: GridStep) -> list[dt.date]:
         dates.append(current)
         index += step
     return dates
+
+
+def dates_per_series(
+    units_at: pl.LazyFrame, series: str, n_series: int, dtype: pl.DataType | type[pl.DataType]
+) -> pl.LazyFrame:
+    """``unit_key``, ``as_of`` and ``series`` (0 .. ``n_series`` − 1): every (unit, date) of ``units_at``
+    once per series, ordered by unit, series and date.
+
+    That is the order of a (unit, series, date) lookup key: as-of joins on it keep the rows in order, and
+    series i of the rows in ``units_at`` order is the subsequence of series i.
+    """
+    return (
+        units_at.select("unit_key", "as_of")
+        .group_by("unit_key", maintain_order=True)
+        .agg("as_of")
+        .join(
+            pl.LazyFrame({series: range(n_series)}, schema={series: dtype}),
+            how="cross",
+            maintain_order="left_right",
+        )
+        .explode("as_of")
+    )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import polars as pl
 
 from engine.config import Attribute, AttributeSource
-from features.asof import months_before
+from features.asof import dates_per_series, months_before
 from features.catalog import ATTRIBUTE_CHANGE_WINDOW_MONTHS, attribute_name
 from features.context import keyed
 
@@ -143,19 +143,8 @@ def attribute_features(
     if not configured:
         return units_at.select("unit_key", "as_of")
     rows = known_rows(attributes, keys, configured, source.publication_lag_days).cache()
-    # Ordered by unit, attribute and date, the order of the lookup key; attribute i of the rows in
-    # ``units_at`` order is the subsequence of attribute i.
-    queries = (
-        units_at.select("unit_key", "as_of")
-        .group_by("unit_key", maintain_order=True)
-        .agg("as_of")
-        .join(
-            pl.LazyFrame({"attribute": range(len(configured))}, schema={"attribute": pl.Int64}),
-            how="cross",
-            maintain_order="left_right",
-        )
-        .explode("as_of")
-        .with_columns(_series_key(pl.col("attribute")).alias("series"))
+    queries = dates_per_series(units_at, "attribute", len(configured), pl.Int64).with_columns(
+        _series_key(pl.col("attribute")).alias("series")
     )
     lookups = _latest_before(queries, rows, pl.col("as_of"), ["valid_from", "value", "n"])
     lookups = _latest_before(

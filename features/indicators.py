@@ -22,7 +22,7 @@ import polars as pl
 from engine.config import IndicatorSource
 from engine.contract import with_null_columns
 from engine.order_free import order_free_sum
-from features.asof import month_index
+from features.asof import dates_per_series, month_index
 from features.catalog import INDICATOR_STATISTICS, indicator_name, indicator_not_reporting_name
 from features.context import keyed, keyed_units
 
@@ -293,20 +293,9 @@ def indicator_sources_features(
         ],
         how="vertical",
     )
-    # Every (unit, date) row gets every series. The queries are ordered by unit, series and date,
-    # which is the order of the lookup key: the as-of joins keep it, and series i of the rows in
-    # ``units_at`` order is the subsequence of series i.
-    queries = (
-        units_at.select("unit_key", "as_of")
-        .group_by("unit_key", maintain_order=True)
-        .agg("as_of")
-        .join(
-            pl.LazyFrame({"measure": range(len(series))}, schema={"measure": pl.UInt32}),
-            how="cross",
-            maintain_order="left_right",
-        )
-        .explode("as_of")
-        .with_columns(_series_key(), known_month=_known_month_by_series(series))
+    # Every (unit, date) row gets every series, in the order of the lookup key.
+    queries = dates_per_series(units_at, "measure", len(series), pl.UInt32).with_columns(
+        _series_key(), known_month=_known_month_by_series(series)
     )
     ordered = _in_series_order(monthly).cache()  # the only copy of the monthly rows
     running = _running_totals(ordered).cache()
