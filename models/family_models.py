@@ -133,12 +133,19 @@ def _serious_alongside(p_deficiency: np.ndarray, lightgbm: AreaPrediction) -> np
     return np.minimum(p_deficiency * np.clip(share, 0.0, 1.0), p_deficiency)
 
 
+def _deficiency_alongside(p_serious: np.ndarray, lightgbm: AreaPrediction) -> np.ndarray:
+    """P(deficiency) beside a family's P(serious): LightGBM's, never below the serious probability."""
+    return np.maximum(lightgbm.p_deficiency, p_serious)
+
+
 @dataclass
 class ElasticNetAreaModel:
     """An area served by the elastic net: calibrated probabilities and coefficient × deviation reasons.
 
-    P(serious) keeps the LightGBM area model's share of serious among deficiencies (``lightgbm``), as the
-    elastic net ranks the any-deficiency label only.
+    ``label``: what the net models, the area's ranking label (``deficiency``, or ``serious`` where the area
+    ranks by serious findings, :mod:`models.targets`). The other probability comes from the LightGBM area
+    model (``lightgbm``): with ``deficiency``, P(serious) keeps its share of serious among deficiencies;
+    with ``serious``, P(deficiency) is LightGBM's (never below the net's P(serious)).
     """
 
     risk_area: str
@@ -146,6 +153,7 @@ class ElasticNetAreaModel:
     calibrator: Calibrator
     lightgbm: AreaScorer
     family: str = "elastic_net"
+    label: str = "deficiency"
 
     @property
     def features(self) -> list[ModelFeature]:
@@ -155,7 +163,8 @@ class ElasticNetAreaModel:
     def deficiency(
         self, frame: pl.DataFrame, *, contributions: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Raw and calibrated P(deficiency) of ``frame``'s rows, and their contributions (or None)."""
+        """Raw and calibrated probability of the net's ``label`` for ``frame``'s rows, and their
+        contributions (or None)."""
         X = self.fit.matrix(frame)
         raw = self.fit.raw(X)
         p = self.calibrator.transform(raw, np.full(raw.shape[0], self.risk_area, dtype=object))
@@ -166,6 +175,8 @@ class ElasticNetAreaModel:
         """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
         raw, p, values = self.deficiency(frame, contributions=contributions)
         trees = self.lightgbm.predict_rows(frame, area, contributions=False)
+        if getattr(self, "label", "deficiency") == "serious":
+            return AreaPrediction(raw, _deficiency_alongside(p, trees), p, values)
         return AreaPrediction(raw, p, _serious_alongside(p, trees), values)
 
 
@@ -207,7 +218,8 @@ class BlendAreaModel:
         trees = self.lightgbm.predict_rows(frame, area, contributions=contributions)
         raw, p, linear = self.elastic_net.deficiency(frame, contributions=contributions)
         raw_blend = logit_mean(trees.raw, raw)
-        p_blend = ranked_as(logit_mean(trees.p_deficiency, p), raw_blend)
+        serious = getattr(self.elastic_net, "label", "deficiency") == "serious"
+        p_blend = ranked_as(logit_mean(trees.p_serious if serious else trees.p_deficiency, p), raw_blend)
         values = None
         if trees.contributions is not None and linear is not None:
             features = self.features
@@ -216,4 +228,6 @@ class BlendAreaModel:
             values[:, : trees.contributions.shape[1]] += 0.5 * trees.contributions
             for i, feature in enumerate(self.elastic_net.features):
                 values[:, position[feature.name]] += 0.5 * linear[:, i]
-        return AreaPrediction(logit_mean(trees.raw, raw), p_blend, _serious_alongside(p_blend, trees), values)
+        if serious:  # the blend of the two P(serious); P(deficiency) LightGBM's, never below it
+            return AreaPrediction(raw_blend, _deficiency_alongside(p_blend, trees), p_blend, values)
+        return AreaPrediction(raw_blend, p_blend, _serious_alongside(p_blend, trees), values)

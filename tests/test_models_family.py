@@ -14,11 +14,16 @@ from engine.config import Config
 from models.artifact import ModelFeature
 from models.family import (
     FINAL,
+    RANKING_LABEL,
+    ElasticNets,
     FamilyChoice,
     FamilySelection,
+    baseline_rows,
     choose_family,
     family_models,
     select_families,
+    validation_frame,
+    validation_rows,
     with_families,
 )
 from models.family_models import fit_elastic_net, ranked_as, refitted
@@ -284,18 +289,58 @@ def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # 
     final = choices[FINAL]
     assert set(final) == set(champion_run.model.risk_areas)
     targets = {area: target_of(champion_run.model.metadata, area) for area in final}
-    assert "deficiency" in targets.values(), f"the toy run needs an area ranked by deficiency: {targets}"
+    assert len(set(targets.values())) > 1, f"the toy run needs areas ranked by different targets: {targets}"
     for area, choice in final.items():
+        # (areas ranked by serious findings too: their families are compared on the serious label)
         assert params[f"family.{area}"] == choice["family"], f"{area}: the param and the artifact disagree"
         assert champion_run.model.metadata["families"][area] == choice["family"], "the served model differs"
-        if targets[area] != "deficiency":
-            # An area ranked by serious findings is ranked by LightGBM's serious-finding model, and says so
-            assert choice["family"] == "lightgbm" and "allvarlig brist" in choice["why_sv"], choice
-            assert choice["runners_up"] == [], f"{area}: runners-up named where no family was compared"
-            continue
         assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
         assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
         assert choice["why_sv"].startswith("Vald på valideringsåren"), choice["why_sv"]
     # And the test folds keep each family's own scores beside the chosen model's
     scorers = set(champion_run.metrics.get_column("scorer").unique().to_list())
     assert {"model", "logistic", "elastic_net", "lightgbm", "blend"} <= scorers, scorers
+
+
+def test_an_area_ranked_by_serious_findings_compares_and_serves_families_of_the_serious_label(
+    linear_rows: pl.DataFrame, linear_selection: FamilySelection, models_config: Config
+) -> None:
+    # Given the final LightGBM of a world whose area its model ranks by serious findings
+    final = final_split(AS_OF)
+    assert linear_selection.final is not None
+    trees = dataclasses.replace(
+        linear_selection.final,
+        family_models={},
+        risk_areas=[AREA],
+        metadata={**linear_selection.final.metadata, "targets": {AREA: {"target": "serious"}}},
+    )
+    nets = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+
+    # When its elastic nets are fitted for the area's ranking target
+    nets.use_targets_of(final, trees)
+    served = nets.served(final, {AREA: trees.model_for(AREA)})[AREA]
+
+    # Then the net is the baseline's fit of the serious label (same seed, same rows)
+    seed = models_config.model.seed + 10 * models_config.risk_area_ids.index(AREA)
+    direct = fit_elastic_net(
+        baseline_rows(linear_rows, final),
+        CATALOG,
+        seed,
+        models_config.model.lightgbm.num_threads,
+        label="serious",
+    )
+    X = direct.matrix(linear_rows)  # noqa: N806 - the scikit-learn name of a feature matrix
+    assert served.label == "serious" and np.allclose(served.fit.raw(X), direct.raw(X)), "not the serious net"
+    # And it serves P(serious) from that net, with P(deficiency) never below it
+    frame = trees.area_frame(linear_rows.drop("team", "method", strict=False), AREA)
+    prediction = served.predict_rows(frame, AREA, contributions=False)
+    _, p_net, _ = served.deficiency(frame, contributions=False)
+    assert np.allclose(prediction.p_serious, p_net), "P(serious) is not the serious net's"
+    assert (prediction.p_deficiency >= prediction.p_serious).all(), "P(deficiency) below P(serious)"
+    # And the validation rows the choice reads carry the serious label and each family's P(serious)
+    models = family_models(trees, final, nets)
+    validation = validation_frame(linear_rows, yearly_split(2022), trees, models, RANKING_LABEL)
+    year = validation_rows(linear_rows, yearly_split(2022))
+    assert (
+        validation.get_column(RANKING_LABEL).to_list() == year.get_column("serious").cast(pl.Int64).to_list()
+    )
