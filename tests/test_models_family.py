@@ -11,7 +11,8 @@ import polars as pl
 import pytest
 
 from engine.config import Config
-from models.artifact import ModelFeature
+from engine.scores import DEFICIENCY_CONTRIBUTIONS, OVERALL
+from models.artifact import AreaModel, ModelFeature, RiskModel
 from models.family import (
     FINAL,
     RANKING_LABEL,
@@ -343,4 +344,120 @@ def test_an_area_ranked_by_serious_findings_compares_and_serves_families_of_the_
     year = validation_rows(linear_rows, yearly_split(2022))
     assert (
         validation.get_column(RANKING_LABEL).to_list() == year.get_column("serious").cast(pl.Int64).to_list()
+    )
+
+
+@pytest.fixture(scope="module")
+def serious_trees(linear_selection: FamilySelection) -> RiskModel:
+    """The linear world's final LightGBM, its area ranked by serious findings."""
+    assert linear_selection.final is not None
+    final = linear_selection.final
+    targets = {AREA: {"target": "serious"}}
+    return dataclasses.replace(
+        final, family_models={}, risk_areas=[AREA], metadata={**final.metadata, "targets": targets}
+    )
+
+
+@pytest.fixture(scope="module")
+def serious_net(linear_rows: pl.DataFrame, serious_trees: RiskModel, models_config: Config) -> RiskModel:
+    """``serious_trees`` with its area served by the elastic net of P(serious)."""
+    final = final_split(AS_OF)
+    nets = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+    nets.use_targets_of(final, serious_trees)
+    choice = FamilyChoice(AREA, "elastic_net", "forced for the test", ["2022"], 100)
+    return with_families(serious_trees, family_models(serious_trees, final, nets), {AREA: choice})
+
+
+def _unit_features(rows: pl.DataFrame) -> pl.DataFrame:
+    """One feature row per unit inspected in 2022, as `tillsynsrisk score` reads them."""
+    latest = rows.filter(pl.col("start_date").dt.year() == 2022).unique("unit_id", keep="first")
+    return latest.sort("unit_id").select(
+        "unit_id",
+        pl.lit(AS_OF).alias("as_of"),
+        pl.lit(provider_ids(1)[0]).alias("provider_id"),
+        pl.lit("01").alias("region_code"),
+        pl.lit("0180").alias("municipality_code"),
+        pl.lit("vardcentral").alias("unit_type"),
+        *[str(record["name"]) for record in CATALOG_RECORDS],
+    )
+
+
+def _scores(model: RiskModel, features: pl.DataFrame) -> pl.DataFrame:
+    """``model``'s scores of ``features`` the way `tillsynsrisk score` makes them (no reason threshold)."""
+    units = features.select("unit_id", pl.col("unit_id").alias("name"), pl.lit(5000).alias("listed_patients"))
+    providers = pl.DataFrame({"provider_id": [provider_ids(1)[0]], "name": ["Region Stockholm"]})
+    predictions = model.predict_frame(features).lazy()
+    return scores_frame(
+        predictions, features.lazy(), units.lazy(), providers.lazy(), CATALOG_RECORDS,
+        explanations_per_row=3, targets={AREA: "serious"},
+    ).collect()  # fmt: skip
+
+
+def test_a_served_nets_reasons_are_on_the_log_odds_scale_of_the_probability_it_serves(
+    linear_rows: pl.DataFrame, serious_net: RiskModel
+) -> None:
+    # Given the elastic net of P(serious) serving an area: a penalised net whose raw log-odds its
+    # calibrator stretches (a rare label)
+    served = serious_net.model_for(AREA)
+    frame = serious_net.area_frame(_unit_features(linear_rows), AREA)
+    # When its rows are explained
+    prediction = served.predict_rows(frame, AREA, contributions=True)
+    assert prediction.contributions is not None
+    # Then each row's reasons add up to how far its served probability's log-odds stand from the others'
+    # (relative to the cohort, as the pages read them), not to the uncalibrated net's shrunk log-odds
+    served_log_odds = np.log(prediction.p_serious / (1 - prediction.p_serious))
+    reasons = prediction.contributions.sum(axis=1)
+    assert np.allclose(reasons - reasons.mean(), served_log_odds - served_log_odds.mean(), atol=1e-6), (
+        "the net's reasons do not add up to the log-odds of the P(serious) it serves"
+    )
+
+
+def test_the_overall_reasons_explain_p_deficiency_whichever_family_serves_p_serious(
+    linear_rows: pl.DataFrame, serious_trees: RiskModel, serious_net: RiskModel
+) -> None:
+    # Given an area ranked by serious findings, served once by LightGBM and once by the net of P(serious)
+    features = _unit_features(linear_rows)
+    # When both are scored
+    by_net, by_trees = _scores(serious_net, features), _scores(serious_trees, features)
+    # Then the overall row (the mean P(deficiency), which both take from LightGBM) gives the same reasons
+    overall = [
+        frame.filter(pl.col("risk_area") == OVERALL).sort("unit_id").get_column("explanations").to_list()
+        for frame in (by_net, by_trees)
+    ]
+    assert overall[0] == overall[1], "the overall reasons depend on which family serves P(serious)"
+    assert any(overall[0]), "the overall rows carry no reasons at all"
+    # And the area's own row is explained by the net (its reasons differ from the trees')
+    area = [frame.filter(pl.col("risk_area") == AREA).sort("unit_id") for frame in (by_net, by_trees)]
+    assert area[0].get_column("explanations").to_list() != area[1].get_column("explanations").to_list()
+
+
+def test_a_lightgbm_area_ranked_by_serious_findings_is_explained_by_its_serious_finding_model(
+    linear_rows: pl.DataFrame, serious_trees: RiskModel
+) -> None:
+    # Given a LightGBM area ranked by serious findings, with a serious-finding model
+    trees = serious_trees.model_for(AREA)
+    assert isinstance(trees, AreaModel) and trees.serious is not None, "the toy world needs a serious model"
+    features = _unit_features(linear_rows)
+    frame = serious_trees.area_frame(features, AREA)
+    # When the model predicts with contributions
+    predicted = serious_trees.predict_frame(features)
+    # Then the area's contributions are the serious-finding model's, and its deficiency model's are kept
+    # beside them for the overall row
+    serious = trees.serious_contributions(frame)
+    deficiency = trees.predict_rows(frame, AREA, contributions=True).contributions
+    assert serious is not None and deficiency is not None
+    names = [
+        feature.name for feature in trees.features if feature.name in predicted["contributions"].struct.fields
+    ]
+    columns = [trees.features.index(next(f for f in trees.features if f.name == name)) for name in names]
+    got = predicted["contributions"].struct.unnest().select(names).to_numpy()
+    kept = predicted[DEFICIENCY_CONTRIBUTIONS].struct.unnest().select(names).to_numpy()
+    assert np.allclose(got, serious[:, columns]), "the area's reasons are not its serious-finding model's"
+    assert np.allclose(kept, deficiency[:, columns]), "the deficiency model's contributions are lost"
+    # And a model ranking the area by deficiency keeps one set of contributions, the deficiency model's
+    by_deficiency = dataclasses.replace(serious_trees, metadata={**serious_trees.metadata, "targets": {}})
+    plain = by_deficiency.predict_frame(features)
+    assert DEFICIENCY_CONTRIBUTIONS not in plain.columns
+    assert np.allclose(
+        plain["contributions"].struct.unnest().select(names).to_numpy(), deficiency[:, columns]
     )
