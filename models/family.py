@@ -71,6 +71,12 @@ GATE_METRIC_SV = {
     "average_precision": "genomsnittlig precision",
 }
 FAMILY_ARTIFACT = "family/choice.json"
+# What the families were compared on (FamilyChoice.label), in the sentence of why_sv
+LABEL_COMPARED_SV = {
+    "deficiency": "",
+    "serious": ", jämförda på allvarliga brister (föreläggande), det som rangordnar området",
+}
+LABEL_FOUND_SV = {"deficiency": "brister", "serious": "allvarliga brister"}
 
 
 # --- The choice -------------------------------------------------------------------------------------
@@ -86,6 +92,8 @@ class FamilyChoice:
     validation_years: list[str]
     n: int
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # The 0/1 label the families were compared on: the area's ranking target's (models.targets.label_column)
+    label: str = "deficiency"
 
     @property
     def runners_up(self) -> list[str]:
@@ -96,6 +104,7 @@ class FamilyChoice:
     def why_sv(self) -> str:
         """Why this family, in Swedish with decimal commas (the report and the Modell page show it)."""
         years = f"{self.validation_years[0]}–{self.validation_years[-1]}" if self.validation_years else "–"
+        label = getattr(self, "label", "deficiency")  # choices made before the label was recorded
         if not self.evidence or self.reason.startswith(("the only", f"{self.n} validation")):
             if self.reason == "the only configured family":
                 return "Den enda modelltyp som konfigurationen tillåter."
@@ -109,10 +118,11 @@ class FamilyChoice:
             f"{_signed_sv(row['roc_auc']['value'])} i ROC-AUC"
             for row in self.evidence
         )
+        compared_on = LABEL_COMPARED_SV[label]
         return (
-            f"Vald på valideringsåren {years} ({self.n} tillsyner, aldrig teståret): jämfört med "
-            f"elastiskt nät hade {compared}. Det enklaste behålls om inte en mer komplex modelltyp hittade "
-            "fler brister och inte rangordnade sämre (ROC-AUC)."
+            f"Vald på valideringsåren {years} ({self.n} tillsyner, aldrig teståret){compared_on}: jämfört "
+            f"med elastiskt nät hade {compared}. Det enklaste behålls om inte en mer komplex modelltyp "
+            f"hittade fler {LABEL_FOUND_SV[label]} och inte rangordnade sämre (ROC-AUC)."
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,6 +136,7 @@ class FamilyChoice:
             "validation_years": self.validation_years,
             "n": self.n,
             "evidence": self.evidence,
+            "label": getattr(self, "label", "deficiency"),
         }
 
 
@@ -223,11 +234,13 @@ def choices_from_validation(
     *,
     years: Sequence[str],
     label: str = "deficiency",
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, FamilyChoice]:
     """Per area, the family the validation rows of ``years`` choose (:func:`choose_family`).
 
     ``validation`` holds one row per validation inspection × area: ``year``, ``risk_area``,
-    ``is_random``, ``label`` and ``p_<family>`` per family.
+    ``is_random``, ``label`` and ``p_<family>`` per family. ``labels``: the 0/1 label each area's
+    ``label`` column holds (recorded in the choice); ``label`` itself where not given.
     """
     settings = config.model
     chosen_rows = validation.filter(pl.col("year").is_in(list(years)))
@@ -246,7 +259,7 @@ def choices_from_validation(
         area_differences = (
             differences.filter(pl.col(AREA_COLUMN) == area) if not differences.is_empty() else differences
         )
-        out[area] = choose_family(
+        choice = choose_family(
             area,
             area_differences,
             candidates=settings.families,
@@ -255,6 +268,7 @@ def choices_from_validation(
             min_n=settings.paired_gate_min_n,
             years=sorted(set(area_rows.get_column("year").to_list())) if area_rows.height else [],
         )
+        out[area] = dataclasses.replace(choice, label=(labels or {}).get(area, label))
     return out
 
 
@@ -536,7 +550,9 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     chosen, scorers = [], []
     for split, model, models in zip(splits, lightgbm, per_split, strict=True):
         earlier = [year for year in years if _year_of(year) < split.test_start.year]
-        choices[split.name] = choices_from_validation(validation, config, years=earlier, label=label)
+        choices[split.name] = choices_from_validation(
+            validation, config, years=earlier, label=label, labels=_labels_of(model, label)
+        )
         chosen.append(with_families(model, models, choices[split.name]))
         scorers.append({
             "lightgbm": model,
@@ -546,11 +562,20 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     final_model = None
     if final is not None:
         final_split, final_lightgbm = final
-        choices[FINAL] = choices_from_validation(validation, config, years=years, label=label)
+        choices[FINAL] = choices_from_validation(
+            validation, config, years=years, label=label, labels=_labels_of(final_lightgbm, label)
+        )
         final_model = with_families(
             final_lightgbm, family_models(final_lightgbm, final_split, nets), choices[FINAL]
         )
     return FamilySelection(choices, chosen, scorers, nets, validation, final_model)
+
+
+def _labels_of(model: RiskModel, label: str) -> dict[str, str]:
+    """The 0/1 label ``label`` stands for in each of ``model``'s areas (its ranking target's)."""
+    if label != RANKING_LABEL:
+        return dict.fromkeys(model.risk_areas, label)
+    return {area: label_column(target_of(model.metadata, area)) for area in model.risk_areas}
 
 
 def _year_of(name: str) -> int:

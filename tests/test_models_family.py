@@ -28,7 +28,7 @@ from models.family import (
     with_families,
 )
 from models.family_models import fit_elastic_net, ranked_as, refitted
-from models.targets import target_of
+from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
 from serving.scoring import scores_frame
@@ -298,6 +298,10 @@ def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # 
         assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
         assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
         assert choice["why_sv"].startswith("Vald på valideringsåren"), choice["why_sv"]
+        # And each says which label the families were compared on: the one that ranks the area
+        assert choice["label"] == label_column(targets[area]), f"{area}: compared on {choice['label']}"
+        if choice["label"] == "serious":
+            assert "jämförda på allvarliga brister" in choice["why_sv"], choice["why_sv"]
     # And the test folds keep each family's own scores beside the chosen model's
     scorers = set(champion_run.metrics.get_column("scorer").unique().to_list())
     assert {"model", "logistic", "elastic_net", "lightgbm", "blend"} <= scorers, scorers
