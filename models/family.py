@@ -71,6 +71,7 @@ GATE_METRIC_SV = {
     "average_precision": "genomsnittlig precision",
 }
 FAMILY_ARTIFACT = "family/choice.json"
+NO_NET_REASON = "no elastic net for the area (one outcome, or a penalty that removed every feature): LightGBM"
 # What the families were compared on (FamilyChoice.label), in the sentence of why_sv
 LABEL_COMPARED_SV = {
     "deficiency": "",
@@ -98,6 +99,8 @@ class FamilyChoice:
     @property
     def runners_up(self) -> list[str]:
         """The other candidates of the evidence, in order of simplicity."""
+        if self.reason == NO_NET_REASON:
+            return []  # nothing was compared
         compared = {"elastic_net", *(row["family"] for row in self.evidence)}
         return [name for name in FAMILIES if name in compared and name != self.family]
 
@@ -105,6 +108,11 @@ class FamilyChoice:
         """Why this family, in Swedish with decimal commas (the report and the Modell page show it)."""
         years = f"{self.validation_years[0]}–{self.validation_years[-1]}" if self.validation_years else "–"
         label = getattr(self, "label", "deficiency")  # choices made before the label was recorded
+        if self.reason == NO_NET_REASON:
+            return (
+                "Inget elastiskt nät för området (straffet tog bort varje variabel, eller träningsdata har "
+                "bara ett utfall): gradient boosting (LightGBM) är den enda modelltyp som kan rangordna."
+            )
         if not self.evidence or self.reason.startswith(("the only", f"{self.n} validation")):
             if self.reason == "the only configured family":
                 return "Den enda modelltyp som konfigurationen tillåter."
@@ -378,6 +386,10 @@ class ElasticNets:
             fit = self.fit(area, split)
             if found is None or fit is None:
                 continue
+            if not fit.ranks:
+                logger.warning("%s %s: the elastic net's penalty removed every feature; no candidate",
+                               area, split.name)  # fmt: skip
+                continue
             label = self.label(area, split)
             calibrator = self._calibrator(*found, label)
             if not _rises(calibrator):
@@ -553,6 +565,7 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
         choices[split.name] = choices_from_validation(
             validation, config, years=earlier, label=label, labels=_labels_of(model, label)
         )
+        choices[split.name] = without_a_net(choices[split.name], models)
         chosen.append(with_families(model, models, choices[split.name]))
         scorers.append({
             "lightgbm": model,
@@ -565,9 +578,9 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
         choices[FINAL] = choices_from_validation(
             validation, config, years=years, label=label, labels=_labels_of(final_lightgbm, label)
         )
-        final_model = with_families(
-            final_lightgbm, family_models(final_lightgbm, final_split, nets), choices[FINAL]
-        )
+        final_models = family_models(final_lightgbm, final_split, nets)
+        choices[FINAL] = without_a_net(choices[FINAL], final_models)
+        final_model = with_families(final_lightgbm, final_models, choices[FINAL])
     return FamilySelection(choices, chosen, scorers, nets, validation, final_model)
 
 
@@ -576,6 +589,23 @@ def _labels_of(model: RiskModel, label: str) -> dict[str, str]:
     if label != RANKING_LABEL:
         return dict.fromkeys(model.risk_areas, label)
     return {area: label_column(target_of(model.metadata, area)) for area in model.risk_areas}
+
+
+def without_a_net(
+    choices: Mapping[str, FamilyChoice], models: Mapping[str, Mapping[str, AreaScorer]]
+) -> dict[str, FamilyChoice]:
+    """``choices`` where an area has no elastic net in ``models``: LightGBM, the only family, with why.
+
+    An area has none where its training rows hold one outcome or the net's penalty removed every feature
+    (a constant cannot rank: served, it would tie every unit and give no reason). Saying "too few validation
+    inspections", or keeping a family the model does not serve, would misreport the choice.
+    """
+    return {
+        area: choice
+        if area in models.get("elastic_net", {})
+        else FamilyChoice(area, "lightgbm", NO_NET_REASON, [], 0, label=choice.label)
+        for area, choice in choices.items()
+    }
 
 
 def _year_of(name: str) -> int:

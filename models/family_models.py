@@ -48,6 +48,11 @@ class ElasticNetFit:
         """``frame``'s design matrix in this fit's features and levels."""
         return design_matrix(frame, self.features, self.levels)
 
+    @property
+    def ranks(self) -> bool:
+        """Whether any coefficient is non-zero (a net whose penalty removed every feature is a constant)."""
+        return bool(np.any(self.pipeline.named_steps["logistic"].coef_ != 0))
+
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated probability of the label."""
         return np.asarray(self.pipeline.predict_proba(X)[:, 1], dtype=np.float64)

@@ -26,8 +26,9 @@ from models.family import (
     validation_frame,
     validation_rows,
     with_families,
+    without_a_net,
 )
-from models.family_models import fit_elastic_net, ranked_as, refitted
+from models.family_models import ElasticNetFit, fit_elastic_net, ranked_as, refitted
 from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
@@ -465,3 +466,31 @@ def test_a_lightgbm_area_ranked_by_serious_findings_is_explained_by_its_serious_
     assert np.allclose(
         plain["contributions"].struct.unnest().select(names).to_numpy(), deficiency[:, columns]
     )
+
+
+def test_an_elastic_net_whose_penalty_removed_every_feature_is_no_candidate(
+    linear_rows: pl.DataFrame,
+    linear_selection: FamilySelection,
+    models_config: Config,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an area whose elastic net is a constant: its penalty removed every feature
+    def constant(*args: object, **kwargs: object) -> ElasticNetFit:
+        fit = fit_elastic_net(*args, **kwargs)  # type: ignore[arg-type]
+        fit.pipeline.named_steps["logistic"].coef_[:] = 0.0
+        return fit
+
+    monkeypatch.setattr("models.family.fit_elastic_net", constant)
+    assert linear_selection.final is not None
+    trees = dataclasses.replace(linear_selection.final, family_models={}, risk_areas=[AREA])
+    nets = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+    # When the families of the area are made
+    models = family_models(trees, final_split(AS_OF), nets)
+    # Then neither the net nor the blend is a candidate (a constant ties every unit and gives no reason)
+    assert AREA not in models["elastic_net"] and AREA not in models["blend"], "a constant net is served"
+    # And a choice that kept the net (ties on the validation years) is LightGBM, saying why
+    kept = FamilyChoice(AREA, "elastic_net", "no more complex family beat elastic_net", ["2022"], 200)
+    choice = without_a_net({AREA: kept}, models)[AREA]
+    assert choice.family == "lightgbm" and choice.runners_up == [], choice
+    assert choice.why_sv().startswith("Inget elastiskt nät för området"), choice.why_sv()
+    assert with_families(trees, models, {AREA: choice}).metadata["families"][AREA] == "lightgbm"
