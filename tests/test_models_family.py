@@ -28,7 +28,14 @@ from models.family import (
     with_families,
     without_a_net,
 )
-from models.family_models import ElasticNetFit, fit_elastic_net, ranked_as, refitted
+from models.family_models import (
+    BlendAreaModel,
+    ElasticNetAreaModel,
+    ElasticNetFit,
+    fit_elastic_net,
+    ranked_as,
+    refitted,
+)
 from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
@@ -494,3 +501,31 @@ def test_an_elastic_net_whose_penalty_removed_every_feature_is_no_candidate(
     assert choice.family == "lightgbm" and choice.runners_up == [], choice
     assert choice.why_sv().startswith("Inget elastiskt nät för området"), choice.why_sv()
     assert with_families(trees, models, {AREA: choice}).metadata["families"][AREA] == "lightgbm"
+
+
+def test_a_blend_of_p_serious_is_explained_by_half_of_each_familys_serious_reasons(
+    linear_rows: pl.DataFrame, serious_net: RiskModel
+) -> None:
+    # Given the blend of the net of P(serious) and LightGBM, in an area ranked by serious findings
+    net = serious_net.model_for(AREA)
+    assert isinstance(net, ElasticNetAreaModel) and isinstance(net.lightgbm, AreaModel)
+    blend = BlendAreaModel(AREA, net.lightgbm, net)
+    frame = serious_net.area_frame(_unit_features(linear_rows), AREA)
+    # When its rows are explained
+    prediction = blend.predict_rows(frame, AREA, contributions=True)
+    # Then half of the reasons are LightGBM's serious-finding model's and half the net's (both of P(serious))
+    trees_serious = net.lightgbm.serious_contributions(frame)
+    _, _, linear = net.deficiency(frame, contributions=True)
+    assert trees_serious is not None and linear is not None and prediction.contributions is not None
+    names = [feature.name for feature in blend.features]
+    expected = np.zeros_like(prediction.contributions)
+    for i, feature in enumerate(net.lightgbm.features):
+        expected[:, names.index(feature.name)] += 0.5 * trees_serious[:, i]
+    for i, feature in enumerate(net.fit.features):
+        expected[:, names.index(feature.name)] += 0.5 * linear[:, i]
+    assert np.allclose(prediction.contributions, expected), "the blend's reasons are not of P(serious)"
+    # And its P(deficiency), LightGBM's, keeps LightGBM's deficiency reasons for the overall row
+    deficiency = net.lightgbm.predict_rows(frame, AREA, contributions=True).contributions
+    assert prediction.deficiency_contributions is not None and deficiency is not None
+    width = deficiency.shape[1]
+    assert np.allclose(prediction.deficiency_contributions[:, :width], deficiency)
