@@ -252,13 +252,16 @@ def _print_families(choices: dict[str, Any]) -> None:
         (row["metric"] for choice in choices.values() for row in choice.get("evidence", [])), "gate metric"
     )
     table = _compact_table("Model family per area, chosen on the validation years (never the test year)")
-    _add_area_columns(table, "family", "runners-up", "validation", "LightGBM − EN", "blend − EN")
+    _add_area_columns(
+        table, "family", "compared on", "runners-up", "validation", "LightGBM − EN", "blend − EN"
+    )
     for area, choice in choices.items():
         evidence = {row["family"]: row for row in choice.get("evidence", [])}
         years = choice.get("validation_years") or []
         table.add_row(
             escape(area),
             escape(choice["family"]),
+            escape(str(choice.get("label", "deficiency"))),  # the area's ranking label (models.targets)
             escape(", ".join(choice.get("runners_up", []))),
             f"{'–'.join([years[0], years[-1]]) if years else '–'} n={choice.get('n', 0)}",
             _difference_text(evidence.get("lightgbm")),

@@ -43,6 +43,10 @@ OVERALL = "overall"
 CURRENT_FILE = "CURRENT"
 SCORE_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
+# Column of model predictions (``RiskModel.predict_frame``) with each area's contributions to P(deficiency),
+# present where some area's ``contributions`` explain P(serious) (its ranking target): the overall row,
+# a mean of P(deficiency), is explained by these.
+DEFICIENCY_CONTRIBUTIONS = "deficiency_contributions"
 RANKING_SCORES: dict[str, pl.Expr] = {
     "deficiency": pl.col("p_deficiency"),
     "serious": pl.col("p_serious"),

@@ -9,6 +9,7 @@ contributions (SHAP values of the deficiency model, log-odds scale, before calib
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
@@ -18,9 +19,11 @@ import pandas as pd
 import polars as pl
 from mlflow.pyfunc import PythonModel
 
+from engine.scores import DEFICIENCY_CONTRIBUTIONS
 from models.calibration import Calibrator
 from models.estimator import RiskClassifier, sigmoid
 from models.offset import InspectionEffect, UnknownCovariateError, known_values_message, neutral_mix
+from models.targets import target_of
 
 POOLED = "__pooled__"
 AREA_COLUMN = "risk_area"
@@ -176,6 +179,9 @@ class AreaPrediction:
     p_deficiency: np.ndarray
     p_serious: np.ndarray
     contributions: np.ndarray | None
+    # Where ``contributions`` explain P(serious) (an area ranked by serious findings): the contributions to
+    # P(deficiency), which the overall row averages. None: ``contributions`` explain P(deficiency).
+    deficiency_contributions: np.ndarray | None = None
 
 
 @dataclass
@@ -244,6 +250,25 @@ class AreaModel:
             if values is not None:
                 values += share * self.deficiency.predict_contributions(X)[:, :-1]
         return AreaPrediction(raw, p_deficiency, np.minimum(p_serious, p_deficiency), values)
+
+    def serious_contributions(self, frame: pl.DataFrame) -> np.ndarray | None:
+        """SHAP contributions (log-odds) of the serious-finding model for ``frame``'s rows, over the same
+        inspection-covariate mix as :meth:`predict_rows`; None without a serious-finding model."""
+        if self.serious is None:
+            return None
+        if getattr(self, "deficiency_offset", None) is not None:
+            X = design_matrix(frame, self.features, self.levels)
+            return self.serious.predict_contributions(X)[:, :-1]
+        mix = getattr(self, "covariate_mix", None)
+        parts = (
+            mix.matrices(frame, self.features, self.levels)
+            if mix is not None
+            else [(1.0, design_matrix(frame, self.features, self.levels))]
+        )
+        values = np.zeros((frame.height, len(self.features)))
+        for share, X in parts:
+            values += share * self.serious.predict_contributions(X)[:, :-1]
+        return values
 
     def _predict_on_offset(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Trees grown on a team/method offset: one tree prediction per row, then the (rows × mix)
@@ -358,26 +383,65 @@ class RiskModel:
         features, so they never appear among the contributions.
         """
         names = [f.name for f in self.catalog]
-        parts = []
+        parts, explained = [], []
         for area in self.risk_areas:
             model = self.model_for(area)
             frame = self.area_frame(features, area)
-            prediction = model.predict_rows(frame, area, contributions=contributions)
-            part = frame.select("unit_id", "as_of", AREA_COLUMN).with_columns(
-                pl.Series("p_deficiency", prediction.p_deficiency, dtype=pl.Float64),
-                pl.Series("p_serious", prediction.p_serious, dtype=pl.Float64),
+            prediction = self._explained_by_target(
+                model, frame, area, model.predict_rows(frame, area, contributions=contributions)
             )
-            if prediction.contributions is not None:
-                values = prediction.contributions
-                used = {f.name: values[:, i] for i, f in enumerate(model.features) if f.name in names}
-                zeros = np.zeros(frame.height)
-                part = part.with_columns(
-                    pl.struct(
-                        [pl.Series(name, used.get(name, zeros), dtype=pl.Float64) for name in names]
-                    ).alias("contributions")
+            parts.append(
+                frame.select("unit_id", "as_of", AREA_COLUMN).with_columns(
+                    pl.Series("p_deficiency", prediction.p_deficiency, dtype=pl.Float64),
+                    pl.Series("p_serious", prediction.p_serious, dtype=pl.Float64),
                 )
-            parts.append(part)
+            )
+            explained.append((model, prediction))
+        if not contributions:
+            return pl.concat(parts, how="vertical")
+        # A second struct only where some area's reasons explain P(serious): the overall row explains the
+        # mean P(deficiency) and reads it (serving.scoring).
+        separate = any(prediction.deficiency_contributions is not None for _, prediction in explained)
+        for index, (model, prediction) in enumerate(explained):
+            assert prediction.contributions is not None
+            values = prediction.contributions
+            structs = [_contributions_struct(values, model.features, names, "contributions")]
+            if separate:
+                if prediction.deficiency_contributions is not None:
+                    values = prediction.deficiency_contributions
+                structs.append(_contributions_struct(values, model.features, names, DEFICIENCY_CONTRIBUTIONS))
+            parts[index] = parts[index].with_columns(structs)
         return pl.concat(parts, how="vertical")
+
+    def _explained_by_target(
+        self, model: AreaScorer, frame: pl.DataFrame, area: str, prediction: AreaPrediction
+    ) -> AreaPrediction:
+        """``prediction`` of a LightGBM area ranked by serious findings, explained by its serious-finding
+        model (its deficiency contributions kept for the overall row); any other prediction unchanged."""
+        if (
+            prediction.contributions is None
+            or prediction.deficiency_contributions is not None
+            or not isinstance(model, AreaModel)
+            or target_of(self.metadata, area) != "serious"
+        ):
+            return prediction
+        serious = model.serious_contributions(frame)
+        if serious is None:
+            return prediction
+        return dataclasses.replace(
+            prediction, contributions=serious, deficiency_contributions=prediction.contributions
+        )
+
+
+def _contributions_struct(
+    values: np.ndarray, features: Sequence[ModelFeature], names: Sequence[str], alias: str
+) -> pl.Series:
+    """One float per catalog feature in ``names`` (0.0 where the model does not use it), as a struct."""
+    used = {f.name: values[:, i] for i, f in enumerate(features) if f.name in names}
+    zeros = np.zeros(values.shape[0])
+    return pl.DataFrame(
+        [pl.Series(name, used.get(name, zeros), dtype=pl.Float64) for name in names]
+    ).to_struct(alias)
 
 
 class RiskPyfunc(PythonModel):

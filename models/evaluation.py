@@ -157,8 +157,8 @@ def evaluate_split(
             config=config,
             seed=settings.seed + 10 * index,
             label=label_column(target),
-            # The family choice's elastic net is of the deficiency label; other targets fit their own.
-            logistic_fit=None if logistic is None or target != "deficiency" else logistic(area),
+            # The family choice's elastic net of the area, fitted on the same (target's) label.
+            logistic_fit=None if logistic is None else logistic(area),
         )
         oracle = _oracle(area_test, target)
         parts.append(

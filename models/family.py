@@ -39,11 +39,12 @@ import polars as pl
 from sklearn.pipeline import Pipeline
 
 from engine.config import Config
+from engine.scores import RANKING_SCORES
 from models.artifact import AREA_COLUMN, AreaScorer, ModelFeature, RiskModel, features_for_area
 from models.backtest import paired_metrics
 from models.calibration import Calibrator, fit_calibrator
 from models.family_models import BlendAreaModel, ElasticNetAreaModel, ElasticNetFit, fit_elastic_net, refitted
-from models.targets import target_of
+from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import Split, yearly_split
 
@@ -57,9 +58,9 @@ FAMILY_SV = {
     "blend": "medelvärde av båda",
 }
 FINAL = "final"
-# The elastic net and the blend model P(deficiency); an area its model ranks by serious findings (a ranking
-# target other than deficiency, models.targets) is served by LightGBM, whose serious-finding model ranks it.
-SERIOUS_TARGET_REASON = "ranked by serious findings: LightGBM's serious-finding model ranks the area"
+# ``label`` of select_families: each area's ranking label, as its split's model resolved its target
+# (models.targets): the families are compared on what ranks the area.
+RANKING_LABEL = "label"
 GATE_METRIC_SV = {
     "precision_at_5pct": "precision bland de 5 % högst rankade",
     "precision_at_10pct": "precision bland de 10 % högst rankade",
@@ -70,6 +71,13 @@ GATE_METRIC_SV = {
     "average_precision": "genomsnittlig precision",
 }
 FAMILY_ARTIFACT = "family/choice.json"
+NO_NET_REASON = "no elastic net for the area (one outcome, or a penalty that removed every feature): LightGBM"
+# What the families were compared on (FamilyChoice.label), in the sentence of why_sv
+LABEL_COMPARED_SV = {
+    "deficiency": "",
+    "serious": ", jämförda på allvarliga brister (föreläggande), det som rangordnar området",
+}
+LABEL_FOUND_SV = {"deficiency": "brister", "serious": "allvarliga brister"}
 
 
 # --- The choice -------------------------------------------------------------------------------------
@@ -85,23 +93,26 @@ class FamilyChoice:
     validation_years: list[str]
     n: int
     evidence: list[dict[str, Any]] = field(default_factory=list)
+    # The 0/1 label the families were compared on: the area's ranking target's (models.targets.label_column)
+    label: str = "deficiency"
 
     @property
     def runners_up(self) -> list[str]:
         """The other candidates of the evidence, in order of simplicity."""
-        if self.reason == SERIOUS_TARGET_REASON:
-            return []  # no family was compared: the area is not ranked by what they model
+        if self.reason == NO_NET_REASON:
+            return []  # nothing was compared
         compared = {"elastic_net", *(row["family"] for row in self.evidence)}
         return [name for name in FAMILIES if name in compared and name != self.family]
 
     def why_sv(self) -> str:
         """Why this family, in Swedish with decimal commas (the report and the Modell page show it)."""
-        if self.reason == SERIOUS_TARGET_REASON:
-            return (
-                "Området rangordnas efter risk för allvarlig brist: LightGBM:s modell för allvarliga brister "
-                "rangordnar, och valet mellan modelltyper görs bara där risken för brist rangordnar."
-            )
         years = f"{self.validation_years[0]}–{self.validation_years[-1]}" if self.validation_years else "–"
+        label = getattr(self, "label", "deficiency")  # choices made before the label was recorded
+        if self.reason == NO_NET_REASON:
+            return (
+                "Inget elastiskt nät för området (straffet tog bort varje variabel, eller träningsdata har "
+                "bara ett utfall): gradient boosting (LightGBM) är den enda modelltyp som kan rangordna."
+            )
         if not self.evidence or self.reason.startswith(("the only", f"{self.n} validation")):
             if self.reason == "the only configured family":
                 return "Den enda modelltyp som konfigurationen tillåter."
@@ -115,10 +126,11 @@ class FamilyChoice:
             f"{_signed_sv(row['roc_auc']['value'])} i ROC-AUC"
             for row in self.evidence
         )
+        compared_on = LABEL_COMPARED_SV[label]
         return (
-            f"Vald på valideringsåren {years} ({self.n} tillsyner, aldrig teståret): jämfört med "
-            f"elastiskt nät hade {compared}. Det enklaste behålls om inte en mer komplex modelltyp hittade "
-            "fler brister och inte rangordnade sämre (ROC-AUC)."
+            f"Vald på valideringsåren {years} ({self.n} tillsyner, aldrig teståret){compared_on}: jämfört "
+            f"med elastiskt nät hade {compared}. Det enklaste behålls om inte en mer komplex modelltyp "
+            f"hittade fler {LABEL_FOUND_SV[label]} och inte rangordnade sämre (ROC-AUC)."
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -132,6 +144,7 @@ class FamilyChoice:
             "validation_years": self.validation_years,
             "n": self.n,
             "evidence": self.evidence,
+            "label": getattr(self, "label", "deficiency"),
         }
 
 
@@ -229,11 +242,13 @@ def choices_from_validation(
     *,
     years: Sequence[str],
     label: str = "deficiency",
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, FamilyChoice]:
     """Per area, the family the validation rows of ``years`` choose (:func:`choose_family`).
 
     ``validation`` holds one row per validation inspection × area: ``year``, ``risk_area``,
-    ``is_random``, ``label`` and ``p_<family>`` per family.
+    ``is_random``, ``label`` and ``p_<family>`` per family. ``labels``: the 0/1 label each area's
+    ``label`` column holds (recorded in the choice); ``label`` itself where not given.
     """
     settings = config.model
     chosen_rows = validation.filter(pl.col("year").is_in(list(years)))
@@ -252,7 +267,7 @@ def choices_from_validation(
         area_differences = (
             differences.filter(pl.col(AREA_COLUMN) == area) if not differences.is_empty() else differences
         )
-        out[area] = choose_family(
+        choice = choose_family(
             area,
             area_differences,
             candidates=settings.families,
@@ -261,6 +276,7 @@ def choices_from_validation(
             min_n=settings.paired_gate_min_n,
             years=sorted(set(area_rows.get_column("year").to_list())) if area_rows.height else [],
         )
+        out[area] = dataclasses.replace(choice, label=(labels or {}).get(area, label))
     return out
 
 
@@ -297,15 +313,27 @@ class ElasticNets:
         self.rows = rows
         self.catalog = list(catalog)
         self.config = config
-        self.label = label
+        self.default_label = label
+        # The label each (area, split)'s net models: its model's ranking target's (set by select_families).
+        self.labels: dict[tuple[str, dt.date, dt.date], str] = {}
         self._fits: dict[tuple[str, dt.date, dt.date], ElasticNetFit | None] = {}
+
+    def use_targets_of(self, split: Split, model: RiskModel) -> None:
+        """Model each area of ``split`` by the label ``model`` ranks it by (its ranking target)."""
+        for area in model.risk_areas:
+            key = (area, split.held_out_start, split.test_start)
+            self.labels[key] = label_column(target_of(model.metadata, area))
+
+    def label(self, area: str, split: Split) -> str:
+        """The label ``area``'s net of ``split`` models."""
+        return self.labels.get((area, split.held_out_start, split.test_start), self.default_label)
 
     def fit(self, area: str, split: Split) -> ElasticNetFit | None:
         """The baseline's fit of ``area`` for ``split`` (None: its rows lack an outcome)."""
         key = (area, split.held_out_start, split.test_start)
         if key not in self._fits:
             train = baseline_rows(self.rows, split).filter(pl.col(AREA_COLUMN) == area)
-            y = train.get_column(self.label).to_numpy() if train.height else np.zeros(0)
+            y = train.get_column(self.label(area, split)).to_numpy() if train.height else np.zeros(0)
             if not (y.size and 0 < y.sum() < y.size):
                 self._fits[key] = None
             else:
@@ -315,7 +343,7 @@ class ElasticNets:
                     features_for_area(self.catalog, area),
                     self.config.model.seed + 10 * index,  # the baseline's seed (models.evaluation)
                     self.config.model.lightgbm.num_threads,
-                    label=self.label,
+                    label=self.label(area, split),
                 )
         return self._fits[key]
 
@@ -329,19 +357,20 @@ class ElasticNets:
         fit = self.fit(area, split)
         if fit is None:
             return None
+        label = self.label(area, split)
         held = self.rows.filter(split.held_out_filter() & (pl.col(AREA_COLUMN) == area))
-        if held.is_empty() or np.unique(held.get_column(self.label).to_numpy()).size < 2:
+        if held.is_empty() or np.unique(held.get_column(label).to_numpy()).size < 2:
             logger.warning(
                 "%s %s: held-out year lacks an outcome; calibrated on the training rows", area, split.name
             )
             return fit, baseline_rows(self.rows, split).filter(pl.col(AREA_COLUMN) == area)
         before = baseline_rows(self.rows, previous_split(split)).filter(pl.col(AREA_COLUMN) == area)
-        if before.is_empty() or np.unique(before.get_column(self.label).to_numpy()).size < 2:
+        if before.is_empty() or np.unique(before.get_column(label).to_numpy()).size < 2:
             logger.warning(
                 "%s %s: no elastic net before the held-out year; calibrated in sample", area, split.name
             )
             return fit, held
-        return refitted(fit, before, self.label), held
+        return refitted(fit, before, label), held
 
     def served(self, split: Split, trees: Mapping[str, AreaScorer]) -> dict[str, ElasticNetAreaModel]:
         """``split``'s elastic net of each area of ``trees`` (its LightGBM area models), calibrated.
@@ -357,18 +386,23 @@ class ElasticNets:
             fit = self.fit(area, split)
             if found is None or fit is None:
                 continue
-            calibrator = self._calibrator(*found)
+            if not fit.ranks:
+                logger.warning("%s %s: the elastic net's penalty removed every feature; no candidate",
+                               area, split.name)  # fmt: skip
+                continue
+            label = self.label(area, split)
+            calibrator = self._calibrator(*found, label)
             if not _rises(calibrator):
                 logger.warning("%s %s: the earlier elastic net does not rank the held-out year; in sample",
                                area, split.name)  # fmt: skip
-                calibrator = self._calibrator(fit, found[1])
-            out[area] = ElasticNetAreaModel(area, fit, calibrator, lightgbm)
+                calibrator = self._calibrator(fit, found[1], label)
+            out[area] = ElasticNetAreaModel(area, fit, calibrator, lightgbm, label=label)
         return out
 
-    def _calibrator(self, fit: ElasticNetFit, rows: pl.DataFrame) -> Calibrator:
+    def _calibrator(self, fit: ElasticNetFit, rows: pl.DataFrame, label: str) -> Calibrator:
         return fit_calibrator(
             fit.raw(fit.matrix(rows)),
-            rows.get_column(self.label).to_numpy().astype(np.int64),
+            rows.get_column(label).to_numpy().astype(np.int64),
             self.config.model.calibration,
             rows.get_column("weight").to_numpy().astype(np.float64),
         )
@@ -411,8 +445,12 @@ def with_families(
 
 
 def _family_predictions(rows: pl.DataFrame, model: RiskModel, area: str, scorer: AreaScorer) -> np.ndarray:
+    """The family's score of ``area``'s rows by ``model``'s ranking target for it (what ranks the area)."""
     frame = model.area_frame(rows.drop([c for c in ("team", "method") if c in rows.columns]), area)
-    return scorer.predict_rows(frame, area, contributions=False).p_deficiency
+    prediction = scorer.predict_rows(frame, area, contributions=False)
+    scores = pl.DataFrame({"p_deficiency": prediction.p_deficiency, "p_serious": prediction.p_serious})
+    target = target_of(model.metadata, area)
+    return scores.select(RANKING_SCORES[target]).to_series().to_numpy().astype(np.float64)
 
 
 def validation_frame(
@@ -429,9 +467,14 @@ def validation_frame(
         area_rows = year_rows.filter(pl.col(AREA_COLUMN) == area)
         if area_rows.is_empty() or any(area not in models[name] for name in FAMILIES):
             continue
+        area_label = label_column(target_of(lightgbm.metadata, area)) if label == RANKING_LABEL else label
         parts.append(
             area_rows.select(
-                pl.lit(split.name).alias("year"), "inspection_id", AREA_COLUMN, "is_random", label
+                pl.lit(split.name).alias("year"),
+                "inspection_id",
+                AREA_COLUMN,
+                "is_random",
+                pl.col(area_label).cast(pl.Int64).alias(label),
             ).with_columns(
                 pl.Series(f"p_{name}", _family_predictions(area_rows, lightgbm, area, models[name][area]))
                 for name in FAMILIES
@@ -483,7 +526,7 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     config: Config,
     final: tuple[Split, RiskModel] | None = None,
     *,
-    label: str = "deficiency",
+    label: str = RANKING_LABEL,
     progress: Callable[[str], None] | None = None,
 ) -> FamilySelection:
     """Choose every evaluation split's (and the final model's) family per area on validation years only.
@@ -492,12 +535,19 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     ``final``: the served model's split and its LightGBM. See the module docstring for the procedure.
     """
     step = progress or (lambda _: None)
-    nets = ElasticNets(rows, catalog, config, label)
+    nets = ElasticNets(rows, catalog, config, "deficiency" if label == RANKING_LABEL else label)
+    if label == RANKING_LABEL:
+        for split, model in zip(splits, lightgbm, strict=True):
+            nets.use_targets_of(split, model)
+        if final is not None:
+            nets.use_targets_of(*final)
     per_split = [family_models(model, split, nets) for split, model in zip(splits, lightgbm, strict=True)]
     validation_parts = []
     if len(config.model.families) > 1 and splits:
         before = _split_before(rows, splits[0], catalog, config)
         if before is not None:
+            if label == RANKING_LABEL:
+                nets.use_targets_of(*before)
             validation_parts.append(
                 validation_frame(rows, before[0], before[1], family_models(before[1], before[0], nets), label)
             )
@@ -512,9 +562,10 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     chosen, scorers = [], []
     for split, model, models in zip(splits, lightgbm, per_split, strict=True):
         earlier = [year for year in years if _year_of(year) < split.test_start.year]
-        choices[split.name] = deficiency_ranked(
-            choices_from_validation(validation, config, years=earlier, label=label), model
+        choices[split.name] = choices_from_validation(
+            validation, config, years=earlier, label=label, labels=_labels_of(model, label)
         )
+        choices[split.name] = without_a_net(choices[split.name], models)
         chosen.append(with_families(model, models, choices[split.name]))
         scorers.append({
             "lightgbm": model,
@@ -524,27 +575,41 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     final_model = None
     if final is not None:
         final_split, final_lightgbm = final
-        choices[FINAL] = deficiency_ranked(
-            choices_from_validation(validation, config, years=years, label=label), final_lightgbm
+        choices[FINAL] = choices_from_validation(
+            validation, config, years=years, label=label, labels=_labels_of(final_lightgbm, label)
         )
-        final_model = with_families(
-            final_lightgbm, family_models(final_lightgbm, final_split, nets), choices[FINAL]
-        )
+        final_models = family_models(final_lightgbm, final_split, nets)
+        choices[FINAL] = without_a_net(choices[FINAL], final_models)
+        final_model = with_families(final_lightgbm, final_models, choices[FINAL])
     return FamilySelection(choices, chosen, scorers, nets, validation, final_model)
+
+
+def _labels_of(model: RiskModel, label: str) -> dict[str, str]:
+    """The 0/1 label ``label`` stands for in each of ``model``'s areas (its ranking target's)."""
+    if label != RANKING_LABEL:
+        return dict.fromkeys(model.risk_areas, label)
+    return {area: label_column(target_of(model.metadata, area)) for area in model.risk_areas}
+
+
+def without_a_net(
+    choices: Mapping[str, FamilyChoice], models: Mapping[str, Mapping[str, AreaScorer]]
+) -> dict[str, FamilyChoice]:
+    """``choices`` where an area has no elastic net in ``models``: LightGBM, the only family, with why.
+
+    An area has none where its training rows hold one outcome or the net's penalty removed every feature
+    (a constant cannot rank: served, it would tie every unit and give no reason). Saying "too few validation
+    inspections", or keeping a family the model does not serve, would misreport the choice.
+    """
+    return {
+        area: choice
+        if area in models.get("elastic_net", {})
+        else FamilyChoice(area, "lightgbm", NO_NET_REASON, [], 0, label=choice.label)
+        for area, choice in choices.items()
+    }
 
 
 def _year_of(name: str) -> int:
     return int(name)
-
-
-def deficiency_ranked(choices: Mapping[str, FamilyChoice], model: RiskModel) -> dict[str, FamilyChoice]:
-    """``choices`` where ``model`` ranks the area by P(deficiency); LightGBM, with the reason, elsewhere."""
-    return {
-        area: choice
-        if target_of(model.metadata, area) == "deficiency"
-        else FamilyChoice(area, "lightgbm", SERIOUS_TARGET_REASON, [], 0)
-        for area, choice in choices.items()
-    }
 
 
 def _forced(choices: Mapping[str, FamilyChoice], family: str) -> dict[str, FamilyChoice]:

@@ -10,7 +10,7 @@ the log-odds scale. Which family serves an area is chosen in :mod:`models.family
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +27,7 @@ from models.calibration import Calibrator
 
 PROBABILITY_FLOOR = 1e-6
 TIE_BREAK = 1e-9
+CALIBRATION_STEP = 1e-3  # log-odds: below it a row is at the cohort point (local slope)
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,11 @@ class ElasticNetFit:
     def matrix(self, frame: pl.DataFrame) -> np.ndarray:
         """``frame``'s design matrix in this fit's features and levels."""
         return design_matrix(frame, self.features, self.levels)
+
+    @property
+    def ranks(self) -> bool:
+        """Whether any coefficient is non-zero (a net whose penalty removed every feature is a constant)."""
+        return bool(np.any(self.pipeline.named_steps["logistic"].coef_ != 0))
 
     def raw(self, X: np.ndarray) -> np.ndarray:
         """Uncalibrated probability of the label."""
@@ -126,6 +132,44 @@ def _explainable(
     return ElasticNetFit(pipeline, levels, list(features), prepared.mean(axis=0), owners)
 
 
+def calibrated_contributions(
+    values: np.ndarray, cohort: np.ndarray, calibrated_log_odds: Callable[[np.ndarray], np.ndarray]
+) -> np.ndarray:
+    """Contributions to the raw log-odds (``values`` + ``cohort`` term) restated on the calibrated scale.
+
+    Each row's contributions are scaled by one factor, so that they sum to the calibrated log-odds of the
+    row minus the calibrated log-odds of the cohort point: the push each feature gives the probability the
+    page shows. Why: a penalised net's raw log-odds are shrunk (an elastic net of a rare label can vary by
+    ±0.3 where its calibrated probability varies by ±1.5), and reasons read on that scale fall under the
+    threshold a reason must reach (``[explanations] min_contribution``, log-odds of the served probability)
+    however far the unit stands from the others. For a sigmoid calibrator the factor is its slope, the same
+    for every row; for a step (isotonic) calibrator the secant from the cohort point (the local slope for a
+    row at that point).
+
+    Parameters
+    ----------
+    values
+        Rows × features, contributions to the raw log-odds (:meth:`ElasticNetFit.contributions`).
+    cohort
+        Each row's cohort term: ``values.sum(axis=1) + cohort`` is the row's raw log-odds.
+    calibrated_log_odds
+        Raw log-odds to the calibrated probability's log-odds (monotone).
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values`` scaled row by row to the calibrated scale.
+    """
+    raw = values.sum(axis=1) + cohort
+    step = raw - cohort
+    near = np.abs(step) < CALIBRATION_STEP
+    secant = (calibrated_log_odds(raw) - calibrated_log_odds(cohort)) / np.where(near, 1.0, step)
+    local = (calibrated_log_odds(raw + CALIBRATION_STEP) - calibrated_log_odds(raw - CALIBRATION_STEP)) / (
+        2 * CALIBRATION_STEP
+    )
+    return values * np.where(near, local, secant)[:, None]
+
+
 def _serious_alongside(p_deficiency: np.ndarray, lightgbm: AreaPrediction) -> np.ndarray:
     """P(serious) as the family's P(deficiency) × LightGBM's P(serious | deficiency), never above it."""
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -133,12 +177,19 @@ def _serious_alongside(p_deficiency: np.ndarray, lightgbm: AreaPrediction) -> np
     return np.minimum(p_deficiency * np.clip(share, 0.0, 1.0), p_deficiency)
 
 
+def _deficiency_alongside(p_serious: np.ndarray, lightgbm: AreaPrediction) -> np.ndarray:
+    """P(deficiency) beside a family's P(serious): LightGBM's, never below the serious probability."""
+    return np.maximum(lightgbm.p_deficiency, p_serious)
+
+
 @dataclass
 class ElasticNetAreaModel:
     """An area served by the elastic net: calibrated probabilities and coefficient × deviation reasons.
 
-    P(serious) keeps the LightGBM area model's share of serious among deficiencies (``lightgbm``), as the
-    elastic net ranks the any-deficiency label only.
+    ``label``: what the net models, the area's ranking label (``deficiency``, or ``serious`` where the area
+    ranks by serious findings, :mod:`models.targets`). The other probability comes from the LightGBM area
+    model (``lightgbm``): with ``deficiency``, P(serious) keeps its share of serious among deficiencies;
+    with ``serious``, P(deficiency) is LightGBM's (never below the net's P(serious)).
     """
 
     risk_area: str
@@ -146,27 +197,77 @@ class ElasticNetAreaModel:
     calibrator: Calibrator
     lightgbm: AreaScorer
     family: str = "elastic_net"
+    label: str = "deficiency"
 
     @property
     def features(self) -> list[ModelFeature]:
-        """The elastic net's features (the area's catalog features)."""
+        """The features the contributions are given for: the elastic net's (the area's catalog features);
+        of a net of P(serious), LightGBM's first (its P(deficiency) is explained by them), then the net's
+        others."""
+        if getattr(self, "label", "deficiency") == "serious":
+            return features_of_both(self.lightgbm.features, self.fit.features)
         return self.fit.features
 
     def deficiency(
         self, frame: pl.DataFrame, *, contributions: bool
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
-        """Raw and calibrated P(deficiency) of ``frame``'s rows, and their contributions (or None)."""
+        """Raw and calibrated probability of the net's ``label`` for ``frame``'s rows, and their
+        contributions (or None) on the log-odds scale of the calibrated probability
+        (:func:`calibrated_contributions`)."""
         X = self.fit.matrix(frame)
         raw = self.fit.raw(X)
         p = self.calibrator.transform(raw, np.full(raw.shape[0], self.risk_area, dtype=object))
-        values = self.fit.contributions(X)[0] if contributions else None
+        values = None
+        if contributions:
+            values = calibrated_contributions(*self.fit.contributions(X), self._calibrated_log_odds)
         return raw, ranked_as(np.asarray(p, dtype=np.float64), raw), values
+
+    def _calibrated_log_odds(self, log_odds: np.ndarray) -> np.ndarray:
+        areas = np.full(log_odds.shape[0], self.risk_area, dtype=object)
+        p = self.calibrator.transform(expit(log_odds), areas)
+        return np.asarray(logit(np.clip(p, PROBABILITY_FLOOR, 1 - PROBABILITY_FLOOR)), dtype=np.float64)
 
     def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
         raw, p, values = self.deficiency(frame, contributions=contributions)
+        if getattr(self, "label", "deficiency") == "serious":
+            # P(deficiency) is LightGBM's, and so are its reasons (what the overall row averages)
+            trees = self.lightgbm.predict_rows(frame, area, contributions=contributions)
+            layout = self.features
+            return AreaPrediction(
+                raw,
+                _deficiency_alongside(p, trees),
+                p,
+                _in_layout(values, self.fit.features, layout),
+                _in_layout(trees.contributions, self.lightgbm.features, layout),
+            )
         trees = self.lightgbm.predict_rows(frame, area, contributions=False)
         return AreaPrediction(raw, p, _serious_alongside(p, trees), values)
+
+
+def features_of_both(first: Sequence[ModelFeature], second: Sequence[ModelFeature]) -> list[ModelFeature]:
+    """``first``, then the features of ``second`` it lacks (the columns of a two-family explanation)."""
+    names = {f.name for f in first}
+    return [*first, *(f for f in second if f.name not in names)]
+
+
+def _in_layout(
+    values: np.ndarray | None, features: Sequence[ModelFeature], layout: Sequence[ModelFeature]
+) -> np.ndarray | None:
+    """``values`` (rows × ``features``) in the columns of ``layout``; None stays None."""
+    return None if values is None else _placed(values, features, layout)
+
+
+def _placed(
+    values: np.ndarray, features: Sequence[ModelFeature], layout: Sequence[ModelFeature]
+) -> np.ndarray:
+    """``values`` (rows × ``features``) in the columns of ``layout`` (0.0 where ``features`` lacks one)."""
+    position = {feature.name: i for i, feature in enumerate(features)}
+    out = np.zeros((values.shape[0], len(layout)))
+    for j, feature in enumerate(layout):
+        if feature.name in position:
+            out[:, j] = values[:, position[feature.name]]
+    return out
 
 
 def ranked_as(p: np.ndarray, raw: np.ndarray) -> np.ndarray:
@@ -199,21 +300,28 @@ class BlendAreaModel:
     @property
     def features(self) -> list[ModelFeature]:
         """LightGBM's features, then the elastic net's that LightGBM does not use."""
-        names = {f.name for f in self.lightgbm.features}
-        return [*self.lightgbm.features, *(f for f in self.elastic_net.features if f.name not in names)]
+        return features_of_both(self.lightgbm.features, self.elastic_net.fit.features)
 
     def predict_rows(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Predictions of ``frame``'s rows (the :class:`models.artifact.AreaModel` interface)."""
         trees = self.lightgbm.predict_rows(frame, area, contributions=contributions)
         raw, p, linear = self.elastic_net.deficiency(frame, contributions=contributions)
         raw_blend = logit_mean(trees.raw, raw)
-        p_blend = ranked_as(logit_mean(trees.p_deficiency, p), raw_blend)
+        serious = getattr(self.elastic_net, "label", "deficiency") == "serious"
+        p_blend = ranked_as(logit_mean(trees.p_serious if serious else trees.p_deficiency, p), raw_blend)
+        tree_values = trees.contributions
+        if serious and contributions:  # the trees' half of the reasons for P(serious): their serious model
+            explainer = getattr(self.lightgbm, "serious_contributions", None)
+            serious_values = explainer(frame) if explainer is not None else None
+            tree_values = tree_values if serious_values is None else serious_values
         values = None
-        if trees.contributions is not None and linear is not None:
-            features = self.features
-            position = {f.name: i for i, f in enumerate(features)}
-            values = np.zeros((frame.height, len(features)))
-            values[:, : trees.contributions.shape[1]] += 0.5 * trees.contributions
-            for i, feature in enumerate(self.elastic_net.features):
-                values[:, position[feature.name]] += 0.5 * linear[:, i]
-        return AreaPrediction(logit_mean(trees.raw, raw), p_blend, _serious_alongside(p_blend, trees), values)
+        if tree_values is not None and linear is not None:
+            # positions: LightGBM's features first, then the elastic net's others (self.features)
+            values = 0.5 * _placed(tree_values, self.lightgbm.features, self.features)
+            values += 0.5 * _placed(linear, self.elastic_net.fit.features, self.features)
+        if serious:  # the blend of the two P(serious); P(deficiency) and its reasons LightGBM's
+            deficiency_values = _in_layout(trees.contributions, self.lightgbm.features, self.features)
+            return AreaPrediction(
+                raw_blend, _deficiency_alongside(p_blend, trees), p_blend, values, deficiency_values
+            )
+        return AreaPrediction(raw_blend, p_blend, _serious_alongside(p_blend, trees), values)

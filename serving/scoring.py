@@ -7,7 +7,7 @@ the frame :class:`engine.scores.ScoresModel` describes:
 - one row per unit and risk area with ``p_deficiency`` and ``p_serious`` (never above it);
 - one ``overall`` row per unit: the mean of the areas' probabilities, i.e. the expected number of
   areas with a finding divided by the number of areas — the quantity an inspection covering every
-  area maximises — with the mean of the areas' contributions as its explanation;
+  area maximises — with the mean of the areas' contributions to P(deficiency) as its explanation;
 - ``rank`` and ``percentile`` within each area (:func:`engine.scores.ranked_scores`);
 - ``explanations``: the features that pushed the risk up the most (largest positive contribution,
   log-odds scale), each as a Swedish sentence from the catalog's ``template_sv`` with the value
@@ -34,7 +34,13 @@ import polars as pl
 from engine.config import Config
 from engine.contract import REGIONS
 from engine.order_free import order_free_mean
-from engine.scores import EXPLANATION_DTYPE, OVERALL, UNIT_CONTEXT_COLUMNS, ranked_scores
+from engine.scores import (
+    DEFICIENCY_CONTRIBUTIONS,
+    EXPLANATION_DTYPE,
+    OVERALL,
+    UNIT_CONTEXT_COLUMNS,
+    ranked_scores,
+)
 
 MISSING_SV = "uppgift saknas"
 OWNERSHIP_SV = {"public": "offentlig", "private": "privat"}
@@ -358,13 +364,22 @@ def scores_frame(
     is ranked by ``p_deficiency``, as is ``overall``.
 
     ``predictions`` is ``Champion.predict_frame`` output (unit_id, as_of, risk_area, p_deficiency,
-    p_serious, contributions); ``features`` the feature rows it was computed from (one as_of).
+    p_serious, contributions, and ``deficiency_contributions`` where an area's contributions explain
+    P(serious): the ``overall`` row, a mean of P(deficiency), is explained by those); ``features`` the
+    feature rows it was computed from (one as_of).
     Contributions become reasons relative to the units scored on the same date
     (:func:`relative_contributions`).
     """
     names = [str(spec["name"]) for spec in catalog]
-    predictions = relative_contributions(predictions, features, names)
-    every = pl.concat([predictions, overall_predictions(predictions, names)], how="vertical")
+    areas = relative_contributions(predictions.drop(DEFICIENCY_CONTRIBUTIONS, strict=False), features, names)
+    of_deficiency = areas
+    if DEFICIENCY_CONTRIBUTIONS in predictions.collect_schema().names():
+        # some area's reasons explain P(serious); the overall row, a mean of P(deficiency), is explained by
+        # the areas' contributions to P(deficiency)
+        swapped = predictions.with_columns(pl.col(DEFICIENCY_CONTRIBUTIONS).alias("contributions"))
+        of_deficiency = relative_contributions(swapped.drop(DEFICIENCY_CONTRIBUTIONS), features, names)
+    overall = overall_predictions(of_deficiency, names)
+    every = pl.concat([areas, overall], how="vertical")
     every = every.with_columns(pl.min_horizontal("p_serious", "p_deficiency").alias("p_serious"))
     explained = explanations(every, features, catalog, explanations_per_row, min_contribution)
     empty = pl.lit([], dtype=pl.List(EXPLANATION_DTYPE))

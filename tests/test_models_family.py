@@ -11,18 +11,32 @@ import polars as pl
 import pytest
 
 from engine.config import Config
-from models.artifact import ModelFeature
+from engine.scores import DEFICIENCY_CONTRIBUTIONS, OVERALL
+from models.artifact import AreaModel, ModelFeature, RiskModel
 from models.family import (
     FINAL,
+    RANKING_LABEL,
+    ElasticNets,
     FamilyChoice,
     FamilySelection,
+    baseline_rows,
     choose_family,
     family_models,
     select_families,
+    validation_frame,
+    validation_rows,
     with_families,
+    without_a_net,
 )
-from models.family_models import fit_elastic_net, ranked_as, refitted
-from models.targets import target_of
+from models.family_models import (
+    BlendAreaModel,
+    ElasticNetAreaModel,
+    ElasticNetFit,
+    fit_elastic_net,
+    ranked_as,
+    refitted,
+)
+from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import final_split, yearly_split
 from serving.scoring import scores_frame
@@ -284,18 +298,234 @@ def test_the_training_run_logs_the_choice_its_evidence_and_a_param_per_area(  # 
     final = choices[FINAL]
     assert set(final) == set(champion_run.model.risk_areas)
     targets = {area: target_of(champion_run.model.metadata, area) for area in final}
-    assert "deficiency" in targets.values(), f"the toy run needs an area ranked by deficiency: {targets}"
+    assert len(set(targets.values())) > 1, f"the toy run needs areas ranked by different targets: {targets}"
     for area, choice in final.items():
+        # (areas ranked by serious findings too: their families are compared on the serious label)
         assert params[f"family.{area}"] == choice["family"], f"{area}: the param and the artifact disagree"
         assert champion_run.model.metadata["families"][area] == choice["family"], "the served model differs"
-        if targets[area] != "deficiency":
-            # An area ranked by serious findings is ranked by LightGBM's serious-finding model, and says so
-            assert choice["family"] == "lightgbm" and "allvarlig brist" in choice["why_sv"], choice
-            assert choice["runners_up"] == [], f"{area}: runners-up named where no family was compared"
-            continue
         assert {row["family"] for row in choice["evidence"]} == {"lightgbm", "blend"}, choice
         assert all(row["lower"] <= row["value"] <= row["upper"] for row in choice["evidence"]), choice
         assert choice["why_sv"].startswith("Vald på valideringsåren"), choice["why_sv"]
+        # And each says which label the families were compared on: the one that ranks the area
+        assert choice["label"] == label_column(targets[area]), f"{area}: compared on {choice['label']}"
+        if choice["label"] == "serious":
+            assert "jämförda på allvarliga brister" in choice["why_sv"], choice["why_sv"]
     # And the test folds keep each family's own scores beside the chosen model's
     scorers = set(champion_run.metrics.get_column("scorer").unique().to_list())
     assert {"model", "logistic", "elastic_net", "lightgbm", "blend"} <= scorers, scorers
+
+
+def test_an_area_ranked_by_serious_findings_compares_and_serves_families_of_the_serious_label(
+    linear_rows: pl.DataFrame, linear_selection: FamilySelection, models_config: Config
+) -> None:
+    # Given the final LightGBM of a world whose area its model ranks by serious findings
+    final = final_split(AS_OF)
+    assert linear_selection.final is not None
+    trees = dataclasses.replace(
+        linear_selection.final,
+        family_models={},
+        risk_areas=[AREA],
+        metadata={**linear_selection.final.metadata, "targets": {AREA: {"target": "serious"}}},
+    )
+    nets = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+
+    # When its elastic nets are fitted for the area's ranking target
+    nets.use_targets_of(final, trees)
+    served = nets.served(final, {AREA: trees.model_for(AREA)})[AREA]
+
+    # Then the net is the baseline's fit of the serious label (same seed, same rows)
+    seed = models_config.model.seed + 10 * models_config.risk_area_ids.index(AREA)
+    direct = fit_elastic_net(
+        baseline_rows(linear_rows, final),
+        CATALOG,
+        seed,
+        models_config.model.lightgbm.num_threads,
+        label="serious",
+    )
+    X = direct.matrix(linear_rows)  # noqa: N806 - the scikit-learn name of a feature matrix
+    assert served.label == "serious" and np.allclose(served.fit.raw(X), direct.raw(X)), "not the serious net"
+    # And it serves P(serious) from that net, with P(deficiency) never below it
+    frame = trees.area_frame(linear_rows.drop("team", "method", strict=False), AREA)
+    prediction = served.predict_rows(frame, AREA, contributions=False)
+    _, p_net, _ = served.deficiency(frame, contributions=False)
+    assert np.allclose(prediction.p_serious, p_net), "P(serious) is not the serious net's"
+    assert (prediction.p_deficiency >= prediction.p_serious).all(), "P(deficiency) below P(serious)"
+    # And the validation rows the choice reads carry the serious label and each family's P(serious)
+    models = family_models(trees, final, nets)
+    validation = validation_frame(linear_rows, yearly_split(2022), trees, models, RANKING_LABEL)
+    year = validation_rows(linear_rows, yearly_split(2022))
+    assert (
+        validation.get_column(RANKING_LABEL).to_list() == year.get_column("serious").cast(pl.Int64).to_list()
+    )
+
+
+@pytest.fixture(scope="module")
+def serious_trees(linear_selection: FamilySelection) -> RiskModel:
+    """The linear world's final LightGBM, its area ranked by serious findings."""
+    assert linear_selection.final is not None
+    final = linear_selection.final
+    targets = {AREA: {"target": "serious"}}
+    return dataclasses.replace(
+        final, family_models={}, risk_areas=[AREA], metadata={**final.metadata, "targets": targets}
+    )
+
+
+@pytest.fixture(scope="module")
+def serious_net(linear_rows: pl.DataFrame, serious_trees: RiskModel, models_config: Config) -> RiskModel:
+    """``serious_trees`` with its area served by the elastic net of P(serious)."""
+    final = final_split(AS_OF)
+    nets = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+    nets.use_targets_of(final, serious_trees)
+    choice = FamilyChoice(AREA, "elastic_net", "forced for the test", ["2022"], 100)
+    return with_families(serious_trees, family_models(serious_trees, final, nets), {AREA: choice})
+
+
+def _unit_features(rows: pl.DataFrame) -> pl.DataFrame:
+    """One feature row per unit inspected in 2022, as `tillsynsrisk score` reads them."""
+    latest = rows.filter(pl.col("start_date").dt.year() == 2022).unique("unit_id", keep="first")
+    return latest.sort("unit_id").select(
+        "unit_id",
+        pl.lit(AS_OF).alias("as_of"),
+        pl.lit(provider_ids(1)[0]).alias("provider_id"),
+        pl.lit("01").alias("region_code"),
+        pl.lit("0180").alias("municipality_code"),
+        pl.lit("vardcentral").alias("unit_type"),
+        *[str(record["name"]) for record in CATALOG_RECORDS],
+    )
+
+
+def _scores(model: RiskModel, features: pl.DataFrame) -> pl.DataFrame:
+    """``model``'s scores of ``features`` the way `tillsynsrisk score` makes them (no reason threshold)."""
+    units = features.select("unit_id", pl.col("unit_id").alias("name"), pl.lit(5000).alias("listed_patients"))
+    providers = pl.DataFrame({"provider_id": [provider_ids(1)[0]], "name": ["Region Stockholm"]})
+    predictions = model.predict_frame(features).lazy()
+    return scores_frame(
+        predictions, features.lazy(), units.lazy(), providers.lazy(), CATALOG_RECORDS,
+        explanations_per_row=3, targets={AREA: "serious"},
+    ).collect()  # fmt: skip
+
+
+def test_a_served_nets_reasons_are_on_the_log_odds_scale_of_the_probability_it_serves(
+    linear_rows: pl.DataFrame, serious_net: RiskModel
+) -> None:
+    # Given the elastic net of P(serious) serving an area: a penalised net whose raw log-odds its
+    # calibrator stretches (a rare label)
+    served = serious_net.model_for(AREA)
+    frame = serious_net.area_frame(_unit_features(linear_rows), AREA)
+    # When its rows are explained
+    prediction = served.predict_rows(frame, AREA, contributions=True)
+    assert prediction.contributions is not None
+    # Then each row's reasons add up to how far its served probability's log-odds stand from the others'
+    # (relative to the cohort, as the pages read them), not to the uncalibrated net's shrunk log-odds
+    served_log_odds = np.log(prediction.p_serious / (1 - prediction.p_serious))
+    reasons = prediction.contributions.sum(axis=1)
+    assert np.allclose(reasons - reasons.mean(), served_log_odds - served_log_odds.mean(), atol=1e-6), (
+        "the net's reasons do not add up to the log-odds of the P(serious) it serves"
+    )
+
+
+def test_the_overall_reasons_explain_p_deficiency_whichever_family_serves_p_serious(
+    linear_rows: pl.DataFrame, serious_trees: RiskModel, serious_net: RiskModel
+) -> None:
+    # Given an area ranked by serious findings, served once by LightGBM and once by the net of P(serious)
+    features = _unit_features(linear_rows)
+    # When both are scored
+    by_net, by_trees = _scores(serious_net, features), _scores(serious_trees, features)
+    # Then the overall row (the mean P(deficiency), which both take from LightGBM) gives the same reasons
+    overall = [
+        frame.filter(pl.col("risk_area") == OVERALL).sort("unit_id").get_column("explanations").to_list()
+        for frame in (by_net, by_trees)
+    ]
+    assert overall[0] == overall[1], "the overall reasons depend on which family serves P(serious)"
+    assert any(overall[0]), "the overall rows carry no reasons at all"
+    # And the area's own row is explained by the net (its reasons differ from the trees')
+    area = [frame.filter(pl.col("risk_area") == AREA).sort("unit_id") for frame in (by_net, by_trees)]
+    assert area[0].get_column("explanations").to_list() != area[1].get_column("explanations").to_list()
+
+
+def test_a_lightgbm_area_ranked_by_serious_findings_is_explained_by_its_serious_finding_model(
+    linear_rows: pl.DataFrame, serious_trees: RiskModel
+) -> None:
+    # Given a LightGBM area ranked by serious findings, with a serious-finding model
+    trees = serious_trees.model_for(AREA)
+    assert isinstance(trees, AreaModel) and trees.serious is not None, "the toy world needs a serious model"
+    features = _unit_features(linear_rows)
+    frame = serious_trees.area_frame(features, AREA)
+    # When the model predicts with contributions
+    predicted = serious_trees.predict_frame(features)
+    # Then the area's contributions are the serious-finding model's, and its deficiency model's are kept
+    # beside them for the overall row
+    serious = trees.serious_contributions(frame)
+    deficiency = trees.predict_rows(frame, AREA, contributions=True).contributions
+    assert serious is not None and deficiency is not None
+    names = [
+        feature.name for feature in trees.features if feature.name in predicted["contributions"].struct.fields
+    ]
+    columns = [trees.features.index(next(f for f in trees.features if f.name == name)) for name in names]
+    got = predicted["contributions"].struct.unnest().select(names).to_numpy()
+    kept = predicted[DEFICIENCY_CONTRIBUTIONS].struct.unnest().select(names).to_numpy()
+    assert np.allclose(got, serious[:, columns]), "the area's reasons are not its serious-finding model's"
+    assert np.allclose(kept, deficiency[:, columns]), "the deficiency model's contributions are lost"
+    # And a model ranking the area by deficiency keeps one set of contributions, the deficiency model's
+    by_deficiency = dataclasses.replace(serious_trees, metadata={**serious_trees.metadata, "targets": {}})
+    plain = by_deficiency.predict_frame(features)
+    assert DEFICIENCY_CONTRIBUTIONS not in plain.columns
+    assert np.allclose(
+        plain["contributions"].struct.unnest().select(names).to_numpy(), deficiency[:, columns]
+    )
+
+
+def test_an_elastic_net_whose_penalty_removed_every_feature_is_no_candidate(
+    linear_rows: pl.DataFrame,
+    linear_selection: FamilySelection,
+    models_config: Config,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Given an area whose elastic net is a constant: its penalty removed every feature
+    def constant(*args: object, **kwargs: object) -> ElasticNetFit:
+        fit = fit_elastic_net(*args, **kwargs)  # type: ignore[arg-type]
+        fit.pipeline.named_steps["logistic"].coef_[:] = 0.0
+        return fit
+
+    monkeypatch.setattr("models.family.fit_elastic_net", constant)
+    assert linear_selection.final is not None
+    trees = dataclasses.replace(linear_selection.final, family_models={}, risk_areas=[AREA])
+    nets = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+    # When the families of the area are made
+    models = family_models(trees, final_split(AS_OF), nets)
+    # Then neither the net nor the blend is a candidate (a constant ties every unit and gives no reason)
+    assert AREA not in models["elastic_net"] and AREA not in models["blend"], "a constant net is served"
+    # And a choice that kept the net (ties on the validation years) is LightGBM, saying why
+    kept = FamilyChoice(AREA, "elastic_net", "no more complex family beat elastic_net", ["2022"], 200)
+    choice = without_a_net({AREA: kept}, models)[AREA]
+    assert choice.family == "lightgbm" and choice.runners_up == [], choice
+    assert choice.why_sv().startswith("Inget elastiskt nät för området"), choice.why_sv()
+    assert with_families(trees, models, {AREA: choice}).metadata["families"][AREA] == "lightgbm"
+
+
+def test_a_blend_of_p_serious_is_explained_by_half_of_each_familys_serious_reasons(
+    linear_rows: pl.DataFrame, serious_net: RiskModel
+) -> None:
+    # Given the blend of the net of P(serious) and LightGBM, in an area ranked by serious findings
+    net = serious_net.model_for(AREA)
+    assert isinstance(net, ElasticNetAreaModel) and isinstance(net.lightgbm, AreaModel)
+    blend = BlendAreaModel(AREA, net.lightgbm, net)
+    frame = serious_net.area_frame(_unit_features(linear_rows), AREA)
+    # When its rows are explained
+    prediction = blend.predict_rows(frame, AREA, contributions=True)
+    # Then half of the reasons are LightGBM's serious-finding model's and half the net's (both of P(serious))
+    trees_serious = net.lightgbm.serious_contributions(frame)
+    _, _, linear = net.deficiency(frame, contributions=True)
+    assert trees_serious is not None and linear is not None and prediction.contributions is not None
+    names = [feature.name for feature in blend.features]
+    expected = np.zeros_like(prediction.contributions)
+    for i, feature in enumerate(net.lightgbm.features):
+        expected[:, names.index(feature.name)] += 0.5 * trees_serious[:, i]
+    for i, feature in enumerate(net.fit.features):
+        expected[:, names.index(feature.name)] += 0.5 * linear[:, i]
+    assert np.allclose(prediction.contributions, expected), "the blend's reasons are not of P(serious)"
+    # And its P(deficiency), LightGBM's, keeps LightGBM's deficiency reasons for the overall row
+    deficiency = net.lightgbm.predict_rows(frame, AREA, contributions=True).contributions
+    assert prediction.deficiency_contributions is not None and deficiency is not None
+    width = deficiency.shape[1]
+    assert np.allclose(prediction.deficiency_contributions[:, :width], deficiency)
