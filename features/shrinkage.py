@@ -28,14 +28,17 @@ from engine.order_free import order_free_sum
 
 
 def _moment_sums(counts: Mapping[str, pl.Expr], exposure: pl.Expr) -> list[pl.Expr]:
-    """Per peer group: Σy, Σy²/e per rate, Σe and the number of units with exposure."""
+    """Per peer group: Σy, Σy²/e per rate, Σe and the number of units with exposure.
+
+    Counts are whole numbers, so Σy is exact in any order and needs no sort (the fractional sums
+    do: see :func:`engine.order_free.order_free_sum`)."""
     valid = exposure > 0
     e = pl.when(valid).then(exposure)
     sums = [order_free_sum(e).alias("_sum_e"), valid.sum().alias("_n")]
     for name, count in counts.items():
         y = pl.when(valid).then(count)
         sums += [
-            order_free_sum(y).alias(f"_sum_y:{name}"),
+            y.sum().alias(f"_sum_y:{name}"),
             order_free_sum(y * y / e).alias(f"_sum_yy:{name}"),
         ]
     return sums
@@ -65,7 +68,7 @@ def with_shrunk_rates(
     frame
         One row per unit (and planning date) with the columns ``counts`` and ``exposure`` use.
     counts
-        Output column name → events per unit (non-negative).
+        Output column name → events per unit (non-negative whole numbers).
     exposure
         Exposure per unit in the rate's denominator unit (e.g. listed patients / 10,000).
     cell
@@ -84,10 +87,17 @@ def with_shrunk_rates(
     cell, population = list(cell), list(population)
     sums = _moment_sums(counts, exposure)
     cell_sums = frame.group_by(cell).agg(sums).rename(lambda c: c if c in cell else f"cell{c}")
+    with_cell = frame.join(cell_sums, on=cell, how="left", nulls_equal=True, maintain_order="left")
+    # A population's prior is read only by the units of its small cells: its sums (sorted, so
+    # costly) are taken only for the populations that have one.
+    borrowing = with_cell.filter(pl.col("cell_n") < min_cell_units).select(population).unique()
     population_sums = (
-        frame.group_by(population).agg(sums).rename(lambda c: c if c in population else f"pop{c}")
+        frame.join(borrowing, on=population, how="semi", nulls_equal=True)
+        .group_by(population)
+        .agg(sums)
+        .rename(lambda c: c if c in population else f"pop{c}")
     )
-    joined = frame.join(cell_sums, on=cell, how="left", nulls_equal=True, maintain_order="left").join(
+    joined = with_cell.join(
         population_sums, on=population, how="left", nulls_equal=True, maintain_order="left"
     )
     use_cell = pl.col("cell_n") >= min_cell_units
