@@ -127,7 +127,8 @@ def build_features(
     dates = normalised_as_of_dates(as_of_dates)
     if pairs is not None:
         dates = normalised_as_of_dates([*dates, *_pair_dates(pairs)])
-    units_at = active_units(tables["units"], tables["providers"], dates)
+    # read by every family's every-unit part, the rows and the provider counts: computed once
+    units_at = active_units(tables["units"], tables["providers"], dates).cache()
     rows = None if pairs is None else _needed_rows(units_at, pairs, as_of_dates).cache()
     keys = unit_keys(tables["units"])
     parts: list[pl.LazyFrame] = []
