@@ -27,6 +27,7 @@ deterministic given ``--units``, ``--years`` and ``--seed``; delete the director
     .venv/bin/python bench/bench_features.py                   # national features + continuity
     .venv/bin/python bench/bench_features.py --units 2000 --repeats 3 --skip-visits
     .venv/bin/python bench/bench_features.py --skip-visits --world /tmp/national --training-set
+    .venv/bin/python bench/bench_features.py --skip-visits --skip-features --training-set  # it alone
 """
 
 from __future__ import annotations
@@ -326,7 +327,9 @@ def main() -> None:
         "--world", type=Path, help="keep the generated world's Parquet here and reuse it when present"
     )
     parser.add_argument(
-        "--training-set", action="store_true", help="also time the features of the training set"
+        "--training-set",
+        action="store_true",
+        help="also time the features of the training set (alone with --skip-features)",
     )
     parser.add_argument(
         "--training-full",
@@ -342,14 +345,15 @@ def main() -> None:
         f"load average {os.getloadavg()[0]:.1f} at start\n"
     )
     summary: dict[str, Any] = {}
-    if not args.skip_features:
+    if not args.skip_features or args.training_set:
         world = args.world or Path(tempfile.mkdtemp(prefix="bench-features-world-"))
         try:
             if not any(world.glob("*.parquet")):
                 world.mkdir(parents=True, exist_ok=True)
                 run_child(_GENERATE, str(args.units), str(args.years), str(args.seed), str(world))
-            runs = [run_child(_FEATURES, str(world), args.engine) for _ in range(args.repeats)]
-            summary["features"] = report_features(runs, args.units, args.years)
+            if not args.skip_features:
+                runs = [run_child(_FEATURES, str(world), args.engine) for _ in range(args.repeats)]
+                summary["features"] = report_features(runs, args.units, args.years)
             if args.training_set:
                 runs = [
                     run_child(_TRAINING_SET, str(world), args.engine, str(args.training_full))

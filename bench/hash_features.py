@@ -3,14 +3,18 @@
 Generates the national synthetic world once into ``--world`` (reused when its Parquet files are
 there), builds ``build_features`` for the bench's 40 quarterly planning dates and prints the SHA-256
 of the schema and of the row hashes in table order (``DataFrame.hash_rows``: nulls, values and row
-order all count). ``--save`` keeps the table as Parquet; ``--compare`` checks it cell for cell
-against a saved one: the same columns, types, keys and nulls, every column bit for bit equal or (and
-then named with its largest difference) within a relative ``--tolerance``. The tolerance exists because
+order all count). ``--training-set`` hashes the training set's feature table instead (the
+(unit, as-of) pairs of the inspections decided before 2026-01-01 and every unit at that scoring date,
+as ``models.jobs.build_training_data`` asks for them). ``--save`` keeps the table as Parquet;
+``--compare`` checks it cell for cell against a saved one: the same columns, types, keys and nulls,
+every column bit for bit equal or (and then named with its largest difference) within a relative
+``--tolerance``. The tolerance exists because
 the build is not bit-reproducible from one run to the next today: float sums in multithreaded
 group-bys (shrinkage priors, national indicator shares, the provider rollup) differ in the last bits.
 
     .venv/bin/python bench/hash_features.py --world /tmp/national --save /tmp/before.parquet
     .venv/bin/python bench/hash_features.py --world /tmp/national --compare /tmp/before.parquet
+    .venv/bin/python bench/hash_features.py --world /tmp/national --training-set --save /tmp/ts.parquet
 """
 
 from __future__ import annotations
@@ -22,9 +26,10 @@ from pathlib import Path
 
 import polars as pl
 
-from engine.config import load_config
+from engine.config import Config, load_config
 from features.asof import as_of_grid
 from features.pipeline import build_features
+from models.dataset import labelled_inspections
 from synthetic import WorldParams, generate_world
 
 
@@ -35,12 +40,33 @@ def table_fingerprint(frame: pl.DataFrame) -> str:
     return digest.hexdigest()
 
 
+TRAINING_CUTOFF = dt.date(2026, 1, 1)  # the worlds end 2025-12: the planning date after them
+
+
+def training_set_features(tables: dict[str, pl.LazyFrame], config: Config) -> pl.LazyFrame:
+    """The features ``build_training_data`` asks for at :data:`TRAINING_CUTOFF`: the labelled
+    inspections' (unit, as-of) pairs and every unit at the scoring date."""
+    settings = config.model
+    labelled = labelled_inspections(
+        tables["inspections"],
+        lead_time_days=settings.lead_time_days,
+        decided_before=TRAINING_CUTOFF,
+        default_weight=settings.complaint_triggered_weight,
+        max_weight=settings.max_weight,
+    )
+    pairs = labelled.select("unit_id", "as_of").collect()
+    return build_features(tables, [TRAINING_CUTOFF], config, pairs=pairs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--world", type=Path, required=True, help="directory of the world's Parquet tables")
     parser.add_argument("--units", type=int, default=20_000)
     parser.add_argument("--years", type=int, default=10)
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--training-set", action="store_true", help="hash the training set's features, not the 40 dates"
+    )
     parser.add_argument("--save", type=Path, help="write the table here as Parquet")
     parser.add_argument("--compare", type=Path, help="compare the table with this saved Parquet")
     parser.add_argument("--tolerance", type=float, default=1e-9, help="largest relative difference")
@@ -53,7 +79,10 @@ def main() -> None:
             table.write_parquet(args.world / f"{name}.parquet")
     tables = {path.stem: pl.scan_parquet(path) for path in sorted(args.world.glob("*.parquet"))}
     dates = as_of_grid(dt.date(2016, 1, 1), dt.date(2025, 12, 31), "quarter")
-    frame = build_features(tables, dates, config).collect(engine="in-memory")  # as the CLI and the bench
+    lazy = (
+        training_set_features(tables, config) if args.training_set else build_features(tables, dates, config)
+    )
+    frame = lazy.collect(engine="in-memory")  # as the CLI and the bench
     print(f"{frame.height} rows × {frame.width} columns sha256 {table_fingerprint(frame)}")
     if args.save:
         frame.write_parquet(args.save)

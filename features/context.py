@@ -44,14 +44,16 @@ def active_units(
     ``listed_patients`` is the listing recorded in the snapshot (the contract keeps no history of it).
     """
     owners = providers.select("provider_id", "ownership")
+    # units (sorted by unit_key) × dates (sorted), in that order: rows come out in (unit_key, as_of)
+    # order without sorting the whole grid
     return (
-        as_of_frame(as_of_dates)
-        .join(keyed_units(units), how="cross")
+        keyed_units(units)
+        .join(as_of_frame(as_of_dates), how="cross", maintain_order="left_right")
         .filter(
             (pl.col("active_from") <= pl.col("as_of"))
             & (pl.col("active_to").is_null() | (pl.col("active_to") >= pl.col("as_of")))
         )
-        .join(owners, on="provider_id", how="left")
+        .join(owners, on="provider_id", how="left", maintain_order="left")
         .select(
             "unit_key",
             "unit_id",
@@ -64,7 +66,6 @@ def active_units(
             pl.col("listed_patients").cast(pl.Float64),
             unit_age_months(pl.col("active_from"), pl.col("as_of")),
         )
-        .sort(JOIN_KEY)
     )
 
 

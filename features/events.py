@@ -28,7 +28,7 @@ from features.catalog import (
     provider_other_rate_name,
 )
 from features.context import keyed
-from features.shrinkage import with_shrunk_rates
+from features.shrinkage import prior_columns, shrinkage_priors, shrunk_rate
 
 PER_PATIENTS = 10_000.0
 _ALL = "all"
@@ -113,6 +113,16 @@ def _window(column: str, months: int, *, until: int = 0) -> pl.Expr:
     return pl.col(f"{column}@{until}") - pl.col(f"{column}@{months}")
 
 
+def _with_priors(
+    frame: pl.LazyFrame, priors: pl.LazyFrame, cell: list[str], rates: list[str]
+) -> pl.LazyFrame:
+    """``frame`` with the prior columns of ``rates`` of each row's cell (in ``frame``'s order)."""
+    wanted = [column for rate in rates for column in prior_columns(rate)]
+    return frame.join(
+        priors.select(*cell, *wanted), on=cell, how="left", nulls_equal=True, maintain_order="left"
+    )
+
+
 def mean_of_other_units(column: str, group: list[str]) -> pl.Expr:
     """Mean of ``column`` over the OTHER rows of the same ``group`` (null when none has a value)."""
     value = pl.col(column)
@@ -172,22 +182,33 @@ def event_features(
         event_shrunk_rate_name(name, area): _window(area or _ALL, RATE_WINDOW_MONTHS)
         for area in [None, *areas]
     }
-    frame = with_shrunk_rates(
-        frame.with_columns(**counts_12m),
-        {column: pl.col(column) for column in counts_12m},
+    # The priors need every unit's 12-month counts, the provider rollup every unit's overall shrunk
+    # rate; the rates of the risk areas are shrunk only for the rows returned.
+    cell = ["as_of", "region_code", "unit_type"]
+    priors = shrinkage_priors(
+        frame,
+        counts_12m,
         exposure,
-        cell=["as_of", "region_code", "unit_type"],
+        cell=cell,
         population=["as_of"],
         min_cell_units=SHRINKAGE_MIN_CELL_UNITS,
-    ).with_columns(
-        mean_of_other_units(event_shrunk_rate_name(name, None), ["provider_id", "as_of"]).alias(
-            provider_other_rate_name(name)
+    ).cache()
+    overall = event_shrunk_rate_name(name, None)
+    frame = (
+        _with_priors(frame, priors, cell, [overall])
+        .with_columns(shrunk_rate(overall, counts_12m[overall], exposure))
+        .with_columns(
+            mean_of_other_units(overall, ["provider_id", "as_of"]).alias(provider_other_rate_name(name))
         )
     )
     if rows is not None:
         frame = frame.join(
             rows.select("unit_key", "as_of"), on=["unit_key", "as_of"], how="semi", maintain_order="left"
         )
+    in_areas = [event_shrunk_rate_name(name, area) for area in areas]
+    frame = _with_priors(frame, priors, cell, in_areas).with_columns(
+        shrunk_rate(rate, counts_12m[rate], exposure) for rate in in_areas
+    )
     for months in _BOUNDARIES:
         if months not in (0, RATE_WINDOW_MONTHS):
             frame = _cumulative_before(frame, cumulative, months, columns)

@@ -206,11 +206,10 @@ def _area_history(at: Callable[[str], pl.Expr], area: str) -> list[pl.Expr]:
     ]
 
 
-def provider_deficiency_share(units_at: pl.LazyFrame, running: pl.LazyFrame, series: int) -> pl.LazyFrame:
-    """Per active unit and date: the share of deficiencies among the earlier decided risk-area
-    assessments of the provider's OTHER active units (null when they have none)."""
-    group = ["provider_id", "as_of"]
-    totals = _before(
+def _overall_totals(units_at: pl.LazyFrame, running: pl.LazyFrame, series: int) -> pl.LazyFrame:
+    """Per row of ``units_at``: its unit's decided assessments and deficient ones strictly before
+    ``as_of`` (0 when none), every risk area together."""
+    return _before(
         units_at.select("unit_key", "as_of", "provider_id")
         .with_columns(series=pl.lit(0, dtype=pl.UInt32))  # every risk area together
         .with_columns(_series_key(series).alias(_SERIES_KEY)),
@@ -218,9 +217,24 @@ def provider_deficiency_share(units_at: pl.LazyFrame, running: pl.LazyFrame, ser
         pl.col("as_of"),
         ["rows", "deficient"],
     ).with_columns(pl.col("rows", "deficient").fill_null(0.0))
-    other_rows = pl.col("rows").sum().over(group) - pl.col("rows")
-    other_deficient = pl.col("deficient").sum().over(group) - pl.col("deficient")
-    return totals.select(
+
+
+def provider_deficiency_share(
+    units_at: pl.LazyFrame, running: pl.LazyFrame, series: int, *, rows: pl.LazyFrame | None = None
+) -> pl.LazyFrame:
+    """Per active unit and date (of ``rows``, all when ``None``): the share of deficiencies among
+    the earlier decided risk-area assessments of the provider's OTHER active units (null when they
+    have none). The provider's totals take every active unit; the unit's own, only the rows'."""
+    group = ["provider_id", "as_of"]
+    every_unit = _overall_totals(units_at, running, series)
+    # whole numbers: the sums are exact in any order
+    per_provider = every_unit.group_by(group).agg(
+        pl.col("rows").sum().alias("_provider_rows"), pl.col("deficient").sum().alias("_provider_deficient")
+    )
+    own = every_unit if rows is None else _overall_totals(rows, running, series)
+    other_rows = pl.col("_provider_rows") - pl.col("rows")
+    other_deficient = pl.col("_provider_deficient") - pl.col("deficient")
+    return own.join(per_provider, on=group, how="left", maintain_order="left").select(
         "unit_key",
         "as_of",
         pl.when(other_rows > 0).then(other_deficient / other_rows).alias(PROVIDER_DEFICIENCY_SHARE),
@@ -291,7 +305,7 @@ def history_features(
         ],
     )
     return own.join(
-        provider_deficiency_share(units_at, running, series),
+        provider_deficiency_share(units_at, running, series, rows=rows),
         on=["unit_key", "as_of"],
         how="left",
         maintain_order="left",

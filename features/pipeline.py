@@ -71,6 +71,15 @@ def _needed_rows(units_at: pl.LazyFrame, pairs: pl.DataFrame, as_of_dates: Seque
     )
 
 
+def with_provider_other_units(rows: pl.LazyFrame, units_at: pl.LazyFrame) -> pl.LazyFrame:
+    """``rows`` with ``provider_other_units``: how many other units of its provider are active at its
+    date (counted over ``units_at``, every active unit), in ``rows``' order."""
+    others = units_at.group_by("provider_id", "as_of").agg(
+        (pl.len() - 1).cast(pl.Float64).alias("provider_other_units")
+    )
+    return rows.join(others, on=["provider_id", "as_of"], how="left", nulls_equal=True, maintain_order="left")
+
+
 def _pair_dates(pairs: pl.DataFrame) -> list[dt.date]:
     """The planning dates of ``pairs`` (a frame with unit_id: String and as_of: Date)."""
     expected = {"unit_id": pl.String, "as_of": pl.Date}
@@ -118,9 +127,8 @@ def build_features(
     dates = normalised_as_of_dates(as_of_dates)
     if pairs is not None:
         dates = normalised_as_of_dates([*dates, *_pair_dates(pairs)])
-    units_at = active_units(tables["units"], tables["providers"], dates).with_columns(
-        (pl.len().over("provider_id", "as_of") - 1).cast(pl.Float64).alias("provider_other_units")
-    )
+    # read by every family's every-unit part, the rows and the provider counts: computed once
+    units_at = active_units(tables["units"], tables["providers"], dates).cache()
     rows = None if pairs is None else _needed_rows(units_at, pairs, as_of_dates).cache()
     keys = unit_keys(tables["units"])
     parts: list[pl.LazyFrame] = []
@@ -162,7 +170,7 @@ def build_features(
     has_visits = VISITS_TABLE in tables
     if has_visits:
         parts.append(visit_continuity_features(tables[VISITS_TABLE], rows, keys, dates))
-    frame = rows
+    frame = with_provider_other_units(rows, units_at)
     for part in parts:
         frame = frame.join(part, on=JOIN_KEY, how="left", maintain_order="left")
     # rows are sorted by unit_key (the rank of unit_id) and as_of, that is by the output key

@@ -28,14 +28,17 @@ from engine.order_free import order_free_sum
 
 
 def _moment_sums(counts: Mapping[str, pl.Expr], exposure: pl.Expr) -> list[pl.Expr]:
-    """Per peer group: Σy, Σy²/e per rate, Σe and the number of units with exposure."""
+    """Per peer group: Σy, Σy²/e per rate, Σe and the number of units with exposure.
+
+    Counts are whole numbers, so Σy is exact in any order and needs no sort (the fractional sums
+    do: see :func:`engine.order_free.order_free_sum`)."""
     valid = exposure > 0
     e = pl.when(valid).then(exposure)
     sums = [order_free_sum(e).alias("_sum_e"), valid.sum().alias("_n")]
     for name, count in counts.items():
         y = pl.when(valid).then(count)
         sums += [
-            order_free_sum(y).alias(f"_sum_y:{name}"),
+            y.sum().alias(f"_sum_y:{name}"),
             order_free_sum(y * y / e).alias(f"_sum_yy:{name}"),
         ]
     return sums
@@ -47,6 +50,71 @@ def _prior(name: str, prefix: str) -> tuple[pl.Expr, pl.Expr]:
     mean = pl.col(f"{prefix}_sum_y:{name}") / sum_e
     weighted_variance = pl.col(f"{prefix}_sum_yy:{name}") / sum_e - mean * mean
     return mean, weighted_variance - mean / (sum_e / n)
+
+
+def prior_columns(name: str) -> tuple[str, str]:
+    """Names of the prior mean and variance of rate ``name`` in :func:`shrinkage_priors`' frame."""
+    return f"{name}:prior_mean", f"{name}:prior_variance"
+
+
+def cell_keys(cell: Sequence[str], population: Sequence[str]) -> list[str]:
+    """The columns :func:`shrinkage_priors` groups by: the cell's, then the population's others."""
+    return [*cell, *(column for column in population if column not in cell)]
+
+
+def shrinkage_priors(
+    frame: pl.LazyFrame,
+    counts: Mapping[str, pl.Expr],
+    exposure: pl.Expr,
+    *,
+    cell: Sequence[str],
+    population: Sequence[str],
+    min_cell_units: int,
+) -> pl.LazyFrame:
+    """Per peer cell: the prior mean and between-unit variance of each rate (:func:`prior_columns`).
+
+    A cell's prior comes from its own units, or from its population's when it has fewer than
+    ``min_cell_units`` units with exposure. Every cell lies in one population (a coarser grouping);
+    the frame has one row per cell, keyed by :func:`cell_keys`. Arguments as in
+    :func:`with_shrunk_rates`.
+    """
+    keys, population = cell_keys(cell, population), list(population)
+    sums = _moment_sums(counts, exposure)
+    cell_sums = frame.group_by(keys).agg(sums).rename(lambda c: c if c in keys else f"cell{c}")
+    # A population's prior is read only by its small cells: its sums (sorted, so costly) are taken
+    # only for the populations that have one.
+    borrowing = cell_sums.filter(pl.col("cell_n") < min_cell_units).select(population).unique()
+    population_sums = (
+        frame.join(borrowing, on=population, how="semi", nulls_equal=True)
+        .group_by(population)
+        .agg(sums)
+        .rename(lambda c: c if c in population else f"pop{c}")
+    )
+    use_cell = pl.col("cell_n") >= min_cell_units
+    priors: list[pl.Expr] = []
+    for name in counts:
+        cell_mean, cell_variance = _prior(name, "cell")
+        population_mean, population_variance = _prior(name, "pop")
+        mean_column, variance_column = prior_columns(name)
+        priors.append(pl.when(use_cell).then(cell_mean).otherwise(population_mean).alias(mean_column))
+        priors.append(
+            pl.when(use_cell).then(cell_variance).otherwise(population_variance).alias(variance_column)
+        )
+    return cell_sums.join(population_sums, on=population, how="left", nulls_equal=True).select(*keys, *priors)
+
+
+def shrunk_rate(name: str, count: pl.Expr, exposure: pl.Expr) -> pl.Expr:
+    """The posterior mean of rate ``name`` from its prior's columns (:func:`prior_columns`)."""
+    mean_column, variance_column = prior_columns(name)
+    mean, variance = pl.col(mean_column), pl.col(variance_column)
+    strength = mean / variance
+    return (
+        pl.when(variance > 0)
+        .then((count + strength * mean) / (exposure + strength))
+        .otherwise(mean)
+        .cast(pl.Float64)
+        .alias(name)
+    )
 
 
 def with_shrunk_rates(
@@ -65,13 +133,14 @@ def with_shrunk_rates(
     frame
         One row per unit (and planning date) with the columns ``counts`` and ``exposure`` use.
     counts
-        Output column name → events per unit (non-negative).
+        Output column name → events per unit (non-negative whole numbers).
     exposure
         Exposure per unit in the rate's denominator unit (e.g. listed patients / 10,000).
     cell
         Columns of the peer group whose mean a rate shrinks toward (e.g. as_of, region, type).
     population
-        Columns of the fallback group used when a cell has fewer than ``min_cell_units`` units.
+        Columns of the fallback group used when a cell has fewer than ``min_cell_units`` units
+        (coarser than the cell: every cell lies in one population).
     min_cell_units
         Smallest number of units with positive exposure for a cell to carry its own prior.
 
@@ -81,33 +150,12 @@ def with_shrunk_rates(
         ``frame`` with the shrunk rates added; a rate equals the prior mean when the prior has no
         between-unit variance (and 0 when no unit in the group has any event).
     """
-    cell, population = list(cell), list(population)
-    sums = _moment_sums(counts, exposure)
-    cell_sums = frame.group_by(cell).agg(sums).rename(lambda c: c if c in cell else f"cell{c}")
-    population_sums = (
-        frame.group_by(population).agg(sums).rename(lambda c: c if c in population else f"pop{c}")
+    priors = shrinkage_priors(
+        frame, counts, exposure, cell=cell, population=population, min_cell_units=min_cell_units
     )
-    joined = frame.join(cell_sums, on=cell, how="left", nulls_equal=True, maintain_order="left").join(
-        population_sums, on=population, how="left", nulls_equal=True, maintain_order="left"
+    keys = cell_keys(cell, population)
+    return (
+        frame.join(priors, on=keys, how="left", nulls_equal=True, maintain_order="left")
+        .with_columns(shrunk_rate(name, count, exposure) for name, count in counts.items())
+        .drop(*(column for name in counts for column in prior_columns(name)))
     )
-    use_cell = pl.col("cell_n") >= min_cell_units
-    shrunk: list[pl.Expr] = []
-    for name, count in counts.items():
-        cell_mean, cell_variance = _prior(name, "cell")
-        population_mean, population_variance = _prior(name, "pop")
-        mean = pl.when(use_cell).then(cell_mean).otherwise(population_mean)
-        variance = pl.when(use_cell).then(cell_variance).otherwise(population_variance)
-        strength = mean / variance
-        shrunk.append(
-            pl.when(variance > 0)
-            .then((count + strength * mean) / (exposure + strength))
-            .otherwise(mean)
-            .cast(pl.Float64)
-            .alias(name)
-        )
-    helper = [
-        f"{prefix}{column}"
-        for prefix in ("cell", "pop")
-        for column in ("_sum_e", "_n", *(f"_sum_{s}:{n}" for n in counts for s in ("y", "yy")))
-    ]
-    return joined.with_columns(shrunk).drop(helper)

@@ -90,6 +90,38 @@ def test_small_cell_borrows_the_population_prior() -> None:
     assert own_cell_only[-1] == pytest.approx(0.0), "with its own prior of 0 the unit stays at 0"
 
 
+def test_a_population_without_small_cells_is_shrunk_as_when_alone() -> None:
+    # given two planning dates: at the first a tiny cell borrows the population's prior, at the
+    # second every cell is big enough for its own
+    counts, exposures = [0.0, 2.0, 10.0, 4.0, 0.0], [1.0, 1.0, 2.0, 4.0, 1.0]
+    frame = pl.LazyFrame(
+        {
+            "y": counts * 2,
+            "e": exposures * 2,
+            "as_of": ["first"] * 5 + ["second"] * 5,
+            "cell": ["big"] * 4 + ["tiny"] + ["big"] * 5,
+        }
+    )
+    # when both dates are shrunk together and each alone
+    both = with_shrunk_rates(
+        frame,
+        {"shrunk": pl.col("y")},
+        pl.col("e"),
+        cell=["as_of", "cell"],
+        population=["as_of"],
+        min_cell_units=3,
+    ).collect()
+    alone = [
+        shrink(counts, exposures, ["big"] * 4 + ["tiny"], min_cell_units=3),
+        shrink(counts, exposures, ["big"] * 5, min_cell_units=3),
+    ]
+    # then each date's rates are those it has alone: the borrowed prior where a cell is small, the
+    # cell's own where none is
+    for date, expected in zip(["first", "second"], alone, strict=True):
+        got = both.filter(pl.col("as_of") == date)["shrunk"].to_numpy()
+        np.testing.assert_array_equal(got, expected, err_msg=f"rates at {date} differ from that date alone")
+
+
 def test_zero_events_everywhere_gives_zero_not_null() -> None:
     shrunk = shrink([0.0, 0.0, 0.0], [1.0, 2.0, 0.0], ["c"] * 3)
     np.testing.assert_allclose(shrunk, [0.0, 0.0, 0.0])
