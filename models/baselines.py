@@ -198,6 +198,34 @@ def _subsampled(
     return keep, [(position[t][position[t] >= 0], position[v][position[v] >= 0]) for t, v in folds]
 
 
+def linear_roc_auc(
+    estimator: LogisticRegression, X: np.ndarray, y: np.ndarray, sample_weight: np.ndarray | None = None
+) -> float:
+    """Weighted ROC AUC of a fitted linear ``estimator``'s log-odds on ``X`` against ``y`` (the search's
+    scorer; ``LogisticRegressionCV`` passes the validation rows' weights).
+
+    The probability that a positive outranks a negative, ties counting half, each pair weighted by the
+    product of its weights: ``sklearn.metrics.roc_auc_score`` of the same scores and weights up to the last
+    bits of a float. The generic ``"roc_auc"`` scorer spent most of its time checking its inputs (15 % of
+    the search).
+    """
+    scores = X @ np.ravel(estimator.coef_) + float(np.ravel(estimator.intercept_)[0])
+    weight = np.ones(scores.shape[0]) if sample_weight is None else np.asarray(sample_weight, dtype=float)
+    order = np.argsort(scores, kind="mergesort")
+    ordered = scores[order]
+    positive = (np.asarray(y) == estimator.classes_[-1])[order]
+    positive_weight = np.where(positive, weight[order], 0.0)
+    negative_weight = np.where(positive, 0.0, weight[order])
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])  # first row of each tied score
+    tied_positive = np.add.reduceat(positive_weight, starts)
+    tied_negative = np.add.reduceat(negative_weight, starts)
+    below = np.cumsum(tied_negative) - tied_negative
+    pairs = positive_weight.sum() * negative_weight.sum()
+    if pairs <= 0:
+        return float("nan")
+    return float((tied_positive * (below + 0.5 * tied_negative)).sum() / pairs)
+
+
 def select_regularisation(  # noqa: PLR0917 - the data, its folds, the seed and the threads
     X: np.ndarray,
     y: np.ndarray,
@@ -221,7 +249,7 @@ def select_regularisation(  # noqa: PLR0917 - the data, its folds, the seed and 
         Cs=list(LOGISTIC_CS),
         l1_ratios=np.array(LOGISTIC_L1_RATIOS),  # an array: refit=False indexes it with an array
         cv=folds,
-        scoring="roc_auc",
+        scoring=linear_roc_auc,
         refit=False,  # the chosen model is refitted on every row by the caller, not on the sample
         random_state=seed,
         use_legacy_attributes=False,

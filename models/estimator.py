@@ -27,6 +27,26 @@ EvalSet = tuple[Any, Any, Any] | tuple[Any, Any, Any, Any]
 ROWS_PER_THREAD = 2_000
 
 
+class BinnedRows:
+    """The binned LightGBM Datasets of one set of fit rows (and of its held-out rows), shared by fits.
+
+    Binning depends on the feature values and the Dataset parameters only, not on the label, weights or
+    offsets: the deficiency and serious-finding fits of the same rows bin once, and the later fit sets
+    its own label, weights and offsets on the binned rows (:meth:`RiskClassifier.fit` with ``bins``).
+    The trees are the ones a fresh ``Dataset`` grows. The raw matrix is freed once binned: eight bytes a
+    value against at most one for a bin (``max_bin`` ≤ 255).
+    """
+
+    def __init__(self) -> None:
+        self.train: lgb.Dataset | None = None
+        self.valid: lgb.Dataset | None = None
+        self.key: tuple[Any, ...] | None = None
+
+    def reusable(self, key: tuple[Any, ...]) -> bool:
+        """Whether the binned rows were built with ``key`` (parameters, shape, offsets given or not)."""
+        return self.train is not None and self.key == key
+
+
 def fit_threads(n_rows: int, num_threads: int) -> int:
     """The threads a fit on ``n_rows`` rows uses: one per :data:`ROWS_PER_THREAD` rows, from 1 to
     ``num_threads``."""
@@ -114,6 +134,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         *,
         eval_set: EvalSet | None = None,
         init_score: Any = None,
+        bins: BinnedRows | None = None,
     ) -> RiskClassifier:
         """Fit on ``X, y``; with ``eval_set=(X_val, y_val, w_val)`` stop early on its log loss.
 
@@ -142,17 +163,7 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
             [int(i) for i in self.categorical_features] if self.categorical_features else "auto"
         )
         offset = None if init_score is None else _checked_offset(init_score, X.shape[0])
-        train = lgb.Dataset(
-            X,
-            target,
-            weight=sample_weight,
-            init_score=offset,
-            params=params,
-            categorical_feature=categorical,
-            free_raw_data=True,
-        )
-        valid_sets: list[lgb.Dataset] = []
-        callbacks: list[Any] = []
+        validation = None
         if eval_set is not None:
             X_val, y_val, w_val, *rest = eval_set
             X_val = validate_data(self, X_val, reset=False, ensure_all_finite="allow-nan", dtype=np.float64)
@@ -161,12 +172,48 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
             valid_offset = _checked_offset(rest[0], X_val.shape[0]) if rest and rest[0] is not None else None
             if (valid_offset is None) != (offset is None):
                 raise ValueError("init_score and the eval_set's init score must be given together")
-            valid_sets = [
-                lgb.Dataset(
-                    X_val, valid_target, weight=w_val, init_score=valid_offset, reference=train, params=params
+            validation = (X_val, valid_target, w_val, valid_offset)
+        key = (
+            repr(sorted(params.items())),
+            repr(categorical),
+            X.shape,
+            None if validation is None else validation[0].shape,
+            offset is None,
+        )
+        if bins is not None and bins.reusable(key):
+            assert bins.train is not None
+            train = _relabelled(bins.train, target, sample_weight, offset)
+            valid = (
+                None if validation is None or bins.valid is None else _relabelled(bins.valid, *validation[1:])
+            )
+        else:
+            train = lgb.Dataset(
+                X,
+                target,
+                weight=sample_weight,
+                init_score=offset,
+                params=params,
+                categorical_feature=categorical,
+                free_raw_data=True,
+            )
+            valid = (
+                None
+                if validation is None
+                else lgb.Dataset(
+                    validation[0],
+                    validation[1],
+                    weight=validation[2],
+                    init_score=validation[3],
+                    reference=train,
+                    params=params,
                 )
-            ]
-            callbacks = [_EarlyStopping(self.early_stopping_rounds, self.min_rounds)]
+            )
+            if bins is not None:
+                bins.train, bins.valid, bins.key = train, valid, key
+        valid_sets: list[lgb.Dataset] = [] if valid is None else [valid]
+        callbacks: list[Any] = (
+            [] if valid is None else [_EarlyStopping(self.early_stopping_rounds, self.min_rounds)]
+        )
         booster = lgb.train(
             params,
             train,
@@ -277,6 +324,17 @@ class RiskClassifier(ClassifierMixin, BaseEstimator):
         """Per-feature SHAP contributions on the log-odds scale; the last column is the expected value."""
         X = self._raw_input(X)
         return np.asarray(self.booster_.predict(X, num_iteration=self.best_iteration_, pred_contrib=True))
+
+
+def _relabelled(
+    binned: lgb.Dataset, label: np.ndarray, weight: np.ndarray, init_score: np.ndarray | None
+) -> lgb.Dataset:
+    """``binned`` (already constructed) with another fit's label, weights and offsets."""
+    binned.set_label(label)
+    binned.set_weight(weight)
+    if init_score is not None:  # a Dataset binned without offsets is reused only without them (the key)
+        binned.set_init_score(init_score)
+    return binned
 
 
 def sigmoid(raw: np.ndarray) -> np.ndarray:

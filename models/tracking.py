@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import os
+import shutil
 import signal
 import tempfile
 import threading
@@ -46,11 +47,19 @@ def _sqlite_parent(tracking_uri: str) -> Path | None:
 
 
 class RunLogger:
-    """What one active run can log: params, metrics, tables, figures, JSON and the model."""
+    """What one active run can log: params, metrics, tables, figures, JSON and the model.
 
-    def __init__(self, client: MlflowClient, run_id: str) -> None:
+    Files (JSON, text, tables, figures) are written into a local staging directory and uploaded to the
+    run's artifact store in one ``mlflow.log_artifacts`` call when the run's block ends
+    (:meth:`upload`, called by :meth:`Tracking.run`): one store operation instead of one per file. Params
+    and metrics go to the store in one batch per call. The model is logged at once (MLflow 3 links it to
+    the run as a model of its own).
+    """
+
+    def __init__(self, client: MlflowClient, run_id: str, staging: Path) -> None:
         self.client = client
         self.run_id = run_id
+        self.staging = staging
 
     def log_params(self, params: Mapping[str, Any]) -> None:
         """Log flat parameters (values stringified, truncated by MLflow at 6,000 characters)."""
@@ -64,25 +73,40 @@ class RunLogger:
         """Set run tags (lineage ids, hashes, code version)."""
         mlflow.set_tags(dict(tags))
 
+    def _staged(self, artifact_file: str) -> Path:
+        """The local path ``artifact_file`` is written to before the upload (inside the staging directory)."""
+        path = (self.staging / artifact_file).resolve()
+        if not path.is_relative_to(self.staging.resolve()):
+            raise ValueError(f"artifact path {artifact_file!r} leaves the run's artifact directory")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        return path
+
     def log_dict(self, data: Any, artifact_file: str) -> None:
-        """Log a JSON artifact."""
-        mlflow.log_dict(data, artifact_file)
+        """Log a JSON artifact (written as ``mlflow.log_dict`` writes it)."""
+        with self._staged(artifact_file).open("w") as handle:
+            json.dump(data, handle, indent=2, default=str)
 
     def log_text(self, text: str, artifact_file: str) -> None:
         """Log a text artifact."""
-        mlflow.log_text(text, artifact_file)
+        self._staged(artifact_file).write_text(text, encoding="utf-8")
 
     def log_table(self, frame: pl.DataFrame, artifact_file: str) -> None:
         """Log a frame as a Parquet artifact."""
-        path = Path(artifact_file)
-        with tempfile.TemporaryDirectory() as directory:
-            local = Path(directory) / path.name
-            frame.write_parquet(local)
-            mlflow.log_artifact(str(local), str(path.parent) if str(path.parent) != "." else None)
+        frame.write_parquet(self._staged(artifact_file))
 
     def log_figure(self, figure: Any, artifact_file: str) -> None:
         """Log a matplotlib figure as PNG."""
-        mlflow.log_figure(figure, artifact_file)
+        figure.savefig(self._staged(artifact_file))
+
+    def upload(self) -> None:
+        """Upload every staged file to the run's artifacts in one call, and empty the staging directory."""
+        if any(path.is_file() for path in self.staging.rglob("*")):
+            self.client.log_artifacts(self.run_id, str(self.staging))
+        for path in sorted(self.staging.iterdir()):
+            if path.is_dir():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
 
     def log_model(self, model: RiskModel, example: pl.DataFrame) -> str:
         """Log the model as an MLflow pyfunc with a signature inferred from ``example`` and its first
@@ -188,14 +212,21 @@ class Tracking:
         MLflow ends the run FAILED on any exception leaving the block (``KeyboardInterrupt`` too);
         SIGTERM is turned into ``SystemExit`` for the block so that it does the same. A process killed
         outright (SIGKILL, power loss) leaves the run RUNNING: :func:`unfinished_run_problem` refuses it.
+        The files the block logs are uploaded together when it ends (:class:`RunLogger`).
         """
         experiment_id = self.experiment_id()
         with (
             self.activated(),
             _terminate_as_exit(),
             mlflow.start_run(experiment_id=experiment_id, run_name=run_name, tags=dict(tags or {})) as run,
+            tempfile.TemporaryDirectory() as staging,
         ):
-            yield RunLogger(self.client, run.info.run_id)
+            logger_ = RunLogger(self.client, run.info.run_id, Path(staging))
+            try:
+                yield logger_
+            finally:
+                # What was logged before a failure is kept, as when every file was uploaded at once.
+                logger_.upload()
 
     def artifact_paths(self, run_id: str, directory: str | None = None) -> set[str]:
         """Paths of the artifacts directly under ``directory`` (the run's root when None)."""

@@ -18,7 +18,7 @@ before Y), so the figures in docs/models.md measure the method that produces the
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -39,7 +39,7 @@ from models.artifact import (
     features_for_area,
 )
 from models.calibration import Calibrator, fit_calibrator
-from models.estimator import RiskClassifier
+from models.estimator import BinnedRows, RiskClassifier
 from models.offset import InspectionEffect, strongest_unit_columns
 from models.targets import resolve_targets
 from models.validation import Split
@@ -169,6 +169,37 @@ class _Validated:
 Served = tuple[RiskClassifier, Calibrator, InspectionEffect | None]
 
 
+class _SharedRows:
+    """One stage's design matrices and binned LightGBM rows, shared by its deficiency and serious fits.
+
+    Keyed by the identity of the row frames and levels a fit is given (the two labels' fits of a stage
+    are given the same objects). :func:`fit_area_models` fits both labels stage by stage and clears
+    this after each stage, so at most one stage's matrices are held at a time.
+    """
+
+    def __init__(self) -> None:
+        self._matrices: dict[tuple[int, int], np.ndarray] = {}
+        self._bins: dict[tuple[int, ...], BinnedRows] = {}
+
+    def matrix(
+        self, rows: pl.DataFrame, features: list[ModelFeature], levels: dict[str, list[str]]
+    ) -> np.ndarray:
+        """``design_matrix(rows, features, levels)``, built once per stage."""
+        key = (id(rows), id(levels))
+        if key not in self._matrices:
+            self._matrices[key] = design_matrix(rows, features, levels)
+        return self._matrices[key]
+
+    def bins(self, *frames: pl.DataFrame | None) -> BinnedRows:
+        """The binned rows of a fit on ``frames`` (fit rows, then held-out rows or None)."""
+        return self._bins.setdefault(tuple(id(frame) for frame in frames), BinnedRows())
+
+    def clear(self) -> None:
+        """Forget the stage's matrices and bins."""
+        self._matrices.clear()
+        self._bins.clear()
+
+
 def _same_rows(a: pl.DataFrame, b: pl.DataFrame) -> bool:
     keys = ["inspection_id", AREA_COLUMN]
     return a.height == b.height and a.select(keys).equals(b.select(keys))
@@ -243,22 +274,25 @@ def _fit_with_held_out(
     settings: ModelSettings,
     min_rounds: int = 0,
     offset_covariates: Sequence[str] = (),
+    shared: _SharedRows | None = None,
 ) -> _Validated:
     """Trees grown on ``fit_rows``, early-stopped on ``held_out_rows`` (at least ``min_rounds`` grown).
 
     With ``offset_covariates`` the trees are grown on top of the GLM of those covariates fitted on
     ``fit_rows`` (:func:`fit_inspection_effect`), and early-stopped with its offsets of the held-out rows.
+    ``shared``: the stage's matrices and binned rows, shared with the other label's fit on the same rows.
     """
     constraints = [f.monotone_constraint for f in features]
     categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
-    X_fit = design_matrix(fit_rows, features, levels)
+    shared = shared or _SharedRows()
+    X_fit = shared.matrix(fit_rows, features, levels)
     y_fit = _labels(fit_rows, label)
     if not _has_both_classes(y_fit):
         raise ValueError(
             f"cannot fit the {label} model: the fit rows hold {y_fit.size} inspections with "
             f"{int(y_fit.sum())} positives; both outcomes are needed"
         )
-    X_held = design_matrix(held_out_rows, features, levels)
+    X_held = shared.matrix(held_out_rows, features, levels)
     y_held = _labels(held_out_rows, label)
     usable = _has_both_classes(y_held)
     offset = fit_inspection_effect(label, fit_rows, X_fit, features, offset_covariates)
@@ -270,7 +304,14 @@ def _fit_with_held_out(
     )
     model = classifier(settings, constraints, categorical)
     model.set_params(min_rounds=min_rounds)
-    model.fit(X_fit, y_fit, sample_weight=_weights(fit_rows), eval_set=eval_set, init_score=init_score)
+    model.fit(
+        X_fit,
+        y_fit,
+        sample_weight=_weights(fit_rows),
+        eval_set=eval_set,
+        init_score=init_score,
+        bins=shared.bins(fit_rows, held_out_rows if usable else None),
+    )
     return _validated(
         label,
         model,
@@ -291,9 +332,10 @@ def _fit_label_stages(
     levels: Sequence[dict[str, list[str]]],
     settings: ModelSettings,
     offset_covariates: Sequence[str] = (),
-) -> list[Served | None]:
+    shared: _SharedRows | None = None,
+) -> Iterator[Served | None]:
     """The served trees, calibrator and offset GLM of ``label`` for each stage where ``active`` (None
-    elsewhere; the GLM is None without ``offset_covariates``).
+    elsewhere; the GLM is None without ``offset_covariates``), yielded stage by stage.
 
     Each stage is fitted in two steps (module docstring): validate, then refit on every row decided
     before its cut-off. When the next stage's fit rows *are* this stage's refit rows (consecutive
@@ -309,14 +351,17 @@ def _fit_label_stages(
     next stage's fit rows, so it is the GLM of this stage's refit and of the next stage's validation
     alike. A stage's served offset is its refit GLM; its calibrator is the validation model's, fitted
     with the validation GLM's offsets of the held-out year.
+
+    ``shared``: the current stage's matrices and binned rows (:class:`_SharedRows`), which the caller
+    shares between labels by advancing each label's generator one stage at a time.
     """
     constraints = [f.monotone_constraint for f in features]
     categorical = [i for i, f in enumerate(features) if f.kind == "categorical"]
-    served: list[Served | None] = []
+    shared = shared or _SharedRows()
     carried: _Validated | None = None
     for index, stage in enumerate(stages):
         if not active[index]:
-            served.append(None)
+            yield None
             carried = None
             continue
         validated = carried or _fit_with_held_out(
@@ -327,10 +372,11 @@ def _fit_label_stages(
             levels=levels[index],
             settings=settings,
             offset_covariates=offset_covariates,
+            shared=shared,
         )
         carried = None
         if stage.refit_rows is None:
-            served.append((validated.model, validated.calibrator, validated.offset))
+            yield validated.model, validated.calibrator, validated.offset
             continue
         rounds = validated.model.best_iteration_
         following = stages[index + 1] if index + 1 < len(stages) else None
@@ -349,12 +395,13 @@ def _fit_label_stages(
                 settings=settings,
                 min_rounds=rounds,
                 offset_covariates=offset_covariates,
+                shared=shared,
             )
             refit, refit_offset = carried.model.with_rounds(rounds), carried.offset
         else:
             # The rounds early stopping chose and the calibrator of the held-out year serve trees grown on
             # every labelled inspection: the held-out year is validated on, then learnt from.
-            X_refit = design_matrix(stage.refit_rows, features, levels[index])
+            X_refit = shared.matrix(stage.refit_rows, features, levels[index])
             refit_offset = fit_inspection_effect(
                 label, stage.refit_rows, X_refit, features, offset_covariates
             )
@@ -363,9 +410,9 @@ def _fit_label_stages(
                 _labels(stage.refit_rows, label),
                 sample_weight=_weights(stage.refit_rows),
                 init_score=None if refit_offset is None else refit_offset.offset(stage.refit_rows),
+                bins=shared.bins(stage.refit_rows, None),
             )
-        served.append((refit, validated.calibrator, refit_offset))
-    return served
+        yield refit, validated.calibrator, refit_offset
 
 
 def fit_area_models(
@@ -385,6 +432,7 @@ def fit_area_models(
     as_offset = settings.team_effect == "offset"
     offset_covariates = list(covariates) if as_offset else []
     levels = [category_levels(stage.all_rows, features) for stage in stages]
+    shared = _SharedRows()
     deficiency = _fit_label_stages(
         "deficiency",
         stages,
@@ -393,6 +441,7 @@ def fit_area_models(
         levels=levels,
         settings=settings,
         offset_covariates=offset_covariates,
+        shared=shared,
     )
     serious = _fit_label_stages(
         "serious",
@@ -402,9 +451,14 @@ def fit_area_models(
         levels=levels,
         settings=settings,
         offset_covariates=offset_covariates,
+        shared=shared,
     )
     models = []
-    for stage, stage_levels, fitted, fitted_serious in zip(stages, levels, deficiency, serious, strict=True):
+    # Both labels stage by stage: the serious fits reuse the deficiency fits' matrices and binned rows of
+    # the same stage, and a stage's are dropped before the next one's are built.
+    for stage, stage_levels in zip(stages, levels, strict=True):
+        fitted, fitted_serious = next(deficiency), next(serious)
+        shared.clear()
         assert fitted is not None  # deficiency is active in every stage
         trained_on = stage.all_rows if stage.refit_rows is None else stage.refit_rows
         n_deficient = int(trained_on.get_column("deficiency").sum())

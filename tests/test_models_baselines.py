@@ -7,7 +7,9 @@ import warnings
 
 import numpy as np
 import polars as pl
-from sklearn.linear_model import LogisticRegressionCV
+import pytest
+from sklearn.linear_model import LogisticRegression, LogisticRegressionCV
+from sklearn.metrics import roc_auc_score
 
 from models import baselines
 from models.artifact import ModelFeature
@@ -86,3 +88,20 @@ def test_the_search_chooses_the_same_regularisation_on_two_threads_as_on_one() -
     # Then the chosen pair is the same: the threads only run the same fits side by side
     assert one == two
     assert one[0] in baselines.LOGISTIC_CS and one[1] in baselines.LOGISTIC_L1_RATIOS
+
+
+def test_the_search_scorer_is_the_weighted_roc_auc_of_the_linear_scores() -> None:
+    # given a fitted logistic regression, weighted validation rows and scores with ties
+    rng = np.random.default_rng(7)
+    features = np.round(rng.normal(size=(300, 3)), 1)
+    features[:, 1:] = 0.0  # one coarse column: many tied scores
+    y = (features[:, 0] + rng.normal(size=300) > 0).astype(int)
+    weights = rng.uniform(0.2, 3.0, size=300)
+    model = LogisticRegression().fit(features, y)
+    # when the search's scorer scores them, with and without weights
+    weighted = baselines.linear_roc_auc(model, features, y, sample_weight=weights)
+    plain = baselines.linear_roc_auc(model, features, y)
+    # then it is scikit-learn's ROC AUC of the decision function
+    scores = model.decision_function(features)
+    assert weighted == pytest.approx(roc_auc_score(y, scores, sample_weight=weights), abs=1e-12)
+    assert plain == pytest.approx(roc_auc_score(y, scores), abs=1e-12)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from models.estimator import RiskClassifier
+from models.estimator import BinnedRows, RiskClassifier
 
 EXPECTED_FAILED_CHECKS = {
     "check_sample_weight_equivalence_on_dense_data": (
@@ -111,3 +111,50 @@ def test_a_fit_uses_a_thread_per_two_thousand_rows_up_to_the_configured_threads(
     # Then small fits stay on one thread (start-up would cost more than it saves), large ones use both
     assert [fit_threads(n, 2) for n in (300, 3_999, 4_000, 263_000)] == [1, 1, 2, 2]
     assert fit_threads(263_000, 1) == 1
+
+
+def test_fits_sharing_binned_rows_grow_the_trees_of_fits_on_fresh_datasets() -> None:
+    # given two labels of the same rows (as the deficiency and serious fits), with offsets and a held-out fold
+    rng = np.random.default_rng(3)
+    X = rng.normal(size=(600, 4))
+    X[rng.random(X.shape) < 0.1] = np.nan
+    first = (X[:, 0] + rng.normal(size=600) > 0).astype(int)
+    second = (X[:, 1] - X[:, 2] + rng.normal(size=600) > 1).astype(int)
+    weight = rng.uniform(0.5, 2.0, size=600)
+    offset = rng.normal(scale=0.3, size=600)
+
+    def fit(y: np.ndarray, bins: BinnedRows | None) -> RiskClassifier:
+        return RiskClassifier(n_estimators=200, early_stopping_rounds=10, subsample=0.7).fit(
+            X[:450],
+            y[:450],
+            sample_weight=weight[:450],
+            eval_set=(X[450:], y[450:], weight[450:], offset[450:]),
+            init_score=offset[:450],
+            bins=bins,
+        )
+
+    # when the second fit reuses the first one's binned rows
+    bins = BinnedRows()
+    fit(first, bins)
+    binned = bins.train
+    shared = fit(second, bins)
+    # then it used them, and grew exactly the trees a fit on fresh Datasets grows
+    assert bins.train is binned, "the second fit should reuse the binned rows, not bin again"
+    fresh = fit(second, None)
+    assert shared.best_iteration_ == fresh.best_iteration_
+    assert shared.booster_.model_to_string() == fresh.booster_.model_to_string()
+
+
+def test_binned_rows_of_another_shape_are_not_reused() -> None:
+    # given binned rows of 300 rows
+    rng = np.random.default_rng(4)
+    X = rng.normal(size=(400, 3))
+    y = (X[:, 0] > 0).astype(int)
+    bins = BinnedRows()
+    RiskClassifier(n_estimators=20).fit(X[:300], y[:300], bins=bins)
+    binned = bins.train
+    # when a fit on 400 rows is given them
+    model = RiskClassifier(n_estimators=20).fit(X, y, bins=bins)
+    # then it bins its own rows (and fits them all)
+    assert bins.train is not binned, "binned rows of another shape must not be reused"
+    assert model.booster_.num_trees() == 20

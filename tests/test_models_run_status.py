@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
 import mlflow
@@ -41,8 +43,8 @@ class _Echo(PythonModel):  # type: ignore[misc]
 def _run_left_running(tracking: Tracking, *, model: bool, lineage: bool) -> str:
     """A run as a training killed outright leaves it: status RUNNING, some of its artifacts logged."""
     run_id = str(tracking.client.create_run(tracking.experiment_id(), run_name="killed").info.run_id)
-    with tracking.activated(), mlflow.start_run(run_id=run_id):
-        run = RunLogger(tracking.client, run_id)
+    with tracking.activated(), mlflow.start_run(run_id=run_id), tempfile.TemporaryDirectory() as staging:
+        run = RunLogger(tracking.client, run_id, Path(staging))
         run.log_table(METRICS, "evaluation/metrics.parquet")
         uri = None
         if model:
@@ -51,6 +53,7 @@ def _run_left_running(tracking: Tracking, *, model: bool, lineage: bool) -> str:
             ).model_uri
         if lineage:
             run.log_dict({"model_uri": uri, "as_of": "2025-01-01"}, "lineage.json")
+        run.upload()
     # start_run's exit ended it FINISHED: put it back the way a SIGKILL leaves it
     tracking.client.update_run(run_id, status="RUNNING")
     return run_id
@@ -141,3 +144,24 @@ def test_a_run_interrupted_with_ctrl_c_ends_failed(models_tracking: Tracking) ->
     assert _status(models_tracking, run.run_id) == "FAILED", (
         f"run left {_status(models_tracking, run.run_id)}"
     )
+
+
+def test_files_a_run_logs_are_in_its_artifacts_once_its_block_ends(models_tracking: Tracking) -> None:
+    # Given a run that logs a table, a JSON file and a text file into nested folders
+    with models_tracking.run("staged") as run:
+        run.log_table(METRICS, "evaluation/metrics.parquet")
+        run.log_dict({"as_of": "2025-01-01"}, "lineage.json")
+        run.log_text("hej", "report/deep/page.html")
+    # Then after the block every file is among the run's artifacts, with what was logged
+    assert models_tracking.read_json(run.run_id, "lineage.json") == {"as_of": "2025-01-01"}
+    assert models_tracking.read_table(run.run_id, "evaluation/metrics.parquet").equals(METRICS)
+    assert models_tracking.read_bytes(run.run_id, "report/deep/page.html") == b"hej"
+
+
+def test_an_artifact_path_outside_the_run_is_refused(models_tracking: Tracking) -> None:
+    # When a run logs a file whose path climbs out of its artifact directory
+    with (
+        pytest.raises(ValueError, match="leaves the run's artifact directory"),
+        models_tracking.run("escape") as run,
+    ):
+        run.log_text("x", "../outside.txt")
