@@ -30,10 +30,13 @@ _SLOPE_WINDOW = 12
 _LATEST_WITHIN_MONTHS = 12
 _MIN_SLOPE_MONTHS = 3
 _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
-_MAX_SERIES = 1 << 16  # measures across all indicator sources, far more than any configuration
+_MAX_MEASURES = 1 << 12  # measures across all indicator sources, far more than any configuration
+_MAX_UNITS = 1 << 32  # unit keys are UInt32
 _MONTHS_PER_SERIES = 1 << 17  # month indices (year * 12 + month - 1) up to the year 10922
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
-_LATEST = ["last_month", "last_share", "last_region_median", "last_national"]
+_WHOLE = ["den", "obs", "below", "sx", "sxx"]  # whole numbers (denominators are counts by contract)
+_ROUNDED = ["num", "sy", "sxy"]
+_LATEST = ["last_month", "last_share"]
 
 
 def _measure_index(source: IndicatorSource) -> dict[str, int]:
@@ -90,8 +93,9 @@ def with_value_column(indicator: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _series_key() -> pl.Expr:
-    """One integer per unit and series (a single, cheap ``by`` key for the as-of joins)."""
-    return (pl.col("unit_key").cast(pl.UInt64) * _MAX_SERIES + pl.col("measure").cast(pl.UInt64)).alias(
+    """One integer per measure and unit that sorts as (measure, unit): a measure's rows are one block
+    (a single, cheap ``by`` key for the as-of joins; 12 + 32 bits, so the lookup key fits an Int64)."""
+    return (pl.col("measure").cast(pl.UInt64) * _MAX_UNITS + pl.col("unit_key").cast(pl.UInt64)).alias(
         "series"
     )
 
@@ -112,74 +116,131 @@ def _in_series_order(monthly: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series and month: the running totals (months without a share add nothing).
-
-    ``ordered`` is :func:`_in_series_order`'s; each series is summed in month order, in one group
-    (a group-by keeps the groups in their sorted order and is cheaper than a window over them).
-    """
+def _increments(ordered: pl.LazyFrame) -> pl.LazyFrame:
+    """Per monthly row (in ``ordered``'s order): what it adds to each running total (a month without
+    a share adds nothing), its month and, for a reported month, its share."""
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
-    return (
-        ordered.select(
-            "series",
-            "_key",
-            pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
-            pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
-            observed.cast(pl.Float64).alias("obs"),
-            pl.col("worse").fill_null(False).cast(pl.Float64).alias("below"),
-            pl.when(observed).then(x).otherwise(0.0).alias("sx"),
-            y.fill_null(0.0).alias("sy"),
-            pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
-            pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
-        )
+    return ordered.select(
+        "series",
+        "_key",
+        "month",
+        "share",
+        pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
+        pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
+        observed.cast(pl.Float64).alias("obs"),
+        pl.col("worse").fill_null(False).cast(pl.Float64).alias("below"),
+        pl.when(observed).then(x).otherwise(0.0).alias("sx"),
+        y.fill_null(0.0).alias("sy"),
+        pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
+        pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
+    )
+
+
+def _series_starts() -> pl.Expr:
+    """True on the first row of each series (rows in series order)."""
+    return (pl.col("series") != pl.col("series").shift(1)).fill_null(True)
+
+
+def _restarted_cum_sum(column: str) -> pl.Expr:
+    """Running sum of a column of whole numbers that restarts at every series (rows in series order).
+
+    One running sum over all rows, less its value before the series' first row: whole numbers below
+    2**53 add up exactly in any grouping, so this equals the series' own sum in month order, bit for
+    bit, without splitting the rows into groups. Summed as Int64, so no total over many series can
+    round either.
+    """
+    whole = pl.col(column).cast(pl.Int64)
+    total = whole.cum_sum()
+    before = pl.when(_series_starts()).then(total - whole).forward_fill()
+    return (total - before).cast(pl.Float64).alias(column)
+
+
+def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and month: the running totals, the latest reported month and its share.
+
+    ``ordered`` is :func:`_in_series_order`'s. Totals of whole numbers (denominators, counts, month
+    offsets and their squares) are restarted running sums over all rows (:func:`_restarted_cum_sum`);
+    the three that round (numerators of value measures, shares, month × share) are summed series by
+    series in month order, in one group each (a group-by keeps the groups in their sorted order), as
+    they always were. ``last_month`` and ``last_share`` are the latest reported month at or before the
+    row; they may belong to an earlier series, which the lookup recognises by ``obs`` being 0.
+    """
+    increments = _increments(ordered).cache()
+    reported = pl.col("share").is_not_null()
+    exact = increments.select(
+        "series",
+        "_key",
+        *(_restarted_cum_sum(column) for column in _WHOLE),
+        pl.when(reported).then(pl.col("month")).forward_fill().alias("last_month"),
+        pl.col("share").forward_fill().alias("last_share"),
+    )
+    rounded = (
+        increments.select("series", *_ROUNDED)
         .group_by("series", maintain_order=True)
-        .agg("_key", pl.col(_RUNNING).cum_sum())
-        .explode("_key", *_RUNNING)
-        .with_columns(pl.col("_key").set_sorted())
+        .agg(pl.col(_ROUNDED).cum_sum())
+        .explode(*_ROUNDED)
+        .select(_ROUNDED)
+    )
+    return pl.concat([exact, rounded], how="horizontal").with_columns(pl.col("_key").set_sorted())
+
+
+def _region_numbers(units: pl.LazyFrame) -> pl.LazyFrame:
+    """unit_key → ``region`` (UInt32, the rank of the unit's region_code; null without one)."""
+    return keyed_units(units).select(
+        "unit_key", pl.col("region_code").rank("dense").cast(pl.UInt32).alias("region")
     )
 
 
-def _reported_months(ordered: pl.LazyFrame, peers: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series, its reported months (a share) with that month's regional median and national
-    share, in the order of the lookup key (``ordered`` is :func:`_in_series_order`'s)."""
-    return (
-        ordered.filter(pl.col("share").is_not_null())
-        .join(regions, on="unit_key", how="left", maintain_order="left")
-        .join(peers, on=["region_code", "measure", "month"], how="left", maintain_order="left")
-        .select(
-            "series",
-            pl.col("_key").set_sorted(),
-            pl.col("month").alias("last_month"),
-            pl.col("share").alias("last_share"),
-            pl.col("region_median_share").alias("last_region_median"),
-            pl.col("national_share").alias("last_national"),
-        )
+def _peer_key(region: pl.Expr, measure: pl.Expr, month: pl.Expr) -> pl.Expr:
+    """(region, measure, month) as one integer: the regional figures join on a single key."""
+    return (region.cast(pl.Int64) * _MAX_MEASURES + measure.cast(pl.Int64)) * _MONTHS_PER_SERIES + month.cast(
+        pl.Int64
     )
 
 
-def _regions(units: pl.LazyFrame) -> pl.LazyFrame:
-    """unit_key → region_code (:func:`features.context.keyed_units`)."""
-    return keyed_units(units).select("unit_key", "region_code")
-
-
-def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
-    """Per region, measure and month: the regional median share and the national share.
+def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame, value_series: list[int]) -> pl.LazyFrame:
+    """Per region, measure and month (``_peer``, :func:`_peer_key`): the regional median share and
+    the national share.
 
     The national value is Σ numerator / Σ denominator over all reporting units that month; the
     regional median is the median of the units' monthly shares. Both use only that month's reports,
-    so they are known exactly when the month itself is.
+    so they are known exactly when the month itself is. ``value_series`` are the measures (numbers in
+    ``monthly``) of kind value, whose numerators are not whole numbers.
     """
-    reported = monthly.filter(pl.col("share").is_not_null()).join(_regions(units), on="unit_key", how="inner")
-    national = reported.group_by("measure", "month").agg(
-        # denominators are whole numbers (counts, or 1 per reported value): exact in any order
-        (order_free_sum(pl.col("num")) / pl.col("den").sum()).alias("national_share")
+    reported = monthly.filter(pl.col("share").is_not_null()).join(
+        _region_numbers(units), on="unit_key", how="inner"
     )
-    regional = reported.group_by("region_code", "measure", "month").agg(
+    is_value = pl.col("measure").is_in(value_series)
+    national = reported.group_by("measure", "month").agg(
+        # values are added in ascending order (the same sum in every run); counts, and the
+        # denominators, are whole numbers: exact in any order, so a plain sum gives the same bits
+        (
+            (order_free_sum(pl.col("num").filter(is_value)) + pl.col("num").filter(~is_value).sum())
+            / pl.col("den").sum()
+        ).alias("national_share")
+    )
+    regional = reported.group_by("region", "measure", "month").agg(
         pl.col("share").median().alias("region_median_share")
     )
-    return regional.join(national, on=["measure", "month"], how="left")
+    return regional.join(national, on=["measure", "month"], how="left").select(
+        _peer_key(pl.col("region"), pl.col("measure"), pl.col("month")).alias("_peer"),
+        "region_median_share",
+        "national_share",
+    )
+
+
+def _with_peers(queries: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFrame:
+    """``queries`` (with their unit's ``region``) with the regional median and national share of their
+    latest reported month."""
+    key = _peer_key(pl.col("region"), pl.col("measure"), pl.col("last_month")).alias("_peer")
+    return (
+        queries.with_columns(key)
+        .join(peers, on="_peer", how="left", maintain_order="left")
+        .drop("region", "_peer")
+        .rename({"region_median_share": "last_region_median", "national_share": "last_national"})
+    )
 
 
 _LOOKBACKS: dict[int, list[str]] = {0: _RUNNING, 3: ["num", "den"], _SLOPE_WINDOW: _RUNNING}
@@ -202,19 +263,19 @@ def _last_at_or_before(
 
 
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
+    """``queries`` with the running totals ``_LOOKBACKS[months_back]`` at ``known_month - months_back``
+    (``column@months_back``, 0 when the series has no row there yet); at 0 months back also the
+    latest reported month and its share (null when the series has none yet)."""
     columns = _LOOKBACKS[months_back]
-    joined, found = _last_at_or_before(queries, running, months_back, columns)
-    return joined.with_columns(
+    latest = _LATEST if months_back == 0 else []
+    joined, found = _last_at_or_before(queries, running, months_back, [*columns, *latest])
+    totals = joined.with_columns(
         pl.when(found).then(pl.col(column)).otherwise(0.0).alias(f"{column}@{months_back}")
         for column in columns
-    ).drop(*columns, "_found")
-
-
-def _latest_at(queries: pl.LazyFrame, reported: pl.LazyFrame) -> pl.LazyFrame:
-    joined, found = _last_at_or_before(queries, reported, 0, _LATEST)
-    return joined.with_columns(pl.when(found).then(pl.col(column)).alias(column) for column in _LATEST).drop(
-        "_found"
     )
+    reported = pl.col(f"obs@{months_back}") > 0  # else the latest report is an earlier series'
+    latest_known = [pl.when(reported).then(pl.col(column)).alias(column) for column in latest]
+    return totals.with_columns(latest_known).drop(*columns, "_found")
 
 
 def _between(column: str, months: int) -> pl.Expr:
@@ -293,21 +354,26 @@ def indicator_sources_features(
         ],
         how="vertical",
     )
-    # Every (unit, date) row gets every series, in the order of the lookup key.
-    queries = dates_per_series(units_at, "measure", len(series), pl.UInt32).with_columns(
-        _series_key(), known_month=_known_month_by_series(series)
-    )
+    if len(series) > _MAX_MEASURES:
+        raise ValueError(
+            f"{len(series)} indicator measures configured; at most {_MAX_MEASURES} are supported"
+        )
+    # Every (unit, date) row gets every series, in the order of the lookup key: measure by measure.
+    queries = dates_per_series(
+        units_at, "measure", len(series), pl.UInt32, per_unit=_region_numbers(units), series_first=True
+    ).with_columns(_series_key(), known_month=_known_month_by_series(series))
     ordered = _in_series_order(monthly).cache()  # the only copy of the monthly rows
     running = _running_totals(ordered).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    reported = _reported_months(ordered, peer_values(ordered, units), _regions(units))
-    statistics = _series_statistics(_latest_at(queries, reported))
-    in_series = [pl.col("measure") == index for index in range(len(series))]
+    value_series = [index for index, (_, key, source) in enumerate(series) if key in source.value_measures]
+    queries = _with_peers(queries, peer_values(ordered, units, value_series))
+    statistics = _series_statistics(queries)
+    rows = pl.len() // len(series)  # each measure's block holds every (unit, date) once, in order
     wide = statistics.select(
-        pl.col("unit_key", "as_of").filter(in_series[0]),
+        pl.col("unit_key", "as_of").head(rows),
         *[
-            pl.col(statistic).filter(in_series[index]).alias(indicator_name(name, key, statistic))
+            pl.col(statistic).slice(rows * index, rows).alias(indicator_name(name, key, statistic))
             for index, (name, key, _) in enumerate(series)
             for statistic in INDICATOR_STATISTICS
         ],
