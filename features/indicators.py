@@ -36,7 +36,7 @@ _MONTHS_PER_SERIES = 1 << 17  # month indices (year * 12 + month - 1) up to the 
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
 _WHOLE = ["den", "obs", "below", "sx", "sxx"]  # whole numbers (denominators are counts by contract)
 _ROUNDED = ["num", "sy", "sxy"]
-_LATEST = ["last_month", "last_share"]
+_REPORT = ["month", "share", "series"]  # the latest report at or before a row
 
 
 def _measure_index(source: IndicatorSource) -> dict[str, int]:
@@ -138,43 +138,28 @@ def _increments(ordered: pl.LazyFrame) -> pl.LazyFrame:
     )
 
 
-def _series_starts() -> pl.Expr:
-    """True on the first row of each series (rows in series order)."""
-    return (pl.col("series") != pl.col("series").shift(1)).fill_null(True)
-
-
-def _restarted_cum_sum(column: str) -> pl.Expr:
-    """Running sum of a column of whole numbers that restarts at every series (rows in series order).
-
-    One running sum over all rows, less its value before the series' first row: whole numbers below
-    2**53 add up exactly in any grouping, so this equals the series' own sum in month order, bit for
-    bit, without splitting the rows into groups. Summed as Int64, so no total over many series can
-    round either.
-    """
-    whole = pl.col(column).cast(pl.Int64)
-    total = whole.cum_sum()
-    before = pl.when(_series_starts()).then(total - whole).forward_fill()
-    return (total - before).cast(pl.Float64).alias(column)
-
-
 def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series and month: the running totals, the latest reported month and its share.
+    """Per series and month: the running totals and the latest reported month, its share and series.
 
-    ``ordered`` is :func:`_in_series_order`'s. Totals of whole numbers (denominators, counts, month
-    offsets and their squares) are restarted running sums over all rows (:func:`_restarted_cum_sum`);
-    the three that round (numerators of value measures, shares, month × share) are summed series by
-    series in month order, in one group each (a group-by keeps the groups in their sorted order), as
-    they always were. ``last_month`` and ``last_share`` are the latest reported month at or before the
-    row; they may belong to an earlier series, which the lookup recognises by ``obs`` being 0.
+    ``ordered`` is :func:`_in_series_order`'s. The totals of whole numbers (denominators, counts,
+    month offsets and their squares) are one running sum over all rows, as Int64: a window is the
+    difference of two of them, and where a series has no row yet the backward lookup lands on the
+    previous series' last row, whose total is exactly the one before the series starts, so the
+    difference is the series' own (whole numbers add up exactly in any grouping). The three totals
+    that round (numerators of value measures, shares, month × share) are summed series by series in
+    month order, in one group each (a group-by keeps the groups in their sorted order). The latest
+    report at or before a row may be an earlier series' (``last_series`` tells).
     """
     increments = _increments(ordered).cache()
     reported = pl.col("share").is_not_null()
     exact = increments.select(
         "series",
         "_key",
-        *(_restarted_cum_sum(column) for column in _WHOLE),
-        pl.when(reported).then(pl.col("month")).forward_fill().alias("last_month"),
-        pl.col("share").forward_fill().alias("last_share"),
+        *(pl.col(column).cast(pl.Int64).cum_sum() for column in _WHOLE),
+        *(
+            pl.when(reported).then(pl.col(column)).forward_fill().alias(f"last_{column}")
+            for column in _REPORT
+        ),
     )
     rounded = (
         increments.select("series", *_ROUNDED)
@@ -264,22 +249,32 @@ def _last_at_or_before(
 
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
     """``queries`` with the running totals ``_LOOKBACKS[months_back]`` at ``known_month - months_back``
-    (``column@months_back``, 0 when the series has no row there yet); at 0 months back also the
-    latest reported month and its share (null when the series has none yet)."""
+    (``column@months_back``: the rounding totals 0 when the series has no row there yet, the whole
+    ones as they are, see :func:`_running_totals`); at 0 months back also the latest reported month
+    and its share (null when the series has none yet)."""
     columns = _LOOKBACKS[months_back]
-    latest = _LATEST if months_back == 0 else []
+    latest = [f"last_{column}" for column in _REPORT] if months_back == 0 else []
     joined, found = _last_at_or_before(queries, running, months_back, [*columns, *latest])
     totals = joined.with_columns(
-        pl.when(found).then(pl.col(column)).otherwise(0.0).alias(f"{column}@{months_back}")
+        (
+            pl.col(column).fill_null(0)  # no row at all before: nothing summed yet
+            if column in _WHOLE
+            else pl.when(found).then(pl.col(column)).otherwise(0.0)
+        ).alias(f"{column}@{months_back}")
         for column in columns
     )
-    reported = pl.col(f"obs@{months_back}") > 0  # else the latest report is an earlier series'
-    latest_known = [pl.when(reported).then(pl.col(column)).alias(column) for column in latest]
-    return totals.with_columns(latest_known).drop(*columns, "_found")
+    if not latest:
+        return totals.drop(*columns, "_found")
+    reported = pl.col("last_series") == pl.col("series")  # else the latest report is an earlier series'
+    return totals.with_columns(
+        pl.when(reported).then(pl.col(column)).alias(column) for column in ("last_month", "last_share")
+    ).drop(*columns, "_found", "last_series")
 
 
 def _between(column: str, months: int) -> pl.Expr:
-    return pl.col(f"{column}@0") - pl.col(f"{column}@{months}")
+    """The total of ``column`` over the ``months`` months up to the latest known one (Float64)."""
+    difference = pl.col(f"{column}@0") - pl.col(f"{column}@{months}")
+    return difference.cast(pl.Float64) if column in _WHOLE else difference
 
 
 def _share_over(months: int) -> pl.Expr:
