@@ -107,13 +107,22 @@ def _lookup_key(month: pl.Expr) -> pl.Expr:
 
 
 def _in_series_order(monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """``monthly`` with its ``series`` and lookup key ``_key``, sorted by the key (series, month)."""
+    """``monthly`` sorted by its lookup key ``_key`` (series, month), with ``series`` instead of the
+    unit and measure it encodes (two columns fewer to sort)."""
     return (
-        monthly.with_columns(_series_key())
+        monthly.select(_series_key(), "month", "num", "den", "share", "worse")
         .with_columns(_lookup_key(pl.col("month")).alias("_key"))
         .sort("_key")
         .with_columns(pl.col("_key").set_sorted())
     )
+
+
+def _unit_and_measure() -> list[pl.Expr]:
+    """``unit_key`` and ``measure`` of a row from its ``series`` (:func:`_series_key`)."""
+    return [
+        (pl.col("series") % _MAX_UNITS).cast(pl.UInt32).alias("unit_key"),
+        (pl.col("series") // _MAX_UNITS).cast(pl.UInt32).alias("measure"),
+    ]
 
 
 def _increments(ordered: pl.LazyFrame) -> pl.LazyFrame:
@@ -194,25 +203,27 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame, value_series: list[i
     so they are known exactly when the month itself is. ``value_series`` are the measures (numbers in
     ``monthly``) of kind value, whose numerators are not whole numbers.
     """
-    reported = monthly.filter(pl.col("share").is_not_null()).join(
-        _region_numbers(units), on="unit_key", how="inner"
+    reported = (
+        monthly.filter(pl.col("share").is_not_null())
+        .select("month", "num", "den", "share", *_unit_and_measure())
+        .join(_region_numbers(units), on="unit_key", how="inner")
     )
     is_value = pl.col("measure").is_in(value_series)
+    # values are added in ascending order (the same sum in every run); counts, and the denominators,
+    # are whole numbers: exact in any order, so a plain sum gives the same bits without the sort
+    numerators = (
+        pl.when(is_value.first())
+        .then(order_free_sum(pl.col("num").filter(is_value)))
+        .otherwise(pl.col("num").sum())
+    )
     national = reported.group_by("measure", "month").agg(
-        # values are added in ascending order (the same sum in every run); counts, and the
-        # denominators, are whole numbers: exact in any order, so a plain sum gives the same bits
-        (
-            (order_free_sum(pl.col("num").filter(is_value)) + pl.col("num").filter(~is_value).sum())
-            / pl.col("den").sum()
-        ).alias("national_share")
+        (numerators / pl.col("den").sum()).alias("national_share")
     )
-    regional = reported.group_by("region", "measure", "month").agg(
-        pl.col("share").median().alias("region_median_share")
-    )
+    regional = reported.group_by(
+        _peer_key(pl.col("region"), pl.col("measure"), pl.col("month")).alias("_peer")
+    ).agg(pl.col("share").median().alias("region_median_share"), pl.col("measure", "month").first())
     return regional.join(national, on=["measure", "month"], how="left").select(
-        _peer_key(pl.col("region"), pl.col("measure"), pl.col("month")).alias("_peer"),
-        "region_median_share",
-        "national_share",
+        "_peer", "region_median_share", "national_share"
     )
 
 
