@@ -207,18 +207,22 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame, value_series: list[i
         monthly.filter(pl.col("share").is_not_null())
         .select("month", "num", "den", "share", *_unit_and_measure())
         .join(_region_numbers(units), on="unit_key", how="inner")
+        .cache()
     )
     is_value = pl.col("measure").is_in(value_series)
+    month_totals = [pl.col("den").sum().alias("_den")]
     # values are added in ascending order (the same sum in every run); counts, and the denominators,
     # are whole numbers: exact in any order, so a plain sum gives the same bits without the sort
-    numerators = (
-        pl.when(is_value.first())
-        .then(order_free_sum(pl.col("num").filter(is_value)))
-        .otherwise(pl.col("num").sum())
-    )
-    national = reported.group_by("measure", "month").agg(
-        (numerators / pl.col("den").sum()).alias("national_share")
-    )
+    national = pl.concat(
+        [
+            reported.filter(is_value)
+            .group_by("measure", "month")
+            .agg(order_free_sum(pl.col("num")).alias("_num"), *month_totals),
+            reported.filter(~is_value)
+            .group_by("measure", "month")
+            .agg(pl.col("num").sum().alias("_num"), *month_totals),
+        ]
+    ).select("measure", "month", (pl.col("_num") / pl.col("_den")).alias("national_share"))
     regional = reported.group_by(
         _peer_key(pl.col("region"), pl.col("measure"), pl.col("month")).alias("_peer")
     ).agg(pl.col("share").median().alias("region_median_share"), pl.col("measure", "month").first())
@@ -229,13 +233,23 @@ def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame, value_series: list[i
 
 def _with_peers(queries: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFrame:
     """``queries`` (with their unit's ``region``) with the regional median and national share of their
-    latest reported month."""
+    latest reported month.
+
+    The join is made on the key alone and its columns set beside ``queries``: a left join would copy
+    every column of the wide ``queries`` to keep its order.
+    """
+    queries = queries.cache()
     key = _peer_key(pl.col("region"), pl.col("measure"), pl.col("last_month")).alias("_peer")
-    return (
-        queries.with_columns(key)
-        .join(peers, on="_peer", how="left", maintain_order="left")
-        .drop("region", "_peer")
-        .rename({"region_median_share": "last_region_median", "national_share": "last_national"})
+    looked_up = queries.select(key).join(peers, on="_peer", how="left", maintain_order="left")
+    return pl.concat(
+        [
+            queries.drop("region"),
+            looked_up.select(
+                pl.col("region_median_share").alias("last_region_median"),
+                pl.col("national_share").alias("last_national"),
+            ),
+        ],
+        how="horizontal",
     )
 
 
