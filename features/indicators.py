@@ -125,26 +125,21 @@ def _unit_and_measure() -> list[pl.Expr]:
     ]
 
 
-def _increments(ordered: pl.LazyFrame) -> pl.LazyFrame:
-    """Per monthly row (in ``ordered``'s order): what it adds to each running total (a month without
-    a share adds nothing), its month and, for a reported month, its share."""
+def _increments() -> dict[str, pl.Expr]:
+    """What a monthly row adds to each running total (a month without a share adds nothing)."""
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
-    return ordered.select(
-        "series",
-        "_key",
-        "month",
-        "share",
-        pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
-        pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
-        observed.cast(pl.Float64).alias("obs"),
-        pl.col("worse").fill_null(False).cast(pl.Float64).alias("below"),
-        pl.when(observed).then(x).otherwise(0.0).alias("sx"),
-        y.fill_null(0.0).alias("sy"),
-        pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
-        pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
-    )
+    return {
+        "num": pl.when(observed).then(pl.col("num")).otherwise(0.0),
+        "den": pl.when(observed).then(pl.col("den")).otherwise(0.0),
+        "obs": observed.cast(pl.Float64),
+        "below": pl.col("worse").fill_null(False).cast(pl.Float64),
+        "sx": pl.when(observed).then(x).otherwise(0.0),
+        "sy": y.fill_null(0.0),
+        "sxy": pl.when(observed).then(x * y).otherwise(0.0),
+        "sxx": pl.when(observed).then(x * x).otherwise(0.0),
+    }
 
 
 def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
@@ -159,19 +154,19 @@ def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
     month order, in one group each (a group-by keeps the groups in their sorted order). The latest
     report at or before a row may be an earlier series' (``last_series`` tells).
     """
-    increments = _increments(ordered).cache()
+    increments = _increments()  # computed in each branch: no frame of all eight is ever held
     reported = pl.col("share").is_not_null()
-    exact = increments.select(
+    exact = ordered.select(
         "series",
         "_key",
-        *(pl.col(column).cast(pl.Int64).cum_sum() for column in _WHOLE),
+        *(increments[column].cast(pl.Int64).cum_sum().alias(column) for column in _WHOLE),
         *(
             pl.when(reported).then(pl.col(column)).forward_fill().alias(f"last_{column}")
             for column in _REPORT
         ),
     )
     rounded = (
-        increments.select("series", *_ROUNDED)
+        ordered.select("series", *(increments[column].alias(column) for column in _ROUNDED))
         .group_by("series", maintain_order=True)
         .agg(pl.col(_ROUNDED).cum_sum())
         .explode(*_ROUNDED)
