@@ -7,9 +7,11 @@ Method (not a timed test):
 2. Each measured run is a fresh subprocess (imports excluded; peak RSS is the child's own, read with
    ``os.wait4``) that scans those Parquet files lazily and times, in this order:
    a plain Polars ``group_by(unit_id).len()`` over the complaints table (the baseline), the full
-   ``build_features(...).collect()`` for the quarterly grid, then every family alone
-   (active units, each event source, the indicator sources together (one pass), each attribute
-   source, history; the provider rollup is part of the full build only).
+   ``build_features(...).collect()`` for the quarterly grid (and the peak RSS so far: the build's
+   own), then every family alone (active units, each event source, the indicator sources together
+   (one pass), each attribute source, history; the provider rollup is part of the full build only)
+   and the floor of the indicator pass: the indicator tables merely read, and read and sorted by
+   (unit, measure, month).
 3. Continuity: 40 million visit records synthesised with numpy directly in the child (the generator's
    ``--visits`` produces a far smaller table at national scale), 20,000 units, one year of visits,
    ~4 million patients; ``visit_continuity_features`` for five quarterly planning dates covering
@@ -56,7 +58,7 @@ for name, frame in world.tables.items():
 """
 
 _FEATURES = """
-import datetime as dt, json, sys, time
+import datetime as dt, json, resource, sys, time
 from pathlib import Path
 import polars as pl
 from engine.config import load_config
@@ -79,6 +81,7 @@ def timed(frame):
 result = {"as_of_dates": len(dates)}
 result["baseline_s"], _ = timed(tables["complaints"].group_by("unit_id").len())
 result["features_s"], table = timed(build_features(tables, dates, config))
+result["features_peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 result["rows"], result["columns"] = table.height, table.width
 result["event_rows"] = sum(
     tables[s.file].select(pl.len()).collect().item() for s in config.event_sources.values()
@@ -101,6 +104,13 @@ for name, source in config.attribute_sources.items():
         tables[source.file], units_at, keys, name=name, source=source
     )
 families["history"] = history_features(tables["inspections"], units_at, keys, config.risk_area_ids)
+indicator_rows = pl.concat(
+    [tables[source.file].select("unit_id", "period", "measure", pl.col("^(numerator|denominator|value)$"))
+     for source in config.indicator_sources.values()],
+    how="diagonal_relaxed",
+)
+families["floor: indicator rows read"] = indicator_rows
+families["floor: indicator rows read and sorted"] = indicator_rows.sort("unit_id", "measure", "period")
 result["families_s"], result["families_mb"] = {}, {}
 for label, frame in families.items():
     result["families_s"][label], part = timed(frame)
@@ -228,19 +238,20 @@ def report_features(runs: list[dict[str, Any]], units: int, years: int) -> dict[
         "ratio_to_baseline": features / baseline,
         "rows_per_s": runs[0]["rows"] / features,
         "peak_rss_mb": max(run["peak_rss_mb"] for run in runs),
+        "features_peak_rss_mb": max(run["features_peak_rss_mb"] for run in runs),
         "families_s": families,
         "runs": [run["features_s"] for run in runs],
     }
     print(f"## features — {units:,} units × {years} y, {summary['as_of_dates']} quarterly planning dates")
     print(
         "| rows × columns | event rows | build s (median) | baseline group-by s | ratio | rows/s "
-        "| peak RSS MB |"
+        "| peak RSS MB, build | peak RSS MB, child |"
     )
-    print("|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|")
     print(
         f"| {summary['rows']:,} × {summary['columns']} | {summary['event_rows']:,} | {features:.1f} "
         f"| {baseline:.3f} | {summary['ratio_to_baseline']:.0f} | {summary['rows_per_s']:,.0f} "
-        f"| {summary['peak_rss_mb']:,.0f} |"
+        f"| {summary['features_peak_rss_mb']:,.0f} | {summary['peak_rss_mb']:,.0f} |"
     )
     sizes = runs[0].get("families_mb", {})
     summary["families_mb"] = sizes

@@ -87,22 +87,29 @@ def as_of_grid(start: dt.date, end: dt.date, every: GridStep) -> list[dt.date]:
 
 
 def dates_per_series(
-    units_at: pl.LazyFrame, series: str, n_series: int, dtype: pl.DataType | type[pl.DataType]
+    units_at: pl.LazyFrame,
+    series: str,
+    n_series: int,
+    dtype: pl.DataType | type[pl.DataType],
+    *,
+    per_unit: pl.LazyFrame | None = None,
+    series_first: bool = False,
 ) -> pl.LazyFrame:
     """``unit_key``, ``as_of`` and ``series`` (0 .. ``n_series`` − 1): every (unit, date) of ``units_at``
-    once per series, ordered by unit, series and date.
+    once per series, ordered by unit, series and date (by series, unit and date with ``series_first``).
 
     That is the order of a (unit, series, date) lookup key: as-of joins on it keep the rows in order, and
-    series i of the rows in ``units_at`` order is the subsequence of series i.
+    series i of the rows in ``units_at`` order is the subsequence of series i. With ``series_first``
+    the lookup key sorts as (series, unit, date) and series i is the i-th of ``n_series`` equal blocks,
+    each in ``units_at`` order (a slice, no filter). ``per_unit`` (a frame
+    with one row per ``unit_key``) adds its columns to every row of its unit (null for a unit it lacks),
+    joined once per unit rather than once per row.
     """
-    return (
-        units_at.select("unit_key", "as_of")
-        .group_by("unit_key", maintain_order=True)
-        .agg("as_of")
-        .join(
-            pl.LazyFrame({series: range(n_series)}, schema={series: dtype}),
-            how="cross",
-            maintain_order="left_right",
-        )
-        .explode("as_of")
-    )
+    grouped = units_at.select("unit_key", "as_of").group_by("unit_key", maintain_order=True).agg("as_of")
+    if per_unit is not None:
+        grouped = grouped.join(per_unit, on="unit_key", how="left", maintain_order="left")
+    return grouped.join(
+        pl.LazyFrame({series: range(n_series)}, schema={series: dtype}),
+        how="cross",
+        maintain_order="right_left" if series_first else "left_right",
+    ).explode("as_of")

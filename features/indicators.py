@@ -30,10 +30,13 @@ _SLOPE_WINDOW = 12
 _LATEST_WITHIN_MONTHS = 12
 _MIN_SLOPE_MONTHS = 3
 _X_ORIGIN = 2000 * 12  # keeps the least-squares sums small
-_MAX_SERIES = 1 << 16  # measures across all indicator sources, far more than any configuration
+_MAX_MEASURES = 1 << 12  # measures across all indicator sources, far more than any configuration
+_MAX_UNITS = 1 << 32  # unit keys are UInt32
 _MONTHS_PER_SERIES = 1 << 17  # month indices (year * 12 + month - 1) up to the year 10922
 _RUNNING = ["num", "den", "obs", "below", "sx", "sy", "sxy", "sxx"]
-_LATEST = ["last_month", "last_share", "last_region_median", "last_national"]
+_WHOLE = ["den", "obs", "below", "sx", "sxx"]  # whole numbers (denominators are counts by contract)
+_ROUNDED = ["num", "sy", "sxy"]
+_REPORT = ["month", "share", "series"]  # the latest report at or before a row
 
 
 def _measure_index(source: IndicatorSource) -> dict[str, int]:
@@ -90,8 +93,9 @@ def with_value_column(indicator: pl.LazyFrame) -> pl.LazyFrame:
 
 
 def _series_key() -> pl.Expr:
-    """One integer per unit and series (a single, cheap ``by`` key for the as-of joins)."""
-    return (pl.col("unit_key").cast(pl.UInt64) * _MAX_SERIES + pl.col("measure").cast(pl.UInt64)).alias(
+    """One integer per measure and unit that sorts as (measure, unit): a measure's rows are one block
+    (a single, cheap ``by`` key for the as-of joins; 12 + 32 bits, so the lookup key fits an Int64)."""
+    return (pl.col("measure").cast(pl.UInt64) * _MAX_UNITS + pl.col("unit_key").cast(pl.UInt64)).alias(
         "series"
     )
 
@@ -103,83 +107,145 @@ def _lookup_key(month: pl.Expr) -> pl.Expr:
 
 
 def _in_series_order(monthly: pl.LazyFrame) -> pl.LazyFrame:
-    """``monthly`` with its ``series`` and lookup key ``_key``, sorted by the key (series, month)."""
+    """``monthly`` sorted by its lookup key ``_key`` (series, month), with ``series`` instead of the
+    unit and measure it encodes (two columns fewer to sort)."""
     return (
-        monthly.with_columns(_series_key())
+        monthly.select(_series_key(), "month", "num", "den", "share", "worse")
         .with_columns(_lookup_key(pl.col("month")).alias("_key"))
         .sort("_key")
         .with_columns(pl.col("_key").set_sorted())
     )
 
 
-def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series and month: the running totals (months without a share add nothing).
+def _unit_and_measure() -> list[pl.Expr]:
+    """``unit_key`` and ``measure`` of a row from its ``series`` (:func:`_series_key`)."""
+    return [
+        (pl.col("series") % _MAX_UNITS).cast(pl.UInt32).alias("unit_key"),
+        (pl.col("series") // _MAX_UNITS).cast(pl.UInt32).alias("measure"),
+    ]
 
-    ``ordered`` is :func:`_in_series_order`'s; each series is summed in month order, in one group
-    (a group-by keeps the groups in their sorted order and is cheaper than a window over them).
-    """
+
+def _increments() -> dict[str, pl.Expr]:
+    """What a monthly row adds to each running total (a month without a share adds nothing)."""
     observed = pl.col("share").is_not_null()
     x = (pl.col("month") - _X_ORIGIN).cast(pl.Float64)
     y = pl.col("share")
-    return (
-        ordered.select(
-            "series",
-            "_key",
-            pl.when(observed).then(pl.col("num")).otherwise(0.0).alias("num"),
-            pl.when(observed).then(pl.col("den")).otherwise(0.0).alias("den"),
-            observed.cast(pl.Float64).alias("obs"),
-            pl.col("worse").fill_null(False).cast(pl.Float64).alias("below"),
-            pl.when(observed).then(x).otherwise(0.0).alias("sx"),
-            y.fill_null(0.0).alias("sy"),
-            pl.when(observed).then(x * y).otherwise(0.0).alias("sxy"),
-            pl.when(observed).then(x * x).otherwise(0.0).alias("sxx"),
-        )
+    return {
+        "num": pl.when(observed).then(pl.col("num")).otherwise(0.0),
+        "den": pl.when(observed).then(pl.col("den")).otherwise(0.0),
+        "obs": observed.cast(pl.Float64),
+        "below": pl.col("worse").fill_null(False).cast(pl.Float64),
+        "sx": pl.when(observed).then(x).otherwise(0.0),
+        "sy": y.fill_null(0.0),
+        "sxy": pl.when(observed).then(x * y).otherwise(0.0),
+        "sxx": pl.when(observed).then(x * x).otherwise(0.0),
+    }
+
+
+def _running_totals(ordered: pl.LazyFrame) -> pl.LazyFrame:
+    """Per series and month: the running totals and the latest reported month, its share and series.
+
+    ``ordered`` is :func:`_in_series_order`'s. The totals of whole numbers (denominators, counts,
+    month offsets and their squares) are one running sum over all rows, as Int64: a window is the
+    difference of two of them, and where a series has no row yet the backward lookup lands on the
+    previous series' last row, whose total is exactly the one before the series starts, so the
+    difference is the series' own (whole numbers add up exactly in any grouping). The three totals
+    that round (numerators of value measures, shares, month × share) are summed series by series in
+    month order, in one group each (a group-by keeps the groups in their sorted order). The latest
+    report at or before a row may be an earlier series' (``last_series`` tells).
+    """
+    increments = _increments()  # computed in each branch: no frame of all eight is ever held
+    reported = pl.col("share").is_not_null()
+    exact = ordered.select(
+        "series",
+        "_key",
+        *(increments[column].cast(pl.Int64).cum_sum().alias(column) for column in _WHOLE),
+        *(
+            pl.when(reported).then(pl.col(column)).forward_fill().alias(f"last_{column}")
+            for column in _REPORT
+        ),
+    )
+    rounded = (
+        ordered.select("series", *(increments[column].alias(column) for column in _ROUNDED))
         .group_by("series", maintain_order=True)
-        .agg("_key", pl.col(_RUNNING).cum_sum())
-        .explode("_key", *_RUNNING)
-        .with_columns(pl.col("_key").set_sorted())
+        .agg(pl.col(_ROUNDED).cum_sum())
+        .explode(*_ROUNDED)
+        .select(_ROUNDED)
+    )
+    return pl.concat([exact, rounded], how="horizontal").with_columns(pl.col("_key").set_sorted())
+
+
+def _region_numbers(units: pl.LazyFrame) -> pl.LazyFrame:
+    """unit_key → ``region`` (UInt32, the rank of the unit's region_code; null without one)."""
+    return keyed_units(units).select(
+        "unit_key", pl.col("region_code").rank("dense").cast(pl.UInt32).alias("region")
     )
 
 
-def _reported_months(ordered: pl.LazyFrame, peers: pl.LazyFrame, regions: pl.LazyFrame) -> pl.LazyFrame:
-    """Per series, its reported months (a share) with that month's regional median and national
-    share, in the order of the lookup key (``ordered`` is :func:`_in_series_order`'s)."""
-    return (
-        ordered.filter(pl.col("share").is_not_null())
-        .join(regions, on="unit_key", how="left", maintain_order="left")
-        .join(peers, on=["region_code", "measure", "month"], how="left", maintain_order="left")
-        .select(
-            "series",
-            pl.col("_key").set_sorted(),
-            pl.col("month").alias("last_month"),
-            pl.col("share").alias("last_share"),
-            pl.col("region_median_share").alias("last_region_median"),
-            pl.col("national_share").alias("last_national"),
-        )
+def _peer_key(region: pl.Expr, measure: pl.Expr, month: pl.Expr) -> pl.Expr:
+    """(region, measure, month) as one integer: the regional figures join on a single key."""
+    return (region.cast(pl.Int64) * _MAX_MEASURES + measure.cast(pl.Int64)) * _MONTHS_PER_SERIES + month.cast(
+        pl.Int64
     )
 
 
-def _regions(units: pl.LazyFrame) -> pl.LazyFrame:
-    """unit_key → region_code (:func:`features.context.keyed_units`)."""
-    return keyed_units(units).select("unit_key", "region_code")
-
-
-def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame) -> pl.LazyFrame:
-    """Per region, measure and month: the regional median share and the national share.
+def peer_values(monthly: pl.LazyFrame, units: pl.LazyFrame, value_series: list[int]) -> pl.LazyFrame:
+    """Per region, measure and month (``_peer``, :func:`_peer_key`): the regional median share and
+    the national share.
 
     The national value is Σ numerator / Σ denominator over all reporting units that month; the
     regional median is the median of the units' monthly shares. Both use only that month's reports,
-    so they are known exactly when the month itself is.
+    so they are known exactly when the month itself is. ``value_series`` are the measures (numbers in
+    ``monthly``) of kind value, whose numerators are not whole numbers.
     """
-    reported = monthly.filter(pl.col("share").is_not_null()).join(_regions(units), on="unit_key", how="inner")
-    national = reported.group_by("measure", "month").agg(
-        # denominators are whole numbers (counts, or 1 per reported value): exact in any order
-        (order_free_sum(pl.col("num")) / pl.col("den").sum()).alias("national_share")
+    reported = (
+        monthly.filter(pl.col("share").is_not_null())
+        .select("month", "num", "den", "share", *_unit_and_measure())
+        .join(_region_numbers(units), on="unit_key", how="inner")
+        .cache()
     )
-    regional = reported.group_by("region_code", "measure", "month").agg(
-        pl.col("share").median().alias("region_median_share")
+    is_value = pl.col("measure").is_in(value_series)
+    month_totals = [pl.col("den").sum().alias("_den")]
+    # values are added in ascending order (the same sum in every run); counts, and the denominators,
+    # are whole numbers: exact in any order, so a plain sum gives the same bits without the sort
+    national = pl.concat(
+        [
+            reported.filter(is_value)
+            .group_by("measure", "month")
+            .agg(order_free_sum(pl.col("num")).alias("_num"), *month_totals),
+            reported.filter(~is_value)
+            .group_by("measure", "month")
+            .agg(pl.col("num").sum().alias("_num"), *month_totals),
+        ]
+    ).select("measure", "month", (pl.col("_num") / pl.col("_den")).alias("national_share"))
+    regional = reported.group_by(
+        _peer_key(pl.col("region"), pl.col("measure"), pl.col("month")).alias("_peer")
+    ).agg(pl.col("share").median().alias("region_median_share"), pl.col("measure", "month").first())
+    return regional.join(national, on=["measure", "month"], how="left").select(
+        "_peer", "region_median_share", "national_share"
     )
-    return regional.join(national, on=["measure", "month"], how="left")
+
+
+def _with_peers(queries: pl.LazyFrame, peers: pl.LazyFrame) -> pl.LazyFrame:
+    """``queries`` (with their unit's ``region``) with the regional median and national share of their
+    latest reported month.
+
+    The join is made on the key alone and its columns set beside ``queries``: a left join would copy
+    every column of the wide ``queries`` to keep its order.
+    """
+    queries = queries.cache()
+    key = _peer_key(pl.col("region"), pl.col("measure"), pl.col("last_month")).alias("_peer")
+    looked_up = queries.select(key).join(peers, on="_peer", how="left", maintain_order="left")
+    return pl.concat(
+        [
+            queries.drop("region"),
+            looked_up.select(
+                pl.col("region_median_share").alias("last_region_median"),
+                pl.col("national_share").alias("last_national"),
+            ),
+        ],
+        how="horizontal",
+    )
 
 
 _LOOKBACKS: dict[int, list[str]] = {0: _RUNNING, 3: ["num", "den"], _SLOPE_WINDOW: _RUNNING}
@@ -202,23 +268,33 @@ def _last_at_or_before(
 
 
 def _totals_at(queries: pl.LazyFrame, running: pl.LazyFrame, months_back: int) -> pl.LazyFrame:
+    """``queries`` with the running totals ``_LOOKBACKS[months_back]`` at ``known_month - months_back``
+    (``column@months_back``: the rounding totals 0 when the series has no row there yet, the whole
+    ones as they are, see :func:`_running_totals`); at 0 months back also the latest reported month
+    and its share (null when the series has none yet)."""
     columns = _LOOKBACKS[months_back]
-    joined, found = _last_at_or_before(queries, running, months_back, columns)
-    return joined.with_columns(
-        pl.when(found).then(pl.col(column)).otherwise(0.0).alias(f"{column}@{months_back}")
+    latest = [f"last_{column}" for column in _REPORT] if months_back == 0 else []
+    joined, found = _last_at_or_before(queries, running, months_back, [*columns, *latest])
+    totals = joined.with_columns(
+        (
+            pl.col(column).fill_null(0)  # no row at all before: nothing summed yet
+            if column in _WHOLE
+            else pl.when(found).then(pl.col(column)).otherwise(0.0)
+        ).alias(f"{column}@{months_back}")
         for column in columns
-    ).drop(*columns, "_found")
-
-
-def _latest_at(queries: pl.LazyFrame, reported: pl.LazyFrame) -> pl.LazyFrame:
-    joined, found = _last_at_or_before(queries, reported, 0, _LATEST)
-    return joined.with_columns(pl.when(found).then(pl.col(column)).alias(column) for column in _LATEST).drop(
-        "_found"
     )
+    if not latest:
+        return totals.drop(*columns, "_found")
+    reported = pl.col("last_series") == pl.col("series")  # else the latest report is an earlier series'
+    return totals.with_columns(
+        pl.when(reported).then(pl.col(column)).alias(column) for column in ("last_month", "last_share")
+    ).drop(*columns, "_found", "last_series")
 
 
 def _between(column: str, months: int) -> pl.Expr:
-    return pl.col(f"{column}@0") - pl.col(f"{column}@{months}")
+    """The total of ``column`` over the ``months`` months up to the latest known one (Float64)."""
+    difference = pl.col(f"{column}@0") - pl.col(f"{column}@{months}")
+    return difference.cast(pl.Float64) if column in _WHOLE else difference
 
 
 def _share_over(months: int) -> pl.Expr:
@@ -293,21 +369,26 @@ def indicator_sources_features(
         ],
         how="vertical",
     )
-    # Every (unit, date) row gets every series, in the order of the lookup key.
-    queries = dates_per_series(units_at, "measure", len(series), pl.UInt32).with_columns(
-        _series_key(), known_month=_known_month_by_series(series)
-    )
+    if len(series) > _MAX_MEASURES:
+        raise ValueError(
+            f"{len(series)} indicator measures configured; at most {_MAX_MEASURES} are supported"
+        )
+    # Every (unit, date) row gets every series, in the order of the lookup key: measure by measure.
+    queries = dates_per_series(
+        units_at, "measure", len(series), pl.UInt32, per_unit=_region_numbers(units), series_first=True
+    ).with_columns(_series_key(), known_month=_known_month_by_series(series))
     ordered = _in_series_order(monthly).cache()  # the only copy of the monthly rows
     running = _running_totals(ordered).cache()
     for months_back in _LOOKBACKS:
         queries = _totals_at(queries, running, months_back)
-    reported = _reported_months(ordered, peer_values(ordered, units), _regions(units))
-    statistics = _series_statistics(_latest_at(queries, reported))
-    in_series = [pl.col("measure") == index for index in range(len(series))]
+    value_series = [index for index, (_, key, source) in enumerate(series) if key in source.value_measures]
+    queries = _with_peers(queries, peer_values(ordered, units, value_series))
+    statistics = _series_statistics(queries)
+    rows = pl.len() // len(series)  # each measure's block holds every (unit, date) once, in order
     wide = statistics.select(
-        pl.col("unit_key", "as_of").filter(in_series[0]),
+        pl.col("unit_key", "as_of").head(rows),
         *[
-            pl.col(statistic).filter(in_series[index]).alias(indicator_name(name, key, statistic))
+            pl.col(statistic).slice(rows * index, rows).alias(indicator_name(name, key, statistic))
             for index, (name, key, _) in enumerate(series)
             for statistic in INDICATOR_STATISTICS
         ],

@@ -182,3 +182,22 @@ def test_the_one_pass_over_every_source_equals_each_source_built_alone(config: C
         assert together.select("unit_key", "as_of", *columns).equals(
             alone.select("unit_key", "as_of", *columns), null_equal=True
         ), f"{name}: the one-pass build differs from the source built alone"
+
+
+def test_windows_and_latest_hold_only_the_units_own_reports_after_another_units(config: Config) -> None:
+    # given U1 reporting large counts all spring and U2 (the next unit) starting in May, with U3 silent
+    rows = [
+        *[("U1", month(m), PHONE, 900 + m, 1000) for m in range(1, 7)],
+        ("U2", month(5), PHONE, 10, 100),
+        ("U2", month(6), PHONE, 95, 100),
+    ]
+    # when the features are built with June known and the 3- and 12-month windows reaching before May
+    frame = features_of(config, rows, dt.date(2020, 8, 1))
+    # then U2's windows sum its own two months only, and U3 gets nothing of U2's
+    assert value(frame, "U2", f"{PREFIX}_12m") == pytest.approx(105 / 200), "U1's months leaked into U2's"
+    assert value(frame, "U2", f"{PREFIX}_3m") == pytest.approx(105 / 200), "U1's months leaked into U2's"
+    assert value(frame, "U2", f"{PREFIX}_months_below_threshold_12m") == 1.0, "only May is below 0.85"
+    assert value(frame, "U2", f"{PREFIX}_slope_12m") is None, "two months are too few for a slope"
+    assert value(frame, "U1", f"{PREFIX}_12m") == pytest.approx(sum(range(901, 907)) / 6000)
+    assert value(frame, "U3", f"{PREFIX}_latest") is None, "U3 never reported: U2's June is not its latest"
+    assert value(frame, "U3", f"{PREFIX}_12m") is None, "U3 never reported: no window share"
