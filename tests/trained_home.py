@@ -36,7 +36,7 @@ LATEST_AS_OF = "2026-01-01"
 TRAIN_COLUMNS = 120
 # The default configuration but one test fold per run: what the tests on the home read (tables, verdicts,
 # family choice, backtests, promotion evidence) does not depend on the number of test years, and each
-# further fold is a further set of fits (a third of a training's time per fold on this world).
+# further fold is a further set of fits (the default's two more folds: a third of a training's CPU here).
 QUICK = {"evaluation_years": "1"}
 
 
