@@ -431,7 +431,7 @@ def test_a_page_outside_the_keys_scopes_is_a_swedish_403_page(page: Any, web_hom
 
     # Given a key that may read candidates but not the model
     store = ApiKeyStore(web_home.settings.api_keys_db)
-    key = store.create("bara-kandidater", frozenset({"read:candidates"}))[1]
+    key = store.create("bara-kandidater-i-webblasaren", frozenset({"read:candidates"}))[1]
     store.close()
     # The server sees a key created by another process within its store's refresh interval (1 s).
     time.sleep(store.refresh_seconds + 0.2)

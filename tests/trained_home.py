@@ -24,7 +24,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cli import app
-from tests.cli_support import generated_and_ingested
+from tests.cli_support import configured, generated_and_ingested
 
 # The world: 300 units, 2020–2025 (seed 5); runs trained before 2025's and before 2026's inspections.
 SEED = 5
@@ -34,6 +34,10 @@ FIRST_AS_OF = "2025-01-01"
 LATEST_AS_OF = "2026-01-01"
 # The width the analyst's terminal has in tests/test_models_cli.py, where train's output is read.
 TRAIN_COLUMNS = 120
+# The default configuration but one test fold per run: what the tests on the home read (tables, verdicts,
+# family choice, backtests, promotion evidence) does not depend on the number of test years, and each
+# further fold is a further set of fits (the default's two more folds: a third of a training's CPU here).
+QUICK = {"evaluation_years": "1"}
 
 
 @dataclass(frozen=True)
@@ -68,14 +72,20 @@ class TrainedHome:
     def artifact_root(self) -> Path:
         return self.root / "artifacts"
 
+    @property
+    def config_file(self) -> Path:
+        return self.root / "config.toml"
+
     def use(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        """Point the CLI's settings (``TILLSYNSRISK_HOME``, the MLflow store) and MLflow at this home.
+        """Point the CLI's settings (``TILLSYNSRISK_HOME``, the configuration, the MLflow store) and MLflow
+        at this home.
 
         MLflow's own tracking URI, once set in the process (``Tracking.activated`` leaves the one it
         found in the environment), wins over ``MLFLOW_TRACKING_URI``: it is set too, and
         :func:`forget_mlflow_uris` undoes it.
         """
         monkeypatch.setenv("TILLSYNSRISK_HOME", str(self.home))
+        monkeypatch.setenv("TILLSYNSRISK_CONFIG", str(self.config_file))
         monkeypatch.setenv("MLFLOW_TRACKING_URI", self.tracking_uri)
         monkeypatch.setenv("TILLSYNSRISK_MLFLOW_ARTIFACT_ROOT", str(self.artifact_root))
         mlflow.set_tracking_uri(self.tracking_uri)
@@ -105,12 +115,14 @@ def _run_id(output: str) -> str:
 def trained_home(root: Path, monkeypatch: pytest.MonkeyPatch) -> TrainedHome:
     """Generate and ingest the world into ``root``, train as of 2025-01-01 and 2026-01-01, promote the first.
 
+    The configuration is the default with :data:`QUICK`'s changes, kept in ``root`` with the home.
+
     ``monkeypatch`` points the CLI at ``root`` while it runs; the caller undoes it.
     """
     root.mkdir(parents=True, exist_ok=True)
     built = TrainedHome(root, "", "", "", "", "")
+    configured(built.config_file, **QUICK)
     built.use(monkeypatch)
-    monkeypatch.delenv("TILLSYNSRISK_CONFIG", raising=False)  # the default configuration
     wide = CliRunner(env={"COLUMNS": "250"})
     generated_and_ingested(wide, built.world, seed=SEED, units=UNITS, years=YEARS)
     champion = _run_id(_invoked(wide, ["train", "--as-of", FIRST_AS_OF]))
