@@ -156,6 +156,8 @@ def _signed_sv(value: float | None) -> str:
 
 
 def _difference(differences: pl.DataFrame, family: str, metric: str) -> dict[str, float] | None:
+    if differences.is_empty():  # no comparison was made
+        return None
     found = differences.filter((pl.col("version") == family) & (pl.col("metric") == metric))
     if found.is_empty():
         return None
@@ -234,6 +236,11 @@ def choose_family(
 
 def _gain_text(family: str, gain: tuple[float, float], metric: str) -> str:
     return f"{family} {metric} {gain[0]:+.3f}, ROC AUC {gain[1]:+.3f}"
+
+
+# The validation frame where none is built (one configured family, or no year before the first split): the
+# columns the choice reads, no rows, so every area is decided without a comparison.
+NO_VALIDATION = pl.DataFrame(schema={"year": pl.String, AREA_COLUMN: pl.String, "is_random": pl.Boolean})
 
 
 def choices_from_validation(
@@ -555,7 +562,7 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
             validation_frame(rows, split, model, models, label)
             for split, model, models in zip(splits, lightgbm, per_split, strict=True)
         ]
-    validation = pl.concat(validation_parts, how="vertical_relaxed") if validation_parts else pl.DataFrame()
+    validation = pl.concat(validation_parts, how="vertical_relaxed") if validation_parts else NO_VALIDATION
     step("family validation")
     years = [] if validation.is_empty() else sorted(set(validation.get_column("year").to_list()))
     choices: dict[str, dict[str, FamilyChoice]] = {}

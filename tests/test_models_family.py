@@ -200,6 +200,23 @@ def test_too_few_validation_inspections_or_one_configured_family_decide_without_
     assert "För få valideringstillsyner (10)" in few.why_sv()
 
 
+def test_one_configured_family_trains_and_serves_it_without_a_validation_comparison(
+    linear_rows: pl.DataFrame, models_config: Config
+) -> None:
+    # Given a configuration that allows LightGBM alone (no validation frame is built for one family)
+    config = models_config.model_copy(
+        update={"model": models_config.model.model_copy(update={"families": ["lightgbm"]})}
+    )
+    # When the families are selected for every split and the final model
+    selection = selection_of(linear_rows, config)
+    # Then every split and the served model choose LightGBM, for the stated reason
+    for fold, areas in selection.choices.items():
+        choice = areas[AREA]
+        assert (choice.family, choice.reason) == ("lightgbm", "the only configured family"), (
+            f"{fold}: {choice.family!r} for {choice.reason!r}"
+        )
+
+
 def test_elastic_net_contributions_sum_to_its_log_odds_and_name_catalog_features(
     linear_rows: pl.DataFrame,
 ) -> None:
