@@ -125,16 +125,13 @@ from pathlib import Path
 import polars as pl
 from engine.config import load_config
 from features.pipeline import build_features
-from models.dataset import labelled_inspections, training_as_of_dates
+from models.dataset import training_inspections, training_as_of_dates
 world, ENGINE, FULL = Path(sys.argv[1]), sys.argv[2], sys.argv[3] == "True"
 config = load_config()
 tables = {path.stem: pl.scan_parquet(path) for path in sorted(world.glob("*.parquet"))}
 as_of = dt.date(2026, 1, 1)  # the world ends 2025-12; the planning date as synthetic_training_data
 settings = config.model
-labelled = labelled_inspections(
-    tables["inspections"], lead_time_days=settings.lead_time_days, decided_before=as_of,
-    default_weight=settings.complaint_triggered_weight, max_weight=settings.max_weight,
-).collect()
+labelled = training_inspections(tables["inspections"], settings, decided_before=as_of).collect()
 dates = training_as_of_dates(labelled)
 scoring = as_of.replace(day=1)
 pairs = labelled.select("unit_id", "as_of").unique()

@@ -29,7 +29,7 @@ import polars as pl
 from engine.config import Config, load_config
 from features.asof import as_of_grid
 from features.pipeline import build_features
-from models.dataset import labelled_inspections
+from models.dataset import training_inspections
 from synthetic import WorldParams, generate_world
 
 
@@ -47,13 +47,7 @@ def training_set_features(tables: dict[str, pl.LazyFrame], config: Config) -> pl
     """The features ``build_training_data`` asks for at :data:`TRAINING_CUTOFF`: the labelled
     inspections' (unit, as-of) pairs and every unit at the scoring date."""
     settings = config.model
-    labelled = labelled_inspections(
-        tables["inspections"],
-        lead_time_days=settings.lead_time_days,
-        decided_before=TRAINING_CUTOFF,
-        default_weight=settings.complaint_triggered_weight,
-        max_weight=settings.max_weight,
-    )
+    labelled = training_inspections(tables["inspections"], settings, decided_before=TRAINING_CUTOFF)
     pairs = labelled.select("unit_id", "as_of").collect()
     return build_features(tables, [TRAINING_CUTOFF], config, pairs=pairs)
 

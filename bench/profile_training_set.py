@@ -35,7 +35,7 @@ from features.history import (
 )
 from features.indicators import indicator_sources_features
 from features.pipeline import _as_version_2, _needed_rows, build_features
-from models.dataset import labelled_inspections
+from models.dataset import training_inspections
 
 CUTOFF = dt.date(2026, 1, 1)
 
@@ -55,13 +55,7 @@ def main() -> None:
     config = load_config()
     tables = {path.stem: pl.scan_parquet(path) for path in sorted(world.glob("*.parquet"))}
     settings = config.model
-    labelled = labelled_inspections(
-        tables["inspections"],
-        lead_time_days=settings.lead_time_days,
-        decided_before=CUTOFF,
-        default_weight=settings.complaint_triggered_weight,
-        max_weight=settings.max_weight,
-    ).collect()
+    labelled = training_inspections(tables["inspections"], settings, decided_before=CUTOFF).collect()
     pairs = labelled.select("unit_id", "as_of").unique()
     timed("baseline: complaints group_by(unit_id).len()", tables["complaints"].group_by("unit_id").len())
     timed("the whole pairs build", build_features(tables, [CUTOFF], config, pairs=pairs))

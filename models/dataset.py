@@ -10,10 +10,14 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from models.artifact import INSPECTION_COVARIATES
+
+if TYPE_CHECKING:
+    from engine.config import ModelSettings
 
 logger = logging.getLogger(__name__)
 
@@ -37,6 +41,20 @@ def inverse_probability_weight(default_weight: float, max_weight: float = math.i
     probability = pl.col("inclusion_probability")
     weight = pl.when(probability.is_not_null()).then(1.0 / probability).otherwise(pl.lit(default_weight))
     return weight.clip(upper_bound=max_weight) if math.isfinite(max_weight) else weight
+
+
+def training_inspections(
+    inspections: pl.LazyFrame, settings: ModelSettings, *, decided_before: dt.date
+) -> pl.LazyFrame:
+    """The labelled inspections a training as of ``decided_before`` learns from: :func:`labelled_inspections`
+    with the training settings' lead time and weights."""
+    return labelled_inspections(
+        inspections,
+        lead_time_days=settings.lead_time_days,
+        decided_before=decided_before,
+        default_weight=settings.complaint_triggered_weight,
+        max_weight=settings.max_weight,
+    )
 
 
 def labelled_inspections(

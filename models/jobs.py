@@ -24,7 +24,7 @@ from features.pipeline import build_features
 from features.store import feature_set_id
 from models import plots
 from models.artifact import ModelFeature, RiskModel
-from models.dataset import labelled_inspections, training_as_of_dates, training_rows
+from models.dataset import training_as_of_dates, training_inspections, training_rows
 from models.evaluation import (
     ALL_FOLDS,
     ORACLE_COLUMN,
@@ -75,13 +75,7 @@ def build_training_data(
 ) -> TrainingData:
     """Labelled inspections decided before ``as_of`` joined to their point-in-time features."""
     settings = config.model
-    labelled = labelled_inspections(
-        tables["inspections"],
-        lead_time_days=settings.lead_time_days,
-        decided_before=as_of,
-        default_weight=settings.complaint_triggered_weight,
-        max_weight=settings.max_weight,
-    ).collect()
+    labelled = training_inspections(tables["inspections"], settings, decided_before=as_of).collect()
     if labelled.is_empty():
         raise ValueError(f"no inspection was decided before {as_of.isoformat()}; nothing to train on")
     dates = training_as_of_dates(labelled)
