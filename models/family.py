@@ -71,6 +71,7 @@ GATE_METRIC_SV = {
     "average_precision": "genomsnittlig precision",
 }
 FAMILY_ARTIFACT = "family/choice.json"
+ONLY_FAMILY_REASON = "the only configured family"
 NO_NET_REASON = "no elastic net for the area (one outcome, or a penalty that removed every feature): LightGBM"
 # What the families were compared on (FamilyChoice.label), in the sentence of why_sv
 LABEL_COMPARED_SV = {
@@ -99,7 +100,7 @@ class FamilyChoice:
     @property
     def runners_up(self) -> list[str]:
         """The other candidates of the evidence, in order of simplicity."""
-        if self.reason == NO_NET_REASON:
+        if self.reason in {NO_NET_REASON, ONLY_FAMILY_REASON}:
             return []  # nothing was compared
         compared = {"elastic_net", *(row["family"] for row in self.evidence)}
         return [name for name in FAMILIES if name in compared and name != self.family]
@@ -114,7 +115,7 @@ class FamilyChoice:
                 "bara ett utfall): gradient boosting (LightGBM) är den enda modelltyp som kan rangordna."
             )
         if not self.evidence or self.reason.startswith(("the only", f"{self.n} validation")):
-            if self.reason == "the only configured family":
+            if self.reason == ONLY_FAMILY_REASON:
                 return "Den enda modelltyp som konfigurationen tillåter."
             return (
                 f"För få valideringstillsyner ({self.n}) för en parad jämförelse: den enklaste modelltypen "
@@ -197,7 +198,7 @@ def choose_family(
         evidence.append({"family": family, "against": "elastic_net", "metric": metric, **gate,
                          "roc_auc": auc})  # fmt: skip
     if len(ordered) == 1:
-        return FamilyChoice(area, simplest, "the only configured family", list(years), n, evidence)
+        return FamilyChoice(area, simplest, ONLY_FAMILY_REASON, list(years), n, evidence)
     if n < min_n or any(name not in points for name in ordered):
         return FamilyChoice(
             area,

@@ -209,12 +209,13 @@ def test_one_configured_family_trains_and_serves_it_without_a_validation_compari
     )
     # When the families are selected for every split and the final model
     selection = selection_of(linear_rows, config)
-    # Then every split and the served model choose LightGBM, for the stated reason
+    # Then every split and the served model choose LightGBM, for the stated reason, with no runner-up
     for fold, areas in selection.choices.items():
         choice = areas[AREA]
         assert (choice.family, choice.reason) == ("lightgbm", "the only configured family"), (
             f"{fold}: {choice.family!r} for {choice.reason!r}"
         )
+        assert choice.runners_up == [], f"{fold}: nothing was compared, yet runners-up {choice.runners_up}"
 
 
 def test_elastic_net_contributions_sum_to_its_log_odds_and_name_catalog_features(
