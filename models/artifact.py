@@ -10,7 +10,7 @@ contributions (SHAP values of the deficiency model, log-odds scale, before calib
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -232,16 +232,10 @@ class AreaModel:
         """Predictions of ``frame``'s rows, averaged over the inspection-covariate mix it leaves open."""
         if getattr(self, "deficiency_offset", None) is not None:
             return self._predict_on_offset(frame, area, contributions=contributions)
-        mix = getattr(self, "covariate_mix", None)  # pickles from before the mix have none
-        parts = (
-            mix.matrices(frame, self.features, self.levels)
-            if mix is not None
-            else [(1.0, design_matrix(frame, self.features, self.levels))]
-        )
         n = frame.height
         raw, p_deficiency, p_serious = np.zeros(n), np.zeros(n), np.zeros(n)
         values = np.zeros((n, len(self.features))) if contributions else None
-        for share, X in parts:
+        for share, X in self._mix_matrices(frame):
             part_raw = self.raw_deficiency(X)
             deficiency, serious = self.predict(X, area, part_raw)
             raw += share * part_raw
@@ -259,16 +253,18 @@ class AreaModel:
         if getattr(self, "deficiency_offset", None) is not None:
             X = design_matrix(frame, self.features, self.levels)
             return self.serious.predict_contributions(X)[:, :-1]
-        mix = getattr(self, "covariate_mix", None)
-        parts = (
-            mix.matrices(frame, self.features, self.levels)
-            if mix is not None
-            else [(1.0, design_matrix(frame, self.features, self.levels))]
-        )
         values = np.zeros((frame.height, len(self.features)))
-        for share, X in parts:
+        for share, X in self._mix_matrices(frame):
             values += share * self.serious.predict_contributions(X)[:, :-1]
         return values
+
+    def _mix_matrices(self, frame: pl.DataFrame) -> Iterable[tuple[float, np.ndarray]]:
+        """(share, design matrix) per inspection-covariate combination of the mix ``frame`` leaves open,
+        one at a time (:meth:`CovariateMix.matrices`); the one matrix of ``frame`` without a mix."""
+        mix = getattr(self, "covariate_mix", None)  # pickles from before the mix have none
+        if mix is None:
+            return [(1.0, design_matrix(frame, self.features, self.levels))]
+        return mix.matrices(frame, self.features, self.levels)
 
     def _predict_on_offset(self, frame: pl.DataFrame, area: str, *, contributions: bool) -> AreaPrediction:
         """Trees grown on a team/method offset: one tree prediction per row, then the (rows × mix)
