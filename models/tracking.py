@@ -12,7 +12,6 @@ import json
 import logging
 import math
 import os
-import shutil
 import signal
 import tempfile
 import threading
@@ -99,14 +98,10 @@ class RunLogger:
         figure.savefig(self._staged(artifact_file))
 
     def upload(self) -> None:
-        """Upload every staged file to the run's artifacts in one call, and empty the staging directory."""
+        """Upload every staged file to the run's artifacts in one call (once, when the run's block ends:
+        the staging directory is removed with the block)."""
         if any(path.is_file() for path in self.staging.rglob("*")):
             self.client.log_artifacts(self.run_id, str(self.staging))
-        for path in sorted(self.staging.iterdir()):
-            if path.is_dir():
-                shutil.rmtree(path)
-            else:
-                path.unlink()
 
     def log_model(self, model: RiskModel, example: pl.DataFrame) -> str:
         """Log the model as an MLflow pyfunc with a signature inferred from ``example`` and its first
