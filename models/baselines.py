@@ -34,6 +34,7 @@ from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
 from engine.config import Config
 from models.artifact import ModelFeature, category_levels, design_matrix
+from models.preprocessing import MedianImputer
 
 JITTER = 1e-6
 # Elastic-net grid searched by time-ordered cross-validation: inverse penalty strength C (on standardised
@@ -309,7 +310,7 @@ def fit_logistic(
     transformers = [
         (
             "numeric",
-            make_pipeline(SimpleImputer(strategy="median", keep_empty_features=True), StandardScaler()),
+            make_pipeline(MedianImputer(), StandardScaler()),
             numeric,
         )
     ]
