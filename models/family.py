@@ -30,12 +30,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import polars as pl
+from joblib import Parallel, delayed
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.pipeline import Pipeline
 
 from engine.config import Config
@@ -302,6 +305,14 @@ def previous_split(split: Split) -> Split:
     )
 
 
+# The net that predicts an area's calibration rows, and those rows.
+Calibration = tuple[ElasticNetFit, pl.DataFrame]
+
+
+def _key(area: str, split: Split) -> tuple[str, dt.date, dt.date]:
+    return (area, split.held_out_start, split.test_start)
+
+
 def baseline_rows(rows: pl.DataFrame, split: Split) -> pl.DataFrame:
     """The rows the elastic-net baseline of ``split`` is fitted on: its fit and held-out rows."""
     return rows.filter(split.fit_filter() | split.held_out_filter())
@@ -313,7 +324,13 @@ def validation_rows(rows: pl.DataFrame, split: Split) -> pl.DataFrame:
 
 
 class ElasticNets:
-    """Elastic-net fits per (area, split), fitted once: the baseline, families and choice share them."""
+    """Elastic-net fits per (area, split), fitted once: the baseline, families and choice share them.
+
+    :meth:`fit_all` fits many ahead, side by side: each (area, split)'s search, its fit on every row and the
+    net that calibrates it are single-threaded scikit-learn work that releases the GIL, so two of them on
+    two threads take about half the wall time of one after the other. Every fit is the one :meth:`fit`
+    would make alone (the search's choice does not depend on its threads).
+    """
 
     def __init__(
         self, rows: pl.DataFrame, catalog: Sequence[ModelFeature], config: Config, label: str
@@ -325,46 +342,79 @@ class ElasticNets:
         # The label each (area, split)'s net models: its model's ranking target's (set by select_families).
         self.labels: dict[tuple[str, dt.date, dt.date], str] = {}
         self._fits: dict[tuple[str, dt.date, dt.date], ElasticNetFit | None] = {}
+        self._calibration: dict[tuple[str, dt.date, dt.date], Calibration | None] = {}
 
     def use_targets_of(self, split: Split, model: RiskModel) -> None:
         """Model each area of ``split`` by the label ``model`` ranks it by (its ranking target)."""
         for area in model.risk_areas:
-            key = (area, split.held_out_start, split.test_start)
-            self.labels[key] = label_column(target_of(model.metadata, area))
+            self.labels[_key(area, split)] = label_column(target_of(model.metadata, area))
 
     def label(self, area: str, split: Split) -> str:
         """The label ``area``'s net of ``split`` models."""
-        return self.labels.get((area, split.held_out_start, split.test_start), self.default_label)
+        return self.labels.get(_key(area, split), self.default_label)
 
     def fit(self, area: str, split: Split) -> ElasticNetFit | None:
         """The baseline's fit of ``area`` for ``split`` (None: its rows lack an outcome)."""
-        key = (area, split.held_out_start, split.test_start)
+        key = _key(area, split)
         if key not in self._fits:
-            train = baseline_rows(self.rows, split).filter(pl.col(AREA_COLUMN) == area)
-            y = train.get_column(self.label(area, split)).to_numpy() if train.height else np.zeros(0)
-            if not (y.size and 0 < y.sum() < y.size):
-                self._fits[key] = None
-            else:
-                index = self.config.risk_area_ids.index(area)
-                self._fits[key] = fit_elastic_net(
-                    train,
-                    features_for_area(self.catalog, area),
-                    self.config.model.seed + 10 * index,  # the baseline's seed (models.evaluation)
-                    self.config.model.lightgbm.num_threads,
-                    label=self.label(area, split),
-                )
+            self._fits[key] = self._new_fit(area, split, self.config.model.lightgbm.num_threads)
         return self._fits[key]
 
-    def _calibration_rows(self, area: str, split: Split) -> tuple[ElasticNetFit, pl.DataFrame] | None:
+    def fit_all(self, wanted: Sequence[tuple[Split, Sequence[str]]]) -> None:
+        """Fit each split's nets of its areas in ``wanted`` and their calibration nets, two or more at once.
+
+        ``[model.lightgbm] num_threads`` threads, each fitting one (area, split) at a time with a
+        single-threaded search; the splits with the most rows start first.
+        """
+        keys = [
+            (area, split)
+            for split, areas in sorted(wanted, key=lambda entry: entry[0].test_start, reverse=True)
+            for area in areas
+            if _key(area, split) not in self._calibration
+        ]
+        threads = self.config.model.lightgbm.num_threads
+        with warnings.catch_warnings():
+            # Set here, in the calling thread: catch_warnings inside the threads (fit_logistic's, refitted's)
+            # save and restore the process-wide filter list, so without this one their interleaving could
+            # restore a list without the filter while another thread still fits.
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted = Parallel(n_jobs=threads, backend="threading")(
+                delayed(self._new_fit_and_calibration)(area, split) for area, split in keys
+            )
+        for (area, split), (fit, calibration) in zip(keys, fitted, strict=True):
+            self._fits[_key(area, split)] = fit
+            self._calibration[_key(area, split)] = calibration
+
+    def _new_fit_and_calibration(
+        self, area: str, split: Split
+    ) -> tuple[ElasticNetFit | None, Calibration | None]:
+        fit = self._new_fit(area, split, n_jobs=1)
+        return fit, None if fit is None else self._new_calibration(area, split, fit)
+
+    def _new_fit(self, area: str, split: Split, n_jobs: int) -> ElasticNetFit | None:
+        train = baseline_rows(self.rows, split).filter(pl.col(AREA_COLUMN) == area)
+        label = self.label(area, split)
+        y = train.get_column(label).to_numpy() if train.height else np.zeros(0)
+        if not (y.size and 0 < y.sum() < y.size):
+            return None
+        index = self.config.risk_area_ids.index(area)
+        seed = self.config.model.seed + 10 * index  # the baseline's seed (models.evaluation)
+        return fit_elastic_net(train, features_for_area(self.catalog, area), seed, n_jobs, label=label)
+
+    def _calibration_rows(self, area: str, split: Split) -> Calibration | None:
         """The elastic net that predicts ``area``'s calibration rows of ``split``, and those rows.
 
         The held-out year, predicted by the split's elastic net (same penalty) fitted on the rows before
         that year (:func:`previous_split`'s); where those lack an outcome or the year does, the split's
         own elastic net on the held-out year or its training rows (in sample, logged).
         """
-        fit = self.fit(area, split)
-        if fit is None:
-            return None
+        key = _key(area, split)
+        if key not in self._calibration:
+            fit = self.fit(area, split)
+            self._calibration[key] = None if fit is None else self._new_calibration(area, split, fit)
+        return self._calibration[key]
+
+    def _new_calibration(self, area: str, split: Split, fit: ElasticNetFit) -> Calibration:
         label = self.label(area, split)
         held = self.rows.filter(split.held_out_filter() & (pl.col(AREA_COLUMN) == area))
         if held.is_empty() or np.unique(held.get_column(label).to_numpy()).size < 2:
@@ -549,13 +599,16 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
             nets.use_targets_of(split, model)
         if final is not None:
             nets.use_targets_of(*final)
+    choosing = len(config.model.families) > 1 and bool(splits)
+    before = _split_before(rows, splits[0], catalog, config) if choosing else None
+    if before is not None and label == RANKING_LABEL:
+        nets.use_targets_of(*before)
+    fitted = [*zip(splits, lightgbm, strict=True), *([before] if before else []), *([final] if final else [])]
+    nets.fit_all([(split, model.risk_areas) for split, model in fitted])
     per_split = [family_models(model, split, nets) for split, model in zip(splits, lightgbm, strict=True)]
     validation_parts = []
-    if len(config.model.families) > 1 and splits:
-        before = _split_before(rows, splits[0], catalog, config)
+    if choosing:
         if before is not None:
-            if label == RANKING_LABEL:
-                nets.use_targets_of(*before)
             validation_parts.append(
                 validation_frame(rows, before[0], before[1], family_models(before[1], before[0], nets), label)
             )

@@ -253,6 +253,28 @@ def test_the_elastic_net_that_calibrates_keeps_the_served_nets_penalty(linear_ro
     assert np.allclose(same.raw(X), fit.raw(X)), "a refit on the same rows must reproduce the net"
 
 
+def test_nets_fitted_side_by_side_are_the_nets_fitted_one_at_a_time(
+    linear_rows: pl.DataFrame, linear_selection: FamilySelection, models_config: Config
+) -> None:
+    # given the nets of every split and of the final model, fitted on two threads at once
+    splits = [*SPLITS, final_split(AS_OF)]
+    models = [*linear_selection.scorers, {"lightgbm": linear_selection.final}]
+    assert models_config.model.lightgbm.num_threads >= 2, "the test needs more than one thread"
+    together = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+    together.fit_all([(split, [AREA]) for split in splits])
+    # when the same nets are fitted one after the other
+    alone = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
+    # then each split's served net (its fit and the calibrating net one year shorter) predicts the same bits
+    for split, model in zip(splits, models, strict=True):
+        lightgbm = model["lightgbm"]
+        assert lightgbm is not None
+        trees = {AREA: lightgbm.model_for(AREA)}
+        frame = lightgbm.area_frame(linear_rows, AREA)
+        served = [nets.served(split, trees)[AREA].predict_rows(frame, AREA, contributions=False)
+                  for nets in (together, alone)]  # fmt: skip
+        assert np.array_equal(served[0].p_deficiency, served[1].p_deficiency), f"{split.name}: nets differ"
+
+
 def test_probabilities_a_calibrator_saturates_keep_the_familys_ranking() -> None:
     # given calibrated probabilities that saturate at exactly 1.0 (and 0.0) for differently ranked rows
     p, raw = np.array([1.0, 1.0, 1.0, 0.0, 0.0]), np.array([0.93, 0.99, 0.96, 0.02, 0.01])
