@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
 from typing import Any
 
@@ -256,8 +257,10 @@ ENGLISH_GATE_TEXT = (
 )  # fmt: skip
 
 
-def _precision_metrics(population: str, precision: float | None, lower: float) -> pl.DataFrame:
-    """A run's gate figures: precision@10 % on ``population`` (None: not measured), and a calibrated ECE."""
+def _precision_metrics(
+    population: str, precision: float | None, lower: float, area: str = "tillganglighet"
+) -> pl.DataFrame:
+    """An area's gate figures: precision@10 % on ``population`` (None: not measured), a calibrated ECE."""
     rows = [("all", "ece", 0.01, None, None)]
     if precision is not None:
         rows.append((population, "precision_at_10pct", precision, lower, 0.95))
@@ -265,7 +268,7 @@ def _precision_metrics(population: str, precision: float | None, lower: float) -
         {
             "population": [row[0] for row in rows],
             "fold": ["all"] * len(rows),
-            "risk_area": ["tillganglighet"] * len(rows),
+            "risk_area": [area] * len(rows),
             "scorer": ["model"] * len(rows),
             "metric": [row[1] for row in rows],
             "value": [row[2] for row in rows],
@@ -291,8 +294,15 @@ def _precision_metrics(population: str, precision: float | None, lower: float) -
         (_precision_metrics("random", None, 0.0), _precision_metrics("random", 0.6, 0.5), "noise",
          "kandidaten har ingen precision bland de 10 % högst rankade för slumpvis inspekterade enheter att "
          "jämföra med championens"),
+        (_precision_metrics("random", 0.6, 0.5, "samverkan"), _precision_metrics("random", 0.6, 0.5), "noise",
+         "Tillgänglighet: kandidatens precision bland de 10 % högst rankade (slumpvis inspekterade enheter) "
+         "saknas; championens nedre 95 %-gräns är 50,0\u00a0%"),
+        (_ece_metrics(math.nan, 0.051), None, "noise",
+         "Tillgänglighet: förväntat kalibreringsfel (ECE) (alla inspekterade enheter) saknas och kan inte "
+         "prövas mot gränsvärdet 0,030"),
     ],
-    ids=["ece-over-threshold", "ece-over-noise-band", "precision-below-champion", "no-gate-metric"],
+    ids=["ece-over-threshold", "ece-over-noise-band", "precision-below-champion", "no-gate-metric",
+         "no-precision-in-an-area", "ece-not-measured"],
 )  # fmt: skip
 def test_each_failed_gate_reads_in_swedish_with_its_figures_and_the_areas_swedish_name(
     models_config: Config,
