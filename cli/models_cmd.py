@@ -721,7 +721,13 @@ def promote(
     tracking, _ = _tracking_and_metrics(run_id)
     paired = _paired_evidence(tracking, run_id, settings, config)
     decision = promote_run(
-        tracking, run_id, config.model, force=force, paired=paired, events=EventLog(settings.events_db)
+        tracking,
+        run_id,
+        config.model,
+        force=force,
+        paired=paired,
+        events=EventLog(settings.events_db),
+        area_names=config.risk_area_names_sv,
     )
     # The command line speaks English to the analyst (Swedish is for planner-facing texts).
     console.print(decision.evidence_en)

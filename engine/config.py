@@ -385,6 +385,11 @@ class Config(_Frozen):
     def risk_area_ids(self) -> list[str]:
         return [area.id for area in self.risk_areas]
 
+    @property
+    def risk_area_names_sv(self) -> dict[str, str]:
+        """Risk area id → its Swedish name, in the configured order."""
+        return {area.id: area.name_sv for area in self.risk_areas}
+
     def risk_area(self, area_id: str) -> RiskArea:
         for area in self.risk_areas:
             if area.id == area_id:

@@ -31,6 +31,7 @@ from models.calibration_metrics import calibration_error
 from models.dataset import inspection_as_of, labelled_inspections
 from models.evaluation import POPULATIONS, WEIGHTED, population_filter, population_weights, probability_sample
 from models.metrics import batch_ranking_metrics, bootstrap_counts
+from models.refusals import GateRefusal, area_sv, decimal_sv, inspected_sv, metric_sv, reasons_en
 from models.verdicts import POPULATION_SV
 
 RANKING_METRICS = ("precision_at_5pct", "precision_at_10pct", "precision_at_20pct", "recall_at_10pct",
@@ -408,10 +409,15 @@ class PairedVerdict:
     """The paired gate's decision per area and its evidence, in Swedish and English."""
 
     replace: bool
-    reasons: list[str]
+    refusals: list[GateRefusal]
     evidence_sv: str
     evidence_en: str
     per_area: dict[str, str]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why the challenger does not replace the champion, in English (empty = it does)."""
+        return reasons_en(self.refusals)
 
 
 def _percent(level: float) -> str:
@@ -419,7 +425,12 @@ def _percent(level: float) -> str:
     return f"{100 * level:.4g} %"
 
 
-def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSettings) -> PairedVerdict | None:
+def paired_verdict(
+    result: BacktestResult,
+    challenger: str,
+    settings: ModelSettings,
+    area_names: Mapping[str, str] | None = None,
+) -> PairedVerdict | None:
     """Does ``challenger`` replace the reference (champion) on the paired comparison? None = too few rows.
 
     Per area with at least ``paired_gate_min_n`` inspections of ``paired_gate_population``: *worse*
@@ -427,7 +438,7 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
     below zero, *better* when the difference is positive (``paired_gate_better = "point"``) or the whole
     family interval is above zero (``"interval"``; with ``paired_gate_family = "bonferroni"`` and k areas
     compared, the (1 − 0.05 / k) interval, :func:`family_level`). Replace only when worse nowhere and
-    better somewhere.
+    better somewhere. ``area_names`` (id → Swedish name) names the areas in the Swedish refusals.
     """
     population, metric = settings.paired_gate_population, settings.paired_gate_metric
     counts = result.counts.filter(
@@ -446,7 +457,8 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
     wide = family_level(PAIRED_LEVEL, len(areas), settings) if by_interval else PAIRED_LEVEL
     widened = wide != PAIRED_LEVEL
     verdicts: dict[str, str] = {}
-    reasons: list[str] = []
+    refusals: list[GateRefusal] = []
+    inspected, measured = inspected_sv(population), metric_sv(metric)
     for row in rows.sort(AREA_COLUMN).iter_rows(named=True):
         value, lower, upper = row["value"], row["lower"], row["upper"]
         worse = upper is not None and upper < 0
@@ -454,20 +466,33 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
         better = (better_lower is not None and better_lower > 0) if by_interval else (value > 0)
         verdicts[row[AREA_COLUMN]] = "worse" if worse else "better" if better else "no clear difference"
         if worse:
-            reasons.append(
-                f"{row[AREA_COLUMN]}: paired {population} {metric} difference {value:+.3f} "
-                f"(95 % interval {lower:+.3f} to {upper:+.3f}) is worse than the champion beyond the interval"
+            lower_sv, upper_sv = decimal_sv(lower, signed=True), decimal_sv(upper, signed=True)
+            refusals.append(
+                GateRefusal(
+                    f"{row[AREA_COLUMN]}: paired {population} {metric} difference {value:+.3f} "
+                    f"(95 % interval {lower:+.3f} to {upper:+.3f}) is worse than the champion beyond the "
+                    "interval",
+                    f"{area_sv(row[AREA_COLUMN], area_names)}: sämre än championen i den parade jämförelsen "
+                    f"({inspected}): skillnaden i {measured} är {decimal_sv(value, signed=True)} och hela "
+                    f"95 %-intervallet ({lower_sv} till {upper_sv}) ligger under noll",
+                )
             )
     if not any(v == "better" for v in verdicts.values()):
+        wide_sv = _percent(wide).replace(".", ",")
         if not by_interval:
-            rule = "a positive difference"
+            rule, rule_sv = "a positive difference", "en positiv skillnad"
         elif widened:
             rule = (
                 f"the whole {_percent(wide)} interval of the difference above zero: 95 % for the family of "
                 f"{len(areas)} areas, Bonferroni"
             )
+            rule_sv = (
+                f"att hela {wide_sv}-intervallet för skillnaden ligger över noll (95 % för en familj av "
+                f"{len(areas)} områden, Bonferroni)"
+            )
         else:
             rule = "the whole 95 % interval of the difference above zero"
+            rule_sv = "att hela 95 %-intervallet för skillnaden ligger över noll"
 
         def _intervals(r: dict[str, Any]) -> str:
             text = f"{r['lower']:+.3f} to {r['upper']:+.3f}"
@@ -475,13 +500,30 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
                 text = f"95 %: {text}; {_percent(wide)}: {r['family_lower']:+.3f} to {r['family_upper']:+.3f}"
             return text
 
-        differences = "; ".join(
-            f"{r[AREA_COLUMN]} {r['value']:+.3f} ({_intervals(r)})"
-            for r in rows.sort(AREA_COLUMN).iter_rows(named=True)
+        def _intervals_sv(r: dict[str, Any]) -> str:
+            def between(low: float | None, high: float | None) -> str:
+                return f"{decimal_sv(low, signed=True)} till {decimal_sv(high, signed=True)}"
+
+            text = between(r["lower"], r["upper"])
+            if widened:
+                text = f"95 %: {text}, {wide_sv}: {between(r['family_lower'], r['family_upper'])}"
+            return text
+
+        ordered = rows.sort(AREA_COLUMN).to_dicts()
+        differences = "; ".join(f"{r[AREA_COLUMN]} {r['value']:+.3f} ({_intervals(r)})" for r in ordered)
+        differences_sv = ", ".join(
+            f"{area_sv(r[AREA_COLUMN], area_names)} {decimal_sv(r['value'], signed=True)} "
+            f"({_intervals_sv(r)})"
+            for r in ordered
         )
-        reasons.append(
-            f"better than the champion in no area on paired {population} {metric} "
-            f"(rule {settings.paired_gate_better!r}: {rule}); challenger − champion: {differences}"
+        refusals.append(
+            GateRefusal(
+                f"better than the champion in no area on paired {population} {metric} "
+                f"(rule {settings.paired_gate_better!r}: {rule}); challenger − champion: {differences}",
+                f"kandidaten är inte bättre än championen i något område i den parade jämförelsen av "
+                f"{measured} ({inspected}), där regeln kräver {rule_sv}; "
+                f"kandidat − champion: {differences_sv}",
+            )
         )
     n_text = ", ".join(f"{a} {n}" for a, n in zip(counts[AREA_COLUMN], counts["n"], strict=True))
     words_sv = {"better": "bättre", "worse": "sämre", "no clear difference": "ingen säker skillnad"}
@@ -505,4 +547,4 @@ def paired_verdict(result: BacktestResult, challenger: str, settings: ModelSetti
         f"same inspections decided {window} ({population} inspections; n per area: {n_text}), metric "
         f"{metric}, {intervals_en}. Outcome: {outcome_en}."
     )
-    return PairedVerdict(not reasons, reasons, evidence_sv, evidence_en, verdicts)
+    return PairedVerdict(not refusals, refusals, evidence_sv, evidence_en, verdicts)

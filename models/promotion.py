@@ -63,4 +63,5 @@ def paired_evidence(
         result = run_backtest(tables, config, [champion, challenger], since=since)
     except Exception as error:  # e.g. the champion needs features this configuration lacks: no evidence
         return NoPairedEvidence(f"no paired comparison with the champion: {error}")
-    return PairedEvidence(backtest=result, verdict=paired_verdict(result, challenger.version, config.model))
+    verdict = paired_verdict(result, challenger.version, config.model, config.risk_area_names_sv)
+    return PairedEvidence(backtest=result, verdict=verdict)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -39,6 +40,17 @@ from engine.settings import Settings
 from models.artifact import RiskModel
 from models.backtest import PairedVerdict, VersionToScore
 from models.evaluation import ALL_FOLDS
+from models.refusals import (
+    ECE_SV,
+    GateRefusal,
+    area_sv,
+    decimal_sv,
+    inspected_sv,
+    metric_sv,
+    percent_sv,
+    reasons_en,
+    reasons_sv,
+)
 from models.tracking import Tracking, unfinished_run_problem
 
 logger = logging.getLogger(__name__)
@@ -179,19 +191,26 @@ def gate_population(candidate: pl.DataFrame, champion: pl.DataFrame | None) -> s
 
 
 def promotion_refusals(
-    candidate: pl.DataFrame, champion: pl.DataFrame | None, settings: ModelSettings
-) -> list[str]:
-    """Reasons to refuse promoting ``candidate`` (metrics tables as logged); empty = promote."""
-    reasons = []
+    candidate: pl.DataFrame,
+    champion: pl.DataFrame | None,
+    settings: ModelSettings,
+    area_names: Mapping[str, str] | None = None,
+) -> list[GateRefusal]:
+    """The gates ``candidate`` fails (metrics tables as logged), in English and Swedish; empty = promote.
+
+    ``area_names`` (risk area id → Swedish name) names the areas in the Swedish sentences; None: by id.
+    """
+    refusals = []
     population = gate_population(candidate, champion)
     precision = _gate_values(candidate, GATE_METRIC, population)
     if not precision:
-        reasons.append(
-            f"the candidate has no {population}-subset {GATE_METRIC} to compare"
-            + (
-                " while the champion has one"
-                if population == GATE_POPULATION and champion is not None
-                else ""
+        against_champion = population == GATE_POPULATION and champion is not None
+        refusals.append(
+            GateRefusal(
+                f"the candidate has no {population}-subset {GATE_METRIC} to compare"
+                + (" while the champion has one" if against_champion else ""),
+                f"kandidaten har ingen {metric_sv(GATE_METRIC)} för {inspected_sv(population)} att jämföra"
+                + (" med championens" if against_champion else ""),
             )
         )
     if champion is not None:
@@ -199,23 +218,37 @@ def promotion_refusals(
             value = precision.get(area, {}).get("value", math.nan)
             bound = current["lower"]
             if math.isnan(value) or (bound is not None and not math.isnan(bound) and value < bound):
-                reasons.append(
-                    f"{area}: {population}-subset {GATE_METRIC} {value:.3f} is below the champion's "
-                    f"lower confidence bound {bound:.3f}"
-                )
-    reasons += _calibration_refusals(candidate, settings)
-    return reasons
+                refusals.append(_below_champion(area, value, bound, population, area_names))
+    return refusals + _calibration_refusals(candidate, settings, area_names)
 
 
-def _calibration_refusals(candidate: pl.DataFrame, settings: ModelSettings) -> list[str]:
+def _below_champion(
+    area: str, value: float, bound: float, population: str, area_names: Mapping[str, str] | None
+) -> GateRefusal:
+    name, metric = area_sv(area, area_names), f"{metric_sv(GATE_METRIC)} ({inspected_sv(population)})"
+    return GateRefusal(
+        f"{area}: {population}-subset {GATE_METRIC} {value:.3f} is below the champion's "
+        f"lower confidence bound {bound:.3f}",
+        f"{name}: kandidatens {metric} saknas; championens nedre 95 %-gräns är {percent_sv(bound)}"
+        if math.isnan(value)
+        else f"{name}: kandidatens {metric} är {percent_sv(value)}, under championens nedre 95 %-gräns "
+        f"{percent_sv(bound)}",
+    )
+
+
+def _calibration_refusals(
+    candidate: pl.DataFrame, settings: ModelSettings, area_names: Mapping[str, str] | None = None
+) -> list[GateRefusal]:
     """Areas whose ECE fails the gate (see the module docstring), each with the figures that decided."""
     population = settings.ece_gate_population
     noise = _gate_values(candidate, "ece_noise", population)
-    reasons = []
+    threshold, inspected = settings.ece_threshold, inspected_sv(population)
+    refusals = []
     for area, ece in sorted(_gate_values(candidate, "ece", population).items()):
         value = ece["value"]
-        if not math.isnan(value) and value <= settings.ece_threshold:
+        if not math.isnan(value) and value <= threshold:
             continue
+        name = area_sv(area, area_names)
         band = noise.get(area, {}).get("upper")
         if settings.ece_gate_rule == "noise" and band is not None and not math.isnan(value):
             if value <= band:
@@ -223,21 +256,32 @@ def _calibration_refusals(candidate: pl.DataFrame, settings: ModelSettings) -> l
                     "%s: ECE %.3f above %.3f but inside the noise band of a calibrated model (%.3f)",
                     area,
                     value,
-                    settings.ece_threshold,
+                    threshold,
                     band,
                 )
                 continue
-            reasons.append(
-                f"{area}: expected calibration error {value:.3f} ({population} inspections) exceeds the "
-                f"threshold {settings.ece_threshold:.3f} and the noise band of a calibrated model "
-                f"({band:.3f})"
+            refusals.append(
+                GateRefusal(
+                    f"{area}: expected calibration error {value:.3f} ({population} inspections) exceeds the "
+                    f"threshold {threshold:.3f} and the noise band of a calibrated model ({band:.3f})",
+                    f"{name}: {ECE_SV} {decimal_sv(value)} ({inspected}) är över både gränsvärdet "
+                    f"{decimal_sv(threshold)} och brusbandet för en välkalibrerad modell "
+                    f"({decimal_sv(band)})",
+                )
             )
             continue
-        reasons.append(
-            f"{area}: expected calibration error {value:.3f} ({population} "
-            f"inspections) exceeds the threshold {settings.ece_threshold:.3f}"
+        refusals.append(
+            GateRefusal(
+                f"{area}: expected calibration error {value:.3f} ({population} "
+                f"inspections) exceeds the threshold {threshold:.3f}",
+                f"{name}: {ECE_SV} ({inspected}) saknas och kan inte prövas mot gränsvärdet "
+                f"{decimal_sv(threshold)}"
+                if math.isnan(value)
+                else f"{name}: {ECE_SV} {decimal_sv(value)} ({inspected}) är över gränsvärdet "
+                f"{decimal_sv(threshold)}",
+            )
         )
-    return reasons
+    return refusals
 
 
 @dataclass(frozen=True)
@@ -250,6 +294,8 @@ class PromotionDecision:
     previous_version: str | None = None
     evidence_sv: str = ""
     evidence_en: str = ""
+    reasons_sv: list[str] = field(default_factory=list)
+    """The refused gates in Swedish, in the order of ``reasons`` (empty for a refusal that is no gate's)."""
 
 
 def current_champion_run(tracking: Tracking) -> tuple[str, str] | None:
@@ -293,6 +339,7 @@ def promote(
     force: bool = False,
     paired: PairedVerdict | None = None,
     events: EventLog | None = None,
+    area_names: Mapping[str, str] | None = None,
 ) -> PromotionDecision:
     """Register ``run_id``'s model and alias it ``champion`` if it passes the gates (or ``force``).
 
@@ -300,7 +347,9 @@ def promote(
     exists: it then decides instead of the comparison of each run's own test folds. A run that did not
     finish, or lacks its lineage, evaluation or model (:func:`unfinished_run_problem`), is refused even
     with ``force``. A promotion is recorded in ``events`` (the change feed), if given, once the alias
-    points at the new version.
+    points at the new version. A forced version is tagged with the failed gates: ``forced_despite`` in
+    English for the analysts, ``forced_despite_sv`` in Swedish for the planners' Modell page (its risk
+    areas named by ``area_names``, id → Swedish name; None: by id).
     """
     problem = unfinished_run_problem(tracking, run_id)
     if problem is not None:
@@ -313,16 +362,17 @@ def promote(
         )
     champion = tracking.read_table(current[1], METRICS_ARTIFACT) if current else None
     if paired is not None and current is not None:
-        reasons = paired.reasons + _calibration_refusals(candidate, settings)
+        refusals = paired.refusals + _calibration_refusals(candidate, settings, area_names)
         evidence_sv, evidence_en = paired.evidence_sv, paired.evidence_en
     else:
-        reasons = promotion_refusals(candidate, champion, settings)
+        refusals = promotion_refusals(candidate, champion, settings, area_names)
         evidence_sv, evidence_en = _own_folds_evidence(
             gate_population(candidate, champion), current is not None
         )
     previous = current[0] if current else None
+    reasons, swedish = reasons_en(refusals), reasons_sv(refusals)
     if reasons and not force:
-        return PromotionDecision(False, reasons, None, previous, evidence_sv, evidence_en)
+        return PromotionDecision(False, reasons, None, previous, evidence_sv, evidence_en, swedish)
     with tracking.activated():
         version = mlflow.register_model(tracking.model_uri(run_id), MODEL_NAME, tags={"run_id": run_id})
     tracking.client.set_registered_model_alias(MODEL_NAME, CHAMPION_ALIAS, version.version)
@@ -333,6 +383,9 @@ def promote(
     if reasons:
         tracking.client.set_model_version_tag(
             MODEL_NAME, version.version, "forced_despite", "; ".join(reasons)
+        )
+        tracking.client.set_model_version_tag(
+            MODEL_NAME, version.version, "forced_despite_sv", "; ".join(swedish)
         )
     logger.info("promoted run %s as %s version %s", run_id, MODEL_NAME, version.version)
     if events is not None:
@@ -346,4 +399,4 @@ def promote(
                 "forced": bool(reasons),
             },
         )
-    return PromotionDecision(True, reasons, str(version.version), previous, evidence_sv, evidence_en)
+    return PromotionDecision(True, reasons, str(version.version), previous, evidence_sv, evidence_en, swedish)

@@ -353,6 +353,44 @@ def test_better_in_one_of_five_areas_must_clear_the_bonferroni_interval(models_c
     assert corrected is not None and corrected.replace
 
 
+def test_the_paired_gates_refusals_read_in_swedish_with_the_areas_names_and_figures(
+    models_config: Config,
+) -> None:
+    # Given a challenger better nowhere and, in "b", worse than the champion beyond the interval, judged on
+    # the Bonferroni family of two areas (97.5 % intervals for "better")
+    differences = [
+        {"risk_area": "a", "value": 0.01, "lower": -0.05, "upper": 0.07, "family_lower": -0.06,
+         "family_upper": 0.08},
+        {"risk_area": "b", "value": -0.10, "lower": -0.18, "upper": -0.02, "family_lower": -0.19,
+         "family_upper": -0.01},
+    ]  # fmt: skip
+    settings = models_config.model.model_copy(update={"paired_gate_family": "bonferroni"})
+    names = {"a": "Område A", "b": "Område B"}
+
+    # When the paired gate judges it, naming the areas in Swedish
+    verdict = paired_verdict(_result(differences), "run:b", settings, names)
+
+    # Then both refusals read in Swedish, with the areas' names and the figures in decimal commas
+    assert verdict is not None and not verdict.replace
+    worse, nowhere = (refusal.sv for refusal in verdict.refusals)
+    assert worse == (
+        "Område B: sämre än championen i den parade jämförelsen (alla inspekterade enheter): skillnaden i "
+        "precision bland de 10 % högst rankade är −0,100 och hela 95 %-intervallet (−0,180 till −0,020) "
+        "ligger under noll"
+    ), worse
+    assert "hela 97,5 %-intervallet för skillnaden ligger över noll" in nowhere, nowhere
+    assert "Område A +0,010 (95 %: −0,050 till +0,070, 97,5 %: −0,060 till +0,080)" in nowhere, nowhere
+    english = ("paired", "difference", "interval ", "worse", "better", "rule", "challenger", "precision_at",
+               "inspections", " to ", "no area")  # fmt: skip
+    leaked = [text for text in english for sentence in (worse, nowhere) if text in sentence.lower()]
+    assert not leaked, f"English gate text in the Swedish refusals: {leaked}"
+    # And the analyst's English reasons are as they were
+    assert [reason[:50] for reason in verdict.reasons] == [
+        "b: paired all precision_at_10pct difference -0.100",
+        "better than the champion in no area on paired all ",
+    ], verdict.reasons
+
+
 def test_paired_metrics_widen_the_family_interval_by_the_areas_compared(models_config: Config) -> None:
     # Given a challenger that ranks better than the champion in each of three areas of 200 inspections
     rng = np.random.default_rng(4)

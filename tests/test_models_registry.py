@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+from typing import Any
 
 import mlflow.models
+import mlflow.pyfunc
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -15,6 +18,7 @@ from engine.scores import DEFICIENCY_CONTRIBUTIONS
 from engine.settings import Settings
 from models.backtest import PairedVerdict
 from models.jobs import TrainingResult, run_training
+from models.refusals import GateRefusal, reasons_en
 from models.registry import (
     current_champion_run,
     gate_population,
@@ -106,7 +110,7 @@ def test_ece_gate_refuses_a_badly_calibrated_candidate(models_config: Config) ->
             "upper": [0.9, None],
         }
     )
-    reasons = promotion_refusals(metrics, None, models_config.model)
+    reasons = reasons_en(promotion_refusals(metrics, None, models_config.model))
     assert reasons == [
         "tillganglighet: expected calibration error 0.120 (all inspections) exceeds the threshold 0.030"
     ]
@@ -143,7 +147,7 @@ def test_ece_gate_rule_decides_on_the_threshold_and_the_noise_band(
     # Given an ECE of `ece` where a calibrated model would show up to `noise_upper`
     settings = models_config.model.model_copy(update={"ece_gate_rule": rule})
     # When checking the gates
-    reasons = promotion_refusals(_ece_metrics(ece, noise_upper), None, settings)
+    reasons = reasons_en(promotion_refusals(_ece_metrics(ece, noise_upper), None, settings))
     # Then the candidate is refused exactly when the rule says so, with the figures that decided
     assert bool(reasons) == refused, reasons
     if refused and rule == "noise":
@@ -188,7 +192,12 @@ def test_a_paired_comparison_decides_instead_of_the_own_test_folds(
     )
     worse = PairedVerdict(
         replace=False,
-        reasons=["tillganglighet: paired all precision_at_10pct difference -0.100 is worse"],
+        refusals=[
+            GateRefusal(
+                "tillganglighet: paired all precision_at_10pct difference -0.100 is worse",
+                "Tillgänglighet: sämre än championen i den parade jämförelsen",
+            )
+        ],
         evidence_sv="Beslutsunderlag: parad jämförelse X",
         evidence_en="Evidence: paired comparison X",
         per_area={"tillganglighet": "worse"},
@@ -228,7 +237,7 @@ def test_without_random_selections_the_gates_compare_all_inspections(models_conf
     # Then a first version passes with no champion, and a worse one is refused on all inspections
     assert gate_population(metrics(0.6, 0.5), None) == "all"
     assert promotion_refusals(metrics(0.6, 0.5), None, models_config.model) == []
-    reasons = promotion_refusals(metrics(0.4, 0.3), metrics(0.6, 0.5), models_config.model)
+    reasons = reasons_en(promotion_refusals(metrics(0.4, 0.3), metrics(0.6, 0.5), models_config.model))
     assert reasons == [
         "tillganglighet: all-subset precision_at_10pct 0.400 is below the champion's lower "
         "confidence bound 0.500"
@@ -237,8 +246,120 @@ def test_without_random_selections_the_gates_compare_all_inspections(models_conf
     champion = metrics(0.6, 0.5).with_columns(pl.lit("random").alias("population"))
     assert (
         "while the champion has one"
-        in promotion_refusals(metrics(0.6, 0.5), champion, models_config.model)[0]
+        in promotion_refusals(metrics(0.6, 0.5), champion, models_config.model)[0].en
     )
+
+
+# The English gate wording: none of it may reach the planners' Swedish sentences.
+ENGLISH_GATE_TEXT = (
+    "expected calibration error", "exceeds", "threshold", "noise band", "below", "champion's",
+    "confidence bound", "subset", "inspections", "precision_at_10pct", "candidate", "compare",
+)  # fmt: skip
+
+
+def _precision_metrics(
+    population: str, precision: float | None, lower: float, area: str = "tillganglighet"
+) -> pl.DataFrame:
+    """An area's gate figures: precision@10 % on ``population`` (None: not measured), a calibrated ECE."""
+    rows = [("all", "ece", 0.01, None, None)]
+    if precision is not None:
+        rows.append((population, "precision_at_10pct", precision, lower, 0.95))
+    return pl.DataFrame(
+        {
+            "population": [row[0] for row in rows],
+            "fold": ["all"] * len(rows),
+            "risk_area": [area] * len(rows),
+            "scorer": ["model"] * len(rows),
+            "metric": [row[1] for row in rows],
+            "value": [row[2] for row in rows],
+            "lower": [row[3] for row in rows],
+            "upper": [row[4] for row in rows],
+        },
+        schema_overrides={"lower": pl.Float64, "upper": pl.Float64},
+    )
+
+
+@pytest.mark.parametrize(
+    ("candidate", "champion", "rule", "swedish"),
+    [
+        (_ece_metrics(0.095, 0.051), None, "point",
+         "Tillgänglighet: förväntat kalibreringsfel (ECE) 0,095 (alla inspekterade enheter) är över "
+         "gränsvärdet 0,030"),
+        (_ece_metrics(0.080, 0.051), None, "noise",
+         "Tillgänglighet: förväntat kalibreringsfel (ECE) 0,080 (alla inspekterade enheter) är över både "
+         "gränsvärdet 0,030 och brusbandet för en välkalibrerad modell (0,051)"),
+        (_precision_metrics("random", 0.4, 0.3), _precision_metrics("random", 0.6, 0.5), "noise",
+         "Tillgänglighet: kandidatens precision bland de 10 % högst rankade (slumpvis inspekterade enheter) "
+         "är 40,0\u00a0%, under championens nedre 95 %-gräns 50,0\u00a0%"),
+        (_precision_metrics("random", None, 0.0), _precision_metrics("random", 0.6, 0.5), "noise",
+         "kandidaten har ingen precision bland de 10 % högst rankade för slumpvis inspekterade enheter att "
+         "jämföra med championens"),
+        (_precision_metrics("random", 0.6, 0.5, "samverkan"), _precision_metrics("random", 0.6, 0.5), "noise",
+         "Tillgänglighet: kandidatens precision bland de 10 % högst rankade (slumpvis inspekterade enheter) "
+         "saknas; championens nedre 95 %-gräns är 50,0\u00a0%"),
+        (_ece_metrics(math.nan, 0.051), None, "noise",
+         "Tillgänglighet: förväntat kalibreringsfel (ECE) (alla inspekterade enheter) saknas och kan inte "
+         "prövas mot gränsvärdet 0,030"),
+    ],
+    ids=["ece-over-threshold", "ece-over-noise-band", "precision-below-champion", "no-gate-metric",
+         "no-precision-in-an-area", "ece-not-measured"],
+)  # fmt: skip
+def test_each_failed_gate_reads_in_swedish_with_its_figures_and_the_areas_swedish_name(
+    models_config: Config,
+    candidate: pl.DataFrame,
+    champion: pl.DataFrame | None,
+    rule: str,
+    swedish: str,
+) -> None:
+    # Given a candidate that fails one gate, and the configured areas' Swedish names
+    settings = models_config.model.model_copy(update={"ece_gate_rule": rule})
+    # When the gates are checked
+    refusals = promotion_refusals(candidate, champion, settings, models_config.risk_area_names_sv)
+    # Then the failed gate reads in Swedish, with its figures in decimal commas, and no English in it
+    assert [refusal.sv for refusal in refusals][:1] == [swedish], refusals
+    leaked = [text for text in ENGLISH_GATE_TEXT if text in refusals[0].sv.lower()]
+    assert not leaked, f"English gate text in the Swedish refusal: {leaked}: {refusals[0].sv}"
+    # And the analyst's English sentence is there beside it
+    assert refusals[0].en.startswith(("tillganglighet: ", "the candidate has no random-subset")), refusals[0]
+
+
+class _Echo(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    def predict(self, context: Any, model_input: list[str], params: Any = None) -> list[str]:
+        return model_input
+
+
+def _finished_run(tracking: Tracking, metrics: pl.DataFrame) -> str:
+    """A complete training run as far as promotion reads one: metrics, lineage and a (trivial) model."""
+    with tracking.run("forced") as run:
+        run.log_table(metrics, "evaluation/metrics.parquet")
+        uri = mlflow.pyfunc.log_model(
+            name="model", python_model=_Echo(), pip_requirements=["mlflow"]
+        ).model_uri
+        run.log_dict({"model_uri": uri, "as_of": "2025-01-01"}, "lineage.json")
+        return run.run_id
+
+
+def test_a_forced_promotion_tags_the_failed_gates_in_english_and_in_swedish(
+    models_tracking: Tracking, models_config: Config
+) -> None:
+    # Given a complete run whose calibration fails the gate
+    run_id = _finished_run(models_tracking, _ece_metrics(0.095, 0.051))
+    settings = models_config.model.model_copy(update={"ece_gate_rule": "point"})
+    # When it is promoted with force, the areas named as configured
+    decision = promote(
+        models_tracking, run_id, settings, force=True, area_names=models_config.risk_area_names_sv
+    )
+    # Then the version carries the analyst's English reasons as before and the planners' Swedish ones
+    assert decision.promoted, decision.reasons
+    tags = models_tracking.client.get_model_version("tillsynsrisk", str(decision.version)).tags
+    english = "tillganglighet: expected calibration error 0.095 (all inspections) exceeds the threshold 0.030"
+    assert english in tags["forced_despite"], tags
+    assert (
+        "Tillgänglighet: förväntat kalibreringsfel (ECE) 0,095 (alla inspekterade enheter) är över "
+        "gränsvärdet 0,030" in tags["forced_despite_sv"]
+    ), tags
+    assert tags["forced_despite_sv"] == "; ".join(decision.reasons_sv), "the tag is the decision's reasons"
+    assert len(decision.reasons_sv) == len(decision.reasons), "one Swedish sentence per English one"
 
 
 @pytest.mark.slow

@@ -11,7 +11,10 @@ from fastapi.testclient import TestClient
 
 from api.main import create_app
 from api.web.charts import Bar, interval_bar_chart
+from api.web.data import ModelFacts
 from api.web.model_facts import flagged_subgroups
+from models.refusals import reasons_en, reasons_sv
+from models.registry import promotion_refusals
 from tests.test_web_pages import signed_in
 from tests.web_support import WebHome
 
@@ -121,3 +124,82 @@ def test_interval_chart_carries_labels_as_text_and_says_what_it_shows() -> None:
     assert "<script>" not in chart and "&lt;script&gt;" in chart
     assert "40\u00a0%" in chart and "Alla: 12 %" in chart
     assert chart.count("<rect") == 2, "one bar per row"
+
+
+def _served_with_registry_tags(client: TestClient, web_home: WebHome, tags: dict[str, str]) -> None:
+    """The served run's facts as the page reads them, its model version tagged ``tags`` in the registry."""
+    facts = ModelFacts(run_id=web_home.run_id, registry_tags=tags)
+    client.app.state.tillsynsrisk_web.model.get(web_home.run_id, lambda: facts)  # type: ignore[attr-defined]
+
+
+def test_model_page_gives_the_gates_a_forced_version_failed_in_swedish(
+    client: TestClient, web_home: WebHome
+) -> None:
+    # Given a served version promoted with --force although its calibration failed the gate, tagged as
+    # `promote` tags it (the English reasons for the analysts, the Swedish ones for the planners)
+    config = web_home.settings.load_config()
+    metrics = pl.DataFrame(
+        {
+            "population": ["all"], "fold": ["all"], "risk_area": ["samverkan"], "scorer": ["model"],
+            "metric": ["ece"], "value": [0.095], "lower": [None], "upper": [None],
+        },
+        schema_overrides={"lower": pl.Float64, "upper": pl.Float64},
+    )  # fmt: skip
+    settings = config.model.model_copy(update={"ece_gate_rule": "point"})
+    refusals = promotion_refusals(metrics, None, settings, config.risk_area_names_sv)
+    _served_with_registry_tags(
+        client,
+        web_home,
+        {
+            "forced_despite": "; ".join(reasons_en(refusals)),
+            "forced_despite_sv": "; ".join(reasons_sv(refusals)),
+        },
+    )
+    signed_in(client, web_home.keys["planner"])
+
+    # When the Modell page is shown
+    page = client.get("/modell").text
+
+    # Then it says so in Swedish, naming the area and the figures, and shows none of the English reasons
+    notice = page.split("<dt>Observera</dt>")[1].split("</div>")[0]
+    assert "Versionen togs i bruk trots att kvalitetsgrindarna sa nej" in notice, notice
+    assert "Samverkan: förväntat kalibreringsfel (ECE) 0,095" in notice, notice
+    assert "gränsvärdet 0,030" in notice, notice
+    for english in ("exceeds", "expected calibration error", "threshold"):
+        assert english not in page, f"English gate text {english!r} on the planners' page"
+
+
+def test_model_page_of_a_version_forced_before_the_swedish_reasons_shows_no_english(
+    client: TestClient, web_home: WebHome
+) -> None:
+    # Given a served version forced before the Swedish reasons were tagged: it has only the English ones
+    _served_with_registry_tags(
+        client,
+        web_home,
+        {"forced_despite": "samverkan: expected calibration error 0.095 (random inspections) exceeds the "
+                           "threshold 0.030"},
+    )  # fmt: skip
+    signed_in(client, web_home.keys["planner"])
+
+    # When the Modell page is shown
+    page = client.get("/modell").text
+
+    # Then it says in Swedish that the gates were overridden and where the reasons are, without them
+    notice = page.split("<dt>Observera</dt>")[1].split("</div>")[0]
+    assert "trots att den inte klarade kvalitetsgrindarna" in notice, notice
+    assert "MLflow-taggen forced_despite" in notice, notice
+    assert "exceeds" not in page and "expected calibration error" not in page, "the English reasons are shown"
+
+
+def test_model_page_shows_a_hostile_tag_as_text(client: TestClient, web_home: WebHome) -> None:
+    # Given a Swedish reasons tag that holds markup
+    _served_with_registry_tags(client, web_home, {"forced_despite_sv": '<script>alert("x")</script>'})
+    signed_in(client, web_home.keys["planner"])
+
+    # When the Modell page is shown
+    page = client.get("/modell").text
+
+    # Then the tag is shown as text, never as markup
+    assert "<script>alert" not in page, "the tag's markup reached the page"
+    notice = page.split("<dt>Observera</dt>")[1].split("</div>")[0]
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in notice, notice

@@ -165,8 +165,7 @@ def warm_up(request: Request) -> None:
 
 def area_names(request: Request) -> dict[str, str]:
     """Risk area id → Swedish name, the configured areas first, then ``overall``."""
-    names = {area.id: area.name_sv for area in app_state(request).config.risk_areas}
-    return names | {OVERALL: OVERALL_NAME}
+    return app_state(request).config.risk_area_names_sv | {OVERALL: OVERALL_NAME}
 
 
 def page_context(request: Request, view: ScoresView) -> dict[str, Any]:
