@@ -249,14 +249,8 @@ def fit_inspection_effect(
     if not covariates:
         return None
     y, weight = _labels(rows, label), _weights(rows)
-    numeric = [i for i, f in enumerate(features) if f.kind == "numeric"]
-    unit = strongest_unit_columns(
-        X[:, numeric],
-        y.astype(np.float64),
-        weight,
-        [features[i].name for i in numeric],
-        EFFECT_UNIT_COVARIATES,
-    )
+    numeric = {i: f.name for i, f in enumerate(features) if f.kind == "numeric"}
+    unit = strongest_unit_columns(X, y.astype(np.float64), weight, numeric, EFFECT_UNIT_COVARIATES)
     areas = [AREA_COLUMN] if rows.get_column(AREA_COLUMN).n_unique() > 1 else []
     effect = InspectionEffect(
         effect_columns=list(covariates), adjust_categorical=areas, adjust_numeric=unit, C=EFFECT_C
