@@ -586,11 +586,14 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     *,
     label: str = RANKING_LABEL,
     progress: Callable[[str], None] | None = None,
+    before: tuple[Split, RiskModel] | None = None,
 ) -> FamilySelection:
     """Choose every evaluation split's (and the final model's) family per area on validation years only.
 
     ``splits`` are the yearly evaluation splits, oldest first, and ``lightgbm`` their fitted models;
-    ``final``: the served model's split and its LightGBM. See the module docstring for the procedure.
+    ``final``: the served model's split and its LightGBM; ``before``: the split of the first validation
+    year (:func:`first_validation_split`) and its LightGBM, when fitted already (fitted here if not given).
+    See the module docstring for the procedure.
     """
     step = progress or (lambda _: None)
     nets = ElasticNets(rows, catalog, config, "deficiency" if label == RANKING_LABEL else label)
@@ -600,7 +603,10 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
         if final is not None:
             nets.use_targets_of(*final)
     choosing = len(config.model.families) > 1 and bool(splits)
-    before = _split_before(rows, splits[0], catalog, config) if choosing else None
+    if choosing and before is None:
+        before = _split_before(rows, splits[0], catalog, config)
+    elif not choosing:
+        before = None
     if before is not None and label == RANKING_LABEL:
         nets.use_targets_of(*before)
     fitted = [*zip(splits, lightgbm, strict=True), *([before] if before else []), *([final] if final else [])]
@@ -645,6 +651,36 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
     return FamilySelection(choices, chosen, scorers, nets, validation, final_model)
 
 
+def fitted_lightgbm(
+    rows: pl.DataFrame,
+    splits: Sequence[Split],
+    final: Split,
+    catalog: Sequence[ModelFeature],
+    config: Config,
+) -> tuple[tuple[Split, RiskModel] | None, list[RiskModel], RiskModel]:
+    """LightGBM of the first validation split (:func:`first_validation_split`, with it; None without one),
+    of every evaluation split in ``splits`` and of ``final``, in one pass where they can be fitted together.
+
+    Without model families to choose between there is no validation split. Where its rows hold one outcome
+    only, the others are fitted without it, and :func:`select_families` logs why the choice goes without its
+    year; a fault of the other splits is raised.
+    """
+    choosing = len(config.model.families) > 1 and bool(splits)
+    before = first_validation_split(rows, splits[0]) if choosing else None
+    if before is not None:
+        try:
+            before_trees, *models = fit_risk_models(
+                rows, [before, *splits, final], catalog, config.risk_area_ids, config.model
+            )
+            return (before, before_trees), models[:-1], models[-1]
+        except ValueError:
+            pass  # fitted below without it
+    *fold_trees, final_trees = fit_risk_models(
+        rows, [*splits, final], catalog, config.risk_area_ids, config.model
+    )
+    return None, fold_trees, final_trees
+
+
 def _labels_of(model: RiskModel, label: str) -> dict[str, str]:
     """The 0/1 label ``label`` stands for in each of ``model``'s areas (its ranking target's)."""
     if label != RANKING_LABEL:
@@ -677,15 +713,23 @@ def _forced(choices: Mapping[str, FamilyChoice], family: str) -> dict[str, Famil
     return {area: dataclasses.replace(choice, family=family) for area, choice in choices.items()}
 
 
+def first_validation_split(rows: pl.DataFrame, first: Split) -> Split | None:
+    """The yearly split whose test year is ``first``'s held-out year (None: no rows to fit it on).
+
+    Its test year is the first validation year of the family choice (the module docstring). Its refit rows
+    are ``first``'s fit rows, so fitted in one pass with the evaluation splits
+    (:func:`models.training.fit_risk_models`) it shares a LightGBM fit with them and changes none.
+    """
+    split = yearly_split(first.held_out_start.year)
+    return None if rows.filter(split.fit_filter()).is_empty() else split
+
+
 def _split_before(
     rows: pl.DataFrame, first: Split, catalog: Sequence[ModelFeature], config: Config
 ) -> tuple[Split, RiskModel] | None:
-    """The yearly split whose test year is ``first``'s held-out year, fitted (None: too little history).
-
-    Fitted on its own so that the evaluation splits' LightGBM fits stay exactly what training fits.
-    """
-    split = yearly_split(first.held_out_start.year)
-    if rows.filter(split.fit_filter()).is_empty():
+    """:func:`first_validation_split`, fitted (None: too little history)."""
+    split = first_validation_split(rows, first)
+    if split is None:
         return None
     try:
         model = fit_risk_models(rows, [split], catalog, config.risk_area_ids, config.model)[0]

@@ -38,7 +38,7 @@ from models.evaluation import (
     subgroup_tables,
     summary,
 )
-from models.family import FAMILY_ARTIFACT, FINAL, FamilySelection, select_families
+from models.family import FAMILY_ARTIFACT, FINAL, FamilySelection, fitted_lightgbm, select_families
 from models.importance import contribution_importance
 from models.metrics import population_stability_index, psi_noise_level, psi_shift
 from models.targets import TARGETS_ARTIFACT
@@ -272,14 +272,20 @@ def run_training(
     step = progress or (lambda _: None)
     rows = data.rows
     splits = evaluation_splits(rows, config, as_of)
-    # The folds' models and the final one in one pass: consecutive splits share LightGBM fits.
+    # The folds' models, the final one and the family choice's first validation split in one pass:
+    # consecutive splits share LightGBM fits.
     final = final_split(as_of)
-    *fold_trees, final_trees = fit_risk_models(
-        rows, [*splits, final], data.catalog, config.risk_area_ids, settings
-    )
+    before, fold_trees, final_trees = fitted_lightgbm(rows, splits, final, data.catalog, config)
     step("models")
     selection = select_families(
-        rows, splits, fold_trees, data.catalog, config, final=(final, final_trees), progress=step
+        rows,
+        splits,
+        fold_trees,
+        data.catalog,
+        config,
+        final=(final, final_trees),
+        progress=step,
+        before=before,
     )
     assert selection.final is not None  # a final split was given
     model, fold_models = selection.final, selection.chosen

@@ -22,6 +22,7 @@ from models.family import (
     baseline_rows,
     choose_family,
     family_models,
+    fitted_lightgbm,
     select_families,
     validation_frame,
     validation_rows,
@@ -258,21 +259,66 @@ def test_nets_fitted_side_by_side_are_the_nets_fitted_one_at_a_time(
 ) -> None:
     # given the nets of every split and of the final model, fitted on two threads at once
     splits = [*SPLITS, final_split(AS_OF)]
-    models = [*linear_selection.scorers, {"lightgbm": linear_selection.final}]
+    assert linear_selection.final is not None
+    models = [*(scorers["lightgbm"] for scorers in linear_selection.scorers), linear_selection.final]
     assert models_config.model.lightgbm.num_threads >= 2, "the test needs more than one thread"
     together = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
     together.fit_all([(split, [AREA]) for split in splits])
     # when the same nets are fitted one after the other
     alone = ElasticNets(linear_rows, CATALOG, models_config, "deficiency")
     # then each split's served net (its fit and the calibrating net one year shorter) predicts the same bits
-    for split, model in zip(splits, models, strict=True):
-        lightgbm = model["lightgbm"]
-        assert lightgbm is not None
+    for split, lightgbm in zip(splits, models, strict=True):
         trees = {AREA: lightgbm.model_for(AREA)}
         frame = lightgbm.area_frame(linear_rows, AREA)
         served = [nets.served(split, trees)[AREA].predict_rows(frame, AREA, contributions=False)
                   for nets in (together, alone)]  # fmt: skip
         assert np.array_equal(served[0].p_deficiency, served[1].p_deficiency), f"{split.name}: nets differ"
+
+
+def test_the_first_validation_split_fitted_with_the_others_is_the_one_fitted_alone(
+    linear_rows: pl.DataFrame, linear_selection: FamilySelection, models_config: Config
+) -> None:
+    # given the evaluation splits, the final split and the family choice's first validation split
+    final = final_split(AS_OF)
+    # when all are fitted in one pass, sharing the fits of consecutive splits
+    before, folds, trees = fitted_lightgbm(linear_rows, SPLITS, final, CATALOG, models_config)
+    # then the validation split is the year before the first split's held-out year
+    assert before is not None and before[0] == yearly_split(2020), before
+    # and its model, and the family choice made with it, are those of the split fitted on its own
+    alone = fit_risk_models(
+        linear_rows, [before[0]], CATALOG, models_config.risk_area_ids, models_config.model
+    )[0]
+    frame = alone.area_frame(linear_rows, AREA)
+    shared_trees, own_trees = (
+        model.model_for(AREA).predict_rows(frame, AREA, contributions=False).p_deficiency
+        for model in (before[1], alone)
+    )
+    assert np.array_equal(shared_trees, own_trees), (
+        "the validation split's trees differ from those fitted alone"
+    )
+    shared = select_families(
+        linear_rows, SPLITS, folds, CATALOG, models_config, final=(final, trees), before=before
+    )
+    assert shared.to_dict() == linear_selection.to_dict(), "the choice differs from the one fitted apart"
+
+
+def test_a_first_validation_year_without_both_outcomes_leaves_the_choice_without_it(
+    linear_rows: pl.DataFrame, models_config: Config
+) -> None:
+    # given rows whose inspections decided before 2019 (the first validation split's fit rows) found nothing
+    quiet = pl.col("decision_date") < dt.date(2019, 1, 1)
+    rows = linear_rows.with_columns(
+        pl.when(quiet).then(0).otherwise(pl.col(label)).cast(pl.Int8).alias(label)
+        for label in ("deficiency", "serious")
+    )
+    final = final_split(AS_OF)
+    # when the splits are fitted for training
+    before, folds, trees = fitted_lightgbm(rows, SPLITS, final, CATALOG, models_config)
+    # then the evaluation splits and the final model are, and the validation split is not
+    assert before is None and len(folds) == len(SPLITS)
+    # and the family choice reads the validation years that remain
+    selection = select_families(rows, SPLITS, folds, CATALOG, models_config, final=(final, trees))
+    assert selection.choices[FINAL][AREA].validation_years == ["2021", "2022"]
 
 
 def test_probabilities_a_calibrator_saturates_keep_the_familys_ranking() -> None:
