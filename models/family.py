@@ -47,6 +47,7 @@ from models.artifact import AREA_COLUMN, AreaScorer, ModelFeature, RiskModel, fe
 from models.backtest import paired_metrics
 from models.calibration import Calibrator, fit_calibrator
 from models.family_models import BlendAreaModel, ElasticNetAreaModel, ElasticNetFit, fit_elastic_net, refitted
+from models.refusals import metric_sv
 from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import Split, yearly_split
@@ -64,15 +65,6 @@ FINAL = "final"
 # ``label`` of select_families: each area's ranking label, as its split's model resolved its target
 # (models.targets): the families are compared on what ranks the area.
 RANKING_LABEL = "label"
-GATE_METRIC_SV = {
-    "precision_at_5pct": "precision bland de 5 % högst rankade",
-    "precision_at_10pct": "precision bland de 10 % högst rankade",
-    "precision_at_20pct": "precision bland de 20 % högst rankade",
-    "recall_at_10pct": "andel av bristerna bland de 10 % högst rankade",
-    "lift_at_10pct": "lyft bland de 10 % högst rankade",
-    "roc_auc": "ROC-AUC",
-    "average_precision": "genomsnittlig precision",
-}
 FAMILY_ARTIFACT = "family/choice.json"
 ONLY_FAMILY_REASON = "the only configured family"
 NO_NET_REASON = "no elastic net for the area (one outcome, or a penalty that removed every feature): LightGBM"
@@ -126,7 +118,7 @@ class FamilyChoice:
             )
         compared = "; ".join(
             f"{FAMILY_SV[row['family']]} {_signed_sv(row['value'])} (95 % KI {_signed_sv(row['lower'])} till "
-            f"{_signed_sv(row['upper'])}) i {GATE_METRIC_SV.get(row['metric'], row['metric'])} och "
+            f"{_signed_sv(row['upper'])}) i {metric_sv(row['metric'])} och "
             f"{_signed_sv(row['roc_auc']['value'])} i ROC-AUC"
             for row in self.evidence
         )
