@@ -298,7 +298,7 @@ def previous_split(split: Split) -> Split:
 
 
 # The net that predicts an area's calibration rows, and those rows.
-Calibration = tuple[ElasticNetFit, pl.DataFrame]
+CalibrationRows = tuple[ElasticNetFit, pl.DataFrame]
 
 
 def _key(area: str, split: Split) -> tuple[str, dt.date, dt.date]:
@@ -334,7 +334,7 @@ class ElasticNets:
         # The label each (area, split)'s net models: its model's ranking target's (set by select_families).
         self.labels: dict[tuple[str, dt.date, dt.date], str] = {}
         self._fits: dict[tuple[str, dt.date, dt.date], ElasticNetFit | None] = {}
-        self._calibration: dict[tuple[str, dt.date, dt.date], Calibration | None] = {}
+        self._calibration: dict[tuple[str, dt.date, dt.date], CalibrationRows | None] = {}
 
     def use_targets_of(self, split: Split, model: RiskModel) -> None:
         """Model each area of ``split`` by the label ``model`` ranks it by (its ranking target)."""
@@ -379,7 +379,7 @@ class ElasticNets:
 
     def _new_fit_and_calibration(
         self, area: str, split: Split
-    ) -> tuple[ElasticNetFit | None, Calibration | None]:
+    ) -> tuple[ElasticNetFit | None, CalibrationRows | None]:
         fit = self._new_fit(area, split, n_jobs=1)
         return fit, None if fit is None else self._new_calibration(area, split, fit)
 
@@ -393,7 +393,7 @@ class ElasticNets:
         seed = self.config.model.seed + 10 * index  # the baseline's seed (models.evaluation)
         return fit_elastic_net(train, features_for_area(self.catalog, area), seed, n_jobs, label=label)
 
-    def _calibration_rows(self, area: str, split: Split) -> Calibration | None:
+    def _calibration_rows(self, area: str, split: Split) -> CalibrationRows | None:
         """The elastic net that predicts ``area``'s calibration rows of ``split``, and those rows.
 
         The held-out year, predicted by the split's elastic net (same penalty) fitted on the rows before
@@ -406,7 +406,7 @@ class ElasticNets:
             self._calibration[key] = None if fit is None else self._new_calibration(area, split, fit)
         return self._calibration[key]
 
-    def _new_calibration(self, area: str, split: Split, fit: ElasticNetFit) -> Calibration:
+    def _new_calibration(self, area: str, split: Split, fit: ElasticNetFit) -> CalibrationRows:
         label = self.label(area, split)
         held = self.rows.filter(split.held_out_filter() & (pl.col(AREA_COLUMN) == area))
         if held.is_empty() or np.unique(held.get_column(label).to_numpy()).size < 2:
@@ -594,7 +594,7 @@ def select_families(  # noqa: PLR0917 - the data, its splits and their models
             nets.use_targets_of(split, model)
         if final is not None:
             nets.use_targets_of(*final)
-    choosing = len(config.model.families) > 1 and bool(splits)
+    choosing = _chooses(config, splits)
     if choosing and before is None:
         before = _split_before(rows, splits[0], catalog, config)
     elif not choosing:
@@ -657,8 +657,7 @@ def fitted_lightgbm(
     only, the others are fitted without it, and :func:`select_families` logs why the choice goes without its
     year; a fault of the other splits is raised.
     """
-    choosing = len(config.model.families) > 1 and bool(splits)
-    before = first_validation_split(rows, splits[0]) if choosing else None
+    before = first_validation_split(rows, splits[0]) if _chooses(config, splits) else None
     if before is not None:
         try:
             before_trees, *models = fit_risk_models(
@@ -703,6 +702,11 @@ def _year_of(name: str) -> int:
 
 def _forced(choices: Mapping[str, FamilyChoice], family: str) -> dict[str, FamilyChoice]:
     return {area: dataclasses.replace(choice, family=family) for area, choice in choices.items()}
+
+
+def _chooses(config: Config, splits: Sequence[Split]) -> bool:
+    """Whether there are families to choose between, on validation years before the first of ``splits``."""
+    return len(config.model.families) > 1 and bool(splits)
 
 
 def first_validation_split(rows: pl.DataFrame, first: Split) -> Split | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+from pathlib import Path
 from typing import Any
 
 import mlflow.models
@@ -340,18 +341,18 @@ def _finished_run(tracking: Tracking, metrics: pl.DataFrame) -> str:
 
 
 def test_a_forced_promotion_tags_the_failed_gates_in_english_and_in_swedish(
-    models_tracking: Tracking, models_config: Config
+    tmp_path: Path, models_config: Config
 ) -> None:
-    # Given a complete run whose calibration fails the gate
-    run_id = _finished_run(models_tracking, _ece_metrics(0.095, 0.051))
+    # Given a complete run whose calibration fails the gate, in a store of its own: promoted, this stand-in
+    # (no configuration, no trees) would be the champion every later test of the session's store compares with
+    tracking = Tracking(f"sqlite:///{tmp_path / 'mlflow.db'}", tmp_path / "artifacts")
+    run_id = _finished_run(tracking, _ece_metrics(0.095, 0.051))
     settings = models_config.model.model_copy(update={"ece_gate_rule": "point"})
     # When it is promoted with force, the areas named as configured
-    decision = promote(
-        models_tracking, run_id, settings, force=True, area_names=models_config.risk_area_names_sv
-    )
+    decision = promote(tracking, run_id, settings, force=True, area_names=models_config.risk_area_names_sv)
     # Then the version carries the analyst's English reasons as before and the planners' Swedish ones
     assert decision.promoted, decision.reasons
-    tags = models_tracking.client.get_model_version("tillsynsrisk", str(decision.version)).tags
+    tags = tracking.client.get_model_version("tillsynsrisk", str(decision.version)).tags
     english = "tillganglighet: expected calibration error 0.095 (all inspections) exceeds the threshold 0.030"
     assert english in tags["forced_despite"], tags
     assert (
