@@ -47,7 +47,7 @@ from models.artifact import AREA_COLUMN, AreaScorer, ModelFeature, RiskModel, fe
 from models.backtest import paired_metrics
 from models.calibration import Calibrator, fit_calibrator
 from models.family_models import BlendAreaModel, ElasticNetAreaModel, ElasticNetFit, fit_elastic_net, refitted
-from models.refusals import metric_sv
+from models.refusals import decimal_sv, metric_sv
 from models.targets import label_column, target_of
 from models.training import fit_risk_models
 from models.validation import Split, yearly_split
@@ -146,9 +146,7 @@ class FamilyChoice:
 
 def _signed_sv(value: float | None) -> str:
     """``+0,012`` / ``−0,004`` (decimal comma, a real minus sign), ``–`` when missing."""
-    if value is None or not np.isfinite(value):
-        return "–"
-    return f"{value:+.3f}".replace(".", ",").replace("-", "\N{MINUS SIGN}")
+    return decimal_sv(value, signed=True)
 
 
 def _difference(differences: pl.DataFrame, family: str, metric: str) -> dict[str, float] | None:

@@ -66,8 +66,8 @@ def metric_sv(metric: str) -> str:
 
 
 def decimal_sv(value: float | None, *, signed: bool = False) -> str:
-    """``0.095`` → ``0,095``; ``-0.1`` with ``signed`` → ``−0,100``; missing → ``–``."""
-    if value is None or math.isnan(value):
+    """``0.095`` → ``0,095``; ``-0.1`` with ``signed`` → ``−0,100``; missing or not finite → ``–``."""
+    if value is None or not math.isfinite(value):
         return "–"
     text = f"{value:+.3f}" if signed else f"{value:.3f}"
     return text.replace(".", ",").replace("-", "\N{MINUS SIGN}")

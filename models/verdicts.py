@@ -41,6 +41,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from models.metrics import Interval, random_selection_tail
+from models.refusals import decimal_sv
 
 BASELINES = ("complaints", "banding", "logistic")
 PAIRED_PREFIX = "paired_difference_"
@@ -201,7 +202,7 @@ def _en(value: float, sign: bool = False) -> str:
 
 def _sv(value: float, sign: bool = False) -> str:
     """Swedish decimal comma and a real minus sign: −0,045."""
-    return _en(value, sign).replace(".", ",").replace("-", "−")
+    return decimal_sv(value, signed=sign)
 
 
 RANDOM_EN = {
