@@ -30,15 +30,16 @@ from models.artifact import AREA_COLUMN, ModelFeature, RiskModel, features_for_a
 from models.calibration_metrics import calibration_error, ece_interval, ece_noise_band
 from models.dataset import size_band
 from models.metrics import (
+    ScorerResamples,
     bootstrap_counts,
     bootstrap_ranking_intervals,
     bootstrap_standard_error,
     effective_sample_size,
     fraction_tag,
     minimum_detectable_difference,
-    paired_difference_resamples,
     percentile_interval,
     reliability_table,
+    scorer_resamples,
     selected_count,
     subgroup_audit,
 )
@@ -281,7 +282,9 @@ def _metric_rows(
     """
     y = evaluated_label(frame)
     deficiency = frame.get_column("deficiency").to_numpy().astype(float)
-    groups = frame.get_column("fold").to_numpy()
+    # Each fold as its rank among the folds' names: the same groups in the same order as the names, but
+    # the resamples' per-fold loops compare integers instead of Python strings.
+    groups = np.unique(frame.get_column("fold").to_numpy(), return_inverse=True)[1]
     rows: list[dict[str, Any]] = [
         {"scorer": "data", "metric": "n", "value": float(frame.height)},
         {"scorer": "data", "metric": "base_rate", "value": float(np.average(y, weights=weights))},
@@ -319,31 +322,25 @@ def _metric_rows(
     has_oracle = not np.isnan(oracle).any()
     # One set of resamples for every scorer and metric (the same seed would draw the same ones).
     counts = bootstrap_counts(groups, resamples, seed)
+    measured: dict[str, ScorerResamples] = {}
     for scorer in SCORERS:
         if f"score_{scorer}" not in frame.columns:  # predictions from before the family scorers
             continue
         scores = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
         if np.isnan(scores).all():
             continue
-        intervals = bootstrap_ranking_intervals(
-            y,
-            scores,
-            fractions,
-            groups=groups,
-            resamples=resamples,
-            seed=seed,
-            counts=counts,
-            weights=weights,
+        measured[scorer] = scorer_resamples(
+            y, scores, fractions, groups=groups, counts=counts, weights=weights
         )
         rows += [
             {"scorer": scorer, "metric": name, "value": i.estimate, "lower": i.lower, "upper": i.upper}
-            for name, i in intervals.items()
+            for name, i in measured[scorer].intervals().items()
         ]
         if has_oracle:
             rows += _expected_precision_rows(
                 scorer, oracle, scores, fractions=fractions, groups=groups, counts=counts, weights=weights
             )
-    rows += _paired_difference_rows(frame, y, fractions, groups=groups, counts=counts, weights=weights)
+    rows += _paired_difference_rows(frame, measured, fractions)
     # Calibration is of P(deficiency) whatever ranks the area: it is the probability the pages show.
     y = deficiency
     p = deficiency_probability(frame)
@@ -386,32 +383,22 @@ def _brier(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None) -> float:
 
 
 def _paired_difference_rows(
-    frame: pl.DataFrame,
-    y: np.ndarray,
-    fractions: Sequence[float],
-    *,
-    groups: np.ndarray,
-    counts: np.ndarray,
-    weights: np.ndarray | None = None,
+    frame: pl.DataFrame, measured: Mapping[str, ScorerResamples], fractions: Sequence[float]
 ) -> list[dict[str, Any]]:
     """precision@k of the model minus each baseline's on the same resamples (``scorer`` = the baseline).
 
     A paired interval: whether the model beats the best comparison method is read from the interval of
     the difference, not from two overlapping intervals. Beside it, ``mdd_paired_<metric>``: the
     minimum detectable difference, (z₀.₉₇₅ + z₀.₈) × the standard deviation of the same resampled
-    differences.
+    differences. ``measured``: each scorer's metrics on the rows and the resamples.
     """
-    model = frame.get_column("score_model").to_numpy().astype(float)
-    if np.isnan(model).any():
+    if "model" not in measured or _has_gaps(frame, "score_model"):
         return []
     rows = []
     for scorer in BASELINES:
-        baseline = frame.get_column(f"score_{scorer}").to_numpy().astype(float)
-        if np.isnan(baseline).any():
+        if scorer not in measured or _has_gaps(frame, f"score_{scorer}"):
             continue
-        differences = paired_difference_resamples(
-            y, model, baseline, fractions, groups=groups, counts=counts, weights=weights
-        )
+        differences = measured["model"].minus(measured[scorer], fractions)
         for name, (point, resampled) in differences.items():
             interval = percentile_interval(point, resampled)
             rows += [
@@ -429,6 +416,11 @@ def _paired_difference_rows(
                 },
             ]
     return rows
+
+
+def _has_gaps(frame: pl.DataFrame, column: str) -> bool:
+    """Whether any of ``column``'s scores is missing (NaN or null)."""
+    return bool(np.isnan(frame.get_column(column).to_numpy().astype(float)).any())
 
 
 def _expected_precision_rows(

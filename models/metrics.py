@@ -129,26 +129,34 @@ def _hits_in_top_k(
     return before_hits + (k - before_drawn) * y_desc[boundary]
 
 
-def _auc_from_counts(y_asc: FloatArray, counts_asc: FloatArray) -> FloatArray:
-    """ROC AUC (Mann–Whitney) of rows sorted by ascending score, each repeated ``counts`` times."""
+def _auc_and_average_precision(y_asc: FloatArray, counts_asc: FloatArray) -> tuple[FloatArray, FloatArray]:
+    """ROC AUC (Mann–Whitney) and average precision (as scikit-learn defines it; copies of one row form one
+    tied threshold) of rows sorted by ascending score, each repeated ``counts`` times.
+
+    One gathered array serves both: average precision reads it backwards (a view, not a copy).
+    """
     positives = counts_asc * y_asc
     negatives = counts_asc * (1.0 - y_asc)
     negatives_below = np.cumsum(negatives, axis=1) - negatives
     n_pos, n_neg = positives.sum(axis=1), negatives.sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         auc = (positives * negatives_below).sum(axis=1) / (n_pos * n_neg)
-    return np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
-
-
-def _average_precision_from_counts(y_desc: FloatArray, counts_desc: FloatArray) -> FloatArray:
-    """Average precision as scikit-learn defines it; copies of one row form one tied threshold."""
-    hits = np.cumsum(counts_desc * y_desc, axis=1)
-    drawn = np.cumsum(counts_desc, axis=1)
-    n_pos = hits[:, -1]
+    auc = np.where((n_pos > 0) & (n_neg > 0), auc, np.nan)
+    positives_desc = positives[:, ::-1]
+    hits = np.cumsum(positives_desc, axis=1)
+    drawn = np.cumsum(counts_asc[:, ::-1], axis=1)
+    n_hits = hits[:, -1]
     with np.errstate(invalid="ignore", divide="ignore"):
         precision = np.where(drawn > 0, hits / drawn, 0.0)
-        ap = (counts_desc * y_desc * precision).sum(axis=1) / n_pos
-    return np.where(n_pos > 0, ap, np.nan)
+        ap = (positives_desc * precision).sum(axis=1) / n_hits
+    return auc, np.where(n_hits > 0, ap, np.nan)
+
+
+def _top_rows(order: FloatArray, needed: float) -> FloatArray:
+    """The first rows of ``order`` (a fold's rows by descending score) that a resample's top ``needed``
+    draws lie within but for a chance below 10⁻⁸ (the binomial count of draws among them, six standard
+    deviations); callers check and fall back to the whole fold, so the result never depends on it."""
+    return order[: min(order.size, math.ceil(needed + 6.0 * math.sqrt(needed) + 16.0))]
 
 
 def batch_ranking_metrics(
@@ -177,7 +185,9 @@ def batch_ranking_metrics(
     weighted share of positives in it, and ROC AUC and average precision count weighted pairs.
     """
     if weights is not None:
-        return _weighted_ranking_metrics(y, s, groups, fractions, counts * weights, with_auc=with_auc)
+        return _weighted_ranking_metrics(
+            y, s, groups, fractions, counts * weights, weights=weights, with_auc=with_auc
+        )
     out: dict[str, FloatArray] = {}
     n_pos = (counts * y).sum(axis=1)
     n_all = counts.sum(axis=1)
@@ -187,12 +197,13 @@ def batch_ranking_metrics(
         member = np.flatnonzero(groups == label)
         order = member[np.argsort(-s[member], kind="stable")]
         # Only the top of the ranking matters: the largest fraction bounds the rows to accumulate.
-        top = order[: min(order.size, top_k_count(member.size, max(fractions)) * 4 + 16)]
-        drawn = np.cumsum(counts[:, top], axis=1)
+        top = _top_rows(order, top_k_count(member.size, max(fractions)))
+        group_counts = counts[:, top]
+        drawn = np.cumsum(group_counts, axis=1)
         if (drawn[:, -1] < top_k_count(member.size, max(fractions))).any():
             top = order  # a resample drew too few of the top rows: use the whole fold (exact either way)
-            drawn = np.cumsum(counts[:, top], axis=1)
-        group_counts = counts[:, top]
+            group_counts = counts[:, top]
+            drawn = np.cumsum(group_counts, axis=1)
         running_hits = np.cumsum(group_counts * y[top], axis=1)
         for fraction in fractions:
             k = top_k_count(member.size, fraction)
@@ -227,9 +238,7 @@ def _metrics_from_hits(  # noqa: PLR0917 - the running sums of one batch and wha
     if not with_auc:
         return out
     ascending = np.argsort(s, kind="stable")
-    out["roc_auc"] = _auc_from_counts(y[ascending], mass[:, ascending])
-    descending = ascending[::-1]
-    out["average_precision"] = _average_precision_from_counts(y[descending], mass[:, descending])
+    out["roc_auc"], out["average_precision"] = _auc_and_average_precision(y[ascending], mass[:, ascending])
     return out
 
 
@@ -240,9 +249,10 @@ def _weighted_ranking_metrics(
     fractions: Sequence[float],
     mass: FloatArray,
     *,
+    weights: FloatArray,
     with_auc: bool,
 ) -> dict[str, FloatArray]:
-    """:func:`batch_ranking_metrics` of rows drawn with ``mass`` = multiplicity × weight (B, n)."""
+    """:func:`batch_ranking_metrics` of rows drawn with ``mass`` = multiplicity × ``weights`` (B, n)."""
     out: dict[str, FloatArray] = {}
     n_pos = (mass * y).sum(axis=1)
     n_all = mass.sum(axis=1)
@@ -253,12 +263,16 @@ def _weighted_ranking_metrics(
         order = member[np.argsort(-s[member], kind="stable")]
         total = mass[:, member].sum(axis=1)
         # As unweighted: only the top of the ranking matters; the whole fold when a resample needs more.
-        top = order[: min(order.size, top_k_count(member.size, max(fractions)) * 4 + 16)]
-        drawn = np.cumsum(mass[:, top], axis=1)
+        # The rows that hold the top fraction of the fold's weight unresampled, with _top_rows' margin.
+        point = np.cumsum(weights[order])
+        top = _top_rows(order, int(np.searchsorted(point, max(fractions) * point[-1])) + 1)
+        top_mass = mass[:, top]
+        drawn = np.cumsum(top_mass, axis=1)
         if (drawn[:, -1] < max(fractions) * total).any():
             top = order
-            drawn = np.cumsum(mass[:, top], axis=1)
-        running_hits = np.cumsum(mass[:, top] * y[top], axis=1)
+            top_mass = mass[:, top]
+            drawn = np.cumsum(top_mass, axis=1)
+        running_hits = np.cumsum(top_mass * y[top], axis=1)
         for fraction in fractions:
             k = fraction * total  # the fold's top fraction of the (resampled) population weight
             hits_by_fraction[fraction] += _hits_in_top_k(y[top], drawn, running_hits, k)
@@ -320,6 +334,53 @@ def bootstrap_counts(groups: FloatArray, resamples: int, seed: int) -> FloatArra
     return counts
 
 
+@dataclass(frozen=True)
+class ScorerResamples:
+    """One scorer's ranking metrics on the rows (``point``) and on each bootstrap resample (``resampled``).
+
+    Measured once, they give the scorer's intervals and its paired differences with every other scorer
+    measured on the same resamples.
+    """
+
+    point: dict[str, float]
+    resampled: dict[str, FloatArray]
+
+    def intervals(self, level: float = 0.95) -> dict[str, Interval]:
+        """Each metric's point estimate with its percentile bootstrap interval."""
+        return {
+            name: percentile_interval(self.point[name], values, level)
+            for name, values in self.resampled.items()
+        }
+
+    def minus(
+        self, other: ScorerResamples, fractions: Sequence[float]
+    ) -> dict[str, tuple[float, FloatArray]]:
+        """precision@k of this scorer minus ``other``'s: the point difference and the resampled ones."""
+        names = [f"precision_at_{fraction_tag(fraction)}" for fraction in fractions]
+        return {name: (self.point[name] - other.point[name], self.resampled[name] - other.resampled[name])
+                for name in names}  # fmt: skip
+
+
+def scorer_resamples(
+    y_true: FloatArray,
+    scores: FloatArray,
+    fractions: Sequence[float],
+    *,
+    groups: FloatArray,
+    counts: FloatArray,
+    with_auc: bool = True,
+    weights: FloatArray | None = None,
+) -> ScorerResamples:
+    """``scores``' ranking metrics on the rows and on each resample of ``counts`` (:func:`bootstrap_counts`
+    with the same ``groups``); ``weights``: Hájek estimates (:func:`batch_ranking_metrics`)."""
+    y, s = np.asarray(y_true, dtype=float), np.asarray(scores, dtype=float)
+    w = None if weights is None else np.asarray(weights, dtype=float)
+    groups = np.asarray(groups)
+    point = ranking_metrics(y, s, fractions, groups, with_auc=with_auc, weights=w)
+    resampled = batch_ranking_metrics(y, s, groups, fractions, counts, with_auc=with_auc, weights=w)
+    return ScorerResamples(point, resampled)
+
+
 def bootstrap_ranking_intervals(
     y_true: FloatArray,
     scores: FloatArray,
@@ -340,26 +401,14 @@ def bootstrap_ranking_intervals(
     each resampled row carrying its weight (:func:`batch_ranking_metrics`).
     """
     n = y_true.shape[0]
-    groups = np.zeros(n) if groups is None else np.asarray(groups)
-    w = None if weights is None else np.asarray(weights, dtype=float)
-    point = ranking_metrics(y_true, scores, fractions, groups, with_auc=with_auc, weights=w)
     if n == 0:
         return {}
+    groups = np.zeros(n) if groups is None else np.asarray(groups)
     counts = bootstrap_counts(groups, resamples, seed) if counts is None else counts
-    batch = batch_ranking_metrics(
-        y_true.astype(float), scores.astype(float), groups, fractions, counts, with_auc=with_auc, weights=w
+    measured = scorer_resamples(
+        y_true, scores, fractions, groups=groups, counts=counts, with_auc=with_auc, weights=weights
     )
-    alpha = (1.0 - level) / 2.0
-    intervals = {}
-    for name, values in batch.items():
-        finite = values[~np.isnan(values)]
-        lower, upper = (
-            (float(np.quantile(finite, alpha)), float(np.quantile(finite, 1 - alpha)))
-            if finite.size
-            else (math.nan, math.nan)
-        )
-        intervals[name] = Interval(point[name], lower, upper)
-    return intervals
+    return measured.intervals(level)
 
 
 def selected_count(groups: FloatArray, fraction: float) -> int:
@@ -405,20 +454,13 @@ def paired_difference_resamples(
     resampled differences carry only the uncertainty of the difference. Keys are
     ``precision_at_<tag>`` per fraction; ``weights`` as in :func:`batch_ranking_metrics`.
     """
-    y = np.asarray(y_true, dtype=float)
-    groups = np.asarray(groups)
-    w = None if weights is None else np.asarray(weights, dtype=float)
-    ones = np.ones((1, y.shape[0]))
-    a_scores, b_scores = np.asarray(scores_a, float), np.asarray(scores_b, float)
-    a_point = batch_ranking_metrics(y, a_scores, groups, fractions, ones, with_auc=False, weights=w)
-    b_point = batch_ranking_metrics(y, b_scores, groups, fractions, ones, with_auc=False, weights=w)
-    a = batch_ranking_metrics(y, a_scores, groups, fractions, counts, with_auc=False, weights=w)
-    b = batch_ranking_metrics(y, b_scores, groups, fractions, counts, with_auc=False, weights=w)
-    out = {}
-    for fraction in fractions:
-        name = f"precision_at_{fraction_tag(fraction)}"
-        out[name] = (float(a_point[name][0] - b_point[name][0]), a[name] - b[name])
-    return out
+    measured = [
+        scorer_resamples(
+            y_true, scores, fractions, groups=groups, counts=counts, with_auc=False, weights=weights
+        )
+        for scores in (scores_a, scores_b)
+    ]
+    return measured[0].minus(measured[1], fractions)
 
 
 def percentile_interval(estimate: float, resampled: FloatArray, level: float = 0.95) -> Interval:

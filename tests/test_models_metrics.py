@@ -10,6 +10,7 @@ import polars as pl
 import pytest
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from models import metrics
 from models.metrics import (
     batch_ranking_metrics,
     bootstrap_counts,
@@ -169,3 +170,29 @@ def test_psi_flags_a_shift_only_beyond_the_rule_of_thumb_and_the_noise_of_the_ro
     few = psi_table(windows.before.head(40), windows.after.head(40))
     assert few.filter(pl.col("feature") == "shifted")["shift"].item() == "none"
     assert few["noise"][0] > 1.0
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+def test_the_top_of_the_ranking_alone_gives_the_bits_of_the_whole_fold(
+    weighted: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given two folds of 3,000 rows, the top-scored rows light where weighted, and resamples of which the
+    # last draws nothing from the top half of the first fold (only the whole fold holds its top 20 %)
+    rng = np.random.default_rng(11)
+    n = 6000
+    scores = rng.random(n)
+    y = (rng.random(n) < 0.2 + 0.3 * scores).astype(float)
+    groups = np.repeat([0, 1], n // 2)
+    weights = np.where(scores > 0.8, 1.0, rng.uniform(1.0, 8.0, n)) if weighted else None
+    counts = bootstrap_counts(groups, resamples=20, seed=3)
+    first_fold_top = (groups == 0) & (scores > np.median(scores[groups == 0]))
+    counts[-1, first_fold_top] = 0.0
+    counts[-1, (groups == 0) & ~first_fold_top] = 2.0
+    # When the metrics are measured from the top of each fold's ranking, and from every row of it
+    shortcut = batch_ranking_metrics(y, scores, groups, [0.05, 0.1, 0.2], counts, weights=weights)
+    monkeypatch.setattr(metrics, "_top_rows", lambda order, _needed: order)
+    whole = batch_ranking_metrics(y, scores, groups, [0.05, 0.1, 0.2], counts, weights=weights)
+    # Then every figure of every resample is the same to the last bit
+    assert shortcut.keys() == whole.keys()
+    for name in whole:
+        assert np.array_equal(shortcut[name], whole[name], equal_nan=True), name
