@@ -50,11 +50,12 @@ def _digits_only(text: str) -> str:
 
 def _leaks(texts: dict[str, str], numbers: list[str]) -> list[str]:
     """Where any of ``numbers`` (ten digits) appears in any written form."""
+    digits = {where: _digits_only(text) for where, text in texts.items()}  # once per text, not per number
     return [
-        f"{where}: {number[:2]}… " + text[max(0, _digits_only(text).find(number) - 200) :][:300]
+        f"{where}: {number[:2]}… " + text[max(0, digits[where].find(number) - 200) :][:300]
         for where, text in texts.items()
         for number in numbers
-        if number in _digits_only(text)
+        if number in digits[where]
     ]
 
 
