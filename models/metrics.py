@@ -154,8 +154,9 @@ def _auc_and_average_precision(y_asc: FloatArray, counts_asc: FloatArray) -> tup
 
 def _top_rows(order: FloatArray, needed: float) -> FloatArray:
     """The first rows of ``order`` (a fold's rows by descending score) that a resample's top ``needed``
-    draws lie within but for a chance below 10⁻⁸ (the binomial count of draws among them, six standard
-    deviations); callers check and fall back to the whole fold, so the result never depends on it."""
+    draws lie within in all but rare resamples: the count of draws among them is binomial, and the margin
+    is 4.6 (one row needed) to 6 (thousands) of its standard deviations. Callers check every resample and
+    fall back to the whole fold, so the figures never depend on the margin, only the time does."""
     return order[: min(order.size, math.ceil(needed + 6.0 * math.sqrt(needed) + 16.0))]
 
 
