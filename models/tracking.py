@@ -162,6 +162,9 @@ class Tracking:
         self.artifact_root = artifact_root
         self.experiment_name = experiment_name
         self.client = MlflowClient(tracking_uri=tracking_uri, registry_uri=tracking_uri)
+        # Each run's artifact root, looked up once: MLflow reads a run whole (every metric, thousands of
+        # rows) to resolve a ``runs:/`` URI, and a report reads twenty artifacts of one run.
+        self._artifact_roots: dict[str, str] = {}
 
     def experiment_id(self) -> str:
         """The experiment's id, created (with its artifact location) on first use."""
@@ -227,24 +230,30 @@ class Tracking:
         """Paths of the artifacts directly under ``directory`` (the run's root when None)."""
         return {item.path for item in self.client.list_artifacts(run_id, directory)}
 
+    def artifact_uri(self, run_id: str, artifact_file: str) -> str:
+        """The URI of ``run_id``'s artifact ``artifact_file`` (raises ``MlflowException`` for an unknown run).
+
+        The run's artifact root is read once per run and kept: a run's artifact location never changes.
+        """
+        root = self._artifact_roots.get(run_id)
+        if root is None:
+            root = self._artifact_roots.setdefault(run_id, self.client.get_run(run_id).info.artifact_uri)
+        return f"{root.rstrip('/')}/{artifact_file}"
+
     def read_json(self, run_id: str, artifact_file: str) -> Any:
         """A JSON artifact of ``run_id``."""
-        with self.activated():
-            return mlflow.artifacts.load_dict(f"runs:/{run_id}/{artifact_file}")
+        return json.loads(self.read_bytes(run_id, artifact_file))
 
     def read_table(self, run_id: str, artifact_file: str) -> pl.DataFrame:
         """A Parquet artifact of ``run_id``."""
-        with tempfile.TemporaryDirectory() as directory, self.activated():
-            local = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=artifact_file, dst_path=directory, tracking_uri=self.tracking_uri
-            )
-            return pl.read_parquet(io.BytesIO(Path(local).read_bytes()))
+        return pl.read_parquet(io.BytesIO(self.read_bytes(run_id, artifact_file)))
 
     def read_bytes(self, run_id: str, artifact_file: str) -> bytes:
         """Raw bytes of an artifact of ``run_id`` (plots for the report)."""
-        with tempfile.TemporaryDirectory() as directory, self.activated():
+        uri = self.artifact_uri(run_id, artifact_file)
+        with tempfile.TemporaryDirectory() as directory:
             local = mlflow.artifacts.download_artifacts(
-                run_id=run_id, artifact_path=artifact_file, dst_path=directory, tracking_uri=self.tracking_uri
+                artifact_uri=uri, dst_path=directory, tracking_uri=self.tracking_uri
             )
             return Path(local).read_bytes()
 
