@@ -32,7 +32,6 @@ from models.dataset import size_band
 from models.metrics import (
     ScorerResamples,
     bootstrap_counts,
-    bootstrap_ranking_intervals,
     bootstrap_standard_error,
     effective_sample_size,
     fraction_tag,
@@ -438,17 +437,9 @@ def _expected_precision_rows(
     The same selection as precision@k, scored by the truth's probability instead of the one realised
     label, so it carries no label noise: a fairer model-vs-oracle comparison on ~40 selected rows.
     """
-    intervals = bootstrap_ranking_intervals(
-        oracle,
-        scores,
-        fractions,
-        groups=groups,
-        resamples=counts.shape[0],
-        seed=0,  # unused: the resamples are given
-        counts=counts,
-        with_auc=False,
-        weights=weights,
-    )
+    intervals = scorer_resamples(
+        oracle, scores, fractions, groups=groups, counts=counts, with_auc=False, weights=weights
+    ).intervals()
     return [
         {
             "scorer": scorer,
